@@ -1,0 +1,109 @@
+//! The validated pipeline: what the runner consumes. Parsing and validation produce these;
+//! nothing here refers back to YAML.
+
+use indexmap::IndexMap;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A parsed and validated `.railyard.yml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    /// The file it came from, as given to the parser (used in messages).
+    pub path: PathBuf,
+    /// The default environment of every job.
+    pub env: Option<EnvSpec>,
+    /// Variables set in every job (a job's own `variables` override them).
+    pub variables: IndexMap<String, String>,
+    /// The jobs in file order.
+    pub jobs: IndexMap<String, Job>,
+}
+
+/// Where a job's environment comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnvSpec {
+    /// Build the project's Dockerfile.
+    Build(BuildSpec),
+    /// Use a ready image, pulled when missing locally.
+    Image(String),
+}
+
+/// How to build the env image. Paths are relative to the repository root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildSpec {
+    /// The Dockerfile, e.g. `ci/Dockerfile`.
+    pub dockerfile: PathBuf,
+    /// The build context; defaults to the Dockerfile's folder.
+    pub context: PathBuf,
+    /// Build args (`--build-arg`), sorted so the cache key is stable.
+    pub args: BTreeMap<String, String>,
+    /// The stage to build (`--target`).
+    pub target: Option<String>,
+}
+
+/// One job of the pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// Its key under `jobs:`.
+    pub name: String,
+    /// The steps, each one shell command run with `sh -c` in the workspace.
+    pub script: Vec<String>,
+    /// Jobs that must succeed before this one starts.
+    pub needs: Vec<String>,
+    /// Overrides the pipeline's `env`.
+    pub env: Option<EnvSpec>,
+    /// The job's own variables (merged over the pipeline's by [`Pipeline::job_variables`]).
+    pub variables: IndexMap<String, String>,
+    /// Sidecar containers reachable by their name.
+    pub services: IndexMap<String, Service>,
+    /// The longest the job may run; `None` means the runner's default.
+    pub timeout: Option<Duration>,
+    /// A failure of this job does not fail the run, and its dependents still run.
+    pub allow_failure: bool,
+    /// Paths (relative to the workspace) copied out after the steps.
+    pub artifacts: Vec<String>,
+    /// CPU and memory limits of the job and its services.
+    pub resources: Resources,
+}
+
+/// A service (sidecar) container of a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// Its name: the network alias the job reaches it by.
+    pub name: String,
+    /// The image to run.
+    pub image: String,
+    /// Environment of the service container.
+    pub variables: IndexMap<String, String>,
+    /// Overrides the image's command (run through `sh -c` when given as one string).
+    pub command: Option<Vec<String>>,
+    /// A command run inside the service until it exits 0.
+    pub ready: Option<String>,
+    /// How long to wait for `ready`; default 60 s.
+    pub ready_timeout: Duration,
+}
+
+/// Resource limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Resources {
+    /// CPUs, fractional allowed (`1.5`).
+    pub cpus: Option<f64>,
+    /// Memory in bytes (written `512m`, `4g`).
+    pub memory: Option<u64>,
+}
+
+impl Pipeline {
+    /// The variables a job sees: the pipeline's, overridden by the job's.
+    pub fn job_variables(&self, job: &Job) -> IndexMap<String, String> {
+        let mut vars = self.variables.clone();
+        for (k, v) in &job.variables {
+            vars.insert(k.clone(), v.clone());
+        }
+        vars
+    }
+
+    /// The environment a job runs in: its own, else the pipeline's.
+    pub fn job_env<'a>(&'a self, job: &'a Job) -> Option<&'a EnvSpec> {
+        job.env.as_ref().or(self.env.as_ref())
+    }
+}
