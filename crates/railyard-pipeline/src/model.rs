@@ -19,9 +19,26 @@ pub struct Pipeline {
     pub jobs: IndexMap<String, Job>,
 }
 
-/// Where a job's environment comes from.
+/// A job's environment: where its image comes from, and what its scan must satisfy.
 #[derive(Debug, Clone, PartialEq)]
-pub enum EnvSpec {
+pub struct EnvSpec {
+    /// Build a Dockerfile or use a ready image.
+    pub source: EnvSource,
+    /// `env.scan`: checks on the image's inventory before any job starts.
+    pub scan: Option<ScanPolicy>,
+}
+
+/// `env.scan` of the pipeline file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanPolicy {
+    /// Fail the run before any job starts when a vulnerability of this severity or worse
+    /// (`low`, `medium`, `high`, `critical`) affects the image.
+    pub fail_on: Option<String>,
+}
+
+/// Where a job's environment image comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnvSource {
     /// Build the project's Dockerfile.
     Build(BuildSpec),
     /// Use a ready image, pulled when missing locally.
