@@ -1,7 +1,71 @@
 //! The `.railyard.yml` pipeline file: its model, parsing with line/column diagnostics,
 //! validation and the job graph.
+//!
+//! Reading goes through three layers. `yaml` parses the text with serde-saphyr into a tree
+//! of nodes that keep their byte spans. `decode` (with `read` and `job`) walks that tree
+//! against the schema, producing the [`Pipeline`] model and collecting every problem it
+//! meets (unknown keys with a did-you-mean, wrong types naming the key, absurd values)
+//! instead of stopping at the first. `validate` then checks what spans jobs: environments,
+//! `needs` naming real jobs, no cycles. All problems come back together as one
+//! [`PipelineError`], a miette diagnostic whose messages name `file:line:column`.
+//!
+//! The file format is documented for users in `docs/pipeline.md`.
 #![warn(missing_docs)]
 
+mod decode;
+mod errors;
+mod graph;
+mod job;
 mod model;
+mod read;
+mod units;
+mod validate;
+mod yaml;
 
+pub use errors::{PipelineError, Problem, ProblemKind, Problems};
+pub use job::{DEFAULT_READY_TIMEOUT, MIN_MEMORY};
 pub use model::*;
+
+use errors::Issue;
+use std::path::Path;
+
+/// The file name of a pipeline at the repository root.
+pub const FILE_NAME: &str = ".railyard.yml";
+
+/// Parses and validates a pipeline. `path` is only used in messages (and kept in
+/// [`Pipeline::path`]).
+pub fn parse(path: &Path, source: &str) -> Result<Pipeline, PipelineError> {
+    let root = match yaml::parse(source) {
+        Ok(root) => root,
+        Err(err) => {
+            let issue = Issue::new(
+                ProblemKind::Syntax {
+                    message: err.message.clone(),
+                },
+                err.span,
+                err.message,
+            )
+            .help("check the indentation (spaces, not tabs) and the quotes around this place");
+            return Err(errors::invalid(path, source, vec![issue]));
+        }
+    };
+    let mut reader = read::Reader::new(source);
+    let (pipeline, spans) = decode::pipeline(&mut reader, path, &root);
+    let mut issues = reader.issues;
+    validate::validate(&pipeline, &spans, &mut issues);
+    if issues.is_empty() {
+        Ok(pipeline)
+    } else {
+        Err(errors::invalid(path, source, issues))
+    }
+}
+
+/// Reads and parses a pipeline file. A missing or unreadable file is a
+/// [`PipelineError::Read`].
+pub fn load(path: &Path) -> Result<Pipeline, PipelineError> {
+    let source = std::fs::read_to_string(path).map_err(|source| PipelineError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(path, &source)
+}

@@ -1,0 +1,287 @@
+//! The pipeline schema: reads the YAML tree into the model, key by key, and keeps the
+//! spans the graph checks need ([`Spans`]). Semantic checks across jobs live in
+//! `validate`; this module checks each value on its own.
+
+use crate::errors::{Issue, ProblemKind, suggest};
+use crate::model::{BuildSpec, EnvSource, EnvSpec, Pipeline, ScanPolicy};
+use crate::read::{Entry, Extra, Reader, list_keys};
+use crate::yaml::{Node, Span, Value};
+use indexmap::IndexMap;
+use std::path::{Component, Path, PathBuf};
+
+pub(crate) const TOP_KEYS: &[&str] = &["env", "variables", "jobs"];
+pub(crate) const ENV_KEYS: &[&str] = &["dockerfile", "context", "args", "target", "image", "scan"];
+const SCAN_KEYS: &[&str] = &["fail_on"];
+const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
+
+/// Where things are, for checks that span several jobs.
+#[derive(Debug, Default)]
+pub(crate) struct Spans {
+    /// The `jobs` key, when present.
+    pub jobs_key: Option<Span>,
+    /// Whether the top-level `env` key is present (even if invalid).
+    pub env_given: bool,
+    /// Per job, in file order.
+    pub jobs: IndexMap<String, JobSpans>,
+}
+
+/// Where one job's parts are.
+#[derive(Debug, Default)]
+pub(crate) struct JobSpans {
+    /// The job's key under `jobs`.
+    pub key: Span,
+    /// Each `needs` entry with its span.
+    pub needs: Vec<(String, Span)>,
+    /// Whether the job has an `env` key (even if invalid).
+    pub env_given: bool,
+}
+
+/// Reads the whole document. The model is as complete as the file allows, so the graph
+/// checks can run even when some values were wrong.
+pub(crate) fn pipeline(r: &mut Reader<'_>, path: &Path, root: &Node) -> (Pipeline, Spans) {
+    let mut spans = Spans::default();
+    let mut pipeline = Pipeline {
+        path: path.to_owned(),
+        env: None,
+        variables: IndexMap::new(),
+        jobs: IndexMap::new(),
+    };
+    let context = "at the top level";
+    if !matches!(root.value, Value::Map(_)) {
+        let issue = Issue::new(
+            ProblemKind::NotAMap {
+                found: root.kind().into(),
+            },
+            root.span,
+            "expected a map",
+        )
+        .help("start the file with `jobs:`; see docs/pipeline.md");
+        r.push(issue);
+        return (pipeline, spans);
+    }
+    let root_entry = Entry {
+        key: "",
+        key_span: root.span,
+        value: root,
+    };
+    let Some(fields) = r.fields(root_entry, context, TOP_KEYS, Extra::Hidden) else {
+        return (pipeline, spans);
+    };
+    if let Some(e) = fields.get("env") {
+        spans.env_given = true;
+        pipeline.env = env(r, e, "in `env`");
+    }
+    if let Some(e) = fields.get("variables") {
+        pipeline.variables = r.string_map(e, context, true);
+    }
+    match fields.get("jobs") {
+        None => r.push(
+            Issue::new(
+                ProblemKind::MissingKey {
+                    key: "jobs".into(),
+                    context: context.into(),
+                },
+                Span {
+                    offset: root.span.offset,
+                    len: 0,
+                },
+                "no `jobs` in this file",
+            )
+            .help("add `jobs:` with at least one job and its `script`; see docs/pipeline.md"),
+        ),
+        Some(e) => {
+            spans.jobs_key = Some(e.key_span);
+            if let Some(jobs) = r.entries(e, context, "a map of job names to jobs") {
+                if jobs.is_empty() {
+                    r.push(
+                        Issue::new(ProblemKind::NoJobs, e.key_span, "no jobs here")
+                            .help("add a job, e.g. `build: { script: [make] }`"),
+                    );
+                }
+                for job in jobs {
+                    let (model, job_spans) = crate::job::job(r, job);
+                    spans.jobs.insert(model.name.clone(), job_spans);
+                    pipeline.jobs.insert(model.name.clone(), model);
+                }
+            }
+        }
+    }
+    (pipeline, spans)
+}
+
+/// Reads an `env` map (top level or a job's).
+pub(crate) fn env(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option<EnvSpec> {
+    let fields = r.fields(entry, context, ENV_KEYS, Extra::Nothing)?;
+    let scan = fields.get("scan").and_then(|e| scan(r, e, context));
+    let dockerfile = fields.get("dockerfile");
+    let image = fields.get("image");
+    let source = match (dockerfile, image) {
+        (Some(d), Some(i)) => {
+            let (first, second) = if d.key_span.offset < i.key_span.offset {
+                (d, i)
+            } else {
+                (i, d)
+            };
+            r.push(
+                Issue::new(
+                    ProblemKind::Conflict {
+                        first: first.key.into(),
+                        second: second.key.into(),
+                        context: context.into(),
+                    },
+                    second.key_span,
+                    format!("`{}` is already set", first.key),
+                )
+                .help(
+                    "use `dockerfile` to build the environment, or `image` for a ready image, \
+                     not both",
+                ),
+            );
+            return None;
+        }
+        (None, Some(i)) => {
+            for key in ["context", "args", "target"] {
+                if let Some(e) = fields.get(key) {
+                    r.push(
+                        Issue::new(
+                            ProblemKind::Conflict {
+                                first: "image".into(),
+                                second: key.into(),
+                                context: context.into(),
+                            },
+                            e.key_span,
+                            "only applies to `dockerfile`",
+                        )
+                        .help(format!(
+                            "`{key}` is a build setting: remove it, or build with `dockerfile`"
+                        )),
+                    );
+                }
+            }
+            EnvSource::Image(r.non_empty(i, context)?)
+        }
+        (Some(d), None) => EnvSource::Build(build(r, &fields, d, context)?),
+        (None, None) => {
+            r.push(
+                Issue::new(
+                    ProblemKind::MissingKey {
+                        key: "dockerfile".into(),
+                        context: context.into(),
+                    },
+                    entry.key_span,
+                    "no `dockerfile` or `image`",
+                )
+                .help("set `dockerfile: ci/Dockerfile` to build the environment, or `image: NAME` for a ready one"),
+            );
+            return None;
+        }
+    };
+    Some(EnvSpec { source, scan })
+}
+
+fn build(
+    r: &mut Reader<'_>,
+    fields: &crate::read::Fields<'_>,
+    dockerfile: Entry<'_>,
+    context: &str,
+) -> Option<BuildSpec> {
+    let file = relative_path(r, dockerfile, context);
+    let build_context = fields
+        .get("context")
+        .and_then(|e| relative_path(r, e, context));
+    let args = fields
+        .get("args")
+        .map(|e| r.string_map(e, context, false).into_iter().collect())
+        .unwrap_or_default();
+    let target = fields.get("target").and_then(|e| r.non_empty(e, context));
+    let file = file?;
+    let build_context = build_context.unwrap_or_else(|| match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    });
+    Some(BuildSpec {
+        dockerfile: file,
+        context: build_context,
+        args,
+        target,
+    })
+}
+
+fn scan(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option<ScanPolicy> {
+    let context = format!("{context} (`scan`)");
+    let fields = r.fields(entry, &context, SCAN_KEYS, Extra::Nothing)?;
+    let Some(e) = fields.get("fail_on") else {
+        return Some(ScanPolicy { fail_on: None });
+    };
+    let level = r.string(e, &context)?;
+    if !SEVERITIES.contains(&level.as_str()) {
+        let hint = match suggest(&level, SEVERITIES.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("use one of {}", list_keys(SEVERITIES)),
+        };
+        r.push(
+            Issue::new(
+                ProblemKind::InvalidValue {
+                    key: "fail_on".into(),
+                    context: context.clone(),
+                    reason: format!("`{level}` is not a severity"),
+                },
+                e.value.span,
+                "not a severity",
+            )
+            .help(hint),
+        );
+        return None;
+    }
+    Some(ScanPolicy {
+        fail_on: Some(level),
+    })
+}
+
+/// A path relative to the repository root (or workspace) that stays inside it.
+pub(crate) fn relative_path(
+    r: &mut Reader<'_>,
+    entry: Entry<'_>,
+    context: &str,
+) -> Option<PathBuf> {
+    let text = r.string(entry, context)?;
+    check_relative(r, entry.key, &text, entry.value.span, context)
+}
+
+/// Checks that `text` (at `span`) is a relative path that stays inside its root.
+pub(crate) fn check_relative(
+    r: &mut Reader<'_>,
+    key: &str,
+    text: &str,
+    span: Span,
+    context: &str,
+) -> Option<PathBuf> {
+    let path = PathBuf::from(text.trim());
+    let reason = if text.trim().is_empty() {
+        "the path is empty"
+    } else if path.is_absolute() {
+        "the path must be relative to the repository root"
+    } else if escapes(&path) {
+        "the path leaves the repository (too many `..`)"
+    } else {
+        return Some(path);
+    };
+    r.invalid(key, context, span, reason);
+    None
+}
+
+/// Whether a relative path climbs above its starting folder.
+fn escapes(path: &Path) -> bool {
+    let mut depth = 0i32;
+    for c in path.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}

@@ -1,0 +1,409 @@
+//! Typed reading of YAML nodes: maps with known keys, strings, lists, booleans, numbers,
+//! durations and sizes. Every mismatch becomes an [`Issue`] naming the key and where it is;
+//! readers return `None` and carry on, so one pass reports every problem of the file.
+
+use crate::errors::{Issue, ProblemKind, suggest};
+use crate::yaml::{Node, Span, Value};
+use indexmap::IndexMap;
+use std::time::Duration;
+
+/// Collects issues while reading one source.
+pub(crate) struct Reader<'s> {
+    pub source: &'s str,
+    pub issues: Vec<Issue>,
+}
+
+/// A key of a map with its value.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry<'n> {
+    pub key: &'n str,
+    pub key_span: Span,
+    pub value: &'n Node,
+}
+
+/// The entries of a map whose keys were checked against the known ones.
+pub(crate) struct Fields<'n> {
+    entries: Vec<Entry<'n>>,
+}
+
+impl<'n> Fields<'n> {
+    /// The entry of `key`, unless absent or null (`key:` with nothing after it).
+    pub fn get(&self, key: &str) -> Option<Entry<'n>> {
+        self.entries
+            .iter()
+            .find(|e| e.key == key && !matches!(e.value.value, Value::Null))
+            .copied()
+    }
+}
+
+/// Which keys besides the known ones a map accepts.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Extra {
+    /// None: everything else is an unknown key.
+    Nothing,
+    /// Keys starting with `.` are ignored (top level: they hold YAML anchors).
+    Hidden,
+    /// Keys planned for later versions are "not supported yet" (jobs).
+    Future,
+}
+
+/// Keys planned for later versions: rejected with "not supported yet" and this hint.
+const FUTURE_KEYS: &[(&str, &str)] = &[
+    ("parallel", "sharding a job across containers is planned"),
+    ("tests", "splitting tests across shards is planned"),
+    ("matrix", "matrix expansion is planned"),
+    (
+        "cache",
+        "caches are planned; until then keep slow downloads in the env image",
+    ),
+    (
+        "runs_on",
+        "choosing agents is planned; every job runs on any agent",
+    ),
+];
+
+impl<'s> Reader<'s> {
+    pub fn new(source: &'s str) -> Self {
+        Reader {
+            source,
+            issues: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, issue: Issue) {
+        self.issues.push(issue);
+    }
+
+    /// Reports that `node` (the value of `key`) is not what it must be.
+    pub fn wrong_type(&mut self, key: &str, context: &str, node: &Node, expected: &str) {
+        self.push(Issue::new(
+            ProblemKind::WrongType {
+                key: key.to_owned(),
+                context: context.to_owned(),
+                expected: expected.to_owned(),
+                found: node.kind().to_owned(),
+            },
+            node.span,
+            format!("expected {expected}"),
+        ));
+    }
+
+    /// Reports a value of the right type that makes no sense.
+    pub fn invalid(&mut self, key: &str, context: &str, span: Span, reason: impl Into<String>) {
+        let reason = reason.into();
+        self.push(Issue::new(
+            ProblemKind::InvalidValue {
+                key: key.to_owned(),
+                context: context.to_owned(),
+                reason: reason.clone(),
+            },
+            span,
+            reason,
+        ));
+    }
+
+    /// The entries of a map, keys as strings; duplicates reported. `what` names the map for
+    /// a wrong-type message. Null reads as an empty map.
+    pub fn entries<'n>(
+        &mut self,
+        entry: Entry<'n>,
+        context: &str,
+        expected: &str,
+    ) -> Option<Vec<Entry<'n>>>
+    where
+        's: 'n,
+    {
+        match &entry.value.value {
+            Value::Null => Some(Vec::new()),
+            Value::Map(pairs) => Some(self.map_entries(pairs)),
+            _ => {
+                self.wrong_type(entry.key, context, entry.value, expected);
+                None
+            }
+        }
+    }
+
+    /// The entries of a map node, keys read as strings, duplicates reported.
+    pub fn map_entries<'n>(&mut self, pairs: &'n [(Node, Node)]) -> Vec<Entry<'n>>
+    where
+        's: 'n,
+    {
+        let mut out: Vec<Entry<'n>> = Vec::with_capacity(pairs.len());
+        for (key, value) in pairs {
+            let name: &'n str = match &key.value {
+                Value::Str(s) => s,
+                Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Null => self
+                    .source
+                    .get(key.defined.offset..key.defined.end())
+                    .unwrap_or(""),
+                Value::Seq(_) | Value::Map(_) => {
+                    self.push(
+                        Issue::new(
+                            ProblemKind::WrongType {
+                                key: "a key".into(),
+                                context: "of a map".into(),
+                                expected: "a plain string".into(),
+                                found: key.kind().into(),
+                            },
+                            key.span,
+                            "expected a string",
+                        )
+                        .help("write keys as plain words, e.g. `build:`"),
+                    );
+                    continue;
+                }
+            };
+            if let Some(first) = out.iter().find(|e| e.key == name) {
+                let (line, _) = crate::yaml::LineIndex::new(self.source)
+                    .line_column(self.source, first.key_span.offset);
+                self.push(
+                    Issue::new(
+                        ProblemKind::DuplicateKey { key: name.into() },
+                        key.span,
+                        "duplicate key",
+                    )
+                    .help(format!(
+                        "`{name}` is already set on line {line}; keep one of them"
+                    )),
+                );
+                continue;
+            }
+            out.push(Entry {
+                key: name,
+                key_span: key.span,
+                value,
+            });
+        }
+        out
+    }
+
+    /// A map with a fixed set of keys; unknown keys are reported with a suggestion.
+    pub fn fields<'n>(
+        &mut self,
+        entry: Entry<'n>,
+        context: &str,
+        known: &[&str],
+        extra: Extra,
+    ) -> Option<Fields<'n>>
+    where
+        's: 'n,
+    {
+        let Value::Map(pairs) = &entry.value.value else {
+            let expected = format!("a map (with {})", list_keys(known));
+            self.wrong_type(entry.key, context, entry.value, &expected);
+            return None;
+        };
+        let mut entries = self.map_entries(pairs);
+        entries.retain(|e| {
+            if known.contains(&e.key) || (extra == Extra::Hidden && e.key.starts_with('.')) {
+                return true;
+            }
+            let future = FUTURE_KEYS.iter().find(|(k, _)| *k == e.key);
+            let issue = match future.filter(|_| extra == Extra::Future) {
+                Some((key, hint)) => Issue::new(
+                    ProblemKind::NotSupportedYet {
+                        key: (*key).to_owned(),
+                    },
+                    e.key_span,
+                    "not supported yet",
+                )
+                .help(format!("remove it for now: {hint}")),
+                None => {
+                    let suggestion = suggest(e.key, known.iter().copied());
+                    let help = match &suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("the keys allowed here: {}", list_keys(known)),
+                    };
+                    Issue::new(
+                        ProblemKind::UnknownKey {
+                            key: e.key.to_owned(),
+                            context: context.to_owned(),
+                            suggestion,
+                        },
+                        e.key_span,
+                        "unknown key",
+                    )
+                    .help(help)
+                }
+            };
+            self.issues.push(issue);
+            false
+        });
+        Some(Fields { entries })
+    }
+
+    /// A string; numbers and booleans read as written.
+    pub fn string(&mut self, entry: Entry<'_>, context: &str) -> Option<String> {
+        self.string_node(entry.key, context, entry.value, "a string")
+    }
+
+    fn string_node(
+        &mut self,
+        key: &str,
+        context: &str,
+        node: &Node,
+        expected: &str,
+    ) -> Option<String> {
+        let text = node.scalar_text(self.source);
+        if text.is_none() {
+            self.wrong_type(key, context, node, expected);
+        }
+        text
+    }
+
+    /// A string that must not be empty.
+    pub fn non_empty(&mut self, entry: Entry<'_>, context: &str) -> Option<String> {
+        let s = self.string(entry, context)?;
+        if s.trim().is_empty() {
+            self.invalid(entry.key, context, entry.value.span, "must not be empty");
+            return None;
+        }
+        Some(s)
+    }
+
+    /// One string, or a list of strings: each with its span. Empty strings are refused.
+    pub fn string_or_list(
+        &mut self,
+        entry: Entry<'_>,
+        context: &str,
+        expected: &str,
+    ) -> Option<Vec<(String, Span)>> {
+        let items: Vec<&Node> = match &entry.value.value {
+            Value::Seq(items) => items.iter().collect(),
+            Value::Map(_) | Value::Null => {
+                self.wrong_type(entry.key, context, entry.value, expected);
+                return None;
+            }
+            _ => vec![entry.value],
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items {
+            match self.string_node(entry.key, context, item, expected) {
+                Some(s) if s.trim().is_empty() => {
+                    self.invalid(entry.key, context, item.span, "an entry is empty");
+                    ok = false;
+                }
+                Some(s) => out.push((s, item.span)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// A map of names to strings (variables, build args). Names must be POSIX variable names
+    /// when `posix_names`; null values are refused with a hint.
+    pub fn string_map(
+        &mut self,
+        entry: Entry<'_>,
+        context: &str,
+        posix_names: bool,
+    ) -> IndexMap<String, String> {
+        let mut out = IndexMap::new();
+        let expected = "a map of names to values";
+        let Some(entries) = self.entries(entry, context, expected) else {
+            return out;
+        };
+        let inner = format!("{context} (`{}`)", entry.key);
+        for e in entries {
+            if posix_names && !is_variable_name(e.key) {
+                self.invalid(
+                    e.key,
+                    &inner,
+                    e.key_span,
+                    "a variable name is letters, digits and `_`, not starting with a digit",
+                );
+                continue;
+            }
+            if let Value::Null = e.value.value {
+                self.push(
+                    Issue::new(
+                        ProblemKind::WrongType {
+                            key: e.key.into(),
+                            context: inner.clone(),
+                            expected: "a string".into(),
+                            found: e.value.kind().into(),
+                        },
+                        e.key_span,
+                        "no value",
+                    )
+                    .help(format!("write `{}: \"\"` for an empty value", e.key)),
+                );
+                continue;
+            }
+            if let Some(v) = self.string_node(e.key, &inner, e.value, "a string, number or boolean")
+            {
+                out.insert(e.key.to_owned(), v);
+            }
+        }
+        out
+    }
+
+    /// `true` or `false`.
+    pub fn bool(&mut self, entry: Entry<'_>, context: &str) -> Option<bool> {
+        match entry.value.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.wrong_type(entry.key, context, entry.value, "`true` or `false`");
+                None
+            }
+        }
+    }
+
+    /// A number (a numeric string is accepted too).
+    pub fn number(&mut self, entry: Entry<'_>, context: &str) -> Option<f64> {
+        match &entry.value.value {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Str(s) if s.trim().parse::<f64>().is_ok() => s.trim().parse().ok(),
+            _ => {
+                self.wrong_type(entry.key, context, entry.value, "a number");
+                None
+            }
+        }
+    }
+
+    /// A duration like `90s`, `20m`, `1h30m`; zero refused.
+    pub fn duration(&mut self, entry: Entry<'_>, context: &str) -> Option<Duration> {
+        let expected = "a duration like `90s`, `20m` or `1h30m`";
+        let text = match &entry.value.value {
+            Value::Str(s) => s.clone(),
+            Value::Int(_) | Value::Float(_) => entry.value.scalar_text(self.source)?,
+            _ => {
+                self.wrong_type(entry.key, context, entry.value, expected);
+                return None;
+            }
+        };
+        match crate::units::parse_duration(&text) {
+            Ok(d) if d.is_zero() => {
+                self.invalid(
+                    entry.key,
+                    context,
+                    entry.value.span,
+                    "must be longer than zero",
+                );
+                None
+            }
+            Ok(d) => Some(d),
+            Err(reason) => {
+                self.invalid(entry.key, context, entry.value.span, reason);
+                None
+            }
+        }
+    }
+}
+
+/// `a`, `b` and `c` as backquoted names.
+pub(crate) fn list_keys(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`: a name a shell can expand.
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

@@ -1,0 +1,269 @@
+use crate::ok;
+use indexmap::IndexMap;
+use railyard_pipeline::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[test]
+fn minimal_pipeline() {
+    let p = ok("env: { image: busybox }\njobs:\n  hello:\n    script: echo hello\n");
+    assert_eq!(p.path, PathBuf::from(".railyard.yml"));
+    assert_eq!(
+        p.env,
+        Some(EnvSpec {
+            source: EnvSource::Image("busybox".into()),
+            scan: None
+        })
+    );
+    let job = &p.jobs["hello"];
+    assert_eq!(
+        job,
+        &Job {
+            name: "hello".into(),
+            script: vec!["echo hello".into()],
+            needs: vec![],
+            env: None,
+            variables: IndexMap::new(),
+            services: IndexMap::new(),
+            timeout: None,
+            allow_failure: false,
+            artifacts: vec![],
+            resources: Resources::default(),
+        }
+    );
+}
+
+const FULL: &str = r#"
+env:
+  dockerfile: ci/Dockerfile
+  args: { RUST_VERSION: 1.80, DEBUG: true }
+  target: dev
+  scan: { fail_on: high }
+
+variables:
+  CARGO_TERM_COLOR: always
+  RETRIES: 3
+  RATIO: 1.10
+
+jobs:
+  build:
+    script:
+      - cargo build --locked
+      - |
+        echo multi
+        echo line
+    artifacts: [target/debug/app]
+    resources: { cpus: 1.5, memory: 1.5G }
+  test:
+    needs: build
+    script: cargo test
+    variables: { RETRIES: 5, DATABASE_URL: "postgres://db/test" }
+    services:
+      db:
+        image: postgres:16
+        variables: { POSTGRES_PASSWORD: test }
+        command: postgres -c fsync=off
+        ready: pg_isready -h db
+        ready_timeout: 2m
+      cache: redis:7
+      queue:
+        image: rabbitmq
+        command: [rabbitmq-server, --verbose]
+    timeout: 1h30m
+    allow_failure: true
+    resources: { cpus: 2, memory: 4g }
+  lint:
+    env: { image: "debian:bookworm-slim" }
+    script: [make lint]
+    resources: { memory: 536870912 }
+"#;
+
+#[test]
+fn full_pipeline() {
+    let p = ok(FULL);
+    assert_eq!(
+        p.env,
+        Some(EnvSpec {
+            source: EnvSource::Build(BuildSpec {
+                dockerfile: "ci/Dockerfile".into(),
+                context: "ci".into(),
+                args: BTreeMap::from([
+                    ("DEBUG".into(), "true".into()),
+                    ("RUST_VERSION".into(), "1.80".into()),
+                ]),
+                target: Some("dev".into()),
+            }),
+            scan: Some(ScanPolicy {
+                fail_on: Some("high".into())
+            }),
+        })
+    );
+    let vars: Vec<(&str, &str)> = p
+        .variables
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        vars,
+        [
+            ("CARGO_TERM_COLOR", "always"),
+            ("RETRIES", "3"),
+            ("RATIO", "1.10")
+        ]
+    );
+    assert_eq!(p.jobs.keys().collect::<Vec<_>>(), ["build", "test", "lint"]);
+
+    let build = &p.jobs["build"];
+    assert_eq!(
+        build.script,
+        ["cargo build --locked", "echo multi\necho line\n"]
+    );
+    assert_eq!(build.artifacts, ["target/debug/app"]);
+    assert_eq!(
+        build.resources,
+        Resources {
+            cpus: Some(1.5),
+            memory: Some(3 << 29)
+        }
+    );
+
+    let test = &p.jobs["test"];
+    assert_eq!(test.needs, ["build"]);
+    assert_eq!(test.timeout, Some(Duration::from_secs(5400)));
+    assert!(test.allow_failure);
+    assert_eq!(
+        test.resources,
+        Resources {
+            cpus: Some(2.0),
+            memory: Some(4 << 30)
+        }
+    );
+    let job_vars = p.job_variables(test);
+    assert_eq!(job_vars["RETRIES"], "5");
+    assert_eq!(job_vars["CARGO_TERM_COLOR"], "always");
+    assert_eq!(job_vars["DATABASE_URL"], "postgres://db/test");
+
+    let db = &test.services["db"];
+    assert_eq!(db.image, "postgres:16");
+    assert_eq!(db.variables["POSTGRES_PASSWORD"], "test");
+    assert_eq!(
+        db.command.as_deref(),
+        Some(
+            &[
+                "sh".to_string(),
+                "-c".into(),
+                "postgres -c fsync=off".into()
+            ][..]
+        )
+    );
+    assert_eq!(db.ready.as_deref(), Some("pg_isready -h db"));
+    assert_eq!(db.ready_timeout, Duration::from_secs(120));
+    let cache = &test.services["cache"];
+    assert_eq!(cache.image, "redis:7");
+    assert_eq!(cache.command, None);
+    assert_eq!(cache.ready_timeout, DEFAULT_READY_TIMEOUT);
+    assert_eq!(
+        test.services["queue"].command,
+        Some(vec!["rabbitmq-server".into(), "--verbose".into()])
+    );
+
+    let lint = &p.jobs["lint"];
+    assert_eq!(
+        p.job_env(lint).map(|e| &e.source),
+        Some(&EnvSource::Image("debian:bookworm-slim".into()))
+    );
+    assert_eq!(p.job_env(build), p.env.as_ref());
+    assert_eq!(lint.resources.memory, Some(512 << 20));
+}
+
+#[test]
+fn context_defaults_to_the_dockerfile_folder() {
+    let p = ok("env: { dockerfile: Dockerfile }\njobs: { a: { script: [x] } }\n");
+    let Some(EnvSpec {
+        source: EnvSource::Build(b),
+        ..
+    }) = &p.env
+    else {
+        panic!()
+    };
+    assert_eq!(b.context, PathBuf::from("."));
+    let p =
+        ok("env: { dockerfile: ci/docker/Dockerfile, context: . }\njobs: { a: { script: [x] } }\n");
+    let Some(EnvSpec {
+        source: EnvSource::Build(b),
+        ..
+    }) = &p.env
+    else {
+        panic!()
+    };
+    assert_eq!(b.context, PathBuf::from("."));
+}
+
+#[test]
+fn env_in_every_job_is_enough() {
+    let p = ok(
+        "jobs:\n  a: { env: { image: busybox }, script: [x] }\n  b: { env: { dockerfile: ci/Dockerfile }, script: [y] }\n",
+    );
+    assert_eq!(p.env, None);
+    assert!(p.jobs.values().all(|j| p.job_env(j).is_some()));
+}
+
+#[test]
+fn empty_values_mean_unset() {
+    let p = ok(
+        "env: { image: busybox }\nvariables:\njobs:\n  a:\n    script: [x]\n    needs:\n    timeout:\n",
+    );
+    assert!(p.variables.is_empty());
+    assert_eq!(p.jobs["a"].timeout, None);
+}
+
+#[test]
+fn anchors_and_merge_keys_work() {
+    let p = ok(r#"
+env: { image: busybox }
+.defaults: &defaults
+  timeout: 10m
+  allow_failure: true
+jobs:
+  a:
+    <<: *defaults
+    script: [x]
+"#);
+    // Top-level keys starting with `.` are ignored: they hold anchors.
+    assert_eq!(p.jobs["a"].timeout, Some(Duration::from_secs(600)));
+    assert!(p.jobs["a"].allow_failure);
+}
+
+#[test]
+fn load_reads_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".railyard.yml");
+    std::fs::write(
+        &path,
+        "env: { image: busybox }\njobs: { a: { script: [x] } }\n",
+    )
+    .unwrap();
+    let p = load(&path).unwrap();
+    assert_eq!(p.path, path);
+    assert_eq!(p.jobs.len(), 1);
+}
+
+#[test]
+fn load_names_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(".railyard.yml");
+    let e = load(&path).unwrap_err();
+    assert!(
+        matches!(&e, PipelineError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "cannot read pipeline file `{}`: No such file or directory (os error 2)",
+            path.display()
+        )
+    );
+    let help = miette::Diagnostic::help(&e).unwrap().to_string();
+    assert!(help.contains("`.railyard.yml`"), "{help}");
+}
