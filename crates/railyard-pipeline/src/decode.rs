@@ -67,6 +67,7 @@ pub(crate) fn pipeline(r: &mut Reader<'_>, path: &Path, root: &Node) -> (Pipelin
     let Some(fields) = r.fields(root_entry, context, TOP_KEYS, Extra::Hidden) else {
         return (pipeline, spans);
     };
+    spans.env_given = fields.misspelled("env");
     if let Some(e) = fields.get("env") {
         spans.env_given = true;
         pipeline.env = env(r, e, "in `env`");
@@ -75,6 +76,7 @@ pub(crate) fn pipeline(r: &mut Reader<'_>, path: &Path, root: &Node) -> (Pipelin
         pipeline.variables = r.string_map(e, context, true);
     }
     match fields.get("jobs") {
+        None if fields.misspelled("jobs") => {}
         None => r.push(
             Issue::new(
                 ProblemKind::MissingKey {
@@ -161,6 +163,9 @@ pub(crate) fn env(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option
             EnvSource::Image(r.non_empty(i, context)?)
         }
         (Some(d), None) => EnvSource::Build(build(r, &fields, d, context)?),
+        (None, None) if fields.misspelled("dockerfile") || fields.misspelled("image") => {
+            return None;
+        }
         (None, None) => {
             r.push(
                 Issue::new(

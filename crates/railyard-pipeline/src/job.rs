@@ -62,6 +62,7 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
         return (job, spans);
     };
     match fields.get("script") {
+        None if fields.misspelled("script") => {}
         None => r.push(no_steps(entry.key_span)),
         Some(e) => {
             let steps = r.string_or_list(e, &context, "a command or a list of commands");
@@ -83,6 +84,7 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
             }
         }
     }
+    spans.env_given = fields.misspelled("env");
     if let Some(e) = fields.get("env") {
         spans.env_given = true;
         job.env = env(r, e, &format!("in the `env` of job `{name}`"));
@@ -169,6 +171,7 @@ fn service(r: &mut Reader<'_>, job: &str, entry: Entry<'_>) -> Option<Service> {
     let fields = r.fields(entry, &context, SERVICE_KEYS, Extra::Nothing)?;
     match fields.get("image") {
         Some(e) => service.image = r.non_empty(e, &context)?,
+        None if fields.misspelled("image") => return None,
         None => {
             r.push(
                 Issue::new(

@@ -24,6 +24,8 @@ pub(crate) struct Entry<'n> {
 /// The entries of a map whose keys were checked against the known ones.
 pub(crate) struct Fields<'n> {
     entries: Vec<Entry<'n>>,
+    /// Known keys that an unknown key was taken for a typo of.
+    suggested: Vec<String>,
 }
 
 impl<'n> Fields<'n> {
@@ -33,6 +35,12 @@ impl<'n> Fields<'n> {
             .iter()
             .find(|e| e.key == key && !matches!(e.value.value, Value::Null))
             .copied()
+    }
+
+    /// Whether an unknown key of this map looked like a typo of `key`: then "`key` is
+    /// missing" would only repeat that problem.
+    pub fn misspelled(&self, key: &str) -> bool {
+        self.suggested.iter().any(|s| s == key)
     }
 }
 
@@ -194,6 +202,7 @@ impl<'s> Reader<'s> {
             return None;
         };
         let mut entries = self.map_entries(pairs);
+        let mut suggested = Vec::new();
         entries.retain(|e| {
             if known.contains(&e.key) || (extra == Extra::Hidden && e.key.starts_with('.')) {
                 return true;
@@ -210,6 +219,7 @@ impl<'s> Reader<'s> {
                 .help(format!("remove it for now: {hint}")),
                 None => {
                     let suggestion = suggest(e.key, known.iter().copied());
+                    suggested.extend(suggestion.clone());
                     let help = match &suggestion {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("the keys allowed here: {}", list_keys(known)),
@@ -229,7 +239,7 @@ impl<'s> Reader<'s> {
             self.issues.push(issue);
             false
         });
-        Some(Fields { entries })
+        Some(Fields { entries, suggested })
     }
 
     /// A string; numbers and booleans read as written.

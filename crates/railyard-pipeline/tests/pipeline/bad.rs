@@ -1,1 +1,429 @@
+//! One test per kind of bad input: the message with `file:line:column`, and the text
+//! underlined.
 
+use crate::{check, err, problem, render};
+use railyard_pipeline::ProblemKind;
+
+const ENV: &str = "env: { image: busybox }\n";
+
+fn with_env(rest: &str) -> String {
+    format!("{ENV}{rest}")
+}
+
+#[test]
+fn malformed_yaml() {
+    check(
+        "jobs:\n  build:\n    script: [make\n",
+        ".railyard.yml:3:13: invalid YAML: unclosed bracket '['",
+        "[",
+    );
+}
+
+#[test]
+fn tab_indentation() {
+    let p = problem("jobs:\n\tbuild:\n");
+    // The parser stops just after the tab.
+    assert_eq!((p.line, p.column), (2, 2));
+    assert!(p.to_string().contains("invalid YAML: tabs"), "{p}");
+}
+
+#[test]
+fn unknown_job_key_suggests_the_right_one() {
+    let src = with_env("jobs:\n  build:\n    script: [make]\n    timout: 5m\n");
+    let p = check(
+        &src,
+        ".railyard.yml:5:5: unknown key `timout` in job `build`",
+        "timout",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `timeout`?"));
+    assert!(
+        matches!(p.kind, ProblemKind::UnknownKey { suggestion: Some(ref s), .. } if s == "timeout")
+    );
+}
+
+#[test]
+fn unknown_key_without_a_close_match_lists_the_keys() {
+    let src = with_env("jobs:\n  build:\n    script: [make]\n    retry: 2\n");
+    let p = check(
+        &src,
+        ".railyard.yml:5:5: unknown key `retry` in job `build`",
+        "retry",
+    );
+    let help = p.help.unwrap();
+    assert!(
+        help.starts_with("the keys allowed here: `script`, `needs`"),
+        "{help}"
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    check(
+        "env: { image: busybox }\njob:\n  a: { script: [x] }\n",
+        ".railyard.yml:2:1: unknown key `job` at the top level",
+        "job",
+    );
+}
+
+#[test]
+fn unknown_env_key() {
+    check(
+        "env:\n  dockerflie: ci/Dockerfile\njobs: { a: { script: [x] } }\n",
+        ".railyard.yml:2:3: unknown key `dockerflie` in `env`",
+        "dockerflie",
+    );
+}
+
+#[test]
+fn unknown_service_key() {
+    let src = with_env(
+        "jobs:\n  a:\n    script: [x]\n    services:\n      db: { image: postgres, ready_timout: 5s }\n",
+    );
+    let p = check(
+        &src,
+        ".railyard.yml:6:30: unknown key `ready_timout` in service `db` of job `a`",
+        "ready_timout",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `ready_timeout`?"));
+}
+
+#[test]
+fn future_keys_are_not_supported_yet() {
+    for key in ["parallel", "tests", "matrix", "cache", "runs_on"] {
+        let src = with_env(&format!("jobs:\n  a:\n    script: [x]\n    {key}: 4\n"));
+        let p = check(
+            &src,
+            &format!(".railyard.yml:5:5: `{key}` is not supported yet"),
+            key,
+        );
+        assert!(p.help.unwrap().starts_with("remove it for now"));
+    }
+}
+
+#[test]
+fn wrong_type_names_the_key_and_the_type() {
+    check(
+        &with_env("jobs:\n  a:\n    script: { run: make }\n"),
+        ".railyard.yml:4:13: `script` in job `a` must be a command or a list of commands, found a map",
+        "{",
+    );
+    check(
+        &with_env("jobs:\n  a:\n    script: [x]\n    allow_failure: yes\n"),
+        ".railyard.yml:5:20: `allow_failure` in job `a` must be `true` or `false`, found a string",
+        "yes",
+    );
+    check(
+        &with_env("jobs:\n  a:\n    script: [x]\n    timeout: [5m]\n"),
+        ".railyard.yml:5:14: `timeout` in job `a` must be a duration like `90s`, `20m` or `1h30m`, found a list",
+        "[",
+    );
+    check(
+        &with_env("variables: [A, B]\njobs: { a: { script: [x] } }\n"),
+        ".railyard.yml:2:12: `variables` at the top level must be a map of names to values, found a list",
+        "[",
+    );
+    check(
+        &with_env("jobs:\n  a:\n    script:\n      - make\n      - [nested]\n"),
+        ".railyard.yml:6:9: `script` in job `a` must be a command or a list of commands, found a list",
+        "[",
+    );
+    check(
+        &with_env("jobs:\n  a:\n    script: [x]\n    resources: { cpus: many }\n"),
+        ".railyard.yml:5:24: `cpus` in the `resources` of job `a` must be a number, found a string",
+        "many",
+    );
+}
+
+#[test]
+fn needs_naming_a_missing_job() {
+    let src = with_env(
+        "jobs:\n  build:\n    script: [make]\n  test:\n    needs: [biuld]\n    script: [make test]\n",
+    );
+    let p = check(
+        &src,
+        ".railyard.yml:6:13: job `test` needs `biuld`, which is not a job of this pipeline",
+        "biuld",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `build`?"));
+}
+
+#[test]
+fn a_cycle_is_named_and_one_edge_underlined() {
+    let src = with_env(
+        "jobs:\n  a:\n    needs: [c]\n    script: [x]\n  b:\n    needs: [a]\n    script: [x]\n  c:\n    needs: [b]\n    script: [x]\n",
+    );
+    // a needs c (line 4), c needs b (line 10), b needs a (line 7): the search starts at
+    // `a`, so the edge back to it closes the cycle.
+    let p = check(
+        &src,
+        ".railyard.yml:7:13: cycle in `needs`: a -> c -> b -> a",
+        "a",
+    );
+    assert_eq!(p.label, "`b` needs `a`, closing the cycle");
+    assert_eq!(
+        p.kind,
+        ProblemKind::Cycle {
+            path: vec!["a".into(), "c".into(), "b".into(), "a".into()]
+        }
+    );
+}
+
+#[test]
+fn a_two_job_cycle() {
+    let src = with_env("jobs:\n  a: { needs: b, script: [x] }\n  b: { needs: a, script: [x] }\n");
+    check(
+        &src,
+        ".railyard.yml:4:15: cycle in `needs`: a -> b -> a",
+        "a",
+    );
+}
+
+#[test]
+fn a_job_needing_itself() {
+    let src = with_env("jobs:\n  a: { needs: [a], script: [x] }\n");
+    check(&src, ".railyard.yml:3:16: job `a` needs itself", "a");
+}
+
+#[test]
+fn service_names_are_dns_labels() {
+    let src = with_env(
+        "jobs:\n  a:\n    script: [x]\n    services:\n      db_main: { image: postgres }\n",
+    );
+    let p = check(
+        &src,
+        ".railyard.yml:6:7: invalid service name `db_main` in job `a`: a service name is lower-case letters, digits and `-` (it becomes a host name)",
+        "db_main",
+    );
+    assert_eq!(p.help.as_deref(), Some("use a host name such as `db-main`"));
+    check(
+        &with_env("jobs:\n  a:\n    script: [x]\n    services:\n      -db: postgres\n"),
+        ".railyard.yml:6:7: invalid service name `-db` in job `a`: a service name must not start or end with `-`",
+        "-db",
+    );
+}
+
+#[test]
+fn job_names_are_not_empty() {
+    check(
+        &with_env("jobs:\n  \"\": { script: [x] }\n"),
+        ".railyard.yml:3:3: invalid job name ``: a job name must not be empty",
+        "\"\"",
+    );
+}
+
+#[test]
+fn a_job_without_steps() {
+    check(
+        &with_env("jobs:\n  a:\n    script: []\n"),
+        ".railyard.yml:4:5: job `a` has no steps",
+        "script",
+    );
+    check(
+        &with_env("jobs:\n  a:\n    timeout: 5m\n"),
+        ".railyard.yml:3:3: job `a` has no steps",
+        "a",
+    );
+    check(
+        &with_env("jobs:\n  a:\n"),
+        ".railyard.yml:3:3: job `a` has no steps",
+        "a",
+    );
+    check(
+        &with_env("jobs:\n  a:\n    script: [\"\"]\n"),
+        ".railyard.yml:4:14: invalid `script` in job `a`: an entry is empty",
+        "\"\"",
+    );
+}
+
+#[test]
+fn a_pipeline_without_jobs() {
+    check(
+        &with_env("jobs: {}\n"),
+        ".railyard.yml:2:1: the pipeline has no jobs",
+        "jobs",
+    );
+    check(
+        ENV,
+        ".railyard.yml:1:1: `jobs` is missing at the top level",
+        "",
+    );
+    let p = check(
+        "",
+        ".railyard.yml:1:1: the pipeline file must be a map with `jobs` (and optionally `env`, `variables`), found nothing (null)",
+        "",
+    );
+    assert_eq!(p.kind.code(), "not_a_map");
+}
+
+#[test]
+fn every_job_needs_an_env() {
+    let src = "jobs:\n  a: { env: { image: busybox }, script: [x] }\n  b: { script: [x] }\n";
+    let p = check(
+        src,
+        ".railyard.yml:3:3: job `b` has no `env` and the pipeline sets none",
+        "b",
+    );
+    assert!(p.help.unwrap().contains("top-level `env:`"));
+}
+
+#[test]
+fn dockerfile_and_image_are_exclusive() {
+    check(
+        "env:\n  dockerfile: ci/Dockerfile\n  image: busybox\njobs: { a: { script: [x] } }\n",
+        ".railyard.yml:3:3: `dockerfile` and `image` are both set in `env`",
+        "image",
+    );
+    check(
+        "env: { image: busybox, args: { A: b } }\njobs: { a: { script: [x] } }\n",
+        ".railyard.yml:1:24: `image` and `args` are both set in `env`",
+        "args",
+    );
+    check(
+        "env: { target: dev }\njobs: { a: { script: [x] } }\n",
+        ".railyard.yml:1:1: `dockerfile` is missing in `env`",
+        "env",
+    );
+}
+
+#[test]
+fn absurd_values() {
+    let job = |extra: &str| with_env(&format!("jobs:\n  a:\n    script: [x]\n    {extra}\n"));
+    check(
+        &job("resources: { cpus: 0 }"),
+        ".railyard.yml:5:24: invalid `cpus` in the `resources` of job `a`: must be more than 0 (e.g. `0.5` or `2`)",
+        "0",
+    );
+    check(
+        &job("resources: { memory: 1m }"),
+        ".railyard.yml:5:26: invalid `memory` in the `resources` of job `a`: 1m is below the engine's minimum of 6m",
+        "1m",
+    );
+    let p = check(
+        &job("resources: { memory: 512 }"),
+        ".railyard.yml:5:26: invalid `memory` in the `resources` of job `a`: 512 is below the engine's minimum of 6m",
+        "512",
+    );
+    assert_eq!(
+        p.help.as_deref(),
+        Some("a number without a unit is bytes: did you mean `512m`?")
+    );
+    check(
+        &job("timeout: 0s"),
+        ".railyard.yml:5:14: invalid `timeout` in job `a`: must be longer than zero",
+        "0s",
+    );
+    check(
+        &job("timeout: 20"),
+        ".railyard.yml:5:14: invalid `timeout` in job `a`: `20` has no unit: write `20s` or `20m`",
+        "20",
+    );
+    check(
+        &job("resources: { memory: lots }"),
+        ".railyard.yml:5:26: invalid `memory` in the `resources` of job `a`: `lots` is not a size like `512m`, `4g` or `1.5G`",
+        "lots",
+    );
+}
+
+#[test]
+fn paths_stay_in_the_repository() {
+    check(
+        "env: { dockerfile: /etc/Dockerfile }\njobs: { a: { script: [x] } }\n",
+        ".railyard.yml:1:20: invalid `dockerfile` in `env`: the path must be relative to the repository root",
+        "/etc/Dockerfile",
+    );
+    check(
+        &with_env("jobs:\n  a:\n    script: [x]\n    artifacts: [out, ../../secrets]\n"),
+        ".railyard.yml:5:22: invalid `artifacts` in job `a`: the path leaves the repository (too many `..`)",
+        "../../secrets",
+    );
+}
+
+#[test]
+fn duplicate_keys() {
+    let p = check(
+        &with_env("jobs:\n  a: { script: [x] }\n  a: { script: [y] }\n"),
+        ".railyard.yml:4:3: duplicate key `a`",
+        "a",
+    );
+    assert_eq!(
+        p.help.as_deref(),
+        Some("`a` is already set on line 3; keep one of them")
+    );
+}
+
+#[test]
+fn scan_severity() {
+    let p = check(
+        "env: { image: busybox, scan: { fail_on: hihg } }\njobs: { a: { script: [x] } }\n",
+        ".railyard.yml:1:41: invalid `fail_on` in `env` (`scan`): `hihg` is not a severity",
+        "hihg",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `high`?"));
+}
+
+#[test]
+fn services_need_an_image() {
+    check(
+        &with_env("jobs:\n  a:\n    script: [x]\n    services:\n      db: { ready: pg_isready }\n"),
+        ".railyard.yml:6:7: `image` is missing in service `db` of job `a`",
+        "db",
+    );
+}
+
+#[test]
+fn variables() {
+    let p = check(
+        &with_env("variables:\n  EMPTY:\njobs: { a: { script: [x] } }\n"),
+        ".railyard.yml:3:3: `EMPTY` at the top level (`variables`) must be a string, found nothing (null)",
+        "EMPTY",
+    );
+    assert_eq!(
+        p.help.as_deref(),
+        Some("write `EMPTY: \"\"` for an empty value")
+    );
+    check(
+        &with_env("variables: { 1X: a }\njobs: { a: { script: [x] } }\n"),
+        ".railyard.yml:2:14: invalid `1X` at the top level (`variables`): a variable name is letters, digits and `_`, not starting with a digit",
+        "1X",
+    );
+}
+
+#[test]
+fn every_problem_is_reported_in_file_order() {
+    let src = "env:\n  image: busybox\njobs:\n  build:\n    scirpt: [make]\n  test:\n    needs: [biuld]\n    script: [make test]\n    timeout: forever\n";
+    let e = err(src);
+    let lines: Vec<String> = e.problems().iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            ".railyard.yml:5:5: unknown key `scirpt` in job `build`",
+            ".railyard.yml:7:13: job `test` needs `biuld`, which is not a job of this pipeline",
+            ".railyard.yml:9:14: invalid `timeout` in job `test`: `forever` is not a duration like `90s`, `20m` or `1h30m`",
+        ]
+    );
+    assert_eq!(
+        e.to_string(),
+        ".railyard.yml:5:5: unknown key `scirpt` in job `build` (and 2 more problems)"
+    );
+    insta::assert_snapshot!(render(&e));
+}
+
+#[test]
+fn rendered_report_of_an_unknown_key() {
+    let e = err(&with_env("jobs:\n  build:\n    scirpt:\n      - make\n"));
+    insta::assert_snapshot!(render(&e));
+}
+
+#[test]
+fn rendered_report_of_a_cycle() {
+    let e = err(&with_env(
+        "jobs:\n  a: { needs: [b], script: [x] }\n  b: { needs: [a], script: [x] }\n",
+    ));
+    insta::assert_snapshot!(render(&e));
+}
+
+#[test]
+fn rendered_report_of_malformed_yaml() {
+    let e = err("jobs:\n  a:\n    script: \"echo\n");
+    insta::assert_snapshot!(render(&e));
+}
