@@ -1,1 +1,293 @@
-//! runs
+//! Recording a run as it goes: the run, its jobs and steps. Each call is one short
+//! transaction, so a crash leaves the history as of the last event.
+//!
+//! Job events are upserts: a job first named after `create_run` (a shard, say) is added at
+//! the end. A run or job that reaches a final status closes what it left open (running steps
+//! and unfinished jobs become `cancelled`), so no finished run shows a job still running.
+
+use railyard_types::{JobStatus, RunStatus, StepStatus};
+use sqlx::error::ErrorKind;
+use sqlx::{Any, Row, Transaction};
+
+use crate::records::{NewRun, RunRecord};
+use crate::{Store, StoreError};
+
+impl Store {
+    /// Records a new run (status `running`) with its jobs `pending`. Assigns its id (a ULID)
+    /// and its number: the project's last number plus one, bumped atomically so that
+    /// concurrent creators never share one.
+    pub async fn create_run(&self, new: &NewRun) -> Result<RunRecord, StoreError> {
+        let err = self.query_error("creating a run");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let number: i64 = sqlx::query(
+            "INSERT INTO run_counters (project, last_number) VALUES ($1, 1) \
+             ON CONFLICT (project) DO UPDATE SET last_number = run_counters.last_number + 1 \
+             RETURNING last_number",
+        )
+        .bind(&new.project)
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(&err)?;
+        let run = RunRecord {
+            id: ulid::Ulid::new().to_string(),
+            number,
+            project: new.project.clone(),
+            pipeline_path: new.pipeline_path.clone(),
+            commit: new.commit.clone(),
+            owner: new.owner.clone(),
+            status: RunStatus::Running,
+            started_at: new.started_at,
+            finished_at: None,
+        };
+        sqlx::query(
+            "INSERT INTO runs (id, number, project, pipeline_path, git_commit, owner, status, started_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&run.id)
+        .bind(run.number)
+        .bind(&run.project)
+        .bind(&run.pipeline_path)
+        .bind(&run.commit)
+        .bind(&run.owner)
+        .bind(run.status.as_str())
+        .bind(run.started_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(&err)?;
+        let mut seen = std::collections::HashSet::new();
+        for (position, job) in new.jobs.iter().filter(|j| seen.insert(*j)).enumerate() {
+            sqlx::query(
+                "INSERT INTO jobs (run_id, name, position, status) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&run.id)
+            .bind(job)
+            .bind(position as i64)
+            .bind(JobStatus::Pending.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)?;
+        Ok(run)
+    }
+
+    /// Sets a run's status (and end time). A final status closes its unfinished jobs and
+    /// running steps as `cancelled`.
+    pub async fn set_run_status(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        finished_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let err = self.query_error("setting a run's status");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let done = sqlx::query("UPDATE runs SET status = $2, finished_at = $3 WHERE id = $1")
+            .bind(run_id)
+            .bind(status.as_str())
+            .bind(finished_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        if done.rows_affected() == 0 {
+            return Err(self.not_found(format!("run {run_id}")));
+        }
+        if is_final(status) {
+            close_unfinished(&mut tx, run_id, finished_at)
+                .await
+                .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)
+    }
+
+    /// Marks a job `running` (adding it if the run did not list it).
+    pub async fn job_started(&self, run_id: &str, job: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO jobs (run_id, name, position, status, started_at) \
+             VALUES ($1, $2, (SELECT COUNT(*) FROM jobs WHERE run_id = $1), $3, $4) \
+             ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, \
+             started_at = excluded.started_at, finished_at = NULL, error = NULL",
+        )
+        .bind(run_id)
+        .bind(job)
+        .bind(JobStatus::Running.as_str())
+        .bind(at)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.job_error(e, run_id, job, "recording a job start"))?;
+        Ok(())
+    }
+
+    /// Records the env image a job runs in: its cache key (none for a ready `image`) and ID.
+    pub async fn set_job_env_image(
+        &self,
+        run_id: &str,
+        job: &str,
+        env_key: Option<&str>,
+        image_id: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET env_key = $3, env_image_id = $4 WHERE run_id = $1 AND name = $2",
+        )
+        .bind(run_id)
+        .bind(job)
+        .bind(env_key)
+        .bind(image_id)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("recording a job's env image"))?;
+        if done.rows_affected() == 0 {
+            return Err(self.not_found(format!("job `{job}` of run {run_id}")));
+        }
+        Ok(())
+    }
+
+    /// Records how a job ended (adding it if the run did not list it, e.g. skipped). Its
+    /// steps still running become `cancelled`.
+    pub async fn job_finished(
+        &self,
+        run_id: &str,
+        job: &str,
+        status: JobStatus,
+        at: i64,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let doing = "recording a job's end";
+        let mut tx = self.pool().begin().await.map_err(self.query_error(doing))?;
+        sqlx::query(
+            "INSERT INTO jobs (run_id, name, position, status, finished_at, error) \
+             VALUES ($1, $2, (SELECT COUNT(*) FROM jobs WHERE run_id = $1), $3, $4, $5) \
+             ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, \
+             finished_at = excluded.finished_at, error = excluded.error",
+        )
+        .bind(run_id)
+        .bind(job)
+        .bind(status.as_str())
+        .bind(at)
+        .bind(error)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.job_error(e, run_id, job, doing))?;
+        sqlx::query(
+            "UPDATE steps SET status = $3, finished_at = $4 \
+             WHERE run_id = $1 AND job_name = $2 AND status = $5",
+        )
+        .bind(run_id)
+        .bind(job)
+        .bind(StepStatus::Cancelled.as_str())
+        .bind(at)
+        .bind(StepStatus::Running.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(self.query_error(doing))?;
+        tx.commit().await.map_err(self.query_error(doing))
+    }
+
+    /// Records a step starting (again, if it was retried).
+    pub async fn step_started(
+        &self,
+        run_id: &str,
+        job: &str,
+        index: u32,
+        command: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO steps (run_id, job_name, step_index, command, status, started_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (run_id, job_name, step_index) DO UPDATE SET command = excluded.command, \
+             status = excluded.status, exit_code = NULL, started_at = excluded.started_at, \
+             finished_at = NULL",
+        )
+        .bind(run_id)
+        .bind(job)
+        .bind(i64::from(index))
+        .bind(command)
+        .bind(StepStatus::Running.as_str())
+        .bind(at)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.job_error(e, run_id, job, "recording a step start"))?;
+        Ok(())
+    }
+
+    /// Records how a step ended.
+    pub async fn step_finished(
+        &self,
+        run_id: &str,
+        job: &str,
+        index: u32,
+        status: StepStatus,
+        exit_code: Option<i64>,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE steps SET status = $4, exit_code = $5, finished_at = $6 \
+             WHERE run_id = $1 AND job_name = $2 AND step_index = $3",
+        )
+        .bind(run_id)
+        .bind(job)
+        .bind(i64::from(index))
+        .bind(status.as_str())
+        .bind(exit_code)
+        .bind(at)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("recording a step's end"))?;
+        if done.rows_affected() == 0 {
+            return Err(self.not_found(format!("step {index} of job `{job}` of run {run_id}")));
+        }
+        Ok(())
+    }
+
+    /// A foreign-key failure means the run (or job) does not exist: say so.
+    fn job_error(
+        &self,
+        e: sqlx::Error,
+        run_id: &str,
+        job: &str,
+        doing: &'static str,
+    ) -> StoreError {
+        match e.as_database_error().map(|d| d.kind()) {
+            Some(ErrorKind::ForeignKeyViolation) => {
+                self.not_found(format!("run {run_id} (or its job `{job}`)"))
+            }
+            _ => self.query_error(doing)(e),
+        }
+    }
+}
+
+pub(crate) fn is_final(status: RunStatus) -> bool {
+    !matches!(status, RunStatus::Queued | RunStatus::Running)
+}
+
+/// Unfinished jobs and running steps of a finished run become `cancelled`.
+pub(crate) async fn close_unfinished(
+    tx: &mut Transaction<'static, Any>,
+    run_id: &str,
+    at: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE steps SET status = $2, finished_at = COALESCE(finished_at, $3) \
+         WHERE run_id = $1 AND status = $4",
+    )
+    .bind(run_id)
+    .bind(StepStatus::Cancelled.as_str())
+    .bind(at)
+    .bind(StepStatus::Running.as_str())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE jobs SET status = $2, \
+         finished_at = CASE WHEN started_at IS NULL THEN NULL ELSE COALESCE(finished_at, $3) END \
+         WHERE run_id = $1 AND status IN ($4, $5)",
+    )
+    .bind(run_id)
+    .bind(JobStatus::Cancelled.as_str())
+    .bind(at)
+    .bind(JobStatus::Pending.as_str())
+    .bind(JobStatus::Running.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! What the store hands in and out: plain data, serializable for `--json` and the API.
+
+use railyard_types::{JobStatus, RunStatus, StepStatus};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Store, StoreError};
+
+/// A run about to start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRun {
+    /// The project (repository) it belongs to; run numbers count per project.
+    pub project: String,
+    /// The pipeline file, as the user would name it.
+    pub pipeline_path: String,
+    /// The commit checked out, if the repository is a git repository.
+    pub commit: Option<String>,
+    /// `host:pid` of the process running it, so that a later start can tell it died.
+    pub owner: String,
+    /// Its jobs in pipeline order; each starts `pending`.
+    pub jobs: Vec<String>,
+    /// Milliseconds since the Unix epoch.
+    pub started_at: i64,
+}
+
+/// One run as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// A ULID (26 characters, sortable by creation time).
+    pub id: String,
+    /// 1, 2, … within its project.
+    pub number: i64,
+    /// The project it belongs to.
+    pub project: String,
+    /// The pipeline file.
+    pub pipeline_path: String,
+    /// The commit, if known.
+    pub commit: Option<String>,
+    /// `host:pid` of the process that ran it.
+    pub owner: String,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Milliseconds since the Unix epoch.
+    pub started_at: i64,
+    /// Milliseconds since the Unix epoch, once finished.
+    pub finished_at: Option<i64>,
+}
+
+/// A run with its jobs and their steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunDetail {
+    /// The run.
+    pub run: RunRecord,
+    /// Its jobs in pipeline order (jobs first mentioned later, e.g. shards, after them).
+    pub jobs: Vec<JobRecord>,
+}
+
+/// One job of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// The job's name (with a shard suffix for shards).
+    pub name: String,
+    /// Where it stands.
+    pub status: JobStatus,
+    /// Milliseconds since the Unix epoch.
+    pub started_at: Option<i64>,
+    /// Milliseconds since the Unix epoch.
+    pub finished_at: Option<i64>,
+    /// The env image's cache key (none for a ready `image`).
+    pub env_key: Option<String>,
+    /// The Docker image ID the job ran in.
+    pub env_image_id: Option<String>,
+    /// Why it failed, when not a step's exit code (setup error, timeout, …).
+    pub error: Option<String>,
+    /// Its steps by index.
+    pub steps: Vec<StepRecord>,
+}
+
+/// One step (one `script` line) of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Position in the job's script, from 0 as the runner counts.
+    pub index: u32,
+    /// The command.
+    pub command: String,
+    /// Where it stands.
+    pub status: StepStatus,
+    /// The exit code, once exited.
+    pub exit_code: Option<i64>,
+    /// Milliseconds since the Unix epoch.
+    pub started_at: i64,
+    /// Milliseconds since the Unix epoch.
+    pub finished_at: Option<i64>,
+}
+
+/// The columns [`Store::run_from_row`] reads, for `concat!` into a `SELECT`.
+macro_rules! run_columns {
+    () => {
+        "id, number, project, pipeline_path, git_commit, owner, status, started_at, finished_at"
+    };
+}
+pub(crate) use run_columns;
+
+impl Store {
+    pub(crate) fn run_from_row(&self, row: &AnyRow) -> Result<RunRecord, StoreError> {
+        let status: String = self.get(row, "status")?;
+        Ok(RunRecord {
+            id: self.get(row, "id")?,
+            number: self.get(row, "number")?,
+            project: self.get(row, "project")?,
+            pipeline_path: self.get(row, "pipeline_path")?,
+            commit: self.get(row, "git_commit")?,
+            owner: self.get(row, "owner")?,
+            status: RunStatus::parse(&status).ok_or_else(|| self.corrupt("run status", status))?,
+            started_at: self.get(row, "started_at")?,
+            finished_at: self.get(row, "finished_at")?,
+        })
+    }
+
+    pub(crate) fn job_from_row(&self, row: &AnyRow) -> Result<JobRecord, StoreError> {
+        let status: String = self.get(row, "status")?;
+        Ok(JobRecord {
+            name: self.get(row, "name")?,
+            status: JobStatus::parse(&status).ok_or_else(|| self.corrupt("job status", status))?,
+            started_at: self.get(row, "started_at")?,
+            finished_at: self.get(row, "finished_at")?,
+            env_key: self.get(row, "env_key")?,
+            env_image_id: self.get(row, "env_image_id")?,
+            error: self.get(row, "error")?,
+            steps: Vec::new(),
+        })
+    }
+
+    /// Reads a step row; also returns its job's name.
+    pub(crate) fn step_from_row(&self, row: &AnyRow) -> Result<(String, StepRecord), StoreError> {
+        let status: String = self.get(row, "status")?;
+        let index: i64 = self.get(row, "step_index")?;
+        let step = StepRecord {
+            index: u32::try_from(index)
+                .map_err(|_| self.corrupt("step index", index.to_string()))?,
+            command: self.get(row, "command")?,
+            status: StepStatus::parse(&status)
+                .ok_or_else(|| self.corrupt("step status", status))?,
+            exit_code: self.get(row, "exit_code")?,
+            started_at: self.get(row, "started_at")?,
+            finished_at: self.get(row, "finished_at")?,
+        };
+        Ok((self.get(row, "job_name")?, step))
+    }
+
+    fn get<'r, T>(&self, row: &'r AnyRow, column: &'static str) -> Result<T, StoreError>
+    where
+        T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        row.try_get(column)
+            .map_err(self.query_error("reading a row"))
+    }
+
+    fn corrupt(&self, what: &'static str, value: String) -> StoreError {
+        StoreError::Corrupt {
+            location: self.location().to_owned(),
+            what,
+            value,
+        }
+    }
+}

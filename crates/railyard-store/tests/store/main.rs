@@ -1,0 +1,9 @@
+//! The store's integration tests: one binary, a module per area. SQLite tests use real files
+//! in temp folders; PostgreSQL tests run when `RAILYARD_TEST_POSTGRES_URL` is set (see
+//! `scripts/postgres-test-db.sh`), each in a fresh database of its own.
+
+mod bad_input;
+mod common;
+mod concurrency;
+mod logs;
+mod story;
