@@ -1,1 +1,23 @@
-//! The runner.
+//! Runs a pipeline's jobs end to end on one Docker engine: the env image (by cache key), a
+//! network per job, its services awaited through their `ready` probe, a workspace volume with
+//! the repository's files, one long-lived job container whose steps run through `exec`,
+//! artifacts copied out, and a teardown that always runs. The same runner serves
+//! `railyard run` on a laptop and the agents of a fleet.
+//!
+//! The runner never prints: it sends [`Event`]s, and reporters decide what to show or store.
+#![warn(missing_docs)]
+
+pub mod cleanup;
+pub mod env_image;
+mod errors;
+mod events;
+pub mod job;
+pub mod lines;
+pub mod names;
+mod run;
+pub mod shell;
+pub mod workspace;
+
+pub use errors::RunnerError;
+pub use events::{Event, Stream};
+pub use run::{DEFAULT_TIMEOUT, JobResult, RunOptions, RunOutcome, humanize, run_pipeline};

@@ -1,1 +1,48 @@
-fn main() {}
+//! `railyard`: the command-line interface. It only wires things together: the pipeline
+//! crate parses, the runner runs, the store remembers, reporters show.
+
+mod cli;
+mod cmd;
+mod project;
+mod report;
+
+use clap::Parser;
+use railyard_types::exit_codes;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAILYARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    let code = runtime.block_on(cmd::dispatch(cli));
+    // Blocking tasks (a stuck read of stdin, say) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    std::process::exit(code);
+}
+
+/// Prints an error the way users should see it and returns its exit code.
+pub fn report_error(err: anyhow::Error) -> i32 {
+    let err = match err.downcast::<railyard_pipeline::PipelineError>() {
+        Ok(diag) => {
+            eprintln!("{:?}", miette::Report::new(diag));
+            return exit_codes::INVALID_INPUT;
+        }
+        Err(err) => err,
+    };
+    let mut msg = format!("error: {err}");
+    for cause in err.chain().skip(1) {
+        msg.push_str(&format!("\n  caused by: {cause}"));
+    }
+    anstream::eprintln!("{msg}");
+    match err.downcast_ref::<cmd::Expected>() {
+        Some(expected) => expected.exit_code(),
+        None => exit_codes::SETUP_FAILED,
+    }
+}

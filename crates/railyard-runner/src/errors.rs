@@ -1,0 +1,88 @@
+//! What can stop a run or a job before or outside its steps.
+
+use railyard_docker::DockerError;
+use std::path::PathBuf;
+
+/// Errors of the runner. A failing step is not an error: it is a job status.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// The Docker engine refused or failed a call.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// `env.dockerfile` does not exist.
+    #[error("Dockerfile {path} not found ({source}): check `env.dockerfile` in the pipeline file")]
+    MissingDockerfile {
+        /// Where it was looked for.
+        path: PathBuf,
+        /// The file system's word.
+        source: std::io::Error,
+    },
+    /// `env.context` is not a folder.
+    #[error("build context {path} is not a folder: check `env.context` in the pipeline file")]
+    MissingContext {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The env image failed to build.
+    #[error("building {}{} failed: {source}", dockerfile.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Build {
+        /// The Dockerfile, relative to the repository.
+        dockerfile: PathBuf,
+        /// The line of the failing instruction, when found.
+        line: Option<usize>,
+        /// The builder's error, with the failing step and its output.
+        source: DockerError,
+    },
+    /// A job names no env and the pipeline has none.
+    #[error("job `{job}` has no `env`: set `env` at the top of the pipeline file or in the job")]
+    NoEnv {
+        /// The job.
+        job: String,
+    },
+    /// A service's `ready` command never succeeded.
+    #[error(
+        "service `{service}` of job `{job}` was not ready after {seconds}s (`ready: {probe}` never exited 0); its last log lines:\n{logs}"
+    )]
+    ServiceNotReady {
+        /// The job.
+        job: String,
+        /// The service.
+        service: String,
+        /// The probe command.
+        probe: String,
+        /// How long we waited.
+        seconds: u64,
+        /// The tail of the service's log, indented.
+        logs: String,
+    },
+    /// A service container exited before it became ready.
+    #[error(
+        "service `{service}` of job `{job}` exited before it was ready; its last log lines:\n{logs}"
+    )]
+    ServiceExited {
+        /// The job.
+        job: String,
+        /// The service.
+        service: String,
+        /// The tail of the service's log, indented.
+        logs: String,
+    },
+    /// Reading or writing local files failed.
+    #[error("{doing}: {source}")]
+    Io {
+        /// What we were doing.
+        doing: String,
+        /// The file system's word.
+        source: std::io::Error,
+    },
+    /// An artifact archive tried to write outside the artifacts folder.
+    #[error("artifact `{path}` of job `{job}` holds an entry that escapes its folder: {entry}")]
+    UnsafeArtifact {
+        /// The job.
+        job: String,
+        /// The artifact path.
+        path: String,
+        /// The offending tar entry.
+        entry: String,
+    },
+}

@@ -1,0 +1,117 @@
+//! What the runner reports while it works. The runner never prints: reporters (terminal,
+//! JSON, store) consume these events from a channel, as nextest's dispatcher does.
+
+use railyard_types::{JobStatus, RunStatus, StepStatus};
+use serde::Serialize;
+
+/// Which output stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// A message from Railyard itself about the job (warnings, phases).
+    Railyard,
+}
+
+/// One thing that happened during a run. Serialised as `{"event": "...", ...}` for `--json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// An env image is being looked up (and built or pulled when missing).
+    EnvPreparing {
+        /// A short description: `ci/Dockerfile` or the image reference.
+        env: String,
+        /// The jobs that use it.
+        jobs: Vec<String>,
+    },
+    /// A line of `docker build` or pull output.
+    EnvOutput {
+        /// As in [`Event::EnvPreparing`].
+        env: String,
+        /// The line, without its newline.
+        line: String,
+    },
+    /// The env image is ready.
+    EnvReady {
+        /// As in [`Event::EnvPreparing`].
+        env: String,
+        /// The jobs that use it.
+        jobs: Vec<String>,
+        /// The image ID (`sha256:…`).
+        image_id: String,
+        /// The cache key, for built images.
+        cache_key: Option<String>,
+        /// True when nothing had to be built or pulled.
+        cached: bool,
+        /// Time spent, cache lookup included.
+        duration_ms: u64,
+    },
+    /// A job started preparing its containers.
+    JobStarted {
+        /// The job.
+        job: String,
+    },
+    /// A job moved to a new phase (services, workspace, artifacts, cleanup).
+    JobPhase {
+        /// The job.
+        job: String,
+        /// What it is doing now.
+        phase: String,
+    },
+    /// A step started.
+    StepStarted {
+        /// The job.
+        job: String,
+        /// 0-based index in the job's script.
+        index: u32,
+        /// The command.
+        command: String,
+    },
+    /// A line of output.
+    Output {
+        /// The job.
+        job: String,
+        /// The step it came from, if any.
+        step: Option<u32>,
+        /// Its stream.
+        stream: Stream,
+        /// The line without its newline (lossy UTF-8).
+        line: String,
+    },
+    /// A step ended.
+    StepFinished {
+        /// The job.
+        job: String,
+        /// 0-based index in the job's script.
+        index: u32,
+        /// Success, failed or cancelled.
+        status: StepStatus,
+        /// The exit code, when the command ran to its end.
+        exit_code: Option<i64>,
+        /// How long it took.
+        duration_ms: u64,
+    },
+    /// A job ended (or was skipped).
+    JobFinished {
+        /// The job.
+        job: String,
+        /// Its final status.
+        status: JobStatus,
+        /// Wall time from start to teardown end (0 for skipped jobs).
+        duration_ms: u64,
+        /// Why it failed, when it did not fail in a step.
+        error: Option<String>,
+        /// The env image it ran in.
+        image_id: Option<String>,
+    },
+    /// The run ended.
+    RunFinished {
+        /// Its final status.
+        status: RunStatus,
+        /// Wall time of the whole run.
+        duration_ms: u64,
+    },
+}

@@ -1,0 +1,492 @@
+//! One job end to end: its network, workspace volume, services and job container; its steps
+//! run through `exec`; its artifacts copied out; and the teardown that always follows.
+
+use crate::errors::RunnerError;
+use crate::events::{Event, Stream};
+use crate::lines::LineBuffer;
+use crate::names::JobNames;
+use crate::workspace::WORKSPACE_DIR;
+use futures_util::TryStreamExt;
+use railyard_docker::{ContainerSpec, Docker, ExecSpec, Limits, Output, VolumeMount};
+use railyard_pipeline::{Job, Resources, Service};
+use railyard_types::StepStatus;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Keeps a job container alive between `exec`s, whatever the image's own command is.
+const KEEP_ALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
+
+/// The pids limit of job and service containers: enough for any build, not for a fork bomb.
+const PIDS_LIMIT: i64 = 4096;
+
+/// What a job needs from the run around it.
+#[derive(Clone)]
+pub struct JobContext {
+    /// The engine.
+    pub docker: Docker,
+    /// Names and labels of this job's objects.
+    pub names: JobNames,
+    /// The job.
+    pub job: Job,
+    /// The env image ID.
+    pub image_id: String,
+    /// Variables: the pipeline's and job's, plus Railyard's own.
+    pub env: Vec<(String, String)>,
+    /// The workspace tar.
+    pub workspace: bytes::Bytes,
+    /// Where this job's artifacts go.
+    pub artifacts_dir: PathBuf,
+    /// Where events go.
+    pub events: UnboundedSender<Event>,
+}
+
+/// The step running now, so a cancel or timeout can close it in the event stream.
+pub type CurrentStep = Arc<Mutex<Option<(u32, Instant)>>>;
+
+/// How the steps ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepsOutcome {
+    /// Every step exited 0.
+    Passed,
+    /// A step failed: its index and exit code (None when it could not be started).
+    Failed {
+        /// Which step.
+        index: u32,
+        /// Its exit code.
+        exit_code: Option<i64>,
+    },
+}
+
+impl JobContext {
+    fn emit(&self, event: Event) {
+        // A closed channel means nobody listens any more; the run goes on regardless.
+        let _ = self.events.send(event);
+    }
+
+    fn phase(&self, phase: &str) {
+        self.emit(Event::JobPhase {
+            job: self.job.name.clone(),
+            phase: phase.to_string(),
+        });
+    }
+
+    fn say(&self, line: String) {
+        self.emit(Event::Output {
+            job: self.job.name.clone(),
+            step: None,
+            stream: Stream::Railyard,
+            line,
+        });
+    }
+
+    /// Creates the network, volume, services and job container, and fills the workspace.
+    /// Returns the job container's ID. Whatever it created carries the job's labels, so
+    /// [`JobContext::teardown`] removes it even when this fails half-way or is dropped.
+    pub async fn setup(&self) -> Result<String, RunnerError> {
+        let docker = &self.docker;
+        let names = &self.names;
+        let network = names.base.clone();
+        docker
+            .create_network(&network, &names.labels("network"))
+            .await?;
+        let volume = names.workspace_volume();
+        docker
+            .create_volume(&volume, &names.labels("workspace"))
+            .await?;
+
+        if !self.job.services.is_empty() {
+            self.phase("starting services");
+            let mut started = Vec::new();
+            for service in self.job.services.values() {
+                started.push((service, self.start_service(service, &network).await?));
+            }
+            for (service, id) in started {
+                self.await_ready(service, &id).await?;
+            }
+        }
+
+        self.phase("starting job container");
+        let spec = ContainerSpec {
+            name: names.job_container(),
+            image: self.image_id.clone(),
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), KEEP_ALIVE.into()]),
+            cmd: None,
+            env: self.env.clone(),
+            labels: names.labels("job"),
+            network: Some(network),
+            network_aliases: vec![],
+            mounts: vec![VolumeMount {
+                volume,
+                target: WORKSPACE_DIR.into(),
+            }],
+            working_dir: Some(WORKSPACE_DIR.into()),
+            limits: limits(&self.job.resources),
+            init: true,
+        };
+        let container = docker.create_container(&spec).await?;
+        docker.start_container(&container).await?;
+        self.phase("copying workspace");
+        docker
+            .put_archive(&container, WORKSPACE_DIR, self.workspace.clone())
+            .await?;
+        Ok(container)
+    }
+
+    async fn start_service(&self, service: &Service, network: &str) -> Result<String, RunnerError> {
+        let docker = &self.docker;
+        if docker.image(&service.image).await?.is_none() {
+            let mut on_progress = |_: &str| {};
+            docker.pull(&service.image, &mut on_progress).await?;
+        }
+        let mut labels = self.names.labels("service");
+        labels.insert(railyard_types::labels::SERVICE.into(), service.name.clone());
+        let spec = ContainerSpec {
+            name: self.names.service_container(&service.name),
+            image: service.image.clone(),
+            entrypoint: None,
+            cmd: service.command.clone(),
+            env: service
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            labels,
+            network: Some(network.to_string()),
+            network_aliases: vec![service.name.clone()],
+            mounts: vec![],
+            working_dir: None,
+            limits: limits(&self.job.resources),
+            init: true,
+        };
+        let id = docker.create_container(&spec).await?;
+        docker.start_container(&id).await?;
+        Ok(id)
+    }
+
+    /// Runs the service's `ready` probe inside it until it exits 0.
+    async fn await_ready(&self, service: &Service, id: &str) -> Result<(), RunnerError> {
+        let docker = &self.docker;
+        let started = Instant::now();
+        loop {
+            let running = docker
+                .client()
+                .inspect_container(id, None)
+                .await
+                .ok()
+                .and_then(|c| c.state)
+                .and_then(|s| s.running)
+                .unwrap_or(false);
+            if !running {
+                return Err(RunnerError::ServiceExited {
+                    job: self.job.name.clone(),
+                    service: service.name.clone(),
+                    logs: self.service_logs(id).await,
+                });
+            }
+            let Some(probe) = &service.ready else {
+                return Ok(());
+            };
+            let spec = ExecSpec {
+                cmd: vec!["sh".into(), "-c".into(), probe.clone()],
+                env: vec![],
+                working_dir: None,
+                user: None,
+            };
+            if let Ok(0) = docker.exec(id, &spec, &mut |_| {}).await {
+                self.say(format!(
+                    "service `{}` ready after {:.1}s",
+                    service.name,
+                    started.elapsed().as_secs_f64()
+                ));
+                return Ok(());
+            }
+            if started.elapsed() >= service.ready_timeout {
+                return Err(RunnerError::ServiceNotReady {
+                    job: self.job.name.clone(),
+                    service: service.name.clone(),
+                    probe: probe.clone(),
+                    seconds: service.ready_timeout.as_secs(),
+                    logs: self.service_logs(id).await,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn service_logs(&self, id: &str) -> String {
+        match self.docker.logs_tail(id, 20).await {
+            Ok(lines) if lines.is_empty() => "    (no output)".into(),
+            Ok(lines) => lines
+                .iter()
+                .map(|l| format!("    {l}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Err(e) => format!("    (could not read its logs: {e})"),
+        }
+    }
+
+    /// Runs the steps in order; the first failing one stops the job.
+    pub async fn run_steps(&self, container: &str, current: &CurrentStep) -> StepsOutcome {
+        let job = &self.job.name;
+        for (index, command) in self.job.script.iter().enumerate() {
+            let index = index as u32;
+            let started = Instant::now();
+            *current.lock().unwrap() = Some((index, started));
+            self.emit(Event::StepStarted {
+                job: job.clone(),
+                index,
+                command: command.clone(),
+            });
+            let spec = ExecSpec {
+                // -e: a multi-line step stops at its first failing line, as users expect.
+                cmd: vec!["sh".into(), "-ec".into(), command.clone()],
+                env: vec![],
+                working_dir: Some(WORKSPACE_DIR.into()),
+                user: None,
+            };
+            let mut out = LineBuffer::default();
+            let mut err = LineBuffer::default();
+            let events = self.events.clone();
+            let line = |stream: Stream| {
+                let events = events.clone();
+                let job = job.clone();
+                move |line: String| {
+                    let _ = events.send(Event::Output {
+                        job: job.clone(),
+                        step: Some(index),
+                        stream,
+                        line,
+                    });
+                }
+            };
+            let mut emit_out = line(Stream::Stdout);
+            let mut emit_err = line(Stream::Stderr);
+            let result = self
+                .docker
+                .exec(container, &spec, &mut |chunk| match chunk {
+                    Output::Stdout(b) => out.push(&b, &mut emit_out),
+                    Output::Stderr(b) => err.push(&b, &mut emit_err),
+                })
+                .await;
+            out.finish(&mut emit_out);
+            err.finish(&mut emit_err);
+            *current.lock().unwrap() = None;
+            let exit_code = match result {
+                Ok(code) => Some(code),
+                Err(e) => {
+                    self.say(format!("step {} could not run: {e}", index + 1));
+                    None
+                }
+            };
+            let status = if exit_code == Some(0) {
+                StepStatus::Success
+            } else {
+                StepStatus::Failed
+            };
+            self.emit(Event::StepFinished {
+                job: job.clone(),
+                index,
+                status,
+                exit_code,
+                duration_ms: started.elapsed().as_millis() as u64,
+            });
+            if status != StepStatus::Success {
+                if exit_code == Some(127) {
+                    self.say(format!(
+                        "step {} exited 127: command not found in the env image? Add it to the Dockerfile.",
+                        index + 1
+                    ));
+                }
+                return StepsOutcome::Failed { index, exit_code };
+            }
+        }
+        StepsOutcome::Passed
+    }
+
+    /// Copies the job's artifacts out of the container into its artifacts folder. A path that
+    /// does not exist is a warning, as in other CI systems; an unsafe archive is an error.
+    pub async fn collect_artifacts(&self, container: &str) -> Result<(), RunnerError> {
+        if self.job.artifacts.is_empty() {
+            return Ok(());
+        }
+        self.phase("copying artifacts");
+        for path in &self.job.artifacts {
+            let rel = path.trim_start_matches("./").trim_end_matches('/');
+            let source = format!("{WORKSPACE_DIR}/{rel}");
+            let stream = match self.docker.get_archive(container, &source).await {
+                Ok(s) => s,
+                Err(railyard_docker::DockerError::PathNotFound { .. }) => {
+                    self.say(format!(
+                        "warning: artifact `{path}` not found in the workspace"
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let chunks: Vec<bytes::Bytes> = stream.try_collect().await?;
+            let tar_bytes = chunks.concat();
+            // The archive's root entry is the path's last component: unpack into its parent.
+            let parent = Path::new(rel).parent().unwrap_or(Path::new(""));
+            let dest = self.artifacts_dir.join(parent);
+            unpack_safely(&tar_bytes, &dest).map_err(|entry| match entry {
+                UnpackError::Unsafe(entry) => RunnerError::UnsafeArtifact {
+                    job: self.job.name.clone(),
+                    path: path.clone(),
+                    entry,
+                },
+                UnpackError::Io(source) => RunnerError::Io {
+                    doing: format!("writing artifact `{path}` into {}", dest.display()),
+                    source,
+                },
+            })?;
+            self.say(format!(
+                "artifact `{path}` saved to {}",
+                dest.join(Path::new(rel).file_name().unwrap_or_default())
+                    .display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes every object of this job, found by its labels, so that nothing is left even
+    /// when setup failed half-way or was interrupted.
+    pub async fn teardown(&self) -> Result<(), RunnerError> {
+        let found = self.docker.list_labelled(&self.names.filters()).await?;
+        self.docker.remove_labelled(&found).await?;
+        Ok(())
+    }
+}
+
+fn limits(resources: &Resources) -> Limits {
+    Limits {
+        nano_cpus: resources.cpus.map(|c| (c * 1e9) as i64),
+        memory_bytes: resources.memory.map(|m| m as i64),
+        pids: PIDS_LIMIT,
+    }
+}
+
+enum UnpackError {
+    Unsafe(String),
+    Io(std::io::Error),
+}
+
+/// Unpacks a tar into `dest`, refusing entries that are absolute or climb out with `..`, and
+/// links that point outside.
+fn unpack_safely(tar_bytes: &[u8], dest: &Path) -> Result<(), UnpackError> {
+    std::fs::create_dir_all(dest).map_err(UnpackError::Io)?;
+    let mut archive = tar::Archive::new(tar_bytes);
+    archive.set_preserve_permissions(true);
+    for entry in archive.entries().map_err(UnpackError::Io)? {
+        let mut entry = entry.map_err(UnpackError::Io)?;
+        let path = entry.path().map_err(UnpackError::Io)?.into_owned();
+        let climbs = |p: &Path| {
+            p.components().any(|c| {
+                matches!(
+                    c,
+                    Component::ParentDir | Component::RootDir | Component::Prefix(_)
+                )
+            })
+        };
+        if climbs(&path) {
+            return Err(UnpackError::Unsafe(path.display().to_string()));
+        }
+        if let Ok(Some(target)) = entry.link_name() {
+            let resolved = path.parent().unwrap_or(Path::new("")).join(&target);
+            if target.is_absolute() || escapes(&resolved) {
+                return Err(UnpackError::Unsafe(format!(
+                    "{} -> {}",
+                    path.display(),
+                    target.display()
+                )));
+            }
+        }
+        entry.unpack_in(dest).map_err(UnpackError::Io)?;
+    }
+    Ok(())
+}
+
+/// Whether a relative path climbs above its start once `..` are resolved.
+fn escapes(path: &Path) -> bool {
+    let mut depth = 0i32;
+    for c in path.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            Component::RootDir | Component::Prefix(_) => return true,
+            Component::CurDir => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_with(entries: &[(&str, Option<&str>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, link) in entries {
+            let mut h = tar::Header::new_gnu();
+            match link {
+                None => {
+                    h.set_size(2);
+                    h.set_mode(0o644);
+                    h.set_entry_type(tar::EntryType::Regular);
+                    // set_path refuses `..`, so write the raw name as a hostile archive would.
+                    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+                    h.set_cksum();
+                    b.append(&h, &b"hi"[..]).unwrap();
+                }
+                Some(target) => {
+                    h.set_size(0);
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+                    h.set_link_name(target).unwrap();
+                    h.set_cksum();
+                    b.append(&h, &b""[..]).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn entries_climbing_out_are_refused_and_nothing_is_written_outside() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("artifacts");
+        let bytes = tar_with(&[("ok.txt", None), ("../evil.txt", None)]);
+        let Err(err) = unpack_safely(&bytes, &dest) else {
+            panic!("must refuse")
+        };
+        assert!(matches!(err, UnpackError::Unsafe(ref e) if e == "../evil.txt"));
+        assert!(!dir.path().join("evil.txt").exists());
+    }
+
+    #[test]
+    fn links_pointing_outside_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = tar_with(&[("out/link", Some("../../etc"))]);
+        assert!(matches!(
+            unpack_safely(&bytes, dir.path()),
+            Err(UnpackError::Unsafe(_))
+        ));
+        let bytes = tar_with(&[("abs", Some("/etc/passwd"))]);
+        assert!(matches!(
+            unpack_safely(&bytes, dir.path()),
+            Err(UnpackError::Unsafe(_))
+        ));
+    }
+
+    #[test]
+    fn plain_archives_unpack() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = tar_with(&[("bin/app", None), ("bin/link", Some("app"))]);
+        assert!(unpack_safely(&bytes, dir.path()).is_ok());
+        assert_eq!(std::fs::read(dir.path().join("bin/app")).unwrap(), b"hi");
+    }
+}

@@ -1,0 +1,458 @@
+//! A whole run: the env images first (each built or pulled once, whatever number of jobs use
+//! it), then the jobs as their `needs` allow, at most `max_parallel` at a time, each torn down
+//! whatever ends it; then a last sweep of everything labelled with the run.
+
+use crate::cleanup;
+use crate::env_image::{self, EnvImage};
+use crate::errors::RunnerError;
+use crate::events::Event;
+use crate::job::{CurrentStep, JobContext, StepsOutcome};
+use crate::lines::LineBuffer;
+use crate::names::{JobNames, slug};
+use crate::workspace;
+use indexmap::IndexMap;
+use railyard_docker::Docker;
+use railyard_pipeline::{EnvSource, Pipeline};
+use railyard_types::{JobStatus, RunStatus, StepStatus};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// How long a job may run when it sets no `timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// What a run is asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run's ID (labels, names).
+    pub run_id: String,
+    /// `host:pid` of the process that owns the run's objects.
+    pub owner: String,
+    /// The project, for env image labels.
+    pub project: String,
+    /// The repository root: the workspace and the paths of `env` are relative to it.
+    pub repo_root: PathBuf,
+    /// The jobs to run (with everything they need), in file order.
+    pub jobs: Vec<String>,
+    /// How many jobs may run at once.
+    pub max_parallel: usize,
+    /// The run's artifacts folder; each job gets a subfolder.
+    pub artifacts_dir: PathBuf,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobResult {
+    /// Its final status.
+    pub status: JobStatus,
+    /// The env image it ran in.
+    pub image_id: Option<String>,
+    /// Why it failed outside its steps.
+    pub error: Option<String>,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The run's status.
+    pub status: RunStatus,
+    /// Every selected job's result, in file order.
+    pub jobs: IndexMap<String, JobResult>,
+}
+
+/// Runs the selected jobs of `pipeline`. Never prints: everything goes out as [`Event`]s.
+/// Cancelling `cancel` stops running steps, tears everything down and marks the run cancelled.
+pub async fn run_pipeline(
+    docker: &Docker,
+    pipeline: Arc<Pipeline>,
+    opts: RunOptions,
+    events: UnboundedSender<Event>,
+    cancel: CancellationToken,
+) -> RunOutcome {
+    let started = Instant::now();
+    let mut results: IndexMap<String, JobResult> = IndexMap::new();
+    let emit = |e: Event| {
+        let _ = events.send(e);
+    };
+
+    // Leftovers of dead processes go first, so a crash never accumulates garbage.
+    if let Err(e) = cleanup::reap_dead_owners(docker).await {
+        tracing::warn!("could not reap leftovers of earlier runs: {e}");
+    }
+
+    let images = prepare_envs(docker, &pipeline, &opts, &events, &cancel, &mut results).await;
+    let workspace = if results.len() < opts.jobs.len() && !cancel.is_cancelled() {
+        let root = opts.repo_root.clone();
+        match tokio::task::spawn_blocking(move || workspace::archive(&root)).await {
+            Ok(Ok(tar)) => Some(bytes::Bytes::from(tar)),
+            Ok(Err(e)) => {
+                fail_remaining(&opts, &mut results, &e.to_string(), &emit);
+                None
+            }
+            Err(e) => {
+                fail_remaining(&opts, &mut results, &e.to_string(), &emit);
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let mut running = JoinSet::new();
+    loop {
+        // Start whatever is ready, skip whatever can no longer run.
+        let mut progressed = true;
+        while progressed {
+            progressed = false;
+            for name in &opts.jobs {
+                if results.contains_key(name) {
+                    continue;
+                }
+                let job = &pipeline.jobs[name];
+                let needs: Vec<_> = job.needs.iter().map(|n| results.get(n)).collect();
+                if cancel.is_cancelled() {
+                    finish_unstarted(name, JobStatus::Cancelled, None, &mut results, &emit);
+                    progressed = true;
+                } else if needs.iter().any(|r| {
+                    r.is_some_and(|r| {
+                        r.status != JobStatus::Running && !r.status.lets_dependents_run()
+                    })
+                }) {
+                    let why = format!(
+                        "skipped: {} did not succeed",
+                        job.needs
+                            .iter()
+                            .filter(|n| results
+                                .get(*n)
+                                .is_some_and(|r| !r.status.lets_dependents_run()))
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    finish_unstarted(name, JobStatus::Skipped, Some(why), &mut results, &emit);
+                    progressed = true;
+                } else if needs
+                    .iter()
+                    .all(|r| r.is_some_and(|r| r.status.lets_dependents_run()))
+                    && running.len() < opts.max_parallel.max(1)
+                {
+                    let Some(image_id) = images.get(name).cloned() else {
+                        continue;
+                    };
+                    let Some(workspace) = workspace.clone() else {
+                        continue;
+                    };
+                    results.insert(
+                        name.clone(),
+                        JobResult {
+                            status: JobStatus::Running,
+                            image_id: Some(image_id.clone()),
+                            error: None,
+                        },
+                    );
+                    let ctx =
+                        job_context(docker, &pipeline, &opts, name, image_id, workspace, &events);
+                    let timeout = job.timeout.unwrap_or(DEFAULT_TIMEOUT);
+                    running.spawn(run_job(ctx, timeout, cancel.clone()));
+                    progressed = true;
+                }
+            }
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        match done {
+            Ok((name, result)) => {
+                results.insert(name, result);
+            }
+            Err(e) => tracing::error!("a job task panicked: {e}"),
+        }
+    }
+
+    // Jobs that could never start (their needs were not selected) are skipped, not lost.
+    for name in &opts.jobs {
+        if !results.contains_key(name) {
+            let why = Some("skipped: its needs never finished".to_string());
+            finish_unstarted(name, JobStatus::Skipped, why, &mut results, &emit);
+        }
+    }
+
+    // Anything the jobs' own teardown missed (a panic, an engine hiccup) goes now.
+    if let Err(e) = cleanup::remove_run(docker, &opts.run_id).await {
+        tracing::warn!("could not remove every object of run {}: {e}", opts.run_id);
+    }
+
+    let status = if cancel.is_cancelled() {
+        RunStatus::Cancelled
+    } else if results.values().all(|r| r.status.lets_dependents_run()) {
+        RunStatus::Success
+    } else {
+        RunStatus::Failed
+    };
+    emit(Event::RunFinished {
+        status,
+        duration_ms: started.elapsed().as_millis() as u64,
+    });
+    let jobs = opts
+        .jobs
+        .iter()
+        .filter_map(|n| results.get(n).map(|r| (n.clone(), r.clone())))
+        .collect();
+    RunOutcome { status, jobs }
+}
+
+pub(crate) fn job_context(
+    docker: &Docker,
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    name: &str,
+    image_id: String,
+    workspace: bytes::Bytes,
+    events: &UnboundedSender<Event>,
+) -> JobContext {
+    let job = pipeline.jobs[name].clone();
+    let mut env: IndexMap<String, String> = IndexMap::new();
+    env.insert("CI".into(), "true".into());
+    for (k, v) in pipeline.job_variables(&job) {
+        env.insert(k, v);
+    }
+    env.insert("RAILYARD".into(), "true".into());
+    env.insert("RAILYARD_RUN_ID".into(), opts.run_id.clone());
+    env.insert("RAILYARD_JOB".into(), name.to_string());
+    env.insert("RAILYARD_WORKSPACE".into(), workspace::WORKSPACE_DIR.into());
+    JobContext {
+        docker: docker.clone(),
+        names: JobNames::new(&opts.run_id, name, &opts.owner),
+        job,
+        image_id,
+        env: env.into_iter().collect(),
+        workspace,
+        artifacts_dir: opts.artifacts_dir.join(slug(name)),
+        events: events.clone(),
+    }
+}
+
+/// Runs one job under its timeout and the run's cancel, and always tears it down.
+async fn run_job(
+    ctx: JobContext,
+    timeout: Duration,
+    cancel: CancellationToken,
+) -> (String, JobResult) {
+    let name = ctx.job.name.clone();
+    let started = Instant::now();
+    let _ = ctx.events.send(Event::JobStarted { job: name.clone() });
+    let current: CurrentStep = Default::default();
+
+    enum End {
+        Done(Result<StepsOutcome, RunnerError>),
+        Cancelled,
+        TimedOut,
+    }
+    let body = async {
+        let container = ctx.setup().await?;
+        let outcome = ctx.run_steps(&container, &current).await;
+        if outcome == StepsOutcome::Passed {
+            ctx.collect_artifacts(&container).await?;
+        }
+        Ok(outcome)
+    };
+    let end = tokio::select! {
+        r = body => End::Done(r),
+        _ = cancel.cancelled() => End::Cancelled,
+        _ = tokio::time::sleep(timeout) => End::TimedOut,
+    };
+    if matches!(end, End::Cancelled | End::TimedOut)
+        && let Some((index, step_started)) = current.lock().unwrap().take()
+    {
+        let _ = ctx.events.send(Event::StepFinished {
+            job: name.clone(),
+            index,
+            status: StepStatus::Cancelled,
+            exit_code: None,
+            duration_ms: step_started.elapsed().as_millis() as u64,
+        });
+    }
+    let _ = ctx.events.send(Event::JobPhase {
+        job: name.clone(),
+        phase: "cleaning up".into(),
+    });
+    let teardown = ctx.teardown().await.err();
+
+    let (mut status, mut error) = match end {
+        End::Done(Ok(StepsOutcome::Passed)) => (JobStatus::Success, None),
+        End::Done(Ok(StepsOutcome::Failed { index, exit_code })) => (
+            JobStatus::Failed,
+            Some(match exit_code {
+                Some(code) => format!("step {} exited with code {code}", index + 1),
+                None => format!("step {} could not run", index + 1),
+            }),
+        ),
+        End::Done(Err(e)) => (JobStatus::Failed, Some(e.to_string())),
+        End::Cancelled => (JobStatus::Cancelled, Some("cancelled".into())),
+        End::TimedOut => (
+            JobStatus::TimedOut,
+            Some(format!("timed out after {}", humanize(timeout))),
+        ),
+    };
+    if ctx.job.allow_failure && matches!(status, JobStatus::Failed | JobStatus::TimedOut) {
+        status = JobStatus::FailedAllowed;
+    }
+    if let Some(e) = teardown {
+        let note = format!("cleanup failed: {e} (run `railyard clean`)");
+        error = Some(match error {
+            Some(prev) => format!("{prev}; {note}"),
+            None => note,
+        });
+    }
+    let _ = ctx.events.send(Event::JobFinished {
+        job: name.clone(),
+        status,
+        duration_ms: started.elapsed().as_millis() as u64,
+        error: error.clone(),
+        image_id: Some(ctx.image_id.clone()),
+    });
+    (
+        name,
+        JobResult {
+            status,
+            image_id: Some(ctx.image_id.clone()),
+            error,
+        },
+    )
+}
+
+/// Builds or finds every env image the selected jobs use, each once. Jobs whose env failed
+/// are finished as failed in `results`; the map returned gives the image of every other job.
+async fn prepare_envs(
+    docker: &Docker,
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    events: &UnboundedSender<Event>,
+    cancel: &CancellationToken,
+    results: &mut IndexMap<String, JobResult>,
+) -> IndexMap<String, String> {
+    let emit = |e: Event| {
+        let _ = events.send(e);
+    };
+    let mut groups: Vec<(EnvSource, Vec<String>)> = Vec::new();
+    for name in &opts.jobs {
+        let job = &pipeline.jobs[name];
+        let Some(env) = pipeline.job_env(job) else {
+            let error = RunnerError::NoEnv { job: name.clone() }.to_string();
+            finish_unstarted(name, JobStatus::Failed, Some(error), results, &emit);
+            continue;
+        };
+        match groups.iter_mut().find(|(s, _)| *s == env.source) {
+            Some((_, jobs)) => jobs.push(name.clone()),
+            None => groups.push((env.source.clone(), vec![name.clone()])),
+        }
+    }
+    let mut images = IndexMap::new();
+    for (source, jobs) in groups {
+        let env = env_image::describe(&source);
+        emit(Event::EnvPreparing {
+            env: env.clone(),
+            jobs: jobs.clone(),
+        });
+        let started = Instant::now();
+        let mut lines = LineBuffer::default();
+        let mut emit_line = |line: String| {
+            emit(Event::EnvOutput {
+                env: env.clone(),
+                line,
+            })
+        };
+        let mut on_output = |s: &str| lines.push(s.as_bytes(), &mut emit_line);
+        let ensured = tokio::select! {
+            r = env_image::ensure(docker, &opts.repo_root, &opts.project, &source, &mut on_output) => Some(r),
+            _ = cancel.cancelled() => None,
+        };
+        lines.finish(&mut emit_line);
+        match ensured {
+            Some(Ok(EnvImage { id, key, cached })) => {
+                emit(Event::EnvReady {
+                    env: env.clone(),
+                    jobs: jobs.clone(),
+                    image_id: id.clone(),
+                    cache_key: key,
+                    cached,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                });
+                for job in jobs {
+                    images.insert(job, id.clone());
+                }
+            }
+            Some(Err(e)) => {
+                let error = e.to_string();
+                for job in jobs {
+                    finish_unstarted(&job, JobStatus::Failed, Some(error.clone()), results, &emit);
+                }
+            }
+            None => return images,
+        }
+    }
+    images
+}
+
+fn finish_unstarted(
+    name: &str,
+    status: JobStatus,
+    error: Option<String>,
+    results: &mut IndexMap<String, JobResult>,
+    emit: &impl Fn(Event),
+) {
+    emit(Event::JobFinished {
+        job: name.to_string(),
+        status,
+        duration_ms: 0,
+        error: error.clone(),
+        image_id: None,
+    });
+    results.insert(
+        name.to_string(),
+        JobResult {
+            status,
+            image_id: None,
+            error,
+        },
+    );
+}
+
+fn fail_remaining(
+    opts: &RunOptions,
+    results: &mut IndexMap<String, JobResult>,
+    error: &str,
+    emit: &impl Fn(Event),
+) {
+    for name in &opts.jobs {
+        if !results.contains_key(name) {
+            finish_unstarted(
+                name,
+                JobStatus::Failed,
+                Some(error.to_string()),
+                results,
+                emit,
+            );
+        }
+    }
+}
+
+/// `1h30m`, `20m`, `45s`.
+pub fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}

@@ -1,0 +1,94 @@
+//! Cancelling a run mid-step, and reaping what a killed process left.
+
+use crate::common::{Repo, docker, run_with};
+use railyard_docker::ContainerSpec;
+use railyard_runner::{Event, cleanup};
+use railyard_types::{JobStatus, RunStatus, StepStatus, labels};
+use std::collections::HashMap;
+
+#[tokio::test]
+async fn cancelling_stops_the_step_tears_down_and_marks_the_run_cancelled() {
+    let repo = Repo::new(
+        r#"
+env: { image: busybox }
+jobs:
+  long:
+    services:
+      side: { image: busybox, command: sleep 600 }
+    script: [echo started, sleep 600]
+  later:
+    needs: [long]
+    script: [echo never]
+"#,
+    );
+    let started = std::time::Instant::now();
+    // Cancel as soon as the long step starts.
+    let ran = run_with(
+        &repo,
+        &[],
+        Some(|e| matches!(e, Event::StepStarted { index: 1, .. })),
+    )
+    .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    assert_eq!(ran.outcome.status, RunStatus::Cancelled);
+    assert_eq!(ran.status("long"), JobStatus::Cancelled);
+    assert_eq!(ran.status("later"), JobStatus::Cancelled);
+    assert!(ran.events.iter().any(|e| matches!(
+        e,
+        Event::StepFinished {
+            index: 1,
+            status: StepStatus::Cancelled,
+            ..
+        }
+    )));
+}
+
+#[tokio::test]
+async fn leftovers_of_a_dead_process_are_reaped_and_live_ones_kept() {
+    let docker = docker().await;
+    let run_id = crate::common::run_id();
+    let make = |owner: String, name: String| {
+        let docker = docker.clone();
+        let run_id = run_id.clone();
+        async move {
+            let labels = HashMap::from([
+                (labels::RUN.to_string(), run_id),
+                (labels::OWNER.to_string(), owner),
+            ]);
+            let spec = ContainerSpec {
+                name,
+                image: "busybox".into(),
+                entrypoint: None,
+                cmd: Some(vec!["sleep".into(), "600".into()]),
+                env: vec![],
+                labels,
+                network: None,
+                network_aliases: vec![],
+                mounts: vec![],
+                working_dir: None,
+                limits: Default::default(),
+                init: true,
+            };
+            docker.create_container(&spec).await.unwrap()
+        }
+    };
+    let host = railyard_runner::names::hostname();
+    let dead = make(format!("{host}:{}", u32::MAX - 7), format!("{run_id}-dead")).await;
+    let live = make(railyard_runner::names::owner(), format!("{run_id}-live")).await;
+    cleanup::reap_dead_owners(&docker).await.unwrap();
+    let left = docker
+        .list_labelled(&[format!("{}={run_id}", labels::RUN)])
+        .await
+        .unwrap();
+    let ids: Vec<_> = left.containers.iter().map(|c| c.id.as_str()).collect();
+    assert!(
+        !ids.contains(&dead.as_str()),
+        "the dead owner's container was not reaped"
+    );
+    assert!(
+        ids.contains(&live.as_str()),
+        "a live owner's container was reaped"
+    );
+    cleanup::remove_run(&docker, &run_id).await.unwrap();
+    crate::common::assert_nothing_left(&docker, &run_id).await;
+}

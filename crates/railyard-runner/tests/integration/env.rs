@@ -1,0 +1,180 @@
+//! Env images: built from the project's Dockerfile once per cache key, ready images used as
+//! they are, and clear errors when either cannot be had.
+
+use crate::common::{Repo, docker, run};
+use railyard_runner::{Event, env_image};
+use railyard_types::{JobStatus, labels};
+
+fn env_ready(events: &[Event]) -> Vec<(bool, Option<String>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::EnvReady {
+                cached, cache_key, ..
+            } => Some((*cached, cache_key.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn remove_image(key: &str) {
+    let docker = docker().await;
+    let _ = docker
+        .client()
+        .remove_image(
+            &env_image::tag_for(key),
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn the_env_image_is_built_once_and_reused_until_its_inputs_change() {
+    let repo = Repo::new(
+        r#"
+env:
+  dockerfile: ci/Dockerfile
+  args: { WHO: tests }
+jobs:
+  one: { script: [cat /built-by] }
+  two: { script: [cat /built-by] }
+"#,
+    );
+    // A unique file makes this test's key its own.
+    let nonce = crate::common::run_id();
+    repo.write(
+        "ci/Dockerfile",
+        "FROM busybox\nARG WHO\nCOPY nonce /nonce\nRUN echo \"$WHO\" > /built-by\n",
+    );
+    repo.write("ci/nonce", &nonce);
+    repo.write("ci/.dockerignore", "*.tmp\n");
+
+    let first = run(&repo).await;
+    assert_eq!(first.status("one"), JobStatus::Success);
+    assert_eq!(first.output("one"), ["tests"]);
+    let ready = env_ready(&first.events);
+    assert_eq!(ready.len(), 1, "two jobs with one env build it once");
+    assert!(!ready[0].0, "the first run builds");
+    let key = ready[0].1.clone().unwrap();
+
+    // The image carries its key, and an ignored file changes nothing.
+    let info = docker()
+        .await
+        .image(&env_image::tag_for(&key))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.labels.get(labels::ENV_KEY), Some(&key));
+    repo.write("ci/scratch.tmp", "ignored");
+    let second = run(&repo).await;
+    assert_eq!(env_ready(&second.events), [(true, Some(key.clone()))]);
+    assert!(
+        !second
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::EnvOutput { .. })),
+        "nothing is built"
+    );
+
+    // A changed build arg is a new key.
+    let mut pipeline = std::fs::read_to_string(repo.root().join(".railyard.yml")).unwrap();
+    pipeline = pipeline.replace("WHO: tests", "WHO: others");
+    repo.write(".railyard.yml", &pipeline);
+    let third = run(&repo).await;
+    let ready = env_ready(&third.events);
+    assert!(!ready[0].0);
+    assert_ne!(ready[0].1.as_ref(), Some(&key));
+    assert_eq!(third.output("one"), ["others"]);
+    remove_image(&key).await;
+    remove_image(ready[0].1.as_ref().unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_failing_dockerfile_instruction_is_named_with_its_line_and_output() {
+    let repo = Repo::new("env: { dockerfile: Dockerfile }\njobs:\n  j: { script: [echo never] }\n");
+    repo.write(
+        "Dockerfile",
+        "FROM busybox\n\nRUN echo preparing && \\\n    no-such-tool --version\n",
+    );
+    let ran = run(&repo).await;
+    assert_eq!(ran.status("j"), JobStatus::Failed);
+    let error = ran.outcome.jobs["j"].error.clone().unwrap();
+    assert!(error.starts_with("building Dockerfile:3 failed"), "{error}");
+    assert!(error.contains("no-such-tool"), "{error}");
+    let output: Vec<_> = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::EnvOutput { line, .. } => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        output.iter().any(|l| l.contains("preparing")),
+        "build output is streamed: {output:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_dockerfile_is_a_clear_error() {
+    let repo =
+        Repo::new("env: { dockerfile: ci/Dockerfile }\njobs:\n  j: { script: [echo never] }\n");
+    std::fs::create_dir_all(repo.root().join("ci")).unwrap();
+    let ran = run(&repo).await;
+    let error = ran.outcome.jobs["j"].error.clone().unwrap();
+    assert!(
+        error.contains("ci/Dockerfile not found") && error.contains("env.dockerfile"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_image_is_neither_local_nor_pullable() {
+    let repo =
+        Repo::new("env: { image: railyard-test/absent:1 }\njobs:\n  j: { script: [echo never] }\n");
+    let ran = run(&repo).await;
+    assert_eq!(ran.status("j"), JobStatus::Failed);
+    let error = ran.outcome.jobs["j"].error.clone().unwrap();
+    assert!(
+        error.contains("railyard-test/absent:1")
+            && error.contains("neither present locally nor pullable"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_cache_key_ignores_mtimes_but_not_contents_or_modes() {
+    use railyard_pipeline::BuildSpec;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), "FROM busybox\n").unwrap();
+    std::fs::write(dir.path().join("a.sh"), "echo a\n").unwrap();
+    let spec = BuildSpec {
+        dockerfile: "Dockerfile".into(),
+        context: ".".into(),
+        args: Default::default(),
+        target: None,
+    };
+    let key = || env_image::cache_key(dir.path(), &spec).unwrap();
+    let k1 = key();
+    std::fs::write(dir.path().join("a.sh"), "echo a\n").unwrap();
+    assert_eq!(key(), k1, "rewriting the same bytes changes nothing");
+    std::fs::set_permissions(
+        dir.path().join("a.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let k2 = key();
+    assert_ne!(k2, k1, "a mode change is a change");
+    std::fs::write(dir.path().join("a.sh"), "echo b\n").unwrap();
+    assert_ne!(key(), k2, "a content change is a change");
+    let with_target = BuildSpec {
+        target: Some("test".into()),
+        ..spec.clone()
+    };
+    assert_ne!(
+        env_image::cache_key(dir.path(), &with_target).unwrap(),
+        key()
+    );
+}

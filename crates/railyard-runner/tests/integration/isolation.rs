@@ -1,0 +1,112 @@
+//! Isolation defaults: what a job container may and may not do.
+
+use crate::common::{Repo, run};
+use railyard_types::JobStatus;
+
+#[tokio::test]
+async fn job_containers_are_unprivileged_limited_and_blind_to_docker() {
+    let repo = Repo::new(
+        r#"
+env: { image: busybox }
+jobs:
+  probe:
+    resources: { cpus: 0.5, memory: 256m }
+    script:
+      - grep NoNewPrivs /proc/self/status
+      - cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max
+      - cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+      - test ! -e /var/run/docker.sock && echo no-socket
+      - "ip link add dummy0 type dummy 2>/dev/null && echo privileged || echo unprivileged"
+"#,
+    );
+    let ran = run(&repo).await;
+    assert_eq!(ran.status("probe"), JobStatus::Success, "{:?}", ran.outcome);
+    let out = ran.output("probe");
+    assert_eq!(
+        out[0].split_whitespace().collect::<Vec<_>>(),
+        ["NoNewPrivs:", "1"]
+    );
+    assert_eq!(out[1], "4096");
+    assert_eq!(out[2], (256 * 1024 * 1024).to_string());
+    assert_eq!(out[3], "no-socket");
+    assert_eq!(out[4], "unprivileged");
+}
+
+#[tokio::test]
+async fn a_job_cannot_reach_another_runs_network() {
+    // Run 1 serves on its job network; while it runs, the test reaches it from the host (so
+    // it is up), then run 2's job tries the same address from its own network.
+    let job = format!("server{}", crate::common::run_id());
+    let server = Repo::new(&format!(
+        "env: {{ image: busybox }}\njobs:\n  {job}:\n    script:\n      - mkdir -p /tmp/www && echo secret > /tmp/www/x\n      - httpd -p 8080 -h /tmp/www\n      - sleep 20\n"
+    ));
+    let first = tokio::spawn(async move { run(&server).await });
+
+    let docker = crate::common::docker().await;
+    let filter = format!("{}={job}", railyard_types::labels::JOB);
+    let mut addr = None;
+    for _ in 0..100 {
+        let found = docker.list_labelled(std::slice::from_ref(&filter)).await.unwrap();
+        if let Some(c) = found.containers.iter().find(|c| {
+            c.labels
+                .get(railyard_types::labels::ROLE)
+                .map(String::as_str)
+                == Some("job")
+        }) {
+            let inspect = docker
+                .client()
+                .inspect_container(&c.id, None)
+                .await
+                .unwrap();
+            let nets = inspect
+                .network_settings
+                .and_then(|n| n.networks)
+                .unwrap_or_default();
+            addr = nets
+                .values()
+                .find_map(|n| n.ip_address.clone().filter(|a| !a.is_empty()));
+            if addr.is_some() {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let addr = addr.expect("the server job's container has an address");
+    // From the host the server answers once httpd is up.
+    let mut reached_from_host = false;
+    for _ in 0..50 {
+        if std::net::TcpStream::connect_timeout(
+            &format!("{addr}:8080").parse().unwrap(),
+            std::time::Duration::from_millis(300),
+        )
+        .is_ok()
+        {
+            reached_from_host = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        reached_from_host,
+        "the server job never listened on {addr}:8080"
+    );
+
+    let client = Repo::new(&format!(
+        "env: {{ image: busybox }}\njobs:\n  client:\n    script:\n      - \"wget -T 3 -q -O - http://{addr}:8080/x && echo reached || echo unreachable\"\n"
+    ));
+    let second = run(&client).await;
+    let out = second.output("client");
+    // stderr (wget's complaint) and stdout may interleave either way: look at the content.
+    assert!(out.contains(&"unreachable".to_string()), "{out:?}");
+    assert!(
+        !out.contains(&"secret".to_string()) && !out.contains(&"reached".to_string()),
+        "{out:?}"
+    );
+    let first = first.await.unwrap();
+    assert_eq!(
+        first.status(&job),
+        JobStatus::Success,
+        "{:?}",
+        first.outcome
+    );
+}

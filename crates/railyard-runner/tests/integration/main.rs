@@ -1,0 +1,10 @@
+//! The runner against the real Docker engine. Every test runs in its own repository folder
+//! with its own run id, and checks that nothing labelled with that run id is left behind.
+
+mod artifacts;
+mod cancel;
+mod common;
+mod env;
+mod isolation;
+mod jobs;
+mod services;

@@ -1,0 +1,92 @@
+//! The command line, as clap sees it.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Container-native CI: run a repository's pipeline in containers built from its own Dockerfile.
+#[derive(Debug, Parser)]
+#[command(name = "railyard", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// The pipeline file [default: .railyard.yml in DIR or the nearest parent holding one].
+    #[arg(short, long, global = true, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Where run history, logs and artifacts are kept [default: ~/.local/share/railyard].
+    #[arg(long, global = true, env = "RAILYARD_HOME", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline, or the named jobs and what they need.
+    Run(RunArgs),
+    /// Check the pipeline file and report every problem with its place.
+    Validate,
+    /// Show the jobs as stages of the `needs` graph.
+    Graph,
+    /// Open a shell in a job's environment, with its workspace and services up.
+    Shell(ShellArgs),
+    /// Remove containers, networks and volumes that crashed runs left behind.
+    Clean(CleanArgs),
+    /// List this project's recent runs.
+    Runs(RunsArgs),
+    /// Print the logs of a run (all jobs, or one).
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Jobs to run (with what they need); all when none is given.
+    pub jobs: Vec<String>,
+    /// How many jobs may run at once [default: the number of cores].
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub parallel: Option<usize>,
+    /// Print events as JSON lines on stdout instead of the live display.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The job whose environment to enter [default: the first job].
+    pub job: Option<String>,
+    /// Run this command instead of an interactive shell.
+    #[arg(short, long, value_name = "COMMAND")]
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Also remove objects of runs that are still going.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// How many runs to show.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub limit: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The run: its number (`12`), ID, or ID prefix.
+    pub run: String,
+    /// One job of the run [default: every job, in order].
+    pub job: Option<String>,
+}

@@ -1,0 +1,18 @@
+//! `railyard clean`: removes what crashed runs left behind, found by label.
+
+use crate::cli::CleanArgs;
+use railyard_runner::cleanup;
+
+pub async fn run(args: CleanArgs) -> anyhow::Result<i32> {
+    let docker = super::docker().await?;
+    let report = if args.all {
+        cleanup::remove_all(&docker).await?
+    } else {
+        cleanup::reap_dead_owners(&docker).await?
+    };
+    println!(
+        "removed {} container(s), {} network(s), {} volume(s)",
+        report.containers, report.networks, report.volumes
+    );
+    Ok(0)
+}

@@ -1,0 +1,69 @@
+//! One module per command; `dispatch` picks it and turns its result into an exit code.
+
+mod clean;
+mod graph;
+mod logs;
+mod run;
+mod runs;
+mod shell;
+mod validate;
+
+use crate::cli::{Cli, Command};
+use railyard_types::exit_codes;
+
+/// Errors that are the user's to fix, with their documented exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Expected {
+    /// Bad input: a flag, a job name, a file.
+    #[error("{0}")]
+    Input(String),
+}
+
+impl Expected {
+    /// The exit code this error ends the process with.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Expected::Input(_) => exit_codes::INVALID_INPUT,
+        }
+    }
+}
+
+/// Runs the command; returns the process exit code.
+pub async fn dispatch(cli: Cli) -> i32 {
+    let g = &cli.global;
+    let result = match cli.command {
+        Command::Run(args) => run::run(g, args).await,
+        Command::Validate => validate::run(g).await,
+        Command::Graph => graph::run(g).await,
+        Command::Shell(args) => shell::run(g, args).await,
+        Command::Clean(args) => clean::run(args).await,
+        Command::Runs(args) => runs::run(g, args).await,
+        Command::Logs(args) => logs::run(g, args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => crate::report_error(err),
+    }
+}
+
+/// Connects to Docker, turning failure into the message users need.
+pub async fn docker() -> anyhow::Result<railyard_docker::Docker> {
+    Ok(railyard_docker::Docker::connect().await?)
+}
+
+/// Opens the store of the data folder.
+pub async fn store(g: &crate::cli::Global) -> anyhow::Result<railyard_store::Store> {
+    use anyhow::Context;
+    let dir = crate::project::data_dir(g.data_dir.as_deref());
+    railyard_store::Store::open_in(&dir)
+        .await
+        .with_context(|| format!("opening the run history in {}", dir.display()))
+}
+
+/// Milliseconds since the epoch, the store's clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,151 @@
+//! `railyard run [JOB…]`: the pipeline (or the named jobs and what they need) in containers
+//! on the local engine, recorded in the store, shown live.
+
+use super::{Expected, now_ms};
+use crate::cli::{Global, RunArgs};
+use crate::project;
+use crate::report::{json, recorder::Recorder, terminal::Terminal};
+use railyard_runner::{Event, RunOptions, names};
+use railyard_store::NewRun;
+use railyard_types::{RunStatus, exit_codes};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
+    let project = project::find(g.directory.as_deref(), g.file.as_deref())?;
+    let pipeline = Arc::new(project.load_pipeline()?);
+    let jobs = pipeline.select(&args.jobs)?;
+    let parallel = match args.parallel {
+        Some(0) => return Err(Expected::Input("--jobs must be at least 1".into()).into()),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    let docker = super::docker().await?;
+    let store = super::store(g).await?;
+    let owner = names::owner();
+    store.abandon_dead_runs(&names::owner_is_alive).await?;
+    let record = store
+        .create_run(&NewRun {
+            project: project.key(),
+            pipeline_path: project.display_file().display().to_string(),
+            commit: git_commit(&project.root),
+            owner: owner.clone(),
+            jobs: jobs.clone(),
+            started_at: now_ms(),
+        })
+        .await?;
+    store
+        .set_run_status(&record.id, RunStatus::Running, None)
+        .await?;
+    let data_dir = project::data_dir(g.data_dir.as_deref());
+    let artifacts_dir = data_dir.join("runs").join(&record.id).join("artifacts");
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let cancel = CancellationToken::new();
+    let steps: Vec<(String, usize)> = jobs
+        .iter()
+        .map(|j| (j.clone(), pipeline.jobs[j].script.len()))
+        .collect();
+    let mut terminal = (!args.json).then(|| Terminal::new(&steps));
+    if args.json {
+        json::run_started(&record.id, record.number, &jobs);
+    }
+    let started = std::time::Instant::now();
+    let options = RunOptions {
+        run_id: record.id.clone(),
+        owner,
+        project: project.key(),
+        repo_root: project.root.clone(),
+        jobs,
+        max_parallel: parallel,
+        artifacts_dir: artifacts_dir.clone(),
+    };
+    let runner = tokio::spawn({
+        let docker = docker.clone();
+        let cancel = cancel.clone();
+        async move { railyard_runner::run_pipeline(&docker, pipeline, options, tx, cancel).await }
+    });
+
+    let mut recorder = Recorder::new(store.clone(), record.id.clone());
+    let mut signals = Signals::new()?;
+    let mut interrupts = 0;
+    loop {
+        tokio::select! {
+            event = rx.recv() => {
+                let Some(event) = event else { break };
+                recorder.record(&event).await;
+                match &mut terminal {
+                    Some(t) => t.handle(&event),
+                    None => json::event(&event),
+                }
+            }
+            _ = signals.next() => {
+                interrupts += 1;
+                if interrupts > 1 {
+                    // The user insists: leave now; the next run or `railyard clean` reaps.
+                    eprintln!("railyard: stopping at once; `railyard clean` removes what is left");
+                    std::process::exit(exit_codes::CANCELLED);
+                }
+                cancel.cancel();
+                if let Some(t) = &terminal {
+                    t.notice("cancelling: stopping steps and removing containers (again to force)");
+                }
+            }
+        }
+    }
+    recorder.finish().await;
+    let outcome = runner.await?;
+    store
+        .set_run_status(&record.id, outcome.status, Some(now_ms()))
+        .await?;
+    if let Some(t) = &mut terminal {
+        t.summary(
+            &outcome,
+            record.number,
+            started.elapsed().as_millis() as u64,
+            Some(&artifacts_dir),
+        );
+    }
+    Ok(match outcome.status {
+        RunStatus::Success => exit_codes::OK,
+        RunStatus::Cancelled => exit_codes::CANCELLED,
+        _ => exit_codes::JOBS_FAILED,
+    })
+}
+
+/// The commit the work tree is at, if it is a git work tree.
+fn git_commit(root: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Ctrl-C and SIGTERM as one stream.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `railyard shell [JOB]`: an interactive shell in a job's environment, with its workspace
+//! and services up, torn down on exit.
+
+use super::{Expected, now_ms};
+use crate::cli::{Global, ShellArgs};
+use crate::project;
+use railyard_docker::ExecSpec;
+use railyard_runner::{Event, RunOptions, names, shell::JobSession};
+use tokio::sync::mpsc;
+
+/// Prefers bash when the image has it.
+const SHELL: &str = "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi";
+
+pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
+    let project = project::find(g.directory.as_deref(), g.file.as_deref())?;
+    let pipeline = project.load_pipeline()?;
+    let job = match args.job {
+        Some(job) => {
+            pipeline.select(std::slice::from_ref(&job))?;
+            job
+        }
+        None => pipeline
+            .jobs
+            .keys()
+            .next()
+            .cloned()
+            .ok_or_else(|| Expected::Input("the pipeline has no job".into()))?,
+    };
+    let docker = super::docker().await?;
+    let run_id = format!(
+        "shell-{}",
+        ulid::Ulid::from_datetime(std::time::SystemTime::now())
+            .to_string()
+            .to_ascii_lowercase()
+    );
+    let opts = RunOptions {
+        run_id,
+        owner: names::owner(),
+        project: project.key(),
+        repo_root: project.root.clone(),
+        jobs: vec![job.clone()],
+        max_parallel: 1,
+        artifacts_dir: std::env::temp_dir(),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let printer = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            match event {
+                Event::EnvOutput { line, .. } => eprintln!("  {line}"),
+                Event::JobPhase { phase, .. } => eprintln!("railyard: {phase}"),
+                Event::Output { line, .. } => eprintln!("railyard: {line}"),
+                _ => {}
+            }
+        }
+    });
+    let started = now_ms();
+    let session = JobSession::open(&docker, &pipeline, &opts, &job, &tx).await;
+    drop(tx);
+    let _ = printer.await;
+    let session = session?;
+    eprintln!(
+        "railyard: shell in job `{job}` ({:.1}s to start); the workspace is /workspace; exit to tear down",
+        (now_ms() - started) as f64 / 1000.0
+    );
+    let spec = ExecSpec {
+        cmd: vec![
+            "sh".into(),
+            "-c".into(),
+            args.command.unwrap_or_else(|| SHELL.into()),
+        ],
+        env: vec![],
+        working_dir: Some(railyard_runner::workspace::WORKSPACE_DIR.into()),
+        user: None,
+    };
+    let result = docker.exec_interactive(&session.container, &spec).await;
+    session.close().await?;
+    Ok(result? as i32)
+}

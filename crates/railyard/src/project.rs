@@ -1,0 +1,93 @@
+//! Where things are: the project's root and pipeline file, and the data folder.
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The pipeline file's name at a repository's root.
+pub const PIPELINE_FILE: &str = ".railyard.yml";
+
+/// A repository with a pipeline file.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The folder holding the pipeline file (the repository root).
+    pub root: PathBuf,
+    /// The pipeline file.
+    pub pipeline_file: PathBuf,
+}
+
+impl Project {
+    /// The project's name in the store: its root's canonical path.
+    pub fn key(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    /// The pipeline file as users wrote it: relative to the root when inside.
+    pub fn display_file(&self) -> PathBuf {
+        self.pipeline_file
+            .strip_prefix(&self.root)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| self.pipeline_file.clone())
+    }
+}
+
+/// Finds the project: `--file` when given, else the nearest `.railyard.yml` from `dir` up.
+pub fn find(dir: Option<&Path>, file: Option<&Path>) -> Result<Project> {
+    let start = match dir {
+        Some(d) => d.to_path_buf(),
+        None => std::env::current_dir().context("reading the current folder")?,
+    };
+    let start = start
+        .canonicalize()
+        .with_context(|| format!("folder {} not found", start.display()))?;
+    if let Some(file) = file {
+        let file = start.join(file);
+        let file = file.canonicalize().map_err(|_| {
+            crate::cmd::Expected::Input(format!("pipeline file {} not found", file.display()))
+        })?;
+        let root = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+        return Ok(Project {
+            root,
+            pipeline_file: file,
+        });
+    }
+    let mut here = Some(start.as_path());
+    while let Some(dir) = here {
+        let candidate = dir.join(PIPELINE_FILE);
+        if candidate.is_file() {
+            return Ok(Project {
+                root: dir.to_path_buf(),
+                pipeline_file: candidate,
+            });
+        }
+        here = dir.parent();
+    }
+    Err(crate::cmd::Expected::Input(format!(
+        "no {PIPELINE_FILE} in {} or any parent folder: create one (see docs/pipeline.md) or pass --file",
+        start.display()
+    ))
+    .into())
+}
+
+/// The data folder: `--data-dir`/`RAILYARD_HOME`, else `$XDG_DATA_HOME/railyard`, else
+/// `~/.local/share/railyard`.
+pub fn data_dir(explicit: Option<&Path>) -> PathBuf {
+    if let Some(d) = explicit {
+        return d.to_path_buf();
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("railyard");
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/railyard"),
+        None => PathBuf::from(".railyard"),
+    }
+}
+
+impl Project {
+    /// Reads and validates the pipeline file; errors name it as users wrote it.
+    pub fn load_pipeline(&self) -> Result<railyard_pipeline::Pipeline> {
+        let source = std::fs::read_to_string(&self.pipeline_file)
+            .with_context(|| format!("reading {}", self.pipeline_file.display()))?;
+        Ok(railyard_pipeline::parse(&self.display_file(), &source)?)
+    }
+}

@@ -1,0 +1,130 @@
+//! Keeps the run in the store as it happens: job and step statuses with their times, and
+//! every log line in the job's log file, so history survives the process.
+
+use crate::cmd::now_ms;
+use railyard_runner::{Event, Stream};
+use railyard_store::{LogWriter, Store};
+use std::collections::HashMap;
+
+/// The log that holds env image build output.
+pub const ENV_LOG: &str = "env";
+
+/// Writes events into the store.
+pub struct Recorder {
+    store: Store,
+    run_id: String,
+    logs: HashMap<String, LogWriter>,
+    commands: HashMap<(String, u32), String>,
+}
+
+impl Recorder {
+    /// A recorder for one run.
+    pub fn new(store: Store, run_id: String) -> Self {
+        Self {
+            store,
+            run_id,
+            logs: HashMap::new(),
+            commands: HashMap::new(),
+        }
+    }
+
+    /// Records one event. Store failures are reported once per event and do not stop the run.
+    pub async fn record(&mut self, event: &Event) {
+        if let Err(e) = self.try_record(event).await {
+            tracing::warn!("could not record the run: {e}");
+        }
+    }
+
+    async fn log(&mut self, job: &str, line: &str) -> Result<(), railyard_store::StoreError> {
+        if !self.logs.contains_key(job) {
+            let writer = self.store.log_writer(&self.run_id, job).await?;
+            self.logs.insert(job.to_string(), writer);
+        }
+        let writer = self.logs.get_mut(job).expect("inserted above");
+        writer.append(line.as_bytes()).await?;
+        writer.append(b"\n").await
+    }
+
+    async fn try_record(&mut self, event: &Event) -> Result<(), railyard_store::StoreError> {
+        let run = self.run_id.clone();
+        match event {
+            Event::EnvOutput { line, .. } => self.log(ENV_LOG, line).await?,
+            Event::EnvReady {
+                jobs,
+                image_id,
+                cache_key,
+                ..
+            } => {
+                for job in jobs {
+                    self.store
+                        .set_job_env_image(&run, job, cache_key.as_deref(), image_id)
+                        .await?;
+                }
+            }
+            Event::JobStarted { job } => self.store.job_started(&run, job, now_ms()).await?,
+            Event::StepStarted {
+                job,
+                index,
+                command,
+            } => {
+                self.commands.insert((job.clone(), *index), command.clone());
+                self.store
+                    .step_started(&run, job, *index, command, now_ms())
+                    .await?;
+                self.log(job, &format!("$ {command}")).await?;
+            }
+            Event::Output {
+                job, line, stream, ..
+            } => {
+                let line = match stream {
+                    Stream::Railyard => format!("railyard: {line}"),
+                    _ => line.clone(),
+                };
+                self.log(job, &line).await?
+            }
+            Event::StepFinished {
+                job,
+                index,
+                status,
+                exit_code,
+                duration_ms,
+            } => {
+                self.store
+                    .step_finished(&run, job, *index, *status, *exit_code, now_ms())
+                    .await?;
+                let code = exit_code.map(|c| c.to_string()).unwrap_or("-".into());
+                let line = format!(
+                    "railyard: step {} {status} (exit code {code}, {})",
+                    index + 1,
+                    super::duration(*duration_ms)
+                );
+                self.log(job, &line).await?;
+            }
+            Event::JobFinished {
+                job, status, error, ..
+            } => {
+                let at = now_ms();
+                self.store
+                    .job_finished(&run, job, *status, at, error.as_deref())
+                    .await?;
+                let mut line = format!("railyard: job {status}");
+                if let Some(e) = error {
+                    line.push_str(&format!(": {e}"));
+                }
+                self.log(job, &line).await?;
+                if let Some(mut writer) = self.logs.remove(job) {
+                    writer.flush().await?;
+                }
+            }
+            Event::EnvPreparing { .. } | Event::JobPhase { .. } | Event::RunFinished { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Flushes every open log.
+    pub async fn finish(mut self) {
+        for (_, mut writer) in self.logs.drain() {
+            let _ = writer.flush().await;
+        }
+    }
+}
