@@ -1,0 +1,66 @@
+//! The reference page and the examples stay true: they parse, and the graph shown in the
+//! docs is what `render_graph` prints.
+
+use railyard_pipeline::{load, parse};
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The fenced blocks of a markdown text with the given info string.
+fn blocks<'a>(markdown: &'a str, info: &str) -> Vec<&'a str> {
+    let fence = format!("```{info}\n");
+    markdown
+        .split(&fence)
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_complete_example_of_the_reference_parses_and_renders_as_shown() {
+    let doc = std::fs::read_to_string(repo().join("docs/pipeline.md")).unwrap();
+    let example = blocks(&doc, "yaml")[0];
+    let pipeline = parse(Path::new(".railyard.yml"), example).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pipeline.jobs.len(), 3);
+    assert_eq!(pipeline.render_graph(), blocks(&doc, "text")[0]);
+}
+
+#[test]
+fn the_job_and_service_snippets_of_the_reference_parse() {
+    let doc = std::fs::read_to_string(repo().join("docs/pipeline.md")).unwrap();
+    let snippets = blocks(&doc, "yaml");
+    assert!(snippets.len() > 10);
+    for snippet in &snippets[1..] {
+        // Snippets are one part of a file: give each what it lacks to be a whole pipeline.
+        let source = if snippet.starts_with("env:") {
+            format!("{snippet}jobs: {{ a: {{ script: [x] }} }}\n")
+        } else if snippet.starts_with("variables:") && !snippet.contains("RUST_LOG") {
+            format!("env: {{ image: busybox }}\n{snippet}jobs: {{ a: {{ script: [x] }} }}\n")
+        } else if snippet.starts_with("jobs:") {
+            format!("env: {{ image: busybox }}\n{snippet}")
+        } else if snippet.starts_with("script:") {
+            let body = snippet.replace('\n', "\n    ");
+            format!("env: {{ image: busybox }}\njobs:\n  a:\n    {body}")
+        } else {
+            let body = snippet.replace('\n', "\n    ");
+            let needs_jobs = "  build: { script: [x] }\n  lint: { script: [x] }\n";
+            format!(
+                "env: {{ image: busybox }}\njobs:\n{needs_jobs}  a:\n    script: [x]\n    {body}"
+            )
+        };
+        if let Err(e) = parse(Path::new("snippet.yml"), &source) {
+            panic!("snippet does not parse:\n{snippet}\nas\n{source}\n{e}");
+        }
+    }
+}
+
+#[test]
+fn the_examples_parse() {
+    for example in ["hello", "webapp"] {
+        let path = repo().join("examples").join(example).join(".railyard.yml");
+        let pipeline = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!pipeline.jobs.is_empty());
+    }
+}
