@@ -193,4 +193,21 @@ pub struct ImageInventory {
     pub layers: Vec<LayerInfo>,
     /// Packages, sorted by ecosystem, name, version, location.
     pub packages: Vec<Package>,
+    /// Problems that did not stop the scan (a truncated layer, a skipped tar entry).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// How the scan went: layers read or taken from the cache.
+    #[serde(default)]
+    pub stats: ScanStats,
+}
+
+/// How much work a scan did; the layer cache shows up here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanStats {
+    /// Layers read from the image archive and catalogued.
+    pub layers_read: usize,
+    /// Layers whose results came from the layer cache.
+    pub layers_cached: usize,
+    /// True when the image was exported from the engine (false: everything was cached).
+    pub exported: bool,
 }
