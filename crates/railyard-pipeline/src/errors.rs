@@ -300,6 +300,12 @@ pub enum ProblemKind {
         /// The job.
         job: String,
     },
+    /// A problem found after parsing (e.g. by the runner), placed with [`crate::problem_at`].
+    #[error("{message}")]
+    Other {
+        /// What is wrong.
+        message: String,
+    },
     /// The `needs` form a cycle.
     #[error("cycle in `needs`: {}", .path.join(" -> "))]
     Cycle {
@@ -329,6 +335,7 @@ impl ProblemKind {
             ProblemKind::UnknownNeed { .. } => "unknown_need",
             ProblemKind::SelfNeed { .. } => "self_need",
             ProblemKind::Cycle { .. } => "cycle",
+            ProblemKind::Other { .. } => "other",
         }
     }
 }

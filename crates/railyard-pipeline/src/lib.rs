@@ -69,3 +69,30 @@ pub fn load(path: &Path) -> Result<Pipeline, PipelineError> {
     })?;
     parse(path, &source)
 }
+
+/// A problem found after parsing (a Dockerfile that does not exist, an image that cannot be
+/// pulled), reported like a parse error: it names `file:line:column` of the value at `keys`
+/// and underlines it. `keys` is the path to the value, e.g. `["env", "dockerfile"]`, or
+/// `["jobs", "build", "env", "dockerfile"]` when the job has its own `env`. When the path
+/// is not in the file (the value is a default), the deepest key found is underlined.
+pub fn problem_at(
+    path: &Path,
+    source: &str,
+    keys: &[&str],
+    message: impl Into<String>,
+    label: impl Into<String>,
+    help: Option<String>,
+) -> PipelineError {
+    let span = yaml::parse(source)
+        .map(|root| yaml::locate(&root, source, keys))
+        .unwrap_or_default();
+    let mut issue = Issue::new(
+        ProblemKind::Other {
+            message: message.into(),
+        },
+        span,
+        label,
+    );
+    issue.help = help;
+    errors::invalid(path, source, vec![issue])
+}

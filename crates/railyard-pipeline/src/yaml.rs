@@ -76,6 +76,29 @@ impl Node {
     }
 }
 
+/// The span of the value at `keys` (map keys from the root), or of the deepest key found.
+pub(crate) fn locate(root: &Node, source: &str, keys: &[&str]) -> Span {
+    let mut node = root;
+    let mut found = Span::default();
+    for (i, key) in keys.iter().enumerate() {
+        let Value::Map(entries) = &node.value else {
+            break;
+        };
+        let Some((k, v)) = entries
+            .iter()
+            .find(|(k, _)| k.scalar_text(source).as_deref() == Some(*key))
+        else {
+            break;
+        };
+        found = k.span;
+        node = v;
+        if i + 1 == keys.len() && !matches!(v.value, Value::Null) {
+            found = v.span;
+        }
+    }
+    found
+}
+
 /// A YAML syntax error: the parser's message and where it stopped.
 #[derive(Debug)]
 pub(crate) struct SyntaxError {

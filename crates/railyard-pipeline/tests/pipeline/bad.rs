@@ -427,3 +427,54 @@ fn rendered_report_of_malformed_yaml() {
     let e = err("jobs:\n  a:\n    script: \"echo\n");
     insta::assert_snapshot!(render(&e));
 }
+
+#[test]
+fn problems_found_later_point_into_the_file() {
+    let src = "env:\n  dockerfile: ci/Dockerfile\njobs:\n  a:\n    env: { image: nope:1 }\n    script: [x]\n";
+    let path = std::path::Path::new(".railyard.yml");
+    let e = railyard_pipeline::problem_at(
+        path,
+        src,
+        &["env", "dockerfile"],
+        "Dockerfile `ci/Dockerfile` not found",
+        "no such file",
+        Some("create it, or fix the path".into()),
+    );
+    let p = &e.problems()[0];
+    assert_eq!(
+        p.to_string(),
+        ".railyard.yml:2:15: Dockerfile `ci/Dockerfile` not found"
+    );
+    assert_eq!(p.underlined(), "ci/Dockerfile");
+    assert_eq!(p.help.as_deref(), Some("create it, or fix the path"));
+
+    let e = railyard_pipeline::problem_at(
+        path,
+        src,
+        &["jobs", "a", "env", "image"],
+        "image `nope:1` is neither local nor pullable",
+        "here",
+        None,
+    );
+    assert_eq!(e.problems()[0].underlined(), "nope:1");
+    assert_eq!((e.problems()[0].line, e.problems()[0].column), (5, 19));
+
+    // A default value: the deepest key written is underlined.
+    let e = railyard_pipeline::problem_at(
+        path,
+        src,
+        &["env", "context"],
+        "context missing",
+        "here",
+        None,
+    );
+    assert_eq!(e.problems()[0].underlined(), "env");
+}
+
+#[test]
+fn errors_can_cross_threads() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<railyard_pipeline::PipelineError>();
+    let report = miette::Report::new(err("jobs: {}\n"));
+    assert!(report.to_string().starts_with(".railyard.yml:1:1: "));
+}
