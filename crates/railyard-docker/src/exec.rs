@@ -35,6 +35,9 @@ pub enum Output {
     Stderr(Bytes),
 }
 
+/// How the engine's own message starts when a command cannot be started at all.
+const EXEC_FAILED: &[u8] = b"OCI runtime exec failed";
+
 /// The exit code shells use for "command not found"; Docker 20.10 reports 126 instead when
 /// the executable of an exec does not exist.
 pub const EXIT_NOT_FOUND: i64 = 127;
@@ -90,13 +93,18 @@ impl Docker {
                 let item =
                     item.map_err(self.err(format!("reading command output from `{container}`")))?;
                 match item {
-                    LogOutput::StdOut { message } => on_output(Output::Stdout(message)),
-                    LogOutput::StdErr { message } => on_output(Output::Stderr(message)),
-                    // Without a TTY, only the engine's own "exec failed" text comes unframed.
-                    LogOutput::Console { message } => {
+                    // The engine writes its own "exec failed" text to stdout (framed or not):
+                    // it is an error, so it goes to stderr.
+                    LogOutput::StdOut { message } | LogOutput::Console { message }
+                        if message.starts_with(EXEC_FAILED) =>
+                    {
                         start_failure.push_str(&String::from_utf8_lossy(&message));
                         on_output(Output::Stderr(message));
                     }
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                        on_output(Output::Stdout(message))
+                    }
+                    LogOutput::StdErr { message } => on_output(Output::Stderr(message)),
                     LogOutput::StdIn { .. } => {}
                 }
             }
@@ -178,8 +186,9 @@ impl Docker {
                     let _ = err.write_all(&message);
                     let _ = err.flush();
                 }
-                // Without a TTY, only the engine's own "exec failed" text comes unframed.
-                Ok(LogOutput::Console { message }) if !tty => {
+                Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message })
+                    if !tty && message.starts_with(EXEC_FAILED) =>
+                {
                     failure.push_str(&String::from_utf8_lossy(&message));
                     let mut err = std::io::stderr().lock();
                     let _ = err.write_all(&message);
