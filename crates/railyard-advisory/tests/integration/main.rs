@@ -1,0 +1,8 @@
+//! Integration tests of railyard-advisory: one binary, a module per area.
+
+mod fixtures;
+mod import;
+mod matching;
+mod ordering;
+mod policy;
+mod seeded;

@@ -1,0 +1,209 @@
+//! Matching inventories against advisories: distro source packages within their release,
+//! language packages by ecosystem and normalised name, owned packages not twice, and range
+//! evaluation with introduced / fixed / last_affected / limit / versions.
+
+use crate::fixtures::{inventory, osv, package};
+use railyard_advisory::osv::{Event, Range, RangeKind};
+use railyard_advisory::{Advisory, AdvisoryIndex, matching::in_range};
+use railyard_scan::Ecosystem;
+use serde_json::json;
+
+fn adv(v: serde_json::Value) -> Advisory {
+    railyard_advisory::osv::parse(&serde_json::to_vec(&v).unwrap())
+        .unwrap()
+        .advisory
+}
+
+fn range(events: &[(&str, &str)]) -> Range {
+    Range {
+        kind: RangeKind::Ecosystem,
+        events: events
+            .iter()
+            .map(|(k, v)| match *k {
+                "introduced" => Event::Introduced(v.to_string()),
+                "fixed" => Event::Fixed(v.to_string()),
+                "last_affected" => Event::LastAffected(v.to_string()),
+                _ => Event::Limit(v.to_string()),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn range_evaluation_follows_the_osv_rules() {
+    let r = range(&[
+        ("introduced", "1.0"),
+        ("fixed", "1.5"),
+        ("introduced", "2.0"),
+        ("last_affected", "2.3"),
+    ]);
+    let hit = |v: &str| in_range(&r, "PyPI", v);
+    assert!(!hit("0.9"));
+    assert!(hit("1.0") && hit("1.4.9") && hit("1.5rc1"));
+    assert!(!hit("1.5") && !hit("1.9"));
+    assert!(hit("2.0") && hit("2.3"));
+    assert!(!hit("2.3.1") && !hit("3.0"));
+
+    let from_zero = range(&[("introduced", "0"), ("fixed", "2.36-9+deb12u4")]);
+    assert!(in_range(&from_zero, "Debian:12", "2.36-9+deb12u3"));
+    assert!(in_range(&from_zero, "Debian:12", "2.36-9"));
+    assert!(!in_range(&from_zero, "Debian:12", "2.36-9+deb12u4"));
+    assert!(
+        !in_range(&from_zero, "Debian:12", "1:2.0"),
+        "the epoch puts it past the fix"
+    );
+
+    let limited = range(&[("introduced", "0"), ("limit", "1.36.1-r0")]);
+    assert!(in_range(&limited, "Alpine:v3.19", "1.35.0-r5"));
+    assert!(!in_range(&limited, "Alpine:v3.19", "1.36.1-r0"));
+
+    let unordered = range(&[("fixed", "1.2.0"), ("introduced", "1.0.0")]);
+    assert!(
+        in_range(&unordered, "npm", "1.1.0"),
+        "events are sorted before evaluation"
+    );
+    assert!(
+        !in_range(&unordered, "npm", "garbage"),
+        "an unparsable version never matches"
+    );
+}
+
+#[test]
+fn distro_packages_match_by_source_within_their_release() {
+    let advisories = vec![
+        adv(osv("DSA-1", "Debian:12", "glibc", "0", "2.36-9+deb12u4")),
+        adv(osv("DSA-2", "Debian:11", "glibc", "0", "2.99-1")),
+        adv(osv("DSA-3", "Debian:12", "libc6", "0", "2.99-1")),
+        adv(osv("DSA-4", "Debian:12", "zlib", "0", "1:1.2.13.dfsg-2")),
+    ];
+    let index = AdvisoryIndex::new(advisories);
+    let mut libc = package(Ecosystem::Deb, "libc6", "2.36-9+deb12u3", 0);
+    libc.source_name = Some("glibc".into());
+    let mut zlib = package(Ecosystem::Deb, "zlib1g", "1:1.2.13.dfsg-1+b1", 1);
+    zlib.source_name = Some("zlib".into());
+    zlib.source_version = Some("1:1.2.13.dfsg-1".into());
+    let inv = inventory(Some(("debian", "12")), vec![libc, zlib]);
+    let found = index.match_inventory(&inv);
+    let ids: Vec<(&str, &str)> = found
+        .iter()
+        .map(|f| (f.advisory_id.as_str(), f.package.as_str()))
+        .collect();
+    assert_eq!(ids, [("DSA-1", "libc6"), ("DSA-4", "zlib1g")], "{found:#?}");
+    assert_eq!(
+        found[1].version, "1:1.2.13.dfsg-1",
+        "the source version is tested"
+    );
+    assert_eq!(found[1].instruction.as_deref(), Some("RUN install"));
+    assert_eq!(found[0].fixed.as_deref(), Some("2.36-9+deb12u4"));
+
+    // Without a known release, OS packages cannot be matched.
+    assert!(
+        index
+            .match_inventory(&inventory(None, inv.packages.clone()))
+            .is_empty()
+    );
+    // Another release does not match Debian 12's advisories.
+    let found11 = index.match_inventory(&inventory(Some(("debian", "11")), inv.packages.clone()));
+    let ids11: Vec<&str> = found11.iter().map(|f| f.advisory_id.as_str()).collect();
+    assert_eq!(ids11, ["DSA-2"]);
+}
+
+#[test]
+fn alpine_release_is_major_minor() {
+    let index = AdvisoryIndex::new([adv(osv(
+        "ALPINE-1",
+        "Alpine:v3.19",
+        "busybox",
+        "0",
+        "1.36.1-r16",
+    ))]);
+    let bb = package(Ecosystem::Apk, "busybox", "1.36.1-r15", 0);
+    let found = index.match_inventory(&inventory(Some(("alpine", "3.19.1")), vec![bb.clone()]));
+    assert_eq!(found.len(), 1);
+    let fixed = package(Ecosystem::Apk, "busybox", "1.36.1-r16", 0);
+    assert!(
+        index
+            .match_inventory(&inventory(Some(("alpine", "3.19.1")), vec![fixed]))
+            .is_empty()
+    );
+}
+
+#[test]
+fn language_packages_match_by_normalised_name_and_owned_ones_not_twice() {
+    let index = AdvisoryIndex::new([
+        adv(osv("PYSEC-1", "PyPI", "PyYAML", "0", "5.4")),
+        adv(osv("GHSA-1", "npm", "lodash", "4.0.0", "4.17.21")),
+        adv(osv("RUSTSEC-1", "crates.io", "tokio", "1.0.0", "1.38.2")),
+        adv(osv("GO-1", "Go", "golang.org/x/net", "0", "0.23.0")),
+        adv(osv("DSA-9", "Debian:12", "pyyaml", "0", "6.0-9")),
+    ]);
+    let owned = {
+        let mut p = package(Ecosystem::PyPI, "PyYAML", "5.3.1", 1);
+        p.owned_by_os = true;
+        p
+    };
+    let pkgs = vec![
+        package(Ecosystem::PyPI, "pyyaml", "5.3.1", 1),
+        owned,
+        package(Ecosystem::Npm, "lodash", "4.17.20", 1),
+        package(Ecosystem::Cargo, "tokio", "1.38.1", 1),
+        package(Ecosystem::Go, "golang.org/x/net", "v0.22.0", 1),
+        package(Ecosystem::Go, "golang.org/x/net", "v0.23.0", 1),
+    ];
+    let found = index.match_inventory(&inventory(Some(("debian", "12")), pkgs));
+    let mut ids: Vec<(&str, &str)> = found
+        .iter()
+        .map(|f| (f.advisory_id.as_str(), f.version.as_str()))
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            ("GHSA-1", "4.17.20"),
+            ("GO-1", "v0.22.0"),
+            ("PYSEC-1", "5.3.1"),
+            ("RUSTSEC-1", "1.38.1")
+        ],
+        "the owned PyYAML is not reported; {found:#?}"
+    );
+}
+
+#[test]
+fn listed_versions_last_affected_and_withdrawn() {
+    let mut listed = osv("PYSEC-2", "PyPI", "django", "0", "0.1");
+    listed["affected"][0]["ranges"] = json!([]);
+    listed["affected"][0]["versions"] = json!(["4.2.1", "4.2.2"]);
+    let mut withdrawn = osv("PYSEC-3", "PyPI", "django", "0", "9.9");
+    withdrawn["withdrawn"] = json!("2026-11-02T00:00:00Z");
+    let index = AdvisoryIndex::new([adv(listed), adv(withdrawn)]);
+    let hit = |v: &str| {
+        !index
+            .match_inventory(&inventory(
+                None,
+                vec![package(Ecosystem::PyPI, "Django", v, 1)],
+            ))
+            .is_empty()
+    };
+    assert!(hit("4.2.1") && hit("4.2.2") && !hit("4.2.3"));
+    assert_eq!(index.len(), 1, "the withdrawn advisory is not indexed");
+}
+
+#[test]
+fn severity_sources() {
+    let mut ghsa = osv("GHSA-2", "npm", "x", "0", "1.0.0");
+    ghsa["severity"] = json!([]);
+    ghsa["database_specific"] = json!({"severity": "MODERATE"});
+    assert_eq!(adv(ghsa).severity, railyard_advisory::Severity::Medium);
+    let mut deb = osv("DEBIAN-CVE-1", "Debian:12", "x", "0", "1.0-1");
+    deb["severity"] = json!([]);
+    deb["affected"][0]["ecosystem_specific"] = json!({"urgency": "low"});
+    let a = adv(deb);
+    assert_eq!(a.severity, railyard_advisory::Severity::Low);
+    assert_eq!(
+        a.affected[0].severity,
+        Some(railyard_advisory::Severity::Low)
+    );
+    let mut none = osv("X-1", "npm", "x", "0", "1.0.0");
+    none["severity"] = json!([{"type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}]);
+    assert_eq!(adv(none).severity, railyard_advisory::Severity::Unknown);
+}
