@@ -38,6 +38,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Pipeline, PipelineError> {
     let root = match yaml::parse(source) {
         Ok(root) => root,
         Err(err) => {
+            let help = yaml::syntax_help(&err.message);
             let issue = Issue::new(
                 ProblemKind::Syntax {
                     message: err.message.clone(),
@@ -45,7 +46,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Pipeline, PipelineError> {
                 err.span,
                 err.message,
             )
-            .help("check the indentation (spaces, not tabs) and the quotes around this place");
+            .help(help);
             return Err(errors::invalid(path, source, vec![issue]));
         }
     };

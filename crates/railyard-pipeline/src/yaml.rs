@@ -123,6 +123,14 @@ pub(crate) fn parse(source: &str) -> Result<Node, SyntaxError> {
                 .location()
                 .map(|loc| lines.span(source, loc))
                 .unwrap_or_default();
+            // Underline at least the character where the parser stopped.
+            let span = match source[span.offset..].chars().next() {
+                Some(c) if span.len == 0 && c != '\n' && c != '\r' => Span {
+                    len: c.len_utf8(),
+                    ..span
+                },
+                _ => span,
+            };
             Err(SyntaxError {
                 message: syntax_message(&err),
                 span,
@@ -138,8 +146,29 @@ fn syntax_message(err: &serde_saphyr::Error) -> String {
         Some(at) if text[at..].contains(", column ") => text[..at].to_owned(),
         _ => text,
     };
-    // A developer hint meant for the crate's users, not for ours.
+    // Some messages speak to the crate's programmers; say it to the file's author.
+    if text.starts_with("multiple YAML documents") {
+        return "the file holds several YAML documents (`---`); a pipeline is one document".into();
+    }
+    if text.starts_with("recursive references") {
+        return "an alias refers to the anchor that contains it".into();
+    }
     text.replace(", set DuplicateKeyPolicy in Options if acceptable", "")
+}
+
+/// What to do about a syntax error.
+pub(crate) fn syntax_help(message: &str) -> &'static str {
+    if message.contains("tab") {
+        "indent with spaces: YAML does not allow tabs for indentation"
+    } else if message.contains("unclosed") {
+        "close the bracket or quote opened here"
+    } else if message.contains("several YAML documents") {
+        "remove the `---` separators and merge the documents"
+    } else if message.contains("alias") || message.contains("anchor") {
+        "check the `&anchor` and `*alias` names"
+    } else {
+        "check the indentation (spaces, not tabs) and the quotes around this place"
+    }
 }
 
 fn convert(raw: Spanned<RawValue>, source: &str, lines: &LineIndex) -> Node {
@@ -164,8 +193,13 @@ fn convert(raw: Spanned<RawValue>, source: &str, lines: &LineIndex) -> Node {
                 .collect(),
         ),
     };
-    let span = trim_span(source, span, &value);
     let defined = trim_span(source, defined, &value);
+    // A scalar reached through an alias or a merge is underlined where it is written: that
+    // is the text to fix. Lists and maps keep the place they are used.
+    let span = match value {
+        Value::Seq(_) | Value::Map(_) => trim_span(source, span, &value),
+        _ => defined,
+    };
     Node {
         span,
         defined,

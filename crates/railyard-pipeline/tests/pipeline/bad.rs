@@ -478,3 +478,40 @@ fn errors_can_cross_threads() {
     let report = miette::Report::new(err("jobs: {}\n"));
     assert!(report.to_string().starts_with(".railyard.yml:1:1: "));
 }
+
+#[test]
+fn a_value_from_an_anchor_is_underlined_where_it_is_written() {
+    let src = "env: { image: busybox }\n.t: &t { script: [x], timeout: zero }\njobs:\n  a: *t\n";
+    check(
+        src,
+        ".railyard.yml:2:32: invalid `timeout` in job `a`: `zero` is not a duration like `90s`, `20m` or `1h30m`",
+        "zero",
+    );
+}
+
+#[test]
+fn several_documents() {
+    let p = check(
+        "env: { image: busybox }\njobs: { a: { script: [x] } }\n---\nfoo: 1\n",
+        ".railyard.yml:4:1: invalid YAML: the file holds several YAML documents (`---`); a pipeline is one document",
+        "f",
+    );
+    assert_eq!(
+        p.help.as_deref(),
+        Some("remove the `---` separators and merge the documents")
+    );
+}
+
+#[test]
+fn windows_line_endings_and_wide_characters_keep_columns() {
+    check(
+        "env: { image: busybox }\r\njobs:\r\n  a:\r\n    script: [x]\r\n    timout: 5m\r\n",
+        ".railyard.yml:5:5: unknown key `timout` in job `a`",
+        "timout",
+    );
+    check(
+        "env: { image: busybox }\njobs:\n  ü: { script: [x] }\n  bäu🎉:\n    script: [x]\n    needs: [\"ü\", x]\n",
+        ".railyard.yml:6:18: job `bäu🎉` needs `x`, which is not a job of this pipeline",
+        "x",
+    );
+}
