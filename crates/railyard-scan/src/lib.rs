@@ -20,6 +20,7 @@ pub mod layer;
 pub mod merge;
 pub mod package;
 pub mod purl;
+pub mod sbom;
 
 pub use archive::clean_instruction;
 pub use cache::{CACHE_FORMAT, CacheError, LayerCache, MemoryCache, NoCache};

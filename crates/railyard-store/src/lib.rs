@@ -25,6 +25,7 @@ use sqlx::AnyPool;
 
 pub use connect::Backend;
 pub use errors::StoreError;
+pub use inventory::{PackageHolder, StoredScan};
 pub use logs::{LogWriter, log_file_name};
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
