@@ -120,30 +120,46 @@ async fn open_sqlite(path: PathBuf, options: &StoreOptions) -> Result<Store, Sto
             source,
         },
     };
-    let pool = AnyPoolOptions::new()
-        .max_connections(options.max_connections.unwrap_or(4))
-        .acquire_timeout(Duration::from_secs(30))
-        .connect(&sqlite_url(&path))
+    let url = sqlite_url(&path);
+
+    // Look before writing, on one plain connection (the pool would retry a failing file
+    // until its timeout and hide the cause): a file that is not a database, or another
+    // program's database, is refused untouched.
+    let mut first = sqlx::AnyConnection::connect(&url)
         .await
         .map_err(connect_error)?;
-
-    // Look before writing: a file that is not a database, or another program's database,
-    // is refused untouched.
     let tables: Vec<String> =
         sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .fetch_all(&pool)
+            .fetch_all(&mut first)
             .await
             .map_err(connect_error)?
             .iter()
             .map(|row| row.get::<String, _>(0))
             .collect();
+    let _ = first.close().await;
     if !tables.is_empty() && !tables.iter().any(|t| t == "_sqlx_migrations") {
-        pool.close().await;
         return Err(StoreError::ForeignDatabase {
             path,
             tables: tables.into_iter().take(5).collect(),
         });
     }
+
+    let pool = AnyPoolOptions::new()
+        .max_connections(options.max_connections.unwrap_or(4))
+        // With WAL, NORMAL loses nothing when a process dies (only a power cut may lose the
+        // last commits) and spares an fsync per event (measured 0.43 → 0.16 ms an event).
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(&url)
+        .await
+        .map_err(connect_error)?;
 
     // Readers (`railyard runs`) need not wait for a run that is writing. Switching needs a
     // moment without other users; if another process holds the file, it stays as it is.

@@ -1,10 +1,13 @@
 //! Job logs as plain files: `<logs>/<run id>/<job file name>.log`. Each append reaches the
 //! file before it returns, so what a killed process appended is kept; several writers (a
 //! retried job, a second process) append in turn because the file is opened in append mode.
+//!
+//! Appends are plain `write` calls on the calling thread: a write into the page cache takes
+//! microseconds, where handing each one to tokio's blocking pool cost about 17 µs (100,000
+//! lines took 3.5 s). Only `flush`, which waits for the disk, leaves the thread.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use tokio::io::AsyncWriteExt;
 
 use crate::{Store, StoreError};
 
@@ -14,7 +17,7 @@ const MAX_NAME: usize = 80;
 /// Appends to one job's log file. Opened by [`Store::log_writer`].
 #[derive(Debug)]
 pub struct LogWriter {
-    file: tokio::fs::File,
+    file: std::fs::File,
     path: PathBuf,
     run: String,
     job: String,
@@ -49,14 +52,16 @@ impl LogWriter {
 
     /// Flushes the file to disk (survives a power cut, not just the process).
     pub async fn flush(&mut self) -> Result<(), StoreError> {
-        let path = &self.path;
         let io = |source| StoreError::Log {
             doing: "write",
-            path: path.clone(),
+            path: self.path.clone(),
             source,
         };
-        self.file.flush().await.map_err(io)?;
-        self.file.sync_data().await.map_err(io)
+        let file = self.file.try_clone().map_err(io)?;
+        tokio::task::spawn_blocking(move || file.sync_data())
+            .await
+            .map_err(|e| io(std::io::Error::other(e)))?
+            .map_err(io)
     }
 
     /// The file written to.
@@ -78,17 +83,13 @@ impl LogWriter {
         if bytes.is_empty() {
             return Ok(());
         }
-        // tokio's File hands the write to a blocking thread; flushing waits for it, so the
-        // bytes are in the file when we return.
-        let result = match self.file.write_all(bytes).await {
-            Ok(()) => self.file.flush().await,
-            Err(e) => Err(e),
-        };
-        result.map_err(|source| StoreError::Log {
-            doing: "write",
-            path: self.path.clone(),
-            source,
-        })?;
+        self.file
+            .write_all(bytes)
+            .map_err(|source| StoreError::Log {
+                doing: "write",
+                path: self.path.clone(),
+                source,
+            })?;
         self.size += bytes.len() as u64;
         Ok(())
     }
@@ -130,8 +131,10 @@ impl Store {
             .append(true)
             .open(&path)
             .await
-            .map_err(|e| io("open", e))?;
-        let size = file.metadata().await.map_err(|e| io("open", e))?.len();
+            .map_err(|e| io("open", e))?
+            .into_std()
+            .await;
+        let size = file.metadata().map_err(|e| io("open", e))?.len();
         let limit = self.inner.max_log_bytes;
         Ok(LogWriter {
             file,
