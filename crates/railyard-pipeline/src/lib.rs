@@ -18,6 +18,7 @@ mod graph;
 mod job;
 mod model;
 mod read;
+mod schema;
 mod units;
 mod validate;
 mod yaml;
@@ -25,6 +26,7 @@ mod yaml;
 pub use errors::{PipelineError, Problem, ProblemKind, Problems};
 pub use job::{DEFAULT_READY_TIMEOUT, MIN_MEMORY};
 pub use model::*;
+pub use schema::json_schema;
 
 use errors::Issue;
 use std::path::Path;

@@ -1,13 +1,15 @@
 //! The validated pipeline: what the runner consumes. Parsing and validation produce these;
-//! nothing here refers back to YAML.
+//! nothing here refers back to YAML. The types are serde-serializable so that a server can
+//! hand a job to an agent, and `--json` output can show them.
 
 use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// A parsed and validated `.railyard.yml`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pipeline {
     /// The file it came from, as given to the parser (used in messages).
     pub path: PathBuf,
@@ -20,7 +22,7 @@ pub struct Pipeline {
 }
 
 /// A job's environment: where its image comes from, and what its scan must satisfy.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvSpec {
     /// Build a Dockerfile or use a ready image.
     pub source: EnvSource,
@@ -29,7 +31,7 @@ pub struct EnvSpec {
 }
 
 /// `env.scan` of the pipeline file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanPolicy {
     /// Fail the run before any job starts when a vulnerability of this severity or worse
     /// (`low`, `medium`, `high`, `critical`) affects the image.
@@ -37,7 +39,7 @@ pub struct ScanPolicy {
 }
 
 /// Where a job's environment image comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EnvSource {
     /// Build the project's Dockerfile.
     Build(BuildSpec),
@@ -46,7 +48,7 @@ pub enum EnvSource {
 }
 
 /// How to build the env image. Paths are relative to the repository root.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BuildSpec {
     /// The Dockerfile, e.g. `ci/Dockerfile`.
     pub dockerfile: PathBuf,
@@ -59,7 +61,7 @@ pub struct BuildSpec {
 }
 
 /// One job of the pipeline.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     /// Its key under `jobs:`.
     pub name: String,
@@ -84,7 +86,7 @@ pub struct Job {
 }
 
 /// A service (sidecar) container of a job.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Service {
     /// Its name: the network alias the job reaches it by.
     pub name: String,
@@ -101,7 +103,7 @@ pub struct Service {
 }
 
 /// Resource limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resources {
     /// CPUs, fractional allowed (`1.5`).
     pub cpus: Option<f64>,

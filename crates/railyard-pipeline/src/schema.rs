@@ -1,0 +1,160 @@
+//! A JSON Schema of the pipeline file, for editors (YAML language servers read JSON
+//! Schema): completion and hover for every key. The parser stays the authority; a test
+//! keeps the schema's keys equal to the parser's.
+
+use serde_json::{Value, json};
+
+/// The JSON Schema (draft 2020-12) of `.railyard.yml`.
+pub fn json_schema() -> Value {
+    let duration = json!({
+        "type": "string",
+        "pattern": "^\\s*([0-9]+\\s*(ms|s|m|h|d)\\s*)+$",
+        "examples": ["90s", "20m", "1h30m"]
+    });
+    let scalar = json!({ "type": ["string", "number", "boolean"] });
+    let variables = json!({
+        "type": ["object", "null"],
+        "description": "Environment variables: names are letters, digits and `_`; values are kept as written.",
+        "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+        "additionalProperties": scalar
+    });
+    let strings = |description: &str| {
+        json!({
+            "description": description,
+            "oneOf": [
+                { "type": "string" },
+                { "type": "array", "items": { "type": ["string", "number", "boolean"] } }
+            ]
+        })
+    };
+    let env = json!({
+        "type": "object",
+        "description": "Where the image comes from: `dockerfile` (built) or `image` (ready), not both.",
+        "additionalProperties": false,
+        "properties": {
+            "dockerfile": { "type": "string", "description": "The Dockerfile, relative to the repository root." },
+            "context": { "type": "string", "description": "The build context; default: the Dockerfile's folder." },
+            "args": { "type": ["object", "null"], "description": "Build arguments.", "additionalProperties": scalar },
+            "target": { "type": "string", "description": "The stage to build." },
+            "image": { "type": "string", "description": "A ready image, e.g. `debian:bookworm-slim`." },
+            "scan": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "fail_on": {
+                        "enum": ["low", "medium", "high", "critical"],
+                        "description": "Fail the run when a vulnerability this severe or worse affects the image."
+                    }
+                }
+            }
+        },
+        "oneOf": [ { "required": ["dockerfile"] }, { "required": ["image"] } ]
+    });
+    let service = json!({
+        "oneOf": [
+            { "type": "string", "description": "The image (short form)." },
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["image"],
+                "properties": {
+                    "image": { "type": "string", "description": "The image to run." },
+                    "variables": variables,
+                    "command": strings("The command: a string runs through `sh -c`, a list is the exact arguments."),
+                    "ready": { "type": "string", "description": "A command run inside the service until it exits 0." },
+                    "ready_timeout": duration
+                }
+            }
+        ]
+    });
+    let job = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["script"],
+        "properties": {
+            "script": strings("The steps, each run with `sh -c`; one string is one step."),
+            "needs": strings("Jobs that must succeed before this one starts."),
+            "env": env,
+            "variables": variables,
+            "services": {
+                "type": ["object", "null"],
+                "description": "Sidecar containers, reachable by their name.",
+                "propertyNames": { "pattern": "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$" },
+                "additionalProperties": service
+            },
+            "timeout": duration,
+            "allow_failure": { "type": "boolean", "description": "A failure does not fail the run." },
+            "artifacts": strings("Paths copied out after the steps."),
+            "resources": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "cpus": { "type": ["number", "string"], "description": "CPUs, fractions allowed." },
+                    "memory": {
+                        "type": ["integer", "string"],
+                        "description": "Bytes, or a size like `512m`, `4g`, `1.5G`."
+                    }
+                }
+            }
+        }
+    });
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Railyard pipeline (.railyard.yml)",
+        "type": "object",
+        "additionalProperties": false,
+        "patternProperties": { "^\\.": {} },
+        "required": ["jobs"],
+        "properties": {
+            "env": env,
+            "variables": variables,
+            "jobs": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": job
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_schema;
+    use crate::decode::{ENV_KEYS, TOP_KEYS};
+    use crate::job::{JOB_KEYS, SERVICE_KEYS};
+    use serde_json::Value;
+
+    fn keys(object: &Value) -> Vec<String> {
+        object["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn sorted(list: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_schema_knows_the_keys_the_parser_knows() {
+        let schema = json_schema();
+        let mut top = keys(&schema);
+        top.sort();
+        assert_eq!(top, sorted(TOP_KEYS));
+        let job = &schema["properties"]["jobs"]["additionalProperties"];
+        let mut job_keys = keys(job);
+        job_keys.sort();
+        assert_eq!(job_keys, sorted(JOB_KEYS));
+        let mut env = keys(&schema["properties"]["env"]);
+        env.sort();
+        assert_eq!(env, sorted(ENV_KEYS));
+        let service = &job["properties"]["services"]["additionalProperties"]["oneOf"][1];
+        let mut service_keys = keys(service);
+        service_keys.sort();
+        assert_eq!(service_keys, sorted(SERVICE_KEYS));
+    }
+}
