@@ -63,7 +63,9 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
     };
     match fields.get("script") {
         None if fields.misspelled("script") => {}
-        None => r.push(no_steps(entry.key_span)),
+        None => r.push(no_steps(
+            fields.key_span("script").unwrap_or(entry.key_span),
+        )),
         Some(e) => {
             let steps = r.string_or_list(e, &context, "a command or a list of commands");
             match steps {

@@ -37,6 +37,14 @@ impl<'n> Fields<'n> {
             .copied()
     }
 
+    /// The span of `key` when it is written, even with no value.
+    pub fn key_span(&self, key: &str) -> Option<Span> {
+        self.entries
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.key_span)
+    }
+
     /// Whether an unknown key of this map looked like a typo of `key`: then "`key` is
     /// missing" would only repeat that problem.
     pub fn misspelled(&self, key: &str) -> bool {

@@ -229,6 +229,11 @@ fn a_job_without_steps() {
         "a",
     );
     check(
+        &with_env("jobs:\n  a:\n    script:\n"),
+        ".railyard.yml:4:5: job `a` has no steps",
+        "script",
+    );
+    check(
         &with_env("jobs:\n  a:\n    script: [\"\"]\n"),
         ".railyard.yml:4:14: invalid `script` in job `a`: an entry is empty",
         "\"\"",

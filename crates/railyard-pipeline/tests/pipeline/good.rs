@@ -236,6 +236,22 @@ jobs:
 }
 
 #[test]
+fn a_job_overrides_what_it_merges() {
+    let p = ok(r#"
+env: { image: busybox }
+.defaults: &defaults { timeout: 10m, script: [make] }
+jobs:
+  a:
+    <<: *defaults
+    timeout: 5m
+  b: { <<: *defaults }
+"#);
+    assert_eq!(p.jobs["a"].timeout, Some(Duration::from_secs(300)));
+    assert_eq!(p.jobs["b"].timeout, Some(Duration::from_secs(600)));
+    assert_eq!(p.jobs["b"].script, ["make"]);
+}
+
+#[test]
 fn load_reads_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(".railyard.yml");
