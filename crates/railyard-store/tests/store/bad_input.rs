@@ -131,3 +131,22 @@ async fn an_unreachable_postgres_names_the_server_not_the_password() {
     assert!(message.contains("is PostgreSQL running"), "{message}");
     eprintln!("refused after {:?}: {message}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_postgres_password_or_database_is_named() {
+    let Some(db) =
+        crate::common::PgDb::create("a_wrong_postgres_password_or_database_is_named").await
+    else {
+        return;
+    };
+    let (user_part, host_part) = db.url.split_once('@').expect("URL with user@host");
+    let (scheme_user, _password) = user_part.rsplit_once(':').expect("URL with a password");
+    let wrong = format!("{scheme_user}:not-the-password@{host_part}");
+    let err = Store::open(&wrong).await.unwrap_err().to_string();
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(!err.contains("not-the-password"), "{err}");
+    let missing = format!("{}_missing", db.url);
+    let err = Store::open(&missing).await.unwrap_err().to_string();
+    assert!(err.contains("does not exist"), "{err}");
+    db.drop_db().await;
+}
