@@ -161,11 +161,20 @@ async fn open_sqlite(path: PathBuf, options: &StoreOptions) -> Result<Store, Sto
         .await
         .map_err(connect_error)?;
 
-    // Readers (`railyard runs`) need not wait for a run that is writing. Switching needs a
-    // moment without other users; if another process holds the file, it stays as it is.
-    let _ = sqlx::query("PRAGMA journal_mode = WAL")
+    // Readers (`railyard runs`) need not wait for a run that is writing. The mode stays with
+    // the file, so this switches once; if another process holds the file then, it stays as
+    // it is until a later open.
+    let mode: Option<String> = sqlx::query("PRAGMA journal_mode")
         .fetch_optional(&pool)
-        .await;
+        .await
+        .ok()
+        .flatten()
+        .and_then(|row| row.try_get(0).ok());
+    if !mode.is_some_and(|m| m.eq_ignore_ascii_case("wal")) {
+        let _ = sqlx::query("PRAGMA journal_mode = WAL")
+            .fetch_optional(&pool)
+            .await;
+    }
 
     // Two processes opening a new file at once would both try to create the tables; sqlx
     // takes no lock on SQLite, so hold one of our own while migrating.

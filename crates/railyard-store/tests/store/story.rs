@@ -16,6 +16,9 @@ async fn run_story_on_sqlite() {
     let url = format!("sqlite:{}", dir.path().join("railyard.db").display());
     story(store, || Store::open(&url)).await;
     assert!(dir.path().join("railyard.db").is_file());
+    // Write-ahead logging is on (readers do not wait for a writing run); the header says so.
+    let header = std::fs::read(dir.path().join("railyard.db")).unwrap();
+    assert_eq!((header[18], header[19]), (2, 2), "WAL file format");
 }
 
 #[tokio::test(flavor = "multi_thread")]
