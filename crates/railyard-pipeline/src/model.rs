@@ -65,7 +65,8 @@ pub struct BuildSpec {
 pub struct Job {
     /// Its key under `jobs:`.
     pub name: String,
-    /// The steps, each one shell command run with `sh -c` in the workspace.
+    /// The steps, each one shell command (possibly several lines) run with `sh -ec` in the
+    /// workspace. Never empty, no step empty.
     pub script: Vec<String>,
     /// Jobs that must succeed before this one starts.
     pub needs: Vec<String>,
@@ -94,11 +95,12 @@ pub struct Service {
     pub image: String,
     /// Environment of the service container.
     pub variables: IndexMap<String, String>,
-    /// Overrides the image's command (run through `sh -c` when given as one string).
+    /// Overrides the image's command. Written as one string in the file, it is stored here
+    /// as `["sh", "-c", string]`; written as a list, as that list.
     pub command: Option<Vec<String>>,
     /// A command run inside the service until it exits 0.
     pub ready: Option<String>,
-    /// How long to wait for `ready`; default 60 s.
+    /// How long to wait for `ready`; default 60 s ([`crate::DEFAULT_READY_TIMEOUT`]).
     pub ready_timeout: Duration,
 }
 
@@ -107,7 +109,7 @@ pub struct Service {
 pub struct Resources {
     /// CPUs, fractional allowed (`1.5`).
     pub cpus: Option<f64>,
-    /// Memory in bytes (written `512m`, `4g`).
+    /// Memory in bytes (written `512m`, `4g`); at least [`crate::MIN_MEMORY`].
     pub memory: Option<u64>,
 }
 
