@@ -78,16 +78,20 @@ pub fn load(path: &Path) -> Result<Pipeline, PipelineError> {
 /// and underlines it. `keys` is the path to the value, e.g. `["env", "dockerfile"]`, or
 /// `["jobs", "build", "env", "dockerfile"]` when the job has its own `env`. When the path
 /// is not in the file (the value is a default), the deepest key found is underlined.
-pub fn problem_at(
+/// [`Pipeline::env_key_path`] gives the path of a job's env keys.
+pub fn problem_at<K: AsRef<str>>(
     path: &Path,
     source: &str,
-    keys: &[&str],
+    keys: &[K],
     message: impl Into<String>,
     label: impl Into<String>,
     help: Option<String>,
 ) -> PipelineError {
     let span = yaml::parse(source)
-        .map(|root| yaml::locate(&root, source, keys))
+        .map(|root| {
+            let keys: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
+            yaml::locate(&root, source, &keys)
+        })
         .unwrap_or_default();
     let mut issue = Issue::new(
         ProblemKind::Other {

@@ -123,6 +123,15 @@ impl Pipeline {
         vars
     }
 
+    /// The key path of `key` in the `env` a job uses, for [`crate::problem_at`]:
+    /// `["jobs", job, "env", key]` when the job has its own `env`, else `["env", key]`.
+    pub fn env_key_path(&self, job: &Job, key: &str) -> Vec<String> {
+        match job.env {
+            Some(_) => vec!["jobs".into(), job.name.clone(), "env".into(), key.into()],
+            None => vec!["env".into(), key.into()],
+        }
+    }
+
     /// The environment a job runs in: its own, else the pipeline's.
     pub fn job_env<'a>(&'a self, job: &'a Job) -> Option<&'a EnvSpec> {
         job.env.as_ref().or(self.env.as_ref())

@@ -464,6 +464,13 @@ fn problems_found_later_point_into_the_file() {
     assert_eq!(e.problems()[0].underlined(), "nope:1");
     assert_eq!((e.problems()[0].line, e.problems()[0].column), (5, 19));
 
+    // The path of a job's env key.
+    let pipeline = railyard_pipeline::parse(path, src).unwrap();
+    let keys = pipeline.env_key_path(&pipeline.jobs["a"], "image");
+    assert_eq!(keys, ["jobs", "a", "env", "image"]);
+    let e = railyard_pipeline::problem_at(path, src, &keys, "missing", "here", None);
+    assert_eq!(e.problems()[0].underlined(), "nope:1");
+
     // A default value: the deepest key written is underlined.
     let e = railyard_pipeline::problem_at(
         path,

@@ -4,6 +4,7 @@ mod bad;
 mod docs;
 mod good;
 mod graph;
+mod robust;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 use railyard_pipeline::{Pipeline, PipelineError, Problem, parse};

@@ -1,0 +1,62 @@
+//! Damaged files never panic the parser, and every problem points inside the file.
+
+use railyard_pipeline::parse;
+use std::path::Path;
+
+const BASE: &str = "env:\n  dockerfile: ci/Dockerfile\n  args: { V: 1.10 }\nvariables: { A: \"é\" }\n.t: &t { timeout: 5m }\njobs:\n  build:\n    <<: *t\n    script: [make, \"make 🎉\"]\n    artifacts: [out]\n  test:\n    needs: build\n    services:\n      db: { image: postgres, ready: pg_isready, ready_timeout: 1m }\n    script: |\n      make test\n    resources: { cpus: 1.5, memory: 512m }\n";
+
+fn check(source: &str) {
+    let Err(e) = parse(Path::new(".railyard.yml"), source) else {
+        return;
+    };
+    assert!(!e.problems().is_empty());
+    for p in e.problems() {
+        let start = p.span.offset();
+        let end = start + p.span.len();
+        assert!(end <= source.len(), "span past the end for {source:?}: {p}");
+        assert!(source.is_char_boundary(start) && source.is_char_boundary(end));
+        let line = source[..start].matches('\n').count() + 1;
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let column = source[line_start..start].chars().count() + 1;
+        assert_eq!((p.line, p.column), (line, column), "{p}");
+        assert!(
+            p.to_string()
+                .starts_with(&format!(".railyard.yml:{line}:{column}: "))
+        );
+    }
+}
+
+#[test]
+fn the_base_file_is_valid() {
+    parse(Path::new(".railyard.yml"), BASE).unwrap();
+}
+
+#[test]
+fn every_deletion_and_insertion_is_handled() {
+    let boundaries: Vec<usize> = BASE.char_indices().map(|(i, _)| i).collect();
+    for (n, &i) in boundaries.iter().enumerate() {
+        let next = boundaries.get(n + 1).copied().unwrap_or(BASE.len());
+        check(&format!("{}{}", &BASE[..i], &BASE[next..]));
+        for insert in [
+            ":",
+            "[",
+            "{",
+            "\t",
+            "- ",
+            "\"",
+            "&a",
+            "*a",
+            "\n  x: 1\n",
+            "ü",
+        ] {
+            check(&format!("{}{insert}{}", &BASE[..i], &BASE[i..]));
+        }
+    }
+}
+
+#[test]
+fn every_truncation_is_handled() {
+    for (i, _) in BASE.char_indices() {
+        check(&BASE[..i]);
+    }
+}
