@@ -43,7 +43,8 @@ impl Docker {
         &self,
         container: &str,
         path: &str,
-    ) -> Result<impl Stream<Item = Result<Bytes, DockerError>> + Send + use<>, DockerError> {
+    ) -> Result<impl Stream<Item = Result<Bytes, DockerError>> + Send + Unpin + use<>, DockerError>
+    {
         let options = DownloadFromContainerOptionsBuilder::default()
             .path(path)
             .build();

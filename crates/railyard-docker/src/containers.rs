@@ -8,8 +8,8 @@ use bollard::models::{
     ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StartContainerOptions,
+    CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StartContainerOptions,
 };
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -47,6 +47,17 @@ pub struct ContainerSpec {
     pub limits: Limits,
     /// Run a tiny init as PID 1 (reaps zombies, forwards signals).
     pub init: bool,
+}
+
+/// What a container is doing, as far as the runner cares.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerState {
+    /// Still running.
+    pub running: bool,
+    /// The exit code once it stopped.
+    pub exit_code: Option<i64>,
+    /// The kernel killed it for exceeding its memory limit.
+    pub oom_killed: bool,
 }
 
 /// A named volume mounted into a container. There are no bind mounts.
@@ -226,6 +237,23 @@ impl Docker {
             }
             Err(e) => Err(self.err(format!("removing container `{id}`"))(e)),
         }
+    }
+
+    /// Whether a container still runs, and how it ended (a service that died while the
+    /// runner waited for it to be ready, a job container killed for memory).
+    pub async fn container_state(&self, id: &str) -> Result<ContainerState, DockerError> {
+        let inspect = self
+            .client
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(self.err_for("container", id, format!("inspecting container `{id}`")))?;
+        let state = inspect.state.unwrap_or_default();
+        let running = state.running == Some(true);
+        Ok(ContainerState {
+            running,
+            exit_code: if running { None } else { state.exit_code },
+            oom_killed: state.oom_killed == Some(true),
+        })
     }
 
     /// The last `lines` lines of a container's output (stdout and stderr interleaved), e.g. to

@@ -22,7 +22,9 @@ mod labelled;
 mod resources;
 
 pub use client::{API_VERSION, DEFAULT_ENDPOINT, Docker};
-pub use containers::{ContainerSpec, DEFAULT_PIDS_LIMIT, Limits, NO_NEW_PRIVILEGES, VolumeMount};
+pub use containers::{
+    ContainerSpec, ContainerState, DEFAULT_PIDS_LIMIT, Limits, NO_NEW_PRIVILEGES, VolumeMount,
+};
 pub use errors::{DockerError, OUTPUT_TAIL_LINES};
 pub use exec::{EXIT_NOT_FOUND, ExecSpec, Output};
 pub use images::{BuildRequest, ImageInfo, OUTSIDE_DOCKERFILE_NAME};

@@ -31,9 +31,12 @@ impl TestRun {
     pub fn labels(&self) -> HashMap<String, String> {
         HashMap::from([
             (RUN_LABEL.to_string(), self.id.clone()),
+            // `host:pid` of a live process, as the runner writes it: other suites reap
+            // objects whose owner is dead or unreadable, even while this test runs.
+            ("io.railyard.owner".to_string(), owner()),
             (
-                "io.railyard.owner".to_string(),
-                "railyard-docker-tests".to_string(),
+                "io.railyard.test".to_string(),
+                "railyard-docker".to_string(),
             ),
         ])
     }
@@ -102,6 +105,11 @@ impl Drop for TestRun {
         })
         .join();
     }
+}
+
+fn owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
 }
 
 pub async fn exec_collect(

@@ -109,14 +109,18 @@ async fn logs_tail_returns_the_last_lines() {
     ]);
     let id = run.start(&spec).await;
     let mut all = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..600 {
         all = run.docker.logs_tail(&id, 10).await.unwrap();
         if all.len() == 6 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(all, ["oops", "line1", "line2", "line3", "line4", "line5"]);
+    assert_eq!(
+        all,
+        ["oops", "line1", "line2", "line3", "line4", "line5"],
+        "{all:?}"
+    );
     let last = run.docker.logs_tail(&id, 2).await.unwrap();
     assert_eq!(last, ["line4", "line5"]);
     run.finish().await;
@@ -168,6 +172,31 @@ async fn removing_what_is_gone_is_fine_and_missing_things_are_named() {
             }
         ),
         "{err:?}"
+    );
+    run.finish().await;
+}
+
+#[tokio::test]
+async fn container_state_tells_how_a_container_ended() {
+    let run = TestRun::new().await;
+    let running = run.start(&run.sleeper("up")).await;
+    let state = run.docker.container_state(&running).await.unwrap();
+    assert!(state.running && state.exit_code.is_none(), "{state:?}");
+
+    let mut spec = run.sleeper("quitter");
+    spec.cmd = Some(vec!["sh".into(), "-c".into(), "exit 7".into()]);
+    let quitter = run.start(&spec).await;
+    let mut state = run.docker.container_state(&quitter).await.unwrap();
+    for _ in 0..100 {
+        if !state.running {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        state = run.docker.container_state(&quitter).await.unwrap();
+    }
+    assert_eq!(
+        (state.running, state.exit_code, state.oom_killed),
+        (false, Some(7), false)
     );
     run.finish().await;
 }

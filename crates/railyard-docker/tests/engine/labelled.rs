@@ -22,7 +22,7 @@ async fn finds_and_removes_exactly_what_carries_the_labels() {
     let any_run = run
         .docker
         .list_labelled(&[
-            "io.railyard.owner=railyard-docker-tests".to_string(),
+            "io.railyard.test=railyard-docker".to_string(),
             "io.railyard.run".to_string(),
         ])
         .await
