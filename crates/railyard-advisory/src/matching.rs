@@ -80,6 +80,17 @@ pub fn package_lookup(
     }
 }
 
+/// Every key the inventory's packages are looked up by: what to load from a store of
+/// advisories before matching it.
+pub fn inventory_keys(inventory: &ImageInventory) -> std::collections::BTreeSet<PackageKey> {
+    inventory
+        .packages
+        .iter()
+        .filter_map(|p| package_lookup(p, inventory.distro.as_ref()))
+        .flat_map(|(keys, _)| keys)
+        .collect()
+}
+
 /// Whether `version` falls in `range` of `ecosystem`. A version that does not parse is not
 /// matched (and the caller may report it); `GIT` ranges never match installed packages.
 pub fn in_range(range: &Range, ecosystem: &str, version: &str) -> bool {
@@ -178,6 +189,8 @@ pub struct Finding {
     pub fixed: Option<String>,
     /// Where the package is recorded in the image.
     pub location: String,
+    /// The layer's position (0 = base).
+    pub layer_index: usize,
     /// The layer's diff ID.
     pub layer_diff_id: String,
     /// The Dockerfile instruction that added the layer.
@@ -245,6 +258,7 @@ impl AdvisoryIndex {
                     version: version.clone(),
                     fixed: fixed_version(entry).map(str::to_string),
                     location: package.location.clone(),
+                    layer_index: package.layer.index,
                     layer_diff_id: package.layer.diff_id.clone(),
                     instruction: package.layer.instruction.clone(),
                 });

@@ -1,1 +1,643 @@
-//! advisories
+//! Advisories and their findings on stored scans.
+//!
+//! An import upserts by id and `modified`: a copy that is not newer than the stored one is
+//! left alone (re-importing the same archive changes nothing), a newer one replaces it and its
+//! package and alias rows. Findings are not computed at scan time only: after an import,
+//! [`Store::rematch_all`] matches every stored scan's packages again, so a new advisory shows
+//! up on images scanned last month without reading them. Findings are keyed by scan, and
+//! read joined with `image_scans`, so a replaced scan's findings never show.
+
+use std::collections::{BTreeMap, HashSet};
+
+use railyard_advisory::matching::{PackageKey, affected_key, inventory_keys};
+use railyard_advisory::{Advisory, AdvisoryIndex, Finding};
+use railyard_scan::ImageInventory;
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+/// Rows per transaction when importing; large archives commit in steps.
+const IMPORT_BATCH: usize = 500;
+/// Values per `IN (…)` list.
+const IN_CHUNK: usize = 200;
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportCounts {
+    /// Advisories not stored before.
+    pub added: usize,
+    /// Stored advisories replaced by a newer copy.
+    pub updated: usize,
+    /// Advisories whose stored copy is as new or newer (left alone).
+    pub unchanged: usize,
+}
+
+/// What re-matching stored scans found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RematchCounts {
+    /// Stored scans matched again.
+    pub scans: usize,
+    /// Findings over all of them now.
+    pub findings: usize,
+    /// Findings that were not there before.
+    pub new_findings: usize,
+    /// Findings that went away (fixed ranges, withdrawn advisories).
+    pub gone_findings: usize,
+}
+
+/// One stored image hit by an advisory: `inventory affected` lists these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AffectedImage {
+    /// The advisory's id.
+    pub advisory_id: String,
+    /// The project (`""` outside a project).
+    pub project: String,
+    /// The image reference scanned.
+    pub image: String,
+    /// The image ID.
+    pub image_id: String,
+    /// When the image was scanned (ms since the epoch).
+    pub scanned_at: i64,
+    /// The package hit.
+    pub package: String,
+    /// Its ecosystem (`deb`, `pypi`, …).
+    pub ecosystem: String,
+    /// The version tested.
+    pub version: String,
+    /// Where it is recorded in the image.
+    pub location: String,
+    /// The layer that put it there (0 = base).
+    pub layer_index: i64,
+    /// That layer's diff ID.
+    pub layer_diff_id: String,
+    /// That layer's Dockerfile instruction.
+    pub instruction: Option<String>,
+    /// The finding's severity.
+    pub severity: String,
+    /// The first fixed version, when the advisory names one.
+    pub fixed: Option<String>,
+}
+
+impl Store {
+    /// Stores advisories, replacing only older copies (by `modified`).
+    pub async fn import_advisories(
+        &self,
+        advisories: &[Advisory],
+    ) -> Result<ImportCounts, StoreError> {
+        let err = self.query_error("importing advisories");
+        let now = now_ms();
+        let mut counts = ImportCounts::default();
+        for batch in advisories.chunks(IMPORT_BATCH) {
+            let mut tx = self.pool().begin().await.map_err(&err)?;
+            for adv in batch {
+                let stored: Option<i64> =
+                    sqlx::query("SELECT modified_ms FROM advisories WHERE id = $1")
+                        .bind(&adv.id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(&err)?
+                        .map(|r| r.try_get(0))
+                        .transpose()
+                        .map_err(&err)?;
+                match stored {
+                    Some(m) if m >= adv.modified_ms => {
+                        counts.unchanged += 1;
+                        continue;
+                    }
+                    Some(_) => {
+                        counts.updated += 1;
+                        for table in [
+                            "DELETE FROM advisory_packages WHERE advisory_id = $1",
+                            "DELETE FROM advisory_aliases WHERE advisory_id = $1",
+                            "DELETE FROM advisories WHERE id = $1",
+                        ] {
+                            sqlx::query(table)
+                                .bind(&adv.id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(&err)?;
+                        }
+                    }
+                    None => counts.added += 1,
+                }
+                let body = serde_json::to_string(adv).unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO advisories (id, modified_ms, severity, summary, withdrawn, body, imported_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&adv.id)
+                .bind(adv.modified_ms)
+                .bind(adv.severity.as_str())
+                .bind(&adv.summary)
+                .bind(i64::from(adv.withdrawn))
+                .bind(body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+                let keys: HashSet<PackageKey> = adv.affected.iter().map(affected_key).collect();
+                for key in keys {
+                    sqlx::query("INSERT INTO advisory_packages (advisory_id, ecosystem, name) VALUES ($1, $2, $3)")
+                        .bind(&adv.id)
+                        .bind(&key.ecosystem)
+                        .bind(&key.name)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?;
+                }
+                let aliases: HashSet<&String> =
+                    adv.aliases.iter().filter(|a| **a != adv.id).collect();
+                for alias in aliases {
+                    sqlx::query(
+                        "INSERT INTO advisory_aliases (alias, advisory_id) VALUES ($1, $2)",
+                    )
+                    .bind(alias)
+                    .bind(&adv.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&err)?;
+                }
+            }
+            tx.commit().await.map_err(&err)?;
+        }
+        Ok(counts)
+    }
+
+    /// How many advisories are stored.
+    pub async fn advisory_count(&self) -> Result<i64, StoreError> {
+        sqlx::query("SELECT COUNT(*) FROM advisories")
+            .fetch_one(self.pool())
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(self.query_error("counting advisories"))
+    }
+
+    /// The stored advisory with this id, or else the ones that list it as an alias (a CVE id
+    /// names several advisories: Debian's, GitHub's, …).
+    pub async fn advisories_named(&self, id_or_alias: &str) -> Result<Vec<Advisory>, StoreError> {
+        let err = self.query_error("reading an advisory");
+        let id = id_or_alias.trim();
+        let rows = sqlx::query(
+            "SELECT body FROM advisories WHERE id = $1 \
+             UNION SELECT a.body FROM advisories a JOIN advisory_aliases l ON l.advisory_id = a.id \
+             WHERE l.alias = $1",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        let mut out = rows
+            .iter()
+            .map(|r| self.decode_advisory(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| {
+            (a.id != id)
+                .cmp(&(b.id != id))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(out)
+    }
+
+    /// The stored advisories filed under any of `keys`.
+    pub async fn advisories_for_keys(
+        &self,
+        keys: impl IntoIterator<Item = &PackageKey>,
+    ) -> Result<Vec<Advisory>, StoreError> {
+        let err = self.query_error("looking up advisories by package");
+        let mut by_eco: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for k in keys {
+            by_eco.entry(&k.ecosystem).or_default().push(&k.name);
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for (eco, names) in by_eco {
+            for chunk in names.chunks(IN_CHUNK) {
+                let list = placeholders(2, chunk.len());
+                let sql = format!(
+                    "SELECT DISTINCT advisory_id FROM advisory_packages WHERE ecosystem = $1 AND name IN ({list})"
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(eco);
+                for n in chunk {
+                    q = q.bind(*n);
+                }
+                for row in q.fetch_all(self.pool()).await.map_err(&err)? {
+                    ids.push(row.try_get(0).map_err(&err)?);
+                }
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT body FROM advisories WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for row in q.fetch_all(self.pool()).await.map_err(&err)? {
+                out.push(self.decode_advisory(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Matches an inventory against the stored advisories (without recording anything).
+    pub async fn match_inventory(
+        &self,
+        inventory: &ImageInventory,
+    ) -> Result<Vec<Finding>, StoreError> {
+        let keys = inventory_keys(inventory);
+        let index = AdvisoryIndex::new(self.advisories_for_keys(&keys).await?);
+        Ok(index.match_inventory(inventory))
+    }
+
+    /// Matches a stored scan against the stored advisories and records its findings,
+    /// replacing the previous ones. Returns them. Call after [`Store::save_scan`].
+    pub async fn record_findings(
+        &self,
+        scan_id: &str,
+        project: &str,
+        inventory: &ImageInventory,
+    ) -> Result<Vec<Finding>, StoreError> {
+        let findings = self.match_inventory(inventory).await?;
+        self.replace_findings(scan_id, project, inventory, &findings)
+            .await?;
+        Ok(findings)
+    }
+
+    /// Matches every stored scan again from its stored packages (no image is read) and
+    /// replaces all findings; drops findings of scans that no longer exist. Call after an
+    /// import.
+    pub async fn rematch_all(&self) -> Result<RematchCounts, StoreError> {
+        let err = self.query_error("matching stored scans again");
+        let before: HashSet<(String, String, String, String)> = self.finding_keys().await?;
+        let scans = self.stored_scans().await?;
+        let mut after = HashSet::new();
+        for scan in &scans {
+            let findings = self.match_inventory(&scan.inventory).await?;
+            self.replace_findings(&scan.id, &scan.project, &scan.inventory, &findings)
+                .await?;
+            for f in &findings {
+                after.insert((
+                    scan.id.clone(),
+                    f.advisory_id.clone(),
+                    f.package.clone(),
+                    f.location.clone(),
+                ));
+            }
+        }
+        sqlx::query(
+            "DELETE FROM advisory_findings WHERE scan_id NOT IN (SELECT id FROM image_scans)",
+        )
+        .execute(self.pool())
+        .await
+        .map_err(&err)?;
+        Ok(RematchCounts {
+            scans: scans.len(),
+            findings: after.len(),
+            new_findings: after.difference(&before).count(),
+            gone_findings: before.difference(&after).count(),
+        })
+    }
+
+    /// Every stored image hit by the advisory `id_or_alias` (by id, or every advisory that has
+    /// it as an alias), by project, image, layer.
+    pub async fn affected_by(&self, id_or_alias: &str) -> Result<Vec<AffectedImage>, StoreError> {
+        let err = self.query_error("listing images hit by an advisory");
+        let advisories = self.advisories_named(id_or_alias).await?;
+        if advisories.is_empty() {
+            return Err(self.not_found(format!(
+                "advisory `{id_or_alias}` (no advisory has this id or alias; import it with `railyard advisories import`)"
+            )));
+        }
+        let mut out = Vec::new();
+        for adv in &advisories {
+            let rows = sqlx::query(
+                "SELECT f.advisory_id, s.project, s.reference, s.image_id, s.scanned_at, f.package, \
+                 f.ecosystem, f.version, f.location, f.layer_index, f.layer_diff_id, f.instruction, \
+                 f.severity, f.fixed \
+                 FROM advisory_findings f JOIN image_scans s ON s.id = f.scan_id \
+                 WHERE f.advisory_id = $1",
+            )
+            .bind(&adv.id)
+            .fetch_all(self.pool())
+            .await
+            .map_err(&err)?;
+            for r in rows {
+                out.push(AffectedImage {
+                    advisory_id: r.try_get(0).map_err(&err)?,
+                    project: r.try_get(1).map_err(&err)?,
+                    image: r.try_get(2).map_err(&err)?,
+                    image_id: r.try_get(3).map_err(&err)?,
+                    scanned_at: r.try_get(4).map_err(&err)?,
+                    package: r.try_get(5).map_err(&err)?,
+                    ecosystem: r.try_get(6).map_err(&err)?,
+                    version: r.try_get(7).map_err(&err)?,
+                    location: r.try_get(8).map_err(&err)?,
+                    layer_index: r.try_get(9).map_err(&err)?,
+                    layer_diff_id: r.try_get(10).map_err(&err)?,
+                    instruction: r.try_get(11).map_err(&err)?,
+                    severity: r.try_get(12).map_err(&err)?,
+                    fixed: r.try_get(13).map_err(&err)?,
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            (
+                &a.project,
+                &a.image,
+                a.layer_index,
+                &a.package,
+                &a.advisory_id,
+            )
+                .cmp(&(
+                    &b.project,
+                    &b.image,
+                    b.layer_index,
+                    &b.package,
+                    &b.advisory_id,
+                ))
+        });
+        Ok(out)
+    }
+
+    async fn replace_findings(
+        &self,
+        scan_id: &str,
+        project: &str,
+        inv: &ImageInventory,
+        findings: &[Finding],
+    ) -> Result<(), StoreError> {
+        let err = self.query_error("recording advisory findings");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        sqlx::query("DELETE FROM advisory_findings WHERE scan_id = $1")
+            .bind(scan_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        let mut seen = HashSet::new();
+        for f in findings {
+            if !seen.insert((&f.advisory_id, &f.package, &f.location)) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO advisory_findings (scan_id, advisory_id, project, image, image_id, package, \
+                 ecosystem, version, location, layer_index, layer_diff_id, instruction, severity, fixed) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(scan_id)
+            .bind(&f.advisory_id)
+            .bind(project)
+            .bind(&inv.reference)
+            .bind(&inv.image_id)
+            .bind(&f.package)
+            .bind(f.ecosystem.as_str())
+            .bind(&f.version)
+            .bind(&f.location)
+            .bind(f.layer_index as i64)
+            .bind(&f.layer_diff_id)
+            .bind(&f.instruction)
+            .bind(f.severity.as_str())
+            .bind(&f.fixed)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)
+    }
+
+    async fn finding_keys(&self) -> Result<HashSet<(String, String, String, String)>, StoreError> {
+        let err = self.query_error("reading advisory findings");
+        let rows =
+            sqlx::query("SELECT scan_id, advisory_id, package, location FROM advisory_findings")
+                .fetch_all(self.pool())
+                .await
+                .map_err(&err)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(err)
+    }
+
+    fn decode_advisory(&self, row: &sqlx::any::AnyRow) -> Result<Advisory, StoreError> {
+        let body: String = row
+            .try_get(0)
+            .map_err(self.query_error("reading an advisory"))?;
+        serde_json::from_str(&body).map_err(|_| StoreError::Corrupt {
+            location: self.location().to_string(),
+            what: "advisory",
+            value: body.chars().take(80).collect(),
+        })
+    }
+}
+
+/// `$from, $from+1, …` for an `IN` list of `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    //! One story on SQLite, and on PostgreSQL when `RAILYARD_TEST_POSTGRES_URL` is set:
+    //! scan stored, advisories imported, stored scans matched again, updated, withdrawn.
+    use super::*;
+    use railyard_scan::{Distro, Ecosystem, LayerRef, Package};
+    use serde_json::json;
+
+    fn advisory(id: &str, modified: &str, fixed: &str) -> Advisory {
+        let doc = json!({
+            "id": id,
+            "modified": modified,
+            "aliases": ["CVE-2026-0001"],
+            "summary": "glibc: buffer overflow",
+            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+            "affected": [{
+                "package": {"ecosystem": "Debian:12", "name": "glibc"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]
+            }]
+        });
+        railyard_advisory::osv::parse(&serde_json::to_vec(&doc).unwrap())
+            .unwrap()
+            .advisory
+    }
+
+    fn inventory() -> ImageInventory {
+        let libc = Package {
+            name: "libc6".into(),
+            version: "2.36-9+deb12u3".into(),
+            ecosystem: Ecosystem::Deb,
+            purl: "pkg:deb/debian/libc6@2.36-9+deb12u3".into(),
+            source_name: Some("glibc".into()),
+            source_version: None,
+            license: None,
+            arch: Some("amd64".into()),
+            location: "var/lib/dpkg/status".into(),
+            layer: LayerRef {
+                index: 1,
+                diff_id: "sha256:bbbb".into(),
+                instruction: Some("RUN apt-get install -y libc6".into()),
+            },
+            owned_by_os: false,
+        };
+        serde_json::from_value(json!({
+            "image_id": "sha256:img1",
+            "reference": "ci-env:abc",
+            "distro": Distro { id: "debian".into(), version_id: "12".into(), pretty_name: None },
+            "layers": [],
+            "packages": [libc],
+        }))
+        .unwrap()
+    }
+
+    async fn story(store: Store) {
+        let inv = inventory();
+        let scan_id = store.save_scan("web", None, &inv, 1_000).await.unwrap();
+        assert!(
+            store
+                .record_findings(&scan_id, "web", &inv)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .affected_by("DSA-1")
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("railyard advisories import")
+        );
+
+        let v1 = advisory("DSA-1", "2026-11-01T00:00:00Z", "2.36-9+deb12u4");
+        let counts = store
+            .import_advisories(std::slice::from_ref(&v1))
+            .await
+            .unwrap();
+        assert_eq!(
+            counts,
+            ImportCounts {
+                added: 1,
+                updated: 0,
+                unchanged: 0
+            }
+        );
+        let m = store.rematch_all().await.unwrap();
+        assert_eq!(
+            (m.scans, m.findings, m.new_findings, m.gone_findings),
+            (1, 1, 1, 0)
+        );
+
+        let hit = store.affected_by("DSA-1").await.unwrap();
+        assert_eq!(hit.len(), 1);
+        assert_eq!(
+            (
+                hit[0].project.as_str(),
+                hit[0].image.as_str(),
+                hit[0].layer_index,
+                hit[0].instruction.as_deref()
+            ),
+            ("web", "ci-env:abc", 1, Some("RUN apt-get install -y libc6"))
+        );
+        assert_eq!(
+            (hit[0].package.as_str(), hit[0].severity.as_str()),
+            ("libc6", "critical")
+        );
+        assert_eq!(
+            store.affected_by("CVE-2026-0001").await.unwrap(),
+            hit,
+            "found by alias"
+        );
+
+        // The same archive again changes nothing.
+        let again = store
+            .import_advisories(std::slice::from_ref(&v1))
+            .await
+            .unwrap();
+        assert_eq!(
+            again,
+            ImportCounts {
+                added: 0,
+                updated: 0,
+                unchanged: 1
+            }
+        );
+        assert_eq!(store.rematch_all().await.unwrap().new_findings, 0);
+
+        // A newer copy saying the installed version was never affected replaces it.
+        let v2 = advisory("DSA-1", "2026-11-20T00:00:00Z", "2.36-9+deb12u2");
+        assert_eq!(store.import_advisories(&[v2]).await.unwrap().updated, 1);
+        let m = store.rematch_all().await.unwrap();
+        assert_eq!((m.findings, m.gone_findings), (0, 1));
+        assert!(store.affected_by("DSA-1").await.unwrap().is_empty());
+        // An older copy does not bring the old ranges back.
+        assert_eq!(store.import_advisories(&[v1]).await.unwrap().unchanged, 1);
+        assert_eq!(
+            store.advisories_named("DSA-1").await.unwrap()[0].modified_ms,
+            1_795_132_800_000
+        );
+        assert_eq!(store.advisory_count().await.unwrap(), 1);
+
+        // A rescan of the image (new scan id) is matched, and the old scan's findings vanish.
+        let v3 = advisory("DSA-1", "2026-11-21T00:00:00Z", "2.37-1");
+        store.import_advisories(&[v3]).await.unwrap();
+        let new_id = store.save_scan("web", None, &inv, 2_000).await.unwrap();
+        assert_ne!(new_id, scan_id);
+        let m = store.rematch_all().await.unwrap();
+        assert_eq!((m.scans, m.findings), (1, 1));
+        assert_eq!(store.affected_by("DSA-1").await.unwrap().len(), 1);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn advisory_story_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        story(Store::open_in(dir.path()).await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn advisory_story_on_postgres() {
+        use sqlx::Executor;
+        let Ok(admin_url) = std::env::var("RAILYARD_TEST_POSTGRES_URL") else {
+            eprintln!(
+                "note: RAILYARD_TEST_POSTGRES_URL is unset; skipping the PostgreSQL advisory story"
+            );
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let name = format!(
+            "railyard_t_adv_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let admin = sqlx::AnyPool::connect(&admin_url).await.unwrap();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        let (base, query) = admin_url
+            .split_once('?')
+            .map_or((admin_url.as_str(), String::new()), |(b, q)| {
+                (b, format!("?{q}"))
+            });
+        let url = format!("{}/{name}{query}", &base[..base.rfind('/').unwrap()]);
+        story(Store::open(&url).await.unwrap()).await;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE {name} WITH (FORCE)"
+            )))
+            .await
+            .unwrap();
+        admin.close().await;
+    }
+}

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
+pub use advisories::{AffectedImage, ImportCounts, RematchCounts};
 pub use connect::Backend;
 pub use errors::StoreError;
 pub use inventory::{PackageHolder, StoredScan};
