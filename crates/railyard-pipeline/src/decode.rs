@@ -213,7 +213,7 @@ fn build(
 }
 
 fn scan(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option<ScanPolicy> {
-    let context = format!("{context} (`scan`)");
+    let context = crate::read::nested("scan", context);
     let fields = r.fields(entry, &context, SCAN_KEYS, Extra::Nothing)?;
     let Some(e) = fields.get("fail_on") else {
         return Some(ScanPolicy { fail_on: None });

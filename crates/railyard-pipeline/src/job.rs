@@ -89,7 +89,7 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
     spans.env_given = fields.misspelled("env");
     if let Some(e) = fields.get("env") {
         spans.env_given = true;
-        job.env = env(r, e, &format!("in the `env` of job `{name}`"));
+        job.env = env(r, e, &crate::read::nested("env", &context));
     }
     if let Some(e) = fields.get("variables") {
         job.variables = r.string_map(e, &context, true);
@@ -260,7 +260,7 @@ fn check_service_name(r: &mut Reader<'_>, job: &str, entry: Entry<'_>) -> bool {
 }
 
 fn resources(r: &mut Reader<'_>, entry: Entry<'_>, job: &str) -> Resources {
-    let context = format!("in the `resources` of job `{job}`");
+    let context = crate::read::nested("resources", &format!("in job `{job}`"));
     let mut out = Resources::default();
     let Some(fields) = r.fields(entry, &context, RESOURCE_KEYS, Extra::Nothing) else {
         return out;

@@ -297,13 +297,26 @@ impl<'s> Reader<'s> {
         let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
         for item in items {
-            match self.string_node(entry.key, context, item, expected) {
-                Some(s) if s.trim().is_empty() => {
-                    self.invalid(entry.key, context, item.span, "an entry is empty");
-                    ok = false;
-                }
-                Some(s) => out.push((s, item.span)),
-                None => ok = false,
+            // Only an entry of the list can be a non-scalar here.
+            let Some(text) = item.scalar_text(self.source) else {
+                self.push(Issue::new(
+                    ProblemKind::WrongType {
+                        key: entry.key.to_owned(),
+                        context: context.to_owned(),
+                        expected: expected.to_owned(),
+                        found: format!("{} as an entry", item.kind()),
+                    },
+                    item.span,
+                    "expected a string",
+                ));
+                ok = false;
+                continue;
+            };
+            if text.trim().is_empty() {
+                self.invalid(entry.key, context, item.span, "an entry is empty");
+                ok = false;
+            } else {
+                out.push((text, item.span));
             }
         }
         ok.then_some(out)
@@ -322,7 +335,7 @@ impl<'s> Reader<'s> {
         let Some(entries) = self.entries(entry, context, expected) else {
             return out;
         };
-        let inner = format!("{context} (`{}`)", entry.key);
+        let inner = nested(entry.key, context);
         for e in entries {
             if posix_names && !is_variable_name(e.key) {
                 self.invalid(
@@ -408,6 +421,15 @@ impl<'s> Reader<'s> {
                 None
             }
         }
+    }
+}
+
+/// The context of a key inside the map `key` found in `context`: "in job `a`" becomes
+/// "in `variables` of job `a`", "at the top level" becomes "in `variables` at the top level".
+pub(crate) fn nested(key: &str, context: &str) -> String {
+    match context.strip_prefix("in ") {
+        Some(rest) => format!("in `{key}` of {rest}"),
+        None => format!("in `{key}` {context}"),
     }
 }
 

@@ -124,12 +124,12 @@ fn wrong_type_names_the_key_and_the_type() {
     );
     check(
         &with_env("jobs:\n  a:\n    script:\n      - make\n      - [nested]\n"),
-        ".railyard.yml:6:9: `script` in job `a` must be a command or a list of commands, found a list",
+        ".railyard.yml:6:9: `script` in job `a` must be a command or a list of commands, found a list as an entry",
         "[",
     );
     check(
         &with_env("jobs:\n  a:\n    script: [x]\n    resources: { cpus: many }\n"),
-        ".railyard.yml:5:24: `cpus` in the `resources` of job `a` must be a number, found a string",
+        ".railyard.yml:5:24: `cpus` in `resources` of job `a` must be a number, found a string",
         "many",
     );
 }
@@ -295,17 +295,17 @@ fn absurd_values() {
     let job = |extra: &str| with_env(&format!("jobs:\n  a:\n    script: [x]\n    {extra}\n"));
     check(
         &job("resources: { cpus: 0 }"),
-        ".railyard.yml:5:24: invalid `cpus` in the `resources` of job `a`: must be more than 0 (e.g. `0.5` or `2`)",
+        ".railyard.yml:5:24: invalid `cpus` in `resources` of job `a`: must be more than 0 (e.g. `0.5` or `2`)",
         "0",
     );
     check(
         &job("resources: { memory: 1m }"),
-        ".railyard.yml:5:26: invalid `memory` in the `resources` of job `a`: 1m is below the engine's minimum of 6m",
+        ".railyard.yml:5:26: invalid `memory` in `resources` of job `a`: 1m is below the engine's minimum of 6m",
         "1m",
     );
     let p = check(
         &job("resources: { memory: 512 }"),
-        ".railyard.yml:5:26: invalid `memory` in the `resources` of job `a`: 512 is below the engine's minimum of 6m",
+        ".railyard.yml:5:26: invalid `memory` in `resources` of job `a`: 512 is below the engine's minimum of 6m",
         "512",
     );
     assert_eq!(
@@ -324,7 +324,7 @@ fn absurd_values() {
     );
     check(
         &job("resources: { memory: lots }"),
-        ".railyard.yml:5:26: invalid `memory` in the `resources` of job `a`: `lots` is not a size like `512m`, `4g` or `1.5G`",
+        ".railyard.yml:5:26: invalid `memory` in `resources` of job `a`: `lots` is not a size like `512m`, `4g` or `1.5G`",
         "lots",
     );
 }
@@ -360,7 +360,7 @@ fn duplicate_keys() {
 fn scan_severity() {
     let p = check(
         "env: { image: busybox, scan: { fail_on: hihg } }\njobs: { a: { script: [x] } }\n",
-        ".railyard.yml:1:41: invalid `fail_on` in `env` (`scan`): `hihg` is not a severity",
+        ".railyard.yml:1:41: invalid `fail_on` in `scan` of `env`: `hihg` is not a severity",
         "hihg",
     );
     assert_eq!(p.help.as_deref(), Some("did you mean `high`?"));
@@ -379,7 +379,7 @@ fn services_need_an_image() {
 fn variables() {
     let p = check(
         &with_env("variables:\n  EMPTY:\njobs: { a: { script: [x] } }\n"),
-        ".railyard.yml:3:3: `EMPTY` at the top level (`variables`) must be a string, found nothing (null)",
+        ".railyard.yml:3:3: `EMPTY` in `variables` at the top level must be a string, found nothing (null)",
         "EMPTY",
     );
     assert_eq!(
@@ -388,7 +388,7 @@ fn variables() {
     );
     check(
         &with_env("variables: { 1X: a }\njobs: { a: { script: [x] } }\n"),
-        ".railyard.yml:2:14: invalid `1X` at the top level (`variables`): a variable name is letters, digits and `_`, not starting with a digit",
+        ".railyard.yml:2:14: invalid `1X` in `variables` at the top level: a variable name is letters, digits and `_`, not starting with a digit",
         "1X",
     );
 }
