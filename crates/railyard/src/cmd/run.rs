@@ -24,7 +24,6 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     let docker = super::docker().await?;
     let store = super::store(g).await?;
     let owner = names::owner();
-    store.abandon_dead_runs(&names::owner_is_alive).await?;
     let record = store
         .create_run(&NewRun {
             project: project.key(),

@@ -55,8 +55,8 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
     });
     let started = now_ms();
     let session = JobSession::open(&docker, &pipeline, &opts, &job, &tx).await;
+    // The session keeps a sender for its teardown messages; the printer ends with it.
     drop(tx);
-    let _ = printer.await;
     let session = session?;
     eprintln!(
         "railyard: shell in job `{job}` ({:.1}s to start); the workspace is /workspace; exit to tear down",
@@ -73,6 +73,8 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
         user: None,
     };
     let result = docker.exec_interactive(&session.container, &spec).await;
-    session.close().await?;
+    let closed = session.close().await;
+    let _ = printer.await;
+    closed?;
     Ok(result? as i32)
 }

@@ -1,0 +1,49 @@
+//! `railyard runs` and `railyard logs`: history that survives the process.
+
+use crate::common::{Project, text};
+
+#[test]
+fn logs_of_past_runs_are_kept_per_job() {
+    let p = Project::new(
+        "env: { image: busybox }\njobs:\n  a:\n    script: [echo alpha]\n  b:\n    script: [echo beta >&2, exit 2]\n",
+    );
+    assert_eq!(p.run(&["run"]).status.code(), Some(1));
+    assert_eq!(p.run(&["run", "a"]).status.code(), Some(0));
+
+    let runs = p.runs();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["number"], 2, "newest first");
+    assert_eq!(runs[1]["status"], "failed");
+
+    let a = text(&p.run(&["logs", "1", "a"]).stdout);
+    assert!(a.contains("$ echo alpha\nalpha\n"), "{a}");
+    let b = text(&p.run(&["logs", "1", "b"]).stdout);
+    assert!(b.contains("beta") && b.contains("exit code 2"), "{b}");
+    let all = text(&p.run(&["logs", "#1"]).stdout);
+    assert!(
+        all.contains("==> a <==") && all.contains("==> b <=="),
+        "{all}"
+    );
+
+    let table = text(&p.run(&["runs"]).stdout);
+    assert!(
+        table.contains("failed") && table.contains("success"),
+        "{table}"
+    );
+}
+
+#[test]
+fn logs_of_an_unknown_run_or_job_say_what_exists() {
+    let p = Project::new("env: { image: busybox }\njobs:\n  a:\n    script: [echo]\n");
+    assert!(p.run(&["run"]).status.success());
+    let out = p.run(&["logs", "9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("railyard runs"));
+    let out = p.run(&["logs", "1", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("its jobs: a"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,9 @@
+//! The `railyard` binary run as users run it: in a scratch repository, with its own data
+//! folder, against the real Docker engine.
+
+mod common;
+mod history;
+mod run;
+mod shell;
+mod signals;
+mod validate;

@@ -1,0 +1,75 @@
+//! Ctrl-C/SIGTERM cancel cleanly; after `kill -9`, `railyard clean` reaps.
+
+use crate::common::{Project, anything_left, assert_nothing_left, text};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+/// Starts `railyard run --json` and waits until the long step has started; returns the
+/// process and its run id.
+fn start_long_run(p: &Project) -> (Child, String) {
+    let mut child = p
+        .cmd(&["run", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut run_id = None;
+    for line in lines.by_ref() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "run_started" {
+            run_id = event["run_id"].as_str().map(String::from);
+        }
+        if event["event"] == "step_started" && event["index"] == 1 {
+            break;
+        }
+    }
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, run_id.expect("the run announced itself"))
+}
+
+const LONG: &str = "env: { image: busybox }\njobs:\n  long:\n    services:\n      side: { image: busybox, command: sleep 600 }\n    script: [echo go, sleep 600]\n";
+
+fn signal(child: &Child, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn sigterm_stops_the_step_tears_down_and_records_the_run_as_cancelled() {
+    let p = Project::new(LONG);
+    let (mut child, run_id) = start_long_run(&p);
+    assert!(anything_left(&run_id), "the job is running");
+    signal(&child, "-TERM");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_nothing_left(&run_id);
+    let runs = p.runs();
+    assert_eq!(runs[0]["status"], "cancelled");
+    let log = text(&p.run(&["logs", "1", "long"]).stdout);
+    assert!(log.contains("job cancelled"), "{log}");
+}
+
+#[test]
+fn after_kill_9_clean_reaps_the_leftovers_and_the_run_is_abandoned() {
+    let p = Project::new(LONG);
+    let (mut child, run_id) = start_long_run(&p);
+    signal(&child, "-KILL");
+    child.wait().unwrap();
+    assert!(anything_left(&run_id), "kill -9 leaves the containers");
+    let out = p.run(&["clean"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("removed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_nothing_left(&run_id);
+    assert_eq!(p.runs()[0]["status"], "abandoned");
+}
