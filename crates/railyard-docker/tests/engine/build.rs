@@ -230,3 +230,23 @@ async fn a_missing_image_that_cannot_be_pulled_says_so() {
     assert!(busybox.id.starts_with("sha256:"));
     run.finish().await;
 }
+
+#[tokio::test]
+async fn a_dockerfile_syntax_error_is_reported_before_any_step() {
+    let run = TestRun::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "Dockerfile",
+        "FROM busybox\nFROBNICATE the widgets\n",
+    );
+    let req = request(&run, dir.path(), &dir.path().join("Dockerfile"));
+    let err = run.docker.build(&req, &mut |_| {}).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, DockerError::BuildFailed { step: None, .. }),
+        "{err:?}"
+    );
+    assert!(text.contains("unknown instruction: FROBNICATE"), "{text}");
+    run.finish().await;
+}
