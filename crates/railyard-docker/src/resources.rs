@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 impl Docker {
     /// Creates a bridge network; returns its id. Containers on different networks cannot
-    /// reach each other.
+    /// reach each other. A name already taken is [`DockerError::Conflict`].
     pub async fn create_network(
         &self,
         name: &str,
@@ -18,7 +18,6 @@ impl Docker {
             name: name.to_string(),
             driver: Some("bridge".to_string()),
             labels: Some(labels.clone()),
-            attachable: Some(true),
             ..Default::default()
         };
         let created = self.client.create_network(request).await.map_err(|e| {
@@ -32,6 +31,17 @@ impl Docker {
                 _ => self.err(format!("creating network `{name}`"))(e),
             }
         })?;
+        // Docker 20.10 does not refuse a duplicate name (API < 1.44 only checks on request);
+        // it creates a second network and warns. Two networks under one name make every
+        // later lookup by name ambiguous, so undo it and say so.
+        if created.warning.contains("already exists") {
+            self.remove_network(&created.id).await?;
+            return Err(DockerError::Conflict {
+                kind: "network",
+                name: name.to_string(),
+                message: created.warning,
+            });
+        }
         Ok(created.id)
     }
 

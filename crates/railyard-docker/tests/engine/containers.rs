@@ -13,7 +13,7 @@ async fn a_service_is_reachable_by_its_alias_only_from_its_own_network() {
     let mut db = run.sleeper("db");
     db.network = Some(net.clone());
     db.network_aliases = vec!["db".into()];
-    run.start(&db).await;
+    let db_id = run.start(&db).await;
 
     let mut job = run.sleeper("job");
     job.network = Some(net.clone());
@@ -32,6 +32,22 @@ async fn a_service_is_reachable_by_its_alias_only_from_its_own_network() {
     let outsider = run.start(&outsider).await;
     let (code, _, _) = run.sh(&outsider, "ping -c1 -W2 db").await;
     assert_ne!(code, 0);
+    // Nor reach it by address: Docker isolates bridge networks from each other.
+    let inspect = run
+        .docker
+        .client()
+        .inspect_container(&db_id, None)
+        .await
+        .unwrap();
+    let ip = inspect.network_settings.unwrap().networks.unwrap()[&net]
+        .ip_address
+        .clone()
+        .unwrap();
+    assert!(!ip.is_empty());
+    let (code, _, _) = run.sh(&job, &format!("ping -c1 -W5 {ip}")).await;
+    assert_eq!(code, 0, "same network, by address");
+    let (code, _, _) = run.sh(&outsider, &format!("ping -c1 -W2 {ip}")).await;
+    assert_ne!(code, 0, "another network reached {ip}");
     run.finish().await;
 }
 
@@ -158,6 +174,36 @@ async fn removing_what_is_gone_is_fine_and_missing_things_are_named() {
             }
         ),
         "{err:?}"
+    );
+
+    let net = run.name("net-twice");
+    run.docker
+        .create_network(&net, &run.labels())
+        .await
+        .unwrap();
+    let err = run
+        .docker
+        .create_network(&net, &run.labels())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DockerError::Conflict {
+                kind: "network",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        run.docker
+            .list_labelled(&run.filter())
+            .await
+            .unwrap()
+            .networks
+            .len(),
+        1
     );
 
     let spec = run.sleeper("twice");
