@@ -309,9 +309,7 @@ impl Store {
         let err = self.query_error("listing images hit by an advisory");
         let advisories = self.advisories_named(id_or_alias).await?;
         if advisories.is_empty() {
-            return Err(self.not_found(format!(
-                "advisory `{id_or_alias}` (no advisory has this id or alias; import it with `railyard advisories import`)"
-            )));
+            return Err(self.not_found(format!("no advisory with id or alias `{id_or_alias}`")));
         }
         let mut out = Vec::new();
         for adv in &advisories {
@@ -517,7 +515,7 @@ mod tests {
                 .await
                 .unwrap_err()
                 .to_string()
-                .contains("railyard advisories import")
+                .contains("no advisory with id or alias `DSA-1`")
         );
 
         let v1 = advisory("DSA-1", "2026-11-01T00:00:00Z", "2.36-9+deb12u4");
