@@ -257,12 +257,15 @@ fn assemble(
             .ok_or_else(|| incomplete(format!("layer `{path}` listed in manifest.json")))?;
         match outcome {
             LayerOutcome::Scanned { scan, diff_id } => {
+                let mut scan = scan.clone();
                 if scan.complete && diff_id != expected {
                     warnings.push(format!(
-                        "layer {i} (`{path}`) hashes to {diff_id}, the config says {expected}"
+                        "layer {i} (`{path}`) hashes to {diff_id}, the config says {expected}: \
+                         the archive is damaged; its scan is not cached"
                     ));
+                    scan.complete = false;
                 }
-                layers.push(scan.clone());
+                layers.push(scan);
                 fresh.push(true);
             }
             LayerOutcome::Skipped { diff_id, size } => match cached.get(expected) {
