@@ -35,6 +35,10 @@ pub enum Output {
     Stderr(Bytes),
 }
 
+/// How long the engine may take to record an exit code after the output has ended; it is
+/// usually at once, but a loaded machine can lag by seconds.
+const EXIT_CODE_WAIT: Duration = Duration::from_secs(30);
+
 /// How the engine's own message starts when a command cannot be started at all.
 const EXEC_FAILED: &[u8] = b"OCI runtime exec failed";
 
@@ -247,7 +251,8 @@ impl Docker {
     /// The exit code once the engine has recorded it (it may lag the end of the output).
     async fn exec_exit_code(&self, exec_id: &str) -> Result<i64, DockerError> {
         let mut delay = Duration::from_millis(2);
-        for _ in 0..40 {
+        let deadline = tokio::time::Instant::now() + EXIT_CODE_WAIT;
+        while tokio::time::Instant::now() < deadline {
             let info = self
                 .client
                 .inspect_exec(exec_id)

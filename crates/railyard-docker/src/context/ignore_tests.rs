@@ -274,3 +274,43 @@ fn go_clean() {
         assert_eq!(clean(input), want, "{input:?}");
     }
 }
+
+/// moby's `TestCompile`: which patterns become plain comparisons and which regexes.
+#[test]
+fn compile_kinds_and_regexes() {
+    let cases: &[(&str, &str)] = &[
+        ("*", "^[^/]*$"),
+        ("file*", "^file[^/]*$"),
+        ("*file", "^[^/]*file$"),
+        ("a*/b", "^a[^/]*/b$"),
+        ("**", "suffix"),
+        ("**/**", "^(.*/)?.*$"),
+        ("dir/**", "prefix"),
+        ("**/dir", "suffix"),
+        ("**/dir2/*", "^(.*/)?dir2/[^/]*$"),
+        ("**/dir2/**", "^(.*/)?dir2/.*$"),
+        ("**file", "suffix"),
+        ("**/file*txt", "^(.*/)?file[^/]*txt$"),
+        ("**/**/*.txt", "^(.*/)?(.*/)?[^/]*\\.txt$"),
+        ("a[b-d]e", "^a[b-d]e$"),
+        (".*", "^\\.[^/]*$"),
+        ("abc.def", "exact"),
+        ("abc?def", "^abc[^/]def$"),
+        ("**/foo/bar", "suffix"),
+        ("a(b)c/def", "exact"),
+        ("a.|)$(}+{bc", "exact"),
+        (
+            "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+            "exact",
+        ),
+    ];
+    for (pattern, want) in cases {
+        let got = match compile(pattern).unwrap() {
+            MatchKind::Exact => "exact".to_string(),
+            MatchKind::Prefix(_) => "prefix".to_string(),
+            MatchKind::Suffix(_) => "suffix".to_string(),
+            MatchKind::Regex(re) => re.as_str().to_string(),
+        };
+        assert_eq!(&got, want, "{pattern:?}");
+    }
+}
