@@ -43,6 +43,8 @@ pub enum Command {
     Runs(RunsArgs),
     /// Print the logs of a run (all jobs, or one).
     Logs(LogsArgs),
+    /// Import known vulnerabilities (OSV) and ask which stored images they hit.
+    Advisories(crate::cmd::advisories::AdvisoriesArgs),
 }
 
 #[derive(Debug, Args)]

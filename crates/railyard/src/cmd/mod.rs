@@ -1,5 +1,6 @@
 //! One module per command; `dispatch` picks it and turns its result into an exit code.
 
+pub mod advisories;
 mod clean;
 mod graph;
 mod logs;
@@ -39,6 +40,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Clean(args) => clean::run(args).await,
         Command::Runs(args) => runs::run(g, args).await,
         Command::Logs(args) => logs::run(g, args).await,
+        Command::Advisories(args) => advisories::run(g, args).await,
     };
     match result {
         Ok(code) => code,

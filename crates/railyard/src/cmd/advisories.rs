@@ -1,0 +1,252 @@
+//! `railyard advisories import PATH…` and `railyard advisories affected ADVISORY` (also
+//! reachable as `railyard inventory affected`), plus the `--fail-on` / `--ignore-file` options
+//! that `railyard scan` flattens into its own arguments.
+
+use crate::cli::Global;
+use anyhow::Context;
+use railyard_advisory::policy::{Outcome, Status};
+use railyard_advisory::{Finding, IgnoreFile, Severity};
+use std::path::PathBuf;
+
+/// `railyard advisories …`
+#[derive(Debug, clap::Args)]
+pub struct AdvisoriesArgs {
+    #[command(subcommand)]
+    pub command: AdvisoriesCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AdvisoriesCommand {
+    /// Import OSV advisories (JSON files, folders of them, or OSV's per-ecosystem zip
+    /// archives), then match every stored scan again. Unreadable files are skipped with a
+    /// warning naming them.
+    Import(ImportArgs),
+    /// List the stored images hit by an advisory (id or alias such as a CVE id): project,
+    /// image, layer, instruction.
+    Affected(AffectedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// OSV JSON files, folders (read recursively) or zip archives.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AffectedArgs {
+    /// Advisory id (`DSA-5678-1`, `GHSA-…`) or alias (`CVE-2024-1234`).
+    pub advisory: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The policy options of a command that reports findings (`railyard scan`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PolicyArgs {
+    /// Exit with status 1 when a finding at or above SEVERITY is not ignored: unknown (any
+    /// finding), low, medium, high, critical.
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+    /// Advisories to accept until a date (YAML: `ignore: [{ id, reason, expires: YYYY-MM-DD }]`)
+    /// [default: .railyard-ignore.yml in the current folder, when present].
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
+}
+
+/// The default ignore file, looked for in the current folder.
+pub const DEFAULT_IGNORE_FILE: &str = ".railyard-ignore.yml";
+
+impl PolicyArgs {
+    /// Loads the ignore file (the given one, or the default when it exists). A malformed file
+    /// is an input error naming file and line.
+    pub fn ignore(&self) -> anyhow::Result<Option<IgnoreFile>> {
+        let path = match &self.ignore_file {
+            Some(p) => p.clone(),
+            None => {
+                let p = PathBuf::from(DEFAULT_IGNORE_FILE);
+                if !p.exists() {
+                    return Ok(None);
+                }
+                p
+            }
+        };
+        IgnoreFile::load(&path)
+            .map(Some)
+            .map_err(|e| super::Expected::Input(e.to_string()).into())
+    }
+
+    /// Applies `--fail-on` and the ignore file to findings, as of today.
+    pub fn evaluate(&self, findings: Vec<Finding>) -> anyhow::Result<Outcome> {
+        let ignore = self.ignore()?;
+        let today = jiff::Zoned::now().date();
+        Ok(railyard_advisory::evaluate(
+            findings,
+            self.fail_on,
+            ignore.as_ref(),
+            today,
+        ))
+    }
+}
+
+/// Prints findings as a table with their policy status, then the notes (expired ignore
+/// entries) and the verdict on stderr.
+pub fn print_outcome(outcome: &Outcome, fail_on: Option<Severity>) {
+    if outcome.findings.is_empty() {
+        println!("no known vulnerabilities");
+    } else {
+        let mut table = comfy_table::Table::new();
+        table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
+        table.set_header([
+            "severity", "advisory", "package", "version", "fixed in", "layer", "status",
+        ]);
+        for j in &outcome.findings {
+            let f = &j.finding;
+            let status = match &j.status {
+                Status::Active if j.fails => "fails".to_string(),
+                Status::Active => String::new(),
+                Status::Ignored { expires, .. } => format!("ignored until {expires}"),
+                Status::IgnoreExpired { expired } => format!("ignore expired {expired}"),
+            };
+            table.add_row([
+                f.severity.to_string(),
+                f.advisory_id.clone(),
+                format!("{} ({})", f.package, f.ecosystem),
+                f.version.clone(),
+                f.fixed.clone().unwrap_or_default(),
+                format!(
+                    "{} {}",
+                    f.layer_index,
+                    f.instruction.as_deref().unwrap_or("")
+                ),
+                status,
+            ]);
+        }
+        println!("{table}");
+    }
+    for note in &outcome.notes {
+        anstream::eprintln!("note: {note}");
+    }
+    if let Some(level) = fail_on {
+        if outcome.failing > 0 {
+            anstream::eprintln!(
+                "{} finding(s) at or above {level} are not ignored: failing",
+                outcome.failing
+            );
+        }
+    }
+}
+
+pub async fn run(g: &Global, args: AdvisoriesArgs) -> anyhow::Result<i32> {
+    match args.command {
+        AdvisoriesCommand::Import(a) => import(g, a).await,
+        AdvisoriesCommand::Affected(a) => affected(g, a).await,
+    }
+}
+
+/// `railyard advisories import PATH…`
+pub async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<i32> {
+    let mut advisories = Vec::new();
+    let mut warnings = 0usize;
+    let mut documents = 0usize;
+    for path in &args.paths {
+        let p = path.clone();
+        let read = tokio::task::spawn_blocking(move || railyard_advisory::read_path(&p))
+            .await
+            .context("reading advisories")?
+            .map_err(|e| super::Expected::Input(e.to_string()))?;
+        for w in &read.warnings {
+            anstream::eprintln!("warning: {w} (skipped)");
+        }
+        warnings += read.warnings.len();
+        documents += read.documents;
+        advisories.extend(read.advisories);
+    }
+    let store = super::store(g).await?;
+    let counts = store.import_advisories(&advisories).await?;
+    let rematch = store.rematch_all().await?;
+    if args.json {
+        let out = serde_json::json!({
+            "documents": documents,
+            "read": advisories.len(),
+            "skipped": warnings,
+            "stored": counts,
+            "rematched": rematch,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "read {} advisories from {documents} documents ({warnings} skipped); {} added, {} updated, {} unchanged",
+            advisories.len(),
+            counts.added,
+            counts.updated,
+            counts.unchanged
+        );
+        println!(
+            "matched {} stored scans again: {} findings ({} new, {} gone)",
+            rematch.scans, rematch.findings, rematch.new_findings, rematch.gone_findings
+        );
+    }
+    Ok(0)
+}
+
+/// `railyard advisories affected ADVISORY` / `railyard inventory affected ADVISORY`
+pub async fn affected(g: &Global, args: AffectedArgs) -> anyhow::Result<i32> {
+    let store = super::store(g).await?;
+    let rows = match store.affected_by(&args.advisory).await {
+        Ok(rows) => rows,
+        Err(e @ railyard_store::StoreError::NotFound { .. }) => {
+            let hint = "import it first with `railyard advisories import PATH`";
+            return Err(super::Expected::Input(format!("{e}: {hint}")).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        println!("no stored image is hit by {}", args.advisory);
+        return Ok(0);
+    }
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
+    table.set_header([
+        "project",
+        "image",
+        "layer",
+        "instruction",
+        "package",
+        "version",
+        "fixed in",
+        "advisory",
+    ]);
+    for r in &rows {
+        table.add_row([
+            if r.project.is_empty() {
+                "-".to_string()
+            } else {
+                r.project.clone()
+            },
+            r.image.clone(),
+            format!("{} {}", r.layer_index, short_digest(&r.layer_diff_id)),
+            r.instruction.clone().unwrap_or_default(),
+            format!("{} ({})", r.package, r.ecosystem),
+            r.version.clone(),
+            r.fixed.clone().unwrap_or_default(),
+            format!("{} ({})", r.advisory_id, r.severity),
+        ]);
+    }
+    println!("{table}");
+    Ok(0)
+}
+
+/// `sha256:0123456789ab…` → `0123456789ab`.
+fn short_digest(d: &str) -> &str {
+    let hex = d.strip_prefix("sha256:").unwrap_or(d);
+    &hex[..hex.len().min(12)]
+}
