@@ -43,6 +43,10 @@ pub enum Command {
     Runs(RunsArgs),
     /// Print the logs of a run (all jobs, or one).
     Logs(LogsArgs),
+    /// List an image's packages, with the layer and Dockerfile line that added each.
+    Scan(crate::cmd::scan::ScanArgs),
+    /// Ask every stored scan: which images hold a package.
+    Inventory(crate::cmd::inventory::InventoryArgs),
     /// Import known vulnerabilities (OSV) and ask which stored images they hit.
     Advisories(crate::cmd::advisories::AdvisoriesArgs),
 }

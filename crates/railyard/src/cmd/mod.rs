@@ -3,9 +3,11 @@
 pub mod advisories;
 mod clean;
 mod graph;
+pub mod inventory;
 mod logs;
 mod run;
 mod runs;
+pub mod scan;
 mod shell;
 mod validate;
 
@@ -40,6 +42,8 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Clean(args) => clean::run(args).await,
         Command::Runs(args) => runs::run(g, args).await,
         Command::Logs(args) => logs::run(g, args).await,
+        Command::Scan(args) => scan::run(g, args).await,
+        Command::Inventory(args) => inventory::run(g, args).await,
         Command::Advisories(args) => advisories::run(g, args).await,
     };
     match result {
