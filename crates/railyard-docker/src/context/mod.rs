@@ -1,6 +1,6 @@
 //! Build contexts: which files Docker would send (`.dockerignore` applied the way the docker
 //! CLI applies it), and deterministic tars of them. The runner hashes [`collect`]'s list for
-//! the env image's cache key and packs workspaces with [`tar`].
+//! the env image's cache key and packs workspaces with [`tar()`].
 
 mod ignore;
 mod tarball;
