@@ -124,7 +124,14 @@ impl Docker {
         req: &BuildRequest,
         on_output: &mut (dyn FnMut(&str) + Send),
     ) -> Result<String, DockerError> {
-        let (tar, dockerfile_name) = build_context(req)?;
+        // Walking and packing the context is blocking file IO: keep it off the runtime.
+        let owned = req.clone();
+        let (tar, dockerfile_name) = tokio::task::spawn_blocking(move || build_context(&owned))
+            .await
+            .map_err(|e| DockerError::Io {
+                doing: format!("packing the build context {}", req.context_dir.display()),
+                source: std::io::Error::other(e),
+            })??;
         let args: HashMap<&str, &str> = req
             .args
             .iter()
