@@ -73,6 +73,18 @@ pub enum DockerError {
         message: String,
     },
 
+    /// A command was sent to a container that is not running (it exited, was killed for
+    /// memory, or was removed meanwhile).
+    #[error(
+        "container `{container}` is not running, so nothing can run in it ({message}); check its exit code and logs"
+    )]
+    NotRunning {
+        /// The container name or id.
+        container: String,
+        /// What the engine said.
+        message: String,
+    },
+
     /// A container spec asked for something the isolation rules forbid or Docker cannot take.
     #[error("invalid container spec for `{name}`: {reason}")]
     InvalidSpec {

@@ -2,7 +2,7 @@
 //! output is never held back waiting for a newline), or attached to the caller's terminal.
 
 use crate::client::Docker;
-use crate::errors::DockerError;
+use crate::errors::{DockerError, server_error};
 use bollard::container::LogOutput;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::ExecConfig;
@@ -240,11 +240,17 @@ impl Docker {
             .client
             .create_exec(container, spec.config(interactive, tty))
             .await
-            .map_err(self.err_for(
-                "container",
-                container,
-                format!("creating a command in `{container}`"),
-            ))?;
+            .map_err(|e| match server_error(&e) {
+                Some((409, message)) => DockerError::NotRunning {
+                    container: container.to_string(),
+                    message: message.to_string(),
+                },
+                _ => self.err_for(
+                    "container",
+                    container,
+                    format!("creating a command in `{container}`"),
+                )(e),
+            })?;
         Ok(created.id)
     }
 

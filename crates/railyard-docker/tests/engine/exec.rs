@@ -91,3 +91,36 @@ async fn interactive_exec_without_a_terminal_returns_the_exit_code() {
     assert_eq!(code, 5);
     run.finish().await;
 }
+
+#[tokio::test]
+async fn a_command_in_a_stopped_container_says_it_is_not_running() {
+    let run = TestRun::new().await;
+    let spec = run.sleeper("stopped");
+    let id = run.docker.create_container(&spec).await.unwrap();
+    let err = run
+        .docker
+        .exec(&id, &sh("true"), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, railyard_docker::DockerError::NotRunning { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("is not running"), "{err}");
+    let err = run
+        .docker
+        .exec(&run.name("gone"), &sh("true"), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            railyard_docker::DockerError::NotFound {
+                kind: "container",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    run.finish().await;
+}
