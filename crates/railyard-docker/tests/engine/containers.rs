@@ -246,3 +246,19 @@ async fn container_state_tells_how_a_container_ended() {
     );
     run.finish().await;
 }
+
+#[tokio::test]
+async fn the_memory_limit_is_enforced() {
+    let run = TestRun::new().await;
+    let mut spec = run.sleeper("small");
+    spec.limits.memory_bytes = Some(16 * 1024 * 1024);
+    let id = run.start(&spec).await;
+    // dd touches its whole 64 MiB buffer: the kernel kills it, and only it.
+    let (code, _, err) = run
+        .sh(&id, "dd if=/dev/zero of=/dev/null bs=64M count=1")
+        .await;
+    assert_eq!(code, 137, "{err}");
+    let (code, out, _) = run.sh(&id, "echo still up").await;
+    assert_eq!((code, out.as_str()), (0, "still up\n"));
+    run.finish().await;
+}
