@@ -36,13 +36,25 @@ pub fn normalize_name(osv_ecosystem: &str, name: &str) -> String {
     }
 }
 
+/// The ecosystem an advisory entry is filed under. OSV's Ubuntu records say
+/// `Ubuntu:22.04:LTS`, while an image's os-release gives `Ubuntu:22.04`. (`Ubuntu:Pro:…`
+/// entries describe fixes only Ubuntu Pro ships and stay apart.)
+pub fn normalize_ecosystem(ecosystem: &str) -> String {
+    let e = ecosystem.trim();
+    match e.strip_prefix("Ubuntu:") {
+        Some(rest) if !rest.starts_with("Pro:") => {
+            format!("Ubuntu:{}", rest.strip_suffix(":LTS").unwrap_or(rest))
+        }
+        _ => e.to_string(),
+    }
+}
+
 /// The key an advisory entry is filed under. A distro ecosystem without a release (`Debian`)
 /// is filed as such and looked up for every release.
 pub fn affected_key(a: &Affected) -> PackageKey {
-    PackageKey {
-        ecosystem: a.ecosystem.clone(),
-        name: normalize_name(&a.ecosystem, &a.name),
-    }
+    let ecosystem = normalize_ecosystem(&a.ecosystem);
+    let name = normalize_name(&ecosystem, &a.name);
+    PackageKey { ecosystem, name }
 }
 
 /// How a package is looked up: its keys (with and without the release for distros) and the

@@ -207,3 +207,32 @@ fn severity_sources() {
     none["severity"] = json!([{"type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"}]);
     assert_eq!(adv(none).severity, railyard_advisory::Severity::Unknown);
 }
+
+#[test]
+fn ubuntu_lts_records_match_the_release_from_os_release() {
+    let index = AdvisoryIndex::new([
+        adv(osv(
+            "UBUNTU-CVE-1",
+            "Ubuntu:22.04:LTS",
+            "openssl",
+            "0",
+            "3.0.2-0ubuntu1.15",
+        )),
+        adv(osv(
+            "UBUNTU-CVE-2",
+            "Ubuntu:Pro:22.04:LTS",
+            "openssl",
+            "0",
+            "3.0.2-0ubuntu1.99",
+        )),
+    ]);
+    let mut ssl = package(Ecosystem::Deb, "libssl3", "3.0.2-0ubuntu1.14", 0);
+    ssl.source_name = Some("openssl".into());
+    let found = index.match_inventory(&inventory(Some(("ubuntu", "22.04")), vec![ssl]));
+    let ids: Vec<&str> = found.iter().map(|f| f.advisory_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["UBUNTU-CVE-1"],
+        "Pro-only fixes are not matched to a plain image"
+    );
+}
