@@ -21,8 +21,7 @@ pub(crate) struct BuildLog {
 impl BuildLog {
     /// Takes a `stream` chunk (any part of a line) and emits every line it completes.
     pub(crate) fn push(&mut self, chunk: &str, emit: &mut (dyn FnMut(&str) + Send)) {
-        let chunk = chunk.replace(STDERR_COLOUR, "").replace(RESET_COLOUR, "");
-        self.partial.push_str(&chunk);
+        self.partial.push_str(chunk);
         while let Some(pos) = self.partial.find('\n') {
             let line: String = self.partial.drain(..=pos).collect();
             let line = line.trim_end_matches(['\n', '\r']);
@@ -45,6 +44,12 @@ impl BuildLog {
     }
 
     fn line(&mut self, line: &str, emit: &mut (dyn FnMut(&str) + Send)) {
+        // Stripped per line, not per chunk: a chunk may end inside a colour code.
+        let stripped = line.replace(STDERR_COLOUR, "").replace(RESET_COLOUR, "");
+        if stripped.is_empty() && !line.is_empty() {
+            return;
+        }
+        let line = stripped.as_str();
         emit(line);
         if line.starts_with("Step ") && line.contains(" : ") {
             self.step = Some(line.to_string());
@@ -125,7 +130,8 @@ mod tests {
             "\n",
             " ---> Running in ce434e558c3f\n",
             "hi\n",
-            "\x1b[91merr\n",
+            "\x1b[9",
+            "1merr\n",
             "\x1b[0m",
         ]);
         assert_eq!(lines[0], "Step 1/2 : FROM busybox");
