@@ -131,13 +131,13 @@ pub fn print_outcome(outcome: &Outcome, fail_on: Option<Severity>) {
     for note in &outcome.notes {
         anstream::eprintln!("note: {note}");
     }
-    if let Some(level) = fail_on {
-        if outcome.failing > 0 {
-            anstream::eprintln!(
-                "{} finding(s) at or above {level} are not ignored: failing",
-                outcome.failing
-            );
-        }
+    if let Some(level) = fail_on
+        && outcome.failing > 0
+    {
+        anstream::eprintln!(
+            "{} finding(s) at or above {level} are not ignored: failing",
+            outcome.failing
+        );
     }
 }
 

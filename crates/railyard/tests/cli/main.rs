@@ -1,6 +1,7 @@
 //! The `railyard` binary run as users run it: in a scratch repository, with its own data
 //! folder, against the real Docker engine.
 
+mod advisories;
 mod common;
 mod history;
 mod run;
