@@ -159,6 +159,20 @@ fn import_match_affected_and_fail_on() {
         text(&out.stderr)
     );
 
+    // A folder of nothing but bad input imports nothing and loses nothing already stored.
+    p.write("bad/truncated.json", "[{\"id\": ");
+    p.write("bad/wrong.json", "{\"id\": 7, \"modified\": []}");
+    let out = p.run(&["advisories", "import", "bad"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("bad/truncated.json") && stderr.contains("bad/wrong.json"),
+        "{stderr}"
+    );
+    let out = p.run(&["inventory", "affected", "DSA-9001-1", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(rows.iter().any(|r| r["package"] == "libc6"), "{rows:?}");
+
     // Re-importing changes nothing.
     let out = p.run(&["advisories", "import", "osv", "--json"]);
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
