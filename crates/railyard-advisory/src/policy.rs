@@ -51,7 +51,7 @@ pub struct IgnoreFile {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
-    ignore: Vec<Spanned<RawEntry>>,
+    ignore: Option<Vec<Spanned<RawEntry>>>,
 }
 
 #[derive(Deserialize)]
@@ -96,7 +96,7 @@ impl IgnoreFile {
             )
         })?;
         let mut entries = Vec::new();
-        for entry in raw.ignore {
+        for entry in raw.ignore.unwrap_or_default() {
             let e = entry.value;
             let id = e.id.value.trim().to_string();
             if id.is_empty() {

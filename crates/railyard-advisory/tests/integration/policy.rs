@@ -135,10 +135,8 @@ fn malformed_ignore_files_name_file_and_line() {
             "the location is not repeated: {msg}"
         );
     }
-    assert!(
-        IgnoreFile::parse(Path::new("empty.yml"), "")
-            .unwrap()
-            .entries
-            .is_empty()
-    );
+    for empty in ["", "# nothing yet\n", "ignore:\n", "ignore: []\n"] {
+        let file = IgnoreFile::parse(Path::new("empty.yml"), empty);
+        assert!(file.unwrap().entries.is_empty(), "{empty:?}");
+    }
 }
