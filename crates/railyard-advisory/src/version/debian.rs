@@ -6,7 +6,7 @@
 //!
 //! Our own implementation: the `debversion` crate (0.5.5) was checked against dpkg 1.21 and
 //! disagrees where a digit run is `0` on one side and absent on the other (`1+dfsg` vs
-//! `1+dfsg0`: dpkg says equal, debversion says less). `tests/integration/ordering.rs` checks
+//! `1+dfsg0`: dpkg says equal, debversion says less). `tests/integration/ordering/` checks
 //! this module against the real `dpkg` on thousands of generated pairs.
 
 use crate::errors::VersionError;
