@@ -1,7 +1,7 @@
 //! Python versions, ordered by PEP 440 (epoch `N!`, release, `aN`/`bN`/`rcN` pre-releases,
 //! `.postN`, `.devN`, `+local`), with PEP 440's normalisation of alternative spellings
 //! (`1.0alpha1`, `1.0-1`, `v1.0`, `1.0.RC1`, `1.0_post2`). Uses `pep440_rs`, checked against
-//! Python's `packaging` on thousands of generated pairs in `tests/ordering.rs`.
+//! Python's `packaging` on thousands of generated pairs in `tests/integration/ordering/`.
 
 use crate::errors::VersionError;
 use crate::version::VersionScheme;

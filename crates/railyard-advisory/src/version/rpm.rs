@@ -3,6 +3,9 @@
 //! letters (other characters only separate); `~` sorts before everything including the end,
 //! `^` sorts after the end but before anything else; a number beats letters; numbers compare
 //! without leading zeros; the string with segments left over wins.
+//!
+//! Checked against rpm 4.18's own `rpm.vercmp` on thousands of generated pairs in
+//! `tests/integration/ordering/`.
 
 use crate::errors::VersionError;
 use crate::version::VersionScheme;
