@@ -187,3 +187,61 @@ fn a_missing_path_is_an_error_that_says_what_to_give() {
         "{e}"
     );
 }
+
+#[test]
+fn a_corrupt_entry_inside_an_intact_zip_is_named_and_the_others_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = dir.path().join("osv").join("all.zip");
+    std::fs::create_dir_all(z.parent().unwrap()).unwrap();
+    // Entries big enough that the middle of one is surely compressed data.
+    let entries: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| {
+            let id = format!("RUSTSEC-2026-{i:04}");
+            let mut v = osv(&id, "crates.io", "tokio", "1.0.0", "1.38.2");
+            v["details"] = json!(format!(
+                "{i} {}",
+                "lorem ipsum dolor sit amet ".repeat(200 + i * 37)
+            ));
+            (
+                format!("crates.io/{id}.json"),
+                serde_json::to_vec(&v).unwrap(),
+            )
+        })
+        .chain([("README.txt".to_string(), b"not an advisory".to_vec())])
+        .collect();
+    let refs: Vec<(&str, Vec<u8>)> = entries
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.clone()))
+        .collect();
+    zip_of(&z, &refs);
+    let mut bytes = std::fs::read(&z).unwrap();
+    // Find entry 2's name in its local header and scribble over the data that follows it.
+    let name = b"crates.io/RUSTSEC-2026-0002.json";
+    let at = bytes.windows(name.len()).position(|w| w == name).unwrap() + name.len();
+    for b in &mut bytes[at + 40..at + 120] {
+        *b ^= 0x5A;
+    }
+    std::fs::write(&z, &bytes).unwrap();
+    // A folder holding the zip: the zip inside is read too.
+    let r = read_path(dir.path()).unwrap();
+    let mut ids: Vec<&str> = r.advisories.iter().map(|a| a.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "RUSTSEC-2026-0000",
+            "RUSTSEC-2026-0001",
+            "RUSTSEC-2026-0003",
+            "RUSTSEC-2026-0004"
+        ]
+    );
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    assert!(
+        r.warnings[0]
+            .source
+            .ends_with("all.zip!crates.io/RUSTSEC-2026-0002.json"),
+        "{}",
+        r.warnings[0]
+    );
+    assert_eq!(r.documents, 5, "README.txt is not a document");
+}
