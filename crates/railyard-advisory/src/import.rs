@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 /// cannot reuse (600 MB for 30 000 entries); batching keeps it to tens of MB.
 const ZIP_BATCH: usize = 512;
 
+/// Largest JSON file read (a file may hold an array of advisories).
+const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Largest single advisory file read (OSV records are kilobytes; this bounds a hostile entry).
 const MAX_ENTRY_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -128,6 +131,13 @@ fn read_file(path: &Path, out: &mut ReadResult) {
     let mut bytes = magic[..n].to_vec();
     if let Err(e) = file.take(MAX_ENTRY_BYTES).read_to_end(&mut bytes) {
         return out.warn(name, format!("cannot read: {e}"));
+    }
+    if bytes.len() as u64 >= MAX_ENTRY_BYTES {
+        out.documents += 1;
+        return out.warn(
+            name,
+            format!("larger than the {MAX_ENTRY_BYTES}-byte limit for one file"),
+        );
     }
     // A file may also hold a JSON array of advisories.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
