@@ -129,14 +129,14 @@ fn read_file(path: &Path, out: &mut ReadResult) {
         return read_zip(&name, file, out);
     }
     let mut bytes = magic[..n].to_vec();
-    if let Err(e) = file.take(MAX_ENTRY_BYTES).read_to_end(&mut bytes) {
+    if let Err(e) = file.take(MAX_FILE_BYTES).read_to_end(&mut bytes) {
         return out.warn(name, format!("cannot read: {e}"));
     }
-    if bytes.len() as u64 >= MAX_ENTRY_BYTES {
+    if bytes.len() as u64 >= MAX_FILE_BYTES {
         out.documents += 1;
         return out.warn(
             name,
-            format!("larger than the {MAX_ENTRY_BYTES}-byte limit for one file"),
+            format!("larger than the {MAX_FILE_BYTES}-byte limit for one file"),
         );
     }
     // A file may also hold a JSON array of advisories.
