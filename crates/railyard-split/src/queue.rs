@@ -1,0 +1,255 @@
+//! Queue mode: shards pull batches from one shared queue until it is empty.
+//!
+//! A static plan is only as good as its timings; a queue absorbs what they miss (a slow
+//! machine, a test that got slower). The [`Batcher`] hands out the longest tests first, and
+//! each batch takes about `remaining / (shards × k)` seconds of predicted work (at least one
+//! test, and at least `min_batch_secs`), so batches are large while much is left and shrink
+//! as the queue empties: few `exec`s early, fine-grained balancing at the end. A shard that
+//! dies gives its unfinished batches back ([`TestQueue::give_back`]) and they are handed out
+//! again, longest first. [`TestQueue`] is the interface; [`LocalQueue`] implements it in
+//! memory for `railyard run`, and the server can implement it over its database so that
+//! shards on different machines share one queue.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+use crate::partition::sorted_estimates;
+use crate::timings::Timings;
+
+/// A share of the tests handed to one shard, run as one `exec` of the job's `run` command.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Batch {
+    /// Unique within its queue.
+    pub id: u64,
+    /// The ids, longest first.
+    pub tests: Vec<String>,
+    /// The sum of their estimates.
+    pub predicted_secs: f64,
+}
+
+/// A queue that shards (1…N) pull batches from. Implementations must be safe to call from
+/// many shards at once.
+#[async_trait::async_trait]
+pub trait TestQueue: Send + Sync {
+    /// The next batch for `shard`; `None` once every test has been handed out and every
+    /// handed-out batch completed. While other shards still hold batches that could be given
+    /// back, this waits rather than returning `None`.
+    async fn next_batch(&self, shard: u32) -> Option<Batch>;
+    /// Marks a batch done (its tests ran, whatever their outcome).
+    async fn complete(&self, shard: u32, batch: u64);
+    /// Returns every unfinished batch of `shard` (it died) to the queue.
+    async fn give_back(&self, shard: u32);
+}
+
+/// Cuts a sorted test list into shrinking batches. Not thread-safe: [`LocalQueue`] wraps it,
+/// and a simulation can drive it directly.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    /// Ascending by (estimate, id descending): `pop()` gives the longest, ties by lowest id.
+    pending: Vec<(String, f64)>,
+    pending_secs: f64,
+    shards: usize,
+    split_factor: f64,
+    min_batch_secs: f64,
+    next_id: u64,
+}
+
+fn queue_order(a: &(String, f64), b: &(String, f64)) -> std::cmp::Ordering {
+    a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0))
+}
+
+impl Batcher {
+    /// Default `k`: each batch is about 1/(2N) of the remaining work.
+    pub const DEFAULT_SPLIT_FACTOR: f64 = 2.0;
+    /// Default floor on a batch's predicted seconds, so the tail is not one `exec` per test.
+    pub const DEFAULT_MIN_BATCH_SECS: f64 = 0.5;
+
+    /// Queues the distinct `tests` for `shards` shards (0 is taken as 1).
+    pub fn new(tests: &[String], timings: &Timings, shards: usize) -> Batcher {
+        let (sorted, _) = sorted_estimates(tests, timings);
+        let pending: Vec<(String, f64)> = sorted
+            .into_iter()
+            .rev()
+            .map(|(id, s)| (id.to_string(), s))
+            .collect();
+        Batcher {
+            pending_secs: pending.iter().map(|t| t.1).sum(),
+            pending,
+            shards: shards.max(1),
+            split_factor: Batcher::DEFAULT_SPLIT_FACTOR,
+            min_batch_secs: Batcher::DEFAULT_MIN_BATCH_SECS,
+            next_id: 1,
+        }
+    }
+
+    /// Sets `k` in `remaining / (shards × k)`: larger means smaller batches (values below 1
+    /// are taken as 1).
+    pub fn with_split_factor(mut self, k: f64) -> Batcher {
+        self.split_factor = if k.is_finite() { k.max(1.0) } else { 1.0 };
+        self
+    }
+
+    /// Sets the floor on a batch's predicted seconds (0 allows one-test batches).
+    pub fn with_min_batch_secs(mut self, secs: f64) -> Batcher {
+        self.min_batch_secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
+        self
+    }
+
+    /// The next batch, or `None` when nothing is pending.
+    pub fn take(&mut self) -> Option<Batch> {
+        let target =
+            (self.pending_secs / (self.shards as f64 * self.split_factor)).max(self.min_batch_secs);
+        let mut tests = Vec::new();
+        let mut sum = 0.0;
+        while let Some((_, est)) = self.pending.last() {
+            if !tests.is_empty() && sum + est > target * (1.0 + 1e-9) {
+                break;
+            }
+            let (id, est) = self.pending.pop().expect("just peeked");
+            sum += est;
+            tests.push(id);
+        }
+        if tests.is_empty() {
+            return None;
+        }
+        self.pending_secs = if self.pending.is_empty() {
+            0.0
+        } else {
+            (self.pending_secs - sum).max(0.0)
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        Some(Batch {
+            id,
+            tests,
+            predicted_secs: sum,
+        })
+    }
+
+    /// Puts a batch's tests back, in their place by length (they will be handed out again
+    /// under a new batch id).
+    pub fn put_back(&mut self, batch: Batch, timings: &Timings) {
+        for id in batch.tests {
+            let entry = (id.clone(), timings.estimate(&id));
+            self.pending_secs += entry.1;
+            let at = self
+                .pending
+                .binary_search_by(|p| queue_order(p, &entry))
+                .unwrap_or_else(|i| i);
+            self.pending.insert(at, entry);
+        }
+    }
+
+    /// Tests not yet handed out.
+    pub fn pending_tests(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Predicted seconds not yet handed out.
+    pub fn pending_secs(&self) -> f64 {
+        self.pending_secs
+    }
+}
+
+/// An in-memory [`TestQueue`] for shards of one machine.
+#[derive(Debug)]
+pub struct LocalQueue {
+    state: Mutex<State>,
+    changed: Notify,
+}
+
+#[derive(Debug)]
+struct State {
+    batcher: Batcher,
+    timings: Timings,
+    /// Handed-out batches not yet complete: id -> (shard, batch).
+    in_flight: HashMap<u64, (u32, Batch)>,
+}
+
+impl LocalQueue {
+    /// A queue of the distinct `tests` for `shards` shards with the default batch sizing.
+    pub fn new(tests: &[String], timings: &Timings, shards: usize) -> LocalQueue {
+        LocalQueue::with_batcher(Batcher::new(tests, timings, shards), timings)
+    }
+
+    /// A queue over a configured [`Batcher`]; `timings` re-estimates given-back tests.
+    pub fn with_batcher(batcher: Batcher, timings: &Timings) -> LocalQueue {
+        LocalQueue {
+            state: Mutex::new(State {
+                batcher,
+                timings: timings.clone(),
+                in_flight: HashMap::new(),
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    /// (tests not yet handed out, batches handed out and not complete).
+    pub fn status(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.batcher.pending_tests(), state.in_flight.len())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind: keep going.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl TestQueue for LocalQueue {
+    async fn next_batch(&self, shard: u32) -> Option<Batch> {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a change between the look and the wait wakes us.
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if let Some(batch) = state.batcher.take() {
+                    state.in_flight.insert(batch.id, (shard, batch.clone()));
+                    return Some(batch);
+                }
+                if state.in_flight.is_empty() {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    async fn complete(&self, shard: u32, batch: u64) {
+        let mut state = self.lock();
+        if state
+            .in_flight
+            .get(&batch)
+            .is_some_and(|(s, _)| *s == shard)
+        {
+            state.in_flight.remove(&batch);
+        }
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
+    async fn give_back(&self, shard: u32) {
+        let mut state = self.lock();
+        let mine: Vec<u64> = state
+            .in_flight
+            .iter()
+            .filter(|(_, (s, _))| *s == shard)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in mine {
+            if let Some((_, batch)) = state.in_flight.remove(&id) {
+                let State {
+                    batcher, timings, ..
+                } = &mut *state;
+                batcher.put_back(batch, timings);
+            }
+        }
+        drop(state);
+        self.changed.notify_waiters();
+    }
+}
