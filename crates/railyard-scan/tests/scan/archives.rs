@@ -6,7 +6,7 @@ use railyard_scan::{Ecosystem, MemoryCache, NoCache, ScanError, scan_archive};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-enum E<'a> {
+pub(crate) enum E<'a> {
     File(&'a str, &'a [u8]),
     Dir(&'a str),
     Symlink(&'a str, &'a str),
@@ -14,7 +14,7 @@ enum E<'a> {
 }
 
 /// A tar with raw entry names (no sanitising: `..` and absolute names go in as written).
-fn layer(entries: &[E<'_>]) -> Vec<u8> {
+pub(crate) fn layer(entries: &[E<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for e in entries {
         let mut h = tar::Header::new_ustar();
@@ -55,7 +55,7 @@ fn sha(b: &[u8]) -> String {
 
 /// A docker-save archive; `stored` are the layer bytes written (maybe damaged), `real` the
 /// bytes the config's diff IDs are computed from.
-fn archive(real: &[Vec<u8>], stored: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn archive(real: &[Vec<u8>], stored: &[Vec<u8>]) -> Vec<u8> {
     let diff_ids: Vec<String> = real.iter().map(|l| sha(l)).collect();
     let history: Vec<serde_json::Value> = (0..real.len())
         .map(|i| serde_json::json!({"created_by": format!("/bin/sh -c step {i}")}))
@@ -89,7 +89,7 @@ fn archive(real: &[Vec<u8>], stored: &[Vec<u8>]) -> Vec<u8> {
 
 const STATUS: &[u8] = b"Package: base-files\nStatus: install ok installed\nVersion: 12.4\n\n";
 
-fn write(dir: &Path, bytes: &[u8]) -> std::path::PathBuf {
+pub(crate) fn write(dir: &Path, bytes: &[u8]) -> std::path::PathBuf {
     let p = dir.join("image.tar");
     std::fs::write(&p, bytes).unwrap();
     p

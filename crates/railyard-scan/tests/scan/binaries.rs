@@ -12,7 +12,9 @@ fn cargo_auditable_binary() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !have {
-        eprintln!("note: cargo-auditable is not installed (cargo install cargo-auditable); skipped");
+        eprintln!(
+            "note: cargo-auditable is not installed (cargo install cargo-auditable); skipped"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -34,7 +36,11 @@ fn cargo_auditable_binary() {
         .env("CARGO_TARGET_DIR", dir.path().join("target"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bin = std::fs::read(dir.path().join("target/release/audited-app")).unwrap();
     for chunk in [512, 65536] {
         let mut s = BinaryScanner::new();

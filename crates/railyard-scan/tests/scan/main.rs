@@ -6,3 +6,4 @@ mod archives;
 mod binaries;
 mod common;
 mod images;
+mod rpmdb;

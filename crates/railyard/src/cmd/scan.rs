@@ -107,8 +107,11 @@ pub async fn run(g: &crate::cli::Global, args: ScanArgs) -> Result<i32> {
         }
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
+            // A reader that stops early (`| head`) is not an error.
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(exit_codes::OK),
+                other => other?,
+            }
         }
     }
     for w in &inv.warnings {
