@@ -17,6 +17,7 @@ mod logs;
 mod queries;
 mod records;
 mod runs;
+pub mod timings;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
