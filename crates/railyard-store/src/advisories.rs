@@ -5,7 +5,9 @@
 //! package and alias rows. Findings are not computed at scan time only: after an import,
 //! [`Store::rematch_all`] matches every stored scan's packages again, so a new advisory shows
 //! up on images scanned last month without reading them. Findings are keyed by scan, and
-//! read joined with `image_scans`, so a replaced scan's findings never show.
+//! read joined with `image_scans`, so a replaced scan's findings never show. Each advisory is
+//! one conditional upsert (`ON CONFLICT … DO UPDATE … WHERE older`), so two servers importing
+//! the same archive at once do not fail each other.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -88,43 +90,23 @@ impl Store {
         let err = self.query_error("importing advisories");
         let now = now_ms();
         let mut counts = ImportCounts::default();
+        let mut seen: HashSet<&str> = HashSet::new();
         for batch in advisories.chunks(IMPORT_BATCH) {
+            // Read first, outside the write transaction, only to tell "added" from "updated":
+            // a transaction that reads before it writes can deadlock against another importer
+            // on SQLite. The upsert below decides on its own.
+            let stored = self.stored_ids(batch.iter().map(|a| a.id.as_str())).await?;
             let mut tx = self.pool().begin().await.map_err(&err)?;
             for adv in batch {
-                let stored: Option<i64> =
-                    sqlx::query("SELECT modified_ms FROM advisories WHERE id = $1")
-                        .bind(&adv.id)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(&err)?
-                        .map(|r| r.try_get(0))
-                        .transpose()
-                        .map_err(&err)?;
-                match stored {
-                    Some(m) if m >= adv.modified_ms => {
-                        counts.unchanged += 1;
-                        continue;
-                    }
-                    Some(_) => {
-                        counts.updated += 1;
-                        for table in [
-                            "DELETE FROM advisory_packages WHERE advisory_id = $1",
-                            "DELETE FROM advisory_aliases WHERE advisory_id = $1",
-                            "DELETE FROM advisories WHERE id = $1",
-                        ] {
-                            sqlx::query(table)
-                                .bind(&adv.id)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(&err)?;
-                        }
-                    }
-                    None => counts.added += 1,
-                }
                 let body = serde_json::to_string(adv).unwrap_or_default();
-                sqlx::query(
+                let changed = sqlx::query(
                     "INSERT INTO advisories (id, modified_ms, severity, summary, withdrawn, body, imported_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (id) DO UPDATE SET modified_ms = excluded.modified_ms, \
+                     severity = excluded.severity, summary = excluded.summary, \
+                     withdrawn = excluded.withdrawn, body = excluded.body, imported_at = excluded.imported_at \
+                     WHERE advisories.modified_ms < excluded.modified_ms \
+                     RETURNING id",
                 )
                 .bind(&adv.id)
                 .bind(adv.modified_ms)
@@ -133,24 +115,48 @@ impl Store {
                 .bind(i64::from(adv.withdrawn))
                 .bind(body)
                 .bind(now)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(&err)?;
-                let keys: HashSet<PackageKey> = adv.affected.iter().map(affected_key).collect();
-                for key in keys {
-                    sqlx::query("INSERT INTO advisory_packages (advisory_id, ecosystem, name) VALUES ($1, $2, $3)")
+                if changed.is_none() {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                if stored.contains(&adv.id) || seen.contains(adv.id.as_str()) {
+                    counts.updated += 1;
+                } else {
+                    counts.added += 1;
+                }
+                seen.insert(&adv.id);
+                for delete in [
+                    "DELETE FROM advisory_packages WHERE advisory_id = $1",
+                    "DELETE FROM advisory_aliases WHERE advisory_id = $1",
+                ] {
+                    sqlx::query(delete)
                         .bind(&adv.id)
-                        .bind(&key.ecosystem)
-                        .bind(&key.name)
                         .execute(&mut *tx)
                         .await
                         .map_err(&err)?;
+                }
+                let keys: HashSet<PackageKey> = adv.affected.iter().map(affected_key).collect();
+                for key in keys {
+                    sqlx::query(
+                        "INSERT INTO advisory_packages (advisory_id, ecosystem, name) VALUES ($1, $2, $3) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&adv.id)
+                    .bind(&key.ecosystem)
+                    .bind(&key.name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&err)?;
                 }
                 let aliases: HashSet<&String> =
                     adv.aliases.iter().filter(|a| **a != adv.id).collect();
                 for alias in aliases {
                     sqlx::query(
-                        "INSERT INTO advisory_aliases (alias, advisory_id) VALUES ($1, $2)",
+                        "INSERT INTO advisory_aliases (alias, advisory_id) VALUES ($1, $2) \
+                         ON CONFLICT DO NOTHING",
                     )
                     .bind(alias)
                     .bind(&adv.id)
@@ -162,6 +168,30 @@ impl Store {
             tx.commit().await.map_err(&err)?;
         }
         Ok(counts)
+    }
+
+    /// Which of `ids` are stored.
+    async fn stored_ids<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<HashSet<String>, StoreError> {
+        let err = self.query_error("reading advisory ids");
+        let ids: Vec<&str> = ids.collect();
+        let mut out = HashSet::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT id FROM advisories WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(self.pool()).await.map_err(&err)? {
+                out.insert(row.try_get(0).map_err(&err)?);
+            }
+        }
+        Ok(out)
     }
 
     /// How many advisories are stored.
@@ -384,7 +414,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO advisory_findings (scan_id, advisory_id, project, image, image_id, package, \
                  ecosystem, version, location, layer_index, layer_diff_id, instruction, severity, fixed) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 ON CONFLICT DO NOTHING",
             )
             .bind(scan_id)
             .bind(&f.advisory_id)
@@ -598,6 +629,38 @@ mod tests {
         store.close().await;
     }
 
+    /// Two importers of the same archive at once (two servers, say) both succeed.
+    async fn concurrent_imports(store: Store) {
+        let batch: Vec<Advisory> = (0..300)
+            .map(|i| {
+                advisory(
+                    &format!("DSA-{i}"),
+                    "2026-11-01T00:00:00Z",
+                    "2.36-9+deb12u4",
+                )
+            })
+            .collect();
+        let (a, b) = tokio::join!(
+            store.import_advisories(&batch),
+            store.import_advisories(&batch)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.added + a.unchanged, 300);
+        assert_eq!(b.added + b.unchanged, 300);
+        assert_eq!(store.advisory_count().await.unwrap(), 300);
+        assert_eq!(
+            store.advisories_named("CVE-2026-0001").await.unwrap().len(),
+            300
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_imports_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        concurrent_imports(Store::open_in(dir.path()).await.unwrap()).await;
+    }
+
     #[tokio::test]
     async fn advisory_story_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
@@ -630,6 +693,17 @@ mod tests {
             });
         let url = format!("{}/{name}{query}", &base[..base.rfind('/').unwrap()]);
         story(Store::open(&url).await.unwrap()).await;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE {name} WITH (FORCE)"
+            )))
+            .await
+            .unwrap();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
+        concurrent_imports(Store::open(&url).await.unwrap()).await;
         admin
             .execute(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE {name} WITH (FORCE)"
