@@ -61,61 +61,73 @@ impl Docker {
     pub async fn list_labelled(&self, label_filters: &[String]) -> Result<Labelled, DockerError> {
         let filters: HashMap<&str, Vec<&str>> =
             HashMap::from([("label", label_filters.iter().map(String::as_str).collect())]);
-        let containers = self
-            .client
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(self.err("listing labelled containers"))?
-            .into_iter()
-            .map(|c| LabelledObject {
-                id: c.id.unwrap_or_default(),
-                name: c
-                    .names
-                    .and_then(|n| n.into_iter().next())
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .unwrap_or_default(),
-                labels: c.labels.unwrap_or_default(),
-            })
-            .collect();
-        let networks = self
-            .client
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(self.err("listing labelled networks"))?
-            .into_iter()
-            .map(|n| LabelledObject {
-                id: n.id.unwrap_or_default(),
-                name: n.name.unwrap_or_default(),
-                labels: n.labels.unwrap_or_default(),
-            })
-            .collect();
-        let volumes = self
-            .client
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::default()
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(self.err("listing labelled volumes"))?
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| LabelledObject {
-                id: v.name.clone(),
-                name: v.name,
-                labels: v.labels,
-            })
-            .collect();
+        // Three independent calls: made at once, since teardown waits on them.
+        let containers = async {
+            let list = self
+                .client
+                .list_containers(Some(
+                    ListContainersOptionsBuilder::default()
+                        .all(true)
+                        .filters(&filters)
+                        .build(),
+                ))
+                .await
+                .map_err(self.err("listing labelled containers"))?;
+            Ok::<_, DockerError>(
+                list.into_iter()
+                    .map(|c| LabelledObject {
+                        id: c.id.unwrap_or_default(),
+                        name: c
+                            .names
+                            .and_then(|n| n.into_iter().next())
+                            .map(|n| n.trim_start_matches('/').to_string())
+                            .unwrap_or_default(),
+                        labels: c.labels.unwrap_or_default(),
+                    })
+                    .collect(),
+            )
+        };
+        let networks = async {
+            let list = self
+                .client
+                .list_networks(Some(
+                    ListNetworksOptionsBuilder::default()
+                        .filters(&filters)
+                        .build(),
+                ))
+                .await
+                .map_err(self.err("listing labelled networks"))?;
+            Ok(list
+                .into_iter()
+                .map(|n| LabelledObject {
+                    id: n.id.unwrap_or_default(),
+                    name: n.name.unwrap_or_default(),
+                    labels: n.labels.unwrap_or_default(),
+                })
+                .collect())
+        };
+        let volumes = async {
+            let list = self
+                .client
+                .list_volumes(Some(
+                    ListVolumesOptionsBuilder::default()
+                        .filters(&filters)
+                        .build(),
+                ))
+                .await
+                .map_err(self.err("listing labelled volumes"))?;
+            Ok(list
+                .volumes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| LabelledObject {
+                    id: v.name.clone(),
+                    name: v.name,
+                    labels: v.labels,
+                })
+                .collect())
+        };
+        let (containers, networks, volumes) = tokio::try_join!(containers, networks, volumes)?;
         Ok(Labelled {
             containers,
             networks,
@@ -127,42 +139,30 @@ impl Docker {
     /// then networks, then volumes. Failures are collected, not fatal; an unreachable engine
     /// is.
     pub async fn remove_labelled(&self, what: &Labelled) -> Result<RemovalReport, DockerError> {
+        use futures_util::future::join_all;
         let mut report = RemovalReport::default();
-        let note =
-            |result: Result<(), DockerError>, count: &mut usize, failures: &mut Vec<String>| {
+        let mut note = |results: Vec<Result<(), DockerError>>,
+                        count: fn(&mut RemovalReport) -> &mut usize| {
+            for result in results {
                 match result {
-                    Ok(()) => {
-                        *count += 1;
-                        Ok(())
-                    }
-                    Err(e) if e.is_unreachable() => Err(e),
-                    Err(e) => {
-                        failures.push(e.to_string());
-                        Ok(())
-                    }
+                    Ok(()) => *count(&mut report) += 1,
+                    Err(e) if e.is_unreachable() => return Err(e),
+                    Err(e) => report.failures.push(e.to_string()),
                 }
-            };
-        for c in &what.containers {
-            note(
-                self.remove_container(&c.id).await,
-                &mut report.containers,
-                &mut report.failures,
-            )?;
-        }
-        for n in &what.networks {
-            note(
-                self.remove_network(&n.id).await,
-                &mut report.networks,
-                &mut report.failures,
-            )?;
-        }
-        for v in &what.volumes {
-            note(
-                self.remove_volume(&v.id).await,
-                &mut report.volumes,
-                &mut report.failures,
-            )?;
-        }
+            }
+            Ok(())
+        };
+        // Containers first, all at once; then networks and volumes, which no longer have
+        // users, at once too.
+        let containers =
+            join_all(what.containers.iter().map(|c| self.remove_container(&c.id))).await;
+        note(containers, |r| &mut r.containers)?;
+        let (networks, volumes) = tokio::join!(
+            join_all(what.networks.iter().map(|n| self.remove_network(&n.id))),
+            join_all(what.volumes.iter().map(|v| self.remove_volume(&v.id))),
+        );
+        note(networks, |r| &mut r.networks)?;
+        note(volumes, |r| &mut r.volumes)?;
         Ok(report)
     }
 }

@@ -81,21 +81,21 @@ impl JobContext {
         });
     }
 
-    /// Creates the network, volume, services and job container, and fills the workspace.
-    /// Returns the job container's ID. Whatever it created carries the job's labels, so
-    /// [`JobContext::teardown`] removes it even when this fails half-way or is dropped.
+    /// Creates the job's network and workspace volume, at once. The run starts this early
+    /// for the first jobs, while env images are looked up, since network creation is slow.
+    pub async fn prepare(&self) -> Result<(), RunnerError> {
+        prepare(&self.docker, &self.names).await
+    }
+
+    /// Starts the services and the job container on the prepared network and fills the
+    /// workspace. Returns the job container's ID. Whatever it created carries the job's
+    /// labels, so [`JobContext::teardown`] removes it even when this fails half-way or is
+    /// dropped.
     pub async fn setup(&self) -> Result<String, RunnerError> {
         let docker = &self.docker;
         let names = &self.names;
         let network = names.base.clone();
-        docker
-            .create_network(&network, &names.labels("network"))
-            .await?;
         let volume = names.workspace_volume();
-        docker
-            .create_volume(&volume, &names.labels("workspace"))
-            .await?;
-
         if !self.job.services.is_empty() {
             self.phase("starting services");
             let mut started = Vec::new();
@@ -357,6 +357,17 @@ impl JobContext {
         self.docker.remove_labelled(&found).await?;
         Ok(())
     }
+}
+
+/// Creates a job's network and workspace volume, at once.
+pub async fn prepare(docker: &Docker, names: &JobNames) -> Result<(), RunnerError> {
+    let (network_labels, volume_labels) = (names.labels("network"), names.labels("workspace"));
+    let volume = names.workspace_volume();
+    tokio::try_join!(
+        docker.create_network(&names.base, &network_labels),
+        docker.create_volume(&volume, &volume_labels),
+    )?;
+    Ok(())
 }
 
 fn limits(resources: &Resources) -> Limits {

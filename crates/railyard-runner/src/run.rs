@@ -14,11 +14,12 @@ use indexmap::IndexMap;
 use railyard_docker::Docker;
 use railyard_pipeline::{EnvSource, Pipeline};
 use railyard_types::{JobStatus, RunStatus, StepStatus};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 /// How long a job may run when it sets no `timeout`.
@@ -78,27 +79,43 @@ pub async fn run_pipeline(
         let _ = events.send(e);
     };
 
-    // Leftovers of dead processes go first, so a crash never accumulates garbage.
-    if let Err(e) = cleanup::reap_dead_owners(docker).await {
-        tracing::warn!("could not reap leftovers of earlier runs: {e}");
+    // Work that does not wait on the env images starts now, beside them: reaping what dead
+    // processes left, packing the workspace, and the networks and volumes of the first jobs
+    // (network creation is the slowest call of a job's setup).
+    let reaper = tokio::spawn({
+        let docker = docker.clone();
+        async move { cleanup::reap_dead_owners(&docker).await }
+    });
+    let packing = tokio::task::spawn_blocking({
+        let root = opts.repo_root.clone();
+        move || workspace::archive(&root)
+    });
+    let mut prepared: HashMap<String, JoinHandle<Result<(), RunnerError>>> = HashMap::new();
+    for name in opts
+        .jobs
+        .iter()
+        .filter(|n| pipeline.jobs[*n].needs.is_empty())
+        .take(opts.max_parallel.max(1))
+    {
+        let names = JobNames::new(&opts.run_id, name, &opts.owner);
+        let docker = docker.clone();
+        prepared.insert(
+            name.clone(),
+            tokio::spawn(async move { crate::job::prepare(&docker, &names).await }),
+        );
     }
 
     let images = prepare_envs(docker, &pipeline, &opts, &events, &cancel, &mut results).await;
-    let workspace = if results.len() < opts.jobs.len() && !cancel.is_cancelled() {
-        let root = opts.repo_root.clone();
-        match tokio::task::spawn_blocking(move || workspace::archive(&root)).await {
-            Ok(Ok(tar)) => Some(bytes::Bytes::from(tar)),
-            Ok(Err(e)) => {
-                fail_remaining(&opts, &mut results, &e.to_string(), &emit);
-                None
-            }
-            Err(e) => {
-                fail_remaining(&opts, &mut results, &e.to_string(), &emit);
-                None
-            }
+    let workspace = match packing.await {
+        Ok(Ok(tar)) => Some(bytes::Bytes::from(tar)),
+        Ok(Err(e)) => {
+            fail_remaining(&opts, &mut results, &e.to_string(), &emit);
+            None
         }
-    } else {
-        None
+        Err(e) => {
+            fail_remaining(&opts, &mut results, &e.to_string(), &emit);
+            None
+        }
     };
 
     let mut running = JoinSet::new();
@@ -156,7 +173,8 @@ pub async fn run_pipeline(
                     let ctx =
                         job_context(docker, &pipeline, &opts, name, image_id, workspace, &events);
                     let timeout = job.timeout.unwrap_or(DEFAULT_TIMEOUT);
-                    running.spawn(run_job(ctx, timeout, cancel.clone()));
+                    let early = prepared.remove(name);
+                    running.spawn(run_job(ctx, early, timeout, cancel.clone()));
                     progressed = true;
                 }
             }
@@ -180,7 +198,16 @@ pub async fn run_pipeline(
         }
     }
 
-    // Anything the jobs' own teardown missed (a panic, an engine hiccup) goes now.
+    match reaper.await {
+        Ok(Err(e)) => tracing::warn!("could not reap leftovers of earlier runs: {e}"),
+        Err(e) => tracing::warn!("the reaper failed: {e}"),
+        Ok(Ok(_)) => {}
+    }
+    // Anything the jobs' own teardown missed (networks made early for jobs that never
+    // started, a panic, an engine hiccup) goes now.
+    for (_, early) in prepared {
+        let _ = early.await;
+    }
     if let Err(e) = cleanup::remove_run(docker, &opts.run_id).await {
         tracing::warn!("could not remove every object of run {}: {e}", opts.run_id);
     }
@@ -236,8 +263,10 @@ pub(crate) fn job_context(
 }
 
 /// Runs one job under its timeout and the run's cancel, and always tears it down.
+/// `early` is the creation of its network and volume when the run started it ahead.
 async fn run_job(
     ctx: JobContext,
+    early: Option<JoinHandle<Result<(), RunnerError>>>,
     timeout: Duration,
     cancel: CancellationToken,
 ) -> (String, JobResult) {
@@ -252,6 +281,13 @@ async fn run_job(
         TimedOut,
     }
     let body = async {
+        match early {
+            Some(handle) => handle.await.map_err(|e| RunnerError::Io {
+                doing: "creating the job's network".into(),
+                source: std::io::Error::other(e),
+            })??,
+            None => ctx.prepare().await?,
+        }
         let container = ctx.setup().await?;
         let outcome = ctx.run_steps(&container, &current).await;
         if outcome == StepsOutcome::Passed {

@@ -57,7 +57,11 @@ impl JobSession {
                 source: std::io::Error::other(e),
             })??;
         let ctx = job_context(docker, pipeline, opts, job, image.id, tar.into(), events);
-        match ctx.setup().await {
+        let setup = async {
+            ctx.prepare().await?;
+            ctx.setup().await
+        };
+        match setup.await {
             Ok(container) => Ok(JobSession { ctx, container }),
             Err(e) => {
                 let _ = ctx.teardown().await;

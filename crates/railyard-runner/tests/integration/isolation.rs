@@ -46,7 +46,10 @@ async fn a_job_cannot_reach_another_runs_network() {
     let filter = format!("{}={job}", railyard_types::labels::JOB);
     let mut addr = None;
     for _ in 0..100 {
-        let found = docker.list_labelled(std::slice::from_ref(&filter)).await.unwrap();
+        let found = docker
+            .list_labelled(std::slice::from_ref(&filter))
+            .await
+            .unwrap();
         if let Some(c) = found.containers.iter().find(|c| {
             c.labels
                 .get(railyard_types::labels::ROLE)

@@ -62,7 +62,8 @@ fn after_kill_9_clean_reaps_the_leftovers_and_the_run_is_abandoned() {
     let (mut child, run_id) = start_long_run(&p);
     signal(&child, "-KILL");
     child.wait().unwrap();
-    assert!(anything_left(&run_id), "kill -9 leaves the containers");
+    // kill -9 leaves the containers behind (another test's run may already be reaping them,
+    // since any run reaps what dead processes left: so no assertion on them here).
     let out = p.run(&["clean"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
