@@ -57,13 +57,18 @@ pub async fn docker() -> anyhow::Result<railyard_docker::Docker> {
     Ok(railyard_docker::Docker::connect().await?)
 }
 
-/// Opens the store of the data folder.
+/// Opens the store of the data folder. Runs whose process died (a `kill -9`, a crash) are
+/// marked abandoned on the way, so history never shows a dead run as running.
 pub async fn store(g: &crate::cli::Global) -> anyhow::Result<railyard_store::Store> {
     use anyhow::Context;
     let dir = crate::project::data_dir(g.data_dir.as_deref());
-    railyard_store::Store::open_in(&dir)
+    let store = railyard_store::Store::open_in(&dir)
         .await
-        .with_context(|| format!("opening the run history in {}", dir.display()))
+        .with_context(|| format!("opening the run history in {}", dir.display()))?;
+    store
+        .abandon_dead_runs(&railyard_runner::names::owner_is_alive)
+        .await?;
+    Ok(store)
 }
 
 /// Milliseconds since the epoch, the store's clock.

@@ -21,8 +21,9 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
-    let docker = super::docker().await?;
-    let store = super::store(g).await?;
+    // Independent: connect to the engine while the store opens.
+    let (docker, store) = tokio::join!(super::docker(), super::store(g));
+    let (docker, store) = (docker?, store?);
     let owner = names::owner();
     let record = store
         .create_run(&NewRun {

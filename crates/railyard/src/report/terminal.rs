@@ -138,12 +138,18 @@ impl Terminal {
                 env,
                 image_id,
                 cached,
+                cache_key,
                 duration_ms,
                 ..
             } => {
                 self.drop_bar(&format!("env {env}"));
                 let short = image_id.trim_start_matches("sha256:");
-                let how = if *cached { "cached" } else { "built" };
+                let how = match (cache_key.is_some(), *cached) {
+                    (true, true) => "cached",
+                    (true, false) => "built",
+                    (false, true) => "found locally",
+                    (false, false) => "pulled",
+                };
                 self.print(format!(
                     "{} env {env} {how}: {} ({})",
                     self.paint(green, "✓"),
