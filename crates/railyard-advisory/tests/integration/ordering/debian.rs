@@ -1,6 +1,6 @@
 //! Debian against `dpkg --compare-versions`.
 
-use super::{PAIRS, check, run_batch, sym, tool_present};
+use super::{check, pair_count, run_batch, sym, tool_present};
 use crate::seeded::{Rng, pairs};
 use railyard_advisory::version::debian;
 
@@ -89,7 +89,7 @@ fn debian_matches_dpkg() {
         return;
     }
     let mut rng = Rng::new(0xDEB1A2);
-    let pairs = pairs(&mut rng, PAIRS, deb_make, deb_mutate);
+    let pairs = pairs(&mut rng, pair_count(), deb_make, deb_mutate);
     let ours: Vec<String> = pairs
         .iter()
         .map(|(a, b)| {

@@ -12,7 +12,13 @@ use std::cmp::Ordering;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-pub const PAIRS: usize = 4000;
+/// Pairs per tool; `RAILYARD_ORDERING_PAIRS=N` checks more (the seeds stay the same).
+pub fn pair_count() -> usize {
+    std::env::var("RAILYARD_ORDERING_PAIRS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4000)
+}
 
 pub fn sym(o: Ordering) -> &'static str {
     match o {

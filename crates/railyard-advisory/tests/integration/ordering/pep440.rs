@@ -1,6 +1,6 @@
 //! PEP 440 against Python's `packaging`.
 
-use super::{PAIRS, check, run_batch, sym, tool_present};
+use super::{check, pair_count, run_batch, sym, tool_present};
 use crate::seeded::{Rng, pairs};
 use railyard_advisory::version::pep440;
 
@@ -105,7 +105,7 @@ fn pep440_matches_python_packaging() {
         return;
     }
     let mut rng = Rng::new(0x9E9440);
-    let pairs = pairs(&mut rng, PAIRS, py_make, py_mutate);
+    let pairs = pairs(&mut rng, pair_count(), py_make, py_mutate);
     let ours: Vec<String> = pairs
         .iter()
         .map(|(a, b)| match pep440::compare(a, b) {

@@ -1,7 +1,7 @@
 //! RPM against rpm's own `rpm.vercmp` (Lua, in one `rpm --eval`).
 
 use super::debian::deb_digits;
-use super::{PAIRS, check, run_batch, sym, tool_present};
+use super::{check, pair_count, run_batch, sym, tool_present};
 use crate::seeded::{Rng, pairs};
 use railyard_advisory::version::rpm;
 
@@ -61,7 +61,7 @@ fn rpm_matches_rpm_vercmp() {
         return;
     }
     let mut rng = Rng::new(0x52504D);
-    let pairs = pairs(&mut rng, PAIRS, rpm_make, rpm_mutate);
+    let pairs = pairs(&mut rng, pair_count(), rpm_make, rpm_mutate);
     let ours: Vec<String> = pairs
         .iter()
         .map(|(a, b)| {
