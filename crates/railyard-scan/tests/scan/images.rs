@@ -14,6 +14,7 @@ RUN sp=/venv/lib/python3.11/site-packages && mkdir -p $sp/demo_pkg-1.2.3.dist-in
 RUN rm -rf /venv/lib/python3.11/site-packages/gone-0.1.dist-info /opt/pyold && mkdir -p /opt/pyold/new-2.0.dist-info && printf 'Name: new\nVersion: 2.0\n' > /opt/pyold/new-2.0.dist-info/METADATA
 COPY node_modules /app/node_modules
 RUN ln -s loop-b /loop-a && ln -s loop-a /loop-b && ln -s . /opt/self && ln -s ../../../../etc/passwd /opt/up && ln /etc/hostname /opt/hard || true
+RUN apt-get update && apt-get install -y --no-install-recommends python3-six && rm -rf /var/lib/apt/lists/*
 "#;
 
 fn npm_files() -> Vec<(&'static str, Vec<u8>, u32)> {
@@ -71,12 +72,12 @@ async fn debian_story_body(fx: &mut Fixtures, tag: &str) {
     let cache = MemoryCache::default();
     let inv = scan_image(&fx.docker, tag, &cache).await.unwrap();
     assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
-    assert_eq!(inv.stats.layers_read, 8, "{:?}", inv.stats);
+    assert_eq!(inv.stats.layers_read, 9, "{:?}", inv.stats);
     let d = inv.distro.as_ref().expect("os-release");
     assert_eq!((d.id.as_str(), d.version_id.as_str()), ("debian", "12"));
 
     // Layers and the instructions that made them (ENV made none).
-    assert_eq!(inv.layers.len(), 8);
+    assert_eq!(inv.layers.len(), 9);
     assert!(
         inv.layers[1]
             .instruction
@@ -159,6 +160,30 @@ async fn debian_story_body(fx: &mut Fixtures, tag: &str) {
         6
     );
 
+    // A Python package that a Debian package installed is marked, once.
+    let six = find(&inv, Ecosystem::PyPI, "six").expect("six from python3-six");
+    assert!(six.owned_by_os, "{six:?}");
+    assert_eq!(six.layer.index, 8);
+    assert!(
+        six.location
+            .starts_with("usr/lib/python3/dist-packages/six-"),
+        "{}",
+        six.location
+    );
+    assert_eq!(
+        find(&inv, Ecosystem::Deb, "python3-six")
+            .unwrap()
+            .layer
+            .index,
+        8
+    );
+    assert!(
+        inv.packages
+            .iter()
+            .filter(|p| p.owned_by_os)
+            .all(|p| p.ecosystem == Ecosystem::PyPI)
+    );
+
     // Rescan: nothing is exported or read.
     let again = scan_image(&fx.docker, tag, &cache).await.unwrap();
     assert!(!again.stats.exported);
@@ -173,7 +198,7 @@ async fn debian_story_body(fx: &mut Fixtures, tag: &str) {
     assert!(d.stats.exported);
     assert_eq!(
         (d.stats.layers_read, d.stats.layers_cached),
-        (1, 8),
+        (1, 9),
         "{:?}",
         d.stats
     );
