@@ -34,6 +34,8 @@ pub(crate) struct JobSpans {
     pub needs: Vec<(String, Span)>,
     /// Whether the job has an `env` key (even if invalid).
     pub env_given: bool,
+    /// The job's `matrix`, when valid; empty for a job without one.
+    pub matrix: Vec<crate::matrix::Axis>,
 }
 
 /// Reads the whole document. The model is as complete as the file allows, so the graph
@@ -73,6 +75,7 @@ pub(crate) fn pipeline(r: &mut Reader<'_>, path: &Path, root: &Node) -> (Pipelin
         pipeline.env = env(r, e, "in `env`");
     }
     if let Some(e) = fields.get("variables") {
+        crate::shards::reserved_variables(r, e, context);
         pipeline.variables = r.string_map(e, context, true);
     }
     match fields.get("jobs") {
@@ -213,8 +216,7 @@ fn build(
 }
 
 fn scan(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option<ScanPolicy> {
-    let context = crate::read::nested("scan", context);
-    let fields = r.fields(entry, &context, SCAN_KEYS, Extra::Nothing)?;
+    let (fields, context) = r.sub_fields(entry, context, SCAN_KEYS)?;
     let Some(e) = fields.get("fail_on") else {
         return Some(ScanPolicy { fail_on: None });
     };

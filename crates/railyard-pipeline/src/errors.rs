@@ -243,6 +243,16 @@ pub enum ProblemKind {
         /// Where.
         context: String,
     },
+    /// A key that only makes sense with another one, which is absent.
+    #[error("`{key}` {context} requires `{required}`")]
+    Requires {
+        /// The key set.
+        key: String,
+        /// The key it needs.
+        required: String,
+        /// Where.
+        context: String,
+    },
     /// The file is not a map of top-level keys (e.g. empty, or a list).
     #[error(
         "the pipeline file must be a map with `jobs` (and optionally `env`, `variables`), found {found}"
@@ -326,6 +336,7 @@ impl ProblemKind {
             ProblemKind::InvalidValue { .. } => "invalid_value",
             ProblemKind::MissingKey { .. } => "missing_key",
             ProblemKind::Conflict { .. } => "conflict",
+            ProblemKind::Requires { .. } => "requires",
             ProblemKind::NotAMap { .. } => "not_a_map",
             ProblemKind::NoJobs => "no_jobs",
             ProblemKind::NoSteps { .. } => "no_steps",

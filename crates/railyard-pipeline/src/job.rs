@@ -18,6 +18,10 @@ pub(crate) const JOB_KEYS: &[&str] = &[
     "allow_failure",
     "artifacts",
     "resources",
+    "parallel",
+    "tests",
+    "retry_failed",
+    "matrix",
 ];
 pub(crate) const SERVICE_KEYS: &[&str] =
     &["image", "variables", "command", "ready", "ready_timeout"];
@@ -48,10 +52,15 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
         allow_failure: false,
         artifacts: Vec::new(),
         resources: Resources::default(),
+        base_name: name.clone(),
+        matrix: IndexMap::new(),
+        parallel: 1,
+        tests: None,
+        retry_failed: 0,
     };
     let no_steps = |span| {
         Issue::new(ProblemKind::NoSteps { job: name.clone() }, span, "no steps")
-            .help("give the job a `script:` with at least one command")
+            .help("give the job a `script:` with at least one command, or a `tests:` block")
     };
     if let Value::Null = entry.value.value {
         r.push(no_steps(entry.key_span));
@@ -61,15 +70,17 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
     let Some(fields) = r.fields(entry, &context, JOB_KEYS, Extra::Future) else {
         return (job, spans);
     };
+    // With `tests`, the steps are optional: they prepare each shard before its tests.
+    let has_tests = fields.get("tests").is_some() || fields.misspelled("tests");
     match fields.get("script") {
-        None if fields.misspelled("script") => {}
+        None if fields.misspelled("script") || has_tests => {}
         None => r.push(no_steps(
             fields.key_span("script").unwrap_or(entry.key_span),
         )),
         Some(e) => {
             let steps = r.string_or_list(e, &context, "a command or a list of commands");
             match steps {
-                Some(steps) if steps.is_empty() => r.push(no_steps(e.key_span)),
+                Some(steps) if steps.is_empty() && !has_tests => r.push(no_steps(e.key_span)),
                 Some(steps) => job.script = steps.into_iter().map(|(s, _)| s).collect(),
                 None => {}
             }
@@ -92,6 +103,7 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
         job.env = env(r, e, &crate::read::nested("env", &context));
     }
     if let Some(e) = fields.get("variables") {
+        crate::shards::reserved_variables(r, e, &context);
         job.variables = r.string_map(e, &context, true);
     }
     if let Some(e) = fields.get("services")
@@ -119,7 +131,59 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
     if let Some(e) = fields.get("resources") {
         job.resources = resources(r, e, &name);
     }
+    if let Some(e) = fields.get("parallel") {
+        job.parallel = crate::shards::parallel(r, e, &context).unwrap_or(1);
+    }
+    job.tests = fields
+        .get("tests")
+        .and_then(|e| crate::shards::tests(r, e, &context));
+    if let Some(e) = fields.get("retry_failed") {
+        job.retry_failed = crate::shards::retry_failed(r, e, &context).unwrap_or(0);
+        if !has_tests {
+            r.push(
+                Issue::new(
+                    ProblemKind::Requires {
+                        key: "retry_failed".into(),
+                        required: "tests".into(),
+                        context: context.clone(),
+                    },
+                    e.key_span,
+                    "no `tests` in this job",
+                )
+                .help(
+                    "add a `tests:` block (`list`, `run`, `junit`): only tests named in its                      reports can be rerun",
+                ),
+            );
+        }
+    }
+    if let Some(e) = fields.get("matrix")
+        && let Some(axes) = crate::matrix::matrix(r, e, &context)
+    {
+        spans.matrix = axes;
+        matrix_over_variables(r, &job, e, &context);
+    }
     (job, spans)
+}
+
+/// A matrix variable also set in the job's own `variables`: which one the job sees would
+/// be a guess, so it is an error (a top-level variable is overridden, as by the job's).
+fn matrix_over_variables(r: &mut Reader<'_>, job: &Job, matrix: Entry<'_>, context: &str) {
+    let Value::Map(pairs) = &matrix.value.value else {
+        return;
+    };
+    for (key, _) in pairs {
+        if let Some(name) = key.scalar_text(r.source)
+            && job.variables.contains_key(&name)
+        {
+            r.invalid_help(
+                &name,
+                &crate::read::nested("matrix", context),
+                key.span,
+                "also set in the job's `variables`",
+                format!("remove `{name}` from `variables`: the matrix sets it in each of its jobs"),
+            );
+        }
+    }
 }
 
 /// Job names: non-empty, no control characters, no surrounding spaces.
@@ -260,9 +324,9 @@ fn check_service_name(r: &mut Reader<'_>, job: &str, entry: Entry<'_>) -> bool {
 }
 
 fn resources(r: &mut Reader<'_>, entry: Entry<'_>, job: &str) -> Resources {
-    let context = crate::read::nested("resources", &format!("in job `{job}`"));
     let mut out = Resources::default();
-    let Some(fields) = r.fields(entry, &context, RESOURCE_KEYS, Extra::Nothing) else {
+    let Some((fields, context)) = r.sub_fields(entry, &format!("in job `{job}`"), RESOURCE_KEYS)
+    else {
         return out;
     };
     if let Some(e) = fields.get("cpus") {

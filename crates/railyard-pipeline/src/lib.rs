@@ -6,7 +6,8 @@
 //! against the schema, producing the [`Pipeline`] model and collecting every problem it
 //! meets (unknown keys with a did-you-mean, wrong types naming the key, absurd values)
 //! instead of stopping at the first. `validate` then checks what spans jobs: environments,
-//! `needs` naming real jobs, no cycles. All problems come back together as one
+//! `needs` naming real jobs, no cycles; then `matrix` expands each matrix job into one
+//! plain job per combination, so consumers only see plain jobs. All problems come back together as one
 //! [`PipelineError`], a miette diagnostic whose messages name `file:line:column`.
 //!
 //! The file format is documented for users in `docs/pipeline.md`.
@@ -16,17 +17,21 @@ mod decode;
 mod errors;
 mod graph;
 mod job;
+mod matrix;
 mod model;
 mod read;
 mod schema;
+mod shards;
 mod units;
 mod validate;
 mod yaml;
 
 pub use errors::{PipelineError, Problem, ProblemKind, Problems};
 pub use job::{DEFAULT_READY_TIMEOUT, MIN_MEMORY};
+pub use matrix::MAX_MATRIX_JOBS;
 pub use model::*;
 pub use schema::json_schema;
+pub use shards::{MAX_PARALLEL, MAX_RETRY_FAILED, RESERVED_VARIABLES, TEST_TOOLS};
 
 use errors::Issue;
 use std::path::Path;
@@ -57,7 +62,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Pipeline, PipelineError> {
     let mut issues = reader.issues;
     validate::validate(&pipeline, &spans, &mut issues);
     if issues.is_empty() {
-        Ok(pipeline)
+        Ok(matrix::expand(pipeline, &spans))
     } else {
         Err(errors::invalid(path, source, issues))
     }

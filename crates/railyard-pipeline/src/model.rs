@@ -17,7 +17,8 @@ pub struct Pipeline {
     pub env: Option<EnvSpec>,
     /// Variables set in every job (a job's own `variables` override them).
     pub variables: IndexMap<String, String>,
-    /// The jobs in file order.
+    /// The jobs in file order, keyed by [`Job::name`]. A job with a `matrix` is here once
+    /// per combination (its expansions, in matrix order, where the job is in the file).
     pub jobs: IndexMap<String, Job>,
 }
 
@@ -63,12 +64,15 @@ pub struct BuildSpec {
 /// One job of the pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
-    /// Its key under `jobs:`.
+    /// Its key under `jobs:`; for an expansion of a `matrix`, that key and the combination:
+    /// `test (python=3.11, os=bookworm)`.
     pub name: String,
     /// The steps, each one shell command (possibly several lines) run with `sh -ec` in the
-    /// workspace. Never empty, no step empty.
+    /// workspace, before the tests when [`Job::tests`] is set. No step empty; empty only
+    /// when [`Job::tests`] is set.
     pub script: Vec<String>,
-    /// Jobs that must succeed before this one starts.
+    /// Jobs that must succeed before this one starts, by [`Job::name`]: a `needs` naming a
+    /// matrix job is already replaced here by all its expansions.
     pub needs: Vec<String>,
     /// Overrides the pipeline's `env`.
     pub env: Option<EnvSpec>,
@@ -84,6 +88,63 @@ pub struct Job {
     pub artifacts: Vec<String>,
     /// CPU and memory limits of the job and its services.
     pub resources: Resources,
+    /// The key under `jobs:` this job comes from; equals [`Job::name`] unless the job is
+    /// an expansion of a `matrix`.
+    pub base_name: String,
+    /// The matrix combination of this expansion, in the file's key order, values as
+    /// written (also added to [`Job::variables`]); empty for a job without `matrix`.
+    pub matrix: IndexMap<String, String>,
+    /// How many shards of the job run, each in its own job container with its own
+    /// services: 1 to [`crate::MAX_PARALLEL`], default 1.
+    pub parallel: u32,
+    /// The tests split across the shards, when the job has a `tests` block.
+    pub tests: Option<TestsSpec>,
+    /// How many times failing test ids are rerun (0 to [`crate::MAX_RETRY_FAILED`]); only
+    /// with [`Job::tests`]. A test that passes on a rerun is flaky: the job passes with a
+    /// warning.
+    pub retry_failed: u32,
+}
+
+/// A job's `tests` block: how to list the tests, run a batch of them, and read their
+/// results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestsSpec {
+    /// Where the test ids come from.
+    pub list: TestList,
+    /// The command that runs one batch, with `sh -ec`. `{tests}` in it stands for the
+    /// batch's ids, each shell-quoted, separated by spaces; the same ids are in the file
+    /// `$RAILYARD_TESTS_FILE`, one a line. It uses at least one of the two.
+    pub run: String,
+    /// The JUnit XML reports `run` writes: paths or globs relative to the workspace.
+    /// Never empty.
+    pub junit: Vec<String>,
+    /// Split before the shards start, or through a shared queue.
+    pub mode: SplitMode,
+    /// How a listed id maps to a JUnit test case: a tool name (`nextest`, `pytest`,
+    /// `jest`, `surefire`, `go`, as written) or a template of `{name}`, `{classname}`,
+    /// `{file}`, `{suite}` such as `{classname}::{name}`. `None`: detected from the
+    /// reports (`format: auto`).
+    pub id_format: Option<String>,
+}
+
+/// Where a job's test ids come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TestList {
+    /// `list: CMD`: a command run once in the env, printing one test id a line.
+    Command(String),
+    /// `files: GLOB`: the files of the repository matching a glob (relative to its root,
+    /// `**` across folders); each path is one test id.
+    Files(String),
+}
+
+/// How the tests of a job are shared among its shards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SplitMode {
+    /// `static` (default): split once, longest tests first by their measured times.
+    #[default]
+    Static,
+    /// `queue`: shards pull batches from one shared queue until it is empty.
+    Queue,
 }
 
 /// A service (sidecar) container of a job.
@@ -127,7 +188,12 @@ impl Pipeline {
     /// `["jobs", job, "env", key]` when the job has its own `env`, else `["env", key]`.
     pub fn env_key_path(&self, job: &Job, key: &str) -> Vec<String> {
         match job.env {
-            Some(_) => vec!["jobs".into(), job.name.clone(), "env".into(), key.into()],
+            Some(_) => vec![
+                "jobs".into(),
+                job.base_name.clone(),
+                "env".into(),
+                key.into(),
+            ],
             None => vec!["env".into(), key.into()],
         }
     }

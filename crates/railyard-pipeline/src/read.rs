@@ -65,9 +65,6 @@ pub(crate) enum Extra {
 
 /// Keys planned for later versions: rejected with "not supported yet" and this hint.
 const FUTURE_KEYS: &[(&str, &str)] = &[
-    ("parallel", "sharding a job across containers is planned"),
-    ("tests", "splitting tests across shards is planned"),
-    ("matrix", "matrix expansion is planned"),
     (
         "cache",
         "caches are planned; until then keep slow downloads in the env image",
@@ -116,6 +113,30 @@ impl<'s> Reader<'s> {
             span,
             reason,
         ));
+    }
+
+    /// Like [`Reader::invalid`], with a hint.
+    pub fn invalid_help(
+        &mut self,
+        key: &str,
+        context: &str,
+        span: Span,
+        reason: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let reason = reason.into();
+        self.push(
+            Issue::new(
+                ProblemKind::InvalidValue {
+                    key: key.to_owned(),
+                    context: context.to_owned(),
+                    reason: reason.clone(),
+                },
+                span,
+                reason,
+            )
+            .help(help),
+        );
     }
 
     /// The entries of a map, keys as strings; duplicates reported. `what` names the map for
@@ -248,6 +269,27 @@ impl<'s> Reader<'s> {
             false
         });
         Some(Fields { entries, suggested })
+    }
+
+    /// The fields of the map `entry`, found `context`: a value that is not a map is
+    /// reported in `context`, unknown keys in the map's own context (returned too).
+    pub fn sub_fields<'n>(
+        &mut self,
+        entry: Entry<'n>,
+        context: &str,
+        known: &[&str],
+    ) -> Option<(Fields<'n>, String)>
+    where
+        's: 'n,
+    {
+        if !matches!(entry.value.value, Value::Map(_)) {
+            let expected = format!("a map (with {})", list_keys(known));
+            self.wrong_type(entry.key, context, entry.value, &expected);
+            return None;
+        }
+        let inner = nested(entry.key, context);
+        let fields = self.fields(entry, &inner, known, Extra::Nothing)?;
+        Some((fields, inner))
     }
 
     /// A string; numbers and booleans read as written.
@@ -394,6 +436,19 @@ impl<'s> Reader<'s> {
         }
     }
 
+    /// A whole number; `expected` describes it for a wrong-type message. Numbers too large
+    /// for the YAML parser's integers arrive as floats: they read as saturated integers.
+    pub fn integer(&mut self, entry: Entry<'_>, context: &str, expected: &str) -> Option<i128> {
+        match entry.value.value {
+            Value::Int(i) => Some(i),
+            Value::Float(f) if f.is_finite() && f.fract() == 0.0 => Some(f as i128),
+            _ => {
+                self.wrong_type(entry.key, context, entry.value, expected);
+                None
+            }
+        }
+    }
+
     /// A duration like `90s`, `20m`, `1h30m`; zero refused.
     pub fn duration(&mut self, entry: Entry<'_>, context: &str) -> Option<Duration> {
         let expected = "a duration like `90s`, `20m` or `1h30m`";
@@ -442,7 +497,7 @@ pub(crate) fn list_keys(keys: &[&str]) -> String {
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`: a name a shell can expand.
-fn is_variable_name(name: &str) -> bool {
+pub(crate) fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

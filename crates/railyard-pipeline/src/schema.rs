@@ -12,10 +12,14 @@ pub fn json_schema() -> Value {
         "examples": ["90s", "20m", "1h30m"]
     });
     let scalar = json!({ "type": ["string", "number", "boolean"] });
+    let variable_name = json!({
+        "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+        "not": { "enum": crate::shards::RESERVED_VARIABLES }
+    });
     let variables = json!({
         "type": ["object", "null"],
-        "description": "Environment variables: names are letters, digits and `_`; values are kept as written.",
-        "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+        "description": "Environment variables: names are letters, digits and `_`; values are kept as written. RAILYARD_SHARD, RAILYARD_SHARDS and RAILYARD_TESTS_FILE are set by Railyard.",
+        "propertyNames": variable_name,
         "additionalProperties": scalar
     });
     let strings = |description: &str| {
@@ -67,12 +71,40 @@ pub fn json_schema() -> Value {
             }
         ]
     });
+    let tools: Vec<&str> = crate::shards::TEST_TOOLS
+        .iter()
+        .copied()
+        .chain(["auto"])
+        .collect();
+    let tests = json!({
+        "type": "object",
+        "description": "The tests to split across the shards.",
+        "additionalProperties": false,
+        "required": ["run", "junit"],
+        "oneOf": [ { "required": ["list"] }, { "required": ["files"] } ],
+        "properties": {
+            "list": { "type": "string", "description": "A command run once in the env that prints one test id a line." },
+            "files": { "type": "string", "description": "A glob of test files, relative to the repository root (`tests/**/test_*.py`); each file is a test id." },
+            "run": {
+                "type": "string",
+                "description": "The command that runs a batch: `{tests}` stands for its ids, shell-quoted; the file `$RAILYARD_TESTS_FILE` holds them one a line.",
+                "anyOf": [ { "pattern": "\\{tests\\}" }, { "pattern": "RAILYARD_TESTS_FILE" } ]
+            },
+            "junit": strings("The JUnit XML reports `run` writes: paths or globs relative to the workspace."),
+            "mode": { "enum": ["static", "queue"], "description": "`static` (default): split by measured times before the shards start; `queue`: shards pull batches from a shared queue." },
+            "format": {
+                "type": "string",
+                "description": "How a listed id maps to a JUnit case: `auto` (default), a tool, or a template of {name}, {classname}, {file}, {suite}.",
+                "examples": tools
+            }
+        }
+    });
     let job = json!({
         "type": "object",
         "additionalProperties": false,
-        "required": ["script"],
+        "anyOf": [ { "required": ["script"] }, { "required": ["tests"] } ],
         "properties": {
-            "script": strings("The steps, each run with `sh -c`; one string is one step."),
+            "script": strings("The steps, each run with `sh -c`; one string is one step. With `tests`, they run before the tests in each shard."),
             "needs": strings("Jobs that must succeed before this one starts."),
             "env": env,
             "variables": variables,
@@ -94,6 +126,31 @@ pub fn json_schema() -> Value {
                         "type": ["integer", "string"],
                         "description": "Bytes, or a size like `512m`, `4g`, `1.5G`."
                     }
+                }
+            },
+            "parallel": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": crate::shards::MAX_PARALLEL,
+                "description": "Shards of the job, each in its own container with its own services (default 1)."
+            },
+            "tests": tests,
+            "retry_failed": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": crate::shards::MAX_RETRY_FAILED,
+                "description": "Reruns of failing tests (needs `tests`); a test passing on a rerun is flaky."
+            },
+            "matrix": {
+                "type": "object",
+                "minProperties": 1,
+                "description": "One job per combination of values, named `job (A=x, B=y)`, each value set as a variable; at most 256 jobs.",
+                "propertyNames": variable_name,
+                "additionalProperties": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": true,
+                    "items": scalar
                 }
             }
         }
@@ -122,6 +179,7 @@ mod tests {
     use super::json_schema;
     use crate::decode::{ENV_KEYS, TOP_KEYS};
     use crate::job::{JOB_KEYS, SERVICE_KEYS};
+    use crate::shards::TESTS_KEYS;
     use serde_json::Value;
 
     fn keys(object: &Value) -> Vec<String> {
@@ -156,5 +214,8 @@ mod tests {
         let mut service_keys = keys(service);
         service_keys.sort();
         assert_eq!(service_keys, sorted(SERVICE_KEYS));
+        let mut tests_keys = keys(&job["properties"]["tests"]);
+        tests_keys.sort();
+        assert_eq!(tests_keys, sorted(TESTS_KEYS));
     }
 }

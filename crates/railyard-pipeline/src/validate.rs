@@ -1,5 +1,8 @@
-//! Checks across jobs: every job has an environment, `needs` name existing jobs, and the
-//! `needs` graph has no cycle.
+//! Checks across jobs: every job has an environment, `needs` name existing jobs (a matrix
+//! job by its name or one expansion by its full name), no expansion of a matrix takes the
+//! name of another job, and the `needs` graph has no cycle. The graph is checked on the
+//! jobs as written: all expansions of a matrix job share its `needs`, so a cycle among
+//! expansions is a cycle among the jobs they come from.
 
 use crate::decode::Spans;
 use crate::errors::{Issue, ProblemKind, suggest};
@@ -26,9 +29,26 @@ pub(crate) fn validate(pipeline: &Pipeline, spans: &Spans, issues: &mut Vec<Issu
             }
         }
     }
+    // Every expansion of a matrix job, mapped to the job it comes from.
+    let expanded = crate::matrix::expanded_names(spans);
+    for (full, base) in &expanded {
+        if let Some(other) = spans.jobs.get(full) {
+            issues.push(
+                Issue::new(
+                    ProblemKind::BadJobName {
+                        name: full.clone(),
+                        reason: format!("the matrix of job `{base}` makes a job of this name"),
+                    },
+                    other.key,
+                    "name taken by a matrix",
+                )
+                .help("rename this job"),
+            );
+        }
+    }
     for (name, job) in &spans.jobs {
         for (need, span) in &job.needs {
-            if need == name {
+            if need == name || expanded.get(need) == Some(name) {
                 issues.push(
                     Issue::new(
                         ProblemKind::SelfNeed { job: name.clone() },
@@ -37,8 +57,12 @@ pub(crate) fn validate(pipeline: &Pipeline, spans: &Spans, issues: &mut Vec<Issu
                     )
                     .help("remove it: `needs` lists the jobs that must succeed first"),
                 );
-            } else if !pipeline.jobs.contains_key(need) {
-                let suggestion = suggest(need, pipeline.jobs.keys().map(String::as_str));
+            } else if !pipeline.jobs.contains_key(need) && !expanded.contains_key(need) {
+                let mut candidates: Vec<&str> = pipeline.jobs.keys().map(String::as_str).collect();
+                let mut full: Vec<&str> = expanded.keys().map(String::as_str).collect();
+                full.sort_unstable();
+                candidates.extend(full);
+                let suggestion = suggest(need, candidates);
                 let help = match &suggestion {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!(
@@ -61,12 +85,12 @@ pub(crate) fn validate(pipeline: &Pipeline, spans: &Spans, issues: &mut Vec<Issu
             }
         }
     }
-    cycles(spans, issues);
+    cycles(spans, &expanded, issues);
 }
 
 /// Finds the cycles of `needs` by depth-first search in file order; each back edge is one
 /// cycle, reported at the `needs` entry that closes it.
-fn cycles(spans: &Spans, issues: &mut Vec<Issue>) {
+fn cycles(spans: &Spans, expanded: &HashMap<String, String>, issues: &mut Vec<Issue>) {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -75,6 +99,7 @@ fn cycles(spans: &Spans, issues: &mut Vec<Issue>) {
     }
     struct Search<'a> {
         spans: &'a Spans,
+        expanded: &'a HashMap<String, String>,
         marks: HashMap<&'a str, Mark>,
         path: Vec<&'a str>,
         issues: &'a mut Vec<Issue>,
@@ -84,6 +109,8 @@ fn cycles(spans: &Spans, issues: &mut Vec<Issue>) {
             self.marks.insert(job, Mark::OnPath);
             self.path.push(job);
             for (need, span) in &self.spans.jobs[job].needs {
+                // One expansion stands for the job it comes from.
+                let need = self.expanded.get(need).unwrap_or(need);
                 if need == job || !self.spans.jobs.contains_key(need.as_str()) {
                     continue; // reported on their own
                 }
@@ -111,6 +138,7 @@ fn cycles(spans: &Spans, issues: &mut Vec<Issue>) {
     }
     let mut search = Search {
         spans,
+        expanded,
         marks: HashMap::new(),
         path: Vec::new(),
         issues,

@@ -89,7 +89,7 @@ fn unknown_service_key() {
 
 #[test]
 fn future_keys_are_not_supported_yet() {
-    for key in ["parallel", "tests", "matrix", "cache", "runs_on"] {
+    for key in ["cache", "runs_on"] {
         let src = with_env(&format!("jobs:\n  a:\n    script: [x]\n    {key}: 4\n"));
         let p = check(
             &src,

@@ -30,6 +30,11 @@ fn minimal_pipeline() {
             allow_failure: false,
             artifacts: vec![],
             resources: Resources::default(),
+            base_name: "hello".into(),
+            matrix: IndexMap::new(),
+            parallel: 1,
+            tests: None,
+            retry_failed: 0,
         }
     );
 }

@@ -5,6 +5,7 @@ mod docs;
 mod good;
 mod graph;
 mod robust;
+mod sharding;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 use railyard_pipeline::{Pipeline, PipelineError, Problem, parse};
