@@ -18,6 +18,7 @@ pub mod junit;
 mod merge;
 mod partition;
 mod queue;
+mod reports;
 mod timings;
 
 pub use errors::{IdFormatError, JunitError};
@@ -26,4 +27,5 @@ pub use junit::{Outcome, Report, TestCase};
 pub use merge::{merge_attempts, write_junit};
 pub use partition::{Plan, ShardPlan, count_partition, partition};
 pub use queue::{Batch, Batcher, LocalQueue, TestQueue};
+pub use reports::{Collected, collect, expand_tests, shell_quote, tests_file};
 pub use timings::{DEFAULT_SECS, Timings};

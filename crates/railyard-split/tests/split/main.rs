@@ -7,3 +7,4 @@ mod ids;
 mod junit;
 mod merge;
 mod queue;
+mod reports;
