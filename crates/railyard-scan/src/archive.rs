@@ -74,12 +74,12 @@ pub(crate) fn read_save<R: Read>(r: R, skip: &HashMap<u64, String>) -> Result<Sa
         head.truncate(n);
         let chained = io::Cursor::new(head.clone()).chain(&mut e);
         if head.starts_with(&[0x1f, 0x8b]) {
-            let (scan, diff_id) = read_layer(&path, flate2::read::GzDecoder::new(chained));
+            let (scan, diff_id) = read_layer(flate2::read::GzDecoder::new(chained));
             saved
                 .layers
                 .insert(path, LayerOutcome::Scanned { scan, diff_id });
         } else if is_tar(&head) || path.ends_with("/layer.tar") {
-            let (scan, diff_id) = read_layer(&path, chained);
+            let (scan, diff_id) = read_layer(chained);
             saved
                 .layers
                 .insert(path, LayerOutcome::Scanned { scan, diff_id });

@@ -182,8 +182,12 @@ fn build(
             size: layers.get(i).map(|s| s.size).unwrap_or(0),
         })
         .collect();
-    for s in &layers {
-        warnings.extend(s.warnings.iter().cloned());
+    for (info, s) in infos.iter().zip(&layers) {
+        let hex = info.diff_id.trim_start_matches("sha256:");
+        let short = &hex[..hex.len().min(12)];
+        for w in &s.warnings {
+            warnings.push(format!("layer {} ({short}): {w}", info.index));
+        }
     }
     let input: Vec<(LayerInfo, &LayerScan)> = infos.iter().cloned().zip(layers.iter()).collect();
     let (packages, distro) = merge(&input);

@@ -116,10 +116,11 @@ pub fn normalize(raw: &[u8]) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
-/// Reads a layer tar from `r` to its end. `label` names the layer in warnings. Returns the
+/// Reads a layer tar from `r` to its end (warnings do not name the layer: the same scan
+/// serves every image holding it). Returns the
 /// scan and the layer's diff ID (`sha256:` of the bytes read). IO errors of `r` and tar
 /// format errors end the layer early with a warning and `complete = false`.
-pub fn read_layer<R: Read>(label: &str, r: R) -> (LayerScan, String) {
+pub fn read_layer<R: Read>(r: R) -> (LayerScan, String) {
     let mut hr = HashingReader::new(r);
     let mut scan = LayerScan {
         complete: true,
@@ -132,15 +133,15 @@ pub fn read_layer<R: Read>(label: &str, r: R) -> (LayerScan, String) {
                 for entry in entries {
                     match entry {
                         Ok(mut e) => {
-                            if let Err(err) = read_entry(label, &mut e, &mut scan) {
-                                scan.warnings.push(format!("{label}: {err}"));
+                            if let Err(err) = read_entry(&mut e, &mut scan) {
+                                scan.warnings.push(format!("{err}"));
                                 scan.complete = false;
                                 break;
                             }
                         }
                         Err(err) => {
                             scan.warnings
-                                .push(format!("{label}: corrupt or truncated layer tar: {err}"));
+                                .push(format!("corrupt or truncated layer tar: {err}"));
                             scan.complete = false;
                             break;
                         }
@@ -148,8 +149,7 @@ pub fn read_layer<R: Read>(label: &str, r: R) -> (LayerScan, String) {
                 }
             }
             Err(err) => {
-                scan.warnings
-                    .push(format!("{label}: unreadable layer tar: {err}"));
+                scan.warnings.push(format!("unreadable layer tar: {err}"));
                 scan.complete = false;
             }
         }
@@ -157,8 +157,7 @@ pub fn read_layer<R: Read>(label: &str, r: R) -> (LayerScan, String) {
     let (diff_id, size) = match hr.finish() {
         Ok(v) => v,
         Err(err) => {
-            scan.warnings
-                .push(format!("{label}: layer ended early: {err}"));
+            scan.warnings.push(format!("layer ended early: {err}"));
             scan.complete = false;
             (String::new(), 0)
         }
@@ -167,16 +166,12 @@ pub fn read_layer<R: Read>(label: &str, r: R) -> (LayerScan, String) {
     (scan, diff_id)
 }
 
-fn read_entry<R: Read>(
-    label: &str,
-    e: &mut tar::Entry<'_, R>,
-    scan: &mut LayerScan,
-) -> io::Result<()> {
+fn read_entry<R: Read>(e: &mut tar::Entry<'_, R>, scan: &mut LayerScan) -> io::Result<()> {
     let raw = e.path_bytes().into_owned();
     let Some(path) = normalize(&raw) else {
         if !raw.iter().all(|b| *b == b'.' || *b == b'/') {
             scan.warnings.push(format!(
-                "{label}: skipped entry `{}` that climbs out of the layer",
+                "skipped entry `{}` that climbs out of the layer",
                 String::from_utf8_lossy(&raw)
             ));
         }
@@ -228,11 +223,11 @@ fn read_entry<R: Read>(
         e.by_ref().take(max).read_to_end(&mut buf)?;
         if size > max {
             scan.warnings.push(format!(
-                "{label}: `{path}` is {size} bytes; only the first {max} were catalogued"
+                "`{path}` is {size} bytes; only the first {max} were catalogued"
             ));
         }
         scan.files
-            .push(catalogue(label, w, path, &buf, &mut scan.warnings));
+            .push(catalogue(w, path, &buf, &mut scan.warnings));
         return Ok(());
     }
     let mode = e.header().mode().unwrap_or(0);
@@ -269,13 +264,7 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-fn catalogue(
-    label: &str,
-    w: Wanted,
-    path: String,
-    bytes: &[u8],
-    warnings: &mut Vec<String>,
-) -> FoundFile {
+fn catalogue(w: Wanted, path: String, bytes: &[u8], warnings: &mut Vec<String>) -> FoundFile {
     let text = || String::from_utf8_lossy(bytes);
     let mut f = FoundFile::empty(path);
     match w {
@@ -290,7 +279,7 @@ fn catalogue(
         }
         Wanted::RpmSqlite => match catalog::rpm::parse_sqlite(bytes) {
             Ok(p) => f.packages = p,
-            Err(e) => warnings.push(format!("{label}: `{}`: {e}", f.path)),
+            Err(e) => warnings.push(format!("`{}`: {e}", f.path)),
         },
         Wanted::PythonMetadata => {
             f.packages = catalog::python::parse_metadata(&text())
