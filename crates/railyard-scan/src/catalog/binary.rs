@@ -289,9 +289,12 @@ fn parse_go(b: &[u8], last: bool) -> Option<Vec<Found>> {
                 out.push(Found::new(*path, *ver, Ecosystem::Go));
             }
             ["=>", path, ver, ..] => {
-                // A replacement: the module actually compiled in.
+                // A replacement: the module actually compiled in. A local folder
+                // (`./dep`) keeps the module's name; its version is unknown (`(devel)`).
                 if let Some(last) = out.last_mut() {
-                    last.name = path.to_string();
+                    if !(path.starts_with('.') || path.starts_with('/')) {
+                        last.name = path.to_string();
+                    }
                     last.version = ver.to_string();
                 }
             }

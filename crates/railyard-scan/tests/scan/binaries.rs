@@ -62,3 +62,70 @@ fn cargo_auditable_binary() {
         assert_eq!(itoa.source_name, None);
     }
 }
+
+/// A real Go binary with module information (when `go` is installed): a main module and a
+/// dependency replaced by a local folder, built offline.
+#[test]
+fn go_module_binary() {
+    let have = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!("note: go is not installed (apt-get install golang-go); skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("dep")).unwrap();
+    std::fs::write(
+        root.join("dep/go.mod"),
+        "module example.com/dep\n\ngo 1.19\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("dep/dep.go"),
+        "package dep\n\nfunc Hello() string { return \"hi\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("go.mod"),
+        "module example.com/railyard-gofixture\n\ngo 1.19\n\nrequire example.com/dep v1.4.2\n\nreplace example.com/dep => ./dep\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("main.go"),
+        "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/dep\"\n)\n\nfunc main() { fmt.Println(dep.Hello()) }\n",
+    )
+    .unwrap();
+    let out = Command::new("go")
+        .args(["build", "-o", "app", "."])
+        .current_dir(root)
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOCACHE", root.join("cache"))
+        .env("GOPATH", root.join("gopath"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = std::fs::read(root.join("app")).unwrap();
+    let mut s = BinaryScanner::new();
+    for c in bin.chunks(4096) {
+        s.feed(c);
+    }
+    let found = s.finish();
+    let got: Vec<(&str, &str)> = found
+        .iter()
+        .map(|f| (f.name.as_str(), f.version.as_str()))
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0].0, "stdlib");
+    assert!(got[0].1.starts_with("go1."), "{got:?}");
+    assert_eq!(got[1], ("example.com/railyard-gofixture", "(devel)"));
+    assert_eq!(got[2], ("example.com/dep", "(devel)"));
+    assert!(found.iter().all(|f| f.ecosystem == Ecosystem::Go));
+}
