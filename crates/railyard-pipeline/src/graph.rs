@@ -120,9 +120,9 @@ impl Pipeline {
             let _ = writeln!(out, "\nstage {}", i + 1);
             // One line per job as written: the first expansion stands for its matrix.
             let mut lines: Vec<&str> = Vec::new();
+            let mut bases: HashSet<&str> = HashSet::new();
             for name in stage {
-                let base = self.jobs[name].base_name.as_str();
-                if self.jobs[name].matrix.is_empty() || !lines.contains(&base) {
+                if bases.insert(self.jobs[name].base_name.as_str()) {
                     lines.push(name);
                 }
             }

@@ -4,6 +4,7 @@ mod bad;
 mod docs;
 mod good;
 mod graph;
+mod matrix;
 mod robust;
 mod sharding;
 

@@ -5,6 +5,9 @@ use std::path::Path;
 
 const BASE: &str = "env:\n  dockerfile: ci/Dockerfile\n  args: { V: 1.10 }\nvariables: { A: \"é\" }\n.t: &t { timeout: 5m }\njobs:\n  build:\n    <<: *t\n    script: [make, \"make 🎉\"]\n    artifacts: [out]\n  test:\n    needs: build\n    services:\n      db: { image: postgres, ready: pg_isready, ready_timeout: 1m }\n    script: |\n      make test\n    resources: { cpus: 1.5, memory: 512m }\n";
 
+/// Sharding and matrix keys, with a `needs` on one expansion.
+const SHARDED: &str = "env: { image: busybox }\njobs:\n  t:\n    matrix: { PY: [\"3.11\", 3.12], DB: [pg] }\n    parallel: 4\n    tests:\n      list: pytest --collect-only -q\n      run: pytest {tests}\n      junit: [r.xml]\n      mode: queue\n      format: \"{classname}.{name}\"\n    retry_failed: 2\n  d:\n    needs: [\"t (PY=3.11, DB=pg)\"]\n    script: x\n";
+
 fn check(source: &str) {
     let Err(e) = parse(Path::new(".railyard.yml"), source) else {
         return;
@@ -27,16 +30,24 @@ fn check(source: &str) {
 }
 
 #[test]
-fn the_base_file_is_valid() {
+fn the_base_files_are_valid() {
     parse(Path::new(".railyard.yml"), BASE).unwrap();
+    let p = parse(Path::new(".railyard.yml"), SHARDED).unwrap();
+    assert_eq!(p.jobs.len(), 3);
 }
 
 #[test]
 fn every_deletion_and_insertion_is_handled() {
-    let boundaries: Vec<usize> = BASE.char_indices().map(|(i, _)| i).collect();
+    for base in [BASE, SHARDED] {
+        damage(base);
+    }
+}
+
+fn damage(base: &str) {
+    let boundaries: Vec<usize> = base.char_indices().map(|(i, _)| i).collect();
     for (n, &i) in boundaries.iter().enumerate() {
-        let next = boundaries.get(n + 1).copied().unwrap_or(BASE.len());
-        check(&format!("{}{}", &BASE[..i], &BASE[next..]));
+        let next = boundaries.get(n + 1).copied().unwrap_or(base.len());
+        check(&format!("{}{}", &base[..i], &base[next..]));
         for insert in [
             ":",
             "[",
@@ -49,14 +60,16 @@ fn every_deletion_and_insertion_is_handled() {
             "\n  x: 1\n",
             "ü",
         ] {
-            check(&format!("{}{insert}{}", &BASE[..i], &BASE[i..]));
+            check(&format!("{}{insert}{}", &base[..i], &base[i..]));
         }
     }
 }
 
 #[test]
 fn every_truncation_is_handled() {
-    for (i, _) in BASE.char_indices() {
-        check(&BASE[..i]);
+    for base in [BASE, SHARDED] {
+        for (i, _) in base.char_indices() {
+            check(&base[..i]);
+        }
     }
 }
