@@ -12,11 +12,12 @@
 //!     for static plans, one per batch in queue mode) costs `--overhead` seconds.
 //!
 //! Options: --overhead SECS (0.1), --noise SIGMA (0.2: how far the recorded timings are off
-//! the real run, log-normal), --split-factor K (2), --min-batch SECS (0.5), --seed N (1).
+//! the real run, log-normal), --split-factor K (2), --min-batch SECS (0.5), --seed N (1),
+//! --speed-aware 0|1 (1: batches sized to each shard's measured speed, as LocalQueue does).
 
 use std::time::Instant;
 
-use railyard_split::{Batcher, Plan, Timings, count_partition, partition};
+use railyard_split::{Batcher, Plan, Speeds, Timings, count_partition, partition};
 
 struct Rng(u64);
 
@@ -44,6 +45,7 @@ struct Options {
     split_factor: f64,
     min_batch: f64,
     seed: u64,
+    speed_aware: bool,
 }
 
 fn options() -> Options {
@@ -53,6 +55,7 @@ fn options() -> Options {
         split_factor: Batcher::DEFAULT_SPLIT_FACTOR,
         min_batch: Batcher::DEFAULT_MIN_BATCH_SECS,
         seed: 1,
+        speed_aware: true,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -67,6 +70,7 @@ fn options() -> Options {
             "--split-factor" => o.split_factor = value(),
             "--min-batch" => o.min_batch = value(),
             "--seed" => o.seed = value() as u64,
+            "--speed-aware" => o.speed_aware = value() != 0.0,
             other => panic!("unknown option {other}"),
         }
     }
@@ -236,15 +240,23 @@ fn run_queue(s: &Suite, speeds: &[f64], o: &Options) -> (f64, usize) {
     let mut free_at = vec![0.0f64; speeds.len()];
     let mut done = vec![false; speeds.len()];
     let mut batches = 0;
+    let mut measured = Speeds::default();
     while let Some(i) = (0..speeds.len())
         .filter(|&i| !done[i])
         .min_by(|&a, &b| free_at[a].total_cmp(&free_at[b]).then(a.cmp(&b)))
     {
-        match b.take() {
+        let scale = if o.speed_aware {
+            measured.scale(i as u32)
+        } else {
+            1.0
+        };
+        match b.take_scaled(scale) {
             Some(batch) => {
                 batches += 1;
                 let work: f64 = batch.tests.iter().map(|t| s.actual[index(t)]).sum();
-                free_at[i] += o.overhead + work / speeds[i];
+                let took = o.overhead + work / speeds[i];
+                measured.record(i as u32, batch.predicted_secs, took);
+                free_at[i] += took;
             }
             None => done[i] = true,
         }

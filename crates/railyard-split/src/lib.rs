@@ -26,6 +26,6 @@ pub use ids::{IdFormat, Matched, Normalize, Tool, failed_ids};
 pub use junit::{Outcome, Report, TestCase};
 pub use merge::{merge_attempts, write_junit};
 pub use partition::{Plan, ShardPlan, count_partition, partition};
-pub use queue::{Batch, Batcher, LocalQueue, TestQueue};
+pub use queue::{Batch, Batcher, LocalQueue, Speeds, TestQueue};
 pub use reports::{Collected, collect, expand_tests, shell_quote, tests_file};
 pub use timings::{DEFAULT_SECS, Timings};

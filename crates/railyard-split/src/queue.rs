@@ -4,7 +4,9 @@
 //! machine, a test that got slower). The [`Batcher`] hands out the longest tests first, and
 //! each batch takes about `remaining / (shards × k)` seconds of predicted work (at least one
 //! test, and at least `min_batch_secs`), so batches are large while much is left and shrink
-//! as the queue empties: few `exec`s early, fine-grained balancing at the end. A shard that
+//! as the queue empties: few `exec`s early, fine-grained balancing at the end. Batches are
+//! also scaled to each shard's measured speed ([`Speeds`]), so a slow machine takes smaller
+//! ones and does not finish last. A shard that
 //! dies gives its unfinished batches back ([`TestQueue::give_back`]) and they are handed out
 //! again, longest first. [`TestQueue`] is the interface; [`LocalQueue`] implements it in
 //! memory for `railyard run`, and the server can implement it over its database so that
@@ -12,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use tokio::sync::Notify;
 
@@ -99,8 +102,20 @@ impl Batcher {
 
     /// The next batch, or `None` when nothing is pending.
     pub fn take(&mut self) -> Option<Batch> {
-        let target =
-            (self.pending_secs / (self.shards as f64 * self.split_factor)).max(self.min_batch_secs);
+        self.take_scaled(1.0)
+    }
+
+    /// The next batch for a shard of relative speed `scale` (see [`Speeds::scale`]): its
+    /// share of work is scaled by it (within 0.25–2), so a slow shard's batches are small
+    /// enough that it does not finish last.
+    pub fn take_scaled(&mut self, scale: f64) -> Option<Batch> {
+        let scale = if scale.is_finite() {
+            scale.clamp(0.25, 2.0)
+        } else {
+            1.0
+        };
+        let target = (scale * self.pending_secs / (self.shards as f64 * self.split_factor))
+            .max(self.min_batch_secs);
         let mut tests = Vec::new();
         let mut sum = 0.0;
         while let Some((_, est)) = self.pending.last() {
@@ -153,6 +168,39 @@ impl Batcher {
     }
 }
 
+/// How fast each shard works through its predicted seconds, from the batches it completed,
+/// so a queue can size batches to the shard (a slow or overloaded machine gets smaller ones).
+#[derive(Debug, Clone, Default)]
+pub struct Speeds {
+    /// shard -> (predicted seconds done, seconds it took).
+    done: HashMap<u32, (f64, f64)>,
+}
+
+impl Speeds {
+    /// Records that `shard` did `predicted_secs` of predicted work in `elapsed_secs`.
+    pub fn record(&mut self, shard: u32, predicted_secs: f64, elapsed_secs: f64) {
+        if predicted_secs.is_finite() && elapsed_secs.is_finite() && elapsed_secs > 0.0 {
+            let e = self.done.entry(shard).or_default();
+            e.0 += predicted_secs.max(0.0);
+            e.1 += elapsed_secs;
+        }
+    }
+
+    /// `shard`'s speed relative to the mean of the shards measured so far; 1 while it (or
+    /// every other shard) has no completed batch.
+    pub fn scale(&self, shard: u32) -> f64 {
+        let rate = |(p, e): &(f64, f64)| p / e;
+        let Some(mine) = self.done.get(&shard).map(rate) else {
+            return 1.0;
+        };
+        let rates: Vec<f64> = self.done.values().map(rate).filter(|r| *r > 0.0).collect();
+        if rates.len() < 2 || mine <= 0.0 {
+            return 1.0;
+        }
+        mine / (rates.iter().sum::<f64>() / rates.len() as f64)
+    }
+}
+
 /// An in-memory [`TestQueue`] for shards of one machine.
 #[derive(Debug)]
 pub struct LocalQueue {
@@ -164,8 +212,9 @@ pub struct LocalQueue {
 struct State {
     batcher: Batcher,
     timings: Timings,
-    /// Handed-out batches not yet complete: id -> (shard, batch).
-    in_flight: HashMap<u64, (u32, Batch)>,
+    /// Handed-out batches not yet complete: id -> (shard, batch, when handed out).
+    in_flight: HashMap<u64, (u32, Batch, Instant)>,
+    speeds: Speeds,
 }
 
 impl LocalQueue {
@@ -181,6 +230,7 @@ impl LocalQueue {
                 batcher,
                 timings: timings.clone(),
                 in_flight: HashMap::new(),
+                speeds: Speeds::default(),
             }),
             changed: Notify::new(),
         }
@@ -208,8 +258,10 @@ impl TestQueue for LocalQueue {
             notified.as_mut().enable();
             {
                 let mut state = self.lock();
-                if let Some(batch) = state.batcher.take() {
-                    state.in_flight.insert(batch.id, (shard, batch.clone()));
+                let scale = state.speeds.scale(shard);
+                if let Some(batch) = state.batcher.take_scaled(scale) {
+                    let handed = (shard, batch.clone(), Instant::now());
+                    state.in_flight.insert(batch.id, handed);
                     return Some(batch);
                 }
                 if state.in_flight.is_empty() {
@@ -225,9 +277,11 @@ impl TestQueue for LocalQueue {
         if state
             .in_flight
             .get(&batch)
-            .is_some_and(|(s, _)| *s == shard)
+            .is_some_and(|(s, _, _)| *s == shard)
+            && let Some((_, done, since)) = state.in_flight.remove(&batch)
         {
-            state.in_flight.remove(&batch);
+            let elapsed = since.elapsed().as_secs_f64();
+            state.speeds.record(shard, done.predicted_secs, elapsed);
         }
         drop(state);
         self.changed.notify_waiters();
@@ -238,11 +292,11 @@ impl TestQueue for LocalQueue {
         let mine: Vec<u64> = state
             .in_flight
             .iter()
-            .filter(|(_, (s, _))| *s == shard)
+            .filter(|(_, (s, _, _))| *s == shard)
             .map(|(id, _)| *id)
             .collect();
         for id in mine {
-            if let Some((_, batch)) = state.in_flight.remove(&id) {
+            if let Some((_, batch, _)) = state.in_flight.remove(&id) {
                 let State {
                     batcher, timings, ..
                 } = &mut *state;

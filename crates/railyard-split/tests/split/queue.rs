@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use railyard_split::{Batcher, LocalQueue, TestQueue, Timings};
+use railyard_split::{Batcher, LocalQueue, Speeds, TestQueue, Timings};
 
 fn suite(n: usize) -> (Vec<String>, Timings) {
     let tests: Vec<String> = (0..n).map(|i| format!("t{i:04}")).collect();
@@ -127,5 +127,39 @@ fn batches_shrink_as_the_queue_empties() {
             .iter()
             .all(|&s| s >= Batcher::DEFAULT_MIN_BATCH_SECS - 0.06),
         "the floor keeps tail batches (but the very last) from being one tiny test each: {secs:?}"
+    );
+}
+
+#[test]
+fn slow_shards_get_smaller_batches() {
+    let mut speeds = Speeds::default();
+    assert_eq!(speeds.scale(1), 1.0, "nothing measured");
+    speeds.record(1, 10.0, 20.0); // half speed
+    assert_eq!(speeds.scale(1), 1.0, "no other shard to compare with");
+    speeds.record(2, 10.0, 10.0);
+    speeds.record(3, 10.0, 10.0);
+    speeds.record(4, 0.0, f64::NAN); // ignored
+    let slow = speeds.scale(1);
+    assert!((slow - 0.5 / (2.5 / 3.0)).abs() < 1e-9, "{slow}");
+    assert!(speeds.scale(2) > 1.0);
+    assert_eq!(speeds.scale(9), 1.0, "an unmeasured shard");
+
+    let tests: Vec<String> = (0..1000).map(|i| format!("t{i:04}")).collect();
+    let timings: Timings = tests.iter().map(|t| (t.clone(), 0.2)).collect();
+    let mut a = Batcher::new(&tests, &timings, 4).with_min_batch_secs(0.0);
+    let mut b = a.clone();
+    let normal = a.take().unwrap().tests.len();
+    let small = b.take_scaled(slow).unwrap().tests.len();
+    assert_eq!(normal, 125);
+    assert_eq!(small, (125.0 * slow).floor() as usize);
+    assert_eq!(
+        Batcher::new(&tests, &timings, 4)
+            .with_min_batch_secs(0.0)
+            .take_scaled(0.0)
+            .unwrap()
+            .tests
+            .len(),
+        31,
+        "scale floor 0.25"
     );
 }
