@@ -123,20 +123,19 @@ impl Ord for Load {
     }
 }
 
-/// The distinct ids with their estimates, longest first, ties by id.
+/// The distinct ids with their estimates, longest first, ties by id, and how many had no
+/// timing. One sort: a duplicate id has the same estimate, so its copies end up adjacent.
 pub(crate) fn sorted_estimates<'a>(
     tests: &'a [String],
     timings: &Timings,
 ) -> (Vec<(&'a str, f64)>, usize) {
-    let mut ids: Vec<&str> = tests.iter().map(String::as_str).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let estimated = ids.iter().filter(|id| timings.get(id).is_none()).count();
-    let mut v: Vec<(&str, f64)> = ids
-        .into_iter()
-        .map(|id| (id, timings.estimate(id)))
+    let mut v: Vec<(&str, f64)> = tests
+        .iter()
+        .map(|id| (id.as_str(), timings.estimate(id)))
         .collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    v.dedup_by(|a, b| a.0 == b.0);
+    let estimated = v.iter().filter(|(id, _)| timings.get(id).is_none()).count();
     (v, estimated)
 }
 
