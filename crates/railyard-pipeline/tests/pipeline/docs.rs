@@ -64,3 +64,62 @@ fn the_examples_parse() {
         assert!(!pipeline.jobs.is_empty());
     }
 }
+
+#[test]
+fn the_matrix_example_renders_as_shown() {
+    let doc = std::fs::read_to_string(repo().join("docs/pipeline.md")).unwrap();
+    let example = blocks(&doc, "yaml")
+        .into_iter()
+        .find(|b| b.starts_with("jobs:") && b.contains("matrix:"))
+        .unwrap();
+    let source = format!("env: {{ image: busybox }}\n{example}");
+    let pipeline = parse(Path::new(".railyard.yml"), &source).unwrap_or_else(|e| panic!("{e}"));
+    let graph = blocks(&doc, "text")
+        .into_iter()
+        .find(|b| b.contains("matrix PYTHON × DB"))
+        .unwrap();
+    assert_eq!(pipeline.render_graph(), graph);
+    // The names the text gives, in its order.
+    assert!(doc.contains(
+        "`test (PYTHON=3.11, DB=postgres)`,\n`test (PYTHON=3.11, DB=sqlite)`, `test (PYTHON=3.12, DB=postgres)`,\n`test (PYTHON=3.12, DB=sqlite)`"
+    ));
+    let tests: Vec<&str> = pipeline
+        .jobs
+        .keys()
+        .filter(|k| k.starts_with("test ("))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tests,
+        [
+            "test (PYTHON=3.11, DB=postgres)",
+            "test (PYTHON=3.11, DB=sqlite)",
+            "test (PYTHON=3.12, DB=postgres)",
+            "test (PYTHON=3.12, DB=sqlite)"
+        ]
+    );
+    assert_eq!(pipeline.jobs["deploy"].needs, tests);
+}
+
+#[test]
+fn the_sharded_example_gives_the_model_it_describes() {
+    let doc = std::fs::read_to_string(repo().join("docs/pipeline.md")).unwrap();
+    let example = blocks(&doc, "yaml")
+        .into_iter()
+        .find(|b| b.starts_with("jobs:") && b.contains("parallel: 4"))
+        .unwrap();
+    let source = format!("env: {{ image: busybox }}\n{example}");
+    let pipeline = parse(Path::new(".railyard.yml"), &source).unwrap_or_else(|e| panic!("{e}"));
+    let test = &pipeline.jobs["test"];
+    assert_eq!((test.parallel, test.retry_failed), (4, 2));
+    assert_eq!(test.script.len(), 1);
+    let tests = test.tests.as_ref().unwrap();
+    assert_eq!(
+        tests.list,
+        railyard_pipeline::TestList::Command("cargo nextest list --message-format oneline".into())
+    );
+    assert!(tests.run.ends_with("{tests}"));
+    assert_eq!(tests.junit, ["target/nextest/default/junit.xml"]);
+    assert_eq!(tests.mode, railyard_pipeline::SplitMode::Static);
+    assert_eq!(tests.id_format.as_deref(), Some("nextest"));
+}
