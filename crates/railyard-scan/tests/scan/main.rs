@@ -7,3 +7,4 @@ mod binaries;
 mod common;
 mod images;
 mod rpmdb;
+mod sbom;
