@@ -67,6 +67,14 @@ pub enum RunnerError {
         /// The tail of the service's log, indented.
         logs: String,
     },
+    /// A job's tests could not be listed: nothing was split, no shard started.
+    #[error("listing the tests of job `{job}` failed, so no shard was started: {reason}")]
+    TestList {
+        /// The job.
+        job: String,
+        /// What went wrong, with the command's output when it ran.
+        reason: String,
+    },
     /// Reading or writing local files failed.
     #[error("{doing}: {source}")]
     Io {

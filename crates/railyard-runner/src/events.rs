@@ -107,6 +107,43 @@ pub enum Event {
         /// The env image it ran in.
         image_id: Option<String>,
     },
+    /// A job's tests were listed and split among its shards.
+    TestsPlanned {
+        /// The job (not a shard).
+        job: String,
+        /// How many test ids were listed.
+        tests: usize,
+        /// `static` or `queue`.
+        mode: String,
+        /// Per shard (static mode): how many tests and the predicted seconds.
+        shards: Vec<ShardForecast>,
+    },
+    /// Results read from the JUnit reports of one batch of tests.
+    TestResults {
+        /// The job (not the shard), whose timings these are.
+        job: String,
+        /// The shard that ran them.
+        shard: String,
+        /// Seconds per test id that ran.
+        timings: Vec<(String, f64)>,
+        /// Ids that failed.
+        failed: Vec<String>,
+    },
+    /// A shard finished its tests.
+    ShardFinished {
+        /// The job (not the shard).
+        job: String,
+        /// 1-based shard number.
+        shard: u32,
+        /// How many tests it ran.
+        tests: usize,
+        /// What the plan predicted (static mode).
+        predicted_secs: Option<f64>,
+        /// How long its tests took.
+        actual_secs: f64,
+        /// Tests that failed first and passed on a retry.
+        flaky: Vec<String>,
+    },
     /// The run ended.
     RunFinished {
         /// Its final status.
@@ -114,4 +151,15 @@ pub enum Event {
         /// Wall time of the whole run.
         duration_ms: u64,
     },
+}
+
+/// One shard's share of a static split.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShardForecast {
+    /// 1-based shard number.
+    pub shard: u32,
+    /// How many tests it gets.
+    pub tests: usize,
+    /// Their predicted seconds.
+    pub predicted_secs: f64,
 }

@@ -50,6 +50,11 @@ pub type CurrentStep = Arc<Mutex<Option<(u32, Instant)>>>;
 pub enum StepsOutcome {
     /// Every step exited 0.
     Passed,
+    /// The steps passed but these tests failed (after their retries).
+    TestsFailed {
+        /// The failing test ids.
+        failed: Vec<String>,
+    },
     /// A step failed: its index and exit code (None when it could not be started).
     Failed {
         /// Which step.
@@ -60,7 +65,8 @@ pub enum StepsOutcome {
 }
 
 impl JobContext {
-    fn emit(&self, event: Event) {
+    /// Sends an event about this job.
+    pub fn emit(&self, event: Event) {
         // A closed channel means nobody listens any more; the run goes on regardless.
         let _ = self.events.send(event);
     }
@@ -72,7 +78,8 @@ impl JobContext {
         });
     }
 
-    fn say(&self, line: String) {
+    /// A message from Railyard in the job's log.
+    pub fn say(&self, line: String) {
         self.emit(Event::Output {
             job: self.job.name.clone(),
             step: None,
@@ -229,80 +236,118 @@ impl JobContext {
 
     /// Runs the steps in order; the first failing one stops the job.
     pub async fn run_steps(&self, container: &str, current: &CurrentStep) -> StepsOutcome {
-        let job = &self.job.name;
         for (index, command) in self.job.script.iter().enumerate() {
             let index = index as u32;
-            let started = Instant::now();
-            *current.lock().unwrap() = Some((index, started));
-            self.emit(Event::StepStarted {
-                job: job.clone(),
-                index,
-                command: command.clone(),
-            });
-            let spec = ExecSpec {
-                // -e: a multi-line step stops at its first failing line, as users expect.
-                cmd: vec!["sh".into(), "-ec".into(), command.clone()],
-                env: vec![],
-                working_dir: Some(WORKSPACE_DIR.into()),
-                user: None,
-            };
-            let mut out = LineBuffer::default();
-            let mut err = LineBuffer::default();
-            let events = self.events.clone();
-            let line = |stream: Stream| {
-                let events = events.clone();
-                let job = job.clone();
-                move |line: String| {
-                    let _ = events.send(Event::Output {
-                        job: job.clone(),
-                        step: Some(index),
-                        stream,
-                        line,
-                    });
-                }
-            };
-            let mut emit_out = line(Stream::Stdout);
-            let mut emit_err = line(Stream::Stderr);
-            let result = self
-                .docker
-                .exec(container, &spec, &mut |chunk| match chunk {
-                    Output::Stdout(b) => out.push(&b, &mut emit_out),
-                    Output::Stderr(b) => err.push(&b, &mut emit_err),
-                })
+            let exit_code = self
+                .run_step(container, index, command, command, current)
                 .await;
-            out.finish(&mut emit_out);
-            err.finish(&mut emit_err);
-            *current.lock().unwrap() = None;
-            let exit_code = match result {
-                Ok(code) => Some(code),
-                Err(e) => {
-                    self.say(format!("step {} could not run: {e}", index + 1));
-                    None
-                }
-            };
-            let status = if exit_code == Some(0) {
-                StepStatus::Success
-            } else {
-                StepStatus::Failed
-            };
-            self.emit(Event::StepFinished {
-                job: job.clone(),
-                index,
-                status,
-                exit_code,
-                duration_ms: started.elapsed().as_millis() as u64,
-            });
-            if status != StepStatus::Success {
-                if exit_code == Some(127) {
-                    self.say(format!(
-                        "step {} exited 127: command not found in the env image? Add it to the Dockerfile.",
-                        index + 1
-                    ));
-                }
+            if exit_code != Some(0) {
                 return StepsOutcome::Failed { index, exit_code };
             }
         }
         StepsOutcome::Passed
+    }
+
+    /// Runs one step: `command` through `sh -ec` in the workspace, shown as `display`.
+    /// Returns its exit code, or `None` when it could not run.
+    pub async fn run_step(
+        &self,
+        container: &str,
+        index: u32,
+        display: &str,
+        command: &str,
+        current: &CurrentStep,
+    ) -> Option<i64> {
+        let job = &self.job.name;
+        let started = Instant::now();
+        *current.lock().unwrap() = Some((index, started));
+        self.emit(Event::StepStarted {
+            job: job.clone(),
+            index,
+            command: display.to_string(),
+        });
+        let spec = ExecSpec {
+            // -e: a multi-line step stops at its first failing line, as users expect.
+            cmd: vec!["sh".into(), "-ec".into(), command.to_string()],
+            env: vec![],
+            working_dir: Some(WORKSPACE_DIR.into()),
+            user: None,
+        };
+        let mut out = LineBuffer::default();
+        let mut err = LineBuffer::default();
+        let line = |stream: Stream| {
+            let events = self.events.clone();
+            let job = job.clone();
+            move |line: String| {
+                let _ = events.send(Event::Output {
+                    job: job.clone(),
+                    step: Some(index),
+                    stream,
+                    line,
+                });
+            }
+        };
+        let mut emit_out = line(Stream::Stdout);
+        let mut emit_err = line(Stream::Stderr);
+        let result = self
+            .docker
+            .exec(container, &spec, &mut |chunk| match chunk {
+                Output::Stdout(b) => out.push(&b, &mut emit_out),
+                Output::Stderr(b) => err.push(&b, &mut emit_err),
+            })
+            .await;
+        out.finish(&mut emit_out);
+        err.finish(&mut emit_err);
+        *current.lock().unwrap() = None;
+        let exit_code = match result {
+            Ok(code) => Some(code),
+            Err(e) => {
+                self.say(format!("step {} could not run: {e}", index + 1));
+                None
+            }
+        };
+        let status = if exit_code == Some(0) {
+            StepStatus::Success
+        } else {
+            StepStatus::Failed
+        };
+        self.emit(Event::StepFinished {
+            job: job.clone(),
+            index,
+            status,
+            exit_code,
+            duration_ms: started.elapsed().as_millis() as u64,
+        });
+        if exit_code == Some(127) {
+            self.say(format!(
+                "step {} exited 127: command not found in the env image? Add it to the Dockerfile.",
+                index + 1
+            ));
+        }
+        exit_code
+    }
+
+    /// Runs a command quietly (no events), returning its exit code and standard output.
+    pub async fn capture(
+        &self,
+        container: &str,
+        command: &str,
+    ) -> Result<(i64, Vec<u8>, Vec<u8>), RunnerError> {
+        let spec = ExecSpec {
+            cmd: vec!["sh".into(), "-ec".into(), command.to_string()],
+            env: vec![],
+            working_dir: Some(WORKSPACE_DIR.into()),
+            user: None,
+        };
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let code = self
+            .docker
+            .exec(container, &spec, &mut |chunk| match chunk {
+                Output::Stdout(b) => stdout.extend_from_slice(&b),
+                Output::Stderr(b) => stderr.extend_from_slice(&b),
+            })
+            .await?;
+        Ok((code, stdout, stderr))
     }
 
     /// Copies the job's artifacts out of the container into its artifacts folder. A path that

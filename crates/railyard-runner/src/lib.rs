@@ -7,6 +7,7 @@
 //! The runner never prints: it sends [`Event`]s, and reporters decide what to show or store.
 #![warn(missing_docs)]
 
+pub mod batches;
 pub mod cleanup;
 pub mod env_image;
 mod errors;
@@ -15,9 +16,10 @@ pub mod job;
 pub mod lines;
 pub mod names;
 mod run;
+pub mod shards;
 pub mod shell;
 pub mod workspace;
 
 pub use errors::RunnerError;
-pub use events::{Event, Stream};
+pub use events::{Event, ShardForecast, Stream};
 pub use run::{DEFAULT_TIMEOUT, JobResult, RunOptions, RunOutcome, humanize, run_pipeline};

@@ -71,6 +71,11 @@ impl JobNames {
         }
     }
 
+    /// The names of another job (a shard, a listing) of the same run and owner.
+    pub fn for_job(&self, job: &str) -> JobNames {
+        JobNames::new(&self.run_id, job, &self.owner)
+    }
+
     /// The job container's name.
     pub fn job_container(&self) -> String {
         format!("{}-job", self.base)

@@ -13,6 +13,7 @@ use crate::workspace;
 use indexmap::IndexMap;
 use railyard_docker::Docker;
 use railyard_pipeline::{EnvSource, Pipeline};
+use railyard_split::Timings;
 use railyard_types::{JobStatus, RunStatus, StepStatus};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -42,6 +43,8 @@ pub struct RunOptions {
     pub max_parallel: usize,
     /// The run's artifacts folder; each job gets a subfolder.
     pub artifacts_dir: PathBuf,
+    /// Measured test times of the project, by test id: what static splits balance.
+    pub timings: Arc<Timings>,
 }
 
 /// How a job ended.
@@ -94,7 +97,10 @@ pub async fn run_pipeline(
     for name in opts
         .jobs
         .iter()
-        .filter(|n| pipeline.jobs[*n].needs.is_empty())
+        .filter(|n| {
+            let job = &pipeline.jobs[*n];
+            job.needs.is_empty() && !crate::shards::is_sharded(job)
+        })
         .take(opts.max_parallel.max(1))
     {
         let names = JobNames::new(&opts.run_id, name, &opts.owner);
@@ -174,7 +180,17 @@ pub async fn run_pipeline(
                         job_context(docker, &pipeline, &opts, name, image_id, workspace, &events);
                     let timeout = job.timeout.unwrap_or(DEFAULT_TIMEOUT);
                     let early = prepared.remove(name);
-                    running.spawn(run_job(ctx, early, timeout, cancel.clone()));
+                    if crate::shards::is_sharded(job) {
+                        running.spawn(crate::shards::run_sharded_job(
+                            ctx,
+                            timeout,
+                            cancel.clone(),
+                            opts.timings.clone(),
+                            opts.repo_root.clone(),
+                        ));
+                    } else {
+                        running.spawn(run_job(ctx, early, timeout, cancel.clone(), None));
+                    }
                     progressed = true;
                 }
             }
@@ -250,6 +266,14 @@ pub(crate) fn job_context(
     env.insert("RAILYARD_RUN_ID".into(), opts.run_id.clone());
     env.insert("RAILYARD_JOB".into(), name.to_string());
     env.insert("RAILYARD_WORKSPACE".into(), workspace::WORKSPACE_DIR.into());
+    env.insert("RAILYARD_SHARD".into(), "1".into());
+    env.insert("RAILYARD_SHARDS".into(), "1".into());
+    if job.tests.is_some() {
+        env.insert(
+            "RAILYARD_TESTS_FILE".into(),
+            crate::batches::TESTS_FILE.into(),
+        );
+    }
     JobContext {
         docker: docker.clone(),
         names: JobNames::new(&opts.run_id, name, &opts.owner),
@@ -264,11 +288,13 @@ pub(crate) fn job_context(
 
 /// Runs one job under its timeout and the run's cancel, and always tears it down.
 /// `early` is the creation of its network and volume when the run started it ahead.
-async fn run_job(
+/// `tests` is this job's (or shard's) share of the job's tests, run after its steps.
+pub(crate) async fn run_job(
     ctx: JobContext,
     early: Option<JoinHandle<Result<(), RunnerError>>>,
     timeout: Duration,
     cancel: CancellationToken,
+    tests: Option<crate::batches::ShardTests>,
 ) -> (String, JobResult) {
     let name = ctx.job.name.clone();
     let started = Instant::now();
@@ -289,7 +315,16 @@ async fn run_job(
             None => ctx.prepare().await?,
         }
         let container = ctx.setup().await?;
-        let outcome = ctx.run_steps(&container, &current).await;
+        let mut outcome = ctx.run_steps(&container, &current).await;
+        if let (StepsOutcome::Passed, Some(tests)) = (&outcome, &tests) {
+            let first = ctx.job.script.len() as u32;
+            let result = ctx.run_tests(&container, &current, tests, first).await?;
+            if !result.failed.is_empty() {
+                outcome = StepsOutcome::TestsFailed {
+                    failed: result.failed,
+                };
+            }
+        }
         if outcome == StepsOutcome::Passed {
             ctx.collect_artifacts(&container).await?;
         }
@@ -319,6 +354,20 @@ async fn run_job(
 
     let (mut status, mut error) = match end {
         End::Done(Ok(StepsOutcome::Passed)) => (JobStatus::Success, None),
+        End::Done(Ok(StepsOutcome::TestsFailed { failed })) => (
+            JobStatus::Failed,
+            Some(format!(
+                "{} test(s) failed: {}{}",
+                failed.len(),
+                failed
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if failed.len() > 5 { ", …" } else { "" }
+            )),
+        ),
         End::Done(Ok(StepsOutcome::Failed { index, exit_code })) => (
             JobStatus::Failed,
             Some(match exit_code {

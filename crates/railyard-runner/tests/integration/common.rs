@@ -102,6 +102,7 @@ pub async fn run_with(repo: &Repo, jobs: &[&str], cancel_when: Option<fn(&Event)
         jobs: selected,
         max_parallel: 4,
         artifacts_dir: artifacts_dir.path().to_path_buf(),
+        timings: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();

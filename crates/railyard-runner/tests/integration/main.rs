@@ -8,3 +8,4 @@ mod env;
 mod isolation;
 mod jobs;
 mod services;
+mod shards;

@@ -38,15 +38,27 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     store
         .set_run_status(&record.id, RunStatus::Running, None)
         .await?;
+    let mut timings = railyard_split::Timings::new();
+    for (id, (secs, _)) in store.timings(&project.key()).await? {
+        timings.insert(id, secs);
+    }
     let data_dir = project::data_dir(g.data_dir.as_deref());
     let artifacts_dir = data_dir.join("runs").join(&record.id).join("artifacts");
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let cancel = CancellationToken::new();
-    let steps: Vec<(String, usize)> = jobs
-        .iter()
-        .map(|j| (j.clone(), pipeline.jobs[j].script.len()))
-        .collect();
+    // Every name that shows in the output: jobs, and the shards of sharded jobs.
+    let mut steps: Vec<(String, usize)> = Vec::new();
+    for name in &jobs {
+        let job = &pipeline.jobs[name];
+        steps.push((name.clone(), job.script.len()));
+        if job.parallel > 1 {
+            for shard in 1..=job.parallel {
+                let shard = railyard_runner::shards::shard_name(name, shard, job.parallel);
+                steps.push((shard, 0));
+            }
+        }
+    }
     let mut terminal = (!args.json).then(|| Terminal::new(&steps));
     if args.json {
         json::run_started(&record.id, record.number, &jobs);
@@ -60,6 +72,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         jobs,
         max_parallel: parallel,
         artifacts_dir: artifacts_dir.clone(),
+        timings: Arc::new(timings),
     };
     let runner = tokio::spawn({
         let docker = docker.clone();
@@ -67,7 +80,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         async move { railyard_runner::run_pipeline(&docker, pipeline, options, tx, cancel).await }
     });
 
-    let mut recorder = Recorder::new(store.clone(), record.id.clone());
+    let mut recorder = Recorder::new(store.clone(), record.id.clone(), project.key());
     let mut signals = Signals::new()?;
     let mut interrupts = 0;
     loop {

@@ -41,6 +41,7 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
         jobs: vec![job.clone()],
         max_parallel: 1,
         artifacts_dir: std::env::temp_dir(),
+        timings: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

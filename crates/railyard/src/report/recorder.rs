@@ -13,16 +13,18 @@ pub const ENV_LOG: &str = "env";
 pub struct Recorder {
     store: Store,
     run_id: String,
+    project: String,
     logs: HashMap<String, LogWriter>,
     commands: HashMap<(String, u32), String>,
 }
 
 impl Recorder {
     /// A recorder for one run.
-    pub fn new(store: Store, run_id: String) -> Self {
+    pub fn new(store: Store, run_id: String, project: String) -> Self {
         Self {
             store,
             run_id,
+            project,
             logs: HashMap::new(),
             commands: HashMap::new(),
         }
@@ -116,7 +118,34 @@ impl Recorder {
                     writer.flush().await?;
                 }
             }
-            Event::EnvPreparing { .. } | Event::JobPhase { .. } | Event::RunFinished { .. } => {}
+            Event::TestResults { timings, .. } => {
+                self.store
+                    .record_timings(&self.project, timings, now_ms())
+                    .await?;
+            }
+            Event::ShardFinished {
+                job,
+                shard,
+                tests,
+                predicted_secs,
+                actual_secs,
+                flaky,
+            } => {
+                let predicted = predicted_secs
+                    .map(|p| format!(", predicted {p:.1}s"))
+                    .unwrap_or_default();
+                let mut line = format!(
+                    "railyard: shard {shard} of `{job}` ran {tests} test(s) in {actual_secs:.1}s{predicted}"
+                );
+                if !flaky.is_empty() {
+                    line.push_str(&format!("; flaky: {}", flaky.join(", ")));
+                }
+                self.log(job, &line).await?;
+            }
+            Event::TestsPlanned { .. }
+            | Event::EnvPreparing { .. }
+            | Event::JobPhase { .. }
+            | Event::RunFinished { .. } => {}
         }
         Ok(())
     }

@@ -32,10 +32,16 @@ pub struct Terminal {
     steps: HashMap<String, usize>,
     durations: HashMap<String, u64>,
     colors: HashMap<String, AnsiColor>,
+    /// (job, shard, tests, predicted, actual) of every sharded test run.
+    shards: Vec<(String, u32, usize, Option<f64>, f64)>,
+    /// (seconds, id) of every test that ran.
+    slowest: Vec<(f64, String)>,
+    /// Tests that passed only on a retry.
+    flaky: Vec<String>,
 }
 
 impl Terminal {
-    /// A display for these jobs and their step counts.
+    /// A display for these jobs (shards included) and their step counts.
     pub fn new(jobs: &[(String, usize)]) -> Self {
         let live = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
         let color =
@@ -59,6 +65,9 @@ impl Terminal {
                 .enumerate()
                 .map(|(i, (j, _))| (j.clone(), JOB_COLORS[i % JOB_COLORS.len()]))
                 .collect(),
+            shards: Vec::new(),
+            slowest: Vec::new(),
+            flaky: Vec::new(),
         }
     }
 
@@ -172,7 +181,12 @@ impl Terminal {
             } => {
                 let total = self.steps.get(job).copied().unwrap_or(0);
                 if let Some(bar) = self.bars.get(job) {
-                    bar.set_message(format!("step {}/{total}: {command}", index + 1));
+                    let of = if total > 0 {
+                        format!("/{total}")
+                    } else {
+                        String::new()
+                    };
+                    bar.set_message(format!("step {}{of}: {command}", index + 1));
                 }
                 self.job_line(job, self.paint(bold, &format!("$ {command}")));
             }
@@ -228,6 +242,45 @@ impl Terminal {
                 }
                 self.print(text);
             }
+            Event::TestsPlanned {
+                job,
+                tests,
+                mode,
+                shards,
+            } => {
+                let mut text = format!(
+                    "{} {job}: {tests} tests, split {mode}",
+                    self.paint(bold, "◆")
+                );
+                for s in shards {
+                    text.push_str(&format!(
+                        "\n    shard {}: {} tests, predicted {}",
+                        s.shard,
+                        s.tests,
+                        super::duration((s.predicted_secs * 1000.0) as u64)
+                    ));
+                }
+                self.print(text);
+            }
+            Event::TestResults { timings, .. } => {
+                for (id, secs) in timings {
+                    self.slowest.push((*secs, id.clone()));
+                }
+            }
+            Event::ShardFinished {
+                job,
+                shard,
+                tests,
+                predicted_secs,
+                actual_secs,
+                flaky,
+            } => {
+                self.shards
+                    .push((job.clone(), *shard, *tests, *predicted_secs, *actual_secs));
+                for id in flaky {
+                    self.flaky.push(format!("{job}: {id}"));
+                }
+            }
             Event::RunFinished { .. } => {}
         }
     }
@@ -268,6 +321,41 @@ impl Terminal {
         }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{table}");
+        if !self.shards.is_empty() {
+            let mut shards = comfy_table::Table::new();
+            shards.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
+            shards.set_header(["job", "shard", "tests", "predicted", "actual"]);
+            for (job, shard, tests, predicted, actual) in &self.shards {
+                shards.add_row([
+                    job.clone(),
+                    shard.to_string(),
+                    tests.to_string(),
+                    predicted
+                        .map(|p| format!("{p:.1}s"))
+                        .unwrap_or("queue".into()),
+                    format!("{actual:.1}s"),
+                ]);
+            }
+            let _ = writeln!(out, "{shards}");
+        }
+        if !self.slowest.is_empty() {
+            let mut slowest = self.slowest.clone();
+            slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let list: Vec<String> = slowest
+                .iter()
+                .take(5)
+                .map(|(secs, id)| format!("{id} ({secs:.2}s)"))
+                .collect();
+            let _ = writeln!(out, "slowest tests: {}", list.join(", "));
+        }
+        if !self.flaky.is_empty() {
+            let _ = writeln!(
+                out,
+                "{} flaky (passed on a retry): {}",
+                self.paint(Style::new().fg_color(Some(AnsiColor::Yellow.into())), "!"),
+                self.flaky.join(", ")
+            );
+        }
         let (mark, style) = match outcome.status {
             RunStatus::Success => ("✓", Style::new().fg_color(Some(AnsiColor::Green.into()))),
             RunStatus::Cancelled => ("■", Style::new().fg_color(Some(AnsiColor::Yellow.into()))),

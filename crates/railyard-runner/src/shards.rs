@@ -1,0 +1,285 @@
+//! Jobs split into shards: `parallel: N` copies, each in its own job container with its
+//! own services, and (with `tests:`) the job's tests listed once and shared among them by
+//! measured timings, statically or through a queue.
+
+use crate::batches::{ShardTests, Work};
+use crate::errors::RunnerError;
+use crate::events::{Event, ShardForecast};
+use crate::job::JobContext;
+use crate::run::{JobResult, run_job};
+use indexmap::IndexMap;
+use railyard_pipeline::{Job, SplitMode, TestList, TestsSpec};
+use railyard_split::{LocalQueue, TestQueue, Timings};
+use railyard_types::JobStatus;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Whether a job runs as shards (several copies, or tests to split).
+pub fn is_sharded(job: &Job) -> bool {
+    job.parallel > 1 || job.tests.is_some()
+}
+
+/// The name a shard is shown and stored under: `test [2/4]`.
+pub fn shard_name(job: &str, shard: u32, shards: u32) -> String {
+    format!("{job} [{shard}/{shards}]")
+}
+
+impl JobContext {
+    /// The context of one shard of this job.
+    fn for_shard(&self, shard: u32, shards: u32) -> JobContext {
+        let mut ctx = self.clone();
+        if shards > 1 {
+            ctx.job.name = shard_name(&self.job.name, shard, shards);
+            ctx.names = self.names.for_job(&ctx.job.name);
+            ctx.artifacts_dir = self.artifacts_dir.join(format!("shard-{shard}"));
+        }
+        for (key, value) in &mut ctx.env {
+            match key.as_str() {
+                "RAILYARD_SHARD" => *value = shard.to_string(),
+                "RAILYARD_SHARDS" => *value = shards.to_string(),
+                _ => {}
+            }
+        }
+        ctx
+    }
+}
+
+/// Runs a sharded job: lists its tests (no shard starts when that fails), splits them,
+/// runs every shard at once, and reports the job as the worst of its shards.
+pub(crate) async fn run_sharded_job(
+    ctx: JobContext,
+    timeout: Duration,
+    cancel: CancellationToken,
+    timings: Arc<Timings>,
+    repo_root: PathBuf,
+) -> (String, JobResult) {
+    let job = ctx.job.clone();
+    let shards = job.parallel.max(1);
+    let started = Instant::now();
+    let finish = |status: JobStatus, error: Option<String>| {
+        if shards > 1 {
+            ctx.emit(Event::JobFinished {
+                job: job.name.clone(),
+                status,
+                duration_ms: started.elapsed().as_millis() as u64,
+                error: error.clone(),
+                image_id: Some(ctx.image_id.clone()),
+            });
+        }
+        let result = JobResult {
+            status,
+            image_id: Some(ctx.image_id.clone()),
+            error,
+        };
+        (job.name.clone(), result)
+    };
+    if shards > 1 {
+        ctx.emit(Event::JobStarted {
+            job: job.name.clone(),
+        });
+    }
+
+    let works: Vec<Option<Work>> = match &job.tests {
+        None => vec![None; shards as usize],
+        Some(spec) => {
+            let listed = tokio::select! {
+                r = list_tests(&ctx, spec, &repo_root) => r,
+                _ = cancel.cancelled() => return finish(JobStatus::Cancelled, Some("cancelled".into())),
+            };
+            let ids = match listed {
+                Ok(ids) => ids,
+                Err(e) => {
+                    if shards == 1 {
+                        // The job is its own only shard: close it in the event stream.
+                        ctx.emit(Event::JobFinished {
+                            job: job.name.clone(),
+                            status: JobStatus::Failed,
+                            duration_ms: started.elapsed().as_millis() as u64,
+                            error: Some(e.to_string()),
+                            image_id: Some(ctx.image_id.clone()),
+                        });
+                        return (
+                            job.name.clone(),
+                            JobResult {
+                                status: JobStatus::Failed,
+                                image_id: Some(ctx.image_id.clone()),
+                                error: Some(e.to_string()),
+                            },
+                        );
+                    }
+                    return finish(JobStatus::Failed, Some(e.to_string()));
+                }
+            };
+            split(&ctx, spec, &ids, &timings, shards)
+        }
+    };
+
+    let runs = works.into_iter().enumerate().map(|(i, work)| {
+        let shard = i as u32 + 1;
+        let shard_ctx = ctx.for_shard(shard, shards);
+        let tests = job.tests.clone().zip(work).map(|(spec, work)| ShardTests {
+            spec,
+            job: job.name.clone(),
+            shard,
+            work,
+            retry_failed: job.retry_failed,
+        });
+        run_job(shard_ctx, None, timeout, cancel.clone(), tests)
+    });
+    let results: IndexMap<String, JobResult> = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .collect();
+    if shards == 1 {
+        let (_, result) = results.into_iter().next().expect("one shard ran");
+        return (job.name.clone(), result);
+    }
+    let worst = results
+        .iter()
+        .max_by_key(|(_, r)| severity(r.status))
+        .map(|(name, r)| (name.clone(), r.clone()));
+    match worst {
+        Some((name, r)) if r.status != JobStatus::Success => {
+            let error = r.error.map(|e| format!("{name}: {e}"));
+            finish(r.status, error)
+        }
+        _ => finish(JobStatus::Success, None),
+    }
+}
+
+/// Which shard status speaks for the job.
+fn severity(status: JobStatus) -> u8 {
+    match status {
+        JobStatus::Success | JobStatus::Pending | JobStatus::Running => 0,
+        JobStatus::FailedAllowed => 1,
+        JobStatus::Skipped => 2,
+        JobStatus::Failed => 3,
+        JobStatus::TimedOut => 4,
+        JobStatus::Cancelled => 5,
+    }
+}
+
+/// Shares the ids among the shards and announces the plan.
+fn split(
+    ctx: &JobContext,
+    spec: &TestsSpec,
+    ids: &[String],
+    timings: &Timings,
+    shards: u32,
+) -> Vec<Option<Work>> {
+    let n = shards as usize;
+    match spec.mode {
+        SplitMode::Static => {
+            let plan = railyard_split::partition(ids, timings, n);
+            ctx.emit(Event::TestsPlanned {
+                job: ctx.job.name.clone(),
+                tests: ids.len(),
+                mode: "static".into(),
+                shards: plan
+                    .shards
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| ShardForecast {
+                        shard: i as u32 + 1,
+                        tests: s.tests.len(),
+                        predicted_secs: s.predicted_secs,
+                    })
+                    .collect(),
+            });
+            plan.shards
+                .into_iter()
+                .map(|s| Some(Work::Static(s.tests, s.predicted_secs)))
+                .collect()
+        }
+        SplitMode::Queue => {
+            let queue: Arc<dyn TestQueue> = Arc::new(LocalQueue::new(ids, timings, n));
+            ctx.emit(Event::TestsPlanned {
+                job: ctx.job.name.clone(),
+                tests: ids.len(),
+                mode: "queue".into(),
+                shards: vec![],
+            });
+            (0..n).map(|_| Some(Work::Queue(queue.clone()))).collect()
+        }
+    }
+}
+
+/// The job's test ids: a glob over the repository's files, or the `list` command run once
+/// in the job's environment (its own container, no services).
+async fn list_tests(
+    ctx: &JobContext,
+    spec: &TestsSpec,
+    repo_root: &std::path::Path,
+) -> Result<Vec<String>, RunnerError> {
+    let job = ctx.job.name.clone();
+    let fail = |reason: String| RunnerError::TestList {
+        job: job.clone(),
+        reason,
+    };
+    let ids = match &spec.list {
+        TestList::Files(glob) => {
+            let matcher = globset::GlobBuilder::new(glob)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| fail(format!("`files: {glob}` is not a valid glob: {e}")))?
+                .compile_matcher();
+            let files = crate::workspace::files(repo_root)?;
+            files
+                .into_iter()
+                .map(|f| f.rel)
+                .filter(|rel| matcher.is_match(rel))
+                .collect::<Vec<_>>()
+        }
+        TestList::Command(command) => {
+            let mut list_ctx = ctx.clone();
+            list_ctx.job.name = format!("{} (list)", ctx.job.name);
+            list_ctx.job.services.clear();
+            list_ctx.names = ctx.names.for_job(&list_ctx.job.name);
+            ctx.emit(Event::JobPhase {
+                job: ctx.job.name.clone(),
+                phase: "listing tests".into(),
+            });
+            let listed = async {
+                list_ctx.prepare().await?;
+                let container = list_ctx.setup().await?;
+                list_ctx.capture(&container, command).await
+            }
+            .await;
+            let _ = list_ctx.teardown().await;
+            let (code, stdout, stderr) = listed?;
+            if code != 0 {
+                let tail: Vec<&str> = std::str::from_utf8(&stderr)
+                    .unwrap_or("")
+                    .lines()
+                    .rev()
+                    .take(10)
+                    .collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                return Err(fail(format!(
+                    "`list: {command}` exited with code {code}{}",
+                    if tail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(":\n    {}", tail.join("\n    "))
+                    }
+                )));
+            }
+            String::from_utf8_lossy(&stdout)
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        }
+    };
+    if ids.is_empty() {
+        let what = match &spec.list {
+            TestList::Files(glob) => format!("`files: {glob}` matches no file"),
+            TestList::Command(c) => format!("`list: {c}` printed no test id"),
+        };
+        return Err(fail(what));
+    }
+    Ok(ids)
+}

@@ -1,0 +1,236 @@
+//! Sharded jobs: `parallel` copies, tests split statically by timings or through a queue,
+//! failing tests retried, and listing failures stopping everything before any shard starts.
+
+use crate::common::{Repo, docker, run_id};
+use railyard_runner::{Event, RunOptions, run_pipeline};
+use railyard_split::Timings;
+use railyard_types::{JobStatus, RunStatus};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A `run` that "runs" the batch's tests (each prints its id) and writes a JUnit report for
+/// them; a test named `fails*` fails, `flaky*` fails until a marker exists.
+const RUN: &str = r#"sh ci/fake-tests.sh {tests}"#;
+const FAKE_TESTS: &str = r#"out=report.xml
+echo '<testsuites><testsuite name="fake">' > "$out"
+status=0
+for t in "$@"; do
+  echo "ran $t on shard $RAILYARD_SHARD/$RAILYARD_SHARDS"
+  if [ "${t#fails}" != "$t" ] || { [ "${t#flaky}" != "$t" ] && [ ! -e /tmp/flaky-$t ]; }; then
+    touch /tmp/flaky-$t
+    echo "<testcase classname=\"fake\" name=\"$t\" time=\"0.01\"><failure message=\"boom\"/></testcase>" >> "$out"
+    status=1
+  else
+    echo "<testcase classname=\"fake\" name=\"$t\" time=\"0.02\"/>" >> "$out"
+  fi
+done
+echo '</testsuite></testsuites>' >> "$out"
+exit $status
+"#;
+
+fn repo(tests_block: &str, parallel: u32) -> Repo {
+    let repo = Repo::new(&format!(
+        "env: {{ image: busybox }}\njobs:\n  test:\n    parallel: {parallel}\n    tests:\n{tests_block}\n"
+    ));
+    repo.write("ci/fake-tests.sh", FAKE_TESTS);
+    repo
+}
+
+async fn run_with_timings(
+    repo: &Repo,
+    timings: Timings,
+) -> (railyard_runner::RunOutcome, Vec<Event>) {
+    let docker = docker().await;
+    let pipeline = Arc::new(repo.pipeline());
+    let run_id = run_id();
+    let artifacts = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        run_id: run_id.clone(),
+        owner: railyard_runner::names::owner(),
+        project: repo.root().display().to_string(),
+        repo_root: repo.root().to_path_buf(),
+        jobs: pipeline.select(&[]).unwrap(),
+        max_parallel: 4,
+        artifacts_dir: artifacts.path().to_path_buf(),
+        timings: Arc::new(timings),
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let collector = tokio::spawn(async move {
+        let mut events = Vec::new();
+        while let Some(e) = rx.recv().await {
+            events.push(e);
+        }
+        events
+    });
+    let outcome = run_pipeline(&docker, pipeline, opts, tx, CancellationToken::new()).await;
+    let events = collector.await.unwrap();
+    crate::common::assert_nothing_left(&docker, &run_id).await;
+    (outcome, events)
+}
+
+fn ran_lines(events: &[Event]) -> Vec<String> {
+    let mut lines: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output { line, .. } if line.starts_with("ran ") => Some(line.clone()),
+            _ => None,
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn parallel_copies_each_know_their_shard() {
+    let repo = Repo::new(
+        "env: { image: busybox }\njobs:\n  copy:\n    parallel: 3\n    script: [echo \"shard $RAILYARD_SHARD of $RAILYARD_SHARDS\"]\n",
+    );
+    let (outcome, events) = run_with_timings(&repo, Timings::new()).await;
+    assert_eq!(outcome.status, RunStatus::Success);
+    let mut lines: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output { job, line, .. } if line.starts_with("shard") => {
+                Some(format!("{job}: {line}"))
+            }
+            _ => None,
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "copy [1/3]: shard 1 of 3",
+            "copy [2/3]: shard 2 of 3",
+            "copy [3/3]: shard 3 of 3"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_static_split_follows_the_timings_and_feeds_new_ones() {
+    let repo = repo(
+        &format!(
+            "      list: printf 'a\\nb\\nc\\nd\\n'\n      run: {RUN}\n      junit: report.xml\n      format: \"{{name}}\""
+        ),
+        2,
+    );
+    // a is as long as b, c and d together: the balanced split is {a} and {b, c, d}.
+    let mut timings = Timings::new();
+    for (id, secs) in [("a", 9.0), ("b", 3.0), ("c", 3.0), ("d", 3.0)] {
+        timings.insert(id, secs);
+    }
+    let (outcome, events) = run_with_timings(&repo, timings).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{outcome:?}");
+    let planned = events.iter().find_map(|e| match e {
+        Event::TestsPlanned { shards, tests, .. } => {
+            Some((*tests, shards.iter().map(|s| s.tests).collect::<Vec<_>>()))
+        }
+        _ => None,
+    });
+    assert_eq!(planned, Some((4, vec![1, 3])));
+    assert_eq!(
+        ran_lines(&events),
+        [
+            "ran a on shard 1/2",
+            "ran b on shard 2/2",
+            "ran c on shard 2/2",
+            "ran d on shard 2/2"
+        ]
+    );
+    let mut measured: Vec<(String, f64)> = events
+        .iter()
+        .flat_map(|e| match e {
+            Event::TestResults { timings, .. } => timings.clone(),
+            _ => vec![],
+        })
+        .collect();
+    measured.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        measured,
+        [
+            ("a".into(), 0.02),
+            ("b".into(), 0.02),
+            ("c".into(), 0.02),
+            ("d".into(), 0.02)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_queue_hands_every_test_to_exactly_one_shard() {
+    let ids: Vec<String> = (1..=12).map(|i| format!("t{i:02}")).collect();
+    let repo = repo(
+        &format!(
+            "      list: printf '{}'\n      run: {RUN}\n      junit: report.xml\n      mode: queue\n      format: \"{{name}}\"",
+            ids.iter().map(|i| format!("{i}\\n")).collect::<String>()
+        ),
+        3,
+    );
+    let (outcome, events) = run_with_timings(&repo, Timings::new()).await;
+    assert_eq!(outcome.status, RunStatus::Success, "{outcome:?}");
+    let mut ran: Vec<String> = ran_lines(&events)
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .collect();
+    ran.sort();
+    assert_eq!(ran, ids, "each test exactly once");
+}
+
+#[tokio::test]
+async fn failing_tests_are_retried_and_flaky_ones_pass_with_a_warning() {
+    let repo = Repo::new(&format!(
+        "env: {{ image: busybox }}\njobs:\n  test:\n    retry_failed: 2\n    tests:\n      list: printf 'ok1\\nflaky1\\n'\n      run: {RUN}\n      junit: report.xml\n      format: \"{{name}}\"\n  broken:\n    retry_failed: 1\n    tests:\n      list: printf 'ok2\\nfails1\\n'\n      run: {RUN}\n      junit: report.xml\n      format: \"{{name}}\"\n"
+    ));
+    repo.write("ci/fake-tests.sh", FAKE_TESTS);
+    let (outcome, events) = run_with_timings(&repo, Timings::new()).await;
+    assert_eq!(
+        outcome.jobs["test"].status,
+        JobStatus::Success,
+        "{outcome:?}"
+    );
+    let flaky: Vec<String> = events
+        .iter()
+        .flat_map(|e| match e {
+            Event::ShardFinished { job, flaky, .. } if job == "test" => flaky.clone(),
+            _ => vec![],
+        })
+        .collect();
+    assert_eq!(flaky, ["flaky1"]);
+    assert_eq!(outcome.jobs["broken"].status, JobStatus::Failed);
+    let error = outcome.jobs["broken"].error.clone().unwrap();
+    assert!(error.contains("1 test(s) failed: fails1"), "{error}");
+}
+
+#[tokio::test]
+async fn a_failing_or_empty_list_starts_no_shard() {
+    for (list, expected) in [
+        ("echo cannot list >&2; exit 5", "exited with code 5"),
+        ("true", "printed no test id"),
+    ] {
+        let repo = repo(
+            &format!("      list: {list}\n      run: {RUN}\n      junit: report.xml"),
+            2,
+        );
+        let (outcome, events) = run_with_timings(&repo, Timings::new()).await;
+        assert_eq!(outcome.jobs["test"].status, JobStatus::Failed);
+        let error = outcome.jobs["test"].error.clone().unwrap();
+        assert!(
+            error.contains(expected) && error.contains("no shard was started"),
+            "{error}"
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::JobStarted { job } if job.contains('['))),
+            "a shard started although the list failed"
+        );
+        if list.contains("cannot list") {
+            assert!(
+                error.contains("cannot list"),
+                "the list's stderr is shown: {error}"
+            );
+        }
+    }
+}
