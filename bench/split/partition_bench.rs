@@ -345,6 +345,10 @@ fn main() {
             queue / ideal,
         );
     }
+    println!("\nPlan::explain() of the static plan at 4 shards (recorded timings, 10 new tests):");
+    let mut listed = s.tests.clone();
+    listed.extend((0..10).map(|i| format!("suite::new_test_{i}")));
+    print!("{}", partition(&listed, &s.recorded, 4).explain());
     println!(
         "\nstatic = plan from exact timings; static~ = plan from the recorded (noisy) timings; x = makespan / ideal"
     );
