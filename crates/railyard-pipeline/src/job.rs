@@ -1,4 +1,5 @@
-//! The schema of one job: its steps, needs, env, variables, services, limits.
+//! The schema of one job: its steps, needs, env, variables, services, limits, and (read
+//! by `shards` and `matrix`) its shards, tests and matrix.
 
 use crate::decode::{JobSpans, check_relative, env};
 use crate::errors::{Issue, ProblemKind};

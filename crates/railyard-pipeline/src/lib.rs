@@ -19,6 +19,7 @@ mod graph;
 mod job;
 mod matrix;
 mod model;
+mod patterns;
 mod read;
 mod schema;
 mod shards;

@@ -93,16 +93,25 @@ pub struct Job {
     pub base_name: String,
     /// The matrix combination of this expansion, in the file's key order, values as
     /// written (also added to [`Job::variables`]); empty for a job without `matrix`.
+    #[serde(default)]
     pub matrix: IndexMap<String, String>,
     /// How many shards of the job run, each in its own job container with its own
     /// services: 1 to [`crate::MAX_PARALLEL`], default 1.
+    #[serde(default = "one")]
     pub parallel: u32,
     /// The tests split across the shards, when the job has a `tests` block.
+    #[serde(default)]
     pub tests: Option<TestsSpec>,
     /// How many times failing test ids are rerun (0 to [`crate::MAX_RETRY_FAILED`]); only
     /// with [`Job::tests`]. A test that passes on a rerun is flaky: the job passes with a
     /// warning.
+    #[serde(default)]
     pub retry_failed: u32,
+}
+
+/// A job serialized before sharding existed runs once.
+fn one() -> u32 {
+    1
 }
 
 /// A job's `tests` block: how to list the tests, run a batch of them, and read their
@@ -119,11 +128,13 @@ pub struct TestsSpec {
     /// Never empty.
     pub junit: Vec<String>,
     /// Split before the shards start, or through a shared queue.
+    #[serde(default)]
     pub mode: SplitMode,
     /// How a listed id maps to a JUnit test case: a tool name (`nextest`, `pytest`,
     /// `jest`, `surefire`, `go`, as written) or a template of `{name}`, `{classname}`,
     /// `{file}`, `{suite}` such as `{classname}::{name}`. `None`: detected from the
     /// reports (`format: auto`).
+    #[serde(default)]
     pub id_format: Option<String>,
 }
 

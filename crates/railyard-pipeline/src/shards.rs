@@ -3,6 +3,7 @@
 
 use crate::errors::{Issue, ProblemKind, suggest};
 use crate::model::{SplitMode, TestList, TestsSpec};
+use crate::patterns::{FIELDS, TOOL_ALIASES, glob_problem, template_problem};
 use crate::read::{Entry, Reader, list_keys, nested};
 use crate::yaml::Value;
 
@@ -20,16 +21,7 @@ pub const RESERVED_VARIABLES: &[&str] =
 pub const TEST_TOOLS: &[&str] = &["nextest", "pytest", "jest", "surefire", "go"];
 
 pub(crate) const TESTS_KEYS: &[&str] = &["list", "files", "run", "junit", "mode", "format"];
-const TOOL_ALIASES: &[&str] = &[
-    "cargo-nextest",
-    "jest-junit",
-    "maven",
-    "failsafe",
-    "gotestsum",
-    "go-junit-report",
-];
 const MODES: &[&str] = &["static", "queue"];
-const FIELDS: &[&str] = &["name", "classname", "file", "suite"];
 
 /// `parallel: N`, 1 ≤ N ≤ [`MAX_PARALLEL`].
 pub(crate) fn parallel(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option<u32> {
@@ -224,38 +216,6 @@ fn files(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option<String> 
     Some(text.trim().to_owned())
 }
 
-/// What is wrong with a glob's brackets, if anything.
-fn glob_problem(glob: &str) -> Option<&'static str> {
-    let mut chars = glob.chars();
-    let mut braces = 0usize;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                chars.next();
-            }
-            '[' => {
-                // `]` right after `[` (or `[!`) is a literal member.
-                let rest: String = chars.clone().collect();
-                let skip = usize::from(rest.starts_with('!') || rest.starts_with('^'));
-                let body = &rest[skip..];
-                let close = body.chars().skip(1).position(|c| c == ']');
-                let Some(close) = close else {
-                    return Some("a `[` is not closed by `]`");
-                };
-                for _ in 0..skip + 1 + close + 1 {
-                    chars.next();
-                }
-            }
-            '{' if braces > 0 => return Some("`{…}` alternatives cannot be nested"),
-            '{' => braces += 1,
-            '}' if braces == 0 => return Some("a `}` has no `{` before it"),
-            '}' => braces -= 1,
-            _ => {}
-        }
-    }
-    (braces > 0).then_some("a `{` is not closed by `}`")
-}
-
 /// `run`: a command that uses the batch's ids.
 fn run(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option<String> {
     if let Value::Map(_) = entry.value.value {
@@ -390,51 +350,6 @@ fn id_format(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option<Opti
             None
         }
     }
-}
-
-/// What is wrong with a test id template (the split crate's rules: fields `{name}`,
-/// `{classname}`, `{file}`, `{suite}`; `{{` and `}}` for braces; at least one field), with
-/// a field it may have meant.
-fn template_problem(template: &str) -> Option<(String, Option<String>)> {
-    let mut chars = template.chars().peekable();
-    let mut fields = 0;
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-            }
-            '{' => {
-                let mut field = String::new();
-                let mut closed = false;
-                for c in chars.by_ref() {
-                    if c == '}' {
-                        closed = true;
-                        break;
-                    }
-                    field.push(c);
-                }
-                if !closed {
-                    return Some(("the template has a `{` without `}`".into(), None));
-                }
-                if !FIELDS.contains(&field.as_str()) {
-                    // `{class}` for `{classname}` is a cut-off more than a typo.
-                    let suggestion = FIELDS
-                        .iter()
-                        .find(|f| !field.is_empty() && f.starts_with(field.as_str()))
-                        .map(|f| f.to_string())
-                        .or_else(|| suggest(&field, FIELDS.iter().copied()));
-                    return Some((format!("unknown field `{{{field}}}`"), suggestion));
-                }
-                fields += 1;
-            }
-            '}' => return Some(("the template has a `}` without `{`".into(), None)),
-            _ => {}
-        }
-    }
-    (fields == 0).then(|| ("the template names no field".into(), None))
 }
 
 /// Reports the reserved names set in a `variables` map.

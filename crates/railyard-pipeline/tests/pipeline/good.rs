@@ -288,3 +288,15 @@ fn load_names_a_missing_file() {
     let help = miette::Diagnostic::help(&e).unwrap().to_string();
     assert!(help.contains("`.railyard.yml`"), "{help}");
 }
+
+#[test]
+fn a_job_serialized_before_sharding_reads_as_one_plain_shard() {
+    let p = ok("env: { image: busybox }\njobs:\n  a: { script: [x] }\n");
+    let mut json = serde_json::to_value(&p.jobs["a"]).unwrap();
+    let object = json.as_object_mut().unwrap();
+    for key in ["matrix", "parallel", "tests", "retry_failed"] {
+        object.remove(key);
+    }
+    let job: Job = serde_json::from_value(json).unwrap();
+    assert_eq!(job, p.jobs["a"]);
+}

@@ -1,0 +1,142 @@
+//! Checks of the two small languages inside `tests`: file globs (`files`) and test id
+//! templates (`format`). Pure functions, so the parser can say what is wrong and where
+//! before any shard starts; the runner and the split crate interpret them.
+
+use crate::errors::suggest;
+
+/// Aliases of [`crate::TEST_TOOLS`] that the split crate accepts too.
+pub(crate) const TOOL_ALIASES: &[&str] = &[
+    "cargo-nextest",
+    "jest-junit",
+    "maven",
+    "failsafe",
+    "gotestsum",
+    "go-junit-report",
+];
+/// The fields of a JUnit test case a template can use.
+pub(crate) const FIELDS: &[&str] = &["name", "classname", "file", "suite"];
+
+/// What is wrong with a glob's brackets, if anything.
+pub(crate) fn glob_problem(glob: &str) -> Option<&'static str> {
+    let mut chars = glob.chars();
+    let mut braces = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' => {
+                // `]` right after `[` (or `[!`) is a literal member.
+                let rest: String = chars.clone().collect();
+                let skip = usize::from(rest.starts_with('!') || rest.starts_with('^'));
+                let body = &rest[skip..];
+                let close = body.chars().skip(1).position(|c| c == ']');
+                let Some(close) = close else {
+                    return Some("a `[` is not closed by `]`");
+                };
+                for _ in 0..skip + 1 + close + 1 {
+                    chars.next();
+                }
+            }
+            '{' if braces > 0 => return Some("`{…}` alternatives cannot be nested"),
+            '{' => braces += 1,
+            '}' if braces == 0 => return Some("a `}` has no `{` before it"),
+            '}' => braces -= 1,
+            _ => {}
+        }
+    }
+    (braces > 0).then_some("a `{` is not closed by `}`")
+}
+
+/// What is wrong with a test id template (the split crate's rules: fields `{name}`,
+/// `{classname}`, `{file}`, `{suite}`; `{{` and `}}` for braces; at least one field), with
+/// a field it may have meant.
+pub(crate) fn template_problem(template: &str) -> Option<(String, Option<String>)> {
+    let mut chars = template.chars().peekable();
+    let mut fields = 0;
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+            }
+            '{' => {
+                let mut field = String::new();
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == '}' {
+                        closed = true;
+                        break;
+                    }
+                    field.push(c);
+                }
+                if !closed {
+                    return Some(("the template has a `{` without `}`".into(), None));
+                }
+                if !FIELDS.contains(&field.as_str()) {
+                    // `{class}` for `{classname}` is a cut-off more than a typo.
+                    let suggestion = FIELDS
+                        .iter()
+                        .find(|f| !field.is_empty() && f.starts_with(field.as_str()))
+                        .map(|f| f.to_string())
+                        .or_else(|| suggest(&field, FIELDS.iter().copied()));
+                    return Some((format!("unknown field `{{{field}}}`"), suggestion));
+                }
+                fields += 1;
+            }
+            '}' => return Some(("the template has a `}` without `{`".into(), None)),
+            _ => {}
+        }
+    }
+    (fields == 0).then(|| ("the template names no field".into(), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        for ok in [
+            "tests/**/*_test.py",
+            "t/[!_]*.go",
+            "t/[]]x",
+            "{unit,e2e}/*.rs",
+            "a\\[b",
+        ] {
+            assert_eq!(glob_problem(ok), None, "{ok}");
+        }
+        assert_eq!(glob_problem("t/[ab"), Some("a `[` is not closed by `]`"));
+        assert_eq!(glob_problem("{a,b"), Some("a `{` is not closed by `}`"));
+        assert_eq!(glob_problem("a}"), Some("a `}` has no `{` before it"));
+        assert_eq!(
+            glob_problem("{a,{b,c}}"),
+            Some("`{…}` alternatives cannot be nested")
+        );
+    }
+
+    #[test]
+    fn templates() {
+        for ok in ["{classname}::{name}", "{file}", "{{{suite}}} {name}"] {
+            assert_eq!(template_problem(ok), None, "{ok}");
+        }
+        assert_eq!(
+            template_problem("{class}.{name}"),
+            Some(("unknown field `{class}`".into(), Some("classname".into())))
+        );
+        assert_eq!(
+            template_problem("{nmae}"),
+            Some(("unknown field `{nmae}`".into(), Some("name".into())))
+        );
+        assert_eq!(
+            template_problem("{{literal}}"),
+            Some(("the template names no field".into(), None))
+        );
+        assert_eq!(
+            template_problem("x}"),
+            Some(("the template has a `}` without `{`".into(), None))
+        );
+    }
+}
