@@ -263,3 +263,41 @@ fn malformed_and_foreign_files() {
         1
     );
 }
+
+#[test]
+fn damaged_copies_of_every_fixture_never_panic() {
+    let names = [
+        "nextest-junit.xml",
+        "pytest-junit.xml",
+        "pytest-xunit1-junit.xml",
+        "jest-junit.xml",
+        "TEST-com.example.shop.CartTest.xml",
+        "go-junit-report.xml",
+        "nested-suites.xml",
+    ];
+    let inserts: [&[u8]; 6] = [b"<", b"&", b"\"", b"]]>", b"</testcase>", b"\xff"];
+    let mut outcomes = (0, 0);
+    for name in names {
+        let bytes = fixture(name);
+        let path = Path::new(name);
+        let step = (bytes.len() / 40).max(1);
+        for at in (0..bytes.len()).step_by(step) {
+            let mut deleted = bytes.clone();
+            deleted.remove(at);
+            for ins in inserts {
+                let mut inserted = bytes.clone();
+                inserted.splice(at..at, ins.iter().copied());
+                for damaged in [&deleted, &inserted] {
+                    match junit::parse(path, damaged) {
+                        Ok(_) => outcomes.0 += 1,
+                        Err(e) => {
+                            assert!(e.to_string().starts_with(name), "{e}");
+                            outcomes.1 += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(outcomes.1 > 100, "most damage is caught: {outcomes:?}");
+}

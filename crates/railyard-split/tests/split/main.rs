@@ -7,4 +7,5 @@ mod ids;
 mod junit;
 mod merge;
 mod queue;
+mod real_tools;
 mod reports;

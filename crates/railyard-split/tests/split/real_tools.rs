@@ -1,0 +1,124 @@
+//! Reports written by real tools during the test: cargo-nextest on a scratch crate (with a
+//! failing, a slow and a flaky test), its `list` output mapped onto its JUnit by the detected
+//! default. Skipped with a note where `cargo nextest` is missing.
+
+use std::path::Path;
+use std::process::Command;
+
+use railyard_split::{IdFormat, Outcome, Timings, junit, partition};
+
+fn nextest_available() -> bool {
+    Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn cargo(dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new("cargo");
+    cmd.args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", dir.join("target"));
+    // Do not let the outer nextest run steer the inner one.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NEXTEST") || k.starts_with("__NEXTEST") || k == "RUST_TEST_THREADS" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output().expect("run cargo")
+}
+
+#[test]
+fn nextest_junit_from_a_real_run() {
+    if !nextest_available() {
+        eprintln!("note: cargo nextest is not installed, skipping the real nextest run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::create_dir_all(root.join(".config")).unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n",
+    )
+    .unwrap();
+    let marker = root.join("flaky-marker");
+    std::fs::write(
+        root.join("src/lib.rs"),
+        format!(
+            r#"
+#[cfg(test)]
+mod tests {{
+    #[test]
+    fn quick() {{}}
+    #[test]
+    fn slow() {{ std::thread::sleep(std::time::Duration::from_millis(300)); }}
+    #[test]
+    fn broken() {{ assert_eq!(1, 2, "a < b & c"); }}
+    #[test]
+    fn flaky() {{
+        let p = std::path::Path::new({marker:?});
+        if !p.exists() {{ std::fs::write(p, "x").unwrap(); panic!("first try"); }}
+    }}
+}}
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join(".config/nextest.toml"),
+        "[profile.ci]\nretries = 1\nfail-fast = false\n[profile.ci.junit]\npath = \"junit.xml\"\n",
+    )
+    .unwrap();
+
+    let list = cargo(
+        root,
+        &[
+            "nextest",
+            "list",
+            "--message-format",
+            "oneline",
+            "--offline",
+        ],
+    );
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let listed: Vec<String> = String::from_utf8(list.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(listed.len(), 4, "{listed:?}");
+
+    let run = cargo(root, &["nextest", "run", "--profile", "ci", "--offline"]);
+    assert!(!run.status.success(), "a test fails on purpose");
+    let path = root.join("target/nextest/ci/junit.xml");
+    let bytes = std::fs::read(&path).expect("nextest wrote its JUnit report");
+    let report = junit::parse_report(&path, &bytes).unwrap();
+    let format = IdFormat::detect(&report);
+    assert_eq!(format, IdFormat::for_tool("nextest").unwrap());
+    let m = format.match_cases(&listed, &report.cases);
+    assert!(
+        m.unmatched_ids.is_empty() && m.unmatched_cases == 0,
+        "{m:?}"
+    );
+    assert_eq!(m.failed, ["scratch tests::broken"]);
+    assert_eq!(m.flaky, ["scratch tests::flaky"]);
+    let broken = report
+        .cases
+        .iter()
+        .find(|c| c.name == "tests::broken")
+        .unwrap();
+    assert_eq!(broken.outcome, Outcome::Failed);
+    let timings: Timings = m.timings.into_iter().collect();
+    assert!(timings.get("scratch tests::slow").unwrap() >= 0.3);
+    let plan = partition(&listed, &timings, 2);
+    assert_eq!(
+        plan.shards[0].tests[0], "scratch tests::slow",
+        "longest first"
+    );
+}
