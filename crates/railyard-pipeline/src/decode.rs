@@ -36,6 +36,8 @@ pub(crate) struct JobSpans {
     pub env_given: bool,
     /// The job's `matrix`, when valid; empty for a job without one.
     pub matrix: Vec<crate::matrix::Axis>,
+    /// Whether the job has a `matrix` (even if invalid).
+    pub matrix_given: bool,
 }
 
 /// Reads the whole document. The model is as complete as the file allows, so the graph

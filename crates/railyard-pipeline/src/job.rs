@@ -157,6 +157,7 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
             );
         }
     }
+    spans.matrix_given = fields.get("matrix").is_some();
     if let Some(e) = fields.get("matrix")
         && let Some(axes) = crate::matrix::matrix(r, e, &context)
     {

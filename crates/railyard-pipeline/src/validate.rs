@@ -57,7 +57,10 @@ pub(crate) fn validate(pipeline: &Pipeline, spans: &Spans, issues: &mut Vec<Issu
                     )
                     .help("remove it: `needs` lists the jobs that must succeed first"),
                 );
-            } else if !pipeline.jobs.contains_key(need) && !expanded.contains_key(need) {
+            } else if !pipeline.jobs.contains_key(need)
+                && !expanded.contains_key(need)
+                && !of_a_broken_matrix(spans, need)
+            {
                 let mut candidates: Vec<&str> = pipeline.jobs.keys().map(String::as_str).collect();
                 let mut full: Vec<&str> = expanded.keys().map(String::as_str).collect();
                 full.sort_unstable();
@@ -86,6 +89,18 @@ pub(crate) fn validate(pipeline: &Pipeline, spans: &Spans, issues: &mut Vec<Issu
         }
     }
     cycles(spans, &expanded, issues);
+}
+
+/// Whether `need` looks like an expansion (`job (…)`) of a job whose `matrix` is invalid:
+/// that problem is reported already, and its expansions are unknown.
+fn of_a_broken_matrix(spans: &Spans, need: &str) -> bool {
+    spans.jobs.iter().any(|(name, job)| {
+        job.matrix_given
+            && job.matrix.is_empty()
+            && need
+                .strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.starts_with(" (") && rest.ends_with(')'))
+    })
 }
 
 /// Finds the cycles of `needs` by depth-first search in file order; each back edge is one

@@ -337,3 +337,23 @@ fn a_cycle_through_one_expansion() {
     );
     assert_eq!(p.underlined(), "\"t (V=2)\"");
 }
+
+#[test]
+fn a_broken_matrix_is_reported_once() {
+    // The expansion named in `needs` is unknown only because the matrix is wrong.
+    check(
+        &format!(
+            "{ENV}jobs:\n  t:\n    matrix: {{ V: [] }}\n    script: [x]\n  d:\n    needs: [\"t (V=1)\", t]\n    script: [y]\n"
+        ),
+        ".railyard.yml:4:18: invalid `V` in `matrix` of job `t`: the list of values is empty",
+        "[",
+    );
+}
+
+#[test]
+fn rendered_report_of_a_zero_parallel_and_a_matrix_over_the_limit() {
+    let e = err(&job(
+        "parallel: 0\nmatrix:\n  A: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]\n  B: [x, y, z, w, v, u, t, s, r, q, p, o, n, m, l, k]",
+    ));
+    insta::assert_snapshot!(crate::render(&e));
+}
