@@ -1,6 +1,7 @@
 //! Reports written by real tools during the test: cargo-nextest on a scratch crate (with a
 //! failing, a slow and a flaky test), its `list` output mapped onto its JUnit by the detected
-//! default. Skipped with a note where `cargo nextest` is missing.
+//! default; pytest (Debian's python3-pytest) likewise in both JUnit families. Each is
+//! skipped with a note where its tool is missing.
 
 use std::path::Path;
 use std::process::Command;
@@ -121,4 +122,117 @@ mod tests {{
         plan.shards[0].tests[0], "scratch tests::slow",
         "longest first"
     );
+}
+
+/// A pytest that runs: `pytest`, `pytest-3` (Debian's python3-pytest) or `python3 -m pytest`.
+fn pytest() -> Option<Vec<String>> {
+    let candidates: [&[&str]; 4] = [
+        &["pytest"],
+        &["pytest-3"],
+        &["python3", "-m", "pytest"],
+        &["/usr/bin/python3", "-m", "pytest"],
+    ];
+    candidates.iter().find_map(|c| {
+        let ok = Command::new(c[0])
+            .args(&c[1..])
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then(|| c.iter().map(|s| s.to_string()).collect())
+    })
+}
+
+#[test]
+fn pytest_junit_from_a_real_run() {
+    let Some(pytest) = pytest() else {
+        eprintln!(
+            "note: pytest is not installed (Debian: python3-pytest), skipping the real pytest run"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("tests/deep")).unwrap();
+    std::fs::write(
+        root.join("tests/test_shop.py"),
+        r#"
+import time, pytest
+
+class TestCart:
+    def test_slow(self):
+        time.sleep(0.3)
+
+    @pytest.mark.parametrize("n", ["a b", "x/y", "p::q"])
+    def test_param(self, n):
+        pass
+
+def test_broken():
+    assert "<&>" == "x"
+
+@pytest.mark.skip(reason="later")
+def test_later():
+    pass
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("tests/deep/test_more.py"),
+        "def test_more():\n    pass\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(&pytest[0])
+            .args(&pytest[1..])
+            .args(["-p", "no:cacheprovider"])
+            .args(extra)
+            .current_dir(root)
+            .env_remove("PYTEST_ADDOPTS")
+            .output()
+            .expect("run pytest")
+    };
+    let list = run(&["--collect-only", "-q"]);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stdout)
+    );
+    let listed: Vec<String> = String::from_utf8(list.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("::"))
+        .map(String::from)
+        .collect();
+    assert_eq!(listed.len(), 7, "{listed:?}");
+    for family in ["xunit2", "xunit1"] {
+        let out = root.join(format!("junit-{family}.xml"));
+        let option = format!("junit_family={family}");
+        let junit_arg = format!("--junitxml={}", out.display());
+        run(&["-q", "-o", &option, &junit_arg]);
+        let bytes = std::fs::read(&out).expect("pytest wrote its report");
+        let report = junit::parse_report(&out, &bytes).unwrap();
+        let format = IdFormat::detect(&report);
+        assert_eq!(format, IdFormat::for_tool("pytest").unwrap(), "{family}");
+        let m = format.match_cases(&listed, &report.cases);
+        assert!(
+            m.unmatched_ids.is_empty() && m.unmatched_cases == 0,
+            "{family}: {m:?}"
+        );
+        assert_eq!(m.failed, ["tests/test_shop.py::test_broken"], "{family}");
+        let timings: Timings = m.timings.into_iter().collect();
+        assert!(
+            timings
+                .get("tests/test_shop.py::TestCart::test_slow")
+                .unwrap()
+                >= 0.3
+        );
+        assert!(
+            timings
+                .get("tests/test_shop.py::TestCart::test_param[p::q]")
+                .is_some()
+        );
+        assert!(
+            timings.get("tests/test_shop.py::test_later").is_none(),
+            "skipped: no timing"
+        );
+    }
 }
