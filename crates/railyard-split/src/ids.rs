@@ -13,7 +13,11 @@
 //! | pytest | `{classname}.{name}`, normalised | `pytest --collect-only -q`: `tests/test_a.py::TestX::test_y[1]` |
 //! | jest | `{file}` | `jest --listTests`: one absolute test file a line; jest-junit needs `addFileAttribute: "true"` (its `file` is the absolute path) |
 //! | surefire | `{classname}` | one test class a line (`com.example.FooTest`), run as `-Dtest=…` |
-//! | go | `{name}` | `go test -list .` (or `-list . ./...`): `TestName` (subtests count within their parent) |
+//! | go | `{name}` | `go test -list . ./... \| grep '^Test'` (drop its `ok pkg` lines): `TestName`; subtests count within their parent, and same-named tests of two packages share one id |
+//!
+//! A pipeline names one with [`IdFormat::from_spec`]: `pytest`, `{classname}::{name}`, or
+//! `pytest:{file}::{name}` (a template under a tool's normalisation). Surefire has no list
+//! command: list test classes (e.g. from `src/test/java`) and run them with `-Dtest=`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -240,6 +244,23 @@ impl IdFormat {
             _ => return Err(IdFormatError::UnknownTool(tool.to_string())),
         };
         Ok(IdFormat::for_known(tool))
+    }
+
+    /// Reads the pipeline's setting: a tool name (its default), a template (compared
+    /// exactly), or `TOOL:TEMPLATE` (a template compared under that tool's normalisation,
+    /// e.g. `pytest:{file}::{name}`).
+    pub fn from_spec(spec: &str) -> Result<IdFormat, IdFormatError> {
+        let spec = spec.trim();
+        if !spec.contains('{') {
+            return IdFormat::for_tool(spec);
+        }
+        if let Some((tool, template)) = spec.split_once(':')
+            && !tool.contains('{')
+            && let Ok(default) = IdFormat::for_tool(tool)
+        {
+            return Ok(IdFormat::parse(template)?.with_normalize(default.normalize));
+        }
+        IdFormat::parse(spec)
     }
 
     /// The default of the tool that wrote `report`, else `{classname}::{name}`.

@@ -161,3 +161,26 @@ fn templates() {
         "{classname}"
     );
 }
+
+#[test]
+fn specs_from_a_pipeline() {
+    assert_eq!(
+        IdFormat::from_spec("pytest").unwrap(),
+        IdFormat::for_tool("pytest").unwrap()
+    );
+    let custom = IdFormat::from_spec("pytest:{file}::{name}").unwrap();
+    assert_eq!(
+        (custom.template(), custom.normalize()),
+        ("{file}::{name}", Normalize::Python)
+    );
+    let plain = IdFormat::from_spec("{classname}::{name}").unwrap();
+    assert_eq!(plain.normalize(), Normalize::Exact);
+    let colon = IdFormat::from_spec("unknown:{name}").unwrap();
+    assert_eq!(
+        colon.template(),
+        "unknown:{name}",
+        "not a tool: the whole text is the template"
+    );
+    assert!(IdFormat::from_spec("rspec").is_err());
+    assert!(IdFormat::from_spec("pytest:{nope}").is_err());
+}
