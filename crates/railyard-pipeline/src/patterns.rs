@@ -23,7 +23,9 @@ pub(crate) fn glob_problem(glob: &str) -> Option<&'static str> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                chars.next();
+                if chars.next().is_none() {
+                    return Some("it ends with a `\\` that escapes nothing");
+                }
             }
             '[' => {
                 // `]` right after `[` (or `[!`) is a literal member.
@@ -34,11 +36,14 @@ pub(crate) fn glob_problem(glob: &str) -> Option<&'static str> {
                 let Some(close) = close else {
                     return Some("a `[` is not closed by `]`");
                 };
+                let members: Vec<char> = body.chars().take(close + 1).collect();
+                if backwards_range(&members) {
+                    return Some("a range in `[…]` goes backwards (write `[a-z]`, not `[z-a]`)");
+                }
                 for _ in 0..skip + 1 + close + 1 {
                     chars.next();
                 }
             }
-            '{' if braces > 0 => return Some("`{…}` alternatives cannot be nested"),
             '{' => braces += 1,
             '}' if braces == 0 => return Some("a `}` has no `{` before it"),
             '}' => braces -= 1,
@@ -46,6 +51,23 @@ pub(crate) fn glob_problem(glob: &str) -> Option<&'static str> {
         }
     }
     (braces > 0).then_some("a `{` is not closed by `}`")
+}
+
+/// Whether the members of a `[…]` class hold a range `x-y` with `x` after `y`. A `-`
+/// first or last is a literal member.
+fn backwards_range(members: &[char]) -> bool {
+    let mut i = 0;
+    while i < members.len() {
+        if i + 2 < members.len() && members[i + 1] == '-' {
+            if members[i] > members[i + 2] {
+                return true;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 /// What is wrong with a test id template (the split crate's rules: fields `{name}`,
@@ -111,9 +133,15 @@ mod tests {
         assert_eq!(glob_problem("t/[ab"), Some("a `[` is not closed by `]`"));
         assert_eq!(glob_problem("{a,b"), Some("a `{` is not closed by `}`"));
         assert_eq!(glob_problem("a}"), Some("a `}` has no `{` before it"));
+        assert_eq!(glob_problem("{a,{b,c}}"), None);
+        assert_eq!(glob_problem("[a-z0-9-]"), None);
         assert_eq!(
-            glob_problem("{a,{b,c}}"),
-            Some("`{…}` alternatives cannot be nested")
+            glob_problem("t/[z-a].py"),
+            Some("a range in `[…]` goes backwards (write `[a-z]`, not `[z-a]`)")
+        );
+        assert_eq!(
+            glob_problem("a\\"),
+            Some("it ends with a `\\` that escapes nothing")
         );
     }
 
