@@ -22,4 +22,6 @@ pub mod workspace;
 
 pub use errors::RunnerError;
 pub use events::{Event, ShardForecast, Stream};
-pub use run::{DEFAULT_TIMEOUT, JobResult, RunOptions, RunOutcome, humanize, run_pipeline};
+pub use run::{
+    DEFAULT_TIMEOUT, EnvCheck, JobResult, RunOptions, RunOutcome, humanize, run_pipeline,
+};

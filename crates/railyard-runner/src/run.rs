@@ -45,6 +45,26 @@ pub struct RunOptions {
     pub artifacts_dir: PathBuf,
     /// Measured test times of the project, by test id: what static splits balance.
     pub timings: Arc<Timings>,
+    /// A check of each env image before any job starts (the CLI scans built images and
+    /// applies `env.scan`); `None` checks nothing.
+    pub env_check: Option<Arc<dyn EnvCheck>>,
+}
+
+/// A check of an env image before any job of the run starts.
+#[async_trait::async_trait]
+pub trait EnvCheck: Send + Sync {
+    /// Returns lines to show (what was found), or why no job may start.
+    async fn check(
+        &self,
+        image_id: &str,
+        env: &railyard_pipeline::EnvSpec,
+    ) -> Result<Vec<String>, String>;
+}
+
+impl std::fmt::Debug for dyn EnvCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnvCheck")
+    }
 }
 
 /// How a job ended.
@@ -422,7 +442,7 @@ async fn prepare_envs(
     let emit = |e: Event| {
         let _ = events.send(e);
     };
-    let mut groups: Vec<(EnvSource, Vec<String>)> = Vec::new();
+    let mut groups: Vec<(EnvSource, railyard_pipeline::EnvSpec, Vec<String>)> = Vec::new();
     for name in &opts.jobs {
         let job = &pipeline.jobs[name];
         let Some(env) = pipeline.job_env(job) else {
@@ -430,13 +450,14 @@ async fn prepare_envs(
             finish_unstarted(name, JobStatus::Failed, Some(error), results, &emit);
             continue;
         };
-        match groups.iter_mut().find(|(s, _)| *s == env.source) {
-            Some((_, jobs)) => jobs.push(name.clone()),
-            None => groups.push((env.source.clone(), vec![name.clone()])),
+        match groups.iter_mut().find(|(s, _, _)| *s == env.source) {
+            Some((_, _, jobs)) => jobs.push(name.clone()),
+            None => groups.push((env.source.clone(), env.clone(), vec![name.clone()])),
         }
     }
     let mut images = IndexMap::new();
-    for (source, jobs) in groups {
+    let mut refused: Option<String> = None;
+    for (source, spec, jobs) in groups {
         let env = env_image::describe(&source);
         emit(Event::EnvPreparing {
             env: env.clone(),
@@ -466,6 +487,15 @@ async fn prepare_envs(
                     cached,
                     duration_ms: started.elapsed().as_millis() as u64,
                 });
+                if let Some(check) = &opts.env_check {
+                    match check.check(&id, &spec).await {
+                        Ok(lines) => lines.into_iter().for_each(&mut emit_line),
+                        Err(reason) => {
+                            emit_line(reason.clone());
+                            refused.get_or_insert(format!("env {env}: {reason}"));
+                        }
+                    }
+                }
                 for job in jobs {
                     images.insert(job, id.clone());
                 }
@@ -478,6 +508,21 @@ async fn prepare_envs(
             }
             None => return images,
         }
+    }
+    // A refused env image stops the whole run before any job starts.
+    if let Some(reason) = refused {
+        for name in &opts.jobs {
+            if !results.contains_key(name) {
+                finish_unstarted(
+                    name,
+                    JobStatus::Failed,
+                    Some(reason.clone()),
+                    results,
+                    &emit,
+                );
+            }
+        }
+        images.clear();
     }
     images
 }

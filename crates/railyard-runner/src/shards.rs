@@ -283,3 +283,26 @@ async fn list_tests(
     }
     Ok(ids)
 }
+
+/// The plan `railyard split --explain` shows: the job's tests listed in its environment and
+/// split over its shards by the given timings, without running them.
+pub async fn plan_tests(
+    docker: &railyard_docker::Docker,
+    pipeline: &railyard_pipeline::Pipeline,
+    opts: &crate::run::RunOptions,
+    job: &str,
+    events: &tokio::sync::mpsc::UnboundedSender<Event>,
+) -> Result<(Vec<String>, railyard_split::Plan), RunnerError> {
+    let spec = pipeline.jobs[job]
+        .tests
+        .clone()
+        .ok_or_else(|| RunnerError::TestList {
+            job: job.to_string(),
+            reason: "the job has no `tests` block".into(),
+        })?;
+    let ctx = crate::shell::context_for(docker, pipeline, opts, job, events).await?;
+    let ids = list_tests(&ctx, &spec, &opts.repo_root).await?;
+    let shards = pipeline.jobs[job].parallel.max(1) as usize;
+    let plan = railyard_split::partition(&ids, &opts.timings, shards);
+    Ok((ids, plan))
+}

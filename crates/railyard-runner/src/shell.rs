@@ -29,34 +29,7 @@ impl JobSession {
         job: &str,
         events: &UnboundedSender<Event>,
     ) -> Result<JobSession, RunnerError> {
-        let spec = &pipeline.jobs[job];
-        let env = pipeline.job_env(spec).ok_or_else(|| RunnerError::NoEnv {
-            job: job.to_string(),
-        })?;
-        let mut lines = LineBuffer::default();
-        let mut emit = |line: String| {
-            let _ = events.send(Event::EnvOutput {
-                env: env_image::describe(&env.source),
-                line,
-            });
-        };
-        let image = env_image::ensure(
-            docker,
-            &opts.repo_root,
-            &opts.project,
-            &env.source,
-            &mut |s: &str| lines.push(s.as_bytes(), &mut emit),
-        )
-        .await?;
-        lines.finish(&mut emit);
-        let root = opts.repo_root.clone();
-        let tar = tokio::task::spawn_blocking(move || workspace::archive(&root))
-            .await
-            .map_err(|e| RunnerError::Io {
-                doing: "packing the workspace".into(),
-                source: std::io::Error::other(e),
-            })??;
-        let ctx = job_context(docker, pipeline, opts, job, image.id, tar.into(), events);
+        let ctx = context_for(docker, pipeline, opts, job, events).await?;
         let setup = async {
             ctx.prepare().await?;
             ctx.setup().await
@@ -79,4 +52,50 @@ impl JobSession {
     pub async fn close(self) -> Result<(), RunnerError> {
         self.ctx.teardown().await
     }
+}
+
+/// A job's context with its env image ready and its workspace packed, outside a run.
+pub(crate) async fn context_for(
+    docker: &Docker,
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    job: &str,
+    events: &UnboundedSender<Event>,
+) -> Result<JobContext, RunnerError> {
+    let spec = &pipeline.jobs[job];
+    let env = pipeline.job_env(spec).ok_or_else(|| RunnerError::NoEnv {
+        job: job.to_string(),
+    })?;
+    let mut lines = LineBuffer::default();
+    let mut emit = |line: String| {
+        let _ = events.send(Event::EnvOutput {
+            env: env_image::describe(&env.source),
+            line,
+        });
+    };
+    let image = env_image::ensure(
+        docker,
+        &opts.repo_root,
+        &opts.project,
+        &env.source,
+        &mut |s: &str| lines.push(s.as_bytes(), &mut emit),
+    )
+    .await?;
+    lines.finish(&mut emit);
+    let root = opts.repo_root.clone();
+    let tar = tokio::task::spawn_blocking(move || workspace::archive(&root))
+        .await
+        .map_err(|e| RunnerError::Io {
+            doing: "packing the workspace".into(),
+            source: std::io::Error::other(e),
+        })??;
+    Ok(job_context(
+        docker,
+        pipeline,
+        opts,
+        job,
+        image.id,
+        tar.into(),
+        events,
+    ))
 }

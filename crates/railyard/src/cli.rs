@@ -49,6 +49,32 @@ pub enum Command {
     Inventory(crate::cmd::inventory::InventoryArgs),
     /// Import known vulnerabilities (OSV) and ask which stored images they hit.
     Advisories(crate::cmd::advisories::AdvisoriesArgs),
+    /// Show how a job's tests would be split over its shards, by measured timings.
+    Split(SplitArgs),
+    /// Show the project's test timings: the slowest tests and how often they were measured.
+    Tests(TestsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// The job with a `tests` block.
+    pub job: String,
+    /// Print the plan: tests per shard and each shard's predicted time (the default).
+    #[arg(long)]
+    pub explain: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TestsArgs {
+    /// How many tests to show, slowest first.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

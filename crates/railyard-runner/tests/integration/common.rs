@@ -103,6 +103,7 @@ pub async fn run_with(repo: &Repo, jobs: &[&str], cancel_when: Option<fn(&Event)
         max_parallel: 4,
         artifacts_dir: artifacts_dir.path().to_path_buf(),
         timings: Default::default(),
+        env_check: None,
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();

@@ -54,6 +54,7 @@ async fn run_with_timings(
         max_parallel: 4,
         artifacts_dir: artifacts.path().to_path_buf(),
         timings: Arc::new(timings),
+        env_check: None,
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(async move {

@@ -2,13 +2,16 @@
 
 pub mod advisories;
 mod clean;
+mod envscan;
 mod graph;
 pub mod inventory;
 mod logs;
 mod run;
-mod runs;
+pub mod runs;
 pub mod scan;
 mod shell;
+mod split;
+mod tests;
 mod validate;
 
 use crate::cli::{Cli, Command};
@@ -45,6 +48,8 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Scan(args) => scan::run(g, args).await,
         Command::Inventory(args) => inventory::run(g, args).await,
         Command::Advisories(args) => advisories::run(g, args).await,
+        Command::Split(args) => split::run(g, args).await,
+        Command::Tests(args) => tests::run(g, args).await,
     };
     match result {
         Ok(code) => code,

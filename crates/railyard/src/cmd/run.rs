@@ -73,6 +73,13 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         max_parallel: parallel,
         artifacts_dir: artifacts_dir.clone(),
         timings: Arc::new(timings),
+        env_check: Some(Arc::new(super::envscan::EnvScan {
+            docker: docker.clone(),
+            store: store.clone(),
+            project: project.key(),
+            run_id: record.id.clone(),
+            ignore_file: project.root.join(".railyard-ignore.yml"),
+        })),
     };
     let runner = tokio::spawn({
         let docker = docker.clone();

@@ -3,6 +3,7 @@
 
 mod advisories;
 mod common;
+mod envscan;
 mod history;
 mod run;
 mod shell;
