@@ -22,10 +22,9 @@ pub(crate) fn glob_problem(glob: &str) -> Option<&'static str> {
     let mut braces = 0usize;
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if chars.next().is_none() {
-                    return Some("it ends with a `\\` that escapes nothing");
-                }
+            // The guard skips the escaped character; only a `\` at the end stops here.
+            '\\' if chars.next().is_none() => {
+                return Some("it ends with a `\\` that escapes nothing");
             }
             '[' => {
                 // `]` right after `[` (or `[!`) is a literal member.
