@@ -7,7 +7,7 @@ use crate::events::Event;
 use crate::job::{CurrentStep, JobContext};
 use futures_util::TryStreamExt;
 use railyard_pipeline::TestsSpec;
-use railyard_split::{Batch, IdFormat, TestCase, TestQueue};
+use railyard_split::{Batch, IdFormat, TestCase, TestQueue, shell_quote};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
@@ -49,27 +49,14 @@ pub struct TestsOutcome {
     pub flaky: Vec<String>,
 }
 
-/// Shell-quotes one word for `sh`.
-pub fn quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
-    {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 /// The command that runs one batch: writes the ids to `$RAILYARD_TESTS_FILE`, then runs the
 /// template with `{tests}` expanded; and how it is shown.
 pub fn batch_command(run: &str, ids: &[String]) -> (String, String) {
-    let quoted: Vec<String> = ids.iter().map(|i| quote(i)).collect();
-    let quoted = quoted.join(" ");
+    let quoted: Vec<String> = ids.iter().map(|i| shell_quote(i)).collect();
     let command = format!(
-        "printf '%s\\n' {quoted} > \"$RAILYARD_TESTS_FILE\"\n{}",
-        run.replace("{tests}", &quoted)
+        "printf '%s\\n' {} > \"$RAILYARD_TESTS_FILE\"\n{}",
+        quoted.join(" "),
+        railyard_split::expand_tests(run, ids)
     );
     let shown = run.replace("{tests}", &format!("<{} tests>", ids.len()));
     (command, shown)
@@ -245,7 +232,7 @@ impl JobContext {
             }
         }
         if !files.is_empty() {
-            let quoted: Vec<String> = files.iter().map(|f| quote(f)).collect();
+            let quoted: Vec<String> = files.iter().map(|f| shell_quote(f)).collect();
             self.capture(container, &format!("rm -f {}", quoted.join(" ")))
                 .await?;
         }
@@ -255,9 +242,7 @@ impl JobContext {
 
 fn parse_format(written: Option<&str>) -> Option<IdFormat> {
     let written = written?;
-    IdFormat::for_tool(written)
-        .or_else(|_| IdFormat::parse(written))
-        .ok()
+    IdFormat::from_spec(written).ok()
 }
 
 fn detect_format(cases: &[TestCase]) -> IdFormat {
@@ -271,13 +256,6 @@ fn detect_format(cases: &[TestCase]) -> IdFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_are_quoted_for_sh() {
-        assert_eq!(quote("tests/a.py::T::test_x"), "tests/a.py::T::test_x");
-        assert_eq!(quote("it's [a b]"), r"'it'\''s [a b]'");
-        assert_eq!(quote(""), "''");
-    }
 
     #[test]
     fn a_batch_writes_its_ids_and_expands_the_template() {

@@ -17,6 +17,19 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
     let job = match args.job {
         Some(job) => {
             pipeline.select(std::slice::from_ref(&job))?;
+            if !pipeline.jobs.contains_key(&job) {
+                let names: Vec<_> = pipeline
+                    .jobs
+                    .values()
+                    .filter(|j| j.base_name == job)
+                    .map(|j| format!("`{}`", j.name))
+                    .collect();
+                return Err(Expected::Input(format!(
+                    "`{job}` is a matrix job: name one of its expansions, e.g. {}",
+                    names.join(", ")
+                ))
+                .into());
+            }
             job
         }
         None => pipeline

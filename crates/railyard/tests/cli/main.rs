@@ -6,6 +6,7 @@ mod common;
 mod envscan;
 mod history;
 mod run;
+mod sharding;
 mod shell;
 mod signals;
 mod validate;
