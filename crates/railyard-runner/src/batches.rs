@@ -76,6 +76,7 @@ impl JobContext {
         let mut format = parse_format(tests.spec.id_format.as_deref());
         let mut ran = 0usize;
         let mut failed: Vec<String> = Vec::new();
+        let mut first_run: Vec<TestCase> = Vec::new();
         // A static share is one batch; a queue hands out batches until it is empty.
         let (predicted, mut share) = match &tests.work {
             Work::Static(ids, secs) => (Some(*secs), Some(ids.clone()).filter(|i| !i.is_empty())),
@@ -102,8 +103,11 @@ impl JobContext {
                     Err(_) => queue.give_back(tests.shard).await,
                 }
             }
-            failed.extend(run?);
+            let (batch_failed, cases) = run?;
+            failed.extend(batch_failed);
+            first_run.extend(cases);
         }
+        let mut attempts = vec![first_run];
 
         let mut flaky = Vec::new();
         for attempt in 1..=tests.retry_failed {
@@ -115,9 +119,10 @@ impl JobContext {
                 failed.len(),
                 tests.retry_failed
             ));
-            let still = self
+            let (still, cases) = self
                 .run_batch(container, current, tests, &failed, step, &mut format)
                 .await?;
+            attempts.push(cases);
             step += 1;
             flaky.extend(failed.iter().filter(|id| !still.contains(id)).cloned());
             failed = still;
@@ -129,6 +134,7 @@ impl JobContext {
                 flaky.join(", ")
             ));
         }
+        self.write_merged_junit(&attempts);
         self.emit(Event::ShardFinished {
             job: tests.job.clone(),
             shard: tests.shard,
@@ -149,7 +155,7 @@ impl JobContext {
         ids: &[String],
         step: u32,
         format: &mut Option<IdFormat>,
-    ) -> Result<Vec<String>, RunnerError> {
+    ) -> Result<(Vec<String>, Vec<TestCase>), RunnerError> {
         let (command, shown) = batch_command(&tests.spec.run, ids);
         let exit = self
             .run_step(container, step, &shown, &command, current)
@@ -192,7 +198,30 @@ impl JobContext {
             timings: matched.timings,
             failed: failed.clone(),
         });
-        Ok(failed)
+        Ok((failed, cases))
+    }
+
+    /// Writes the shard's report, every batch and retry merged (a pass on a retry is kept as
+    /// flaky), as `junit.xml` in its artifacts folder.
+    fn write_merged_junit(&self, attempts: &[Vec<TestCase>]) {
+        let merged = railyard_split::merge_attempts(attempts);
+        if merged.is_empty() {
+            return;
+        }
+        let path = self.artifacts_dir.join("junit.xml");
+        let written = railyard_split::write_junit(&self.job.name, &merged)
+            .map_err(|e| e.to_string())
+            .and_then(|xml| {
+                std::fs::create_dir_all(&self.artifacts_dir)
+                    .and_then(|()| std::fs::write(&path, xml))
+                    .map_err(|e| e.to_string())
+            });
+        match written {
+            Ok(()) => self.say(format!("merged JUnit report saved to {}", path.display())),
+            Err(e) => self.say(format!(
+                "warning: could not write the merged JUnit report: {e}"
+            )),
+        }
     }
 
     /// Reads (and removes, so the next batch starts clean) the JUnit reports matching the

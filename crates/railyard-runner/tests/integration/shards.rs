@@ -41,6 +41,14 @@ async fn run_with_timings(
     repo: &Repo,
     timings: Timings,
 ) -> (railyard_runner::RunOutcome, Vec<Event>) {
+    let (outcome, events, _) = run_keeping_artifacts(repo, timings).await;
+    (outcome, events)
+}
+
+async fn run_keeping_artifacts(
+    repo: &Repo,
+    timings: Timings,
+) -> (railyard_runner::RunOutcome, Vec<Event>, tempfile::TempDir) {
     let docker = docker().await;
     let pipeline = Arc::new(repo.pipeline());
     let run_id = run_id();
@@ -67,7 +75,7 @@ async fn run_with_timings(
     let outcome = run_pipeline(&docker, pipeline, opts, tx, CancellationToken::new()).await;
     let events = collector.await.unwrap();
     crate::common::assert_nothing_left(&docker, &run_id).await;
-    (outcome, events)
+    (outcome, events, artifacts)
 }
 
 fn ran_lines(events: &[Event]) -> Vec<String> {
@@ -234,4 +242,58 @@ async fn a_failing_or_empty_list_starts_no_shard() {
             );
         }
     }
+}
+
+fn warnings(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output {
+                line,
+                stream: railyard_runner::Stream::Railyard,
+                ..
+            } if line.starts_with("warning") => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_malformed_report_is_named_and_the_job_goes_on() {
+    let repo = repo(
+        "      list: printf 'a\\nb\\n'\n      run: \"echo '<testsuites><testsuite><testcase name=' > report.xml # {tests}\"\n      junit: report.xml",
+        1,
+    );
+    let (outcome, events) = run_with_timings(&repo, Timings::new()).await;
+    assert_eq!(
+        outcome.jobs["test"].status,
+        JobStatus::Success,
+        "{outcome:?}"
+    );
+    let warned = warnings(&events);
+    assert!(
+        warned.iter().any(|w| w.contains("report.xml")),
+        "{warned:?}"
+    );
+}
+
+#[tokio::test]
+async fn ids_matching_no_junit_case_are_warned_about() {
+    let repo = repo(
+        "      list: printf 'a\\nb\\n'\n      run: \"echo '<testsuite><testcase classname=\\\"x\\\" name=\\\"other\\\" time=\\\"1\\\"/></testsuite>' > report.xml # {tests}\"\n      junit: report.xml\n      format: \"{name}\"",
+        1,
+    );
+    let (outcome, events) = run_with_timings(&repo, Timings::new()).await;
+    assert_eq!(
+        outcome.jobs["test"].status,
+        JobStatus::Success,
+        "{outcome:?}"
+    );
+    let warned = warnings(&events);
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.contains("2 listed test id(s) match no JUnit case")),
+        "{warned:?}"
+    );
 }
