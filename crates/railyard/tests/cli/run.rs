@@ -114,9 +114,12 @@ fn an_unreachable_docker_engine_is_named() {
     );
 }
 
-#[test]
-fn the_hello_example_runs() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
+/// Runs `railyard run` in `examples/NAME` with a data folder of its own; returns the output
+/// (success checked) and that folder.
+fn run_example(name: &str) -> (String, tempfile::TempDir) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
     let home = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_railyard"))
         .args(["-C", root.to_str().unwrap(), "run"])
@@ -126,6 +129,12 @@ fn the_hello_example_runs() {
         .unwrap();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    (stdout, home)
+}
+
+#[test]
+fn the_hello_example_runs() {
+    let (stdout, _home) = run_example("hello");
     assert!(
         stdout.contains("the workspace holds the repository"),
         "{stdout}"
@@ -134,16 +143,7 @@ fn the_hello_example_runs() {
 
 #[test]
 fn the_webapp_example_builds_its_env_tests_against_its_service_and_keeps_its_artifact() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/webapp");
-    let home = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_railyard"))
-        .args(["-C", root.to_str().unwrap(), "run"])
-        .env("RAILYARD_HOME", home.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let (stdout, home) = run_example("webapp");
     assert!(
         stdout.contains("test_fetch_from_service") && stdout.contains("OK"),
         "{stdout}"
