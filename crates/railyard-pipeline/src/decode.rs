@@ -9,7 +9,7 @@ use crate::yaml::{Node, Span, Value};
 use indexmap::IndexMap;
 use std::path::{Component, Path, PathBuf};
 
-pub(crate) const TOP_KEYS: &[&str] = &["env", "variables", "jobs"];
+pub(crate) const TOP_KEYS: &[&str] = &["env", "variables", "secrets", "jobs"];
 pub(crate) const ENV_KEYS: &[&str] = &["dockerfile", "context", "args", "target", "image", "scan"];
 const SCAN_KEYS: &[&str] = &["fail_on"];
 const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
@@ -48,6 +48,7 @@ pub(crate) fn pipeline(r: &mut Reader<'_>, path: &Path, root: &Node) -> (Pipelin
         path: path.to_owned(),
         env: None,
         variables: IndexMap::new(),
+        secrets: Vec::new(),
         jobs: IndexMap::new(),
     };
     let context = "at the top level";
@@ -79,6 +80,9 @@ pub(crate) fn pipeline(r: &mut Reader<'_>, path: &Path, root: &Node) -> (Pipelin
     if let Some(e) = fields.get("variables") {
         crate::shards::reserved_variables(r, e, context);
         pipeline.variables = r.string_map(e, context, true);
+    }
+    if let Some(e) = fields.get("secrets") {
+        pipeline.secrets = secrets(r, e, context, &pipeline.variables);
     }
     match fields.get("jobs") {
         None if fields.misspelled("jobs") => {}
@@ -114,6 +118,45 @@ pub(crate) fn pipeline(r: &mut Reader<'_>, path: &Path, root: &Node) -> (Pipelin
         }
     }
     (pipeline, spans)
+}
+
+/// Reads `secrets`: variable names, not reserved, not also set in `variables`.
+fn secrets(
+    r: &mut Reader<'_>,
+    entry: Entry<'_>,
+    context: &str,
+    variables: &IndexMap<String, String>,
+) -> Vec<String> {
+    let Some(names) = r.string_or_list(entry, context, "a variable name or a list of them") else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    let context = crate::read::nested("secrets", context);
+    for (name, span) in names {
+        let name = name.trim().to_owned();
+        if !crate::read::is_variable_name(&name) {
+            r.invalid_help(
+                &name,
+                &context,
+                span,
+                "not a variable name",
+                "a secret is an environment variable: letters, digits and `_`, not starting with a digit",
+            );
+        } else if crate::RESERVED_VARIABLES.contains(&name.as_str()) {
+            crate::shards::reserved(r, &name, &context, span);
+        } else if variables.contains_key(&name) {
+            r.invalid_help(
+                &name,
+                &context,
+                span,
+                "also set in `variables`",
+                "a secret's value comes from the environment Railyard runs in, never from the file: remove it from `variables`",
+            );
+        } else if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
 }
 
 /// Reads an `env` map (top level or a job's).

@@ -17,6 +17,10 @@ pub struct Pipeline {
     pub env: Option<EnvSpec>,
     /// Variables set in every job (a job's own `variables` override them).
     pub variables: IndexMap<String, String>,
+    /// Names of secrets: environment variables of Railyard's own process, read when the run
+    /// starts, given to every job and masked in every log line; never given to image builds.
+    #[serde(default)]
+    pub secrets: Vec<String>,
     /// The jobs in file order, keyed by [`Job::name`]. A job with a `matrix` is here once
     /// per combination (its expansions, in matrix order, where the job is in the file).
     pub jobs: IndexMap<String, Job>,

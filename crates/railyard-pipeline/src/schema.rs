@@ -165,6 +165,7 @@ pub fn json_schema() -> Value {
         "properties": {
             "env": env,
             "variables": variables,
+            "secrets": strings("Names of environment variables read from Railyard's own environment when the run starts, given to every job and masked in every log line; never passed to image builds."),
             "jobs": {
                 "type": "object",
                 "minProperties": 1,

@@ -40,6 +40,8 @@ pub struct JobContext {
     pub artifacts_dir: PathBuf,
     /// Where events go.
     pub events: UnboundedSender<Event>,
+    /// Masks the run's secrets in everything the job reports.
+    pub mask: Arc<crate::mask::Masker>,
 }
 
 /// The step running now, so a cancel or timeout can close it in the event stream.
@@ -67,6 +69,42 @@ pub enum StepsOutcome {
 impl JobContext {
     /// Sends an event about this job.
     pub fn emit(&self, event: Event) {
+        let event = match event {
+            Event::Output {
+                job,
+                step,
+                stream,
+                line,
+            } => Event::Output {
+                job,
+                step,
+                stream,
+                line: self.mask.mask(&line),
+            },
+            Event::JobFinished {
+                job,
+                status,
+                duration_ms,
+                error,
+                image_id,
+            } => Event::JobFinished {
+                job,
+                status,
+                duration_ms,
+                error: error.map(|e| self.mask.mask(&e)),
+                image_id,
+            },
+            Event::StepStarted {
+                job,
+                index,
+                command,
+            } => Event::StepStarted {
+                job,
+                index,
+                command: self.mask.mask(&command),
+            },
+            other => other,
+        };
         // A closed channel means nobody listens any more; the run goes on regardless.
         let _ = self.events.send(event);
     }
@@ -278,12 +316,13 @@ impl JobContext {
         let line = |stream: Stream| {
             let events = self.events.clone();
             let job = job.clone();
+            let mask = self.mask.clone();
             move |line: String| {
                 let _ = events.send(Event::Output {
                     job: job.clone(),
                     step: Some(index),
                     stream,
-                    line,
+                    line: mask.mask(&line),
                 });
             }
         };

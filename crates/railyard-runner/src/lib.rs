@@ -14,6 +14,7 @@ mod errors;
 mod events;
 pub mod job;
 pub mod lines;
+pub mod mask;
 pub mod names;
 mod run;
 pub mod shards;

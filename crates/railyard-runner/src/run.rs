@@ -48,6 +48,9 @@ pub struct RunOptions {
     /// A check of each env image before any job starts (the CLI scans built images and
     /// applies `env.scan`); `None` checks nothing.
     pub env_check: Option<Arc<dyn EnvCheck>>,
+    /// Secrets (name, value): set in every job container, masked in every line it reports,
+    /// never given to image builds.
+    pub secrets: Vec<(String, String)>,
 }
 
 /// A check of an env image before any job of the run starts.
@@ -294,7 +297,13 @@ pub(crate) fn job_context(
             crate::batches::TESTS_FILE.into(),
         );
     }
+    for (name, value) in &opts.secrets {
+        env.insert(name.clone(), value.clone());
+    }
     JobContext {
+        mask: Arc::new(crate::mask::Masker::new(
+            opts.secrets.iter().map(|(_, v)| v.as_str()),
+        )),
         docker: docker.clone(),
         names: JobNames::new(&opts.run_id, name, &opts.owner),
         job,
@@ -412,7 +421,8 @@ pub(crate) async fn run_job(
             None => note,
         });
     }
-    let _ = ctx.events.send(Event::JobFinished {
+    let error = error.map(|e| ctx.mask.mask(&e));
+    ctx.emit(Event::JobFinished {
         job: name.clone(),
         status,
         duration_ms: started.elapsed().as_millis() as u64,

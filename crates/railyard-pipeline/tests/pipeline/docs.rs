@@ -36,7 +36,9 @@ fn the_job_and_service_snippets_of_the_reference_parse() {
         // Snippets are one part of a file: give each what it lacks to be a whole pipeline.
         let source = if snippet.starts_with("env:") {
             format!("{snippet}jobs: {{ a: {{ script: [x] }} }}\n")
-        } else if snippet.starts_with("variables:") && !snippet.contains("RUST_LOG") {
+        } else if (snippet.starts_with("variables:") && !snippet.contains("RUST_LOG"))
+            || snippet.starts_with("secrets:")
+        {
             format!("env: {{ image: busybox }}\n{snippet}jobs: {{ a: {{ script: [x] }} }}\n")
         } else if snippet.starts_with("jobs:") {
             format!("env: {{ image: busybox }}\n{snippet}")

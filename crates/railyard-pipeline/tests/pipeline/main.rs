@@ -6,6 +6,7 @@ mod good;
 mod graph;
 mod matrix;
 mod robust;
+mod secrets;
 mod sharding;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};

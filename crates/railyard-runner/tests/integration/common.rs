@@ -88,6 +88,16 @@ pub fn run_id() -> String {
 /// Runs `jobs` (all when empty) of the repository's pipeline; `cancel_after` cancels the run
 /// once that event is seen.
 pub async fn run_with(repo: &Repo, jobs: &[&str], cancel_when: Option<fn(&Event) -> bool>) -> Ran {
+    run_with_secrets(repo, jobs, cancel_when, vec![]).await
+}
+
+/// [`run_with`], with secrets given to the run.
+pub async fn run_with_secrets(
+    repo: &Repo,
+    jobs: &[&str],
+    cancel_when: Option<fn(&Event) -> bool>,
+    secrets: Vec<(String, String)>,
+) -> Ran {
     let docker = docker().await;
     let pipeline = Arc::new(repo.pipeline());
     let names: Vec<String> = jobs.iter().map(|s| s.to_string()).collect();
@@ -104,6 +114,7 @@ pub async fn run_with(repo: &Repo, jobs: &[&str], cancel_when: Option<fn(&Event)
         artifacts_dir: artifacts_dir.path().to_path_buf(),
         timings: Default::default(),
         env_check: None,
+        secrets,
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();

@@ -7,5 +7,6 @@ mod common;
 mod env;
 mod isolation;
 mod jobs;
+mod secrets;
 mod services;
 mod shards;

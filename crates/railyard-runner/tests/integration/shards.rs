@@ -63,6 +63,7 @@ async fn run_keeping_artifacts(
         artifacts_dir: artifacts.path().to_path_buf(),
         timings: Arc::new(timings),
         env_check: None,
+        secrets: vec![],
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(async move {

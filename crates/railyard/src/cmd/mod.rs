@@ -76,6 +76,24 @@ pub async fn store(g: &crate::cli::Global) -> anyhow::Result<railyard_store::Sto
     Ok(store)
 }
 
+/// The values of the pipeline's `secrets`, read from this process's environment.
+pub fn secrets(pipeline: &railyard_pipeline::Pipeline) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for name in &pipeline.secrets {
+        match std::env::var(name) {
+            Ok(value) if !value.is_empty() => out.push((name.clone(), value)),
+            _ => {
+                return Err(Expected::Input(format!(
+                    "secret `{name}` is not set: export it in the environment that runs railyard \
+                     (secrets never come from the pipeline file)"
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Milliseconds since the epoch, the store's clock.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

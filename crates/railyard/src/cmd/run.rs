@@ -16,6 +16,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     let project = project::find(g.directory.as_deref(), g.file.as_deref())?;
     let pipeline = Arc::new(project.load_pipeline()?);
     let jobs = pipeline.select(&args.jobs)?;
+    let secrets = super::secrets(&pipeline)?;
     let parallel = match args.parallel {
         Some(0) => return Err(Expected::Input("--jobs must be at least 1".into()).into()),
         Some(n) => n,
@@ -80,6 +81,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
             run_id: record.id.clone(),
             ignore_file: project.root.join(".railyard-ignore.yml"),
         })),
+        secrets,
     };
     let runner = tokio::spawn({
         let docker = docker.clone();

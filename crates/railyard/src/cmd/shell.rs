@@ -56,6 +56,7 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
         artifacts_dir: std::env::temp_dir(),
         timings: Default::default(),
         env_check: None,
+        secrets: super::secrets(&pipeline)?,
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

@@ -47,6 +47,7 @@ pub async fn run(g: &Global, args: SplitArgs) -> anyhow::Result<i32> {
         artifacts_dir: std::env::temp_dir(),
         timings: Arc::new(timings),
         env_check: None,
+        secrets: vec![],
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

@@ -47,3 +47,32 @@ fn logs_of_an_unknown_run_or_job_say_what_exists() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn secrets_come_from_the_environment_and_never_reach_the_logs() {
+    let p = Project::new(
+        "env: { image: busybox }\nsecrets: [API_TOKEN]\njobs:\n  deploy:\n    script: [echo \"token is $API_TOKEN\"]\n",
+    );
+    let missing = p.run(&["run"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = text(&missing.stderr);
+    assert!(stderr.contains("secret `API_TOKEN` is not set"), "{stderr}");
+    assert!(p.runs().is_empty(), "nothing is recorded for a refused run");
+
+    let out = p
+        .cmd(&["run"])
+        .env("API_TOKEN", "tok-9f8e7d6c")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("token is ***") && !stdout.contains("tok-9f8e7d6c"),
+        "{stdout}"
+    );
+    let log = text(&p.run(&["logs", "1", "deploy"]).stdout);
+    assert!(
+        log.contains("token is ***") && !log.contains("tok-9f8e7d6c"),
+        "{log}"
+    );
+}

@@ -1,0 +1,75 @@
+//! Secret masking. Output reaches reporters as whole lines (see `lines`), so a value split
+//! across chunks is masked like any other; a multi-line value is masked line by line.
+
+/// What replaces a secret in a log line.
+pub const MASK: &str = "***";
+
+/// Lines shorter than this are not masked: masking `a` or `1` would blank ordinary output
+/// and tell more than it hides.
+const MIN_LEN: usize = 3;
+
+/// Replaces the values of secrets in log lines.
+#[derive(Debug, Clone, Default)]
+pub struct Masker {
+    /// The lines of every value, longest first, so a value holding another is masked whole.
+    needles: Vec<String>,
+}
+
+impl Masker {
+    /// A masker for these secret values.
+    pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Masker {
+        let mut needles: Vec<String> = values
+            .into_iter()
+            .flat_map(|v| v.lines().map(|l| l.trim_end_matches('\r').to_string()))
+            .filter(|l| l.trim().len() >= MIN_LEN)
+            .collect();
+        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        needles.dedup();
+        Masker { needles }
+    }
+
+    /// The line with every secret replaced by [`MASK`].
+    pub fn mask(&self, line: &str) -> String {
+        let mut out = line.to_string();
+        for needle in &self.needles {
+            if out.contains(needle.as_str()) {
+                out = out.replace(needle.as_str(), MASK);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_masked_wherever_they_appear() {
+        let m = Masker::new(["hunter22", "tok-123"]);
+        assert_eq!(
+            m.mask("login hunter22 then tok-123."),
+            "login *** then ***."
+        );
+        assert_eq!(m.mask("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn multi_line_values_are_masked_line_by_line() {
+        let m = Masker::new(["-----BEGIN KEY-----\nabcdefgh\n-----END KEY-----\n"]);
+        assert_eq!(m.mask("abcdefgh"), "***");
+        assert_eq!(m.mask("-----BEGIN KEY-----"), "***");
+    }
+
+    #[test]
+    fn a_value_holding_another_is_masked_whole() {
+        let m = Masker::new(["abc", "abcdef"]);
+        assert_eq!(m.mask("xabcdefx"), "x***x");
+    }
+
+    #[test]
+    fn very_short_values_are_left_alone() {
+        let m = Masker::new(["1", "ab", ""]);
+        assert_eq!(m.mask("1 ab"), "1 ab");
+    }
+}

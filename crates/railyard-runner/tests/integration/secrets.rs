@@ -1,0 +1,54 @@
+//! Secrets reach the steps but never the log: masked even when split across chunks, line by
+//! line when they span lines, and in error messages.
+
+use crate::common::{Repo, run_with_secrets};
+use railyard_runner::Event;
+
+#[tokio::test]
+async fn secrets_are_set_in_the_job_and_masked_in_every_line() {
+    let repo = Repo::new(
+        r#"
+env: { image: busybox }
+secrets: [API_TOKEN, DEPLOY_KEY]
+jobs:
+  deploy:
+    script:
+      - "printf 's3cr3t'; sleep 0.3; printf -- '-value-42 is the token\n'"
+      - echo "$DEPLOY_KEY"
+      - test "$API_TOKEN" = s3cr3t-value-42 && echo "the step sees the real value"
+      - echo "failing with $API_TOKEN" >&2; exit 3
+"#,
+    );
+    let secrets = vec![
+        ("API_TOKEN".to_string(), "s3cr3t-value-42".to_string()),
+        (
+            "DEPLOY_KEY".to_string(),
+            "-----BEGIN-----\nkey-body-xyz\n-----END-----".to_string(),
+        ),
+    ];
+    let ran = run_with_secrets(&repo, &[], None, secrets).await;
+    let out = ran.output("deploy");
+    assert_eq!(
+        out,
+        [
+            "*** is the token",
+            "***",
+            "***",
+            "***",
+            "the step sees the real value",
+            "failing with ***",
+        ]
+    );
+    for event in &ran.events {
+        let text = format!("{event:?}");
+        assert!(
+            !text.contains("s3cr3t-value-42") && !text.contains("key-body-xyz"),
+            "leaked: {text}"
+        );
+    }
+    assert!(
+        ran.events
+            .iter()
+            .any(|e| matches!(e, Event::JobFinished { .. }))
+    );
+}
