@@ -67,7 +67,20 @@ pub async fn docker() -> anyhow::Result<railyard_docker::Docker> {
 pub async fn store(g: &crate::cli::Global) -> anyhow::Result<railyard_store::Store> {
     use anyhow::Context;
     let dir = crate::project::data_dir(g.data_dir.as_deref());
-    let store = railyard_store::Store::open_in(&dir)
+    let mut options = railyard_store::StoreOptions {
+        logs_dir: Some(dir.join(railyard_store::LOGS_DIR_NAME)),
+        ..Default::default()
+    };
+    // A job's log stops growing past this size (default 1 GiB): a runaway step cannot fill
+    // the disk.
+    if let Some(limit) = std::env::var("RAILYARD_MAX_LOG_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.max_log_bytes = limit;
+    }
+    let db = dir.join(railyard_store::DB_FILE_NAME);
+    let store = railyard_store::Store::open_with(&db.display().to_string(), &options)
         .await
         .with_context(|| format!("opening the run history in {}", dir.display()))?;
     store

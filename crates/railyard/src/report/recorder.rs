@@ -16,6 +16,9 @@ pub struct Recorder {
     project: String,
     logs: HashMap<String, LogWriter>,
     commands: HashMap<(String, u32), String>,
+    /// Jobs whose log reached the store's size limit: their later lines are dropped quietly
+    /// (the log file ends with the store's marker), their statuses still recorded.
+    full: std::collections::HashSet<String>,
 }
 
 impl Recorder {
@@ -27,6 +30,7 @@ impl Recorder {
             project,
             logs: HashMap::new(),
             commands: HashMap::new(),
+            full: Default::default(),
         }
     }
 
@@ -38,13 +42,24 @@ impl Recorder {
     }
 
     async fn log(&mut self, job: &str, line: &str) -> Result<(), railyard_store::StoreError> {
+        if self.full.contains(job) {
+            return Ok(());
+        }
         if !self.logs.contains_key(job) {
             let writer = self.store.log_writer(&self.run_id, job).await?;
             self.logs.insert(job.to_string(), writer);
         }
         let writer = self.logs.get_mut(job).expect("inserted above");
-        writer.append(line.as_bytes()).await?;
-        writer.append(b"\n").await
+        let written = match writer.append(line.as_bytes()).await {
+            Ok(()) => writer.append(b"\n").await,
+            Err(e) => Err(e),
+        };
+        if let Err(e @ railyard_store::StoreError::LogTooLarge { .. }) = written {
+            tracing::warn!("{e}");
+            self.full.insert(job.to_string());
+            return Ok(());
+        }
+        written
     }
 
     async fn try_record(&mut self, event: &Event) -> Result<(), railyard_store::StoreError> {

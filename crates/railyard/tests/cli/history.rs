@@ -76,3 +76,33 @@ fn secrets_come_from_the_environment_and_never_reach_the_logs() {
         "{log}"
     );
 }
+
+#[test]
+fn an_oversized_log_is_cut_with_a_marker_and_the_run_still_recorded() {
+    let p = Project::new(
+        "env: { image: busybox }\njobs:\n  noisy:\n    script: [\"seq 1 20000\", echo after the flood]\n",
+    );
+    let out = p
+        .cmd(&["run"])
+        .env("RAILYARD_MAX_LOG_BYTES", "4096")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(p.runs()[0]["status"], "success");
+    let log = p.run(&["logs", "1", "noisy"]).stdout;
+    assert!(
+        log.len() < 8192,
+        "the log kept growing: {} bytes",
+        log.len()
+    );
+    let log = text(&log);
+    assert!(log.starts_with("$ seq 1 20000\n1\n2\n"), "{log}");
+    assert!(
+        !log.contains("after the flood"),
+        "lines past the limit are dropped"
+    );
+    assert!(
+        log.contains("[railyard: log truncated at 4096 bytes]"),
+        "{log}"
+    );
+}
