@@ -52,9 +52,28 @@ docker exec "$c" sh -c 'echo three' >/dev/null
 docker rm -f "$c" >/dev/null
 SH
 chmod +x "$work/plain.sh"
+# The same, with what Railyard adds for isolation: a network of the job's own and a
+# workspace volume filled through the archive API.
+cat >"$work/isolated.sh" <<'SH'
+#!/bin/sh
+set -e
+n=bench-$$
+docker network create "$n" >/dev/null
+docker volume create "$n" >/dev/null
+c=$(docker run -d --init --network "$n" -v "$n:/workspace" busybox sleep 600)
+tar -C "$(dirname "$0")/ry" -c . | docker cp - "$c:/workspace"
+docker exec "$c" sh -c 'echo one' >/dev/null
+docker exec "$c" sh -c 'echo two' >/dev/null
+docker exec "$c" sh -c 'echo three' >/dev/null
+docker rm -f "$c" >/dev/null
+docker network rm "$n" >/dev/null
+docker volume rm "$n" >/dev/null
+SH
+chmod +x "$work/isolated.sh"
 
 hyperfine --warmup 2 --runs "$runs" --export-json "$work/three-steps.json" --style basic \
   -n docker-cli "$work/plain.sh" \
+  -n docker-cli-isolated "$work/isolated.sh" \
   -n railyard "$ry -C $work/ry run" \
   -n act "cd $work/act && act -P ubuntu-latest=busybox --pull=false push" \
   -n gitlabci-local "cd $work/glci && gitlabci-local --privileged false hello" >/dev/null
@@ -64,10 +83,11 @@ import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 ry = r["railyard"]["mean"]
 print("\none job, three trivial steps on busybox (mean of runs, seconds):")
-for name in ["docker-cli", "railyard", "act", "gitlabci-local"]:
+for name in ["docker-cli", "docker-cli-isolated", "railyard", "act", "gitlabci-local"]:
     x = r[name]
     print(f"  {name:15} {x['mean']:.3f} ± {x['stddev']:.3f}")
 print(f"  railyard / docker-cli      = {ry / r['docker-cli']['mean']:.2f}   (goal <= 1.10)")
+print(f"  railyard / docker-cli with the same isolation (own network, volume) = {ry / r['docker-cli-isolated']['mean']:.2f}")
 print(f"  act / railyard             = {r['act']['mean'] / ry:.2f}   (goal >= 3)")
 print(f"  gitlabci-local / railyard  = {r['gitlabci-local']['mean'] / ry:.2f}   (goal >= 3)")
 PY
