@@ -15,6 +15,7 @@ mod errors;
 mod inventory;
 mod logs;
 mod queries;
+mod queue;
 mod records;
 mod runs;
 pub mod timings;
@@ -29,6 +30,7 @@ pub use connect::Backend;
 pub use errors::StoreError;
 pub use inventory::{PackageHolder, StoredScan};
 pub use logs::{LogWriter, log_file_name};
+pub use queue::{Claim, Lapsed, Project};
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
 

@@ -53,6 +53,14 @@ pub enum Command {
     Split(SplitArgs),
     /// Show the project's test timings: the slowest tests and how often they were measured.
     Tests(TestsArgs),
+    /// Serve the API and the job queue that agents draw from.
+    Server(crate::cmd::server::ServerArgs),
+    /// Take jobs from a server and run them on this machine's Docker engine.
+    Agent(crate::cmd::agent::AgentArgs),
+    /// Add or list the server's projects.
+    Project(crate::cmd::project::ProjectArgs),
+    /// Start a run of a project on the server.
+    Trigger(crate::cmd::trigger::TriggerArgs),
 }
 
 #[derive(Debug, Args)]

@@ -1,17 +1,21 @@
 //! One module per command; `dispatch` picks it and turns its result into an exit code.
 
 pub mod advisories;
+pub mod agent;
 mod clean;
 mod envscan;
 mod graph;
 pub mod inventory;
 mod logs;
+pub mod project;
 mod run;
 pub mod runs;
 pub mod scan;
+pub mod server;
 mod shell;
 mod split;
 mod tests;
+pub mod trigger;
 mod validate;
 
 use crate::cli::{Cli, Command};
@@ -50,6 +54,10 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Advisories(args) => advisories::run(g, args).await,
         Command::Split(args) => split::run(g, args).await,
         Command::Tests(args) => tests::run(g, args).await,
+        Command::Server(args) => server::run(g, args).await,
+        Command::Agent(args) => agent::run(args).await,
+        Command::Project(args) => project::run(args).await,
+        Command::Trigger(args) => trigger::run(args).await,
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,42 @@
+//! The agent's error type.
+
+/// What can stop the agent or one of its calls.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The server could not be reached, or its answer not read.
+    #[error("cannot talk to the server at {url}: {source} (is `railyard server` running there?)")]
+    Http {
+        /// The URL called.
+        url: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an error.
+    #[error("the server refused {path} ({status} {code}): {message}")]
+    Api {
+        /// The endpoint.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// The error code of the body.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// Preparing a job's workspace failed.
+    #[error("{0}")]
+    Workspace(String),
+}
+
+impl AgentError {
+    /// True for a 401: retrying with the same token cannot help.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, AgentError::Api { status: 401, .. })
+    }
+
+    /// True when the server says the lease is no longer this agent's.
+    pub fn is_lease_lost(&self) -> bool {
+        matches!(self, AgentError::Api { status: 410, .. })
+    }
+}

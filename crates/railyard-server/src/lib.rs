@@ -1,0 +1,135 @@
+//! Railyard's server: projects, triggers, and the job queue that agents draw from.
+//!
+//! A trigger resolves the commit in a bare mirror of the project's repository, reads the
+//! pipeline there with `git show`, records a run and queues its jobs (a job waits until its
+//! `needs` are done). Agents register, long-poll `claim`, hold each job under a lease they
+//! renew by heartbeat, send the log in numbered chunks and report the result; the server
+//! stores all of it through `railyard-store` and releases dependents. A background sweep puts
+//! jobs whose lease lapsed back in the queue. The server never talks to Docker.
+//!
+//! [`serve`] takes a bound listener and a shutdown future, so tests start it on port 0.
+#![warn(missing_docs)]
+
+mod api;
+mod error;
+mod git;
+pub mod protocol;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use railyard_store::Store;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+pub use error::ApiError;
+
+/// A token as the server keeps it: only its SHA-256, so a dump of memory or config files
+/// written from it never shows the token.
+#[derive(Clone)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// Hashes a token.
+    pub fn of(token: &str) -> TokenHash {
+        TokenHash(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Compares in constant time (over the hashes).
+    pub fn matches(&self, token: &str) -> bool {
+        let other = TokenHash::of(token);
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenHash(***)")
+    }
+}
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Projects, triggers, runs: the admin's token.
+    pub admin_token: TokenHash,
+    /// Register, claim, report: the agents' shared token.
+    pub agent_token: TokenHash,
+    /// How long a lease lasts without a heartbeat.
+    pub lease: Duration,
+    /// How many times a job is handed out before a lapsed lease fails it as `agent lost`.
+    pub max_attempts: i64,
+    /// Where the bare mirrors of the projects' repositories live.
+    pub mirrors_dir: PathBuf,
+    /// The longest a claim waits for work.
+    pub max_wait: Duration,
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    store: Store,
+    config: ServerConfig,
+    /// Woken whenever a job enters the queue, so waiting claims answer at once.
+    work: Notify,
+}
+
+impl AppState {
+    /// A server's state over a store.
+    pub fn new(store: Store, config: ServerConfig) -> AppState {
+        AppState {
+            inner: Arc::new(Shared {
+                store,
+                config,
+                work: Notify::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn work(&self) -> &Notify {
+        &self.inner.work
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, with the lease sweep beside it.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweep = tokio::spawn(api::sweep_leases(state.clone()));
+    let app = api::router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sweep.abort();
+    result
+}
+
+/// Milliseconds since the epoch, the store's clock.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

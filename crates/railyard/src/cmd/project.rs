@@ -1,0 +1,75 @@
+//! `railyard project add|list`: the server's projects.
+
+use clap::{Args, Subcommand};
+use railyard_agent::Client;
+use railyard_server::protocol::{NewProject, Project};
+
+/// Where the server is and the admin token.
+#[derive(Debug, Args)]
+pub struct Remote {
+    /// The server, `http://host:port`.
+    #[arg(long, env = "RAILYARD_SERVER")]
+    pub server: String,
+    /// The admin token.
+    #[arg(long, env = "RAILYARD_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
+impl Remote {
+    pub fn client(&self) -> Client {
+        Client::new(&self.server, &self.token)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    #[command(subcommand)]
+    pub command: ProjectCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Add a repository to the server.
+    Add {
+        /// Its name.
+        name: String,
+        /// Any URL `git clone` takes.
+        #[arg(long)]
+        repo: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List the server's projects.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
+    match args.command {
+        ProjectCommand::Add { name, repo, remote } => {
+            let project: Option<Project> = remote
+                .client()
+                .post("/api/v1/projects", &NewProject { name, repo })
+                .await?;
+            if let Some(p) = project {
+                println!("added project {} ({})", p.name, p.repo_url);
+            }
+        }
+        ProjectCommand::List { json, remote } => {
+            let projects: Vec<Project> = remote.client().get("/api/v1/projects").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&projects)?);
+            } else {
+                for p in projects {
+                    println!("{}\t{}", p.name, p.repo_url);
+                }
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,384 @@
+//! A real server process, real agent processes and a real bare git repository on loopback:
+//! pipelines queued by `railyard trigger` run on the agents against the real Docker engine.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const ADMIN: &str = "admin-secret";
+const AGENT: &str = "agent-secret";
+
+/// A server with its data folder, a bare repository, and the agents started so far.
+struct Fleet {
+    dir: tempfile::TempDir,
+    server: Child,
+    url: String,
+    agents: Vec<Child>,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for child in self
+            .agents
+            .iter_mut()
+            .chain(std::iter::once(&mut self.server))
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_railyard"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("RAILYARD_LOG", "info");
+    if let Some(host) = std::env::var_os("DOCKER_HOST") {
+        cmd.env("DOCKER_HOST", host);
+    }
+    cmd
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs a command, killing it if it takes longer than `secs`.
+fn output_within(mut cmd: Command, secs: u64) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("command took over {secs}s: {}", text(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+impl Fleet {
+    /// A bare repository holding `pipeline`, and a server on port 0 with a 3 s lease.
+    fn start(pipeline: &str) -> Fleet {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        git(
+            dir.path(),
+            &["init", "-q", "--bare", "--initial-branch=main", "repo.git"],
+        );
+        git(&work, &["init", "-q", "--initial-branch=main"]);
+        std::fs::write(work.join(".railyard.yml"), pipeline).unwrap();
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-qm", "pipeline"]);
+        git(&work, &["push", "-q", "../repo.git", "main"]);
+
+        let mut server = bin()
+            .args(["server", "--listen", "127.0.0.1:0", "--admin-token", ADMIN])
+            .args(["--agent-token", AGENT, "--lease-secs", "3"])
+            .env("RAILYARD_HOME", dir.path().join("data"))
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let stdout = server.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server printed its address");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("an address")
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        Fleet {
+            dir,
+            server,
+            url,
+            agents: Vec::new(),
+        }
+    }
+
+    fn repo_url(&self) -> String {
+        format!("file://{}", self.dir.path().join("repo.git").display())
+    }
+
+    fn agent(&mut self, name: &str) -> usize {
+        let child = bin()
+            .args([
+                "agent", "--server", &self.url, "--token", AGENT, "--slots", "1", "--name", name,
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.path().join(format!("{name}.err"))).unwrap())
+            .spawn()
+            .unwrap();
+        self.agents.push(child);
+        self.agents.len() - 1
+    }
+
+    fn cli(&self, args: &[&str]) -> Command {
+        let mut cmd = bin();
+        cmd.args(args)
+            .env("RAILYARD_SERVER", &self.url)
+            .env("RAILYARD_TOKEN", ADMIN);
+        cmd
+    }
+
+    fn log_path(&self, run: &str, job: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("data/logs")
+            .join(run)
+            .join(format!("{job}.log"))
+    }
+
+    fn diagnostics(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "err") {
+                out.push_str(&format!(
+                    "--- {}\n{}\n",
+                    entry.file_name().to_string_lossy(),
+                    std::fs::read_to_string(entry.path()).unwrap_or_default()
+                ));
+            }
+        }
+        out
+    }
+
+    /// GET with the admin token: (status, body).
+    fn get(&self, path: &str) -> (u16, String) {
+        http(&self.url, "GET", path, Some(ADMIN), "")
+    }
+
+    /// Polls the run until it ends.
+    fn wait_run(&self, run: &str, secs: u64) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (status, body) = self.get(&format!("/api/v1/runs/{run}"));
+            assert_eq!(status, 200, "{body}");
+            let detail: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if !detail["run"]["finished_at"].is_null() {
+                return detail;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {run} still going: {body}\n{}",
+                self.diagnostics()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+/// A bare HTTP/1.1 request over loopback: (status, body).
+fn http(base: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = text(&response);
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, body)
+}
+
+fn unchunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+fn assert_nothing_left(run_id: &str) {
+    for kind in ["ps -a", "network ls", "volume ls"] {
+        let mut args: Vec<&str> = kind.split(' ').collect();
+        let filter = format!("label=io.railyard.run={run_id}");
+        args.extend(["-q", "--filter", &filter]);
+        let out = Command::new("docker").args(&args).output().unwrap();
+        assert!(
+            out.stdout.is_empty(),
+            "docker {kind} still lists objects of run {run_id}: {}",
+            text(&out.stdout)
+        );
+    }
+}
+
+fn trigger(fleet: &Fleet) -> String {
+    let out = output_within(
+        fleet.cli(&["project", "add", "demo", "--repo", &fleet.repo_url()]),
+        30,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = output_within(
+        fleet.cli(&["trigger", "demo", "--ref", "main", "--json"]),
+        60,
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        fleet.diagnostics()
+    );
+    let triggered: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    triggered["run"]["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn two_jobs_with_needs_run_on_an_agent_with_whole_logs() {
+    let mut fleet = Fleet::start(
+        "env: { image: busybox }\njobs:\n  build:\n    script:\n      - echo building\n      - for i in 1 2 3 4 5; do echo line-$i; done\n  test:\n    needs: [build]\n    script: [echo testing]\n",
+    );
+    fleet.agent("a1");
+    let run = trigger(&fleet);
+    let detail = fleet.wait_run(&run, 240);
+    assert_eq!(
+        detail["run"]["status"],
+        "success",
+        "{detail}\n{}",
+        fleet.diagnostics()
+    );
+    let jobs = detail["jobs"].as_array().unwrap();
+    let job = |name: &str| jobs.iter().find(|j| j["name"] == name).unwrap().clone();
+    assert_eq!(job("build")["status"], "success");
+    assert_eq!(job("test")["status"], "success");
+    assert!(
+        job("test")["started_at"].as_i64().unwrap()
+            >= job("build")["finished_at"].as_i64().unwrap(),
+        "test started before build ended: {detail}"
+    );
+    let build = std::fs::read_to_string(fleet.log_path(&run, "build")).unwrap();
+    for i in 1..=5 {
+        let line = format!("line-{i}");
+        assert_eq!(build.lines().filter(|l| *l == line).count(), 1, "{build}");
+    }
+    assert!(build.lines().any(|l| l == "building"), "{build}");
+    // The same log through the API.
+    let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/logs/test"));
+    assert_eq!(status, 200);
+    assert!(body.lines().any(|l| l == "testing"), "{body}");
+    assert_nothing_left(&run);
+}
+
+#[test]
+fn a_killed_agents_job_finishes_on_another_agent() {
+    let mut fleet = Fleet::start(
+        "env: { image: busybox }\njobs:\n  slow:\n    script:\n      - echo started\n      - sleep 8\n      - echo finished\n",
+    );
+    let first = fleet.agent("first");
+    let run = trigger(&fleet);
+    // Wait until the first agent is inside the `sleep`.
+    let log = fleet.log_path(&run, "slow");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("$ sleep 8")) {
+        assert!(
+            Instant::now() < deadline,
+            "the job never started\n{}",
+            fleet.diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    fleet.agent("second");
+    fleet.agents[first].kill().unwrap(); // SIGKILL
+    let _ = fleet.agents[first].wait();
+    let detail = fleet.wait_run(&run, 240);
+    assert_eq!(
+        detail["run"]["status"],
+        "success",
+        "{detail}\n{}",
+        fleet.diagnostics()
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("attempt 2"), "{log}");
+    assert_eq!(log.lines().filter(|l| *l == "started").count(), 2, "{log}");
+    assert_eq!(log.lines().filter(|l| *l == "finished").count(), 1, "{log}");
+    assert_nothing_left(&run);
+}
+
+#[test]
+fn bad_tokens_get_401() {
+    let mut fleet = Fleet::start("env: { image: busybox }\njobs:\n  a:\n    script: [echo a]\n");
+    let out = output_within(
+        fleet.cli(&["project", "add", "demo", "--repo", "x", "--token", "wrong"]),
+        30,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("401"), "{}", text(&out.stderr));
+    for (path, token) in [
+        ("/api/v1/projects", None),
+        ("/api/v1/projects", Some(AGENT)),
+        ("/api/v1/agents/claim", Some(ADMIN)),
+        ("/api/v1/agents/register", Some("nope")),
+    ] {
+        let (status, body) = http(&fleet.url, "POST", path, token, "{}");
+        assert_eq!(status, 401, "{path} {token:?}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    // An agent with the wrong token stops at once and says why.
+    let out = output_within(
+        {
+            let mut cmd = bin();
+            cmd.args(["agent", "--server", &fleet.url, "--token", "wrong"]);
+            cmd
+        },
+        30,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("401"), "{}", text(&out.stderr));
+    fleet.agents.clear();
+}
