@@ -6,4 +6,5 @@ mod bad_input;
 mod common;
 mod concurrency;
 mod logs;
+mod queue;
 mod story;

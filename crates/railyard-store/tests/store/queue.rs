@@ -1,0 +1,312 @@
+//! The server's queue told to the store: needs release dependents, a failure skips them,
+//! leases lapse and come back, concurrent claims never share a job, and a free slot goes to
+//! the project with the fewest running jobs. On SQLite, and on PostgreSQL when available.
+
+use railyard_store::{JobStatus, RunStatus, Store};
+
+use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
+
+const LEASE: i64 = 60_000;
+
+async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = data_dir();
+    (Store::open_in(dir.path()).await.unwrap(), dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queue_on_sqlite() {
+    let (store, _dir) = sqlite().await;
+    queue_story(&store).await;
+    leases(&store).await;
+    concurrent_claims(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fair_share_on_sqlite() {
+    let (store, _dir) = sqlite().await;
+    fair_share(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queue_on_postgres() {
+    let Some(db) = PgDb::create("queue_on_postgres").await else {
+        return;
+    };
+    let logs = data_dir();
+    let store = open_pg(&db.url, logs.path()).await;
+    queue_story(&store).await;
+    leases(&store).await;
+    concurrent_claims(&store).await;
+    fair_share(&store).await;
+    store.close().await;
+    db.drop_db().await;
+}
+
+async fn run_with(store: &Store, project: &str, jobs: &[(&str, &[&str])], attempts: i64) -> String {
+    let names: Vec<&str> = jobs.iter().map(|(n, _)| *n).collect();
+    let run = store
+        .create_run(&new_run(project, "railyard-server:queue", &names))
+        .await
+        .unwrap();
+    let jobs: Vec<(String, Vec<String>)> = jobs
+        .iter()
+        .map(|(n, needs)| (n.to_string(), needs.iter().map(|s| s.to_string()).collect()))
+        .collect();
+    store
+        .enqueue_run(
+            &run.id,
+            project,
+            "file:///repo.git",
+            "abc",
+            &jobs,
+            attempts,
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    run.id
+}
+
+async fn agent(store: &Store) -> String {
+    store.register_agent("test", 1, now_ms()).await.unwrap()
+}
+
+async fn queue_story(store: &Store) {
+    assert!(
+        store
+            .add_project("demo", "file:///repo.git", now_ms())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_project("demo", "elsewhere", now_ms())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.project("demo").await.unwrap().unwrap().repo_url,
+        "file:///repo.git"
+    );
+    assert!(store.project("nope").await.unwrap().is_none());
+
+    let run = run_with(
+        store,
+        "demo",
+        &[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b", "c"])],
+        3,
+    )
+    .await;
+    let me = agent(store).await;
+    assert!(store.touch_agent(&me, now_ms()).await.unwrap());
+    assert!(!store.touch_agent("unknown", now_ms()).await.unwrap());
+
+    let a = store
+        .claim(&me, now_ms(), LEASE)
+        .await
+        .unwrap()
+        .expect("a is queued");
+    assert_eq!(
+        (a.job.as_str(), a.attempt, a.run_id.as_str()),
+        ("a", 1, run.as_str())
+    );
+    assert!(
+        store.claim(&me, now_ms(), LEASE).await.unwrap().is_none(),
+        "b waits for a"
+    );
+    assert!(
+        !store
+            .renew_lease(&a.job_id, &me, 2, now_ms(), LEASE)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .renew_lease(&a.job_id, &me, 1, now_ms(), LEASE)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .complete_job(&a.job_id, "other", 1, JobStatus::Success)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .complete_job(&a.job_id, &me, 1, JobStatus::Success)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.advance_run(&run, now_ms()).await.unwrap(), None);
+
+    let first = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+    let second = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+    let mut names = [first.job.clone(), second.job.clone()];
+    names.sort();
+    assert_eq!(names, ["b", "c"]);
+    // Log chunks: the position moves forward only.
+    let (_, seq) = store
+        .leased_job(&first.job_id, &me, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seq, 0);
+    store.set_log_seq(&first.job_id, 1, 2).await.unwrap();
+    store.set_log_seq(&first.job_id, 1, 1).await.unwrap();
+    assert_eq!(
+        store
+            .leased_job(&first.job_id, &me, 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .1,
+        2
+    );
+    assert!(
+        store
+            .leased_job(&first.job_id, &me, 2)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    store
+        .complete_job(&first.job_id, &me, 1, JobStatus::Success)
+        .await
+        .unwrap();
+    store
+        .job_finished(&run, &first.job, JobStatus::Success, now_ms(), None)
+        .await
+        .unwrap();
+    store
+        .complete_job(&second.job_id, &me, 1, JobStatus::Failed)
+        .await
+        .unwrap();
+    store
+        .job_finished(
+            &run,
+            &second.job,
+            JobStatus::Failed,
+            now_ms(),
+            Some("exit 1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.advance_run(&run, now_ms()).await.unwrap(),
+        Some(RunStatus::Failed)
+    );
+    assert!(
+        store.claim(&me, now_ms(), LEASE).await.unwrap().is_none(),
+        "d is skipped, not queued"
+    );
+    let detail = store.find_run(None, &run).await.unwrap().unwrap();
+    assert_eq!(detail.run.status, RunStatus::Failed);
+    let d = detail.jobs.iter().find(|j| j.name == "d").unwrap();
+    assert_eq!(d.status, JobStatus::Skipped);
+    assert!(
+        d.error.as_deref().unwrap().contains("did not succeed"),
+        "{d:?}"
+    );
+}
+
+async fn leases(store: &Store) {
+    let run = run_with(store, "leases", &[("x", &[])], 2).await;
+    let (one, two) = (agent(store).await, agent(store).await);
+    let t0 = now_ms();
+    let first = store.claim(&one, t0, 1_000).await.unwrap().unwrap();
+    assert!(
+        store.expire_leases(t0 + 500).await.unwrap().is_empty(),
+        "not yet lapsed"
+    );
+    let lapsed = store.expire_leases(t0 + 2_000).await.unwrap();
+    assert_eq!(lapsed.len(), 1);
+    assert!(lapsed[0].requeued);
+    // The first agent comes back: its lease is gone, for renewing, logging and reporting.
+    assert!(
+        !store
+            .renew_lease(&first.job_id, &one, 1, t0 + 2_100, 1_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .leased_job(&first.job_id, &one, 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = store.claim(&two, t0 + 2_100, 1_000).await.unwrap().unwrap();
+    assert_eq!(
+        (again.job_id.as_str(), again.attempt),
+        (first.job_id.as_str(), 2)
+    );
+    assert!(
+        !store
+            .complete_job(&first.job_id, &one, 1, JobStatus::Success)
+            .await
+            .unwrap()
+    );
+    // Out of attempts: the job fails as `agent lost`, and so does the run.
+    let lapsed = store.expire_leases(t0 + 5_000).await.unwrap();
+    assert_eq!(lapsed.len(), 1);
+    assert!(!lapsed[0].requeued);
+    assert_eq!(
+        store.advance_run(&run, t0 + 5_000).await.unwrap(),
+        Some(RunStatus::Failed)
+    );
+    let detail = store.find_run(None, &run).await.unwrap().unwrap();
+    assert_eq!(detail.jobs[0].status, JobStatus::Failed);
+    assert!(
+        detail.jobs[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("agent lost")
+    );
+}
+
+async fn concurrent_claims(store: &Store) {
+    let jobs: Vec<String> = (0..40).map(|i| format!("j{i}")).collect();
+    let spec: Vec<(&str, &[&str])> = jobs.iter().map(|j| (j.as_str(), &[][..])).collect();
+    run_with(store, "many", &spec, 1).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        let me = agent(&store).await;
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(c) = store.claim(&me, now_ms(), LEASE).await.unwrap() {
+                got.push(c.job_id);
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!((n, all.len()), (40, 40), "every job claimed exactly once");
+}
+
+async fn fair_share(store: &Store) {
+    let big: Vec<String> = (0..5).map(|i| format!("t{i}")).collect();
+    let spec: Vec<(&str, &[&str])> = big.iter().map(|j| (j.as_str(), &[][..])).collect();
+    run_with(store, "big", &spec, 1).await;
+    let me = agent(store).await;
+    for _ in 0..2 {
+        let c = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+        assert_eq!(c.project, "big");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    run_with(store, "small", &[("only", &[])], 1).await;
+    let c = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+    assert_eq!(
+        c.project, "small",
+        "the project with no running job goes first"
+    );
+}
