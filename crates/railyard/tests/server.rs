@@ -81,6 +81,11 @@ fn output_within(mut cmd: Command, secs: u64) -> Output {
 impl Fleet {
     /// A bare repository holding `pipeline`, and a server on port 0 with a 3 s lease.
     fn start(pipeline: &str) -> Fleet {
+        Fleet::start_on(pipeline, None)
+    }
+
+    /// Like [`Fleet::start`], on the given database URL instead of the data folder's SQLite.
+    fn start_on(pipeline: &str, database: Option<&str>) -> Fleet {
         let dir = tempfile::tempdir().unwrap();
         let work = dir.path().join("work");
         std::fs::create_dir_all(&work).unwrap();
@@ -94,8 +99,12 @@ impl Fleet {
         git(&work, &["commit", "-qm", "pipeline"]);
         git(&work, &["push", "-q", "../repo.git", "main"]);
 
-        let mut server = bin()
-            .args(["server", "--listen", "127.0.0.1:0", "--admin-token", ADMIN])
+        let mut server = bin();
+        server.args(["server", "--listen", "127.0.0.1:0", "--admin-token", ADMIN]);
+        if let Some(url) = database {
+            server.args(["--database", url]);
+        }
+        let mut server = server
             .args(["--agent-token", AGENT, "--lease-secs", "3"])
             .env("RAILYARD_HOME", dir.path().join("data"))
             .stdout(Stdio::piped())
@@ -278,11 +287,44 @@ fn trigger(fleet: &Fleet) -> String {
     triggered["run"]["id"].as_str().unwrap().to_string()
 }
 
+const TWO_JOBS: &str = "env: { image: busybox }\njobs:\n  build:\n    script:\n      - echo building\n      - for i in 1 2 3 4 5; do echo line-$i; done\n  test:\n    needs: [build]\n    script: [echo testing]\n";
+
 #[test]
 fn two_jobs_with_needs_run_on_an_agent_with_whole_logs() {
-    let mut fleet = Fleet::start(
-        "env: { image: busybox }\njobs:\n  build:\n    script:\n      - echo building\n      - for i in 1 2 3 4 5; do echo line-$i; done\n  test:\n    needs: [build]\n    script: [echo testing]\n",
+    two_jobs(Fleet::start(TWO_JOBS));
+}
+
+/// The same story on PostgreSQL, in a fresh database, when `RAILYARD_TEST_POSTGRES_URL` is set
+/// (see `scripts/postgres-test-db.sh`).
+#[test]
+fn two_jobs_on_postgres() {
+    let Ok(admin_url) = std::env::var("RAILYARD_TEST_POSTGRES_URL") else {
+        eprintln!("note: RAILYARD_TEST_POSTGRES_URL is unset, skipping");
+        return;
+    };
+    let name = format!(
+        "railyard_srv_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
     );
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .args([admin_url.as_str(), "-qc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+    };
+    psql(&format!("CREATE DATABASE {name}"));
+    let base = &admin_url[..admin_url.rfind('/').unwrap()];
+    let url = format!("{base}/{name}");
+    two_jobs(Fleet::start_on(TWO_JOBS, Some(&url)));
+    psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
+}
+
+fn two_jobs(mut fleet: Fleet) {
     fleet.agent("a1");
     let run = trigger(&fleet);
     let detail = fleet.wait_run(&run, 240);
