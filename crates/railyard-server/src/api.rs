@@ -21,6 +21,10 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/projects", post(add_project).get(list_projects))
         .route("/api/v1/projects/{name}/trigger", post(trigger))
+        .route(
+            "/api/v1/projects/{name}/webhook",
+            post(crate::webhook::push),
+        )
         .route("/api/v1/runs", get(list_runs))
         .route("/api/v1/runs/{id}", get(run_detail))
         .route("/api/v1/runs/{id}/logs/{job}", get(job_log))
@@ -118,6 +122,12 @@ async fn add_project(
             body.name
         )));
     }
+    if let Some(secret) = body.webhook_secret.as_deref().filter(|s| !s.is_empty()) {
+        state
+            .store()
+            .set_webhook_secret(&body.name, Some(secret))
+            .await?;
+    }
     let project = state
         .store()
         .project(&body.name)
@@ -140,12 +150,19 @@ async fn trigger(
     body: Option<Json<TriggerRequest>>,
 ) -> ApiResult<(StatusCode, Json<Triggered>)> {
     let request = body.map(|Json(b)| b).unwrap_or_default();
+    let git_ref = request.git_ref.as_deref().unwrap_or("HEAD");
+    let triggered = start_run(&state, &name, git_ref).await?;
+    Ok((StatusCode::CREATED, Json(triggered)))
+}
+
+/// Resolves `git_ref` in the project's mirror, reads the pipeline there, records the run and
+/// queues its jobs. Used by triggers and webhooks.
+pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> ApiResult<Triggered> {
     let project = state
         .store()
-        .project(&name)
+        .project(name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("project `{name}`")))?;
-    let git_ref = request.git_ref.as_deref().unwrap_or("HEAD");
     let (mirror, commit) = git::resolve(
         &state.config().mirrors_dir,
         &project.name,
@@ -193,7 +210,7 @@ async fn trigger(
         .await?;
     state.work().notify_waiters();
     tracing::info!(run = %run.id, project = %project.name, %commit, "run queued");
-    Ok((StatusCode::CREATED, Json(Triggered { run, jobs: names })))
+    Ok(Triggered { run, jobs: names })
 }
 
 #[derive(Debug, Deserialize)]

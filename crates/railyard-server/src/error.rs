@@ -12,6 +12,9 @@ pub enum ApiError {
     /// No token, or not the right one.
     #[error("missing or invalid token: send `Authorization: Bearer <{0} token>`")]
     Unauthorized(&'static str),
+    /// A webhook delivery whose signature or token does not match the project's secret.
+    #[error("webhook refused: {0}")]
+    BadSignature(String),
     /// Nothing by that name.
     #[error("{0} not found")]
     NotFound(String),
@@ -44,6 +47,7 @@ impl ApiError {
     fn status_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::BadSignature(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::LeaseLost(_) => (StatusCode::GONE, "lease_lost"),

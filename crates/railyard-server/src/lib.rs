@@ -14,6 +14,7 @@ mod api;
 mod error;
 mod git;
 pub mod protocol;
+mod webhook;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use railyard_store::Store;
 use sha2::{Digest, Sha256};
+
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 

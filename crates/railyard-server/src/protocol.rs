@@ -12,6 +12,19 @@ pub struct NewProject {
     pub name: String,
     /// Any URL `git clone` takes.
     pub repo: String,
+    /// The secret push webhooks are signed with (GitHub, Gitea) or carry (GitLab).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+/// The answer to a webhook delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookAnswer {
+    /// The run started, if the event asked for one (a branch deletion or a ping does not).
+    pub run: Option<RunRecord>,
+    /// Why no run started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
 }
 
 /// `POST /api/v1/projects/{name}/trigger`.

@@ -95,6 +95,36 @@ impl Store {
             .map_err(self.query_error("reading a project"))
     }
 
+    /// Sets (or with `None` removes) a project's webhook secret; false when no such project.
+    pub async fn set_webhook_secret(
+        &self,
+        name: &str,
+        secret: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE projects SET webhook_secret = $2 WHERE name = $1")
+            .bind(name)
+            .bind(secret)
+            .execute(self.pool())
+            .await
+            .map_err(self.query_error("setting a webhook secret"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A project's webhook secret, if it has one.
+    pub async fn webhook_secret(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT webhook_secret FROM projects WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(self.query_error("reading a webhook secret"))?;
+        match row {
+            Some(r) => r
+                .try_get(0)
+                .map_err(self.query_error("reading a webhook secret")),
+            None => Ok(None),
+        }
+    }
+
     /// Every project, by name.
     pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let rows = sqlx::query("SELECT name, repo_url, created_at FROM projects ORDER BY name")

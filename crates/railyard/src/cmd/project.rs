@@ -36,6 +36,9 @@ pub enum ProjectCommand {
         /// Any URL `git clone` takes.
         #[arg(long)]
         repo: String,
+        /// The secret push webhooks are signed with (GitHub, Gitea) or carry (GitLab).
+        #[arg(long, env = "RAILYARD_WEBHOOK_SECRET", hide_env_values = true)]
+        webhook_secret: Option<String>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -51,11 +54,18 @@ pub enum ProjectCommand {
 
 pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
     match args.command {
-        ProjectCommand::Add { name, repo, remote } => {
-            let project: Option<Project> = remote
-                .client()
-                .post("/api/v1/projects", &NewProject { name, repo })
-                .await?;
+        ProjectCommand::Add {
+            name,
+            repo,
+            webhook_secret,
+            remote,
+        } => {
+            let body = NewProject {
+                name,
+                repo,
+                webhook_secret,
+            };
+            let project: Option<Project> = remote.client().post("/api/v1/projects", &body).await?;
             if let Some(p) = project {
                 println!("added project {} ({})", p.name, p.repo_url);
             }

@@ -1,0 +1,146 @@
+//! Push webhooks: `POST /api/v1/projects/{name}/webhook`, from GitHub (`X-Hub-Signature-256`,
+//! HMAC-SHA256 of the body), Gitea (`X-Gitea-Signature`, the same HMAC in bare hex) or GitLab
+//! (`X-Gitlab-Token`, the secret itself). The signature is checked in constant time before
+//! the body is read: a bad or missing one gets 401, a malformed payload 400, and neither
+//! queues anything. A push starts a run for its `after` commit.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::error::ApiError;
+use crate::protocol::WebhookAnswer;
+use crate::{AppState, TokenHash};
+
+/// Checks the delivery's signature against the project's secret.
+fn verify(headers: &HeaderMap, secret: &str, body: &[u8]) -> Result<(), ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let hmac_ok = |hex_sig: &str| {
+        let Ok(sig) = hex::decode(hex_sig.trim()) else {
+            return false;
+        };
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+            return false;
+        };
+        mac.update(body);
+        mac.verify_slice(&sig).is_ok()
+    };
+    let ok = if let Some(sig) = header("x-hub-signature-256") {
+        sig.strip_prefix("sha256=").is_some_and(hmac_ok)
+    } else if let Some(sig) = header("x-gitea-signature") {
+        hmac_ok(sig)
+    } else if let Some(token) = header("x-gitlab-token") {
+        TokenHash::of(secret).matches(token)
+    } else {
+        false
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadSignature(
+            "no X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token matching the project's secret".into(),
+        ))
+    }
+}
+
+pub(crate) async fn push(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<WebhookAnswer>), ApiError> {
+    // Unknown project and project without a secret look the same as a bad signature, so a
+    // caller without the secret learns nothing.
+    let secret = state.store().webhook_secret(&name).await?;
+    let Some(secret) = secret else {
+        return Err(ApiError::BadSignature(format!(
+            "project `{name}` does not exist or has no webhook secret (`railyard project add --webhook-secret`)"
+        )));
+    };
+    verify(&headers, &secret, &body)?;
+    let event = headers
+        .get("x-github-event")
+        .or_else(|| headers.get("x-gitea-event"))
+        .or_else(|| headers.get("x-gitlab-event"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("push");
+    if event == "ping" {
+        return Ok(ignored("ping"));
+    }
+    if !matches!(event, "push" | "Push Hook") {
+        return Ok(ignored(&format!("event `{event}` starts no run")));
+    }
+    let payload: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the push payload is not JSON: {e}")))?;
+    let after = payload
+        .get("after")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| ApiError::BadRequest("the push payload has no `after` commit".into()))?;
+    if after.len() < 7 || !after.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::BadRequest(format!(
+            "`after` is not a commit id: `{after}`"
+        )));
+    }
+    if after.bytes().all(|b| b == b'0') {
+        return Ok(ignored("a deleted branch"));
+    }
+    let triggered = crate::api::start_run(&state, &name, after).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookAnswer {
+            run: Some(triggered.run),
+            ignored: None,
+        }),
+    ))
+}
+
+fn ignored(why: &str) -> (StatusCode, Json<WebhookAnswer>) {
+    (
+        StatusCode::OK,
+        Json(WebhookAnswer {
+            run: None,
+            ignored: Some(why.into()),
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(name: &'static str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn github_signature_from_its_documentation() {
+        // The example of GitHub's "Validating webhook deliveries" page.
+        let secret = "It's a Secret to Everybody";
+        let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        let h = headers("x-hub-signature-256", sig);
+        assert!(verify(&h, secret, b"Hello, World!").is_ok());
+        assert!(verify(&h, secret, b"Hello, World?").is_err());
+        assert!(verify(&h, "another secret", b"Hello, World!").is_err());
+        let bare = headers("x-hub-signature-256", sig.trim_start_matches("sha256="));
+        assert!(
+            verify(&bare, secret, b"Hello, World!").is_err(),
+            "the prefix is required"
+        );
+        let gitea = headers("x-gitea-signature", sig.trim_start_matches("sha256="));
+        assert!(verify(&gitea, secret, b"Hello, World!").is_ok());
+        assert!(verify(&headers("x-gitea-signature", "zz"), secret, b"").is_err());
+    }
+
+    #[test]
+    fn gitlab_token_and_nothing() {
+        assert!(verify(&headers("x-gitlab-token", "s3cret"), "s3cret", b"{}").is_ok());
+        assert!(verify(&headers("x-gitlab-token", "s3cre"), "s3cret", b"{}").is_err());
+        assert!(verify(&HeaderMap::new(), "s3cret", b"{}").is_err());
+    }
+}
