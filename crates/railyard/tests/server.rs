@@ -99,41 +99,23 @@ impl Fleet {
         git(&work, &["commit", "-qm", "pipeline"]);
         git(&work, &["push", "-q", "../repo.git", "main"]);
 
-        let mut server = bin();
-        server.args(["server", "--listen", "127.0.0.1:0", "--admin-token", ADMIN]);
-        if let Some(url) = database {
-            server.args(["--database", url]);
-        }
-        let mut server = server
-            .args(["--agent-token", AGENT, "--lease-secs", "3"])
-            .env("RAILYARD_HOME", dir.path().join("data"))
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = server.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server printed its address");
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .expect("an address")
-            .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        let (server, url) = spawn_server(dir.path(), "127.0.0.1:0", database);
         Fleet {
             dir,
             server,
             url,
             agents: Vec::new(),
         }
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same address and data.
+    fn restart_server(&mut self, database: Option<&str>) {
+        self.server.kill().unwrap();
+        self.server.wait().unwrap();
+        let addr = self.url.trim_start_matches("http://").to_string();
+        let (server, url) = spawn_server(self.dir.path(), &addr, database);
+        assert_eq!(url, self.url);
+        self.server = server;
     }
 
     fn repo_url(&self) -> String {
@@ -206,6 +188,45 @@ impl Fleet {
             std::thread::sleep(Duration::from_millis(300));
         }
     }
+}
+
+/// Starts `railyard server` on `listen` with its data under `dir`; returns it and its URL.
+fn spawn_server(dir: &Path, listen: &str, database: Option<&str>) -> (Child, String) {
+    let mut server = bin();
+    server.args(["server", "--listen", listen, "--admin-token", ADMIN]);
+    if let Some(url) = database {
+        server.args(["--database", url]);
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.err"))
+        .unwrap();
+    let mut server = server
+        .args(["--agent-token", AGENT, "--lease-secs", "3"])
+        .env("RAILYARD_HOME", dir.join("data"))
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = server.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server printed its address");
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("an address")
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    (server, url)
 }
 
 /// A bare HTTP/1.1 request over loopback: (status, body).
@@ -510,5 +531,39 @@ fn push_webhooks_are_verified_and_start_runs() {
         "{detail}\n{}",
         fleet.diagnostics()
     );
+    assert_nothing_left(&run);
+}
+
+#[test]
+fn a_server_restart_mid_run_loses_nothing() {
+    let mut fleet = Fleet::start(
+        "env: { image: busybox }\njobs:\n  slow:\n    script:\n      - echo before\n      - sleep 4\n      - echo after\n  next:\n    needs: [slow]\n    script: [echo next]\n",
+    );
+    fleet.agent("steady");
+    let run = trigger(&fleet);
+    let log = fleet.log_path(&run, "slow");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("$ sleep 4")) {
+        assert!(
+            Instant::now() < deadline,
+            "the job never started\n{}",
+            fleet.diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    fleet.restart_server(None);
+    let detail = fleet.wait_run(&run, 240);
+    assert_eq!(
+        detail["run"]["status"],
+        "success",
+        "{detail}\n{}",
+        fleet.diagnostics()
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    for line in ["before", "after"] {
+        assert_eq!(log.lines().filter(|l| *l == line).count(), 1, "{log}");
+    }
+    let next = std::fs::read_to_string(fleet.log_path(&run, "next")).unwrap();
+    assert!(next.lines().any(|l| l == "next"), "{next}");
     assert_nothing_left(&run);
 }
