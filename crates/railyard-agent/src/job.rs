@@ -115,6 +115,12 @@ async fn execute(
         env_check: None,
         secrets: Vec::new(),
     };
+    // An earlier attempt of this job on this engine whose agent died (kill -9) left its
+    // network and containers under the same names: remove them before this attempt makes its
+    // own (the runner also reaps, but beside its first steps, which would race).
+    if let Err(e) = railyard_runner::cleanup::reap_dead_owners(docker).await {
+        log.line(&format!("[railyard] could not reap what dead agents left: {e}"));
+    }
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let runner = tokio::spawn({
         let docker = docker.clone();
@@ -189,7 +195,8 @@ async fn checkout_commit(url: &str, commit: &str, into: &Path) -> Result<(), Age
     Ok(())
 }
 
-/// Renews the lease every third of it; cancels the job when the server says it is gone.
+/// Renews the lease every third of it (at least every second, so a cancel reaches the job
+/// quickly); cancels the job when the server says the run was cancelled or the lease is gone.
 async fn heartbeat(
     client: Client,
     me: Registered,
@@ -197,7 +204,7 @@ async fn heartbeat(
     cancel: CancellationToken,
     lost: Arc<AtomicBool>,
 ) {
-    let every = Duration::from_millis((me.lease_ms / 3).max(100));
+    let every = Duration::from_millis((me.lease_ms / 3).clamp(100, 1_000));
     let path = format!("/api/v1/jobs/{}/heartbeat", claim.job_id);
     let body = LeaseRef {
         agent_id: me.agent_id.clone(),
@@ -206,6 +213,11 @@ async fn heartbeat(
     loop {
         tokio::time::sleep(every).await;
         match client.post::<_, Renewed>(&path, &body).await {
+            Ok(Some(Renewed { cancel: true, .. })) => {
+                tracing::info!(job = %claim.job, "the run was cancelled: stopping the job");
+                cancel.cancel();
+                // Keep the lease while the job stops and reports.
+            }
             Ok(_) => {}
             Err(e) if e.is_lease_lost() => {
                 tracing::warn!(job = %claim.job, "lease lost: stopping the job");

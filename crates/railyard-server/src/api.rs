@@ -27,6 +27,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/api/v1/runs", get(list_runs))
         .route("/api/v1/runs/{id}", get(run_detail))
+        .route("/api/v1/runs/{id}/cancel", post(cancel_run))
         .route("/api/v1/runs/{id}/logs/{job}", get(job_log))
         .route("/api/v1/agents/register", post(register))
         .route("/api/v1/agents/claim", post(claim))
@@ -339,17 +340,45 @@ async fn heartbeat(
 ) -> ApiResult<Json<Renewed>> {
     let now = now_ms();
     let lease_ms = state.config().lease.as_millis() as i64;
-    if state
+    match state
         .store()
         .renew_lease(&id, &body.agent_id, body.attempt, now, lease_ms)
         .await?
     {
-        Ok(Json(Renewed {
+        Some(cancel) => Ok(Json(Renewed {
             lease_until: now + lease_ms,
-        }))
-    } else {
-        Err(ApiError::LeaseLost(id))
+            cancel,
+        })),
+        None => Err(ApiError::LeaseLost(id)),
     }
+}
+
+async fn cancel_run(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<RunDetail>)> {
+    let found = state
+        .store()
+        .find_run(None, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    let now = now_ms();
+    if !state.store().cancel_run(&found.run.id, now).await? {
+        return Err(ApiError::Conflict(format!(
+            "run {} has already ended",
+            found.run.id
+        )));
+    }
+    // Jobs not started are done now; the run ends here if none was running.
+    state.store().advance_run(&found.run.id, now).await?;
+    let detail = state
+        .store()
+        .find_run(None, &found.run.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    tracing::info!(run = %found.run.id, "run cancelled");
+    Ok((StatusCode::ACCEPTED, Json(detail)))
 }
 
 async fn log_chunk(

@@ -87,6 +87,9 @@ pub struct LeaseRef {
 pub struct Renewed {
     /// Milliseconds since the epoch.
     pub lease_until: i64,
+    /// The run was cancelled: stop the job and report it `cancelled`.
+    #[serde(default)]
+    pub cancel: bool,
 }
 
 /// `POST /api/v1/jobs/{id}/logs`: one chunk of log text. Chunks of an attempt are numbered

@@ -242,7 +242,8 @@ impl Store {
             .map_err(self.query_error("claiming a job"))
     }
 
-    /// Renews a lease; false when the agent no longer holds it (lapsed and handed on).
+    /// Renews a lease: `None` when the agent no longer holds it (lapsed and handed on),
+    /// else whether the job's run was cancelled (the agent should stop it and report).
     pub async fn renew_lease(
         &self,
         job_id: &str,
@@ -250,20 +251,67 @@ impl Store {
         attempt: i64,
         now: i64,
         lease_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+    ) -> Result<Option<bool>, StoreError> {
+        let row = sqlx::query(
             "UPDATE queue SET lease_until = $4 WHERE id = $1 AND agent_id = $2 AND attempt = $3 \
-             AND state = 'leased' AND lease_until >= $5",
+             AND state = 'leased' AND lease_until >= $5 RETURNING cancel_requested",
         )
         .bind(job_id)
         .bind(agent_id)
         .bind(attempt)
         .bind(now + lease_ms)
         .bind(now)
-        .execute(self.pool())
+        .fetch_optional(self.pool())
         .await
         .map_err(self.query_error("renewing a lease"))?;
-        Ok(done.rows_affected() == 1)
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let cancel: i64 = r.try_get(0).map_err(self.query_error("renewing a lease"))?;
+                Ok(Some(cancel != 0))
+            }
+        }
+    }
+
+    /// Cancels a run: jobs not started end `cancelled` now; leased jobs are flagged, so their
+    /// agents stop them at the next heartbeat and report. False when no such unfinished run.
+    pub async fn cancel_run(&self, run_id: &str, now: i64) -> Result<bool, StoreError> {
+        let err = self.query_error("cancelling a run");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let done =
+            sqlx::query("UPDATE runs SET status = status WHERE id = $1 AND finished_at IS NULL")
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE jobs SET status = 'cancelled', finished_at = $2, error = 'cancelled' \
+             WHERE run_id = $1 AND name IN (SELECT job_name FROM queue WHERE run_id = $1 \
+             AND state IN ('waiting', 'queued'))",
+        )
+        .bind(run_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(&err)?;
+        sqlx::query(
+            "UPDATE queue SET state = 'done', result = 'cancelled' \
+             WHERE run_id = $1 AND state IN ('waiting', 'queued')",
+        )
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(&err)?;
+        sqlx::query("UPDATE queue SET cancel_requested = 1 WHERE run_id = $1 AND state = 'leased'")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        tx.commit().await.map_err(&err)?;
+        Ok(true)
     }
 
     /// The leased job and its last accepted log chunk, when the agent holds its lease.
@@ -491,7 +539,10 @@ impl Store {
                     .and_then(JobStatus::parse)
                     .is_some_and(|s| s.lets_dependents_run())
             });
-            let status = if ok {
+            let cancelled = jobs.iter().any(|j| j.3.as_deref() == Some("cancelled"));
+            let status = if cancelled {
+                RunStatus::Cancelled
+            } else if ok {
                 RunStatus::Success
             } else {
                 RunStatus::Failed

@@ -567,3 +567,52 @@ fn a_server_restart_mid_run_loses_nothing() {
     assert!(next.lines().any(|l| l == "next"), "{next}");
     assert_nothing_left(&run);
 }
+
+#[test]
+fn cancel_reaches_the_agent_and_ends_the_run() {
+    let mut fleet = Fleet::start(
+        "env: { image: busybox }\njobs:\n  long:\n    script: [echo waiting, sleep 60]\n  after:\n    needs: [long]\n    script: [echo never]\n",
+    );
+    fleet.agent("busy");
+    let run = trigger(&fleet);
+    let log = fleet.log_path(&run, "long");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("$ sleep 60")) {
+        assert!(
+            Instant::now() < deadline,
+            "the job never started\n{}",
+            fleet.diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let asked = Instant::now();
+    let (status, body) = http(
+        &fleet.url,
+        "POST",
+        &format!("/api/v1/runs/{run}/cancel"),
+        Some(ADMIN),
+        "",
+    );
+    assert_eq!(status, 202, "{body}");
+    let detail = fleet.wait_run(&run, 60);
+    let took = asked.elapsed();
+    assert_eq!(
+        detail["run"]["status"],
+        "cancelled",
+        "{detail}\n{}",
+        fleet.diagnostics()
+    );
+    // Heartbeats come every second; the rest is stopping the step and removing the container.
+    assert!(took < Duration::from_secs(15), "the cancel took {took:?}");
+    let jobs = detail["jobs"].as_array().unwrap();
+    assert!(jobs.iter().all(|j| j["status"] == "cancelled"), "{detail}");
+    let (status, _) = http(
+        &fleet.url,
+        "POST",
+        &format!("/api/v1/runs/{run}/cancel"),
+        Some(ADMIN),
+        "",
+    );
+    assert_eq!(status, 409, "a finished run cannot be cancelled again");
+    assert_nothing_left(&run);
+}

@@ -18,6 +18,7 @@ async fn queue_on_sqlite() {
     let (store, _dir) = sqlite().await;
     queue_story(&store).await;
     leases(&store).await;
+    cancel(&store).await;
     concurrent_claims(&store).await;
 }
 
@@ -36,6 +37,7 @@ async fn queue_on_postgres() {
     let store = open_pg(&db.url, logs.path()).await;
     queue_story(&store).await;
     leases(&store).await;
+    cancel(&store).await;
     concurrent_claims(&store).await;
     fair_share(&store).await;
     store.close().await;
@@ -114,18 +116,10 @@ async fn queue_story(store: &Store) {
         store.claim(&me, now_ms(), LEASE).await.unwrap().is_none(),
         "b waits for a"
     );
-    assert!(
-        !store
-            .renew_lease(&a.job_id, &me, 2, now_ms(), LEASE)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .renew_lease(&a.job_id, &me, 1, now_ms(), LEASE)
-            .await
-            .unwrap()
-    );
+    let renewed = store.renew_lease(&a.job_id, &me, 2, now_ms(), LEASE);
+    assert_eq!(renewed.await.unwrap(), None);
+    let renewed = store.renew_lease(&a.job_id, &me, 1, now_ms(), LEASE);
+    assert_eq!(renewed.await.unwrap(), Some(false));
     assert!(
         !store
             .complete_job(&a.job_id, "other", 1, JobStatus::Success)
@@ -224,11 +218,12 @@ async fn leases(store: &Store) {
     assert_eq!(lapsed.len(), 1);
     assert!(lapsed[0].requeued);
     // The first agent comes back: its lease is gone, for renewing, logging and reporting.
-    assert!(
-        !store
+    assert_eq!(
+        store
             .renew_lease(&first.job_id, &one, 1, t0 + 2_100, 1_000)
             .await
-            .unwrap()
+            .unwrap(),
+        None
     );
     assert!(
         store
@@ -265,6 +260,38 @@ async fn leases(store: &Store) {
             .unwrap()
             .contains("agent lost")
     );
+}
+
+async fn cancel(store: &Store) {
+    let run = run_with(store, "cancel", &[("p", &[]), ("q", &["p"])], 1).await;
+    let me = agent(store).await;
+    let p = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+    assert!(store.cancel_run(&run, now_ms()).await.unwrap());
+    assert_eq!(
+        store
+            .renew_lease(&p.job_id, &me, 1, now_ms(), LEASE)
+            .await
+            .unwrap(),
+        Some(true)
+    );
+    assert!(
+        store.claim(&me, now_ms(), LEASE).await.unwrap().is_none(),
+        "q is cancelled"
+    );
+    store
+        .complete_job(&p.job_id, &me, 1, JobStatus::Cancelled)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.advance_run(&run, now_ms()).await.unwrap(),
+        Some(RunStatus::Cancelled)
+    );
+    assert!(
+        !store.cancel_run(&run, now_ms()).await.unwrap(),
+        "already finished"
+    );
+    let detail = store.find_run(None, &run).await.unwrap().unwrap();
+    assert_eq!(detail.jobs[1].status, JobStatus::Cancelled);
 }
 
 async fn concurrent_claims(store: &Store) {
