@@ -19,7 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 const KEEP_ALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
 
 /// The pids limit of job and service containers: enough for any build, not for a fork bomb.
-const PIDS_LIMIT: i64 = 4096;
+const PIDS_LIMIT: i64 = railyard_docker::DEFAULT_PIDS_LIMIT;
 
 /// What a job needs from the run around it.
 #[derive(Clone)]
@@ -239,7 +239,10 @@ impl JobContext {
                 working_dir: None,
                 user: None,
             };
-            if let Ok(0) = docker.exec(id, &spec, &mut |_| {}).await {
+            // A probe that hangs must not outlive `ready_timeout`.
+            let remaining = service.ready_timeout.saturating_sub(started.elapsed());
+            let probed = tokio::time::timeout(remaining, docker.exec(id, &spec, &mut |_| {})).await;
+            if let Ok(Ok(0)) = probed {
                 self.say(format!(
                     "service `{}` ready after {:.1}s",
                     service.name,

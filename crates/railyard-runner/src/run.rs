@@ -148,6 +148,7 @@ pub async fn run_pipeline(
     };
 
     let mut running = JoinSet::new();
+    let mut tasks: HashMap<tokio::task::Id, String> = HashMap::new();
     loop {
         // Start whatever is ready, skip whatever can no longer run.
         let mut progressed = true;
@@ -203,29 +204,36 @@ pub async fn run_pipeline(
                         job_context(docker, &pipeline, &opts, name, image_id, workspace, &events);
                     let timeout = job.timeout.unwrap_or(DEFAULT_TIMEOUT);
                     let early = prepared.remove(name);
-                    if crate::shards::is_sharded(job) {
+                    let task = if crate::shards::is_sharded(job) {
                         running.spawn(crate::shards::run_sharded_job(
                             ctx,
                             timeout,
                             cancel.clone(),
                             opts.timings.clone(),
                             opts.repo_root.clone(),
-                        ));
+                        ))
                     } else {
-                        running.spawn(run_job(ctx, early, timeout, cancel.clone(), None));
-                    }
+                        running.spawn(run_job(ctx, early, timeout, cancel.clone(), None))
+                    };
+                    tasks.insert(task.id(), name.clone());
                     progressed = true;
                 }
             }
         }
-        let Some(done) = running.join_next().await else {
+        let Some(done) = running.join_next_with_id().await else {
             break;
         };
         match done {
-            Ok((name, result)) => {
+            Ok((_, (name, result))) => {
                 results.insert(name, result);
             }
-            Err(e) => tracing::error!("a job task panicked: {e}"),
+            // A bug, not the user's: the job still ends, as failed, and its dependents skip.
+            Err(e) => {
+                if let Some(name) = tasks.get(&e.id()) {
+                    let why = format!("Railyard failed running this job: {e} (please report it)");
+                    finish_unstarted(name, JobStatus::Failed, Some(why), &mut results, &emit);
+                }
+            }
         }
     }
 
@@ -335,12 +343,19 @@ pub(crate) async fn run_job(
         Cancelled,
         TimedOut,
     }
+    // The early creation stays ours until it has finished: a cancel or timeout that drops
+    // the body must not leave it running unseen while teardown lists the job's objects.
+    let mut early = early;
     let body = async {
-        match early {
-            Some(handle) => handle.await.map_err(|e| RunnerError::Io {
-                doing: "creating the job's network".into(),
-                source: std::io::Error::other(e),
-            })??,
+        match early.as_mut() {
+            Some(handle) => {
+                let created = handle.await;
+                early = None;
+                created.map_err(|e| RunnerError::Io {
+                    doing: "creating the job's network".into(),
+                    source: std::io::Error::other(e),
+                })??
+            }
             None => ctx.prepare().await?,
         }
         let container = ctx.setup().await?;
@@ -379,6 +394,9 @@ pub(crate) async fn run_job(
         job: name.clone(),
         phase: "cleaning up".into(),
     });
+    if let Some(handle) = early {
+        let _ = handle.await;
+    }
     let teardown = ctx.teardown().await.err();
 
     let (mut status, mut error) = match end {

@@ -58,16 +58,17 @@ pub(crate) async fn run_sharded_job(
     let job = ctx.job.clone();
     let shards = job.parallel.max(1);
     let started = Instant::now();
+    // Ends the job as a whole (a single shard that ran reports itself instead). The error is
+    // masked here too: it may quote the list command's output, which sees the secrets.
     let finish = |status: JobStatus, error: Option<String>| {
-        if shards > 1 {
-            ctx.emit(Event::JobFinished {
-                job: job.name.clone(),
-                status,
-                duration_ms: started.elapsed().as_millis() as u64,
-                error: error.clone(),
-                image_id: Some(ctx.image_id.clone()),
-            });
-        }
+        let error = error.map(|e| ctx.mask.mask(&e));
+        ctx.emit(Event::JobFinished {
+            job: job.name.clone(),
+            status,
+            duration_ms: started.elapsed().as_millis() as u64,
+            error: error.clone(),
+            image_id: Some(ctx.image_id.clone()),
+        });
         let result = JobResult {
             status,
             image_id: Some(ctx.image_id.clone()),
@@ -84,33 +85,18 @@ pub(crate) async fn run_sharded_job(
     let works: Vec<Option<Work>> = match &job.tests {
         None => vec![None; shards as usize],
         Some(spec) => {
+            // The list runs under the job's timeout and the run's cancel, like the shards.
             let listed = tokio::select! {
                 r = list_tests(&ctx, spec, &repo_root) => r,
                 _ = cancel.cancelled() => return finish(JobStatus::Cancelled, Some("cancelled".into())),
+                _ = tokio::time::sleep(timeout) => return finish(
+                    JobStatus::TimedOut,
+                    Some(format!("timed out after {} while listing the tests", crate::run::humanize(timeout))),
+                ),
             };
             let ids = match listed {
                 Ok(ids) => ids,
-                Err(e) => {
-                    if shards == 1 {
-                        // The job is its own only shard: close it in the event stream.
-                        ctx.emit(Event::JobFinished {
-                            job: job.name.clone(),
-                            status: JobStatus::Failed,
-                            duration_ms: started.elapsed().as_millis() as u64,
-                            error: Some(e.to_string()),
-                            image_id: Some(ctx.image_id.clone()),
-                        });
-                        return (
-                            job.name.clone(),
-                            JobResult {
-                                status: JobStatus::Failed,
-                                image_id: Some(ctx.image_id.clone()),
-                                error: Some(e.to_string()),
-                            },
-                        );
-                    }
-                    return finish(JobStatus::Failed, Some(e.to_string()));
-                }
+                Err(e) => return finish(JobStatus::Failed, Some(e.to_string())),
             };
             split(&ctx, spec, &ids, &timings, shards)
         }

@@ -34,6 +34,16 @@ pub fn files(root: &Path) -> Result<Vec<ContextFile>, RunnerError> {
             .filter(|s| !s.is_empty())
             .map(|s| String::from_utf8_lossy(s).into_owned())
             .collect(),
+        // git failed in a work tree (dubious ownership, a broken index): taking every file
+        // would ship ignored ones (`target/`, `.env`) into the job, so say so instead.
+        Ok(out) if root.join(".git").exists() => {
+            return Err(RunnerError::Io {
+                doing: format!("listing the files of the git work tree {}", root.display()),
+                source: std::io::Error::other(
+                    String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                ),
+            });
+        }
         // Not a git work tree (or no git): take everything.
         _ => walkdir::WalkDir::new(root)
             .min_depth(1)

@@ -14,5 +14,8 @@ pub async fn run(args: CleanArgs) -> anyhow::Result<i32> {
         "removed {} container(s), {} network(s), {} volume(s)",
         report.containers, report.networks, report.volumes
     );
-    Ok(0)
+    for failure in &report.failures {
+        eprintln!("could not remove: {failure}");
+    }
+    Ok(if report.failures.is_empty() { 0 } else { 1 })
 }

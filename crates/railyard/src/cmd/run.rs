@@ -90,7 +90,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     });
 
     let mut recorder = Recorder::new(store.clone(), record.id.clone(), project.key());
-    let mut signals = Signals::new()?;
+    let mut signals = super::Signals::new()?;
     let mut interrupts = 0;
     loop {
         tokio::select! {
@@ -147,27 +147,4 @@ fn git_commit(root: &std::path::Path) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// Ctrl-C and SIGTERM as one stream.
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> anyhow::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    async fn next(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
-        }
-    }
 }

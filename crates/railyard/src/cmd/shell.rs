@@ -70,7 +70,18 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
         }
     });
     let started = now_ms();
-    let session = JobSession::open(&docker, &pipeline, &opts, &job, &tx).await;
+    // A signal while the environment comes up (a slow `ready`) or while a non-interactive
+    // command runs still tears everything down.
+    let mut signals = super::Signals::new()?;
+    let run_id = opts.run_id.clone();
+    let session = tokio::select! {
+        s = JobSession::open(&docker, &pipeline, &opts, &job, &tx) => s,
+        _ = signals.next() => {
+            eprintln!("railyard: interrupted; removing the job's containers");
+            railyard_runner::cleanup::remove_run(&docker, &run_id).await?;
+            return Ok(railyard_types::exit_codes::CANCELLED);
+        }
+    };
     // The session keeps a sender for its teardown messages; the printer ends with it.
     drop(tx);
     let session = session?;
@@ -88,9 +99,15 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
         working_dir: Some(railyard_runner::workspace::WORKSPACE_DIR.into()),
         user: None,
     };
-    let result = docker.exec_interactive(&session.container, &spec).await;
+    let result = tokio::select! {
+        r = docker.exec_interactive(&session.container, &spec) => Some(r),
+        _ = signals.next() => None,
+    };
     let closed = session.close().await;
     let _ = printer.await;
     closed?;
-    Ok(result? as i32)
+    match result {
+        Some(code) => Ok(code? as i32),
+        None => Ok(railyard_types::exit_codes::CANCELLED),
+    }
 }

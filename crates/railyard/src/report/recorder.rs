@@ -6,8 +6,10 @@ use railyard_runner::{Event, Stream};
 use railyard_store::{LogWriter, Store};
 use std::collections::HashMap;
 
-/// The log that holds env image build output.
-pub const ENV_LOG: &str = "env";
+/// The log that holds env image build output; parentheses keep it apart from a job named
+/// `env` (a job name cannot both start with `(` and end with `)` unless it is a matrix
+/// expansion, which also holds ` (`).
+pub const ENV_LOG: &str = "(env)";
 
 /// Writes events into the store.
 pub struct Recorder {
