@@ -34,6 +34,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}/heartbeat", post(heartbeat))
         .route("/api/v1/jobs/{id}/logs", post(log_chunk))
         .route("/api/v1/jobs/{id}/complete", post(complete))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .with_state(state)
 }
@@ -457,6 +458,27 @@ async fn complete(
         tracing::info!(run = %claim.run_id, status = status.as_str(), "run done");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Prometheus text: jobs per project and state, agents registered and live. Open, like most
+/// exporters; put it behind the network's rules.
+async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
+    let lease_ms = state.config().lease.as_millis() as i64;
+    let stats = state.store().queue_stats(now_ms() - lease_ms).await?;
+    let mut out = String::new();
+    out.push_str("# HELP railyard_jobs Jobs of unfinished runs by project and queue state.\n");
+    out.push_str("# TYPE railyard_jobs gauge\n");
+    for (project, st, n) in &stats.jobs {
+        let project = project.replace('\\', "\\\\").replace('"', "\\\"");
+        out.push_str(&format!(
+            "railyard_jobs{{project=\"{project}\",state=\"{st}\"}} {n}\n"
+        ));
+    }
+    out.push_str("# HELP railyard_agents Registered agents.\n# TYPE railyard_agents gauge\n");
+    out.push_str(&format!("railyard_agents {}\n", stats.agents));
+    out.push_str("# HELP railyard_agents_live Agents seen within one lease.\n# TYPE railyard_agents_live gauge\n");
+    out.push_str(&format!("railyard_agents_live {}\n", stats.agents_seen));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 
 /// Every so often: leases that lapsed put their job back (or fail it), and runs move on.

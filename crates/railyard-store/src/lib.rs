@@ -30,7 +30,7 @@ pub use connect::Backend;
 pub use errors::StoreError;
 pub use inventory::{PackageHolder, StoredScan};
 pub use logs::{LogWriter, log_file_name};
-pub use queue::{Claim, Lapsed, Project};
+pub use queue::{Claim, Lapsed, Project, QueueStats};
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
 

@@ -374,6 +374,16 @@ fn two_jobs(mut fleet: Fleet) {
     let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/logs/test"));
     assert_eq!(status, 200);
     assert!(body.lines().any(|l| l == "testing"), "{body}");
+    let (status, metrics) = http(&fleet.url, "GET", "/metrics", None, "");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.lines().any(|l| l == "railyard_agents 1"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("railyard_jobs{"),
+        "no job is left in the queue: {metrics}"
+    );
     assert_nothing_left(&run);
 }
 

@@ -336,4 +336,16 @@ async fn fair_share(store: &Store) {
         c.project, "small",
         "the project with no running job goes first"
     );
+    let stats = store.queue_stats(0).await.unwrap();
+    let count = |project: &str, state: &str| {
+        stats
+            .jobs
+            .iter()
+            .find(|(p, s, _)| p == project && s == state)
+            .map_or(0, |j| j.2)
+    };
+    assert_eq!(count("big", "leased"), 2, "{stats:?}");
+    assert_eq!(count("big", "queued"), 3, "{stats:?}");
+    assert_eq!(count("small", "leased"), 1, "{stats:?}");
+    assert!(stats.agents >= 1 && stats.agents_seen >= 1, "{stats:?}");
 }
