@@ -29,6 +29,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/runs/{id}", get(run_detail))
         .route("/api/v1/runs/{id}/cancel", post(cancel_run))
         .route("/api/v1/runs/{id}/logs/{job}", get(job_log))
+        .route(
+            "/api/v1/runs/{id}/logs/{job}/follow",
+            get(crate::follow::follow),
+        )
         .route("/api/v1/agents/register", post(register))
         .route("/api/v1/agents/claim", post(claim))
         .route("/api/v1/jobs/{id}/heartbeat", post(heartbeat))

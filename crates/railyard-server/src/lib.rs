@@ -12,6 +12,7 @@
 
 mod api;
 mod error;
+mod follow;
 mod git;
 pub mod protocol;
 mod webhook;

@@ -374,6 +374,22 @@ fn two_jobs(mut fleet: Fleet) {
     let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/logs/test"));
     assert_eq!(status, 200);
     assert!(body.lines().any(|l| l == "testing"), "{body}");
+    // Followed over server-sent events: every line, then the end with the job's status.
+    let (status, events) = http(
+        &fleet.url,
+        "GET",
+        &format!("/api/v1/runs/{run}/logs/build/follow"),
+        Some(ADMIN),
+        "",
+    );
+    assert_eq!(status, 200, "{events}");
+    let data: Vec<&str> = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert_eq!(data.len(), build.lines().count() + 1, "{events}");
+    assert!(data.contains(&"line-3"), "{events}");
+    assert!(events.contains("event: end\ndata: success"), "{events}");
     let (status, metrics) = http(&fleet.url, "GET", "/metrics", None, "");
     assert_eq!(status, 200);
     assert!(
