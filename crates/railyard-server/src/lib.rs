@@ -120,6 +120,18 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // A server that stopped between recording a job's end and releasing its dependents left
+    // them waiting: move every unfinished run on once before serving.
+    match state.store().unfinished_queued_runs().await {
+        Ok(runs) => {
+            for run in runs {
+                if let Err(e) = state.store().advance_run(&run, now_ms()).await {
+                    tracing::error!("moving run {run} on at start: {e}");
+                }
+            }
+        }
+        Err(e) => tracing::error!("listing unfinished runs at start: {e}"),
+    }
     let sweep = tokio::spawn(api::sweep_leases(state.clone()));
     let app = api::router(state);
     let result = axum::serve(listener, app)

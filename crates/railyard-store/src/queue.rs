@@ -563,6 +563,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Unfinished runs that have jobs in the queue: what a starting server moves on, in case
+    /// the last one stopped between recording a job's end and releasing its dependents.
+    pub async fn unfinished_queued_runs(&self) -> Result<Vec<String>, StoreError> {
+        let err = self.query_error("listing unfinished runs");
+        let rows = sqlx::query(
+            "SELECT DISTINCT q.run_id FROM queue q JOIN runs r ON r.id = q.run_id \
+             WHERE r.finished_at IS NULL ORDER BY q.run_id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        rows.iter().map(|r| r.try_get(0).map_err(&err)).collect()
+    }
+}
+
 /// What `/metrics` shows: jobs per project and queue state, and agents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueStats {

@@ -134,6 +134,10 @@ async fn queue_story(store: &Store) {
     );
     assert_eq!(store.advance_run(&run, now_ms()).await.unwrap(), None);
 
+    assert!(
+        store.unfinished_queued_runs().await.unwrap().contains(&run),
+        "a running run is listed for the start-up pass"
+    );
     let first = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
     let second = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
     let mut names = [first.job.clone(), second.job.clone()];
