@@ -20,15 +20,11 @@ use crate::{AgentError, Client};
 const CHUNK_BYTES: usize = 32 * 1024;
 const CHUNK_EVERY: Duration = Duration::from_millis(300);
 
-pub(crate) async fn run(
-    client: &Client,
-    docker: &Docker,
-    me: &Registered,
-    claim: Claim,
-    shutdown: &CancellationToken,
-) {
+pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim: Claim) {
     tracing::info!(job = %claim.job, run = %claim.run_id, attempt = claim.attempt, "job claimed");
-    let cancel = shutdown.child_token();
+    // Its own token, not the agent's shutdown: a stopping agent drains, finishing the jobs
+    // it holds. Only the server (a cancelled run, a lost lease) stops a job.
+    let cancel = CancellationToken::new();
     let lost = Arc::new(AtomicBool::new(false));
     let heartbeat = tokio::spawn(heartbeat(
         client.clone(),
@@ -119,7 +115,9 @@ async fn execute(
     // network and containers under the same names: remove them before this attempt makes its
     // own (the runner also reaps, but beside its first steps, which would race).
     if let Err(e) = railyard_runner::cleanup::reap_dead_owners(docker).await {
-        log.line(&format!("[railyard] could not reap what dead agents left: {e}"));
+        log.line(&format!(
+            "[railyard] could not reap what dead agents left: {e}"
+        ));
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let runner = tokio::spawn({

@@ -34,8 +34,9 @@ pub struct AgentConfig {
     pub name: String,
 }
 
-/// Registers and works until `shutdown` is cancelled (running jobs are cancelled and
-/// reported) or the server refuses the token.
+/// Registers and works until `shutdown` is cancelled or the server refuses the token. A
+/// cancelled agent drains: it claims nothing more and returns once the jobs it holds have
+/// finished and been reported.
 pub async fn run(
     config: AgentConfig,
     docker: Docker,
@@ -88,7 +89,7 @@ async fn slot(
             _ = shutdown.cancelled() => break,
         };
         match claimed {
-            Ok(Some(claim)) => job::run(&client, &docker, &me, claim, &shutdown).await,
+            Ok(Some(claim)) => job::run(&client, &docker, &me, claim).await,
             Ok(None) => {}
             Err(e) if e.is_unauthorized() => return Err(e),
             Err(e) => {

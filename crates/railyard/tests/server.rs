@@ -642,3 +642,52 @@ fn cancel_reaches_the_agent_and_ends_the_run() {
     assert_eq!(status, 409, "a finished run cannot be cancelled again");
     assert_nothing_left(&run);
 }
+
+#[test]
+fn a_terminated_agent_drains_its_job() {
+    let mut fleet = Fleet::start(
+        "env: { image: busybox }\njobs:\n  held:\n    script: [echo held, sleep 3, echo kept]\n",
+    );
+    let agent = fleet.agent("draining");
+    let run = trigger(&fleet);
+    let log = fleet.log_path(&run, "held");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("$ sleep 3")) {
+        assert!(
+            Instant::now() < deadline,
+            "the job never started\n{}",
+            fleet.diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let pid = fleet.agents[agent].id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let detail = fleet.wait_run(&run, 120);
+    assert_eq!(
+        detail["run"]["status"],
+        "success",
+        "{detail}\n{}",
+        fleet.diagnostics()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = fleet.agents[agent].try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not exit after draining"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}\n{}", fleet.diagnostics());
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(log.lines().filter(|l| *l == "kept").count(), 1, "{log}");
+    assert_nothing_left(&run);
+}

@@ -30,11 +30,20 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<i32> {
         async move {
             use tokio::signal::unix::{SignalKind, signal};
             let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+            let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
+            // First signal: drain (claim nothing more, finish the jobs held). Second: leave at
+            // once; the server hands those jobs on when their leases lapse.
+            eprintln!("railyard agent: draining; signal again to stop at once");
             shutdown.cancel();
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            std::process::exit(railyard_types::exit_codes::CANCELLED);
         }
     });
     let config = railyard_agent::AgentConfig {
