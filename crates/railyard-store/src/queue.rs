@@ -212,8 +212,9 @@ impl Store {
     }
 
     /// Leases the next queued job to an agent, if any: fair share first (the project with
-    /// the fewest leased jobs), then the oldest. One statement, so two claims never get the
-    /// same row.
+    /// the fewest leased jobs), then its oldest job. One statement, so two claims never get
+    /// the same row. The leased count is taken per project, not per queued row (that made a
+    /// claim over 2,000 queued jobs cost about 170 ms).
     pub async fn claim(
         &self,
         agent_id: &str,
@@ -228,8 +229,10 @@ impl Store {
             "UPDATE queue SET state = 'leased', agent_id = $1, lease_until = $2, \
              attempt = attempt + 1, log_seq = 0 \
              WHERE state = 'queued' AND id = (SELECT q.id FROM queue q WHERE q.state = 'queued' \
-             ORDER BY (SELECT COUNT(*) FROM queue r WHERE r.project = q.project AND r.state = 'leased'), \
-             q.queued_at, q.id LIMIT 1{lock}) RETURNING {COLUMNS}"
+             AND q.project = (SELECT p.project FROM queue p WHERE p.state = 'queued' \
+             GROUP BY p.project ORDER BY (SELECT COUNT(*) FROM queue r \
+             WHERE r.project = p.project AND r.state = 'leased'), MIN(p.queued_at) LIMIT 1) \
+             ORDER BY q.queued_at, q.id LIMIT 1{lock}) RETURNING {COLUMNS}"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(agent_id)
