@@ -29,6 +29,22 @@ pub async fn remove_run(docker: &Docker, run_id: &str) -> Result<RemovalReport, 
     docker.remove_labelled(&found).await
 }
 
+/// Removes every object one call of the runner created for a run (see
+/// `RunOptions::invocation`), leaving other calls' objects of the same run alone.
+pub async fn remove_invocation(
+    docker: &Docker,
+    run_id: &str,
+    invocation: &str,
+) -> Result<RemovalReport, DockerError> {
+    let found = docker
+        .list_labelled(&[
+            format!("{}={run_id}", labels::RUN),
+            format!("{}={invocation}", labels::INVOCATION),
+        ])
+        .await?;
+    docker.remove_labelled(&found).await
+}
+
 /// Removes every object Railyard created, whoever owns it.
 pub async fn remove_all(docker: &Docker) -> Result<RemovalReport, DockerError> {
     let found = docker.list_labelled(&[labels::RUN.to_string()]).await?;

@@ -56,6 +56,7 @@ pub struct JobNames {
     run_id: String,
     job: String,
     owner: String,
+    invocation: Option<String>,
 }
 
 impl JobNames {
@@ -68,12 +69,22 @@ impl JobNames {
             run_id: run_id.to_string(),
             job: job.to_string(),
             owner: owner.to_string(),
+            invocation: None,
         }
+    }
+
+    /// The same names, labelled with the runner call that creates them.
+    pub fn in_invocation(mut self, invocation: &str) -> Self {
+        self.invocation = Some(invocation.to_string());
+        self
     }
 
     /// The names of another job (a shard, a listing) of the same run and owner.
     pub fn for_job(&self, job: &str) -> JobNames {
-        JobNames::new(&self.run_id, job, &self.owner)
+        JobNames {
+            invocation: self.invocation.clone(),
+            ..JobNames::new(&self.run_id, job, &self.owner)
+        }
     }
 
     /// The job container's name.
@@ -93,12 +104,16 @@ impl JobNames {
 
     /// The labels of an object of this job with the given role.
     pub fn labels(&self, role: &str) -> HashMap<String, String> {
-        HashMap::from([
+        let mut labels = HashMap::from([
             (labels::RUN.to_string(), self.run_id.clone()),
             (labels::JOB.to_string(), self.job.clone()),
             (labels::OWNER.to_string(), self.owner.clone()),
             (labels::ROLE.to_string(), role.to_string()),
-        ])
+        ]);
+        if let Some(invocation) = &self.invocation {
+            labels.insert(labels::INVOCATION.to_string(), invocation.clone());
+        }
+        labels
     }
 
     /// Filters matching every object of this job.

@@ -53,6 +53,19 @@ pub struct RunOptions {
     pub secrets: Vec<(String, String)>,
 }
 
+impl RunOptions {
+    /// Names this call of the runner: the run, the owner and the jobs it was given. Two
+    /// agents (or two slots of one) running different jobs of one run get different ones.
+    pub fn invocation(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        for part in [&self.run_id, &self.owner].into_iter().chain(&self.jobs) {
+            hasher.update(part.as_bytes());
+            hasher.update(&[0]);
+        }
+        hasher.finalize().to_hex()[..16].to_string()
+    }
+}
+
 /// A check of an env image before any job of the run starts.
 #[async_trait::async_trait]
 pub trait EnvCheck: Send + Sync {
@@ -126,7 +139,8 @@ pub async fn run_pipeline(
         })
         .take(opts.max_parallel.max(1))
     {
-        let names = JobNames::new(&opts.run_id, name, &opts.owner);
+        let names =
+            JobNames::new(&opts.run_id, name, &opts.owner).in_invocation(&opts.invocation());
         let docker = docker.clone();
         prepared.insert(
             name.clone(),
@@ -255,7 +269,7 @@ pub async fn run_pipeline(
     for (_, early) in prepared {
         let _ = early.await;
     }
-    if let Err(e) = cleanup::remove_run(docker, &opts.run_id).await {
+    if let Err(e) = cleanup::remove_invocation(docker, &opts.run_id, &opts.invocation()).await {
         tracing::warn!("could not remove every object of run {}: {e}", opts.run_id);
     }
 
@@ -313,7 +327,7 @@ pub(crate) fn job_context(
             opts.secrets.iter().map(|(_, v)| v.as_str()),
         )),
         docker: docker.clone(),
-        names: JobNames::new(&opts.run_id, name, &opts.owner),
+        names: JobNames::new(&opts.run_id, name, &opts.owner).in_invocation(&opts.invocation()),
         job,
         image_id,
         env: env.into_iter().collect(),

@@ -182,6 +182,10 @@ pub mod labels {
     pub const SERVICE: &str = "io.railyard.service";
     /// `host:pid` of the process that created the object; a dead owner means a leftover.
     pub const OWNER: &str = "io.railyard.owner";
+    /// One call of the runner (one `railyard run`, or one job an agent runs): what a run's
+    /// final sweep removes, so two agents running jobs of the same run on one engine never
+    /// remove each other's objects.
+    pub const INVOCATION: &str = "io.railyard.invocation";
     /// On env images: the cache key the image was built for.
     pub const ENV_KEY: &str = "io.railyard.env-key";
     /// On env images: the project (repository root) the image was built for.

@@ -92,3 +92,55 @@ async fn leftovers_of_a_dead_process_are_reaped_and_live_ones_kept() {
     cleanup::remove_run(&docker, &run_id).await.unwrap();
     crate::common::assert_nothing_left(&docker, &run_id).await;
 }
+
+/// Two runner calls for jobs of one run on one engine (two agents, or two slots of one):
+/// the first to finish must not sweep away the other's containers.
+#[tokio::test]
+async fn two_calls_for_one_run_leave_each_other_alone() {
+    use railyard_runner::{RunOptions, run_pipeline};
+    use std::sync::Arc;
+    let repo = crate::common::Repo::new(
+        "env: { image: busybox }\njobs:\n  quick:\n    script: [echo quick]\n  slow:\n    script: [sleep 3, echo slow done]\n",
+    );
+    let docker = docker().await;
+    let pipeline = Arc::new(repo.pipeline());
+    let run_id = crate::common::run_id();
+    let call = |job: &str| {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let drain = tokio::spawn(async move {
+            let mut lines = Vec::new();
+            while let Some(e) = rx.recv().await {
+                if let Event::Output { line, .. } = e {
+                    lines.push(line);
+                }
+            }
+            lines
+        });
+        let opts = RunOptions {
+            run_id: run_id.clone(),
+            owner: railyard_runner::names::owner(),
+            project: repo.root().display().to_string(),
+            repo_root: repo.root().to_path_buf(),
+            jobs: vec![job.to_string()],
+            max_parallel: 1,
+            artifacts_dir: repo.root().join(".artifacts"),
+            timings: Default::default(),
+            env_check: None,
+            secrets: vec![],
+        };
+        let docker = docker.clone();
+        let pipeline = pipeline.clone();
+        async move {
+            let outcome = run_pipeline(&docker, pipeline, opts, tx, Default::default()).await;
+            (outcome, drain.await.unwrap())
+        }
+    };
+    let ((quick, _), (slow, slow_lines)) = tokio::join!(call("quick"), call("slow"));
+    assert_eq!(quick.status, RunStatus::Success);
+    assert_eq!(slow.status, RunStatus::Success, "{slow:?}");
+    assert!(
+        slow_lines.contains(&"slow done".to_string()),
+        "{slow_lines:?}"
+    );
+    crate::common::assert_nothing_left(&docker, &run_id).await;
+}
