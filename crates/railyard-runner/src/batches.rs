@@ -5,10 +5,8 @@
 use crate::errors::RunnerError;
 use crate::events::Event;
 use crate::job::{CurrentStep, JobContext};
-use futures_util::TryStreamExt;
 use railyard_pipeline::TestsSpec;
 use railyard_split::{Batch, IdFormat, TestCase, TestQueue, shell_quote};
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -232,39 +230,21 @@ impl JobContext {
         container: &str,
         patterns: &[String],
     ) -> Result<Vec<TestCase>, RunnerError> {
-        let list = format!(
-            "for f in {}; do [ -f \"$f\" ] && printf '%s\\n' \"$f\"; done; true",
+        // One exec per batch, not one per file: each report is printed as NUL, name, NUL,
+        // contents, then removed so the next batch starts clean. XML holds no NUL.
+        let read = format!(
+            "for f in {}; do [ -f \"$f\" ] && {{ printf '\\0%s\\0' \"$f\"; cat \"$f\"; rm -f \"$f\"; }}; done; true",
             patterns.join(" ")
         );
-        let (_, stdout, _) = self.capture(container, &list).await?;
-        let files: Vec<String> = String::from_utf8_lossy(&stdout)
-            .lines()
-            .map(str::to_string)
-            .collect();
+        let (_, stdout, _) = self.capture(container, &read).await?;
         let mut cases = Vec::new();
-        for file in &files {
-            let path = format!("{}/{file}", crate::workspace::WORKSPACE_DIR);
-            let chunks: Vec<bytes::Bytes> = self
-                .docker
-                .get_archive(container, &path)
-                .await?
-                .try_collect()
-                .await?;
-            let tar = chunks.concat();
-            let mut archive = tar::Archive::new(tar.as_slice());
-            let mut bytes = Vec::new();
-            if let Some(Ok(mut entry)) = archive.entries().ok().and_then(|mut e| e.next()) {
-                let _ = entry.read_to_end(&mut bytes);
-            }
-            match railyard_split::junit::parse(Path::new(file), &bytes) {
+        let mut parts = stdout.split(|b| *b == 0).skip(1);
+        while let (Some(name), Some(bytes)) = (parts.next(), parts.next()) {
+            let file = String::from_utf8_lossy(name);
+            match railyard_split::junit::parse(Path::new(file.as_ref()), bytes) {
                 Ok(found) => cases.extend(found),
                 Err(e) => self.say(format!("warning: {e}; its tests keep their old timings")),
             }
-        }
-        if !files.is_empty() {
-            let quoted: Vec<String> = files.iter().map(|f| shell_quote(f)).collect();
-            self.capture(container, &format!("rm -f {}", quoted.join(" ")))
-                .await?;
         }
         Ok(cases)
     }
