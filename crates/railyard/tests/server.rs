@@ -151,6 +151,20 @@ impl Fleet {
             .join(format!("{job}.log"))
     }
 
+    /// Waits (up to 120 s) until the job's log on the server holds `needle`.
+    fn wait_for_log(&self, run: &str, job: &str, needle: &str) {
+        let log = self.log_path(run, job);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains(needle)) {
+            assert!(
+                Instant::now() < deadline,
+                "the job never started\n{}",
+                self.diagnostics()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn diagnostics(&self) -> String {
         let mut out = String::new();
         for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
@@ -411,16 +425,7 @@ fn a_killed_agents_job_finishes_on_another_agent() {
     let first = fleet.agent("first");
     let run = trigger(&fleet);
     // Wait until the first agent is inside the `sleep`.
-    let log = fleet.log_path(&run, "slow");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("$ sleep 8")) {
-        assert!(
-            Instant::now() < deadline,
-            "the job never started\n{}",
-            fleet.diagnostics()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    fleet.wait_for_log(&run, "slow", "$ sleep 8");
     fleet.agent("second");
     fleet.agents[first].kill().unwrap(); // SIGKILL
     let _ = fleet.agents[first].wait();
@@ -431,7 +436,7 @@ fn a_killed_agents_job_finishes_on_another_agent() {
         "{detail}\n{}",
         fleet.diagnostics()
     );
-    let log = std::fs::read_to_string(&log).unwrap();
+    let log = std::fs::read_to_string(fleet.log_path(&run, "slow")).unwrap();
     assert!(log.contains("attempt 2"), "{log}");
     assert_eq!(log.lines().filter(|l| *l == "started").count(), 2, "{log}");
     assert_eq!(log.lines().filter(|l| *l == "finished").count(), 1, "{log}");
@@ -567,16 +572,7 @@ fn a_server_restart_mid_run_loses_nothing() {
     );
     fleet.agent("steady");
     let run = trigger(&fleet);
-    let log = fleet.log_path(&run, "slow");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("$ sleep 4")) {
-        assert!(
-            Instant::now() < deadline,
-            "the job never started\n{}",
-            fleet.diagnostics()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    fleet.wait_for_log(&run, "slow", "$ sleep 4");
     fleet.restart_server(None);
     let detail = fleet.wait_run(&run, 240);
     assert_eq!(
@@ -585,7 +581,7 @@ fn a_server_restart_mid_run_loses_nothing() {
         "{detail}\n{}",
         fleet.diagnostics()
     );
-    let log = std::fs::read_to_string(&log).unwrap();
+    let log = std::fs::read_to_string(fleet.log_path(&run, "slow")).unwrap();
     for line in ["before", "after"] {
         assert_eq!(log.lines().filter(|l| *l == line).count(), 1, "{log}");
     }
@@ -601,16 +597,7 @@ fn cancel_reaches_the_agent_and_ends_the_run() {
     );
     fleet.agent("busy");
     let run = trigger(&fleet);
-    let log = fleet.log_path(&run, "long");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("$ sleep 60")) {
-        assert!(
-            Instant::now() < deadline,
-            "the job never started\n{}",
-            fleet.diagnostics()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    fleet.wait_for_log(&run, "long", "$ sleep 60");
     let asked = Instant::now();
     let (status, body) = http(
         &fleet.url,
@@ -650,16 +637,7 @@ fn a_terminated_agent_drains_its_job() {
     );
     let agent = fleet.agent("draining");
     let run = trigger(&fleet);
-    let log = fleet.log_path(&run, "held");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("$ sleep 3")) {
-        assert!(
-            Instant::now() < deadline,
-            "the job never started\n{}",
-            fleet.diagnostics()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    fleet.wait_for_log(&run, "held", "$ sleep 3");
     let pid = fleet.agents[agent].id().to_string();
     assert!(
         Command::new("kill")
@@ -687,7 +665,7 @@ fn a_terminated_agent_drains_its_job() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}\n{}", fleet.diagnostics());
-    let log = std::fs::read_to_string(&log).unwrap();
+    let log = std::fs::read_to_string(fleet.log_path(&run, "held")).unwrap();
     assert_eq!(log.lines().filter(|l| *l == "kept").count(), 1, "{log}");
     assert_nothing_left(&run);
 }
