@@ -11,6 +11,9 @@
 # Safe to run again: a running server, an existing role or database are left as they are.
 # Installs the package when missing. Needs root. Progress goes to stderr, only the URL to stdout.
 set -euo pipefail
+# Only the URL may reach stdout: whatever apt, pg_ctlcluster or su print goes to stderr, so
+# that `$(scripts/postgres-test-db.sh)` captures the URL alone.
+exec 3>&1 1>&2
 
 db=${1:-railyard_test}
 port=${PGPORT:-5432}
@@ -56,4 +59,10 @@ if [ "$(psql_admin "-c \"select 1 from pg_database where datname = '$db'\"")" !=
   psql_admin "-c \"create database $db owner $role\"" >/dev/null
 fi
 
-echo "postgres://$role:$password@127.0.0.1:$port/$db"
+url="postgres://$role:$password@127.0.0.1:$port/$db"
+# The tests connect over TCP with a password: prove that works before handing the URL out.
+if ! psql -d "$url" -qAtc 'select 1' >/dev/null; then
+  echo "PostgreSQL is up but $url does not accept connections (see pg_hba.conf)"
+  exit 1
+fi
+echo "$url" >&3

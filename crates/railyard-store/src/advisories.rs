@@ -669,47 +669,16 @@ mod tests {
 
     #[tokio::test]
     async fn advisory_story_on_postgres() {
-        use sqlx::Executor;
-        let Ok(admin_url) = std::env::var("RAILYARD_TEST_POSTGRES_URL") else {
-            eprintln!(
-                "note: RAILYARD_TEST_POSTGRES_URL is unset; skipping the PostgreSQL advisory story"
-            );
+        use crate::test_pg::PgDb;
+        let Some(db) = PgDb::create("advisory_story_on_postgres").await else {
             return;
         };
-        sqlx::any::install_default_drivers();
-        let name = format!(
-            "railyard_t_adv_{}",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        let admin = sqlx::AnyPool::connect(&admin_url).await.unwrap();
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        let (base, query) = admin_url
-            .split_once('?')
-            .map_or((admin_url.as_str(), String::new()), |(b, q)| {
-                (b, format!("?{q}"))
-            });
-        let url = format!("{}/{name}{query}", &base[..base.rfind('/').unwrap()]);
-        story(Store::open(&url).await.unwrap()).await;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .await
-            .unwrap();
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        concurrent_imports(Store::open(&url).await.unwrap()).await;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .await
-            .unwrap();
-        admin.close().await;
+        story(Store::open(&db.url).await.unwrap()).await;
+        db.drop_db().await;
+        let Some(db) = PgDb::create("advisory_story_on_postgres").await else {
+            return;
+        };
+        concurrent_imports(Store::open(&db.url).await.unwrap()).await;
+        db.drop_db().await;
     }
 }

@@ -304,59 +304,18 @@ mod tests {
         }
     }
 
-    /// A fresh database on the server named by `RAILYARD_TEST_POSTGRES_URL` (see
-    /// scripts/postgres-test-db.sh), or `None` with a note.
-    async fn postgres(test: &str) -> Option<(Store, String, String)> {
-        use sqlx::Executor;
-        let Ok(admin_url) = std::env::var("RAILYARD_TEST_POSTGRES_URL") else {
-            eprintln!(
-                "note: RAILYARD_TEST_POSTGRES_URL is unset; PostgreSQL part of {test} skipped"
-            );
-            return None;
-        };
-        sqlx::any::install_default_drivers();
-        let name = format!(
-            "railyard_inv_{}",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        let admin = sqlx::AnyPool::connect(&admin_url).await.unwrap();
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        admin.close().await;
-        let (base, query) = match admin_url.split_once('?') {
-            Some((b, q)) => (b, format!("?{q}")),
-            None => (admin_url.as_str(), String::new()),
-        };
-        let base = &base[..base.rfind('/').unwrap()];
-        let store = Store::open(&format!("{base}/{name}{query}")).await.unwrap();
-        Some((store, admin_url, name))
-    }
-
-    async fn drop_postgres(store: Store, admin_url: String, name: String) {
-        use sqlx::Executor;
-        store.close().await;
-        let admin = sqlx::AnyPool::connect(&admin_url).await.unwrap();
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .await
-            .unwrap();
-        admin.close().await;
-    }
-
     #[tokio::test]
     async fn scans_and_cache_on_both_backends() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_in(dir.path()).await.unwrap();
         scans_story(&store).await;
         cache_story(&store).await;
-        if let Some((store, admin, name)) = postgres("scans_and_cache_on_both_backends").await {
+        if let Some(db) = crate::test_pg::PgDb::create("scans_and_cache_on_both_backends").await {
+            let store = Store::open(&db.url).await.unwrap();
             scans_story(&store).await;
             cache_story(&store).await;
-            drop_postgres(store, admin, name).await;
+            store.close().await;
+            db.drop_db().await;
         }
     }
 

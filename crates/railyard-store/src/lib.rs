@@ -18,6 +18,9 @@ mod queries;
 mod queue;
 mod records;
 mod runs;
+#[cfg(test)]
+#[path = "../tests/store/pg.rs"]
+mod test_pg;
 pub mod timings;
 
 use std::path::{Path, PathBuf};

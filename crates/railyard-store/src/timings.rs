@@ -136,7 +136,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::Executor;
 
     /// The same story on any backend: averages, warm-up then EMA, dedup, bad values, order.
     async fn story(store: &Store) {
@@ -235,43 +234,17 @@ mod tests {
 
     #[tokio::test]
     async fn timings_on_postgres() {
-        let Ok(admin_url) = std::env::var("RAILYARD_TEST_POSTGRES_URL") else {
-            eprintln!(
-                "note: RAILYARD_TEST_POSTGRES_URL is unset, skipping the PostgreSQL timings test (see scripts/postgres-test-db.sh)"
-            );
+        let Some(db) = crate::test_pg::PgDb::create("timings_on_postgres").await else {
             return;
         };
-        sqlx::any::install_default_drivers();
-        let name = format!(
-            "railyard_t_{}",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        let admin = sqlx::AnyPool::connect(&admin_url)
-            .await
-            .expect("connect to the test PostgreSQL");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap();
-        let (base, query) = admin_url
-            .split_once('?')
-            .map(|(b, q)| (b, format!("?{q}")))
-            .unwrap_or((&admin_url, String::new()));
-        let url = format!("{}/{name}{query}", &base[..base.rfind('/').unwrap()]);
         let logs = tempfile::tempdir().unwrap();
         let options = crate::StoreOptions {
             logs_dir: Some(logs.path().to_path_buf()),
             ..Default::default()
         };
-        let store = Store::open_with(&url, &options).await.unwrap();
+        let store = Store::open_with(&db.url, &options).await.unwrap();
         story(&store).await;
         store.close().await;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .await
-            .unwrap();
-        admin.close().await;
+        db.drop_db().await;
     }
 }

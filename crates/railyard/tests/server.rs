@@ -337,6 +337,10 @@ fn two_jobs_on_postgres() {
         eprintln!("note: RAILYARD_TEST_POSTGRES_URL is unset, skipping");
         return;
     };
+    assert!(
+        admin_url.starts_with("postgres://"),
+        "RAILYARD_TEST_POSTGRES_URL must be a postgres:// URL, got [{admin_url}]"
+    );
     let name = format!(
         "railyard_srv_{}_{}",
         std::process::id(),
@@ -347,7 +351,7 @@ fn two_jobs_on_postgres() {
     );
     let psql = |sql: &str| {
         let out = Command::new("psql")
-            .args([admin_url.as_str(), "-qc", sql])
+            .args(["-d", admin_url.as_str(), "-qc", sql])
             .output()
             .expect("psql runs");
         assert!(out.status.success(), "{sql}: {}", text(&out.stderr));

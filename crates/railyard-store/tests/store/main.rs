@@ -6,5 +6,6 @@ mod bad_input;
 mod common;
 mod concurrency;
 mod logs;
+mod pg;
 mod queue;
 mod story;
