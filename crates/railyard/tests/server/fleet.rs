@@ -1,0 +1,383 @@
+//! What the server tests share: a [`Fleet`] (a real server process, agent processes and a bare
+//! git repository in a temp folder), raw HTTP over loopback, and leftover checks.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN: &str = "admin-secret";
+pub const AGENT: &str = "agent-secret";
+
+/// A server with its data folder, a bare repository, and the agents started so far.
+pub struct Fleet {
+    pub dir: tempfile::TempDir,
+    pub server: Child,
+    pub url: String,
+    pub agents: Vec<Child>,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for child in self
+            .agents
+            .iter_mut()
+            .chain(std::iter::once(&mut self.server))
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_railyard"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("RAILYARD_LOG", "info");
+    if let Some(host) = std::env::var_os("DOCKER_HOST") {
+        cmd.env("DOCKER_HOST", host);
+    }
+    cmd
+}
+
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs a command, killing it if it takes longer than `secs`.
+pub fn output_within(mut cmd: Command, secs: u64) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("command took over {secs}s: {}", text(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+impl Fleet {
+    /// A bare repository holding `pipeline`, and a server on port 0 with a 3 s lease.
+    pub fn start(pipeline: &str) -> Fleet {
+        Fleet::start_on(pipeline, None)
+    }
+
+    /// Like [`Fleet::start`], on the given database URL instead of the data folder's SQLite.
+    pub fn start_on(pipeline: &str, database: Option<&str>) -> Fleet {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        git(
+            dir.path(),
+            &["init", "-q", "--bare", "--initial-branch=main", "repo.git"],
+        );
+        git(&work, &["init", "-q", "--initial-branch=main"]);
+        std::fs::write(work.join(".railyard.yml"), pipeline).unwrap();
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-qm", "pipeline"]);
+        git(&work, &["push", "-q", "../repo.git", "main"]);
+
+        let (server, url) = spawn_server(dir.path(), "127.0.0.1:0", database);
+        Fleet {
+            dir,
+            server,
+            url,
+            agents: Vec::new(),
+        }
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same address and data.
+    pub fn restart_server(&mut self, database: Option<&str>) {
+        self.server.kill().unwrap();
+        self.server.wait().unwrap();
+        let addr = self.url.trim_start_matches("http://").to_string();
+        let (server, url) = spawn_server(self.dir.path(), &addr, database);
+        assert_eq!(url, self.url);
+        self.server = server;
+    }
+
+    pub fn repo_url(&self) -> String {
+        format!("file://{}", self.dir.path().join("repo.git").display())
+    }
+
+    pub fn agent(&mut self, name: &str) -> usize {
+        let child = bin()
+            .args([
+                "agent", "--server", &self.url, "--token", AGENT, "--slots", "1", "--name", name,
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.path().join(format!("{name}.err"))).unwrap())
+            .spawn()
+            .unwrap();
+        self.agents.push(child);
+        self.agents.len() - 1
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Command {
+        let mut cmd = bin();
+        cmd.args(args)
+            .env("RAILYARD_SERVER", &self.url)
+            .env("RAILYARD_TOKEN", ADMIN);
+        cmd
+    }
+
+    pub fn log_path(&self, run: &str, job: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("data/logs")
+            .join(run)
+            .join(format!("{job}.log"))
+    }
+
+    /// Waits (up to 120 s) until the job's log on the server holds `needle`.
+    pub fn wait_for_log(&self, run: &str, job: &str, needle: &str) {
+        let log = self.log_path(run, job);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains(needle)) {
+            assert!(
+                Instant::now() < deadline,
+                "the job never started\n{}",
+                self.diagnostics()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn diagnostics(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "err") {
+                out.push_str(&format!(
+                    "--- {}\n{}\n",
+                    entry.file_name().to_string_lossy(),
+                    std::fs::read_to_string(entry.path()).unwrap_or_default()
+                ));
+            }
+        }
+        out
+    }
+
+    /// GET with the admin token: (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http(&self.url, "GET", path, Some(ADMIN), "")
+    }
+
+    /// Polls the run until it ends.
+    pub fn wait_run(&self, run: &str, secs: u64) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (status, body) = self.get(&format!("/api/v1/runs/{run}"));
+            assert_eq!(status, 200, "{body}");
+            let detail: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if !detail["run"]["finished_at"].is_null() {
+                return detail;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {run} still going: {body}\n{}",
+                self.diagnostics()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+/// Starts `railyard server` on `listen` with its data under `dir`; returns it and its URL.
+pub fn spawn_server(dir: &Path, listen: &str, database: Option<&str>) -> (Child, String) {
+    let mut server = bin();
+    server.args(["server", "--listen", listen, "--admin-token", ADMIN]);
+    if let Some(url) = database {
+        server.args(["--database", url]);
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.err"))
+        .unwrap();
+    let mut server = server
+        .args(["--agent-token", AGENT, "--lease-secs", "3"])
+        .env("RAILYARD_HOME", dir.join("data"))
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = server.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the server printed its address");
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("an address")
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    (server, url)
+}
+
+/// A bare HTTP/1.1 request over loopback: (status, body).
+pub fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = text(&response);
+    let (head, rest) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(rest)
+    } else {
+        rest.to_string()
+    };
+    (status, body)
+}
+
+pub fn unchunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+pub fn assert_nothing_left(run_id: &str) {
+    for kind in ["ps -a", "network ls", "volume ls"] {
+        let mut args: Vec<&str> = kind.split(' ').collect();
+        let filter = format!("label=io.railyard.run={run_id}");
+        args.extend(["-q", "--filter", &filter]);
+        let out = Command::new("docker").args(&args).output().unwrap();
+        assert!(
+            out.stdout.is_empty(),
+            "docker {kind} still lists objects of run {run_id}: {}",
+            text(&out.stdout)
+        );
+    }
+}
+
+pub fn trigger(fleet: &Fleet) -> String {
+    let out = output_within(
+        fleet.cli(&["project", "add", "demo", "--repo", &fleet.repo_url()]),
+        30,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = output_within(
+        fleet.cli(&["trigger", "demo", "--ref", "main", "--json"]),
+        60,
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        fleet.diagnostics()
+    );
+    let triggered: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    triggered["run"]["id"].as_str().unwrap().to_string()
+}
+
+/// A fresh database on the PostgreSQL server named by `RAILYARD_TEST_POSTGRES_URL` (see
+/// `scripts/postgres-test-db.sh`), dropped with the value; `None` with a note when unset.
+pub struct PgDb {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl PgDb {
+    pub fn create() -> Option<PgDb> {
+        let Ok(admin_url) = std::env::var("RAILYARD_TEST_POSTGRES_URL") else {
+            eprintln!("note: RAILYARD_TEST_POSTGRES_URL is unset, skipping");
+            return None;
+        };
+        assert!(
+            admin_url.starts_with("postgres://"),
+            "RAILYARD_TEST_POSTGRES_URL must be a postgres:// URL, got [{admin_url}]"
+        );
+        let name = format!(
+            "railyard_srv_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let base = &admin_url[..admin_url.rfind('/').unwrap()];
+        let url = format!("{base}/{name}");
+        Some(PgDb {
+            admin_url,
+            name,
+            url,
+        })
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        psql(
+            &self.admin_url,
+            &format!("DROP DATABASE {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args(["-d", url, "-qc", sql])
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
+}

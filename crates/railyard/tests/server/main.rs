@@ -1,0 +1,8 @@
+//! A real server process, real agent processes and a real bare git repository on loopback:
+//! pipelines queued by `railyard trigger` run on the agents against the real Docker engine.
+//! One test binary, a module per area; `fleet` holds what they share.
+
+mod auth;
+mod failures;
+mod fleet;
+mod story;
