@@ -1,0 +1,202 @@
+//! The agent protocol: register, claim under a lease, heartbeat, log chunks, complete; and
+//! the sweep that puts lapsed leases back.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::{AgentAuth, ApiResult, Body};
+use crate::error::ApiError;
+use crate::protocol::*;
+use crate::{AppState, now_ms};
+
+pub(super) async fn register(
+    State(state): State<AppState>,
+    _auth: AgentAuth,
+    Body(body): Body<RegisterRequest>,
+) -> ApiResult<Json<Registered>> {
+    if body.slots == 0 {
+        return Err(ApiError::BadRequest(
+            "an agent needs at least one slot".into(),
+        ));
+    }
+    let id = state
+        .store()
+        .register_agent(&body.name, i64::from(body.slots), now_ms())
+        .await?;
+    tracing::info!(agent = %id, name = %body.name, slots = body.slots, "agent registered");
+    Ok(Json(Registered {
+        agent_id: id,
+        lease_ms: state.config().lease.as_millis() as u64,
+    }))
+}
+
+pub(super) async fn claim(
+    State(state): State<AppState>,
+    _auth: AgentAuth,
+    Body(body): Body<ClaimRequest>,
+) -> ApiResult<Response> {
+    let wait = Duration::from_millis(body.wait_ms.unwrap_or(20_000)).min(state.config().max_wait);
+    let deadline = tokio::time::Instant::now() + wait;
+    let lease_ms = state.config().lease.as_millis() as i64;
+    loop {
+        let notified = state.work().notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = now_ms();
+        if !state.store().touch_agent(&body.agent_id, now).await? {
+            return Err(ApiError::NotFound(format!(
+                "agent `{}`: register first",
+                body.agent_id
+            )));
+        }
+        if let Some(claim) = state.store().claim(&body.agent_id, now, lease_ms).await? {
+            state
+                .store()
+                .job_started(&claim.run_id, &claim.job, now)
+                .await?;
+            if claim.attempt > 1 {
+                let mut log = state.store().log_writer(&claim.run_id, &claim.job).await?;
+                let note = format!(
+                    "[railyard: attempt {} on another agent; the previous lease lapsed]\n",
+                    claim.attempt
+                );
+                let _ = log.append(note.as_bytes()).await;
+            }
+            tracing::info!(job = %claim.job, run = %claim.run_id, agent = %body.agent_id, attempt = claim.attempt, "job leased");
+            return Ok(Json(claim).into_response());
+        }
+        // Woken by a new job here; other servers on the same database are seen by polling.
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
+        }
+    }
+}
+
+pub(super) async fn heartbeat(
+    State(state): State<AppState>,
+    _auth: AgentAuth,
+    Path(id): Path<String>,
+    Body(body): Body<LeaseRef>,
+) -> ApiResult<Json<Renewed>> {
+    let now = now_ms();
+    let lease_ms = state.config().lease.as_millis() as i64;
+    match state
+        .store()
+        .renew_lease(&id, &body.agent_id, body.attempt, now, lease_ms)
+        .await?
+    {
+        Some(cancel) => Ok(Json(Renewed {
+            lease_until: now + lease_ms,
+            cancel,
+        })),
+        None => Err(ApiError::LeaseLost(id)),
+    }
+}
+
+pub(super) async fn log_chunk(
+    State(state): State<AppState>,
+    _auth: AgentAuth,
+    Path(id): Path<String>,
+    Body(chunk): Body<LogChunk>,
+) -> ApiResult<Json<LogAck>> {
+    let (claim, last) = state
+        .store()
+        .leased_job(&id, &chunk.agent_id, chunk.attempt)
+        .await?
+        .ok_or_else(|| ApiError::LeaseLost(id.clone()))?;
+    if chunk.seq <= last {
+        // Already stored: the agent did not see our answer. Acknowledge, do not write again.
+        return Ok(Json(LogAck { acked: last }));
+    }
+    if chunk.seq != last + 1 {
+        return Err(ApiError::Conflict(format!(
+            "log chunk {} of job {id} came before chunk {}: send chunks in order",
+            chunk.seq,
+            last + 1
+        )));
+    }
+    let mut log = state.store().log_writer(&claim.run_id, &claim.job).await?;
+    match log.append(chunk.text.as_bytes()).await {
+        Ok(()) | Err(railyard_store::StoreError::LogTooLarge { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    state
+        .store()
+        .set_log_seq(&id, chunk.attempt, chunk.seq)
+        .await?;
+    Ok(Json(LogAck { acked: chunk.seq }))
+}
+
+pub(super) async fn complete(
+    State(state): State<AppState>,
+    _auth: AgentAuth,
+    Path(id): Path<String>,
+    Body(body): Body<Completion>,
+) -> ApiResult<StatusCode> {
+    let (claim, _) = state
+        .store()
+        .leased_job(&id, &body.agent_id, body.attempt)
+        .await?
+        .ok_or_else(|| ApiError::LeaseLost(id.clone()))?;
+    if !body.status.is_final() {
+        return Err(ApiError::BadRequest(format!(
+            "`{}` is not a final job status",
+            body.status.as_str()
+        )));
+    }
+    if !state
+        .store()
+        .complete_job(&id, &body.agent_id, body.attempt, body.status)
+        .await?
+    {
+        return Err(ApiError::LeaseLost(id));
+    }
+    let now = now_ms();
+    state
+        .store()
+        .job_finished(
+            &claim.run_id,
+            &claim.job,
+            body.status,
+            now,
+            body.error.as_deref(),
+        )
+        .await?;
+    let finished = state.store().advance_run(&claim.run_id, now).await?;
+    state.work().notify_waiters();
+    tracing::info!(job = %claim.job, run = %claim.run_id, status = body.status.as_str(), "job done");
+    if let Some(status) = finished {
+        tracing::info!(run = %claim.run_id, status = status.as_str(), "run done");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every so often: leases that lapsed put their job back (or fail it), and runs move on.
+pub(crate) async fn sweep_leases(state: AppState) {
+    let every =
+        (state.config().lease / 3).clamp(Duration::from_millis(200), Duration::from_secs(5));
+    loop {
+        tokio::time::sleep(every).await;
+        let now = now_ms();
+        match state.store().expire_leases(now).await {
+            Ok(lapsed) => {
+                for l in lapsed {
+                    tracing::warn!(run = %l.run_id, job = %l.job, requeued = l.requeued, "lease lapsed");
+                    if !l.requeued
+                        && let Err(e) = state.store().advance_run(&l.run_id, now).await
+                    {
+                        tracing::error!("moving run {} on: {e}", l.run_id);
+                    }
+                    state.work().notify_waiters();
+                }
+            }
+            Err(e) => tracing::error!("sweeping leases: {e}"),
+        }
+    }
+}

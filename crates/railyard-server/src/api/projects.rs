@@ -1,0 +1,136 @@
+//! Projects and triggers: add, list, start a run for a ref.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use railyard_store::NewRun;
+
+use super::{Admin, ApiResult, Body};
+use crate::error::ApiError;
+use crate::protocol::*;
+use crate::{AppState, git, now_ms};
+
+/// Names safe as a mirror folder and a label value.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.')
+}
+
+pub(super) async fn add_project(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Body(body): Body<NewProject>,
+) -> ApiResult<(StatusCode, Json<Project>)> {
+    if !valid_name(&body.name) {
+        return Err(ApiError::BadRequest(format!(
+            "invalid project name `{}`: use letters, digits, `-`, `_` and `.`",
+            body.name
+        )));
+    }
+    if body.repo.trim().is_empty() {
+        return Err(ApiError::BadRequest("the repository URL is empty".into()));
+    }
+    if !state
+        .store()
+        .add_project(&body.name, &body.repo, now_ms())
+        .await?
+    {
+        return Err(ApiError::Conflict(format!(
+            "project `{}` exists",
+            body.name
+        )));
+    }
+    if let Some(secret) = body.webhook_secret.as_deref().filter(|s| !s.is_empty()) {
+        state
+            .store()
+            .set_webhook_secret(&body.name, Some(secret))
+            .await?;
+    }
+    let project = state
+        .store()
+        .project(&body.name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("project `{}`", body.name)))?;
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+pub(super) async fn list_projects(
+    State(state): State<AppState>,
+    _auth: Admin,
+) -> ApiResult<Json<Vec<Project>>> {
+    Ok(Json(state.store().projects().await?))
+}
+
+pub(super) async fn trigger(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Path(name): Path<String>,
+    body: Option<Json<TriggerRequest>>,
+) -> ApiResult<(StatusCode, Json<Triggered>)> {
+    let request = body.map(|Json(b)| b).unwrap_or_default();
+    let git_ref = request.git_ref.as_deref().unwrap_or("HEAD");
+    let triggered = start_run(&state, &name, git_ref).await?;
+    Ok((StatusCode::CREATED, Json(triggered)))
+}
+
+/// Resolves `git_ref` in the project's mirror, reads the pipeline there, records the run and
+/// queues its jobs. Used by triggers and webhooks.
+pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> ApiResult<Triggered> {
+    let project = state
+        .store()
+        .project(name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("project `{name}`")))?;
+    let (mirror, commit) = git::resolve(
+        &state.config().mirrors_dir,
+        &project.name,
+        &project.repo_url,
+        git_ref,
+    )
+    .await?;
+    let text = git::pipeline_at(&mirror, &commit).await?;
+    let file = std::path::Path::new(railyard_pipeline::FILE_NAME);
+    let pipeline = railyard_pipeline::parse(file, &text).map_err(|e| ApiError::Pipeline {
+        commit: commit.clone(),
+        message: e.to_string(),
+    })?;
+    let jobs: Vec<(String, Vec<String>)> = pipeline
+        .jobs
+        .values()
+        .map(|j| (j.name.clone(), j.needs.clone()))
+        .collect();
+    let names: Vec<String> = jobs.iter().map(|(n, _)| n.clone()).collect();
+    let now = now_ms();
+    let run = state
+        .store()
+        .create_run(&NewRun {
+            project: project.name.clone(),
+            pipeline_path: railyard_pipeline::FILE_NAME.into(),
+            commit: Some(commit.clone()),
+            // Not a `host:pid`: the run belongs to the queue, not to a process, so no local
+            // `abandon_dead_runs` may take it for a crashed one.
+            owner: "railyard-server:queue".into(),
+            jobs: names.clone(),
+            started_at: now,
+        })
+        .await?;
+    state
+        .store()
+        .enqueue_run(
+            &run.id,
+            &project.name,
+            &project.repo_url,
+            &commit,
+            &jobs,
+            state.config().max_attempts,
+            now,
+        )
+        .await?;
+    state.work().notify_waiters();
+    tracing::info!(run = %run.id, project = %project.name, %commit, "run queued");
+    Ok(Triggered { run, jobs: names })
+}

@@ -1,0 +1,93 @@
+//! Runs for people: list, detail, a job's log, cancel.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{Admin, ApiResult};
+use crate::error::ApiError;
+use crate::protocol::*;
+use crate::{AppState, now_ms};
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RunsQuery {
+    project: Option<String>,
+    limit: Option<u32>,
+}
+
+pub(super) async fn list_runs(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Query(q): Query<RunsQuery>,
+) -> ApiResult<Json<Vec<RunRecord>>> {
+    let runs = state
+        .store()
+        .list_runs(q.project.as_deref(), q.limit.unwrap_or(20))
+        .await?;
+    Ok(Json(runs))
+}
+
+pub(super) async fn run_detail(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RunDetail>> {
+    state
+        .store()
+        .find_run(None, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))
+}
+
+pub(super) async fn job_log(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Path((id, job)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let run = state
+        .store()
+        .find_run(None, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    match state.store().read_log(&run.run.id, &job).await {
+        Ok(bytes) => {
+            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
+        }
+        Err(railyard_store::StoreError::NoLog { .. }) => Err(ApiError::NotFound(format!(
+            "log of job `{job}` of run {}",
+            run.run.id
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn cancel_run(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<RunDetail>)> {
+    let found = state
+        .store()
+        .find_run(None, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    let now = now_ms();
+    if !state.store().cancel_run(&found.run.id, now).await? {
+        return Err(ApiError::Conflict(format!(
+            "run {} has already ended",
+            found.run.id
+        )));
+    }
+    // Jobs not started are done now; the run ends here if none was running.
+    state.store().advance_run(&found.run.id, now).await?;
+    let detail = state
+        .store()
+        .find_run(None, &found.run.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    tracing::info!(run = %found.run.id, "run cancelled");
+    Ok((StatusCode::ACCEPTED, Json(detail)))
+}
