@@ -314,8 +314,8 @@ impl JobContext {
             working_dir: Some(WORKSPACE_DIR.into()),
             user: None,
         };
-        let mut out = LineBuffer::default();
-        let mut err = LineBuffer::default();
+        let mut out = LineBuffer::guarded(self.mask.clone());
+        let mut err = LineBuffer::guarded(self.mask.clone());
         let line = |stream: Stream| {
             let events = self.events.clone();
             let job = job.clone();

@@ -28,6 +28,34 @@ impl Masker {
         Masker { needles }
     }
 
+    /// The length in bytes of the longest secret line: how far a cut must look ahead.
+    pub fn longest(&self) -> usize {
+        self.needles.first().map_or(0, String::len)
+    }
+
+    /// A cut position at or before `at` that splits no secret in `buf`, so that an over-long
+    /// line cut in two still has each secret whole in one piece (and masked). `buf` must hold
+    /// at least [`Masker::longest`] bytes past `at`. A secret too long to fit is cut anyway.
+    pub fn safe_cut(&self, buf: &[u8], at: usize) -> usize {
+        let mut cut = at;
+        loop {
+            let straddling = self
+                .needles
+                .iter()
+                .filter_map(|n| {
+                    let n = n.as_bytes();
+                    let from = (cut + 1).saturating_sub(n.len());
+                    (from..cut).find(|&start| buf.get(start..start + n.len()) == Some(n))
+                })
+                .min();
+            match straddling {
+                Some(0) => return at,
+                Some(start) => cut = start,
+                None => return cut,
+            }
+        }
+    }
+
     /// The line with every secret replaced by [`MASK`].
     pub fn mask(&self, line: &str) -> String {
         let mut out = line.to_string();
@@ -65,6 +93,20 @@ mod tests {
     fn a_value_holding_another_is_masked_whole() {
         let m = Masker::new(["abc", "abcdef"]);
         assert_eq!(m.mask("xabcdefx"), "x***x");
+    }
+
+    #[test]
+    fn cuts_move_before_a_secret_they_would_split() {
+        let m = Masker::new(["secret-value"]);
+        let buf = b"xxxxsecret-valueyyyy";
+        assert_eq!(m.safe_cut(buf, 10), 4, "inside the secret");
+        assert_eq!(m.safe_cut(buf, 4), 4, "already before it");
+        assert_eq!(m.safe_cut(buf, 16), 16, "right after it");
+        assert_eq!(
+            m.safe_cut(b"secret-value", 5),
+            5,
+            "no room before: cut anyway"
+        );
     }
 
     #[test]
