@@ -48,6 +48,25 @@ pub fn slug(name: &str) -> String {
     if out.is_empty() { "job".into() } else { out }
 }
 
+/// The folder under a run's artifacts for `job`: the name itself when it is a plain file
+/// name (matrix names with spaces and parentheses are), else its slug and a hash of the name,
+/// so that two jobs never share a folder.
+pub fn artifacts_folder(job: &str) -> String {
+    let plain = !job.is_empty()
+        && job != "."
+        && job != ".."
+        && !job.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+    if plain {
+        job.to_string()
+    } else {
+        format!(
+            "{}-{}",
+            slug(job),
+            &blake3::hash(job.as_bytes()).to_hex()[..6]
+        )
+    }
+}
+
 /// The names and labels of one job's objects.
 #[derive(Debug, Clone)]
 pub struct JobNames {
@@ -134,6 +153,17 @@ mod tests {
         assert_eq!(slug("Test (A=1, B=x/y)"), "test-a-1-b-x-y");
         assert_eq!(slug("  "), "job");
         assert_eq!(slug("build_2.x"), "build_2.x");
+    }
+
+    #[test]
+    fn artifacts_folders_are_distinct_per_job() {
+        assert_eq!(artifacts_folder("build"), "build");
+        assert_eq!(artifacts_folder("test (os=a, v=1)"), "test (os=a, v=1)");
+        assert_ne!(artifacts_folder("Build"), artifacts_folder("build"));
+        let climbing = artifacts_folder("../x");
+        assert!(!climbing.contains('/'), "{climbing}");
+        assert_ne!(artifacts_folder("a/b"), artifacts_folder("a-b"));
+        assert_ne!(artifacts_folder(".."), "..");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::errors::RunnerError;
 use crate::events::Event;
 use crate::job::{CurrentStep, JobContext, StepsOutcome};
 use crate::lines::LineBuffer;
-use crate::names::{JobNames, slug};
+use crate::names::{self, JobNames};
 use crate::workspace;
 use indexmap::IndexMap;
 use railyard_docker::Docker;
@@ -332,7 +332,7 @@ pub(crate) fn job_context(
         image_id,
         env: env.into_iter().collect(),
         workspace,
-        artifacts_dir: opts.artifacts_dir.join(slug(name)),
+        artifacts_dir: opts.artifacts_dir.join(names::artifacts_folder(name)),
         events: events.clone(),
     }
 }
