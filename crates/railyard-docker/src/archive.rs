@@ -23,17 +23,38 @@ impl Docker {
         self.client
             .upload_to_container(container, Some(options), bollard::body_full(tar))
             .await
-            .map_err(|e| match server_error(&e) {
-                Some((404, m)) if !m.contains("No such container") => DockerError::PathNotFound {
-                    container: container.to_string(),
-                    path: dest_dir.to_string(),
-                },
-                _ => self.err_for(
-                    "container",
-                    container,
-                    format!("copying files into `{container}:{dest_dir}`"),
-                )(e),
-            })
+            .map_err(|e| self.put_error(container, dest_dir, e))
+    }
+
+    /// Like [`Docker::put_archive`], with the tar read as it is sent (from a file), so that
+    /// memory does not grow with its size. A read error aborts the upload.
+    pub async fn put_archive_stream(
+        &self,
+        container: &str,
+        dest_dir: &str,
+        tar: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    ) -> Result<(), DockerError> {
+        let options = UploadToContainerOptionsBuilder::default()
+            .path(dest_dir)
+            .build();
+        self.client
+            .upload_to_container(container, Some(options), bollard::body_try_stream(tar))
+            .await
+            .map_err(|e| self.put_error(container, dest_dir, e))
+    }
+
+    fn put_error(&self, container: &str, dest_dir: &str, e: bollard::errors::Error) -> DockerError {
+        match server_error(&e) {
+            Some((404, m)) if !m.contains("No such container") => DockerError::PathNotFound {
+                container: container.to_string(),
+                path: dest_dir.to_string(),
+            },
+            _ => self.err_for(
+                "container",
+                container,
+                format!("copying files into `{container}:{dest_dir}`"),
+            )(e),
+        }
     }
 
     /// A tar stream of a path in the container: a file, or a folder with its contents (the

@@ -35,7 +35,7 @@ pub struct JobContext {
     /// Variables: the pipeline's and job's, plus Railyard's own.
     pub env: Vec<(String, String)>,
     /// The workspace tar.
-    pub workspace: bytes::Bytes,
+    pub workspace: crate::workspace::Packed,
     /// Where this job's artifacts go.
     pub artifacts_dir: PathBuf,
     /// Where events go.
@@ -174,7 +174,7 @@ impl JobContext {
         docker.start_container(&container).await?;
         self.phase("copying workspace");
         docker
-            .put_archive(&container, WORKSPACE_DIR, self.workspace.clone())
+            .put_archive_stream(&container, WORKSPACE_DIR, self.workspace.stream())
             .await?;
         Ok(container)
     }

@@ -127,7 +127,7 @@ pub async fn run_pipeline(
     });
     let packing = tokio::task::spawn_blocking({
         let root = opts.repo_root.clone();
-        move || workspace::archive(&root)
+        move || workspace::pack(&root)
     });
     let mut prepared: HashMap<String, JoinHandle<Result<(), RunnerError>>> = HashMap::new();
     for name in opts
@@ -150,7 +150,7 @@ pub async fn run_pipeline(
 
     let images = prepare_envs(docker, &pipeline, &opts, &events, &cancel, &mut results).await;
     let workspace = match packing.await {
-        Ok(Ok(tar)) => Some(bytes::Bytes::from(tar)),
+        Ok(Ok(packed)) => Some(packed),
         Ok(Err(e)) => {
             fail_remaining(&opts, &mut results, &e.to_string(), &emit);
             None
@@ -298,7 +298,7 @@ pub(crate) fn job_context(
     opts: &RunOptions,
     name: &str,
     image_id: String,
-    workspace: bytes::Bytes,
+    workspace: workspace::Packed,
     events: &UnboundedSender<Event>,
 ) -> JobContext {
     let job = pipeline.jobs[name].clone();

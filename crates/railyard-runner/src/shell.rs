@@ -83,19 +83,13 @@ pub(crate) async fn context_for(
     .await?;
     lines.finish(&mut emit);
     let root = opts.repo_root.clone();
-    let tar = tokio::task::spawn_blocking(move || workspace::archive(&root))
+    let tar = tokio::task::spawn_blocking(move || workspace::pack(&root))
         .await
         .map_err(|e| RunnerError::Io {
             doing: "packing the workspace".into(),
             source: std::io::Error::other(e),
         })??;
     Ok(job_context(
-        docker,
-        pipeline,
-        opts,
-        job,
-        image.id,
-        tar.into(),
-        events,
+        docker, pipeline, opts, job, image.id, tar, events,
     ))
 }

@@ -3,10 +3,14 @@
 //! copied into the job's workspace volume.
 
 use crate::errors::RunnerError;
+use bytes::Bytes;
+use futures_util::Stream;
 use railyard_docker::context::{self, ContextFile, FileKind};
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 
 /// Where the workspace sits in every job container.
 pub const WORKSPACE_DIR: &str = "/workspace";
@@ -90,11 +94,111 @@ pub fn files(root: &Path) -> Result<Vec<ContextFile>, RunnerError> {
     Ok(files)
 }
 
-/// The workspace as a tar archive.
-pub fn archive(root: &Path) -> Result<Vec<u8>, RunnerError> {
+/// The workspace packed once per run and shared by its jobs: a tar in an unlinked temp file,
+/// streamed into each job's volume, so memory stays flat whatever the repository's size.
+#[derive(Debug, Clone)]
+pub struct Packed {
+    file: Arc<std::fs::File>,
+    len: u64,
+}
+
+impl Packed {
+    /// The tar's size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the tar is empty (it never is: a tar ends with two zero blocks).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The tar as chunks read from the file as the upload goes; every call reads from the
+    /// start, so jobs upload at the same time without sharing a file offset.
+    pub fn stream(&self) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+        const CHUNK: u64 = 256 * 1024;
+        let file = self.file.clone();
+        let len = self.len;
+        futures_util::stream::try_unfold(0u64, move |offset| {
+            let file = file.clone();
+            async move {
+                if offset >= len {
+                    return Ok(None);
+                }
+                let n = CHUNK.min(len - offset) as usize;
+                let chunk = tokio::task::spawn_blocking(move || {
+                    let mut buf = vec![0; n];
+                    file.read_exact_at(&mut buf, offset).map(|_| buf)
+                })
+                .await
+                .map_err(std::io::Error::other)??;
+                Ok(Some((Bytes::from(chunk), offset + n as u64)))
+            }
+        })
+    }
+}
+
+/// Packs the workspace of the repository at `root` (see [`files`]) into a temp file.
+pub fn pack(root: &Path) -> Result<Packed, RunnerError> {
     let files = files(root)?;
-    context::tar(&files, &[]).map_err(|source| RunnerError::Io {
+    let err = |source| RunnerError::Io {
         doing: format!("packing the workspace of {}", root.display()),
         source,
+    };
+    let file = tempfile::tempfile().map_err(err)?;
+    let out = context::tar_to(&files, &[], std::io::BufWriter::new(file)).map_err(err)?;
+    let file = out.into_inner().map_err(|e| err(e.into_error()))?;
+    let len = file.metadata().map_err(err)?.len();
+    Ok(Packed {
+        file: Arc::new(file),
+        len,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::TryStreamExt;
+
+    #[tokio::test]
+    async fn the_packed_stream_is_the_tar_of_the_files_whatever_the_chunking() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("small.txt"), "hello\n").unwrap();
+        let big: Vec<u8> = (0..1_300_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/big.bin"), &big).unwrap();
+
+        let packed = pack(dir.path()).unwrap();
+        let streamed: Vec<u8> = packed
+            .stream()
+            .map_ok(|b| b.to_vec())
+            .try_concat()
+            .await
+            .unwrap();
+        let expected = context::tar(&files(dir.path()).unwrap(), &[]).unwrap();
+        assert_eq!(streamed.len() as u64, packed.len());
+        assert!(streamed == expected, "the stream differs from the tar");
+        // Two uploads at once each read the whole tar.
+        let (a, b) = tokio::join!(
+            packed
+                .stream()
+                .map_ok(|b| b.len())
+                .try_fold(0, |n, l| async move { Ok(n + l) }),
+            packed
+                .stream()
+                .map_ok(|b| b.len())
+                .try_fold(0, |n, l| async move { Ok(n + l) }),
+        );
+        assert_eq!(
+            (a.unwrap() as u64, b.unwrap() as u64),
+            (packed.len(), packed.len())
+        );
+        let mut archive = tar::Archive::new(streamed.as_slice());
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["small.txt", "sub/big.bin"]);
+    }
 }

@@ -7,20 +7,35 @@ use std::io;
 /// A tar of these files (deterministic headers: mtime 0, uid/gid 0), plus extra in-memory
 /// entries (name, bytes) written as mode 0644 files after them.
 pub fn tar(files: &[ContextFile], extra: &[(String, Vec<u8>)]) -> io::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
+    tar_to(files, extra, Vec::new())
+}
+
+/// Like [`tar`], written to `out` (a file, so that memory does not grow with the files):
+/// each file is streamed, never held whole.
+pub fn tar_to<W: io::Write>(
+    files: &[ContextFile],
+    extra: &[(String, Vec<u8>)],
+    out: W,
+) -> io::Result<W> {
+    let mut builder = tar::Builder::new(out);
     for file in files {
         let mut header = header(file.mode);
         let with_path =
             |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", file.abs.display()));
         match &file.kind {
             FileKind::File => {
-                // Read whole, so the header's size is the size of what is written even when
-                // the file changes meanwhile (the tar crate does not check).
-                let bytes = std::fs::read(&file.abs).map_err(with_path)?;
+                let opened = std::fs::File::open(&file.abs).map_err(with_path)?;
+                let size = opened.metadata().map_err(with_path)?.len();
                 header.set_entry_type(tar::EntryType::Regular);
-                header.set_size(bytes.len() as u64);
+                header.set_size(size);
+                // Exactly `size` bytes, or an error: the tar crate trusts the header, so a
+                // file that grows or shrinks meanwhile would corrupt the archive.
+                let exact = Exact {
+                    inner: io::Read::take(opened, size),
+                    remaining: size,
+                };
                 builder
-                    .append_data(&mut header, &file.rel, bytes.as_slice())
+                    .append_data(&mut header, &file.rel, exact)
                     .map_err(with_path)?;
             }
             FileKind::Dir => {
@@ -46,6 +61,26 @@ pub fn tar(files: &[ContextFile], extra: &[(String, Vec<u8>)]) -> io::Result<Vec
         builder.append_data(&mut header, name, bytes.as_slice())?;
     }
     builder.into_inner()
+}
+
+/// A reader that fails when its file ends before the size its tar header announced.
+struct Exact<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: io::Read> io::Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.remaining > 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was being packed; run again",
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
 }
 
 fn header(mode: u32) -> tar::Header {
