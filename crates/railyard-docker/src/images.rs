@@ -152,8 +152,13 @@ impl Docker {
         let mut log = BuildLog::default();
         let mut image_id: Option<String> = None;
         let mut stream =
-            self.client
-                .build_image(options.build(), None, Some(bollard::body_full(tar.into())));
+            self.client.build_image(
+                options.build(),
+                None,
+                Some(bollard::body_try_stream(tokio_util::io::ReaderStream::new(
+                    tokio::fs::File::from_std(tar),
+                ))),
+            );
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
@@ -224,8 +229,9 @@ fn log_less_failure(message: &str) -> DockerError {
     }
 }
 
-/// The context tar and the Dockerfile's name inside it.
-fn build_context(req: &BuildRequest) -> Result<(Vec<u8>, String), DockerError> {
+/// The context tar, in an unlinked temp file read as it is sent (so memory does not grow with
+/// the context), and the Dockerfile's name inside it.
+fn build_context(req: &BuildRequest) -> Result<(std::fs::File, String), DockerError> {
     let dockerfile_err = |source| DockerError::Dockerfile {
         path: req.dockerfile.clone(),
         source,
@@ -242,21 +248,23 @@ fn build_context(req: &BuildRequest) -> Result<(Vec<u8>, String), DockerError> {
         .ok()
         .and_then(Path::to_str)
         .map(str::to_string);
-    Ok(match inside {
+    let (files, extra, name) = match inside {
         Some(rel) => {
             let files = context::collect_keeping(&context_dir, &[&rel]).map_err(io_err)?;
-            (context::tar(&files, &[]).map_err(io_err)?, rel)
+            (files, vec![], rel)
         }
         None => {
             let mut files = context::collect(&context_dir).map_err(io_err)?;
             files.retain(|f| f.rel != OUTSIDE_DOCKERFILE_NAME);
-            let extra = [(OUTSIDE_DOCKERFILE_NAME.to_string(), dockerfile_text)];
-            (
-                context::tar(&files, &extra).map_err(io_err)?,
-                OUTSIDE_DOCKERFILE_NAME.to_string(),
-            )
+            let extra = vec![(OUTSIDE_DOCKERFILE_NAME.to_string(), dockerfile_text)];
+            (files, extra, OUTSIDE_DOCKERFILE_NAME.to_string())
         }
-    })
+    };
+    let file = tempfile::tempfile().map_err(io_err)?;
+    let out = context::tar_to(&files, &extra, std::io::BufWriter::new(file)).map_err(io_err)?;
+    let mut file = out.into_inner().map_err(|e| io_err(e.into_error()))?;
+    std::io::Seek::rewind(&mut file).map_err(io_err)?;
+    Ok((file, name))
 }
 
 /// Splits `name[:tag]` or `name@digest` the way the docker CLI does before asking the
