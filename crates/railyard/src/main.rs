@@ -16,6 +16,10 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // On a closed stderr (`2>&1 | head`) the default reports the failed write with
+        // `eprintln!`, which panics in whatever thread logged: a store worker holding the
+        // database's write lock, say. Losing the log line is the lesser harm.
+        .log_internal_errors(false)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -74,3 +74,42 @@ fn after_kill_9_clean_reaps_the_leftovers_and_the_run_is_abandoned() {
     assert_nothing_left(&run_id);
     assert_eq!(p.runs()[0]["status"], "abandoned");
 }
+
+/// `railyard run 2>&1 | head`: once the reader is gone every write to stderr fails. Logging
+/// must not panic then (a panic in the store's worker left the database locked and the run
+/// hung for good), and the run must finish and clean up.
+#[test]
+fn closed_output_pipes_neither_hang_nor_lose_the_run() {
+    let p = Project::new(
+        "env: { image: busybox }\njobs:\n  chatty:\n    script: [echo one, echo two, echo three]\n",
+    );
+    let mut child = p
+        .cmd(&["run"])
+        .env("RAILYARD_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line of each, then close both pipes.
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    drop(err);
+    drop(child.stdout.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("railyard run hung after its output pipes closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let runs = p.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], "success", "{runs:?}");
+    assert_nothing_left(runs[0]["id"].as_str().unwrap());
+}
