@@ -151,14 +151,13 @@ impl Docker {
         }
         let mut log = BuildLog::default();
         let mut image_id: Option<String> = None;
-        let mut stream =
-            self.client.build_image(
-                options.build(),
-                None,
-                Some(bollard::body_try_stream(tokio_util::io::ReaderStream::new(
-                    tokio::fs::File::from_std(tar),
-                ))),
-            );
+        let mut stream = self.client.build_image(
+            options.build(),
+            None,
+            Some(bollard::body_try_stream(tokio_util::io::ReaderStream::new(
+                tokio::fs::File::from_std(tar),
+            ))),
+        );
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
