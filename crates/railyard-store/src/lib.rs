@@ -33,7 +33,7 @@ pub use connect::Backend;
 pub use errors::StoreError;
 pub use inventory::{PackageHolder, StoredScan};
 pub use logs::{LogWriter, log_file_name};
-pub use queue::{Claim, Lapsed, Project, QueueStats};
+pub use queue::{Claim, Lapsed, Project, QueueStats, QueuedJob};
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
 

@@ -15,7 +15,9 @@ use railyard_types::{JobStatus, RunStatus};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::{Backend, Store, StoreError};
+use crate::{Store, StoreError};
+
+mod claim;
 
 /// A repository known to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +28,17 @@ pub struct Project {
     pub repo_url: String,
     /// Milliseconds since the epoch.
     pub created_at: i64,
+    /// Its share of the fleet: a free slot goes to the project with the fewest running jobs
+    /// per unit of weight (1 and up).
+    #[serde(default = "one")]
+    pub weight: i64,
+    /// The most jobs it may run at once; 0 for no cap.
+    #[serde(default)]
+    pub max_running: i64,
+}
+
+fn one() -> i64 {
+    1
 }
 
 /// What an agent gets when it claims a job.
@@ -49,6 +62,17 @@ pub struct Claim {
     pub lease_until: i64,
 }
 
+/// One job of a run, as the queue takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueuedJob {
+    /// Its name in the pipeline.
+    pub name: String,
+    /// The jobs it waits for.
+    pub needs: Vec<String>,
+    /// Labels an agent must all have to claim it (`runs_on`).
+    pub runs_on: Vec<String>,
+}
+
 /// A leased job whose lease lapsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lapsed {
@@ -60,7 +84,8 @@ pub struct Lapsed {
     pub requeued: bool,
 }
 
-const COLUMNS: &str = "id, run_id, job_name, project, repo_url, git_commit, attempt, lease_until";
+pub(crate) const COLUMNS: &str =
+    "id, run_id, job_name, project, repo_url, git_commit, attempt, lease_until";
 
 impl Store {
     /// Adds a project; false when one of that name exists (nothing changes).
@@ -85,11 +110,13 @@ impl Store {
 
     /// One project by name.
     pub async fn project(&self, name: &str) -> Result<Option<Project>, StoreError> {
-        let row = sqlx::query("SELECT name, repo_url, created_at FROM projects WHERE name = $1")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(self.query_error("reading a project"))?;
+        let row = sqlx::query(
+            "SELECT name, repo_url, created_at, weight, max_running FROM projects WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(self.query_error("reading a project"))?;
         row.map(|r| project_from_row(&r))
             .transpose()
             .map_err(self.query_error("reading a project"))
@@ -127,24 +154,29 @@ impl Store {
 
     /// Every project, by name.
     pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
-        let rows = sqlx::query("SELECT name, repo_url, created_at FROM projects ORDER BY name")
-            .fetch_all(self.pool())
-            .await
-            .map_err(self.query_error("listing projects"))?;
+        let rows = sqlx::query(
+            "SELECT name, repo_url, created_at, weight, max_running FROM projects ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(self.query_error("listing projects"))?;
         rows.iter()
             .map(project_from_row)
             .collect::<Result<_, _>>()
             .map_err(self.query_error("listing projects"))
     }
 
-    /// Records an agent; returns its id.
+    /// Records an agent and its labels (a job's `runs_on` must be among them); returns its id.
     pub async fn register_agent(
         &self,
         name: &str,
         slots: i64,
+        labels: &[String],
         at: i64,
     ) -> Result<String, StoreError> {
         let id = ulid::Ulid::new().to_string();
+        let err = self.query_error("registering an agent");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
         sqlx::query(
             "INSERT INTO agents (id, name, slots, registered_at, last_seen) VALUES ($1, $2, $3, $4, $4)",
         )
@@ -152,9 +184,20 @@ impl Store {
         .bind(name)
         .bind(slots)
         .bind(at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
-        .map_err(self.query_error("registering an agent"))?;
+        .map_err(&err)?;
+        for label in labels {
+            sqlx::query(
+                "INSERT INTO agent_labels (agent_id, label) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(&id)
+            .bind(label)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)?;
         Ok(id)
     }
 
@@ -169,7 +212,9 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Puts a run's jobs in the queue: those without `needs` queued, the others waiting.
+    /// Puts a run's jobs in the queue: those without `needs` queued, the others waiting. A
+    /// job's `runs_on` labels go in with it, in the same transaction, so no agent lacking
+    /// them can claim it in between.
     #[allow(clippy::too_many_arguments)]
     pub async fn enqueue_run(
         &self,
@@ -177,72 +222,50 @@ impl Store {
         project: &str,
         repo_url: &str,
         commit: &str,
-        jobs: &[(String, Vec<String>)],
+        jobs: &[QueuedJob],
         max_attempts: i64,
         at: i64,
     ) -> Result<(), StoreError> {
         let err = self.query_error("queueing a run's jobs");
         let mut tx = self.pool().begin().await.map_err(&err)?;
-        for (name, needs) in jobs {
-            let state = if needs.is_empty() {
+        for job in jobs {
+            let id = ulid::Ulid::new().to_string();
+            let state = if job.needs.is_empty() {
                 "queued"
             } else {
                 "waiting"
             };
             sqlx::query(
                 "INSERT INTO queue (id, run_id, job_name, project, repo_url, git_commit, needs, \
-                 state, attempt, max_attempts, log_seq, queued_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, 0, $10)",
+                 state, attempt, max_attempts, log_seq, queued_at, labelled) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, 0, $10, $11)",
             )
-            .bind(ulid::Ulid::new().to_string())
+            .bind(&id)
             .bind(run_id)
-            .bind(name)
+            .bind(&job.name)
             .bind(project)
             .bind(repo_url)
             .bind(commit)
-            .bind(serde_json::to_string(needs).expect("names serialize"))
+            .bind(serde_json::to_string(&job.needs).expect("names serialize"))
             .bind(state)
             .bind(max_attempts)
             .bind(at)
+            .bind(i64::from(!job.runs_on.is_empty()))
             .execute(&mut *tx)
             .await
             .map_err(&err)?;
+            for label in &job.runs_on {
+                sqlx::query(
+                    "INSERT INTO job_labels (job_id, label) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(&id)
+                .bind(label)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+            }
         }
         tx.commit().await.map_err(&err)
-    }
-
-    /// Leases the next queued job to an agent, if any: fair share first (the project with
-    /// the fewest leased jobs), then its oldest job. One statement, so two claims never get
-    /// the same row. The leased count is taken per project, not per queued row (that made a
-    /// claim over 2,000 queued jobs cost about 170 ms).
-    pub async fn claim(
-        &self,
-        agent_id: &str,
-        now: i64,
-        lease_ms: i64,
-    ) -> Result<Option<Claim>, StoreError> {
-        let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE queue SET state = 'leased', agent_id = $1, lease_until = $2, \
-             attempt = attempt + 1, log_seq = 0 \
-             WHERE state = 'queued' AND id = (SELECT q.id FROM queue q WHERE q.state = 'queued' \
-             AND q.project = (SELECT p.project FROM queue p WHERE p.state = 'queued' \
-             GROUP BY p.project ORDER BY (SELECT COUNT(*) FROM queue r \
-             WHERE r.project = p.project AND r.state = 'leased'), MIN(p.queued_at) LIMIT 1) \
-             ORDER BY q.queued_at, q.id LIMIT 1{lock}) RETURNING {COLUMNS}"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(agent_id)
-            .bind(now + lease_ms)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(self.query_error("claiming a job"))?;
-        row.map(|r| claim_from_row(&r))
-            .transpose()
-            .map_err(self.query_error("claiming a job"))
     }
 
     /// Renews a lease: `None` when the agent no longer holds it (lapsed and handed on),
@@ -630,10 +653,12 @@ fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project, sqlx::Error> {
         name: r.try_get("name")?,
         repo_url: r.try_get("repo_url")?,
         created_at: r.try_get("created_at")?,
+        weight: r.try_get("weight")?,
+        max_running: r.try_get("max_running")?,
     })
 }
 
-fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error> {
+pub(crate) fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error> {
     Ok(Claim {
         job_id: r.try_get("id")?,
         run_id: r.try_get("run_id")?,

@@ -25,7 +25,7 @@ pub(super) async fn register(
     }
     let id = state
         .store()
-        .register_agent(&body.name, i64::from(body.slots), now_ms())
+        .register_agent(&body.name, i64::from(body.slots), &[], now_ms())
         .await?;
     tracing::info!(agent = %id, name = %body.name, slots = body.slots, "agent registered");
     Ok(Json(Registered {

@@ -98,12 +98,16 @@ pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> Ap
         commit: commit.clone(),
         message: e.to_string(),
     })?;
-    let jobs: Vec<(String, Vec<String>)> = pipeline
+    let jobs: Vec<railyard_store::QueuedJob> = pipeline
         .jobs
         .values()
-        .map(|j| (j.name.clone(), j.needs.clone()))
+        .map(|j| railyard_store::QueuedJob {
+            name: j.name.clone(),
+            needs: j.needs.clone(),
+            runs_on: Vec::new(),
+        })
         .collect();
-    let names: Vec<String> = jobs.iter().map(|(n, _)| n.clone()).collect();
+    let names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
     let now = now_ms();
     let run = state
         .store()

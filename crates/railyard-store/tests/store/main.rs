@@ -8,4 +8,5 @@ mod concurrency;
 mod logs;
 mod pg;
 mod queue;
+mod shares;
 mod story;

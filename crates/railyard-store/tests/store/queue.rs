@@ -2,7 +2,7 @@
 //! leases lapse and come back, concurrent claims never share a job, and a free slot goes to
 //! the project with the fewest running jobs. On SQLite, and on PostgreSQL when available.
 
-use railyard_store::{JobStatus, RunStatus, Store};
+use railyard_store::{JobStatus, QueuedJob, RunStatus, Store};
 
 use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
 
@@ -50,9 +50,13 @@ async fn run_with(store: &Store, project: &str, jobs: &[(&str, &[&str])], attemp
         .create_run(&new_run(project, "railyard-server:queue", &names))
         .await
         .unwrap();
-    let jobs: Vec<(String, Vec<String>)> = jobs
+    let jobs: Vec<QueuedJob> = jobs
         .iter()
-        .map(|(n, needs)| (n.to_string(), needs.iter().map(|s| s.to_string()).collect()))
+        .map(|(n, needs)| QueuedJob {
+            name: n.to_string(),
+            needs: needs.iter().map(|s| s.to_string()).collect(),
+            runs_on: Vec::new(),
+        })
         .collect();
     store
         .enqueue_run(
@@ -70,7 +74,10 @@ async fn run_with(store: &Store, project: &str, jobs: &[(&str, &[&str])], attemp
 }
 
 async fn agent(store: &Store) -> String {
-    store.register_agent("test", 1, now_ms()).await.unwrap()
+    store
+        .register_agent("test", 1, &[], now_ms())
+        .await
+        .unwrap()
 }
 
 async fn queue_story(store: &Store) {

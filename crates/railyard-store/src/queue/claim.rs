@@ -1,0 +1,134 @@
+//! The claim: which queued job a free slot gets, and a project's share of the fleet.
+//!
+//! Three rules, all in the one statement that leases the job (so two claims, or two servers
+//! on one PostgreSQL, never get the same row):
+//! - **Labels**: a job with `runs_on` labels goes only to an agent that has them all; a job
+//!   no agent can take stays queued.
+//! - **Caps**: a project with `max_running` > 0 holding that many leases gets no more slots.
+//! - **Fair share**: among the projects left, the one with the fewest leased jobs per unit of
+//!   `weight` goes first (ties: the one with the oldest queued job), then its oldest job.
+
+use sqlx::Row;
+
+use super::{COLUMNS, Claim, claim_from_row};
+use crate::{Backend, Store, StoreError};
+
+/// True for a queue row `x` whose `runs_on` labels the claiming agent (`$1`) all has. The
+/// `labelled` flag spares the lookups for rows without labels.
+fn fits(x: &str) -> String {
+    format!(
+        "({x}.labelled = 0 OR NOT EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = {x}.id \
+         AND NOT EXISTS (SELECT 1 FROM agent_labels a WHERE a.agent_id = $1 AND a.label = l.label)))"
+    )
+}
+
+/// How many jobs of project `p.project` are leased now.
+const LEASED: &str =
+    "(SELECT COUNT(*) FROM queue r WHERE r.project = p.project AND r.state = 'leased')";
+
+impl Store {
+    /// Leases the next queued job this agent can take, if any: its labels, the projects'
+    /// caps and fair share decide (see the module's doc). The leased count is taken per
+    /// project, not per queued row (that made a claim over 2,000 queued jobs cost about
+    /// 170 ms).
+    pub async fn claim(
+        &self,
+        agent_id: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Claim>, StoreError> {
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let (fits_q, fits_p) = (fits("q"), fits("p"));
+        let sql = format!(
+            "UPDATE queue SET state = 'leased', agent_id = $1, lease_until = $2, \
+             attempt = attempt + 1, log_seq = 0 \
+             WHERE state = 'queued' AND id = (SELECT q.id FROM queue q WHERE q.state = 'queued' \
+             AND {fits_q} AND q.project = (SELECT p.project FROM queue p \
+             LEFT JOIN projects pr ON pr.name = p.project \
+             WHERE p.state = 'queued' AND {fits_p} GROUP BY p.project \
+             HAVING COALESCE(MAX(pr.max_running), 0) = 0 OR {LEASED} < MAX(pr.max_running) \
+             ORDER BY {LEASED} * 1.0 / COALESCE(MAX(pr.weight), 1), MIN(p.queued_at) LIMIT 1) \
+             ORDER BY q.queued_at, q.id LIMIT 1{lock}) RETURNING {COLUMNS}"
+        );
+        let err = self.query_error("claiming a job");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(agent_id)
+            .bind(now + lease_ms)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(&err)?;
+        let Some(claim) = row.map(|r| claim_from_row(&r)).transpose().map_err(&err)? else {
+            return Ok(None);
+        };
+        if self.backend() == Backend::Postgres && self.over_cap(&claim.project).await? {
+            // Two claims on PostgreSQL may each have counted the leases before the other's
+            // commit and passed a cap together. Whoever sees it passed hands its job back; on
+            // SQLite the single writer makes the statement's count exact.
+            self.unclaim(&claim).await?;
+            return Ok(None);
+        }
+        Ok(Some(claim))
+    }
+
+    /// True when the project holds more leases than its cap.
+    async fn over_cap(&self, project: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM projects WHERE name = $1 AND max_running > 0 AND max_running < \
+             (SELECT COUNT(*) FROM queue WHERE project = $1 AND state = 'leased')",
+        )
+        .bind(project)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(self.query_error("checking a project's cap"))?;
+        Ok(row.is_some())
+    }
+
+    /// Puts a claim just made back in the queue as if it never happened.
+    async fn unclaim(&self, claim: &Claim) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE queue SET state = 'queued', agent_id = NULL, lease_until = NULL, \
+             attempt = attempt - 1 WHERE id = $1 AND attempt = $2 AND state = 'leased'",
+        )
+        .bind(&claim.job_id)
+        .bind(claim.attempt)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("handing a claim back"))?;
+        Ok(())
+    }
+
+    /// Sets a project's share: its `weight` (1 and up) and `max_running` (0: no cap); `None`
+    /// keeps the value. False when no such project.
+    pub async fn set_project_share(
+        &self,
+        name: &str,
+        weight: Option<i64>,
+        max_running: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE projects SET weight = COALESCE($2, weight), \
+             max_running = COALESCE($3, max_running) WHERE name = $1",
+        )
+        .bind(name)
+        .bind(weight)
+        .bind(max_running)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("setting a project's share"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The `runs_on` labels of a queued job, sorted; empty when it has none.
+    pub async fn job_labels(&self, job_id: &str) -> Result<Vec<String>, StoreError> {
+        let err = self.query_error("reading a job's labels");
+        let rows = sqlx::query("SELECT label FROM job_labels WHERE job_id = $1 ORDER BY label")
+            .bind(job_id)
+            .fetch_all(self.pool())
+            .await
+            .map_err(&err)?;
+        rows.iter().map(|r| r.try_get(0).map_err(&err)).collect()
+    }
+}

@@ -1,0 +1,239 @@
+//! Who gets a free slot: `runs_on` labels, per-project caps and weights, and the issue's
+//! story (project A queues 200 jobs, project B's one job starts at the next free slot) with a
+//! loop of concurrent claimers. On SQLite, and on PostgreSQL when available.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use railyard_store::{Claim, JobStatus, QueuedJob, Store};
+
+use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
+
+const LEASE: i64 = 60_000;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shares_on_sqlite() {
+    let dir = data_dir();
+    let store = Store::open_in(dir.path()).await.unwrap();
+    every_rule(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shares_on_postgres() {
+    let Some(db) = PgDb::create("shares_on_postgres").await else {
+        return;
+    };
+    let logs = data_dir();
+    let store = open_pg(&db.url, logs.path()).await;
+    every_rule(&store).await;
+    store.close().await;
+    db.drop_db().await;
+}
+
+async fn every_rule(store: &Store) {
+    labels(store).await;
+    caps(store).await;
+    weights(store).await;
+    busy_project_does_not_hold_the_fleet(store).await;
+}
+
+/// Queues one run of `project` with jobs `(name, runs_on)`; returns the run id.
+async fn queue(store: &Store, project: &str, jobs: &[(&str, &[&str])]) -> String {
+    let names: Vec<&str> = jobs.iter().map(|(n, _)| *n).collect();
+    let run = store
+        .create_run(&new_run(project, "railyard-server:queue", &names))
+        .await
+        .unwrap();
+    let jobs: Vec<QueuedJob> = jobs
+        .iter()
+        .map(|(n, labels)| QueuedJob {
+            name: n.to_string(),
+            needs: Vec::new(),
+            runs_on: labels.iter().map(|l| l.to_string()).collect(),
+        })
+        .collect();
+    store
+        .enqueue_run(&run.id, project, "file:///r.git", "abc", &jobs, 1, now_ms())
+        .await
+        .unwrap();
+    run.id
+}
+
+async fn agent(store: &Store, labels: &[&str]) -> String {
+    let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    store
+        .register_agent("test", 1, &labels, now_ms())
+        .await
+        .unwrap()
+}
+
+async fn claim(store: &Store, agent: &str) -> Option<Claim> {
+    store.claim(agent, now_ms(), LEASE).await.unwrap()
+}
+
+async fn finish(store: &Store, agent: &str, c: &Claim) {
+    assert!(
+        store
+            .complete_job(&c.job_id, agent, c.attempt, JobStatus::Success)
+            .await
+            .unwrap()
+    );
+    store.advance_run(&c.run_id, now_ms()).await.unwrap();
+}
+
+async fn labels(store: &Store) {
+    queue(
+        store,
+        "labelled",
+        &[("gpu", &["gpu", "linux"]), ("plain", &[])],
+    )
+    .await;
+    let linux = agent(store, &["linux"]).await;
+    let c = claim(store, &linux).await.unwrap();
+    assert_eq!(c.job, "plain", "a job without labels goes to any agent");
+    assert!(
+        claim(store, &linux).await.is_none(),
+        "`gpu` needs both labels: an agent with only `linux` gets nothing"
+    );
+    let bare = agent(store, &[]).await;
+    assert!(claim(store, &bare).await.is_none());
+    let gpu = agent(store, &["x86", "linux", "gpu"]).await;
+    let c = claim(store, &gpu).await.unwrap();
+    assert_eq!(
+        c.job, "gpu",
+        "an agent with every label (and more) takes it"
+    );
+    finish(store, &gpu, &c).await;
+}
+
+async fn caps(store: &Store) {
+    assert!(
+        store
+            .add_project("capped", "file:///r.git", now_ms())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_project_share("capped", None, Some(2))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_project_share("nope", Some(2), None)
+            .await
+            .unwrap()
+    );
+    let project = store.project("capped").await.unwrap().unwrap();
+    assert_eq!((project.weight, project.max_running), (1, 2));
+    queue(store, "capped", &[("a", &[]), ("b", &[]), ("c", &[])]).await;
+    let me = agent(store, &[]).await;
+    let first = claim(store, &me).await.unwrap();
+    let second = claim(store, &me).await.unwrap();
+    assert!(
+        claim(store, &me).await.is_none(),
+        "a project at its cap of 2 gets no third slot"
+    );
+    finish(store, &me, &first).await;
+    let third = claim(store, &me)
+        .await
+        .expect("a slot under the cap is free again");
+    let mut jobs = [first.job, second.job, third.job];
+    jobs.sort();
+    assert_eq!(jobs, ["a", "b", "c"]);
+}
+
+async fn weights(store: &Store) {
+    for (name, weight) in [("heavy", 3), ("light", 1)] {
+        store
+            .add_project(name, "file:///r.git", now_ms())
+            .await
+            .unwrap();
+        store
+            .set_project_share(name, Some(weight), None)
+            .await
+            .unwrap();
+    }
+    let jobs: Vec<String> = (0..6).map(|i| format!("j{i}")).collect();
+    let spec: Vec<(&str, &[&str])> = jobs.iter().map(|j| (j.as_str(), &[][..])).collect();
+    queue(store, "heavy", &spec).await;
+    // Two: the queue is empty after the eight claims, for the next story.
+    queue(store, "light", &spec[..2]).await;
+    let me = agent(store, &[]).await;
+    let mut order = Vec::new();
+    for _ in 0..8 {
+        order.push(claim(store, &me).await.unwrap().project);
+    }
+    let heavy = order.iter().filter(|p| *p == "heavy").count();
+    assert_eq!(
+        (heavy, order.len() - heavy),
+        (6, 2),
+        "weight 3 against 1: six running to two ({order:?})"
+    );
+}
+
+/// Project A queues 200 jobs on a fleet of busy claimers; B's one job, queued after, is
+/// claimed by the first claim that starts once it is in the queue: no A job starts between
+/// B's arrival and B's start, so B waits at most one job length.
+async fn busy_project_does_not_hold_the_fleet(store: &Store) {
+    let jobs: Vec<String> = (0..200).map(|i| format!("a{i}")).collect();
+    let spec: Vec<(&str, &[&str])> = jobs.iter().map(|j| (j.as_str(), &[][..])).collect();
+    queue(store, "project-a", &spec).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut claimers = Vec::new();
+    for _ in 0..6 {
+        let (store, stop) = (store.clone(), stop.clone());
+        let me = agent(&store, &[]).await;
+        claimers.push(tokio::spawn(async move {
+            // (when the claim started, what it got)
+            let mut log: Vec<(Instant, String)> = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                let Some(c) = claim(&store, &me).await else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                log.push((started, c.project.clone()));
+                if c.project == "project-b" {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                // The job's length.
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                finish(&store, &me, &c).await;
+            }
+            log
+        }));
+    }
+    // Let the fleet fill with A's jobs, then B arrives.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    queue(store, "project-b", &[("only", &[])]).await;
+    let arrived = Instant::now();
+    let mut log = Vec::new();
+    for c in claimers {
+        log.extend(c.await.unwrap());
+    }
+    log.sort_by_key(|(at, _)| *at);
+    let b = log
+        .iter()
+        .position(|(_, p)| p == "project-b")
+        .expect("B's job was claimed");
+    let a_after = log[..b]
+        .iter()
+        .filter(|(at, p)| p == "project-a" && *at > arrived)
+        .count();
+    assert_eq!(
+        a_after, 0,
+        "no A job may start once B's job is queued and before it"
+    );
+    let a_before = log.iter().filter(|(at, _)| *at < arrived).count();
+    assert!(a_before >= 6, "the fleet was busy with A when B came");
+    let stats = store.queue_stats(0).await.unwrap();
+    let a_queued = stats
+        .jobs
+        .iter()
+        .find(|(p, s, _)| p == "project-a" && s == "queued")
+        .map_or(0, |j| j.2);
+    assert!(a_queued > 100, "A still had most of its 200 jobs queued");
+}
