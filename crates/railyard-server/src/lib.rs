@@ -14,6 +14,7 @@ mod api;
 mod error;
 mod follow;
 mod git;
+mod openapi;
 pub mod protocol;
 mod webhook;
 
@@ -28,6 +29,7 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+pub use api::tokens::{CreatedToken, NewToken};
 pub use error::ApiError;
 
 /// A token as the server keeps it: only its SHA-256, so a dump of memory or config files
@@ -39,6 +41,11 @@ impl TokenHash {
     /// Hashes a token.
     pub fn of(token: &str) -> TokenHash {
         TokenHash(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// The hash in lowercase hex, as the store keeps stored tokens.
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
     }
 
     /// Compares in constant time (over the hashes).

@@ -12,6 +12,7 @@
 mod advisories;
 mod connect;
 mod errors;
+mod fleet;
 mod inventory;
 mod logs;
 mod queries;
@@ -22,6 +23,7 @@ mod runs;
 #[path = "../tests/store/pg.rs"]
 mod test_pg;
 pub mod timings;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,11 +33,13 @@ use sqlx::AnyPool;
 pub use advisories::{AffectedImage, ImportCounts, RematchCounts};
 pub use connect::Backend;
 pub use errors::StoreError;
+pub use fleet::{AgentInfo, WaitHistogram};
 pub use inventory::{PackageHolder, StoredScan};
 pub use logs::{LogWriter, log_file_name};
 pub use queue::{Claim, Lapsed, Project, QueueStats, QueuedJob};
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
+pub use tokens::TokenInfo;
 
 /// The file name of the SQLite database inside a data folder.
 pub const DB_FILE_NAME: &str = "railyard.db";

@@ -61,6 +61,12 @@ pub enum Command {
     Project(crate::cmd::project::ProjectArgs),
     /// Start a run of a project on the server.
     Trigger(crate::cmd::trigger::TriggerArgs),
+    /// Cancel a run on the server.
+    Cancel(crate::cmd::cancel::CancelArgs),
+    /// List the server's agents.
+    Agents(crate::cmd::agents::AgentsArgs),
+    /// Create, list or revoke the server's stored tokens.
+    Token(crate::cmd::token::TokenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +127,11 @@ pub struct RunsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// With a server: only this project's runs [default: every project's].
+    #[arg(long)]
+    pub project: Option<String>,
+    #[command(flatten)]
+    pub remote: crate::cmd::project::MaybeRemote,
 }
 
 #[derive(Debug, Args)]
@@ -129,4 +140,10 @@ pub struct LogsArgs {
     pub run: String,
     /// One job of the run [default: every job, in order].
     pub job: Option<String>,
+    /// Follow the job's log on the server as it grows; exit with the job's status (`-f` is
+    /// the global `--file`, so the short form is `-F`).
+    #[arg(short = 'F', long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub remote: crate::cmd::project::MaybeRemote,
 }

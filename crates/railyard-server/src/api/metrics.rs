@@ -1,4 +1,4 @@
-//! Prometheus text for scrapers.
+//! Prometheus text for scrapers (exposition format 0.0.4).
 
 use axum::extract::State;
 use axum::http::header;
@@ -7,23 +7,111 @@ use axum::response::{IntoResponse, Response};
 use super::ApiResult;
 use crate::{AppState, now_ms};
 
-/// Prometheus text: jobs per project and state, agents registered and live. Open, like most
-/// exporters; put it behind the network's rules.
+/// Upper bounds of the queue-wait buckets, in seconds: from a claim that found its job at
+/// once to an hour behind a busy fleet.
+const WAIT_BUCKETS: [f64; 12] = [
+    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
+/// Prometheus text: jobs per project and state, running jobs per project, how long jobs
+/// waited in the queue (a histogram per project), agents registered and live. Open, like
+/// most exporters; put it behind the network's rules.
 pub(super) async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     let lease_ms = state.config().lease.as_millis() as i64;
     let stats = state.store().queue_stats(now_ms() - lease_ms).await?;
-    let mut out = String::new();
-    out.push_str("# HELP railyard_jobs Jobs of unfinished runs by project and queue state.\n");
-    out.push_str("# TYPE railyard_jobs gauge\n");
+    let bounds_ms: Vec<i64> = WAIT_BUCKETS.iter().map(|s| (s * 1000.0) as i64).collect();
+    let waits = state.store().wait_histograms(&bounds_ms).await?;
+    let mut out = Text::default();
+    out.family(
+        "railyard_jobs",
+        "gauge",
+        "Jobs of unfinished runs by project and queue state.",
+    );
     for (project, st, n) in &stats.jobs {
-        let project = project.replace('\\', "\\\\").replace('"', "\\\"");
-        out.push_str(&format!(
-            "railyard_jobs{{project=\"{project}\",state=\"{st}\"}} {n}\n"
+        out.sample("railyard_jobs", &[("project", project), ("state", st)], n);
+    }
+    out.family(
+        "railyard_running_jobs",
+        "gauge",
+        "Jobs an agent holds a lease on, by project.",
+    );
+    for (project, _, n) in stats.jobs.iter().filter(|(_, st, _)| st == "leased") {
+        out.sample("railyard_running_jobs", &[("project", project)], n);
+    }
+    out.family(
+        "railyard_queue_wait_seconds",
+        "histogram",
+        "Time from a job entering the queue to its last claim, by project.",
+    );
+    for h in &waits {
+        let p = ("project", h.project.as_str());
+        for (bound, n) in WAIT_BUCKETS.iter().zip(&h.cumulative) {
+            let le = bound.to_string();
+            out.sample("railyard_queue_wait_seconds_bucket", &[p, ("le", &le)], n);
+        }
+        out.sample(
+            "railyard_queue_wait_seconds_bucket",
+            &[p, ("le", "+Inf")],
+            h.count,
+        );
+        out.sample(
+            "railyard_queue_wait_seconds_sum",
+            &[p],
+            h.sum_ms as f64 / 1000.0,
+        );
+        out.sample("railyard_queue_wait_seconds_count", &[p], h.count);
+    }
+    out.family("railyard_agents", "gauge", "Registered agents.");
+    out.sample("railyard_agents", &[], stats.agents);
+    out.family(
+        "railyard_agents_live",
+        "gauge",
+        "Agents seen within one lease.",
+    );
+    out.sample("railyard_agents_live", &[], stats.agents_seen);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out.0).into_response())
+}
+
+/// The exposition text being written.
+#[derive(Default)]
+struct Text(String);
+
+impl Text {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        self.0.push_str(&format!(
+            "# HELP {name} {}\n# TYPE {name} {kind}\n",
+            help.replace('\\', "\\\\").replace('\n', "\\n")
         ));
     }
-    out.push_str("# HELP railyard_agents Registered agents.\n# TYPE railyard_agents gauge\n");
-    out.push_str(&format!("railyard_agents {}\n", stats.agents));
-    out.push_str("# HELP railyard_agents_live Agents seen within one lease.\n# TYPE railyard_agents_live gauge\n");
-    out.push_str(&format!("railyard_agents_live {}\n", stats.agents_seen));
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            let inner: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
+                .collect();
+            self.0.push_str(&format!("{{{}}}", inner.join(",")));
+        }
+        self.0.push_str(&format!(" {value}\n"));
+    }
+}
+
+/// A label value as the format wants it: `\`, `"` and newlines escaped.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut t = Text::default();
+        t.sample("m", &[("project", "a\"b\\c\nd")], 1);
+        assert_eq!(t.0, "m{project=\"a\\\"b\\\\c\\nd\"} 1\n");
+    }
 }

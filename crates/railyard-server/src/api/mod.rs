@@ -1,13 +1,15 @@
 //! The routes under `/api/v1`: authentication and bodies here, handlers per area.
 
 mod agents;
+mod fleet;
 mod metrics;
 mod projects;
 mod runs;
+pub(crate) mod tokens;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
@@ -43,23 +45,61 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}/heartbeat", post(agents::heartbeat))
         .route("/api/v1/jobs/{id}/logs", post(agents::log_chunk))
         .route("/api/v1/jobs/{id}/complete", post(agents::complete))
+        .route("/api/v1/agents", get(fleet::list_agents))
+        .route("/api/v1/tokens", post(tokens::create).get(tokens::list))
+        .route("/api/v1/tokens/{name}/revoke", post(tokens::revoke))
+        .route("/api/v1/openapi.json", get(crate::openapi::document))
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .with_state(state)
 }
 
-fn authorize(headers: &HeaderMap, token: &TokenHash, kind: &'static str) -> ApiResult<()> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(t) if token.matches(t) => Ok(()),
-        _ => Err(ApiError::Unauthorized(kind)),
+/// Which kind of token a route takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Admin,
+    Agent,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Agent => "agent",
+        }
     }
 }
 
-/// A request made with the admin token; checked before the body is read, so a bad token
+/// The bootstrap token of the flags (in memory, constant time), else a stored live token of
+/// that role: one lookup by its SHA-256 on a unique index, so a revoked token fails on the
+/// next request, on every server of the database. A store failure answers 500, never lets
+/// the request through.
+async fn authorize(parts: &Parts, state: &AppState, role: Role) -> ApiResult<()> {
+    let given = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized(role.as_str()))?;
+    let bootstrap = match role {
+        Role::Admin => &state.config().admin_token,
+        Role::Agent => &state.config().agent_token,
+    };
+    if bootstrap.matches(given) {
+        return Ok(());
+    }
+    match state
+        .store()
+        .token_role(&TokenHash::of(given).hex())
+        .await?
+    {
+        Some(r) if r == role.as_str() => Ok(()),
+        _ => Err(ApiError::Unauthorized(role.as_str())),
+    }
+}
+
+/// A request made with an admin token; checked before the body is read, so a bad token
 /// gets 401 whatever the body.
 pub(crate) struct Admin;
 
@@ -67,18 +107,20 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        authorize(&parts.headers, &state.config().admin_token, "admin").map(|_| Admin)
+        authorize(parts, state, Role::Admin).await.map(|_| Admin)
     }
 }
 
-/// A request made with the agents' token.
+/// A request made with an agent token.
 pub(crate) struct AgentAuth;
 
 impl FromRequestParts<AppState> for AgentAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        authorize(&parts.headers, &state.config().agent_token, "agent").map(|_| AgentAuth)
+        authorize(parts, state, Role::Agent)
+            .await
+            .map(|_| AgentAuth)
     }
 }
 

@@ -5,22 +5,43 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
+    /// A TOML file whose `[agent]` table sets any of these flags (`token = "…"`); the
+    /// environment and the flags win over it.
+    #[arg(long, env = "RAILYARD_CONFIG", value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
     /// The server, `http://host:port`.
     #[arg(long, env = "RAILYARD__AGENT__SERVER")]
-    pub server: String,
-    /// The agents' token.
+    pub server: Option<String>,
+    /// An agent token.
     #[arg(long, env = "RAILYARD__AGENT__TOKEN", hide_env_values = true)]
-    pub token: String,
-    /// How many jobs to run at once.
-    #[arg(long, env = "RAILYARD__AGENT__SLOTS", default_value_t = 1)]
-    pub slots: u32,
+    pub token: Option<String>,
+    /// How many jobs to run at once [default: 1].
+    #[arg(long, env = "RAILYARD__AGENT__SLOTS")]
+    pub slots: Option<u32>,
     /// A name for people [default: host:pid].
     #[arg(long, env = "RAILYARD__AGENT__NAME")]
     pub name: Option<String>,
 }
 
 pub async fn run(args: AgentArgs) -> anyhow::Result<i32> {
-    if args.slots == 0 {
+    let file = super::config::load(args.config.as_deref())?.agent;
+    let required = |value: Option<String>, key: &str| {
+        value.filter(|v| !v.is_empty()).ok_or_else(|| {
+            super::Expected::Input(format!(
+                "the agent's {key} is missing: pass --{key}, set RAILYARD__AGENT__{}, or write \
+                 `{key} = \"…\"` under [agent] in the --config file",
+                key.to_uppercase()
+            ))
+        })
+    };
+    let server = required(args.server.or(file.server), "server")?;
+    let token = required(args.token.or(file.token), "token")?;
+    let slots = args.slots.or(file.slots).unwrap_or(1);
+    let name = args.name.or(file.name);
+    if file.labels.is_some_and(|l| !l.is_empty()) {
+        return Err(super::Expected::Input("[agent] labels: not supported yet".into()).into());
+    }
+    if slots == 0 {
         return Err(super::Expected::Input("--slots must be at least 1".into()).into());
     }
     let docker = super::docker().await?;
@@ -47,10 +68,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<i32> {
         }
     });
     let config = railyard_agent::AgentConfig {
-        server: args.server,
-        token: args.token,
-        slots: args.slots,
-        name: args.name.unwrap_or_else(railyard_runner::names::owner),
+        server,
+        token,
+        slots,
+        name: name.unwrap_or_else(railyard_runner::names::owner),
     };
     railyard_agent::run(config, docker, shutdown).await?;
     Ok(0)

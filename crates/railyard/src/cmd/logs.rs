@@ -1,4 +1,5 @@
-//! `railyard logs RUN [JOB]`: a run's logs, kept by the store after the process ended.
+//! `railyard logs RUN [JOB] [-f]`: a run's logs, kept by the store after the process ended,
+//! or with a server (`RAILYARD_SERVER`) the server's, followed live with `--follow`.
 
 use super::Expected;
 use crate::cli::{Global, LogsArgs};
@@ -7,6 +8,29 @@ use crate::report::recorder::ENV_LOG;
 use std::io::Write;
 
 pub async fn run(g: &Global, args: LogsArgs) -> anyhow::Result<i32> {
+    if let Some(client) = args.remote.client()? {
+        let (server, token) = (
+            args.remote.server.as_deref().unwrap_or_default(),
+            args.remote.token.as_deref().unwrap_or_default(),
+        );
+        return super::follow::remote_logs(
+            &client,
+            server,
+            token,
+            &args.run,
+            args.job.as_deref(),
+            args.follow,
+        )
+        .await;
+    }
+    if args.follow {
+        return Err(Expected::Input(
+            "--follow follows a job on a server: set RAILYARD_SERVER or pass --server (a local run \
+             prints its log as it goes)"
+                .into(),
+        )
+        .into());
+    }
     let project = project::find(g.directory.as_deref(), g.file.as_deref())?;
     let store = super::store(g).await?;
     let detail = store

@@ -2,8 +2,12 @@
 
 pub mod advisories;
 pub mod agent;
+pub mod agents;
+pub mod cancel;
 mod clean;
+pub mod config;
 mod envscan;
+mod follow;
 mod graph;
 pub mod inventory;
 mod logs;
@@ -15,6 +19,7 @@ pub mod server;
 mod shell;
 mod split;
 mod tests;
+pub mod token;
 pub mod trigger;
 mod validate;
 
@@ -58,6 +63,9 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Agent(args) => agent::run(args).await,
         Command::Project(args) => project::run(args).await,
         Command::Trigger(args) => trigger::run(args).await,
+        Command::Cancel(args) => cancel::run(args).await,
+        Command::Agents(args) => agents::run(args).await,
+        Command::Token(args) => token::run(args).await,
     };
     match result {
         Ok(code) => code,

@@ -21,6 +21,33 @@ impl Remote {
     }
 }
 
+/// A server to ask instead of this machine's run history, when `--server` or
+/// `RAILYARD_SERVER` is set.
+#[derive(Debug, Args)]
+pub struct MaybeRemote {
+    /// Ask this server (`http://host:port`) [default: this machine's run history].
+    #[arg(long, env = "RAILYARD_SERVER")]
+    pub server: Option<String>,
+    /// The server's admin token.
+    #[arg(long, env = "RAILYARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl MaybeRemote {
+    /// The server's client, `None` to stay local; an error when a server is named without a
+    /// token.
+    pub fn client(&self) -> anyhow::Result<Option<Client>> {
+        match (&self.server, &self.token) {
+            (None, _) => Ok(None),
+            (Some(server), Some(token)) => Ok(Some(Client::new(server, token))),
+            (Some(server), None) => Err(super::Expected::Input(format!(
+                "server {server} named but no token: pass --token or set RAILYARD_TOKEN"
+            ))
+            .into()),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ProjectArgs {
     #[command(subcommand)]

@@ -1,9 +1,26 @@
-//! `railyard runs`: this project's recent runs.
+//! `railyard runs`: this project's recent runs, or with a server (`RAILYARD_SERVER`) the
+//! server's.
 
 use crate::cli::{Global, RunsArgs};
 use crate::project;
+use railyard_store::RunRecord;
 
 pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
+    if let Some(client) = args.remote.client()? {
+        let mut path = format!("/api/v1/runs?limit={}", args.limit);
+        if let Some(p) = &args.project {
+            path.push_str(&format!("&project={p}"));
+        }
+        let runs: Vec<RunRecord> = client.get(&path).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&runs)?);
+        } else if runs.is_empty() {
+            println!("no runs on the server yet: start one with `railyard trigger PROJECT`");
+        } else {
+            println!("{}", table(runs, true));
+        }
+        return Ok(0);
+    }
     let project = project::find(g.directory.as_deref(), g.file.as_deref())?;
     let store = super::store(g).await?;
     let runs = store.list_runs(Some(&project.key()), args.limit).await?;
@@ -18,15 +35,25 @@ pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
         );
         return Ok(0);
     }
+    println!("{}", table(runs, false));
+    Ok(0)
+}
+
+/// The runs as a table; a server's runs show their project.
+fn table(runs: Vec<RunRecord>, with_project: bool) -> comfy_table::Table {
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
-    table.set_header(["#", "status", "started", "time", "commit", "id"]);
+    let mut header = vec!["#", "status", "started", "time", "commit", "id"];
+    if with_project {
+        header.insert(0, "project");
+    }
+    table.set_header(header);
     for r in runs {
         let time = r
             .finished_at
             .map(|f| crate::report::duration((f - r.started_at).max(0) as u64))
             .unwrap_or_default();
-        table.add_row([
+        let mut row = vec![
             r.number.to_string(),
             r.status.to_string(),
             local_time(r.started_at),
@@ -37,10 +64,13 @@ pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
                 .unwrap_or("")
                 .to_string(),
             r.id,
-        ]);
+        ];
+        if with_project {
+            row.insert(0, r.project);
+        }
+        table.add_row(row);
     }
-    println!("{table}");
-    Ok(0)
+    table
 }
 
 /// `2026-11-28 10:31:02` in the local time zone.

@@ -1,47 +1,70 @@
 //! `railyard server`: the HTTP API and the job queue, on an SQLite file in the data folder
 //! or on PostgreSQL (`--database postgres://…`). Prints the bound address on stdout, so a
-//! script (or a test on port 0) can read it.
+//! script (or a test on port 0) can read it. Settings come from `--config FILE` (its
+//! `[server]` table), then the environment, then the flags (see `config`).
 
 use anyhow::Context;
 use clap::Args;
 use railyard_server::{AppState, ServerConfig, TokenHash};
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(
-        long,
-        env = "RAILYARD__SERVER__LISTEN",
-        default_value = "127.0.0.1:8470"
-    )]
-    pub listen: String,
+    /// A TOML file whose `[server]` table sets any of these flags (`admin_token = "…"`).
+    #[arg(long, env = "RAILYARD_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port) [default: 127.0.0.1:8470].
+    #[arg(long, env = "RAILYARD__SERVER__LISTEN")]
+    pub listen: Option<String>,
     /// `postgres://USER:PASSWORD@HOST/DB` [default: an SQLite file in the data folder].
     #[arg(long, env = "RAILYARD__SERVER__DATABASE", value_name = "URL")]
     pub database: Option<String>,
-    /// The admin token (projects, triggers, runs). Kept only as a hash.
+    /// The bootstrap admin token (projects, triggers, runs, tokens). Kept only as a hash.
     #[arg(long, env = "RAILYARD__SERVER__ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: String,
-    /// The agents' token (register, claim, report). Kept only as a hash.
+    pub admin_token: Option<String>,
+    /// The bootstrap agents' token (register, claim, report). Kept only as a hash.
     #[arg(long, env = "RAILYARD__SERVER__AGENT_TOKEN", hide_env_values = true)]
-    pub agent_token: String,
-    /// Seconds a job's lease lasts without a heartbeat.
-    #[arg(long, env = "RAILYARD__SERVER__LEASE_SECS", default_value_t = 30)]
-    pub lease_secs: u64,
-    /// How many agents may try a job whose lease lapsed before it fails as `agent lost`.
-    #[arg(long, env = "RAILYARD__SERVER__MAX_ATTEMPTS", default_value_t = 3)]
-    pub max_attempts: i64,
+    pub agent_token: Option<String>,
+    /// Seconds a job's lease lasts without a heartbeat [default: 30].
+    #[arg(long, env = "RAILYARD__SERVER__LEASE_SECS")]
+    pub lease_secs: Option<u64>,
+    /// How many agents may try a job whose lease lapsed before it fails as `agent lost`
+    /// [default: 3].
+    #[arg(long, env = "RAILYARD__SERVER__MAX_ATTEMPTS")]
+    pub max_attempts: Option<i64>,
 }
 
 pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32> {
-    if args.admin_token.is_empty() || args.agent_token.is_empty() {
-        return Err(
-            super::Expected::Input("the admin and agent tokens must not be empty".into()).into(),
-        );
-    }
-    let data_dir = crate::project::data_dir(g.data_dir.as_deref());
-    let store = match &args.database {
+    let file = super::config::load(args.config.as_deref())?.server;
+    let missing = |what: &str, key: &str| {
+        super::Expected::Input(format!(
+            "the {what} token is missing or empty: pass --{}, set RAILYARD__SERVER__{}, or \
+             write `{key} = \"…\"` under [server] in the --config file",
+            key.replace('_', "-"),
+            key.to_uppercase()
+        ))
+    };
+    let admin_token = args
+        .admin_token
+        .or(file.admin_token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| missing("admin", "admin_token"))?;
+    let agent_token = args
+        .agent_token
+        .or(file.agent_token)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| missing("agent", "agent_token"))?;
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8470".into());
+    let database = args.database.or(file.database);
+    let lease_secs = args.lease_secs.or(file.lease_secs).unwrap_or(30);
+    let max_attempts = args.max_attempts.or(file.max_attempts).unwrap_or(3);
+    let data_dir = crate::project::data_dir(g.data_dir.as_deref().or(file.data_dir.as_deref()));
+    let store = match &database {
         Some(url) => {
             let options = railyard_store::StoreOptions {
                 logs_dir: Some(data_dir.join(railyard_store::LOGS_DIR_NAME)),
@@ -53,16 +76,16 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
     }
     .context("opening the server's database")?;
     let config = ServerConfig {
-        admin_token: TokenHash::of(&args.admin_token),
-        agent_token: TokenHash::of(&args.agent_token),
-        lease: Duration::from_secs(args.lease_secs.max(1)),
-        max_attempts: args.max_attempts.max(1),
+        admin_token: TokenHash::of(&admin_token),
+        agent_token: TokenHash::of(&agent_token),
+        lease: Duration::from_secs(lease_secs.max(1)),
+        max_attempts: max_attempts.max(1),
         mirrors_dir: data_dir.join("mirrors"),
         max_wait: Duration::from_secs(30),
     };
-    let listener = tokio::net::TcpListener::bind(&args.listen)
+    let listener = tokio::net::TcpListener::bind(&listen)
         .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+        .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     println!("railyard server listening on http://{addr}");
     std::io::stdout().flush()?;

@@ -216,13 +216,16 @@ pub fn spawn_server(dir: &Path, listen: &str, database: Option<&str>) -> (Child,
         .append(true)
         .open(dir.join("server.err"))
         .unwrap();
-    let mut server = server
+    let server = server
         .args(["--agent-token", AGENT, "--lease-secs", "3"])
         .env("RAILYARD_HOME", dir.join("data"))
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+        .stderr(log);
+    start_printing_address(server)
+}
+
+/// Spawns a prepared `railyard server` command and reads the address it prints.
+pub fn start_printing_address(cmd: &mut Command) -> (Child, String) {
+    let mut server = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let stdout = server.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -2,7 +2,10 @@
 //! pipelines queued by `railyard trigger` run on the agents against the real Docker engine.
 //! One test binary, a module per area; `fleet` holds what they share.
 
+mod api;
 mod auth;
+mod config;
 mod failures;
 mod fleet;
+mod openapi;
 mod story;

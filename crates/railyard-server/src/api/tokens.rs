@@ -1,0 +1,103 @@
+//! Tokens for people and agents: created (the token shown once, only its SHA-256 stored),
+//! listed, revoked. Admin only.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{Admin, ApiResult, Body};
+use crate::error::ApiError;
+use crate::{AppState, TokenHash, now_ms};
+
+/// `POST /tokens`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewToken {
+    /// A unique name: letters, digits, `.`, `_`, `-`.
+    pub name: String,
+    /// `admin` or `agent`.
+    pub role: String,
+}
+
+/// The answer to `POST /tokens`: the only time the token is shown.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CreatedToken {
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+    /// The token itself.
+    pub token: String,
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Body(body): Body<NewToken>,
+) -> ApiResult<Response> {
+    if !matches!(body.role.as_str(), "admin" | "agent") {
+        return Err(ApiError::BadRequest(format!(
+            "role `{}`: a token's role is `admin` or `agent`",
+            body.role
+        )));
+    }
+    let name_ok = !body.name.is_empty()
+        && body.name.len() <= 64
+        && body
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !name_ok {
+        return Err(ApiError::BadRequest(format!(
+            "token name `{}`: use 1 to 64 letters, digits, `.`, `_` or `-`",
+            body.name
+        )));
+    }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret)
+        .map_err(|e| ApiError::BadRequest(format!("no randomness for a token: {e}")))?;
+    let token = format!("ry_{}", hex::encode(secret));
+    let stored = state
+        .store()
+        .add_token(
+            &body.name,
+            &body.role,
+            &TokenHash::of(&token).hex(),
+            now_ms(),
+        )
+        .await?;
+    if !stored {
+        return Err(ApiError::Conflict(format!(
+            "a token named `{}` exists: pick another name, or revoke it (names stay taken)",
+            body.name
+        )));
+    }
+    let created = CreatedToken {
+        name: body.name,
+        role: body.role,
+        token,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    _auth: Admin,
+) -> ApiResult<Json<Vec<railyard_store::TokenInfo>>> {
+    Ok(Json(state.store().tokens().await?))
+}
+
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    if state.store().revoke_token(&name, now_ms()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!(
+            "live token `{name}` (see `railyard token list`)"
+        )))
+    }
+}

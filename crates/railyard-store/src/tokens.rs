@@ -1,0 +1,93 @@
+//! API tokens: a name, a role (`admin` or `agent`) and the token's SHA-256, never the token.
+//! The server hashes what a request shows and looks the hash up here (unique index), so a
+//! check is one indexed read and a revoke takes effect on the next request, on every server.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+/// A stored token as people see it (no hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// Its unique name (`ci-runner-3`).
+    pub name: String,
+    /// `admin` or `agent`.
+    pub role: String,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+impl Store {
+    /// Stores a token by its SHA-256 (hex); false when the name is taken (nothing changes).
+    pub async fn add_token(
+        &self,
+        name: &str,
+        role: &str,
+        sha256_hex: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO api_tokens (name, role, sha256, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(role)
+        .bind(sha256_hex)
+        .bind(at)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("storing a token"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The role of the live (not revoked) token with this SHA-256, if any.
+    pub async fn token_role(&self, sha256_hex: &str) -> Result<Option<String>, StoreError> {
+        let row =
+            sqlx::query("SELECT role FROM api_tokens WHERE sha256 = $1 AND revoked_at IS NULL")
+                .bind(sha256_hex)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(self.query_error("checking a token"))?;
+        row.map(|r| r.try_get::<String, _>(0))
+            .transpose()
+            .map_err(self.query_error("checking a token"))
+    }
+
+    /// Every stored token, oldest first.
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        let err = self.query_error("listing tokens");
+        let rows = sqlx::query(
+            "SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at, name",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    name: r.try_get(0)?,
+                    role: r.try_get(1)?,
+                    created_at: r.try_get(2)?,
+                    revoked_at: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(&err)
+    }
+
+    /// Revokes the named token; false when there is no live token of that name.
+    pub async fn revoke_token(&self, name: &str, at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
+        )
+        .bind(name)
+        .bind(at)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("revoking a token"))?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,86 @@
+//! `railyard token create|list|revoke`: the server's stored tokens (admin API).
+
+use clap::{Args, Subcommand};
+use railyard_server::{CreatedToken, NewToken};
+use railyard_store::TokenInfo;
+
+use super::project::Remote;
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; it is printed once, the server keeps only its SHA-256.
+    Create {
+        /// A unique name (letters, digits, `.`, `_`, `-`).
+        name: String,
+        /// `agent` (register, claim, report) or `admin` (everything else).
+        #[arg(long, value_parser = ["agent", "admin"])]
+        role: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List the stored tokens (never the tokens themselves).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Revoke a token: requests made with it get 401 from now on.
+    Revoke {
+        /// Its name.
+        name: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
+    match args.command {
+        TokenCommand::Create { name, role, remote } => {
+            let created: Option<CreatedToken> = remote
+                .client()
+                .post("/api/v1/tokens", &NewToken { name, role })
+                .await?;
+            let created = created.ok_or_else(|| anyhow::anyhow!("the server made no token"))?;
+            eprintln!(
+                "token `{}` ({}) created; it is shown only now:",
+                created.name, created.role
+            );
+            println!("{}", created.token);
+        }
+        TokenCommand::List { json, remote } => {
+            let tokens: Vec<TokenInfo> = remote.client().get("/api/v1/tokens").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                for t in tokens {
+                    let state = match t.revoked_at {
+                        Some(at) => format!("revoked {}", super::runs::local_time(at)),
+                        None => "live".into(),
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{state}",
+                        t.name,
+                        t.role,
+                        super::runs::local_time(t.created_at)
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { name, remote } => {
+            let _: Option<serde_json::Value> = remote
+                .client()
+                .post(&format!("/api/v1/tokens/{name}/revoke"), &())
+                .await?;
+            println!("token `{name}` revoked");
+        }
+    }
+    Ok(0)
+}
