@@ -10,3 +10,4 @@ mod pg;
 mod queue;
 mod shares;
 mod story;
+mod tokens;
