@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use railyard_server::protocol::ErrorBody;
+use railyard_types::protocol::ErrorBody;
 
 use crate::AgentError;
 
@@ -46,6 +46,27 @@ impl Client {
     ) -> Result<Option<T>, AgentError> {
         let request = self.http.post(self.url(path)).json(body);
         self.send(path, request).await
+    }
+
+    /// PATCHes `path` with `body`; `None` when the server answered 204 (no content).
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<T>, AgentError> {
+        let request = self.http.patch(self.url(path)).json(body);
+        self.send(path, request).await
+    }
+
+    /// PUTs the file at `file` to `path`, streamed from disk.
+    pub async fn put_file(&self, path: &str, file: &std::path::Path) -> Result<(), AgentError> {
+        let opened = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| AgentError::Workspace(format!("opening {}: {e}", file.display())))?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(opened));
+        let request = self.http.put(self.url(path)).body(body);
+        self.send::<serde_json::Value>(path, request).await?;
+        Ok(())
     }
 
     /// GETs `path` as JSON.

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use railyard_docker::Docker;
 use railyard_runner::{Event, RunOptions, Stream};
-use railyard_server::protocol::{
+use railyard_types::JobStatus;
+use railyard_types::protocol::{
     Claim, Completion, LeaseRef, LogAck, LogChunk, Registered, Renewed,
 };
-use railyard_types::JobStatus;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::report::Gathered;
 use crate::{AgentError, Client};
 
 /// A chunk is sent when it holds this much, or when the last send is this old.
@@ -34,14 +35,43 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
         lost.clone(),
     ));
     let mut log = Shipper::new(client.clone(), me.agent_id.clone(), &claim);
-
-    let (status, error) = match execute(docker, &claim, &mut log, cancel.clone()).await {
-        Ok(result) => result,
+    let mut gathered = Gathered::new(&claim.job);
+    let dir = tempfile::Builder::new().prefix("railyard-job-").tempdir();
+    let (mut status, mut error) = match &dir {
+        Ok(dir) => {
+            let ran = execute(docker, &claim, dir.path(), &mut log, &mut gathered, cancel).await;
+            ran.unwrap_or_else(|e| {
+                log.line(&format!("[railyard] {e}"));
+                (JobStatus::Failed, Some(e.to_string()))
+            })
+        }
         Err(e) => {
+            let e = format!("creating a workspace folder: {e}");
             log.line(&format!("[railyard] {e}"));
-            (JobStatus::Failed, Some(e.to_string()))
+            (JobStatus::Failed, Some(e))
         }
     };
+    if let Ok(dir) = &dir {
+        let folder = dir
+            .path()
+            .join("artifacts")
+            .join(railyard_runner::names::artifacts_folder(&claim.job));
+        match crate::artifacts::upload_all(client, &me.agent_id, &claim, &folder).await {
+            Ok(0) => {}
+            Ok(n) => log.line(&format!(
+                "[railyard] {n} artifact file(s) sent to the server"
+            )),
+            Err(e) if e.is_lease_lost() => {}
+            Err(e) => {
+                // The job's files did not all reach the server: it cannot count as passed.
+                log.line(&format!("[railyard] artifacts: {e}"));
+                if status.lets_dependents_run() {
+                    status = JobStatus::Failed;
+                    error = Some(format!("uploading artifacts: {e}"));
+                }
+            }
+        }
+    }
     let shipped = log.flush().await;
     heartbeat.abort();
     if lost.load(Ordering::SeqCst) || shipped.as_ref().is_err_and(|e| e.is_lease_lost()) {
@@ -54,6 +84,8 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
         attempt: claim.attempt,
         status,
         error,
+        steps: gathered.steps,
+        timings: gathered.timings,
     };
     for _ in 0..30 {
         match client.post::<_, serde_json::Value>(&path, &body).await {
@@ -74,14 +106,12 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
 async fn execute(
     docker: &Docker,
     claim: &Claim,
+    dir: &Path,
     log: &mut Shipper,
+    gathered: &mut Gathered,
     cancel: CancellationToken,
 ) -> Result<(JobStatus, Option<String>), AgentError> {
-    let dir = tempfile::Builder::new()
-        .prefix("railyard-job-")
-        .tempdir()
-        .map_err(|e| AgentError::Workspace(format!("creating a workspace folder: {e}")))?;
-    let checkout = dir.path().join("src");
+    let checkout = dir.join("src");
     log.line(&format!(
         "[railyard] checking out {} at {}",
         claim.repo_url, claim.commit
@@ -106,7 +136,7 @@ async fn execute(
         repo_root: checkout.clone(),
         jobs: vec![claim.job.clone()],
         max_parallel: 1,
-        artifacts_dir: dir.path().join("artifacts"),
+        artifacts_dir: dir.join("artifacts"),
         timings: Arc::new(railyard_split::Timings::new()),
         env_check: None,
         secrets: Vec::new(),
@@ -131,6 +161,7 @@ async fn execute(
             event = rx.recv() => {
                 let Some(event) = event else { break };
                 log.event(&event);
+                gathered.event(&event);
                 if log.pending() >= CHUNK_BYTES {
                     let _ = log.flush().await;
                 }

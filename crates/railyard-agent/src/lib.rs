@@ -7,14 +7,16 @@
 //! numbered chunks, each resent until acknowledged; the server stores a chunk once.
 #![warn(missing_docs)]
 
+mod artifacts;
 pub mod client;
 mod errors;
 mod job;
+mod report;
 
 use std::time::Duration;
 
 use railyard_docker::Docker;
-use railyard_server::protocol::{Claim, ClaimRequest, RegisterRequest, Registered};
+use railyard_types::protocol::{Claim, ClaimRequest, RegisterRequest, Registered};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +34,8 @@ pub struct AgentConfig {
     pub slots: u32,
     /// A name for people.
     pub name: String,
+    /// Its labels: it takes only jobs whose `runs_on` labels it all has.
+    pub labels: Vec<String>,
 }
 
 /// Registers and works until `shutdown` is cancelled or the server refuses the token. A
@@ -49,6 +53,7 @@ pub async fn run(
             &RegisterRequest {
                 name: config.name.clone(),
                 slots: config.slots,
+                labels: config.labels.clone(),
             },
         )
         .await?

@@ -23,6 +23,7 @@ pub(crate) const JOB_KEYS: &[&str] = &[
     "tests",
     "retry_failed",
     "matrix",
+    "runs_on",
 ];
 pub(crate) const SERVICE_KEYS: &[&str] =
     &["image", "variables", "command", "ready", "ready_timeout"];
@@ -58,6 +59,7 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
         parallel: 1,
         tests: None,
         retry_failed: 0,
+        runs_on: Vec::new(),
     };
     let no_steps = |span| {
         Issue::new(ProblemKind::NoSteps { job: name.clone() }, span, "no steps")
@@ -128,6 +130,9 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
             .filter_map(|(text, span)| check_relative(r, "artifacts", &text, span, &context))
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
+    }
+    if let Some(e) = fields.get("runs_on") {
+        job.runs_on = crate::labels::runs_on(r, e, &context);
     }
     if let Some(e) = fields.get("resources") {
         job.resources = resources(r, e, &name);

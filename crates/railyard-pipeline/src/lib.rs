@@ -17,6 +17,7 @@ mod decode;
 mod errors;
 mod graph;
 mod job;
+mod labels;
 mod matrix;
 mod model;
 mod patterns;
@@ -29,6 +30,7 @@ mod yaml;
 
 pub use errors::{PipelineError, Problem, ProblemKind, Problems};
 pub use job::{DEFAULT_READY_TIMEOUT, MIN_MEMORY};
+pub use labels::{MAX_LABEL_LEN, label_problem};
 pub use matrix::MAX_MATRIX_JOBS;
 pub use model::*;
 pub use schema::json_schema;

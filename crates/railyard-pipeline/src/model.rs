@@ -111,6 +111,10 @@ pub struct Job {
     /// warning.
     #[serde(default)]
     pub retry_failed: u32,
+    /// Labels an agent must all have to take this job (`runs_on`); empty: any agent. A
+    /// local `railyard run` ignores them.
+    #[serde(default)]
+    pub runs_on: Vec<String>,
 }
 
 /// A job serialized before sharding existed runs once.

@@ -64,16 +64,10 @@ pub(crate) enum Extra {
 }
 
 /// Keys planned for later versions: rejected with "not supported yet" and this hint.
-const FUTURE_KEYS: &[(&str, &str)] = &[
-    (
-        "cache",
-        "caches are planned; until then keep slow downloads in the env image",
-    ),
-    (
-        "runs_on",
-        "choosing agents is planned; every job runs on any agent",
-    ),
-];
+const FUTURE_KEYS: &[(&str, &str)] = &[(
+    "cache",
+    "caches are planned; until then keep slow downloads in the env image",
+)];
 
 impl<'s> Reader<'s> {
     pub fn new(source: &'s str) -> Self {

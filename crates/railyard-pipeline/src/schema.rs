@@ -117,6 +117,7 @@ pub fn json_schema() -> Value {
             "timeout": duration,
             "allow_failure": { "type": "boolean", "description": "A failure does not fail the run." },
             "artifacts": strings("Paths copied out after the steps."),
+            "runs_on": strings("Labels an agent must all have to take the job."),
             "resources": {
                 "type": "object",
                 "additionalProperties": false,

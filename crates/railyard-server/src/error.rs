@@ -38,6 +38,12 @@ pub enum ApiError {
         /// The parser's report.
         message: String,
     },
+    /// An upload over the server's limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The server could not do its part (a disk write, say).
+    #[error("{0}")]
+    Internal(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] railyard_store::StoreError),
@@ -54,7 +60,10 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Git(_) => (StatusCode::UNPROCESSABLE_ENTITY, "git"),
             ApiError::Pipeline { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "pipeline"),
-            ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Internal(_) | ApiError::Store(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
         }
     }
 }

@@ -12,55 +12,13 @@
 //! first, then the oldest.
 
 use railyard_types::{JobStatus, RunStatus};
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::{Store, StoreError};
 
+pub use railyard_types::protocol::{Claim, Project};
+
 mod claim;
-
-/// A repository known to the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Project {
-    /// Its name, unique.
-    pub name: String,
-    /// Any URL `git clone` takes.
-    pub repo_url: String,
-    /// Milliseconds since the epoch.
-    pub created_at: i64,
-    /// Its share of the fleet: a free slot goes to the project with the fewest running jobs
-    /// per unit of weight (1 and up).
-    #[serde(default = "one")]
-    pub weight: i64,
-    /// The most jobs it may run at once; 0 for no cap.
-    #[serde(default)]
-    pub max_running: i64,
-}
-
-fn one() -> i64 {
-    1
-}
-
-/// What an agent gets when it claims a job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claim {
-    /// The queue row's id: the job's handle in the agent protocol.
-    pub job_id: String,
-    /// The run it belongs to.
-    pub run_id: String,
-    /// The job's name in the pipeline.
-    pub job: String,
-    /// The project.
-    pub project: String,
-    /// Where to clone from.
-    pub repo_url: String,
-    /// The commit to check out.
-    pub commit: String,
-    /// 1 for the first try; every lease check names it.
-    pub attempt: i64,
-    /// Milliseconds since the epoch; renew before.
-    pub lease_until: i64,
-}
 
 /// One job of a run, as the queue takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

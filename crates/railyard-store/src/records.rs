@@ -2,6 +2,9 @@
 
 use railyard_types::{JobStatus, RunStatus, StepStatus};
 use serde::{Deserialize, Serialize};
+
+// Moved to railyard-types: the API carries them, and its clients (agent, CLI) need no store.
+pub use railyard_types::records::{JobRecord, RunDetail, RunRecord, StepRecord};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -22,76 +25,6 @@ pub struct NewRun {
     pub jobs: Vec<String>,
     /// Milliseconds since the Unix epoch.
     pub started_at: i64,
-}
-
-/// One run as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// A ULID (26 characters, sortable by creation time).
-    pub id: String,
-    /// 1, 2, … within its project.
-    pub number: i64,
-    /// The project it belongs to.
-    pub project: String,
-    /// The pipeline file.
-    pub pipeline_path: String,
-    /// The commit, if known.
-    pub commit: Option<String>,
-    /// `host:pid` of the process that ran it.
-    pub owner: String,
-    /// Where it stands.
-    pub status: RunStatus,
-    /// Milliseconds since the Unix epoch.
-    pub started_at: i64,
-    /// Milliseconds since the Unix epoch, once finished.
-    pub finished_at: Option<i64>,
-}
-
-/// A run with its jobs and their steps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunDetail {
-    /// The run.
-    pub run: RunRecord,
-    /// Its jobs in pipeline order (jobs first mentioned later, e.g. shards, after them).
-    pub jobs: Vec<JobRecord>,
-}
-
-/// One job of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobRecord {
-    /// The job's name (with a shard suffix for shards).
-    pub name: String,
-    /// Where it stands.
-    pub status: JobStatus,
-    /// Milliseconds since the Unix epoch.
-    pub started_at: Option<i64>,
-    /// Milliseconds since the Unix epoch.
-    pub finished_at: Option<i64>,
-    /// The env image's cache key (none for a ready `image`).
-    pub env_key: Option<String>,
-    /// The Docker image ID the job ran in.
-    pub env_image_id: Option<String>,
-    /// Why it failed, when not a step's exit code (setup error, timeout, …).
-    pub error: Option<String>,
-    /// Its steps by index.
-    pub steps: Vec<StepRecord>,
-}
-
-/// One step (one `script` line) of a job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepRecord {
-    /// Position in the job's script, from 0 as the runner counts.
-    pub index: u32,
-    /// The command.
-    pub command: String,
-    /// Where it stands.
-    pub status: StepStatus,
-    /// The exit code, once exited.
-    pub exit_code: Option<i64>,
-    /// Milliseconds since the Unix epoch.
-    pub started_at: i64,
-    /// Milliseconds since the Unix epoch.
-    pub finished_at: Option<i64>,
 }
 
 /// The columns [`Store::run_from_row`] reads, for `concat!` into a `SELECT`.

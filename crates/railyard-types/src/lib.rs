@@ -1,10 +1,14 @@
 //! Types shared by every Railyard crate: the statuses of runs, jobs and steps, the labels put
-//! on every Docker object, and the CLI's exit codes. Nothing here does IO, so the store, the
+//! on every Docker object, the CLI's exit codes, run records and the API's bodies
+//! ([`protocol`]). Nothing here does IO, so the store, the
 //! runner and (later) the server and agents agree on these without depending on each other.
 #![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+pub mod protocol;
+pub mod records;
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

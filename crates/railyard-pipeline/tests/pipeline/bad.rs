@@ -89,15 +89,38 @@ fn unknown_service_key() {
 
 #[test]
 fn future_keys_are_not_supported_yet() {
-    for key in ["cache", "runs_on"] {
-        let src = with_env(&format!("jobs:\n  a:\n    script: [x]\n    {key}: 4\n"));
-        let p = check(
-            &src,
-            &format!(".railyard.yml:5:5: `{key}` is not supported yet"),
-            key,
-        );
-        assert!(p.help.unwrap().starts_with("remove it for now"));
-    }
+    let src = with_env("jobs:\n  a:\n    script: [x]\n    cache: 4\n");
+    let p = check(
+        &src,
+        ".railyard.yml:5:5: `cache` is not supported yet",
+        "cache",
+    );
+    assert!(p.help.unwrap().starts_with("remove it for now"));
+}
+
+#[test]
+fn runs_on_labels_are_checked_and_misspellings_suggested() {
+    let src = with_env("jobs:\n  a:\n    script: [x]\n    run_on: [gpu]\n");
+    let p = check(
+        &src,
+        ".railyard.yml:5:5: unknown key `run_on` in job `a`",
+        "run_on",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `runs_on`?"));
+    let src = with_env("jobs:\n  a:\n    script: [x]\n    runs_on: [linux, \"has space\"]\n");
+    let p = check(
+        &src,
+        ".railyard.yml:5:22: invalid `runs_on` in job `a`: `has space` may hold only letters, digits, `-`, `_`, `.` and `:`",
+        "\"has space\"",
+    );
+    assert!(p.help.unwrap().contains("railyard agent --labels"));
+    let src = with_env("jobs:\n  a:\n    script: [x]\n    runs_on: { gpu: true }\n");
+    let p = problem(&src);
+    assert!(
+        p.to_string()
+            .contains("`runs_on` in job `a` must be a label or a list of labels"),
+        "{p}"
+    );
 }
 
 #[test]

@@ -35,6 +35,7 @@ fn minimal_pipeline() {
             parallel: 1,
             tests: None,
             retry_failed: 0,
+            runs_on: vec![],
         }
     );
 }
@@ -299,4 +300,14 @@ fn a_job_serialized_before_sharding_reads_as_one_plain_shard() {
     }
     let job: Job = serde_json::from_value(json).unwrap();
     assert_eq!(job, p.jobs["a"]);
+}
+
+#[test]
+fn runs_on_takes_a_label_or_a_list_each_once() {
+    let p = ok(
+        "env: { image: busybox }\njobs:\n  a: { script: [x], runs_on: gpu }\n  b: { script: [x], runs_on: [linux, \"arch:arm64\", linux] }\n  c: { script: [x] }\n",
+    );
+    assert_eq!(p.jobs["a"].runs_on, ["gpu"]);
+    assert_eq!(p.jobs["b"].runs_on, ["linux", "arch:arm64"]);
+    assert!(p.jobs["c"].runs_on.is_empty());
 }

@@ -23,11 +23,18 @@ pub(super) async fn register(
             "an agent needs at least one slot".into(),
         ));
     }
+    if let Some(problem) = body
+        .labels
+        .iter()
+        .find_map(|l| railyard_pipeline::label_problem(l))
+    {
+        return Err(ApiError::BadRequest(format!("agent labels: {problem}")));
+    }
     let id = state
         .store()
-        .register_agent(&body.name, i64::from(body.slots), &[], now_ms())
+        .register_agent(&body.name, i64::from(body.slots), &body.labels, now_ms())
         .await?;
-    tracing::info!(agent = %id, name = %body.name, slots = body.slots, "agent registered");
+    tracing::info!(agent = %id, name = %body.name, slots = body.slots, labels = ?body.labels, "agent registered");
     Ok(Json(Registered {
         agent_id: id,
         lease_ms: state.config().lease.as_millis() as u64,
@@ -150,6 +157,8 @@ pub(super) async fn complete(
             body.status.as_str()
         )));
     }
+    // Steps first: recording them again (a resent report) writes the same rows.
+    record_steps(&state, &claim, &body.steps).await?;
     if !state
         .store()
         .complete_job(&id, &body.agent_id, body.attempt, body.status)
@@ -158,6 +167,13 @@ pub(super) async fn complete(
         return Err(ApiError::LeaseLost(id));
     }
     let now = now_ms();
+    // After the one transition to done, so a resent report never counts them twice.
+    if !body.timings.is_empty() {
+        state
+            .store()
+            .record_timings(&claim.project, &body.timings, now)
+            .await?;
+    }
     state
         .store()
         .job_finished(
@@ -175,6 +191,35 @@ pub(super) async fn complete(
         tracing::info!(run = %claim.run_id, status = status.as_str(), "run done");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stores the steps an agent reports, like a local run records its own.
+async fn record_steps(state: &AppState, claim: &Claim, steps: &[StepReport]) -> ApiResult<()> {
+    for step in steps {
+        let store = state.store();
+        store
+            .step_started(
+                &claim.run_id,
+                &claim.job,
+                step.index,
+                &step.command,
+                step.started_at,
+            )
+            .await?;
+        if let Some(at) = step.finished_at {
+            store
+                .step_finished(
+                    &claim.run_id,
+                    &claim.job,
+                    step.index,
+                    step.status,
+                    step.exit_code,
+                    at,
+                )
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Every so often: leases that lapsed put their job back (or fail it), and runs move on.

@@ -5,12 +5,15 @@ mod fleet;
 mod metrics;
 mod projects;
 mod runs;
+mod shares;
 pub(crate) mod tokens;
+mod uploads;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 
 use crate::error::ApiError;
@@ -27,6 +30,7 @@ pub(crate) fn router(state: AppState) -> Router {
             "/api/v1/projects",
             post(projects::add_project).get(projects::list_projects),
         )
+        .route("/api/v1/projects/{name}", patch(shares::update_project))
         .route("/api/v1/projects/{name}/trigger", post(projects::trigger))
         .route(
             "/api/v1/projects/{name}/webhook",
@@ -49,6 +53,16 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/tokens", post(tokens::create).get(tokens::list))
         .route("/api/v1/tokens/{name}/revoke", post(tokens::revoke))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
+        .route(
+            "/api/v1/jobs/{id}/artifacts/{*path}",
+            // The body limit is the upload's own, counted while streaming.
+            put(uploads::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/runs/{id}/artifacts/{job}", get(uploads::list))
+        .route(
+            "/api/v1/runs/{id}/artifacts/{job}/{*path}",
+            get(uploads::download),
+        )
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .with_state(state)

@@ -34,6 +34,7 @@ pub(super) async fn add_project(
     if body.repo.trim().is_empty() {
         return Err(ApiError::BadRequest("the repository URL is empty".into()));
     }
+    super::shares::check(&body.share)?;
     if !state
         .store()
         .add_project(&body.name, &body.repo, now_ms())
@@ -50,6 +51,7 @@ pub(super) async fn add_project(
             .set_webhook_secret(&body.name, Some(secret))
             .await?;
     }
+    super::shares::apply(&state, &body.name, &body.share).await?;
     let project = state
         .store()
         .project(&body.name)
@@ -104,7 +106,7 @@ pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> Ap
         .map(|j| railyard_store::QueuedJob {
             name: j.name.clone(),
             needs: j.needs.clone(),
-            runs_on: Vec::new(),
+            runs_on: j.runs_on.clone(),
         })
         .collect();
     let names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();

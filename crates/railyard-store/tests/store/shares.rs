@@ -206,8 +206,10 @@ async fn busy_project_does_not_hold_the_fleet(store: &Store) {
             log
         }));
     }
-    // Let the fleet fill with A's jobs, then B arrives.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Once every claimer holds one of A's jobs, B arrives.
+    while count(store, "project-a", "leased").await < 6 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     queue(store, "project-b", &[("only", &[])]).await;
     let arrived = Instant::now();
     let mut log = Vec::new();
@@ -229,11 +231,18 @@ async fn busy_project_does_not_hold_the_fleet(store: &Store) {
     );
     let a_before = log.iter().filter(|(at, _)| *at < arrived).count();
     assert!(a_before >= 6, "the fleet was busy with A when B came");
+    assert!(
+        count(store, "project-a", "queued").await > 100,
+        "A still had most of its 200 jobs queued"
+    );
+}
+
+/// How many jobs of `project` are in `state` now.
+async fn count(store: &Store, project: &str, state: &str) -> i64 {
     let stats = store.queue_stats(0).await.unwrap();
-    let a_queued = stats
+    stats
         .jobs
         .iter()
-        .find(|(p, s, _)| p == "project-a" && s == "queued")
-        .map_or(0, |j| j.2);
-    assert!(a_queued > 100, "A still had most of its 200 jobs queued");
+        .find(|(p, s, _)| p == project && s == state)
+        .map_or(0, |j| j.2)
 }

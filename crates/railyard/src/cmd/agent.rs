@@ -21,6 +21,10 @@ pub struct AgentArgs {
     /// A name for people [default: host:pid].
     #[arg(long, env = "RAILYARD__AGENT__NAME")]
     pub name: Option<String>,
+    /// Labels of this machine, comma-separated (`linux,gpu`): it takes only jobs whose
+    /// `runs_on` labels it all has (jobs without `runs_on` go to any agent).
+    #[arg(long, env = "RAILYARD__AGENT__LABELS", value_delimiter = ',')]
+    pub labels: Vec<String>,
 }
 
 pub async fn run(args: AgentArgs) -> anyhow::Result<i32> {
@@ -38,11 +42,20 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<i32> {
     let token = required(args.token.or(file.token), "token")?;
     let slots = args.slots.or(file.slots).unwrap_or(1);
     let name = args.name.or(file.name);
-    if file.labels.is_some_and(|l| !l.is_empty()) {
-        return Err(super::Expected::Input("[agent] labels: not supported yet".into()).into());
-    }
+    let labels = if args.labels.is_empty() {
+        file.labels.unwrap_or_default()
+    } else {
+        args.labels
+    };
     if slots == 0 {
         return Err(super::Expected::Input("--slots must be at least 1".into()).into());
+    }
+    let labels: Vec<String> = labels.iter().map(|l| l.trim().to_owned()).collect();
+    if let Some(problem) = labels
+        .iter()
+        .find_map(|l| railyard_pipeline::label_problem(l))
+    {
+        return Err(super::Expected::Input(format!("--labels: {problem}")).into());
     }
     let docker = super::docker().await?;
     let shutdown = CancellationToken::new();
@@ -72,6 +85,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<i32> {
         token,
         slots,
         name: name.unwrap_or_else(railyard_runner::names::owner),
+        labels,
     };
     railyard_agent::run(config, docker, shutdown).await?;
     Ok(0)

@@ -1,8 +1,8 @@
-//! `railyard project add|list`: the server's projects.
+//! `railyard project add|set|list`: the server's projects.
 
 use clap::{Args, Subcommand};
 use railyard_agent::Client;
-use railyard_server::protocol::{NewProject, Project};
+use railyard_server::protocol::{NewProject, Project, ProjectShare};
 
 /// Where the server is and the admin token.
 #[derive(Debug, Args)]
@@ -18,6 +18,27 @@ pub struct Remote {
 impl Remote {
     pub fn client(&self) -> Client {
         Client::new(&self.server, &self.token)
+    }
+}
+
+/// A project's share of the fleet.
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// Its weight (1 and up, default 1): a free slot goes to the project with the fewest
+    /// running jobs per unit of weight.
+    #[arg(long)]
+    pub weight: Option<i64>,
+    /// The most jobs it may run at once (0, the default: no cap).
+    #[arg(long)]
+    pub max_running: Option<i64>,
+}
+
+impl ShareArgs {
+    fn share(self) -> ProjectShare {
+        ProjectShare {
+            weight: self.weight,
+            max_running: self.max_running,
+        }
     }
 }
 
@@ -67,6 +88,17 @@ pub enum ProjectCommand {
         #[arg(long, env = "RAILYARD_WEBHOOK_SECRET", hide_env_values = true)]
         webhook_secret: Option<String>,
         #[command(flatten)]
+        share: ShareArgs,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Change a project's share of the fleet.
+    Set {
+        /// Its name.
+        name: String,
+        #[command(flatten)]
+        share: ShareArgs,
+        #[command(flatten)]
         remote: Remote,
     },
     /// List the server's projects.
@@ -85,16 +117,29 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
             name,
             repo,
             webhook_secret,
+            share,
             remote,
         } => {
             let body = NewProject {
                 name,
                 repo,
                 webhook_secret,
+                share: share.share(),
             };
             let project: Option<Project> = remote.client().post("/api/v1/projects", &body).await?;
             if let Some(p) = project {
                 println!("added project {} ({})", p.name, p.repo_url);
+            }
+        }
+        ProjectCommand::Set {
+            name,
+            share,
+            remote,
+        } => {
+            let path = format!("/api/v1/projects/{name}");
+            let project: Option<Project> = remote.client().patch(&path, &share.share()).await?;
+            if let Some(p) = project {
+                println!("{}: weight {}, {}", p.name, p.weight, cap(p.max_running));
             }
         }
         ProjectCommand::List { json, remote } => {
@@ -103,10 +148,24 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&projects)?);
             } else {
                 for p in projects {
-                    println!("{}\t{}", p.name, p.repo_url);
+                    println!(
+                        "{}\t{}\tweight {}, {}",
+                        p.name,
+                        p.repo_url,
+                        p.weight,
+                        cap(p.max_running)
+                    );
                 }
             }
         }
     }
     Ok(0)
+}
+
+fn cap(max_running: i64) -> String {
+    if max_running == 0 {
+        "no cap".into()
+    } else {
+        format!("at most {max_running} running")
+    }
 }

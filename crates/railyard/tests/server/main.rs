@@ -8,4 +8,6 @@ mod config;
 mod failures;
 mod fleet;
 mod openapi;
+mod queue;
 mod story;
+mod uploads;

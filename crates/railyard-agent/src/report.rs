@@ -1,0 +1,69 @@
+//! What the agent gathers from the runner's events besides log lines: each step's record and
+//! the tests' timings, sent with the job's result.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use railyard_runner::Event;
+use railyard_types::protocol::StepReport;
+
+/// Steps and timings of one claimed job.
+#[derive(Debug, Default)]
+pub(crate) struct Gathered {
+    job: String,
+    pub(crate) steps: Vec<StepReport>,
+    pub(crate) timings: Vec<(String, f64)>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Gathered {
+    pub(crate) fn new(job: &str) -> Gathered {
+        Gathered {
+            job: job.to_owned(),
+            ..Gathered::default()
+        }
+    }
+
+    /// Notes a step starting or ending, or a batch's timings. Shards' steps (a sharded job's
+    /// copies run under their own names) are not the claimed job's steps and are left out;
+    /// their timings count.
+    pub(crate) fn event(&mut self, event: &Event) {
+        match event {
+            Event::StepStarted {
+                job,
+                index,
+                command,
+            } if *job == self.job => {
+                self.steps.retain(|s| s.index != *index);
+                self.steps.push(StepReport {
+                    index: *index,
+                    command: command.clone(),
+                    status: railyard_types::StepStatus::Running,
+                    exit_code: None,
+                    started_at: now_ms(),
+                    finished_at: None,
+                });
+            }
+            Event::StepFinished {
+                job,
+                index,
+                status,
+                exit_code,
+                ..
+            } if *job == self.job => {
+                if let Some(step) = self.steps.iter_mut().find(|s| s.index == *index) {
+                    step.status = *status;
+                    step.exit_code = *exit_code;
+                    step.finished_at = Some(now_ms());
+                }
+            }
+            Event::TestResults { timings, .. } => self.timings.extend(timings.iter().cloned()),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! A project's share of the fleet: its weight and its cap on running jobs, set when the
+//! project is added or later with `PATCH /api/v1/projects/{name}`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+
+use super::{Admin, ApiResult, Body};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::protocol::{Project, ProjectShare};
+
+/// The most a weight may be: enough to say "this project counts a thousand times more".
+const MAX_WEIGHT: i64 = 1000;
+
+/// Refuses a weight under 1 (or absurdly large) and a negative cap, naming the field.
+pub(super) fn check(share: &ProjectShare) -> ApiResult<()> {
+    if let Some(w) = share.weight
+        && !(1..=MAX_WEIGHT).contains(&w)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "`weight` is {w}: give a whole number from 1 to {MAX_WEIGHT} (a project with weight 2 gets twice the running jobs of one with weight 1)"
+        )));
+    }
+    if let Some(n) = share.max_running
+        && n < 0
+    {
+        return Err(ApiError::BadRequest(format!(
+            "`max_running` is {n}: give 0 for no cap, or the most jobs the project may run at once"
+        )));
+    }
+    Ok(())
+}
+
+/// Stores the share given (fields left out keep their value); false when no such project.
+pub(super) async fn apply(state: &AppState, name: &str, share: &ProjectShare) -> ApiResult<bool> {
+    if share.weight.is_none() && share.max_running.is_none() {
+        return Ok(state.store().project(name).await?.is_some());
+    }
+    Ok(state
+        .store()
+        .set_project_share(name, share.weight, share.max_running)
+        .await?)
+}
+
+pub(super) async fn update_project(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Path(name): Path<String>,
+    Body(share): Body<ProjectShare>,
+) -> ApiResult<Json<Project>> {
+    check(&share)?;
+    if !apply(&state, &name, &share).await? {
+        return Err(ApiError::NotFound(format!("project `{name}`")));
+    }
+    let project = state
+        .store()
+        .project(&name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("project `{name}`")))?;
+    tracing::info!(project = %name, weight = project.weight, max_running = project.max_running, "project share set");
+    Ok(Json(project))
+}

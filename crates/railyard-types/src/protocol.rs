@@ -1,0 +1,242 @@
+//! The bodies of the REST API under `/api/v1`, shared by the server and its clients (the
+//! agent and the CLI). Plain data, no IO: the agent depends on this crate, never on the
+//! server or the store.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::records::{RunDetail, RunRecord};
+
+/// A repository known to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// Its name, unique.
+    pub name: String,
+    /// Any URL `git clone` takes.
+    pub repo_url: String,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// Its share of the fleet: a free slot goes to the project with the fewest running jobs
+    /// per unit of weight (1 and up).
+    #[serde(default = "one")]
+    pub weight: i64,
+    /// The most jobs it may run at once; 0 for no cap.
+    #[serde(default)]
+    pub max_running: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// What an agent gets when it claims a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The queue row's id: the job's handle in the agent protocol.
+    pub job_id: String,
+    /// The run it belongs to.
+    pub run_id: String,
+    /// The job's name in the pipeline.
+    pub job: String,
+    /// The project.
+    pub project: String,
+    /// Where to clone from.
+    pub repo_url: String,
+    /// The commit to check out.
+    pub commit: String,
+    /// 1 for the first try; every lease check names it.
+    pub attempt: i64,
+    /// Milliseconds since the epoch; renew before.
+    pub lease_until: i64,
+}
+
+/// `POST /api/v1/projects`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewProject {
+    /// Its name.
+    pub name: String,
+    /// Any URL `git clone` takes.
+    pub repo: String,
+    /// The secret push webhooks are signed with (GitHub, Gitea) or carry (GitLab).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    /// Its weight and cap.
+    #[serde(flatten)]
+    pub share: ProjectShare,
+}
+
+/// A project's share of the fleet: `PATCH /api/v1/projects/{name}`, and part of
+/// [`NewProject`]. A field left out keeps its value (or the default: weight 1, no cap).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProjectShare {
+    /// Its weight, 1 and up: a free slot goes to the project with the fewest running jobs
+    /// per unit of weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i64>,
+    /// The most jobs it may run at once; 0 for no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_running: Option<i64>,
+}
+
+/// The answer to a webhook delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookAnswer {
+    /// The run started, if the event asked for one (a branch deletion or a ping does not).
+    pub run: Option<RunRecord>,
+    /// Why no run started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
+}
+
+/// `POST /api/v1/projects/{name}/trigger`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TriggerRequest {
+    /// A branch, tag or commit [default: the repository's HEAD].
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+}
+
+/// The answer to a trigger.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Triggered {
+    /// The new run.
+    pub run: RunRecord,
+    /// Its jobs in pipeline order.
+    pub jobs: Vec<String>,
+}
+
+/// `POST /api/v1/agents/register`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    /// A name for people (host name, say).
+    pub name: String,
+    /// How many jobs it runs at once.
+    pub slots: u32,
+    /// Its labels: it takes only jobs whose `runs_on` labels it all has.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// The answer to a registration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registered {
+    /// The agent's id, named in every later call.
+    pub agent_id: String,
+    /// How long a lease lasts without a heartbeat, in milliseconds.
+    pub lease_ms: u64,
+}
+
+/// `POST /api/v1/agents/claim`: answered with a [`Claim`], or 204 when nothing came
+/// within the long-poll window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    /// The agent asking.
+    pub agent_id: String,
+    /// How long to wait for work, in milliseconds (capped by the server).
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+}
+
+/// Names the lease a call is made under: `POST /api/v1/jobs/{id}/heartbeat`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseRef {
+    /// The agent holding it.
+    pub agent_id: String,
+    /// The attempt it was claimed as.
+    pub attempt: i64,
+}
+
+/// The answer to a heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Renewed {
+    /// Milliseconds since the epoch.
+    pub lease_until: i64,
+    /// The run was cancelled: stop the job and report it `cancelled`.
+    #[serde(default)]
+    pub cancel: bool,
+}
+
+/// `POST /api/v1/jobs/{id}/logs`: one chunk of log text. Chunks of an attempt are numbered
+/// 1, 2, … and sent in order; a chunk already stored is acknowledged again without being
+/// written twice, so an agent resends until acknowledged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogChunk {
+    /// The agent holding the lease.
+    pub agent_id: String,
+    /// The attempt.
+    pub attempt: i64,
+    /// 1-based chunk number within the attempt.
+    pub seq: i64,
+    /// Whole lines, each ending in a newline.
+    pub text: String,
+}
+
+/// The answer to a log chunk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogAck {
+    /// The last chunk stored.
+    pub acked: i64,
+}
+
+/// `POST /api/v1/jobs/{id}/complete`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Completion {
+    /// The agent holding the lease.
+    pub agent_id: String,
+    /// The attempt.
+    pub attempt: i64,
+    /// The job's final status.
+    pub status: crate::JobStatus,
+    /// Why it failed outside its steps.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// How each step went, recorded like a local run's steps.
+    #[serde(default)]
+    pub steps: Vec<StepReport>,
+    /// Seconds per test id from the job's JUnit reports (a test job), fed into the project's
+    /// timings so that its next split uses them.
+    #[serde(default)]
+    pub timings: Vec<(String, f64)>,
+}
+
+/// One step of a finished job, as the agent saw it run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// Its position in the script, from 0.
+    pub index: u32,
+    /// The command.
+    pub command: String,
+    /// How it ended (`running` if the job stopped before it did).
+    pub status: crate::StepStatus,
+    /// Its exit code, once exited.
+    pub exit_code: Option<i64>,
+    /// Milliseconds since the epoch.
+    pub started_at: i64,
+    /// Milliseconds since the epoch.
+    pub finished_at: Option<i64>,
+}
+
+/// One file of a job's artifacts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArtifactEntry {
+    /// Its path under the job's artifacts, `/`-separated.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Every error body: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// One error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// A stable code: `unauthorized`, `not_found`, `conflict`, `lease_lost`, `bad_request`,
+    /// `git`, `pipeline`, `internal`.
+    pub code: String,
+    /// What went wrong and what to do.
+    pub message: String,
+}
