@@ -12,6 +12,8 @@
 #   SHARDS="2 4" bench/shards/run.sh   (other shard counts)   KEEP=1: keep the events
 #   SCENARIOS="count static queue-warm" bench/shards/run.sh   (some scenarios only; default all:
 #     count static queue queue-warm queue-slow queue-slow-warm; static implies count)
+#   RAILYARD_BIN=/path/to/railyard bench/shards/run.sh   (that binary, not a fresh build: to
+#     compare a commit with another)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=$PWD/bench/shards
@@ -26,11 +28,13 @@ work=$(mktemp -d /tmp/railyard-bench-shards.XXXXXX)
 if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$work"' EXIT; else echo "events kept in $work" >&2; fi
 # Built once and copied, so that a rebuild in the shared target/ cannot swap it mid-run. A
 # tree that does not build (another crate mid-edit) falls back to the last binary, said so.
-if ! cargo build -q --release -p railyard 2>"$work/build.err"; then
+if [ -n "${RAILYARD_BIN:-}" ]; then
+  cp "$RAILYARD_BIN" "$work/railyard"
+elif ! cargo build -q --release -p railyard 2>"$work/build.err"; then
   [ -x target/release/railyard ] || { cat "$work/build.err" >&2; exit 1; }
   echo "warning: cargo build failed; using target/release/railyard of $(date -u -r target/release/railyard +%FT%TZ)" >&2
 fi
-cp target/release/railyard "$work/railyard"
+[ -x "$work/railyard" ] || cp target/release/railyard "$work/railyard"
 ry=$work/railyard
 export NO_COLOR=1
 suite=$work/suite

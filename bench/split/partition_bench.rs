@@ -256,6 +256,8 @@ fn run_queue(s: &Suite, speeds: &[f64], o: &Options) -> (f64, usize) {
                 let work: f64 = batch.tests.iter().map(|t| s.actual[index(t)]).sum();
                 let took = o.overhead + work / speeds[i];
                 measured.record(i as u32, batch.predicted_secs, took);
+                // As LocalQueue learns it from each shard's report: the floor follows it.
+                b.record_overhead(o.overhead);
                 free_at[i] += took;
             }
             None => done[i] = true,

@@ -5,8 +5,9 @@
 use crate::errors::RunnerError;
 use crate::events::Event;
 use crate::job::{CurrentStep, JobContext};
+use crate::tail::StdoutTail;
 use railyard_pipeline::TestsSpec;
-use railyard_split::{Batch, IdFormat, TestCase, TestQueue, shell_quote};
+use railyard_split::{Batch, Done, IdFormat, TestCase, TestQueue, shell_quote};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,14 +48,24 @@ pub struct TestsOutcome {
     pub flaky: Vec<String>,
 }
 
-/// The command that runs one batch: writes the ids to `$RAILYARD_TESTS_FILE`, then runs the
-/// template with `{tests}` expanded; and how it is shown.
-pub fn batch_command(run: &str, ids: &[String]) -> (String, String) {
+/// The command that runs one batch, and how it is shown: writes the ids to
+/// `$RAILYARD_TESTS_FILE`, runs the template with `{tests}` expanded (under `-e`, in a
+/// subshell, so a failing line ends it but not what follows), then prints `marker` and each
+/// report matching `junit` as NUL, name, NUL, contents (XML holds no NUL), removing it so the
+/// next batch starts clean, and exits with the tests' status. One `exec` per batch.
+pub fn batch_command(
+    run: &str,
+    ids: &[String],
+    junit: &[String],
+    marker: &str,
+) -> (String, String) {
     let quoted: Vec<String> = ids.iter().map(|i| shell_quote(i)).collect();
     let command = format!(
-        "printf '%s\\n' {} > \"$RAILYARD_TESTS_FILE\"\n{}",
+        "printf '%s\\n' {} > \"$RAILYARD_TESTS_FILE\"\nset +e\n(\nset -e\n{}\n)\ncode=$?\nprintf '{marker}'\n\
+         for f in {}; do [ -f \"$f\" ] && {{ printf '\\0%s\\0' \"$f\"; cat \"$f\"; rm -f \"$f\"; }}; done\nexit $code",
         quoted.join(" "),
-        railyard_split::expand_tests(run, ids)
+        railyard_split::expand_tests(run, ids),
+        junit.join(" "),
     );
     let shown = run.replace("{tests}", &format!("<{} tests>", ids.len()));
     (command, shown)
@@ -80,31 +91,45 @@ impl JobContext {
             Work::Static(ids, secs) => (Some(*secs), Some(ids.clone()).filter(|i| !i.is_empty())),
             Work::Queue(_) => (None, None),
         };
+        // A shard that dies mid-batch (an error below, or dropped: cancelled, timed out)
+        // gives its batch back, so the others run it instead of waiting for it forever.
+        let mut give_back = GiveBack::new(&tests.work, tests.shard);
+        // The shard's time ends with its last batch, not when the queue says it is drained:
+        // a shard that finished early waits there for the others, and that is not its time.
+        let mut busy_until = started;
+        let mut done: Option<Done> = None;
         loop {
             let batch: Option<(Vec<String>, Option<u64>)> = match &tests.work {
                 Work::Static(..) => share.take().map(|ids| (ids, None)),
                 Work::Queue(queue) => queue
-                    .next_batch(tests.shard)
+                    .next_batch(tests.shard, done.take())
                     .await
                     .map(|Batch { id, tests, .. }| (tests, Some(id))),
             };
             let Some((ids, batch_id)) = batch else { break };
             ran += ids.len();
+            let batch_started = Instant::now();
             let run = self
                 .run_batch(container, current, tests, &ids, step, &mut format)
                 .await;
             step += 1;
-            if let (Work::Queue(queue), Some(id)) = (&tests.work, batch_id) {
-                match &run {
-                    Ok(_) => queue.complete(tests.shard, id).await,
-                    // The shard cannot go on: its batch goes back for the others.
-                    Err(_) => queue.give_back(tests.shard).await,
+            busy_until = Instant::now();
+            let (batch_failed, cases) = match run {
+                Ok(ran) => ran,
+                Err(e) => {
+                    give_back.now().await;
+                    return Err(e);
                 }
-            }
-            let (batch_failed, cases) = run?;
+            };
+            done = batch_id.map(|batch| Done {
+                batch,
+                elapsed_secs: batch_started.elapsed().as_secs_f64(),
+                tests_secs: reported_secs(&cases),
+            });
             failed.extend(batch_failed);
             first_run.extend(cases);
         }
+        give_back.disarm();
         let mut attempts = vec![first_run];
 
         let mut flaky = Vec::new();
@@ -120,6 +145,7 @@ impl JobContext {
             let (still, cases) = self
                 .run_batch(container, current, tests, &failed, step, &mut format)
                 .await?;
+            busy_until = Instant::now();
             attempts.push(cases);
             step += 1;
             flaky.extend(failed.iter().filter(|id| !still.contains(id)).cloned());
@@ -138,7 +164,7 @@ impl JobContext {
             shard: tests.shard,
             tests: ran,
             predicted_secs: predicted,
-            actual_secs: started.elapsed().as_secs_f64(),
+            actual_secs: (busy_until - started).as_secs_f64(),
             flaky: flaky.clone(),
         });
         Ok(TestsOutcome { failed, flaky })
@@ -154,11 +180,26 @@ impl JobContext {
         step: u32,
         format: &mut Option<IdFormat>,
     ) -> Result<(Vec<String>, Vec<TestCase>), RunnerError> {
-        let (command, shown) = batch_command(&tests.spec.run, ids);
+        let mut tail = StdoutTail::new();
+        let (command, shown) = batch_command(
+            &tests.spec.run,
+            ids,
+            &tests.spec.junit,
+            &tail.printf_marker(),
+        );
+        let started = Instant::now();
         let exit = self
-            .run_step(container, step, &shown, &command, current)
+            .run_step(container, step, &shown, &command, current, Some(&mut tail))
             .await;
-        let cases = self.collect_junit(container, &tests.spec.junit).await?;
+        let cases = self.parse_reports(&tail.into_tail().unwrap_or_default());
+        // Where a batch's time goes beyond its tests (RAILYARD_LOG=railyard_runner=debug).
+        tracing::debug!(
+            shard = %self.job.name,
+            tests = ids.len(),
+            batch_secs = started.elapsed().as_secs_f64(),
+            reported_secs = reported_secs(&cases).unwrap_or(0.0),
+            "batch timing"
+        );
         if cases.is_empty() {
             self.say(format!(
                 "warning: no JUnit report found at {}",
@@ -223,22 +264,11 @@ impl JobContext {
         }
     }
 
-    /// Reads (and removes, so the next batch starts clean) the JUnit reports matching the
-    /// patterns. A malformed report is a warning naming it; the others still count.
-    async fn collect_junit(
-        &self,
-        container: &str,
-        patterns: &[String],
-    ) -> Result<Vec<TestCase>, RunnerError> {
-        // One exec per batch, not one per file: each report is printed as NUL, name, NUL,
-        // contents, then removed so the next batch starts clean. XML holds no NUL.
-        let read = format!(
-            "for f in {}; do [ -f \"$f\" ] && {{ printf '\\0%s\\0' \"$f\"; cat \"$f\"; rm -f \"$f\"; }}; done; true",
-            patterns.join(" ")
-        );
-        let (_, stdout, _) = self.capture(container, &read).await?;
+    /// Parses the reports a batch printed after its marker (NUL, name, NUL, contents). A
+    /// malformed report is a warning naming it; the others still count.
+    fn parse_reports(&self, printed: &[u8]) -> Vec<TestCase> {
         let mut cases = Vec::new();
-        let mut parts = stdout.split(|b| *b == 0).skip(1);
+        let mut parts = printed.split(|b| *b == 0).skip(1);
         while let (Some(name), Some(bytes)) = (parts.next(), parts.next()) {
             let file = String::from_utf8_lossy(name);
             match railyard_split::junit::parse(Path::new(file.as_ref()), bytes) {
@@ -246,7 +276,53 @@ impl JobContext {
                 Err(e) => self.say(format!("warning: {e}; its tests keep their old timings")),
             }
         }
-        Ok(cases)
+        cases
+    }
+}
+
+/// The seconds a batch's reports give for its tests, `None` without any timed case.
+fn reported_secs(cases: &[TestCase]) -> Option<f64> {
+    let times: Vec<f64> = cases.iter().filter_map(|c| c.time).collect();
+    (!times.is_empty()).then(|| times.iter().sum())
+}
+
+/// Gives a queue shard's unfinished batches back when it stops before the queue is drained:
+/// at once through [`GiveBack::now`] on an error, or from `Drop` when the shard's future is
+/// dropped (its job cancelled or timed out), which cannot wait and so spawns the call.
+struct GiveBack {
+    queue: Option<Arc<dyn TestQueue>>,
+    shard: u32,
+}
+
+impl GiveBack {
+    fn new(work: &Work, shard: u32) -> GiveBack {
+        let queue = match work {
+            Work::Queue(queue) => Some(queue.clone()),
+            Work::Static(..) => None,
+        };
+        GiveBack { queue, shard }
+    }
+
+    async fn now(&mut self) {
+        if let Some(queue) = self.queue.take() {
+            queue.give_back(self.shard).await;
+        }
+    }
+
+    /// The queue is drained: nothing to give back.
+    fn disarm(&mut self) {
+        self.queue = None;
+    }
+}
+
+impl Drop for GiveBack {
+    fn drop(&mut self) {
+        if let (Some(queue), Ok(runtime)) =
+            (self.queue.take(), tokio::runtime::Handle::try_current())
+        {
+            let shard = self.shard;
+            runtime.spawn(async move { queue.give_back(shard).await });
+        }
     }
 }
 
@@ -267,14 +343,31 @@ fn detect_format(cases: &[TestCase]) -> IdFormat {
 mod tests {
     use super::*;
 
+    /// The command through a real `sh`, its stdout split as `run_step` splits it.
     #[test]
-    fn a_batch_writes_its_ids_and_expands_the_template() {
+    fn one_exec_runs_the_batch_and_prints_its_reports_after_the_marker() {
+        let dir = tempfile::tempdir().unwrap();
         let ids = vec!["a".to_string(), "b c".to_string()];
-        let (command, shown) = batch_command("pytest {tests}", &ids);
-        assert_eq!(
-            command,
-            "printf '%s\\n' a 'b c' > \"$RAILYARD_TESTS_FILE\"\npytest a 'b c'"
+        let run = "echo ran {tests}\nprintf '<testsuites/>' > r1.xml\nfalse\necho not reached";
+        let mut tail = StdoutTail::new();
+        let junit = vec!["r*.xml".to_string(), "missing.xml".to_string()];
+        let (command, shown) = batch_command(run, &ids, &junit, &tail.printf_marker());
+        assert_eq!(shown, run.replace("{tests}", "<2 tests>"));
+        let out = std::process::Command::new("sh")
+            .args(["-ec", &command])
+            .current_dir(dir.path())
+            .env("RAILYARD_TESTS_FILE", dir.path().join("ids.txt"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "the tests' status");
+        let log = tail.feed(bytes::Bytes::from(out.stdout));
+        assert_eq!(&log[..], b"ran a b c\n", "a failing line ends the tests");
+        let ids_file = std::fs::read_to_string(dir.path().join("ids.txt")).unwrap();
+        assert_eq!(ids_file, "a\nb c\n");
+        assert_eq!(tail.into_tail().unwrap(), b"\0r1.xml\0<testsuites/>");
+        assert!(
+            !dir.path().join("r1.xml").exists(),
+            "removed for the next batch"
         );
-        assert_eq!(shown, "pytest <2 tests>");
     }
 }

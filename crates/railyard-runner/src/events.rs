@@ -139,7 +139,8 @@ pub enum Event {
         tests: usize,
         /// What the plan predicted (static mode).
         predicted_secs: Option<f64>,
-        /// How long its tests took.
+        /// How long its tests took, from the start of its first batch to the end of its last
+        /// one (retries included; not the wait for other shards' batches at the end).
         actual_secs: f64,
         /// Tests that failed first and passed on a retry.
         flaky: Vec<String>,

@@ -280,7 +280,7 @@ impl JobContext {
         for (index, command) in self.job.script.iter().enumerate() {
             let index = index as u32;
             let exit_code = self
-                .run_step(container, index, command, command, current)
+                .run_step(container, index, command, command, current, None)
                 .await;
             if exit_code != Some(0) {
                 return StepsOutcome::Failed { index, exit_code };
@@ -290,7 +290,8 @@ impl JobContext {
     }
 
     /// Runs one step: `command` through `sh -ec` in the workspace, shown as `display`.
-    /// Returns its exit code, or `None` when it could not run.
+    /// Returns its exit code, or `None` when it could not run. With a `tail`, stdout after
+    /// its marker goes there instead of the log (a test batch's reports).
     pub async fn run_step(
         &self,
         container: &str,
@@ -298,6 +299,7 @@ impl JobContext {
         display: &str,
         command: &str,
         current: &CurrentStep,
+        mut tail: Option<&mut crate::tail::StdoutTail>,
     ) -> Option<i64> {
         let job = &self.job.name;
         let started = Instant::now();
@@ -334,7 +336,10 @@ impl JobContext {
         let result = self
             .docker
             .exec(container, &spec, &mut |chunk| match chunk {
-                Output::Stdout(b) => out.push(&b, &mut emit_out),
+                Output::Stdout(b) => match tail.as_deref_mut() {
+                    Some(tail) => out.push(&tail.feed(b), &mut emit_out),
+                    None => out.push(&b, &mut emit_out),
+                },
                 Output::Stderr(b) => err.push(&b, &mut emit_err),
             })
             .await;

@@ -19,6 +19,7 @@ pub mod names;
 mod run;
 pub mod shards;
 pub mod shell;
+pub mod tail;
 pub mod workspace;
 
 pub use errors::RunnerError;

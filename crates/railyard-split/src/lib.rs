@@ -12,6 +12,7 @@
 //! No Docker and no IO here beyond the bytes of report files the caller reads.
 #![warn(missing_docs)]
 
+mod duration;
 mod errors;
 mod ids;
 pub mod junit;
@@ -21,11 +22,12 @@ mod queue;
 mod reports;
 mod timings;
 
+pub use duration::duration;
 pub use errors::{IdFormatError, JunitError};
 pub use ids::{IdFormat, Matched, Normalize, Tool, failed_ids};
 pub use junit::{Outcome, Report, TestCase};
 pub use merge::{merge_attempts, write_junit};
 pub use partition::{Plan, ShardPlan, count_partition, partition};
-pub use queue::{Batch, Batcher, LocalQueue, Speeds, TestQueue};
+pub use queue::{Batch, Batcher, Done, LocalQueue, Speeds, TestQueue};
 pub use reports::{Collected, collect, expand_tests, shell_quote, tests_file};
 pub use timings::{DEFAULT_SECS, Timings};

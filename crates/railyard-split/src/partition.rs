@@ -69,7 +69,7 @@ impl Plan {
                 "{:>5}  {:>7}  {:>11}",
                 i + 1,
                 s.tests.len(),
-                secs(s.predicted_secs)
+                crate::duration(s.predicted_secs)
             );
         }
         let tests: usize = self.shards.iter().map(|s| s.tests.len()).sum();
@@ -78,11 +78,11 @@ impl Plan {
             out,
             "{tests} tests over {} shards; makespan {} against ideal {} (max(total {} / {}, longest {})): {:.3}x",
             self.shards.len(),
-            secs(self.makespan()),
-            secs(ideal),
-            secs(self.total_secs()),
+            crate::duration(self.makespan()),
+            crate::duration(ideal),
+            crate::duration(self.total_secs()),
             self.shards.len(),
-            secs(self.longest_secs),
+            crate::duration(self.longest_secs),
             if ideal > 0.0 {
                 self.makespan() / ideal
             } else {
@@ -97,14 +97,6 @@ impl Plan {
             );
         }
         out
-    }
-}
-
-fn secs(s: f64) -> String {
-    if s >= 60.0 {
-        format!("{}m{:04.1}s", (s / 60.0).floor(), s % 60.0)
-    } else {
-        format!("{s:.2}s")
     }
 }
 
@@ -246,7 +238,7 @@ mod tests {
         assert_eq!(plan.ideal_secs(), 10.0);
         let text = plan.explain();
         assert!(
-            text.contains("makespan 10.00s against ideal 10.00s"),
+            text.contains("makespan 10.0s against ideal 10.0s"),
             "{text}"
         );
         assert!(text.contains("1 tests had no timing"), "{text}");

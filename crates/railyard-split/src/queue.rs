@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use tokio::sync::Notify;
 
@@ -22,7 +21,7 @@ use crate::partition::sorted_estimates;
 use crate::timings::Timings;
 
 /// A share of the tests handed to one shard, run as one `exec` of the job's `run` command.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     /// Unique within its queue.
     pub id: u64,
@@ -32,16 +31,28 @@ pub struct Batch {
     pub predicted_secs: f64,
 }
 
+/// What a shard reports about a batch it finished, with its request for the next one.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Done {
+    /// The batch's id.
+    pub batch: u64,
+    /// Wall seconds the shard spent on it: the `exec`, its output and reading its reports.
+    pub elapsed_secs: f64,
+    /// The seconds its reports give for its tests (`None` without a report): `elapsed_secs`
+    /// minus this is the batch's overhead, which sets the smallest batch worth handing out.
+    pub tests_secs: Option<f64>,
+}
+
 /// A queue that shards (1…N) pull batches from. Implementations must be safe to call from
-/// many shards at once.
+/// many shards at once. Every call carries all it needs (shard, batch id, measured times),
+/// so a server can implement it over HTTP: one request per batch, none to hold open.
 #[async_trait::async_trait]
 pub trait TestQueue: Send + Sync {
-    /// The next batch for `shard`; `None` once every test has been handed out and every
-    /// handed-out batch completed. While other shards still hold batches that could be given
-    /// back, this waits rather than returning `None`.
-    async fn next_batch(&self, shard: u32) -> Option<Batch>;
-    /// Marks a batch done (its tests ran, whatever their outcome).
-    async fn complete(&self, shard: u32, batch: u64);
+    /// Marks `done` complete (its tests ran, whatever their outcome) and returns the next
+    /// batch for `shard`: one round trip per batch. `None` once every test has been handed
+    /// out and every handed-out batch completed; while other shards still hold batches that
+    /// could be given back, this waits rather than returning `None`.
+    async fn next_batch(&self, shard: u32, done: Option<Done>) -> Option<Batch>;
     /// Returns every unfinished batch of `shard` (it died) to the queue.
     async fn give_back(&self, shard: u32);
 }
@@ -56,6 +67,10 @@ pub struct Batcher {
     shards: usize,
     split_factor: f64,
     min_batch_secs: f64,
+    /// Measured per-batch overhead: (sum of seconds, batches).
+    overhead: (f64, u32),
+    /// Once less than N floors are left: how many equal shares of the rest are still to go.
+    tail_shares: Option<usize>,
     next_id: u64,
 }
 
@@ -68,6 +83,9 @@ impl Batcher {
     pub const DEFAULT_SPLIT_FACTOR: f64 = 2.0;
     /// Default floor on a batch's predicted seconds, so the tail is not one `exec` per test.
     pub const DEFAULT_MIN_BATCH_SECS: f64 = 0.5;
+    /// Once a batch's overhead is measured, a batch is worth at least this many times it
+    /// (it then spends at most a fifth of its time on overhead), except at the very end.
+    pub const OVERHEAD_MULTIPLE: f64 = 4.0;
 
     /// Queues the distinct `tests` for `shards` shards (0 is taken as 1).
     pub fn new(tests: &[String], timings: &Timings, shards: usize) -> Batcher {
@@ -83,6 +101,8 @@ impl Batcher {
             shards: shards.max(1),
             split_factor: Batcher::DEFAULT_SPLIT_FACTOR,
             min_batch_secs: Batcher::DEFAULT_MIN_BATCH_SECS,
+            overhead: (0.0, 0),
+            tail_shares: None,
             next_id: 1,
         }
     }
@@ -100,6 +120,24 @@ impl Batcher {
         self
     }
 
+    /// Records one batch's overhead (its wall time minus its tests' reported time): the
+    /// floor on batch size follows the mean of these.
+    pub fn record_overhead(&mut self, secs: f64) {
+        if secs.is_finite() {
+            self.overhead.0 += secs.max(0.0);
+            self.overhead.1 += 1;
+        }
+    }
+
+    /// The smallest batch worth an `exec`: `min_batch_secs`, or several times the measured
+    /// per-batch overhead when that is more.
+    pub fn floor_secs(&self) -> f64 {
+        let (sum, n) = self.overhead;
+        let measured = if n == 0 { 0.0 } else { sum / n as f64 };
+        self.min_batch_secs
+            .max(Batcher::OVERHEAD_MULTIPLE * measured)
+    }
+
     /// The next batch, or `None` when nothing is pending.
     pub fn take(&mut self) -> Option<Batch> {
         self.take_scaled(1.0)
@@ -114,8 +152,23 @@ impl Batcher {
         } else {
             1.0
         };
-        let target = (scale * self.pending_secs / (self.shards as f64 * self.split_factor))
-            .max(self.min_batch_secs);
+        // About 1/(N k) of what is left, at least the floor; but once less than N floors are
+        // left, the rest in N equal shares, so the last batches end together rather than
+        // some shards taking a whole floor while the others go idle.
+        let shards = self.shards as f64;
+        let floor = self.floor_secs();
+        if self.tail_shares.is_none() && self.pending_secs < shards * floor {
+            self.tail_shares = Some(self.shards);
+        }
+        let target = match &mut self.tail_shares {
+            // The last share takes all that is left (given-back tests included).
+            Some(left) if *left <= 1 => f64::INFINITY,
+            Some(left) => {
+                *left -= 1;
+                scale * self.pending_secs / (*left + 1) as f64
+            }
+            None => (scale * self.pending_secs / (shards * self.split_factor)).max(floor),
+        };
         let mut tests = Vec::new();
         let mut sum = 0.0;
         while let Some((_, est)) = self.pending.last() {
@@ -212,8 +265,8 @@ pub struct LocalQueue {
 struct State {
     batcher: Batcher,
     timings: Timings,
-    /// Handed-out batches not yet complete: id -> (shard, batch, when handed out).
-    in_flight: HashMap<u64, (u32, Batch, Instant)>,
+    /// Handed-out batches not yet complete: id -> (shard, batch).
+    in_flight: HashMap<u64, (u32, Batch)>,
     speeds: Speeds,
 }
 
@@ -242,6 +295,27 @@ impl LocalQueue {
         (state.batcher.pending_tests(), state.in_flight.len())
     }
 
+    /// Completes a batch of `shard` (another shard's id, or one already given back, is
+    /// ignored) and learns its speed and overhead from it.
+    fn complete(&self, shard: u32, done: Done) {
+        let mut state = self.lock();
+        if state
+            .in_flight
+            .get(&done.batch)
+            .is_some_and(|(s, _)| *s == shard)
+            && let Some((_, batch)) = state.in_flight.remove(&done.batch)
+        {
+            state
+                .speeds
+                .record(shard, batch.predicted_secs, done.elapsed_secs);
+            if let Some(tests) = done.tests_secs {
+                state.batcher.record_overhead(done.elapsed_secs - tests);
+            }
+        }
+        drop(state);
+        self.changed.notify_waiters();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind: keep going.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -250,7 +324,10 @@ impl LocalQueue {
 
 #[async_trait::async_trait]
 impl TestQueue for LocalQueue {
-    async fn next_batch(&self, shard: u32) -> Option<Batch> {
+    async fn next_batch(&self, shard: u32, done: Option<Done>) -> Option<Batch> {
+        if let Some(done) = done {
+            self.complete(shard, done);
+        }
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -260,8 +337,7 @@ impl TestQueue for LocalQueue {
                 let mut state = self.lock();
                 let scale = state.speeds.scale(shard);
                 if let Some(batch) = state.batcher.take_scaled(scale) {
-                    let handed = (shard, batch.clone(), Instant::now());
-                    state.in_flight.insert(batch.id, handed);
+                    state.in_flight.insert(batch.id, (shard, batch.clone()));
                     return Some(batch);
                 }
                 if state.in_flight.is_empty() {
@@ -272,31 +348,16 @@ impl TestQueue for LocalQueue {
         }
     }
 
-    async fn complete(&self, shard: u32, batch: u64) {
-        let mut state = self.lock();
-        if state
-            .in_flight
-            .get(&batch)
-            .is_some_and(|(s, _, _)| *s == shard)
-            && let Some((_, done, since)) = state.in_flight.remove(&batch)
-        {
-            let elapsed = since.elapsed().as_secs_f64();
-            state.speeds.record(shard, done.predicted_secs, elapsed);
-        }
-        drop(state);
-        self.changed.notify_waiters();
-    }
-
     async fn give_back(&self, shard: u32) {
         let mut state = self.lock();
         let mine: Vec<u64> = state
             .in_flight
             .iter()
-            .filter(|(_, (s, _, _))| *s == shard)
+            .filter(|(_, (s, _))| *s == shard)
             .map(|(id, _)| *id)
             .collect();
         for id in mine {
-            if let Some((_, batch, _)) = state.in_flight.remove(&id) {
+            if let Some((_, batch)) = state.in_flight.remove(&id) {
                 let State {
                     batcher, timings, ..
                 } = &mut *state;

@@ -4,7 +4,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use railyard_split::{Batcher, LocalQueue, Speeds, TestQueue, Timings};
+use railyard_split::{Batcher, Done, LocalQueue, Speeds, TestQueue, Timings};
+
+/// A shard's report on `batch` (timings do not matter to these tests).
+fn done(batch: u64) -> Option<Done> {
+    Some(Done {
+        batch,
+        elapsed_secs: 0.01,
+        tests_secs: None,
+    })
+}
 
 fn suite(n: usize) -> (Vec<String>, Timings) {
     let tests: Vec<String> = (0..n).map(|i| format!("t{i:04}")).collect();
@@ -26,11 +35,11 @@ async fn every_test_handed_out_exactly_once() {
     for shard in 1..=4u32 {
         let queue = queue.clone();
         shards.push(tokio::spawn(async move {
-            let mut got = Vec::new();
-            while let Some(batch) = queue.next_batch(shard).await {
+            let (mut got, mut finished) = (Vec::new(), None);
+            while let Some(batch) = queue.next_batch(shard, finished.take()).await {
                 tokio::task::yield_now().await;
                 got.extend(batch.tests.clone());
-                queue.complete(shard, batch.id).await;
+                finished = done(batch.id);
             }
             got
         }));
@@ -41,24 +50,24 @@ async fn every_test_handed_out_exactly_once() {
     }
     all.sort();
     assert_eq!(all, tests);
-    assert_eq!(queue.next_batch(1).await, None, "drained");
+    assert_eq!(queue.next_batch(1, None).await, None, "drained");
 }
 
 #[tokio::test]
 async fn a_dead_shards_batch_is_given_back_and_handed_out_again() {
     let (tests, timings) = suite(50);
     let queue = LocalQueue::new(&tests, &timings, 2);
-    let lost = queue.next_batch(1).await.unwrap();
+    let lost = queue.next_batch(1, None).await.unwrap();
     assert_eq!(lost.tests[0], "t0000", "longest first");
     queue.give_back(1).await;
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut first_again = None;
-    while let Some(batch) = queue.next_batch(2).await {
+    let (mut first_again, mut finished) = (None, None);
+    while let Some(batch) = queue.next_batch(2, finished.take()).await {
         first_again.get_or_insert_with(|| batch.tests.clone());
         for t in &batch.tests {
             *seen.entry(t.clone()).or_default() += 1;
         }
-        queue.complete(2, batch.id).await;
+        finished = done(batch.id);
     }
     assert_eq!(
         first_again.unwrap(),
@@ -73,10 +82,10 @@ async fn a_dead_shards_batch_is_given_back_and_handed_out_again() {
 async fn idle_shards_wait_while_a_batch_could_still_come_back() {
     let tests = vec!["only".to_string()];
     let queue = Arc::new(LocalQueue::new(&tests, &Timings::new(), 2));
-    let batch = queue.next_batch(1).await.unwrap();
+    let batch = queue.next_batch(1, None).await.unwrap();
     let waiter = {
         let queue = queue.clone();
-        tokio::spawn(async move { queue.next_batch(2).await })
+        tokio::spawn(async move { queue.next_batch(2, None).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert!(
@@ -90,10 +99,17 @@ async fn idle_shards_wait_while_a_batch_could_still_come_back() {
         .unwrap()
         .expect("gets the given-back batch");
     assert_eq!(again.tests, batch.tests);
-    queue.complete(1, again.id).await; // shard 1 is dead: its late completion is ignored
-    assert_eq!(queue.status(), (0, 1));
-    queue.complete(2, again.id).await;
-    assert_eq!(queue.next_batch(2).await, None);
+    // Shard 1 is dead: its late report is ignored, so it waits like any idle shard.
+    let late = {
+        let queue = queue.clone();
+        tokio::spawn(async move { queue.next_batch(1, done(again.id)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(queue.status(), (0, 1), "shard 2 still holds the batch");
+    assert!(!late.is_finished());
+    assert_eq!(queue.next_batch(2, done(again.id)).await, None);
+    let late = tokio::time::timeout(std::time::Duration::from_secs(5), late).await;
+    assert_eq!(late.expect("woken").unwrap(), None);
 }
 
 #[test]
@@ -123,12 +139,54 @@ fn batches_shrink_as_the_queue_empties() {
     let third = secs.len() / 3;
     let avg = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
     assert!(avg(&secs[..third]) > avg(&secs[2 * third..]), "{secs:?}");
-    assert!(
-        secs[secs.len() - 6..secs.len() - 1]
-            .iter()
-            .all(|&s| s >= Batcher::DEFAULT_MIN_BATCH_SECS - 0.06),
-        "the floor keeps tail batches (but the very last) from being one tiny test each: {secs:?}"
+}
+
+#[test]
+fn the_floor_follows_the_measured_overhead_and_the_last_batches_are_equal_shares() {
+    let tests: Vec<String> = (0..1000).map(|i| format!("t{i:04}")).collect();
+    let timings: Timings = tests.iter().map(|t| (t.clone(), 0.01)).collect();
+    let mut b = Batcher::new(&tests, &timings, 4);
+    assert_eq!(
+        b.floor_secs(),
+        Batcher::DEFAULT_MIN_BATCH_SECS,
+        "nothing measured"
     );
+    b.record_overhead(0.4);
+    b.record_overhead(0.2);
+    b.record_overhead(f64::NAN); // ignored
+    let floor = b.floor_secs();
+    assert!(
+        (floor - Batcher::OVERHEAD_MULTIPLE * 0.3).abs() < 1e-9,
+        "{floor}"
+    );
+    // 10 s of 10 ms tests over 4 shards: batches of 1/(4 × 2) of the rest, at least the
+    // floor (1.2 s), until fewer than 4 floors are left; that rest goes in 4 equal shares.
+    let mut secs = Vec::new();
+    while let Some(batch) = b.take() {
+        secs.push((
+            b.pending_secs() + batch.predicted_secs,
+            batch.predicted_secs,
+        ));
+    }
+    let handed: f64 = secs.iter().map(|s| s.1).sum();
+    assert!(
+        (handed - 10.0).abs() < 1e-6,
+        "every test handed out: {handed}"
+    );
+    let tail = secs.iter().position(|(before, _)| *before < 4.0 * floor);
+    let tail = tail.expect("a tail");
+    for (before, took) in &secs[..tail] {
+        let want = (before / 8.0).max(floor);
+        assert!((took - want).abs() <= 0.011, "{want} s: {secs:?}");
+    }
+    let share = secs[tail].0 / 4.0;
+    assert_eq!(secs.len() - tail, 4, "four last batches: {secs:?}");
+    for (_, took) in &secs[tail..] {
+        assert!(
+            (took - share).abs() <= 0.031,
+            "equal shares of the rest: {secs:?}"
+        );
+    }
 }
 
 #[test]
