@@ -86,8 +86,8 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
     drop(tx);
     let session = session?;
     eprintln!(
-        "railyard: shell in job `{job}` ({:.1}s to start); the workspace is /workspace; exit to tear down",
-        (now_ms() - started) as f64 / 1000.0
+        "railyard: shell in job `{job}` ({} to start); the workspace is /workspace; exit to tear down",
+        railyard_split::duration((now_ms() - started) as f64 / 1000.0)
     );
     let spec = ExecSpec {
         cmd: vec![

@@ -21,8 +21,8 @@ pub async fn run(g: &Global, args: TestsArgs) -> anyhow::Result<i32> {
     for t in history {
         table.add_row([
             t.test_id,
-            format!("{:.2}s", t.avg_secs),
-            format!("{:.2}s", t.last_secs),
+            railyard_split::duration(t.avg_secs),
+            railyard_split::duration(t.last_secs),
             t.samples.to_string(),
             super::runs::local_time(t.updated_at),
         ]);

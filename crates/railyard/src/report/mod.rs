@@ -5,26 +5,19 @@ pub mod json;
 pub mod recorder;
 pub mod terminal;
 
-use std::time::Duration;
-
-/// `1.2s`, `3m04s`.
+/// `1.23s`, `3m04s`, `1h05m`: the one formatter of the CLI (rounded before it is split into
+/// units, so 119.999 s is `2m00s`).
 pub fn duration(ms: u64) -> String {
-    let d = Duration::from_millis(ms);
-    let secs = d.as_secs();
-    if secs < 60 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else if secs < 3600 {
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    } else {
-        format!("{}h{:02}m", secs / 3600, secs / 60 % 60)
-    }
+    railyard_split::duration(ms as f64 / 1000.0)
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn durations_read_naturally() {
-        assert_eq!(super::duration(1234), "1.2s");
+        assert_eq!(super::duration(1234), "1.23s");
+        assert_eq!(super::duration(59_950), "1m00s");
+        assert_eq!(super::duration(119_999), "2m00s");
         assert_eq!(super::duration(184_000), "3m04s");
         assert_eq!(super::duration(3_900_000), "1h05m");
     }

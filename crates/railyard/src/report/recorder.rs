@@ -149,10 +149,11 @@ impl Recorder {
                 flaky,
             } => {
                 let predicted = predicted_secs
-                    .map(|p| format!(", predicted {p:.1}s"))
+                    .map(|p| format!(", predicted {}", railyard_split::duration(p)))
                     .unwrap_or_default();
                 let mut line = format!(
-                    "railyard: shard {shard} of `{job}` ran {tests} test(s) in {actual_secs:.1}s{predicted}"
+                    "railyard: shard {shard} of `{job}` ran {tests} test(s) in {}{predicted}",
+                    railyard_split::duration(*actual_secs)
                 );
                 if !flaky.is_empty() {
                     line.push_str(&format!("; flaky: {}", flaky.join(", ")));

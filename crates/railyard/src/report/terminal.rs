@@ -257,7 +257,7 @@ impl Terminal {
                         "\n    shard {}: {} tests, predicted {}",
                         s.shard,
                         s.tests,
-                        super::duration((s.predicted_secs * 1000.0) as u64)
+                        railyard_split::duration(s.predicted_secs)
                     ));
                 }
                 self.print(text);
@@ -331,9 +331,9 @@ impl Terminal {
                     shard.to_string(),
                     tests.to_string(),
                     predicted
-                        .map(|p| format!("{p:.1}s"))
+                        .map(railyard_split::duration)
                         .unwrap_or("queue".into()),
-                    format!("{actual:.1}s"),
+                    railyard_split::duration(*actual),
                 ]);
             }
             let _ = writeln!(out, "{shards}");
@@ -344,7 +344,7 @@ impl Terminal {
             let list: Vec<String> = slowest
                 .iter()
                 .take(5)
-                .map(|(secs, id)| format!("{id} ({secs:.2}s)"))
+                .map(|(secs, id)| format!("{id} ({})", railyard_split::duration(*secs)))
                 .collect();
             let _ = writeln!(out, "slowest tests: {}", list.join(", "));
         }
