@@ -68,9 +68,11 @@ impl std::fmt::Debug for TokenHash {
 /// How the server behaves.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Projects, triggers, runs: the admin's token.
+    /// The bootstrap admin token (projects, triggers, runs, tokens); stored admin tokens
+    /// are checked in the database beside it.
     pub admin_token: TokenHash,
-    /// Register, claim, report: the agents' shared token.
+    /// The bootstrap agent token (register, claim, report); stored agent tokens are checked
+    /// in the database beside it.
     pub agent_token: TokenHash,
     /// How long a lease lasts without a heartbeat.
     pub lease: Duration,

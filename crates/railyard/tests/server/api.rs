@@ -7,17 +7,6 @@ use crate::fleet::*;
 
 const PIPELINE: &str = "env: { image: busybox }\njobs:\n  first:\n    script:\n      - echo start\n      - sleep 1\n      - echo done\n  second:\n    needs: [first]\n    script: [echo second]\n";
 
-fn ok(fleet: &Fleet, args: &[&str]) -> String {
-    let out = output_within(fleet.cli(args), 120);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}\n{}",
-        text(&out.stderr),
-        fleet.diagnostics()
-    );
-    text(&out.stdout)
-}
-
 fn wait_count(fleet: &Fleet) -> Option<u64> {
     let (_, metrics) = http(&fleet.url, "GET", "/metrics", None, "");
     metrics
@@ -30,10 +19,10 @@ fn wait_count(fleet: &Fleet) -> Option<u64> {
 fn the_remote_cli_with_stored_tokens() {
     let mut fleet = Fleet::start(PIPELINE);
     // A stored agent token, shown once; the agent works with it alone.
-    let agent_token = ok(&fleet, &["token", "create", "--role", "agent", "runner-1"]);
+    let agent_token = fleet.cli_ok(&["token", "create", "--role", "agent", "runner-1"]);
     let agent_token = agent_token.trim().to_string();
     assert!(agent_token.starts_with("ry_"), "{agent_token}");
-    let admin_token = ok(&fleet, &["token", "create", "--role", "admin", "ops"]);
+    let admin_token = fleet.cli_ok(&["token", "create", "--role", "admin", "ops"]);
     let admin_token = admin_token.trim().to_string();
     let child = bin()
         .args(["agent", "--server", &fleet.url, "--token", &agent_token])
@@ -56,20 +45,23 @@ fn the_remote_cli_with_stored_tokens() {
     assert_eq!(detail["run"]["status"], "success", "{detail}");
     assert_eq!(wait_count(&fleet), Some(2), "both jobs were claimed");
 
-    let runs = ok(&fleet, &["runs", "--json"]);
+    let runs = fleet.cli_ok(&["runs", "--json"]);
     assert!(runs.contains(&run), "{runs}");
-    let log = ok(&fleet, &["logs", &run, "second"]);
+    let log = fleet.cli_ok(&["logs", &run, "second"]);
     assert_eq!(log.lines().filter(|l| *l == "second").count(), 1, "{log}");
-    let agents = ok(&fleet, &["agents", "--json"]);
+    let agents = fleet.cli_ok(&["agents", "--json"]);
     assert!(agents.contains("stored-token-agent"), "{agents}");
 
     // A second run cancelled before its second job starts ends cancelled; once more is 409.
-    let out = ok(&fleet, &["trigger", "demo", "--json"]);
+    let out = fleet.cli_ok(&["trigger", "demo", "--json"]);
     let triggered: serde_json::Value = serde_json::from_str(&out).unwrap();
     let second_run = triggered["run"]["id"].as_str().unwrap().to_string();
-    ok(&fleet, &["cancel", &second_run]);
+    fleet.cli_ok(&["cancel", &second_run]);
     let detail = fleet.wait_run(&second_run, 60);
     assert_eq!(detail["run"]["status"], "cancelled", "{detail}");
+    // Following a job that ended cancelled exits as cancelled (130).
+    let follow = output_within(fleet.cli(&["logs", &second_run, "second", "--follow"]), 60);
+    assert_eq!(follow.status.code(), Some(130), "{}", text(&follow.stderr));
     let again = output_within(fleet.cli(&["cancel", &second_run]), 30);
     assert!(!again.status.success());
     assert!(
@@ -83,8 +75,8 @@ fn the_remote_cli_with_stored_tokens() {
         http(&fleet.url, "GET", "/api/v1/runs", Some(&admin_token), "").0,
         200
     );
-    ok(&fleet, &["token", "revoke", "ops"]);
-    ok(&fleet, &["token", "revoke", "runner-1"]);
+    fleet.cli_ok(&["token", "revoke", "ops"]);
+    fleet.cli_ok(&["token", "revoke", "runner-1"]);
     assert_eq!(
         http(&fleet.url, "GET", "/api/v1/runs", Some(&admin_token), "").0,
         401
@@ -98,7 +90,7 @@ fn the_remote_cli_with_stored_tokens() {
         register,
     );
     assert_eq!(status, 401);
-    let list = ok(&fleet, &["token", "list", "--json"]);
+    let list = fleet.cli_ok(&["token", "list", "--json"]);
     assert!(
         !list.contains(&agent_token) && list.contains("runner-1"),
         "{list}"
@@ -130,7 +122,7 @@ fn the_remote_cli_with_stored_tokens() {
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("role `root`"), "{body}");
-    assert_eq!(ok(&fleet, &["token", "list", "--json"]), list);
+    assert_eq!(fleet.cli_ok(&["token", "list", "--json"]), list);
     assert_nothing_left(&run);
     assert_nothing_left(&second_run);
 }

@@ -143,6 +143,18 @@ impl Fleet {
         cmd
     }
 
+    /// Runs a CLI command against this server (120 s at most); asserts success, returns stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = output_within(self.cli(args), 120);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{}",
+            text(&out.stderr),
+            self.diagnostics()
+        );
+        text(&out.stdout)
+    }
+
     pub fn log_path(&self, run: &str, job: &str) -> PathBuf {
         self.dir
             .path()
