@@ -17,7 +17,19 @@ fn wait_count(fleet: &Fleet) -> Option<u64> {
 
 #[test]
 fn the_remote_cli_with_stored_tokens() {
-    let mut fleet = Fleet::start(PIPELINE);
+    remote_cli(Fleet::start(PIPELINE));
+}
+
+/// The same on PostgreSQL, when `RAILYARD_TEST_POSTGRES_URL` is set.
+#[test]
+fn the_remote_cli_on_postgres() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    remote_cli(Fleet::start_on(PIPELINE, Some(&db.url)));
+}
+
+fn remote_cli(mut fleet: Fleet) {
     // A stored agent token, shown once; the agent works with it alone.
     let agent_token = fleet.cli_ok(&["token", "create", "--role", "agent", "runner-1"]);
     let agent_token = agent_token.trim().to_string();
