@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Claims per second and claim latency of a real `railyard server` process (release build)
+# with 200 simulated agents over HTTP that claim a job and complete it at once, on SQLite and
+# on a fresh PostgreSQL database; the server's memory idle and under load. Each backend runs
+# twice: closed loop (the most claims/s it sustains) and paced at the goal's 1,000 claims/s
+# (the latency at that load). Prints the figures and the ratios to issue 4's goal
+# (>= 1,000 claims/s, p99 < 50 ms). See bench/server/README.md.
+#
+#   bench/server/run.sh                 (about 2 minutes after the build)
+#   JOBS=40000 SECS=20 AGENTS=200 RATE=1000 BACKENDS="sqlite postgres" bench/server/run.sh
+#   RAILYARD=/tmp/railyard-before bench/server/run.sh      (another build of the server)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+jobs=${JOBS:-30000}
+secs=${SECS:-15}
+agents=${AGENTS:-200}
+rate=${RATE:-1000}
+backends=${BACKENDS:-sqlite postgres}
+
+work=$(mktemp -d /tmp/railyard-bench-server.XXXXXX)
+pg_db=
+cleanup() {
+  if [ -n "$pg_db" ]; then psql -d "$RAILYARD_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Built once and copied, so that a rebuild in the shared target/ cannot swap them mid-run.
+# RAILYARD=path/to/railyard measures that build instead (a before/after comparison).
+cargo build -q --release -p railyard-agent --example claim_bench
+cp target/release/examples/claim_bench "$work/"
+if [ -n "${RAILYARD:-}" ]; then
+  cp "$RAILYARD" "$work/railyard"
+else
+  cargo build -q --release -p railyard
+  cp target/release/railyard "$work/"
+fi
+export NO_COLOR=1
+
+bench() { # label, then claim_bench flags
+  echo "$(date -u +%T) $1" >&2
+  "$work/claim_bench" --railyard "$work/railyard" --agents "$agents" --jobs "$jobs" --secs "$secs" "${@:2}"
+}
+
+for backend in $backends; do
+  for r in 0 "$rate"; do
+    case $backend in
+      sqlite) bench "SQLite rate=$r" --rate "$r" ;;
+      postgres)
+        : "${RAILYARD_TEST_POSTGRES_URL:=$(scripts/postgres-test-db.sh)}"
+        pg_db=railyard_bench_$$
+        psql -d "$RAILYARD_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" 2>/dev/null
+        psql -d "$RAILYARD_TEST_POSTGRES_URL" -qc "CREATE DATABASE $pg_db"
+        bench "PostgreSQL rate=$r" --rate "$r" --database "${RAILYARD_TEST_POSTGRES_URL%/*}/$pg_db"
+        psql -d "$RAILYARD_TEST_POSTGRES_URL" -qc "DROP DATABASE $pg_db WITH (FORCE)"
+        pg_db=
+        ;;
+      *) echo "unknown backend $backend (sqlite, postgres)" >&2; exit 2 ;;
+    esac
+  done
+done
+echo
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); the agents run on the same cores as the server"
