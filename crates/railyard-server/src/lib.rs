@@ -71,9 +71,9 @@ pub struct ServerConfig {
     /// The bootstrap admin token (projects, triggers, runs, tokens); stored admin tokens
     /// are checked in the database beside it.
     pub admin_token: TokenHash,
-    /// The bootstrap agent token (register, claim, report); stored agent tokens are checked
-    /// in the database beside it.
-    pub agent_token: TokenHash,
+    /// The bootstrap agent token (register, claim, report), if any; stored agent tokens are
+    /// checked in the database beside it.
+    pub agent_token: Option<TokenHash>,
     /// How long a lease lasts without a heartbeat.
     pub lease: Duration,
     /// How many times a job is handed out before a lapsed lease fails it as `agent lost`.

@@ -24,7 +24,8 @@ pub struct ServerArgs {
     /// The bootstrap admin token (projects, triggers, runs, tokens). Kept only as a hash.
     #[arg(long, env = "RAILYARD__SERVER__ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// The bootstrap agents' token (register, claim, report). Kept only as a hash.
+    /// The bootstrap agents' token (register, claim, report). Kept only as a hash. Optional:
+    /// agents may use stored tokens alone.
     #[arg(long, env = "RAILYARD__SERVER__AGENT_TOKEN", hide_env_values = true)]
     pub agent_token: Option<String>,
     /// Seconds a job's lease lasts without a heartbeat [default: 30].
@@ -38,24 +39,23 @@ pub struct ServerArgs {
 
 pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32> {
     let file = super::config::load(args.config.as_deref())?.server;
-    let missing = |what: &str, key: &str| {
-        super::Expected::Input(format!(
-            "the {what} token is missing or empty: pass --{}, set RAILYARD__SERVER__{}, or \
-             write `{key} = \"…\"` under [server] in the --config file",
-            key.replace('_', "-"),
-            key.to_uppercase()
-        ))
-    };
     let admin_token = args
         .admin_token
         .or(file.admin_token)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| missing("admin", "admin_token"))?;
+        .ok_or_else(|| {
+            super::Expected::Input(
+                "the admin token is missing or empty: pass --admin-token, set \
+                 RAILYARD__SERVER__ADMIN_TOKEN, or write `admin_token = \"…\"` under [server] \
+                 in the --config file"
+                    .into(),
+            )
+        })?;
+    // Without a bootstrap agent token, agents use stored tokens (`railyard token create`).
     let agent_token = args
         .agent_token
         .or(file.agent_token)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| missing("agent", "agent_token"))?;
+        .filter(|t| !t.is_empty());
     let listen = args
         .listen
         .or(file.listen)
@@ -77,7 +77,7 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
     .context("opening the server's database")?;
     let config = ServerConfig {
         admin_token: TokenHash::of(&admin_token),
-        agent_token: TokenHash::of(&agent_token),
+        agent_token: agent_token.as_deref().map(TokenHash::of),
         lease: Duration::from_secs(lease_secs.max(1)),
         max_attempts: max_attempts.max(1),
         mirrors_dir: data_dir.join("mirrors"),

@@ -84,6 +84,40 @@ fn a_config_file_sits_under_the_environment_and_the_flags() {
 }
 
 #[test]
+fn without_a_bootstrap_agent_token_only_stored_ones_let_agents_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("railyard.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_token = \"adm\"\n",
+    )
+    .unwrap();
+    let mut cmd = bin();
+    cmd.args(["server", "--config"])
+        .arg(&file)
+        .env("RAILYARD_HOME", dir.path().join("data"))
+        .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap());
+    let (mut server, url) = start_printing_address(&mut cmd);
+    let register = r#"{"name": "a", "slots": 1}"#;
+    let path = "/api/v1/agents/register";
+    assert_eq!(
+        http(&url, "POST", path, Some("agent-secret"), register).0,
+        401
+    );
+    let body = r#"{"name": "only", "role": "agent"}"#;
+    let (status, created) = http(&url, "POST", "/api/v1/tokens", Some("adm"), body);
+    assert_eq!(status, 201, "{created}");
+    let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let token = created["token"].as_str().unwrap();
+    assert_eq!(http(&url, "POST", path, Some(token), register).0, 200);
+    // An admin token is no agent token, nor the reverse.
+    assert_eq!(http(&url, "POST", path, Some("adm"), register).0, 401);
+    assert_eq!(http(&url, "GET", "/api/v1/runs", Some(token), "").0, 401);
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
 fn a_bad_config_file_is_named_with_line_column_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("railyard.toml");
