@@ -86,6 +86,7 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
         error,
         steps: gathered.steps,
         timings: gathered.timings,
+        env_image: gathered.env_image,
     };
     for _ in 0..30 {
         match client.post::<_, serde_json::Value>(&path, &body).await {
@@ -313,6 +314,19 @@ impl Shipper {
                     .unwrap_or_default()
             )),
             Event::EnvOutput { line, .. } => self.line(&format!("[env] {line}")),
+            Event::EnvReady {
+                env,
+                image_id,
+                cached,
+                ..
+            } => self.line(&format!(
+                "[railyard] env {env}: {} {image_id}",
+                if *cached {
+                    "reused image"
+                } else {
+                    "built image"
+                }
+            )),
             Event::JobFinished { status, error, .. } => self.line(&format!(
                 "[railyard] job {}{}",
                 status.as_str(),

@@ -1,10 +1,10 @@
-//! What the agent gathers from the runner's events besides log lines: each step's record and
-//! the tests' timings, sent with the job's result.
+//! What the agent gathers from the runner's events besides log lines: each step's record,
+//! the tests' timings and the env image, sent with the job's result.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use railyard_runner::Event;
-use railyard_types::protocol::StepReport;
+use railyard_types::protocol::{EnvImageReport, StepReport};
 
 /// Steps and timings of one claimed job.
 #[derive(Debug, Default)]
@@ -12,6 +12,7 @@ pub(crate) struct Gathered {
     job: String,
     pub(crate) steps: Vec<StepReport>,
     pub(crate) timings: Vec<(String, f64)>,
+    pub(crate) env_image: Option<EnvImageReport>,
 }
 
 fn now_ms() -> i64 {
@@ -63,6 +64,19 @@ impl Gathered {
                 }
             }
             Event::TestResults { timings, .. } => self.timings.extend(timings.iter().cloned()),
+            Event::EnvReady {
+                jobs,
+                image_id,
+                cache_key,
+                cached,
+                ..
+            } if jobs.contains(&self.job) => {
+                self.env_image = Some(EnvImageReport {
+                    key: cache_key.clone(),
+                    id: image_id.clone(),
+                    cached: *cached,
+                });
+            }
             _ => {}
         }
     }

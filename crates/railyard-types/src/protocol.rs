@@ -196,6 +196,20 @@ pub struct Completion {
     /// timings so that its next split uses them.
     #[serde(default)]
     pub timings: Vec<(String, f64)>,
+    /// The env image the job ran in, as on a local run's job record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_image: Option<EnvImageReport>,
+}
+
+/// The env image a job ran in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvImageReport {
+    /// The cache key of a built image (none for a ready `image`).
+    pub key: Option<String>,
+    /// The Docker image ID.
+    pub id: String,
+    /// True when the agent's engine had it already: nothing was built or pulled.
+    pub cached: bool,
 }
 
 /// One step of a finished job, as the agent saw it run.

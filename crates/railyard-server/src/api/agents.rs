@@ -157,8 +157,14 @@ pub(super) async fn complete(
             body.status.as_str()
         )));
     }
-    // Steps first: recording them again (a resent report) writes the same rows.
+    // Steps and image first: recording them again (a resent report) writes the same rows.
     record_steps(&state, &claim, &body.steps).await?;
+    if let Some(image) = &body.env_image {
+        state
+            .store()
+            .set_job_env_image(&claim.run_id, &claim.job, image.key.as_deref(), &image.id)
+            .await?;
+    }
     if !state
         .store()
         .complete_job(&id, &body.agent_id, body.attempt, body.status)
