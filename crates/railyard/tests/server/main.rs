@@ -8,6 +8,7 @@ mod config;
 mod env_reuse;
 mod failures;
 mod fleet;
+mod fleet_scale;
 mod openapi;
 mod queue;
 mod story;
