@@ -62,6 +62,7 @@ impl Store {
             env_image_id: self.get(row, "env_image_id")?,
             error: self.get(row, "error")?,
             steps: Vec::new(),
+            waiting: None,
         })
     }
 

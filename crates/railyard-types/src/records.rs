@@ -56,6 +56,10 @@ pub struct JobRecord {
     pub error: Option<String>,
     /// Its steps by index.
     pub steps: Vec<StepRecord>,
+    /// Why a queued job is not running: no live agent has every label of its `runs_on`
+    /// (filled in by the server's run detail, not stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// One step (one `script` line) of a job.

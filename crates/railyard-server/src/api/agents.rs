@@ -199,6 +199,28 @@ pub(super) async fn complete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Says on each queued job that no live agent (seen within one lease) can take why it waits.
+pub(super) async fn explain_waiting(state: &AppState, detail: &mut RunDetail) -> ApiResult<()> {
+    if detail.run.finished_at.is_some() {
+        return Ok(());
+    }
+    let live_since = now_ms() - state.config().lease.as_millis() as i64;
+    let stuck = state
+        .store()
+        .unplaceable_jobs(&detail.run.id, live_since)
+        .await?;
+    for (job, labels) in stuck {
+        if let Some(record) = detail.jobs.iter_mut().find(|j| j.name == job) {
+            record.waiting = Some(format!(
+                "no live agent has every label of its runs_on [{}]: start one with `railyard agent --labels {}`",
+                labels.join(", "),
+                labels.join(",")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Stores the steps an agent reports, like a local run records its own.
 async fn record_steps(state: &AppState, claim: &Claim, steps: &[StepReport]) -> ApiResult<()> {
     for step in steps {

@@ -34,12 +34,13 @@ pub(super) async fn run_detail(
     _auth: Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RunDetail>> {
-    state
+    let mut detail = state
         .store()
         .find_run(None, &id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))
+        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    super::agents::explain_waiting(&state, &mut detail).await?;
+    Ok(Json(detail))
 }
 
 pub(super) async fn job_log(

@@ -133,6 +133,37 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The queued jobs of a run that no agent seen since `live_since` (ms since the epoch)
+    /// can take, each with its `runs_on` labels: they wait for such an agent to come.
+    pub async fn unplaceable_jobs(
+        &self,
+        run_id: &str,
+        live_since: i64,
+    ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let err = self.query_error("finding jobs no agent can take");
+        let rows = sqlx::query(
+            "SELECT q.id, q.job_name FROM queue q WHERE q.run_id = $1 AND q.state = 'queued' \
+             AND q.labelled = 1 AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.last_seen >= $2 \
+             AND NOT EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = q.id AND NOT EXISTS \
+             (SELECT 1 FROM agent_labels al WHERE al.agent_id = a.id AND al.label = l.label))) \
+             ORDER BY q.job_name",
+        )
+        .bind(run_id)
+        .bind(live_since)
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let id: String = row.try_get("id").map_err(&err)?;
+            out.push((
+                row.try_get("job_name").map_err(&err)?,
+                self.job_labels(&id).await?,
+            ));
+        }
+        Ok(out)
+    }
+
     /// The `runs_on` labels of a queued job, sorted; empty when it has none.
     pub async fn job_labels(&self, job_id: &str) -> Result<Vec<String>, StoreError> {
         let err = self.query_error("reading a job's labels");

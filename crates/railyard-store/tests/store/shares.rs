@@ -83,13 +83,22 @@ async fn finish(store: &Store, agent: &str, c: &Claim) {
 }
 
 async fn labels(store: &Store) {
-    queue(
+    let run = queue(
         store,
         "labelled",
         &[("gpu", &["gpu", "linux"]), ("plain", &[])],
     )
     .await;
     let linux = agent(store, &["linux"]).await;
+    let stuck = store.unplaceable_jobs(&run, 0).await.unwrap();
+    assert_eq!(
+        stuck,
+        [(
+            "gpu".to_string(),
+            vec!["gpu".to_string(), "linux".to_string()]
+        )],
+        "only `linux` is live: `gpu` waits, `plain` does not"
+    );
     let c = claim(store, &linux).await.unwrap();
     assert_eq!(c.job, "plain", "a job without labels goes to any agent");
     assert!(
@@ -99,6 +108,16 @@ async fn labels(store: &Store) {
     let bare = agent(store, &[]).await;
     assert!(claim(store, &bare).await.is_none());
     let gpu = agent(store, &["x86", "linux", "gpu"]).await;
+    assert!(store.unplaceable_jobs(&run, 0).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .unplaceable_jobs(&run, now_ms() + 60_000)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "agents not seen since then do not count"
+    );
     let c = claim(store, &gpu).await.unwrap();
     assert_eq!(
         c.job, "gpu",

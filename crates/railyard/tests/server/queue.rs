@@ -64,6 +64,18 @@ fn runs_on_labels_pick_the_agent_and_an_unmatched_job_waits() {
         status_of(d, "plain") == "success" && status_of(d, "gpu") == "success"
     });
     assert_eq!(status_of(&detail, "arm"), "pending", "{detail}");
+    let arm = detail["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "arm")
+        .unwrap();
+    assert_eq!(
+        arm["waiting"],
+        "no live agent has every label of its runs_on [arm64]: start one with `railyard agent --labels arm64`",
+        "{detail}"
+    );
+    assert!(detail["jobs"][0].get("waiting").is_none(), "{detail}");
     let (gpu, cpu) = (agent_log(&fleet, "gpu"), agent_log(&fleet, "cpu"));
     let claimed = |log: &str, job: &str| {
         log.lines()
