@@ -61,6 +61,28 @@ fn remote_cli(mut fleet: Fleet) {
     assert!(runs.contains(&run), "{runs}");
     let log = fleet.cli_ok(&["logs", &run, "second"]);
     assert_eq!(log.lines().filter(|l| *l == "second").count(), 1, "{log}");
+    let other = fleet.cli_ok(&["runs", "--project", "other", "--json"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&other).unwrap(),
+        serde_json::json!([])
+    );
+    // Following needs a server and one job: each mistake is named.
+    let mut local = bin();
+    local.args(["logs", &run, "first", "--follow"]);
+    let out = output_within(local, 30);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("set RAILYARD_SERVER"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = output_within(fleet.cli(&["logs", &run, "--follow"]), 30);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("follows one job"),
+        "{}",
+        text(&out.stderr)
+    );
     let agents = fleet.cli_ok(&["agents", "--json"]);
     assert!(agents.contains("stored-token-agent"), "{agents}");
 
