@@ -8,17 +8,22 @@
 //! `max_attempts`. Every lease check names the attempt, so an agent that comes back after
 //! its lease lapsed is refused.
 //!
-//! Fair share: among queued rows, the one whose project has the fewest leased rows goes
-//! first, then the oldest.
+//! Which queued job a claim gets (labels, caps, weights) is `claim`'s; projects and agents
+//! are in `projects`, moving a run on in `advance`, counts for `/metrics` in `stats`.
 
-use railyard_types::{JobStatus, RunStatus};
+use railyard_types::JobStatus;
 use sqlx::Row;
 
 use crate::{Store, StoreError};
 
 pub use railyard_types::protocol::{Claim, Project};
 
+mod advance;
 mod claim;
+mod projects;
+mod stats;
+
+pub use stats::QueueStats;
 
 /// One job of a run, as the queue takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -46,130 +51,6 @@ pub(crate) const COLUMNS: &str =
     "id, run_id, job_name, project, repo_url, git_commit, attempt, lease_until";
 
 impl Store {
-    /// Adds a project; false when one of that name exists (nothing changes).
-    pub async fn add_project(
-        &self,
-        name: &str,
-        repo_url: &str,
-        at: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO projects (name, repo_url, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(repo_url)
-        .bind(at)
-        .execute(self.pool())
-        .await
-        .map_err(self.query_error("adding a project"))?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// One project by name.
-    pub async fn project(&self, name: &str) -> Result<Option<Project>, StoreError> {
-        let row = sqlx::query(
-            "SELECT name, repo_url, created_at, weight, max_running FROM projects WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(self.query_error("reading a project"))?;
-        row.map(|r| project_from_row(&r))
-            .transpose()
-            .map_err(self.query_error("reading a project"))
-    }
-
-    /// Sets (or with `None` removes) a project's webhook secret; false when no such project.
-    pub async fn set_webhook_secret(
-        &self,
-        name: &str,
-        secret: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE projects SET webhook_secret = $2 WHERE name = $1")
-            .bind(name)
-            .bind(secret)
-            .execute(self.pool())
-            .await
-            .map_err(self.query_error("setting a webhook secret"))?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// A project's webhook secret, if it has one.
-    pub async fn webhook_secret(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT webhook_secret FROM projects WHERE name = $1")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(self.query_error("reading a webhook secret"))?;
-        match row {
-            Some(r) => r
-                .try_get(0)
-                .map_err(self.query_error("reading a webhook secret")),
-            None => Ok(None),
-        }
-    }
-
-    /// Every project, by name.
-    pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, repo_url, created_at, weight, max_running FROM projects ORDER BY name",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(self.query_error("listing projects"))?;
-        rows.iter()
-            .map(project_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(self.query_error("listing projects"))
-    }
-
-    /// Records an agent and its labels (a job's `runs_on` must be among them); returns its id.
-    pub async fn register_agent(
-        &self,
-        name: &str,
-        slots: i64,
-        labels: &[String],
-        at: i64,
-    ) -> Result<String, StoreError> {
-        let id = ulid::Ulid::new().to_string();
-        let err = self.query_error("registering an agent");
-        let mut tx = self.pool().begin().await.map_err(&err)?;
-        sqlx::query(
-            "INSERT INTO agents (id, name, slots, registered_at, last_seen) VALUES ($1, $2, $3, $4, $4)",
-        )
-        .bind(&id)
-        .bind(name)
-        .bind(slots)
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(&err)?;
-        for label in labels {
-            sqlx::query(
-                "INSERT INTO agent_labels (agent_id, label) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(&id)
-            .bind(label)
-            .execute(&mut *tx)
-            .await
-            .map_err(&err)?;
-        }
-        tx.commit().await.map_err(&err)?;
-        Ok(id)
-    }
-
-    /// True when the agent id is registered (and notes that it was seen).
-    pub async fn touch_agent(&self, id: &str, at: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE agents SET last_seen = $2 WHERE id = $1")
-            .bind(id)
-            .bind(at)
-            .execute(self.pool())
-            .await
-            .map_err(self.query_error("noting an agent"))?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// Puts a run's jobs in the queue: those without `needs` queued, the others waiting. A
     /// job's `runs_on` labels go in with it, in the same transaction, so no agent lacking
     /// them can claim it in between.
@@ -418,202 +299,6 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// Moves a run on after a job ended: queues the waiting jobs whose needs all let
-    /// dependents run, skips those with a need that failed, and when every job is done
-    /// sets the run's final status (returned).
-    pub async fn advance_run(
-        &self,
-        run_id: &str,
-        now: i64,
-    ) -> Result<Option<RunStatus>, StoreError> {
-        let err = self.query_error("moving a run on");
-        let mut tx = self.pool().begin().await.map_err(&err)?;
-        // A write first: takes SQLite's write lock (and PostgreSQL's row lock on the run)
-        // before reading, so two jobs ending at once are seen one after the other.
-        sqlx::query("UPDATE runs SET status = status WHERE id = $1")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(&err)?;
-        let rows =
-            sqlx::query("SELECT job_name, needs, state, result FROM queue WHERE run_id = $1")
-                .bind(run_id)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(&err)?;
-        let mut jobs: Vec<(String, Vec<String>, String, Option<String>)> = Vec::new();
-        for r in &rows {
-            let needs: String = r.try_get("needs").map_err(&err)?;
-            jobs.push((
-                r.try_get("job_name").map_err(&err)?,
-                serde_json::from_str(&needs).unwrap_or_default(),
-                r.try_get("state").map_err(&err)?,
-                r.try_get("result").map_err(&err)?,
-            ));
-        }
-        let result_of = |jobs: &[(String, Vec<String>, String, Option<String>)], name: &str| {
-            jobs.iter()
-                .find(|j| j.0 == name)
-                .and_then(|j| (j.2 == "done").then(|| j.3.as_deref().and_then(JobStatus::parse)))
-                .flatten()
-        };
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for i in 0..jobs.len() {
-                if jobs[i].2 != "waiting" {
-                    continue;
-                }
-                let results: Vec<Option<JobStatus>> =
-                    jobs[i].1.iter().map(|n| result_of(&jobs, n)).collect();
-                let failed = jobs[i]
-                    .1
-                    .iter()
-                    .zip(&results)
-                    .filter(|(_, r)| r.is_some_and(|s| !s.lets_dependents_run()))
-                    .map(|(n, _)| format!("`{n}`"))
-                    .collect::<Vec<_>>();
-                if !failed.is_empty() {
-                    let why = format!("skipped: {} did not succeed", failed.join(", "));
-                    sqlx::query(
-                        "UPDATE queue SET state = 'done', result = 'skipped' WHERE run_id = $1 AND job_name = $2",
-                    )
-                    .bind(run_id)
-                    .bind(&jobs[i].0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(&err)?;
-                    sqlx::query(
-                        "UPDATE jobs SET status = 'skipped', finished_at = $3, error = $4 \
-                         WHERE run_id = $1 AND name = $2",
-                    )
-                    .bind(run_id)
-                    .bind(&jobs[i].0)
-                    .bind(now)
-                    .bind(&why)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(&err)?;
-                    jobs[i].2 = "done".into();
-                    jobs[i].3 = Some("skipped".into());
-                    changed = true;
-                } else if results
-                    .iter()
-                    .all(|r| r.is_some_and(|s| s.lets_dependents_run()))
-                {
-                    sqlx::query(
-                        "UPDATE queue SET state = 'queued', queued_at = $3 WHERE run_id = $1 AND job_name = $2",
-                    )
-                    .bind(run_id)
-                    .bind(&jobs[i].0)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(&err)?;
-                    jobs[i].2 = "queued".into();
-                    changed = true;
-                }
-            }
-        }
-        let mut finished = None;
-        if !jobs.is_empty() && jobs.iter().all(|j| j.2 == "done") {
-            let ok = jobs.iter().all(|j| {
-                j.3.as_deref()
-                    .and_then(JobStatus::parse)
-                    .is_some_and(|s| s.lets_dependents_run())
-            });
-            let cancelled = jobs.iter().any(|j| j.3.as_deref() == Some("cancelled"));
-            let status = if cancelled {
-                RunStatus::Cancelled
-            } else if ok {
-                RunStatus::Success
-            } else {
-                RunStatus::Failed
-            };
-            sqlx::query(
-                "UPDATE runs SET status = $2, finished_at = $3 WHERE id = $1 AND finished_at IS NULL",
-            )
-            .bind(run_id)
-            .bind(status.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(&err)?;
-            finished = Some(status);
-        }
-        tx.commit().await.map_err(&err)?;
-        Ok(finished)
-    }
-}
-
-impl Store {
-    /// Unfinished runs that have jobs in the queue: what a starting server moves on, in case
-    /// the last one stopped between recording a job's end and releasing its dependents.
-    pub async fn unfinished_queued_runs(&self) -> Result<Vec<String>, StoreError> {
-        let err = self.query_error("listing unfinished runs");
-        let rows = sqlx::query(
-            "SELECT DISTINCT q.run_id FROM queue q JOIN runs r ON r.id = q.run_id \
-             WHERE r.finished_at IS NULL ORDER BY q.run_id",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(&err)?;
-        rows.iter().map(|r| r.try_get(0).map_err(&err)).collect()
-    }
-}
-
-/// What `/metrics` shows: jobs per project and queue state, and agents.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QueueStats {
-    /// (project, state, jobs) for states `waiting`, `queued` and `leased`.
-    pub jobs: Vec<(String, String, i64)>,
-    /// Registered agents.
-    pub agents: i64,
-    /// Agents seen (claim or heartbeat) since the `since` given.
-    pub agents_seen: i64,
-}
-
-impl Store {
-    /// Counts for monitoring; agents seen since `since` (ms since the epoch) count as live.
-    pub async fn queue_stats(&self, since: i64) -> Result<QueueStats, StoreError> {
-        let err = self.query_error("counting the queue");
-        let rows = sqlx::query(
-            "SELECT project, state, COUNT(*) AS n FROM queue WHERE state <> 'done' \
-             GROUP BY project, state ORDER BY project, state",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(&err)?;
-        let mut stats = QueueStats::default();
-        for r in rows {
-            stats.jobs.push((
-                r.try_get("project").map_err(&err)?,
-                r.try_get("state").map_err(&err)?,
-                r.try_get("n").map_err(&err)?,
-            ));
-        }
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN last_seen >= $1 THEN 1 ELSE 0 END), 0) AS seen FROM agents",
-        )
-        .bind(since)
-        .fetch_one(self.pool())
-        .await
-        .map_err(&err)?;
-        stats.agents = row.try_get("total").map_err(&err)?;
-        stats.agents_seen = row.try_get("seen").map_err(&err)?;
-        Ok(stats)
-    }
-}
-
-fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project, sqlx::Error> {
-    Ok(Project {
-        name: r.try_get("name")?,
-        repo_url: r.try_get("repo_url")?,
-        created_at: r.try_get("created_at")?,
-        weight: r.try_get("weight")?,
-        max_running: r.try_get("max_running")?,
-    })
 }
 
 pub(crate) fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error> {

@@ -1,0 +1,151 @@
+//! Moving a run on after its jobs end: dependents queued or skipped, the run closed.
+
+use railyard_types::{JobStatus, RunStatus};
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+impl Store {
+    /// Moves a run on after a job ended: queues the waiting jobs whose needs all let
+    /// dependents run, skips those with a need that failed, and when every job is done
+    /// sets the run's final status (returned).
+    pub async fn advance_run(
+        &self,
+        run_id: &str,
+        now: i64,
+    ) -> Result<Option<RunStatus>, StoreError> {
+        let err = self.query_error("moving a run on");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        // A write first: takes SQLite's write lock (and PostgreSQL's row lock on the run)
+        // before reading, so two jobs ending at once are seen one after the other.
+        sqlx::query("UPDATE runs SET status = status WHERE id = $1")
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        let rows =
+            sqlx::query("SELECT job_name, needs, state, result FROM queue WHERE run_id = $1")
+                .bind(run_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(&err)?;
+        let mut jobs: Vec<(String, Vec<String>, String, Option<String>)> = Vec::new();
+        for r in &rows {
+            let needs: String = r.try_get("needs").map_err(&err)?;
+            jobs.push((
+                r.try_get("job_name").map_err(&err)?,
+                serde_json::from_str(&needs).unwrap_or_default(),
+                r.try_get("state").map_err(&err)?,
+                r.try_get("result").map_err(&err)?,
+            ));
+        }
+        let result_of = |jobs: &[(String, Vec<String>, String, Option<String>)], name: &str| {
+            jobs.iter()
+                .find(|j| j.0 == name)
+                .and_then(|j| (j.2 == "done").then(|| j.3.as_deref().and_then(JobStatus::parse)))
+                .flatten()
+        };
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..jobs.len() {
+                if jobs[i].2 != "waiting" {
+                    continue;
+                }
+                let results: Vec<Option<JobStatus>> =
+                    jobs[i].1.iter().map(|n| result_of(&jobs, n)).collect();
+                let failed = jobs[i]
+                    .1
+                    .iter()
+                    .zip(&results)
+                    .filter(|(_, r)| r.is_some_and(|s| !s.lets_dependents_run()))
+                    .map(|(n, _)| format!("`{n}`"))
+                    .collect::<Vec<_>>();
+                if !failed.is_empty() {
+                    let why = format!("skipped: {} did not succeed", failed.join(", "));
+                    sqlx::query(
+                        "UPDATE queue SET state = 'done', result = 'skipped' WHERE run_id = $1 AND job_name = $2",
+                    )
+                    .bind(run_id)
+                    .bind(&jobs[i].0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&err)?;
+                    sqlx::query(
+                        "UPDATE jobs SET status = 'skipped', finished_at = $3, error = $4 \
+                         WHERE run_id = $1 AND name = $2",
+                    )
+                    .bind(run_id)
+                    .bind(&jobs[i].0)
+                    .bind(now)
+                    .bind(&why)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&err)?;
+                    jobs[i].2 = "done".into();
+                    jobs[i].3 = Some("skipped".into());
+                    changed = true;
+                } else if results
+                    .iter()
+                    .all(|r| r.is_some_and(|s| s.lets_dependents_run()))
+                {
+                    sqlx::query(
+                        "UPDATE queue SET state = 'queued', queued_at = $3 WHERE run_id = $1 AND job_name = $2",
+                    )
+                    .bind(run_id)
+                    .bind(&jobs[i].0)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&err)?;
+                    jobs[i].2 = "queued".into();
+                    changed = true;
+                }
+            }
+        }
+        let mut finished = None;
+        if !jobs.is_empty() && jobs.iter().all(|j| j.2 == "done") {
+            let ok = jobs.iter().all(|j| {
+                j.3.as_deref()
+                    .and_then(JobStatus::parse)
+                    .is_some_and(|s| s.lets_dependents_run())
+            });
+            let cancelled = jobs.iter().any(|j| j.3.as_deref() == Some("cancelled"));
+            let status = if cancelled {
+                RunStatus::Cancelled
+            } else if ok {
+                RunStatus::Success
+            } else {
+                RunStatus::Failed
+            };
+            sqlx::query(
+                "UPDATE runs SET status = $2, finished_at = $3 WHERE id = $1 AND finished_at IS NULL",
+            )
+            .bind(run_id)
+            .bind(status.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+            finished = Some(status);
+        }
+        tx.commit().await.map_err(&err)?;
+        Ok(finished)
+    }
+}
+
+impl Store {
+    /// Unfinished runs that have jobs in the queue: what a starting server moves on, in case
+    /// the last one stopped between recording a job's end and releasing its dependents.
+    pub async fn unfinished_queued_runs(&self) -> Result<Vec<String>, StoreError> {
+        let err = self.query_error("listing unfinished runs");
+        let rows = sqlx::query(
+            "SELECT DISTINCT q.run_id FROM queue q JOIN runs r ON r.id = q.run_id \
+             WHERE r.finished_at IS NULL ORDER BY q.run_id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        rows.iter().map(|r| r.try_get(0).map_err(&err)).collect()
+    }
+}

@@ -1,0 +1,142 @@
+//! The queue's members: projects (repository, webhook secret) and agents (slots, labels).
+
+use sqlx::Row;
+
+use super::Project;
+use crate::{Store, StoreError};
+
+impl Store {
+    /// Adds a project; false when one of that name exists (nothing changes).
+    pub async fn add_project(
+        &self,
+        name: &str,
+        repo_url: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO projects (name, repo_url, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(repo_url)
+        .bind(at)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("adding a project"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One project by name.
+    pub async fn project(&self, name: &str) -> Result<Option<Project>, StoreError> {
+        let row = sqlx::query(
+            "SELECT name, repo_url, created_at, weight, max_running FROM projects WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(self.query_error("reading a project"))?;
+        row.map(|r| project_from_row(&r))
+            .transpose()
+            .map_err(self.query_error("reading a project"))
+    }
+
+    /// Sets (or with `None` removes) a project's webhook secret; false when no such project.
+    pub async fn set_webhook_secret(
+        &self,
+        name: &str,
+        secret: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE projects SET webhook_secret = $2 WHERE name = $1")
+            .bind(name)
+            .bind(secret)
+            .execute(self.pool())
+            .await
+            .map_err(self.query_error("setting a webhook secret"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A project's webhook secret, if it has one.
+    pub async fn webhook_secret(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT webhook_secret FROM projects WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(self.query_error("reading a webhook secret"))?;
+        match row {
+            Some(r) => r
+                .try_get(0)
+                .map_err(self.query_error("reading a webhook secret")),
+            None => Ok(None),
+        }
+    }
+
+    /// Every project, by name.
+    pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, repo_url, created_at, weight, max_running FROM projects ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(self.query_error("listing projects"))?;
+        rows.iter()
+            .map(project_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(self.query_error("listing projects"))
+    }
+
+    /// Records an agent and its labels (a job's `runs_on` must be among them); returns its id.
+    pub async fn register_agent(
+        &self,
+        name: &str,
+        slots: i64,
+        labels: &[String],
+        at: i64,
+    ) -> Result<String, StoreError> {
+        let id = ulid::Ulid::new().to_string();
+        let err = self.query_error("registering an agent");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        sqlx::query(
+            "INSERT INTO agents (id, name, slots, registered_at, last_seen) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(slots)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(&err)?;
+        for label in labels {
+            sqlx::query(
+                "INSERT INTO agent_labels (agent_id, label) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(&id)
+            .bind(label)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)?;
+        Ok(id)
+    }
+
+    /// True when the agent id is registered (and notes that it was seen).
+    pub async fn touch_agent(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE agents SET last_seen = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .execute(self.pool())
+            .await
+            .map_err(self.query_error("noting an agent"))?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project, sqlx::Error> {
+    Ok(Project {
+        name: r.try_get("name")?,
+        repo_url: r.try_get("repo_url")?,
+        created_at: r.try_get("created_at")?,
+        weight: r.try_get("weight")?,
+        max_running: r.try_get("max_running")?,
+    })
+}
