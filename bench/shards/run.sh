@@ -37,6 +37,8 @@ fi
 [ -x "$work/railyard" ] || cp target/release/railyard "$work/railyard"
 ry=$work/railyard
 export NO_COLOR=1
+# The runner's per-batch timings (into each run's .err): table.py reads the span from them.
+export RAILYARD_LOG=${RAILYARD_LOG:-railyard_runner=debug}
 suite=$work/suite
 mkdir -p "$suite"
 python3 "$here/suite.py" "$suite" --total "$total" >&2

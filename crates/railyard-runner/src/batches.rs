@@ -191,6 +191,11 @@ impl JobContext {
         let exit = self
             .run_step(container, step, &shown, &command, current, Some(&mut tail))
             .await;
+        if exit.is_none() {
+            // The exec could not run. If the container is gone this fails too, and the
+            // shard stops and gives its batch back rather than failing the batch's tests.
+            self.capture(container, "true").await?;
+        }
         let cases = self.parse_reports(&tail.into_tail().unwrap_or_default());
         // Where a batch's time goes beyond its tests (RAILYARD_LOG=railyard_runner=debug).
         tracing::debug!(
@@ -342,6 +347,45 @@ fn detect_format(cases: &[TestCase]) -> IdFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A shard dropped mid-batch (cancelled, timed out) gives it back to the others.
+    #[tokio::test]
+    async fn a_dropped_shard_gives_its_batch_back() {
+        let ids: Vec<String> = (0..4).map(|i| format!("t{i}")).collect();
+        let queue: Arc<dyn TestQueue> = Arc::new(railyard_split::LocalQueue::new(
+            &ids,
+            &railyard_split::Timings::new(),
+            1,
+        ));
+        let work = Work::Queue(queue.clone());
+        let held = queue.next_batch(1, None).await.expect("a batch");
+        drop(GiveBack::new(&work, 1));
+        let again = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            let mut got = Vec::new();
+            let mut done = None;
+            while let Some(b) = queue.next_batch(2, done.take()).await {
+                got.extend(b.tests.clone());
+                done = Some(Done {
+                    batch: b.id,
+                    elapsed_secs: 0.1,
+                    tests_secs: None,
+                });
+            }
+            got
+        })
+        .await
+        .expect("the batch came back, so shard 2 was not left waiting");
+        assert!(held.tests.iter().all(|t| again.contains(t)), "{again:?}");
+
+        let mut disarmed = GiveBack::new(&work, 2);
+        disarmed.disarm();
+        drop(disarmed);
+        assert_eq!(
+            queue.next_batch(2, None).await,
+            None,
+            "nothing given back twice"
+        );
+    }
 
     /// The command through a real `sh`, its stdout split as `run_step` splits it.
     #[test]
