@@ -41,7 +41,11 @@ if [ -z "$cluster" ]; then
 fi
 if ! pg_lsclusters -h | awk -v v="$version" -v c="$cluster" '$1 == v && $2 == c { print $4 }' | grep -q online; then
   echo "starting PostgreSQL $version/$cluster" >&2
-  pg_ctlcluster "$version" "$cluster" start || service postgresql start >&2
+  # The server outlives this script: it must hold none of our descriptors. Holding the pipe
+  # of `$(scripts/postgres-test-db.sh)` open (fd 3 here) kept that substitution, and CI with
+  # it, waiting forever.
+  pg_ctlcluster "$version" "$cluster" start </dev/null >/dev/null 2>&1 3>&- \
+    || service postgresql start </dev/null >/dev/null 2>&1 3>&-
 fi
 port=$(pg_lsclusters -h | awk -v v="$version" -v c="$cluster" '$1 == v && $2 == c { print $3 }')
 
