@@ -15,7 +15,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::report::Gathered;
+use crate::tests_queue::ServerQueue;
 use crate::{AgentError, Client};
+use railyard_runner::shards::OneShard;
 
 /// A chunk is sent when it holds this much, or when the last send is this old.
 const CHUNK_BYTES: usize = 32 * 1024;
@@ -35,11 +37,21 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
         lost.clone(),
     ));
     let mut log = Shipper::new(client.clone(), me.agent_id.clone(), &claim);
-    let mut gathered = Gathered::new(&claim.job);
+    let pipeline_job = claim.shard.as_ref().map_or(&claim.job, |s| &s.job).clone();
+    let mut gathered = Gathered::new(&claim.job, &pipeline_job);
     let dir = tempfile::Builder::new().prefix("railyard-job-").tempdir();
     let (mut status, mut error) = match &dir {
         Ok(dir) => {
-            let ran = execute(docker, &claim, dir.path(), &mut log, &mut gathered, cancel).await;
+            let ran = execute(
+                client,
+                docker,
+                (me, &claim),
+                dir.path(),
+                &mut log,
+                &mut gathered,
+                cancel,
+            )
+            .await;
             ran.unwrap_or_else(|e| {
                 log.line(&format!("[railyard] {e}"));
                 (JobStatus::Failed, Some(e.to_string()))
@@ -52,10 +64,14 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
         }
     };
     if let Ok(dir) = &dir {
-        let folder = dir
+        let mut folder = dir
             .path()
             .join("artifacts")
-            .join(railyard_runner::names::artifacts_folder(&claim.job));
+            .join(railyard_runner::names::artifacts_folder(&pipeline_job));
+        if let Some(s) = &claim.shard {
+            // Where the runner puts a shard's artifacts (its `shard-N` folder).
+            folder = folder.join(format!("shard-{}", s.shard));
+        }
         match crate::artifacts::upload_all(client, &me.agent_id, &claim, &folder).await {
             Ok(0) => {}
             Ok(n) => log.line(&format!(
@@ -105,8 +121,9 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
 
 /// Checks out the commit and runs the job; its log lines go to `log`.
 async fn execute(
+    client: &Client,
     docker: &Docker,
-    claim: &Claim,
+    (me, claim): (&Registered, &Claim),
     dir: &Path,
     log: &mut Shipper,
     gathered: &mut Gathered,
@@ -122,12 +139,21 @@ async fn execute(
     let mut pipeline = railyard_pipeline::load(&file).map_err(|e| {
         AgentError::Workspace(format!("the pipeline at {} is invalid: {e}", claim.commit))
     })?;
-    let Some(job) = pipeline.jobs.get_mut(&claim.job) else {
+    let name = claim.shard.as_ref().map_or(&claim.job, |s| &s.job).clone();
+    let Some(job) = pipeline.jobs.get_mut(&name) else {
         return Err(AgentError::Workspace(format!(
-            "no job `{}` in the pipeline at {}",
-            claim.job, claim.commit
+            "no job `{name}` in the pipeline at {}",
+            claim.commit
         )));
     };
+    if let Some(s) = &claim.shard
+        && job.parallel != s.shards
+    {
+        return Err(AgentError::Workspace(format!(
+            "job `{name}` has `parallel: {}` at {}, but the server queued {} shards",
+            job.parallel, claim.commit, s.shards
+        )));
+    }
     // The server already ran what this job needs, maybe on other agents.
     job.needs.clear();
     let options = RunOptions {
@@ -135,7 +161,7 @@ async fn execute(
         owner: railyard_runner::names::owner(),
         project: claim.project.clone(),
         repo_root: checkout.clone(),
-        jobs: vec![claim.job.clone()],
+        jobs: vec![name.clone()],
         max_parallel: 1,
         artifacts_dir: dir.join("artifacts"),
         timings: Arc::new(railyard_split::Timings::new()),
@@ -151,10 +177,35 @@ async fn execute(
         ));
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    // A shard shares its job's tests with the other shards through the server.
+    let queue = claim.shard.as_ref().map(|_| {
+        Arc::new(ServerQueue::new(
+            client,
+            &me.agent_id,
+            claim,
+            cancel.clone(),
+        ))
+    });
     let runner = tokio::spawn({
         let docker = docker.clone();
         let pipeline = Arc::new(pipeline);
-        async move { railyard_runner::run_pipeline(&docker, pipeline, options, tx, cancel).await }
+        let one = claim
+            .shard
+            .as_ref()
+            .zip(queue.clone())
+            .map(|(s, q)| OneShard {
+                shard: s.shard,
+                tests: q,
+            });
+        async move {
+            match one {
+                Some(one) => {
+                    railyard_runner::run_one_shard(&docker, pipeline, options, one, tx, cancel)
+                        .await
+                }
+                None => railyard_runner::run_pipeline(&docker, pipeline, options, tx, cancel).await,
+            }
+        }
     });
     let mut tick = tokio::time::interval(CHUNK_EVERY);
     loop {
@@ -173,7 +224,12 @@ async fn execute(
     let outcome = runner
         .await
         .map_err(|e| AgentError::Workspace(format!("the runner failed: {e}")))?;
-    Ok(match outcome.jobs.get(&claim.job) {
+    if let Some(why) = queue.and_then(|q| q.failure()) {
+        // Some of the shard's tests may not have run: it cannot count as passed.
+        log.line(&format!("[railyard] test queue: {why}"));
+        return Ok((JobStatus::Failed, Some(format!("test queue: {why}"))));
+    }
+    Ok(match outcome.jobs.get(&name) {
         Some(r) => (r.status, r.error.clone()),
         None => (
             JobStatus::Failed,

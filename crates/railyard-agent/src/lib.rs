@@ -12,6 +12,7 @@ pub mod client;
 mod errors;
 mod job;
 mod report;
+mod tests_queue;
 
 use std::time::Duration;
 

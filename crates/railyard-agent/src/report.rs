@@ -10,6 +10,9 @@ use railyard_types::protocol::{EnvImageReport, StepReport};
 #[derive(Debug, Default)]
 pub(crate) struct Gathered {
     job: String,
+    /// The job's name in the pipeline (the claimed job's, or a shard's job's): env images
+    /// are reported for it.
+    pipeline_job: String,
     pub(crate) steps: Vec<StepReport>,
     pub(crate) timings: Vec<(String, f64)>,
     pub(crate) env_image: Option<EnvImageReport>,
@@ -23,9 +26,10 @@ fn now_ms() -> i64 {
 }
 
 impl Gathered {
-    pub(crate) fn new(job: &str) -> Gathered {
+    pub(crate) fn new(job: &str, pipeline_job: &str) -> Gathered {
         Gathered {
             job: job.to_owned(),
+            pipeline_job: pipeline_job.to_owned(),
             ..Gathered::default()
         }
     }
@@ -70,7 +74,7 @@ impl Gathered {
                 cache_key,
                 cached,
                 ..
-            } if jobs.contains(&self.job) => {
+            } if jobs.contains(&self.pipeline_job) => {
                 self.env_image = Some(EnvImageReport {
                     key: cache_key.clone(),
                     id: image_id.clone(),

@@ -25,5 +25,6 @@ pub mod workspace;
 pub use errors::RunnerError;
 pub use events::{Event, ShardForecast, Stream};
 pub use run::{
-    DEFAULT_TIMEOUT, EnvCheck, JobResult, RunOptions, RunOutcome, humanize, run_pipeline,
+    DEFAULT_TIMEOUT, EnvCheck, JobResult, RunOptions, RunOutcome, humanize, run_one_shard,
+    run_pipeline,
 };

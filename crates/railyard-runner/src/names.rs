@@ -135,11 +135,14 @@ impl JobNames {
         labels
     }
 
-    /// Filters matching every object of this job.
+    /// Filters matching every object of this job made by this owner: two agents on one
+    /// engine running the same job of a run (each shard lists the job's tests as
+    /// `test (list)`) never tear down each other's objects.
     pub fn filters(&self) -> Vec<String> {
         vec![
             format!("{}={}", labels::RUN, self.run_id),
             format!("{}={}", labels::JOB, self.job),
+            format!("{}={}", labels::OWNER, self.owner),
         ]
     }
 }

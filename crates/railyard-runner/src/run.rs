@@ -112,6 +112,32 @@ pub async fn run_pipeline(
     events: UnboundedSender<Event>,
     cancel: CancellationToken,
 ) -> RunOutcome {
+    run_pipeline_with(docker, pipeline, opts, None, events, cancel).await
+}
+
+/// Runs one shard of the one job in `opts.jobs` (a `parallel: N` job whose other shards run
+/// elsewhere, as on a fleet's agents), by the same code as a local run's shards: the job's
+/// tests are listed here, opened on `shard.tests`, and this shard's share run (the static
+/// plan's, or batches from the shared queue). The job's result is the shard's.
+pub async fn run_one_shard(
+    docker: &Docker,
+    pipeline: Arc<Pipeline>,
+    opts: RunOptions,
+    shard: crate::shards::OneShard,
+    events: UnboundedSender<Event>,
+    cancel: CancellationToken,
+) -> RunOutcome {
+    run_pipeline_with(docker, pipeline, opts, Some(shard), events, cancel).await
+}
+
+async fn run_pipeline_with(
+    docker: &Docker,
+    pipeline: Arc<Pipeline>,
+    opts: RunOptions,
+    one_shard: Option<crate::shards::OneShard>,
+    events: UnboundedSender<Event>,
+    cancel: CancellationToken,
+) -> RunOutcome {
     let started = Instant::now();
     let mut results: IndexMap<String, JobResult> = IndexMap::new();
     let emit = |e: Event| {
@@ -225,6 +251,7 @@ pub async fn run_pipeline(
                             cancel.clone(),
                             opts.timings.clone(),
                             opts.repo_root.clone(),
+                            one_shard.clone(),
                         ))
                     } else {
                         running.spawn(run_job(ctx, early, timeout, cancel.clone(), None))

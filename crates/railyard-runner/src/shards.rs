@@ -9,7 +9,7 @@ use crate::job::JobContext;
 use crate::run::{JobResult, run_job};
 use indexmap::IndexMap;
 use railyard_pipeline::{Job, SplitMode, TestList, TestsSpec};
-use railyard_split::{LocalQueue, TestQueue, Timings};
+use railyard_split::{LocalQueue, RemoteTests, TestQueue, Timings};
 use railyard_types::JobStatus;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,7 +23,25 @@ pub fn is_sharded(job: &Job) -> bool {
 
 /// The name a shard is shown and stored under: `test [2/4]`.
 pub fn shard_name(job: &str, shard: u32, shards: u32) -> String {
-    format!("{job} [{shard}/{shards}]")
+    railyard_types::shard_name(job, shard, shards)
+}
+
+/// One shard of a job to run alone, its other shards running elsewhere (see
+/// [`crate::run_one_shard`]).
+#[derive(Clone)]
+pub struct OneShard {
+    /// 1-based, at most the job's `parallel`.
+    pub shard: u32,
+    /// Where the job's tests are opened and, in queue mode, its batches come from.
+    pub tests: Arc<dyn RemoteTests>,
+}
+
+impl std::fmt::Debug for OneShard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneShard")
+            .field("shard", &self.shard)
+            .finish_non_exhaustive()
+    }
 }
 
 impl JobContext {
@@ -47,16 +65,32 @@ impl JobContext {
 }
 
 /// Runs a sharded job: lists its tests (no shard starts when that fails), splits them,
-/// runs every shard at once, and reports the job as the worst of its shards.
+/// runs every shard at once, and reports the job as the worst of its shards. With `one`,
+/// runs only that shard, its share taken from the tests opened on `one.tests`, and reports
+/// the shard's own result as the job's.
 pub(crate) async fn run_sharded_job(
     ctx: JobContext,
     timeout: Duration,
     cancel: CancellationToken,
     timings: Arc<Timings>,
     repo_root: PathBuf,
+    one: Option<OneShard>,
 ) -> (String, JobResult) {
     let job = ctx.job.clone();
     let shards = job.parallel.max(1);
+    if let Some(one) = &one
+        && !(1..=shards).contains(&one.shard)
+    {
+        let why = format!("shard {} of a job with {shards} shard(s)", one.shard);
+        return (
+            job.name.clone(),
+            JobResult {
+                status: JobStatus::Failed,
+                image_id: Some(ctx.image_id.clone()),
+                error: Some(why),
+            },
+        );
+    }
     let started = Instant::now();
     // Ends the job as a whole (a single shard that ran reports itself instead). The error is
     // masked here too: it may quote the list command's output, which sees the secrets.
@@ -76,7 +110,7 @@ pub(crate) async fn run_sharded_job(
         };
         (job.name.clone(), result)
     };
-    if shards > 1 {
+    if shards > 1 && one.is_none() {
         ctx.emit(Event::JobStarted {
             job: job.name.clone(),
         });
@@ -98,12 +132,29 @@ pub(crate) async fn run_sharded_job(
                 Ok(ids) => ids,
                 Err(e) => return finish(JobStatus::Failed, Some(e.to_string())),
             };
-            split(&ctx, spec, &ids, &timings, shards)
+            match &one {
+                None => split(&ctx, spec, &ids, &timings, shards),
+                Some(one) => {
+                    let opened = tokio::select! {
+                        r = one.tests.open(&ids) => r,
+                        _ = cancel.cancelled() => return finish(JobStatus::Cancelled, Some("cancelled".into())),
+                    };
+                    let timings = match opened {
+                        Ok(timings) => timings,
+                        Err(e) => return finish(JobStatus::Failed, Some(e)),
+                    };
+                    let queue: Arc<dyn TestQueue> = one.tests.clone();
+                    split_for(&ctx, spec, &ids, &timings, shards, Some(queue))
+                }
+            }
         }
     };
 
-    let runs = works.into_iter().enumerate().map(|(i, work)| {
+    let runs = works.into_iter().enumerate().filter_map(|(i, work)| {
         let shard = i as u32 + 1;
+        if one.as_ref().is_some_and(|o| o.shard != shard) {
+            return None;
+        }
         let shard_ctx = ctx.for_shard(shard, shards);
         let tests = job.tests.clone().zip(work).map(|(spec, work)| ShardTests {
             spec,
@@ -112,13 +163,13 @@ pub(crate) async fn run_sharded_job(
             work,
             retry_failed: job.retry_failed,
         });
-        run_job(shard_ctx, None, timeout, cancel.clone(), tests)
+        Some(run_job(shard_ctx, None, timeout, cancel.clone(), tests))
     });
     let results: IndexMap<String, JobResult> = futures_util::future::join_all(runs)
         .await
         .into_iter()
         .collect();
-    if shards == 1 {
+    if shards == 1 || one.is_some() {
         let (_, result) = results.into_iter().next().expect("one shard ran");
         return (job.name.clone(), result);
     }
@@ -155,6 +206,18 @@ fn split(
     timings: &Timings,
     shards: u32,
 ) -> Vec<Option<Work>> {
+    split_for(ctx, spec, ids, timings, shards, None)
+}
+
+/// [`split`], with the queue the shards share in queue mode (a new local one when `None`).
+fn split_for(
+    ctx: &JobContext,
+    spec: &TestsSpec,
+    ids: &[String],
+    timings: &Timings,
+    shards: u32,
+    queue: Option<Arc<dyn TestQueue>>,
+) -> Vec<Option<Work>> {
     let n = shards as usize;
     match spec.mode {
         SplitMode::Static => {
@@ -180,7 +243,7 @@ fn split(
                 .collect()
         }
         SplitMode::Queue => {
-            let queue: Arc<dyn TestQueue> = Arc::new(LocalQueue::new(ids, timings, n));
+            let queue = queue.unwrap_or_else(|| Arc::new(LocalQueue::new(ids, timings, n)));
             ctx.emit(Event::TestsPlanned {
                 job: ctx.job.name.clone(),
                 tests: ids.len(),

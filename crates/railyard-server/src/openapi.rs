@@ -188,6 +188,33 @@ pub(crate) const OPS: &[Op] = &[
         (204, "recorded"),
     ),
     op(
+        "post",
+        "/api/v1/jobs/{id}/tests",
+        Agent,
+        "A shard posts the test ids it listed: the first opens the job's test queue, the others must agree (409)",
+        Some("`{agent_id, attempt, tests}`"),
+        (200, "`{timings}`: what every shard splits by"),
+    ),
+    op(
+        "post",
+        "/api/v1/jobs/{id}/tests/next",
+        Agent,
+        "Queue mode: complete the shard's last batch and take its next",
+        Some("`{agent_id, attempt, shard, done?: {batch, elapsed_secs, tests_secs}}`"),
+        (
+            200,
+            "`{batch?: {id, tests, predicted_secs}, wait_ms?}`; neither once drained",
+        ),
+    ),
+    op(
+        "post",
+        "/api/v1/jobs/{id}/tests/give-back",
+        Agent,
+        "Queue mode: a stopping shard gives its unfinished batches back",
+        Some("`{agent_id, attempt, shard}`"),
+        (204, "given back"),
+    ),
+    op(
         "put",
         "/api/v1/jobs/{id}/artifacts/{path}",
         Agent,

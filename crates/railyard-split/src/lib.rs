@@ -19,6 +19,7 @@ pub mod junit;
 mod merge;
 mod partition;
 mod queue;
+mod queue_state;
 mod reports;
 mod timings;
 
@@ -28,6 +29,8 @@ pub use ids::{IdFormat, Matched, Normalize, Tool, failed_ids};
 pub use junit::{Outcome, Report, TestCase};
 pub use merge::{merge_attempts, write_junit};
 pub use partition::{Plan, ShardPlan, count_partition, partition};
-pub use queue::{Batch, Batcher, Done, LocalQueue, Speeds, TestQueue};
+pub use queue::{
+    Batch, Batcher, Done, LocalQueue, Next, QueueState, RemoteTests, Speeds, TestQueue,
+};
 pub use reports::{Collected, collect, expand_tests, shell_quote, tests_file};
 pub use timings::{DEFAULT_SECS, Timings};

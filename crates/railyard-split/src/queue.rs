@@ -15,33 +15,14 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+pub use crate::queue_state::{Next, QueueState};
+
 use tokio::sync::Notify;
 
 use crate::partition::sorted_estimates;
 use crate::timings::Timings;
 
-/// A share of the tests handed to one shard, run as one `exec` of the job's `run` command.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Batch {
-    /// Unique within its queue.
-    pub id: u64,
-    /// The ids, longest first.
-    pub tests: Vec<String>,
-    /// The sum of their estimates.
-    pub predicted_secs: f64,
-}
-
-/// What a shard reports about a batch it finished, with its request for the next one.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Done {
-    /// The batch's id.
-    pub batch: u64,
-    /// Wall seconds the shard spent on it: the `exec`, its output and reading its reports.
-    pub elapsed_secs: f64,
-    /// The seconds its reports give for its tests (`None` without a report): `elapsed_secs`
-    /// minus this is the batch's overhead, which sets the smallest batch worth handing out.
-    pub tests_secs: Option<f64>,
-}
+pub use railyard_types::protocol::{Batch, Done};
 
 /// A queue that shards (1…N) pull batches from. Implementations must be safe to call from
 /// many shards at once. Every call carries all it needs (shard, batch id, measured times),
@@ -57,9 +38,21 @@ pub trait TestQueue: Send + Sync {
     async fn give_back(&self, shard: u32);
 }
 
-/// Cuts a sorted test list into shrinking batches. Not thread-safe: [`LocalQueue`] wraps it,
-/// and a simulation can drive it directly.
-#[derive(Debug, Clone)]
+/// The tests of one shard of a job whose other shards run elsewhere (an agent's shard,
+/// sharing the job's queue through a server). The shard lists the job's tests itself, then
+/// [`RemoteTests::open`]s them: the first shard to arrive opens the job's queue, and every
+/// shard gets the same timings back, so a static plan comes out the same on every machine.
+#[async_trait::async_trait]
+pub trait RemoteTests: TestQueue {
+    /// Posts the ids this shard listed; returns the timings every shard splits by, or why
+    /// the shard cannot go on (the shards listed different ids, say).
+    async fn open(&self, tests: &[String]) -> Result<Timings, String>;
+}
+
+/// Cuts a sorted test list into shrinking batches. Not thread-safe: [`QueueState`] wraps it
+/// (in memory for [`LocalQueue`], in a database row for a server), and a simulation can
+/// drive it directly. It serializes whole, so a server can keep it between requests.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Batcher {
     /// Ascending by (estimate, id descending): `pop()` gives the longest, ties by lowest id.
     pending: Vec<(String, f64)>,
@@ -147,6 +140,12 @@ impl Batcher {
     /// share of work is scaled by it (within 0.25–2), so a slow shard's batches are small
     /// enough that it does not finish last.
     pub fn take_scaled(&mut self, scale: f64) -> Option<Batch> {
+        self.take_estimated(scale).map(|(batch, _)| batch)
+    }
+
+    /// [`Batcher::take_scaled`], with each test's estimate (what [`Batcher::put_back_estimated`]
+    /// takes back).
+    pub fn take_estimated(&mut self, scale: f64) -> Option<(Batch, Vec<f64>)> {
         let scale = if scale.is_finite() {
             scale.clamp(0.25, 2.0)
         } else {
@@ -170,6 +169,7 @@ impl Batcher {
             None => (scale * self.pending_secs / (shards * self.split_factor)).max(floor),
         };
         let mut tests = Vec::new();
+        let mut estimates = Vec::new();
         let mut sum = 0.0;
         while let Some((_, est)) = self.pending.last() {
             if !tests.is_empty() && sum + est > target * (1.0 + 1e-9) {
@@ -178,6 +178,7 @@ impl Batcher {
             let (id, est) = self.pending.pop().expect("just peeked");
             sum += est;
             tests.push(id);
+            estimates.push(est);
         }
         if tests.is_empty() {
             return None;
@@ -189,18 +190,27 @@ impl Batcher {
         };
         let id = self.next_id;
         self.next_id += 1;
-        Some(Batch {
+        let batch = Batch {
             id,
             tests,
             predicted_secs: sum,
-        })
+        };
+        Some((batch, estimates))
     }
 
     /// Puts a batch's tests back, in their place by length (they will be handed out again
     /// under a new batch id).
     pub fn put_back(&mut self, batch: Batch, timings: &Timings) {
-        for id in batch.tests {
-            let entry = (id.clone(), timings.estimate(&id));
+        let tests = batch.tests.into_iter().map(|id| {
+            let est = timings.estimate(&id);
+            (id, est)
+        });
+        self.put_back_estimated(tests);
+    }
+
+    /// Puts tests back with the estimates they were handed out with.
+    pub fn put_back_estimated(&mut self, tests: impl IntoIterator<Item = (String, f64)>) {
+        for entry in tests {
             self.pending_secs += entry.1;
             let at = self
                 .pending
@@ -223,7 +233,7 @@ impl Batcher {
 
 /// How fast each shard works through its predicted seconds, from the batches it completed,
 /// so a queue can size batches to the shard (a slow or overloaded machine gets smaller ones).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Speeds {
     /// shard -> (predicted seconds done, seconds it took).
     done: HashMap<u32, (f64, f64)>,
@@ -257,17 +267,8 @@ impl Speeds {
 /// An in-memory [`TestQueue`] for shards of one machine.
 #[derive(Debug)]
 pub struct LocalQueue {
-    state: Mutex<State>,
+    state: Mutex<QueueState>,
     changed: Notify,
-}
-
-#[derive(Debug)]
-struct State {
-    batcher: Batcher,
-    timings: Timings,
-    /// Handed-out batches not yet complete: id -> (shard, batch).
-    in_flight: HashMap<u64, (u32, Batch)>,
-    speeds: Speeds,
 }
 
 impl LocalQueue {
@@ -276,47 +277,21 @@ impl LocalQueue {
         LocalQueue::with_batcher(Batcher::new(tests, timings, shards), timings)
     }
 
-    /// A queue over a configured [`Batcher`]; `timings` re-estimates given-back tests.
-    pub fn with_batcher(batcher: Batcher, timings: &Timings) -> LocalQueue {
+    /// A queue over a configured [`Batcher`] (given-back tests keep the estimates they were
+    /// handed out with, which come from the batcher's timings).
+    pub fn with_batcher(batcher: Batcher, _timings: &Timings) -> LocalQueue {
         LocalQueue {
-            state: Mutex::new(State {
-                batcher,
-                timings: timings.clone(),
-                in_flight: HashMap::new(),
-                speeds: Speeds::default(),
-            }),
+            state: Mutex::new(QueueState::new(batcher)),
             changed: Notify::new(),
         }
     }
 
     /// (tests not yet handed out, batches handed out and not complete).
     pub fn status(&self) -> (usize, usize) {
-        let state = self.lock();
-        (state.batcher.pending_tests(), state.in_flight.len())
+        self.lock().status()
     }
 
-    /// Completes a batch of `shard` (another shard's id, or one already given back, is
-    /// ignored) and learns its speed and overhead from it.
-    fn complete(&self, shard: u32, done: Done) {
-        let mut state = self.lock();
-        if state
-            .in_flight
-            .get(&done.batch)
-            .is_some_and(|(s, _)| *s == shard)
-            && let Some((_, batch)) = state.in_flight.remove(&done.batch)
-        {
-            state
-                .speeds
-                .record(shard, batch.predicted_secs, done.elapsed_secs);
-            if let Some(tests) = done.tests_secs {
-                state.batcher.record_overhead(done.elapsed_secs - tests);
-            }
-        }
-        drop(state);
-        self.changed.notify_waiters();
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
         // A panic while holding the lock leaves plain data behind: keep going.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -326,45 +301,25 @@ impl LocalQueue {
 impl TestQueue for LocalQueue {
     async fn next_batch(&self, shard: u32, done: Option<Done>) -> Option<Batch> {
         if let Some(done) = done {
-            self.complete(shard, done);
+            self.lock().complete(shard, done);
+            self.changed.notify_waiters();
         }
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             // Registered before looking, so a change between the look and the wait wakes us.
             notified.as_mut().enable();
-            {
-                let mut state = self.lock();
-                let scale = state.speeds.scale(shard);
-                if let Some(batch) = state.batcher.take_scaled(scale) {
-                    state.in_flight.insert(batch.id, (shard, batch.clone()));
-                    return Some(batch);
-                }
-                if state.in_flight.is_empty() {
-                    return None;
-                }
+            match self.lock().next(shard) {
+                Next::Batch(batch) => return Some(batch),
+                Next::Drained => return None,
+                Next::Wait => {}
             }
             notified.await;
         }
     }
 
     async fn give_back(&self, shard: u32) {
-        let mut state = self.lock();
-        let mine: Vec<u64> = state
-            .in_flight
-            .iter()
-            .filter(|(_, (s, _))| *s == shard)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in mine {
-            if let Some((_, batch)) = state.in_flight.remove(&id) {
-                let State {
-                    batcher, timings, ..
-                } = &mut *state;
-                batcher.put_back(batch, timings);
-            }
-        }
-        drop(state);
+        self.lock().give_back(shard);
         self.changed.notify_waiters();
     }
 }

@@ -36,7 +36,7 @@ pub use errors::StoreError;
 pub use fleet::{AgentInfo, WaitHistogram};
 pub use inventory::{PackageHolder, StoredScan};
 pub use logs::{LogWriter, log_file_name};
-pub use queue::{Claim, Lapsed, Project, QueueStats, QueuedJob};
+pub use queue::{Claim, Lapsed, OpenedQueue, Project, QueueStats, QueuedJob, ShardOf};
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
 pub use tokens::TokenInfo;

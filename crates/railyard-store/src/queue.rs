@@ -16,14 +16,16 @@ use sqlx::Row;
 
 use crate::{Store, StoreError};
 
-pub use railyard_types::protocol::{Claim, Project};
+pub use railyard_types::protocol::{Claim, Project, ShardOf};
 
 mod advance;
 mod claim;
 mod projects;
 mod stats;
+mod tests_queue;
 
 pub use stats::QueueStats;
+pub use tests_queue::OpenedQueue;
 
 /// One job of a run, as the queue takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -34,6 +36,22 @@ pub struct QueuedJob {
     pub needs: Vec<String>,
     /// Labels an agent must all have to claim it (`runs_on`).
     pub runs_on: Vec<String>,
+    /// Its `parallel`: above 1, it is queued as that many shards (`test [1/4]` …), each
+    /// claimed on its own, and a job that needs it waits for them all.
+    pub shards: u32,
+}
+
+impl QueuedJob {
+    /// The names it is queued (and recorded) under: its own, or its shards'.
+    pub fn queued_names(&self) -> Vec<String> {
+        if self.shards > 1 {
+            (1..=self.shards)
+                .map(|k| railyard_types::shard_name(&self.name, k, self.shards))
+                .collect()
+        } else {
+            vec![self.name.clone()]
+        }
+    }
 }
 
 /// A leased job whose lease lapsed.
@@ -47,13 +65,14 @@ pub struct Lapsed {
     pub requeued: bool,
 }
 
-pub(crate) const COLUMNS: &str =
-    "id, run_id, job_name, project, repo_url, git_commit, attempt, lease_until";
+pub(crate) const COLUMNS: &str = "id, run_id, job_name, project, repo_url, git_commit, attempt, \
+     lease_until, sharded_job, shard, shards";
 
 impl Store {
     /// Puts a run's jobs in the queue: those without `needs` queued, the others waiting. A
     /// job's `runs_on` labels go in with it, in the same transaction, so no agent lacking
-    /// them can claim it in between.
+    /// them can claim it in between. A sharded job goes in as one row per shard; a need
+    /// naming it becomes a need of each shard.
     #[allow(clippy::too_many_arguments)]
     pub async fn enqueue_run(
         &self,
@@ -67,41 +86,71 @@ impl Store {
     ) -> Result<(), StoreError> {
         let err = self.query_error("queueing a run's jobs");
         let mut tx = self.pool().begin().await.map_err(&err)?;
+        let names: std::collections::HashMap<&str, Vec<String>> = jobs
+            .iter()
+            .map(|j| (j.name.as_str(), j.queued_names()))
+            .collect();
         for job in jobs {
-            let id = ulid::Ulid::new().to_string();
-            let state = if job.needs.is_empty() {
+            let needs: Vec<String> = job
+                .needs
+                .iter()
+                .flat_map(|n| {
+                    names
+                        .get(n.as_str())
+                        .cloned()
+                        .unwrap_or_else(|| vec![n.clone()])
+                })
+                .collect();
+            let state = if needs.is_empty() {
                 "queued"
             } else {
                 "waiting"
             };
-            sqlx::query(
-                "INSERT INTO queue (id, run_id, job_name, project, repo_url, git_commit, needs, \
-                 state, attempt, max_attempts, log_seq, queued_at, labelled) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, 0, $10, $11)",
-            )
-            .bind(&id)
-            .bind(run_id)
-            .bind(&job.name)
-            .bind(project)
-            .bind(repo_url)
-            .bind(commit)
-            .bind(serde_json::to_string(&job.needs).expect("names serialize"))
-            .bind(state)
-            .bind(max_attempts)
-            .bind(at)
-            .bind(i64::from(!job.runs_on.is_empty()))
-            .execute(&mut *tx)
-            .await
-            .map_err(&err)?;
-            for label in &job.runs_on {
+            for (k, name) in job.queued_names().into_iter().enumerate() {
+                let id = ulid::Ulid::new().to_string();
+                let (sharded, shard, shards) = if job.shards > 1 {
+                    (
+                        Some(&job.name),
+                        Some(k as i64 + 1),
+                        Some(i64::from(job.shards)),
+                    )
+                } else {
+                    (None, None, None)
+                };
                 sqlx::query(
-                    "INSERT INTO job_labels (job_id, label) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    "INSERT INTO queue (id, run_id, job_name, project, repo_url, git_commit, \
+                     needs, state, attempt, max_attempts, log_seq, queued_at, labelled, \
+                     sharded_job, shard, shards) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, 0, $10, $11, $12, $13, $14)",
                 )
                 .bind(&id)
-                .bind(label)
+                .bind(run_id)
+                .bind(&name)
+                .bind(project)
+                .bind(repo_url)
+                .bind(commit)
+                .bind(serde_json::to_string(&needs).expect("names serialize"))
+                .bind(state)
+                .bind(max_attempts)
+                .bind(at)
+                .bind(i64::from(!job.runs_on.is_empty()))
+                .bind(sharded)
+                .bind(shard)
+                .bind(shards)
                 .execute(&mut *tx)
                 .await
                 .map_err(&err)?;
+                for label in &job.runs_on {
+                    sqlx::query(
+                        "INSERT INTO job_labels (job_id, label) VALUES ($1, $2) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&id)
+                    .bind(label)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&err)?;
+                }
             }
         }
         tx.commit().await.map_err(&err)
@@ -311,5 +360,17 @@ pub(crate) fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error
         commit: r.try_get("git_commit")?,
         attempt: r.try_get("attempt")?,
         lease_until: r.try_get("lease_until")?,
+        shard: match (
+            r.try_get::<Option<String>, _>("sharded_job")?,
+            r.try_get::<Option<i64>, _>("shard")?,
+            r.try_get::<Option<i64>, _>("shards")?,
+        ) {
+            (Some(job), Some(shard), Some(shards)) => Some(ShardOf {
+                job,
+                shard: shard as u32,
+                shards: shards as u32,
+            }),
+            _ => None,
+        },
     })
 }

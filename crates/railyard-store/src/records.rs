@@ -91,7 +91,7 @@ impl Store {
             .map_err(self.query_error("reading a row"))
     }
 
-    fn corrupt(&self, what: &'static str, value: String) -> StoreError {
+    pub(crate) fn corrupt(&self, what: &'static str, value: String) -> StoreError {
         StoreError::Corrupt {
             location: self.location().to_owned(),
             what,

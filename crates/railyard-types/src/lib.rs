@@ -173,6 +173,12 @@ impl StepStatus {
 
 display_as_serde!(RunStatus, JobStatus, StepStatus);
 
+/// The name a shard of a `parallel: N` job is shown and stored under: `test [2/4]`, on
+/// local runs and on the server alike.
+pub fn shard_name(job: &str, shard: u32, shards: u32) -> String {
+    format!("{job} [{shard}/{shards}]")
+}
+
 /// Labels put on every container, network, volume and image Railyard creates, so that
 /// `railyard clean` and the next run can find and reap what a crash left.
 pub mod labels {

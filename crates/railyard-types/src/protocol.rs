@@ -47,6 +47,107 @@ pub struct Claim {
     pub attempt: i64,
     /// Milliseconds since the epoch; renew before.
     pub lease_until: i64,
+    /// Set when the job is one shard of a `parallel: N` job: `job` is then the shard's name
+    /// (`test [2/4]`), and the agent runs only that shard of the pipeline's job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardOf>,
+}
+
+/// Which shard of which pipeline job a claimed job is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardOf {
+    /// The job's name in the pipeline (`test`).
+    pub job: String,
+    /// 1-based shard number.
+    pub shard: u32,
+    /// How many shards the job has (its `parallel`).
+    pub shards: u32,
+}
+
+/// `POST /api/v1/jobs/{id}/tests`: a shard posts the ids it listed. The first shard of the
+/// job to post them opens the job's test queue (first wins); every later shard must have
+/// listed the same ids (in any order), else 409.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestsOpen {
+    /// The agent holding the shard's lease.
+    pub agent_id: String,
+    /// The attempt.
+    pub attempt: i64,
+    /// The ids the shard listed.
+    pub tests: Vec<String>,
+}
+
+/// The answer to [`TestsOpen`]: the timings every shard of the job splits by, taken from the
+/// project's stored timings when the queue was opened (so every shard, whenever it comes,
+/// computes the same static plan).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestsOpened {
+    /// Seconds per test id, for the listed ids that have stored timings.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// `POST /api/v1/jobs/{id}/tests/next`: completes the shard's last batch (if any) and asks
+/// for its next one (queue mode).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NextBatch {
+    /// The agent holding the shard's lease.
+    pub agent_id: String,
+    /// The attempt.
+    pub attempt: i64,
+    /// The shard asking, 1…N.
+    pub shard: u32,
+    /// Its last batch, done; none on the shard's first request, which also gives back any
+    /// batch an earlier attempt of this shard held.
+    #[serde(default)]
+    pub done: Option<Done>,
+}
+
+/// The answer to [`NextBatch`]: a batch, or `wait_ms` (other shards hold batches that may
+/// come back: ask again after that long), or neither once every test ran.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NextAnswer {
+    /// The shard's next batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Batch>,
+    /// Ask again after this many milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+}
+
+/// `POST /api/v1/jobs/{id}/tests/give-back`: the shard stops (its batch failed to run, or
+/// it was cancelled): its unfinished batches go back to the queue for the other shards.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GiveBack {
+    /// The agent holding the shard's lease.
+    pub agent_id: String,
+    /// The attempt.
+    pub attempt: i64,
+    /// The shard giving its batches back, 1…N.
+    pub shard: u32,
+}
+
+/// A share of a job's tests handed to one shard (queue mode), run as one `exec` of the
+/// job's `run` command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    /// Unique within its queue.
+    pub id: u64,
+    /// The ids, longest first.
+    pub tests: Vec<String>,
+    /// The sum of their estimates.
+    pub predicted_secs: f64,
+}
+
+/// What a shard reports about a batch it finished, with its request for the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Done {
+    /// The batch's id.
+    pub batch: u64,
+    /// Wall seconds the shard spent on it: the `exec`, its output and reading its reports.
+    pub elapsed_secs: f64,
+    /// The seconds its reports give for its tests (`None` without a report): `elapsed_secs`
+    /// minus this is the batch's overhead, which sets the smallest batch worth handing out.
+    pub tests_secs: Option<f64>,
 }
 
 /// `POST /api/v1/projects`.

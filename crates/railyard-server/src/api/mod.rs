@@ -6,6 +6,7 @@ mod metrics;
 mod projects;
 mod runs;
 mod shares;
+mod tests_queue;
 pub(crate) mod tokens;
 mod uploads;
 
@@ -49,6 +50,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}/heartbeat", post(agents::heartbeat))
         .route("/api/v1/jobs/{id}/logs", post(agents::log_chunk))
         .route("/api/v1/jobs/{id}/complete", post(agents::complete))
+        .route("/api/v1/jobs/{id}/tests", post(tests_queue::open))
+        .route("/api/v1/jobs/{id}/tests/next", post(tests_queue::next))
+        .route(
+            "/api/v1/jobs/{id}/tests/give-back",
+            post(tests_queue::give_back),
+        )
         .route("/api/v1/agents", get(fleet::list_agents))
         .route("/api/v1/tokens", post(tokens::create).get(tokens::list))
         .route("/api/v1/tokens/{name}/revoke", post(tokens::revoke))

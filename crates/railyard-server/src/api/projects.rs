@@ -107,9 +107,11 @@ pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> Ap
             name: j.name.clone(),
             needs: j.needs.clone(),
             runs_on: j.runs_on.clone(),
+            shards: j.parallel,
         })
         .collect();
-    let names: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
+    // A sharded job is recorded as its shards, each claimed (and shown) on its own.
+    let names: Vec<String> = jobs.iter().flat_map(|j| j.queued_names()).collect();
     let now = now_ms();
     let run = state
         .store()

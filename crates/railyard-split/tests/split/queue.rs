@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use railyard_split::{Batcher, Done, LocalQueue, Speeds, TestQueue, Timings};
+use railyard_split::{Batcher, Done, LocalQueue, Next, QueueState, Speeds, TestQueue, Timings};
 
 /// A shard's report on `batch` (timings do not matter to these tests).
 fn done(batch: u64) -> Option<Done> {
@@ -221,4 +221,40 @@ fn slow_shards_get_smaller_batches() {
         31,
         "scale floor 0.25"
     );
+}
+
+/// A server keeps the queue as JSON between requests: a state read back hands out the same
+/// batches, completes and gives back the same way, as the one that never left memory.
+#[test]
+fn a_queue_state_survives_a_round_trip_through_json() {
+    let (tests, timings) = suite(40);
+    let mut live = QueueState::new(Batcher::new(&tests, &timings, 3));
+    let mut stored = serde_json::to_string(&live).unwrap();
+    let mut handed = Vec::new();
+    for step in 0..12u32 {
+        let shard = step % 3 + 1;
+        let mut restored: QueueState = serde_json::from_str(&stored).unwrap();
+        let (a, b) = (live.next(shard), restored.next(shard));
+        assert_eq!(a, b, "step {step}");
+        if let Next::Batch(batch) = a {
+            handed.push((shard, batch.id));
+            if step % 4 == 3 {
+                // Shard gives its batch back: its tests come out again later.
+                assert_eq!(live.give_back(shard), 1);
+                assert_eq!(restored.give_back(shard), 1);
+            } else {
+                let done = Done {
+                    batch: batch.id,
+                    elapsed_secs: batch.predicted_secs * f64::from(shard),
+                    tests_secs: Some(batch.predicted_secs),
+                };
+                live.complete(shard, done);
+                restored.complete(shard, done);
+            }
+        }
+        assert_eq!(live.status(), restored.status());
+        assert_eq!(live.holders(), restored.holders());
+        stored = serde_json::to_string(&restored).unwrap();
+    }
+    assert!(!handed.is_empty());
 }

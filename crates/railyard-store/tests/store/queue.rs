@@ -56,6 +56,7 @@ async fn run_with(store: &Store, project: &str, jobs: &[(&str, &[&str])], attemp
             name: n.to_string(),
             needs: needs.iter().map(|s| s.to_string()).collect(),
             runs_on: Vec::new(),
+            shards: 0,
         })
         .collect();
     store

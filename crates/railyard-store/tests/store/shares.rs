@@ -52,6 +52,7 @@ async fn queue(store: &Store, project: &str, jobs: &[(&str, &[&str])]) -> String
             name: n.to_string(),
             needs: Vec::new(),
             runs_on: labels.iter().map(|l| l.to_string()).collect(),
+            shards: 0,
         })
         .collect();
     store

@@ -11,5 +11,6 @@ mod fleet;
 mod fleet_scale;
 mod openapi;
 mod queue;
+mod shards;
 mod story;
 mod uploads;
