@@ -10,4 +10,5 @@ mod pg;
 mod queue;
 mod shares;
 mod story;
+mod test_queues;
 mod tokens;
