@@ -11,7 +11,7 @@ use crate::fleet::*;
 /// "Runs" each id given (a short sleep), prints which shard ran it, writes a JUnit report.
 const FAKE_TESTS: &str = r#"echo '<testsuites><testsuite name="fake">' > report.xml
 for t in "$@"; do
-  sleep 0.1
+  sleep "${SLEEP:-0.1}"
   echo "ran $t on shard $RAILYARD_SHARD/$RAILYARD_SHARDS"
   echo "<testcase classname=\"fake\" name=\"$t\" time=\"0.1\"/>" >> report.xml
 done
@@ -20,7 +20,7 @@ echo '</testsuite></testsuites>' >> report.xml
 
 fn pipeline(mode: &str) -> String {
     format!(
-        "env: {{ image: busybox }}\njobs:\n  test:\n    parallel: 2\n    tests:\n      list: \"for i in $(seq 10 29); do echo t$i; done\"\n      run: sh ci/fake-tests.sh {{tests}}\n      junit: report.xml\n      mode: {mode}\n      format: \"{{name}}\"\n  after:\n    needs: [test]\n    script: [echo after]\n"
+        "env: {{ image: busybox }}\nvariables: {{ SLEEP: \"0.1\" }}\njobs:\n  test:\n    parallel: 2\n    tests:\n      list: \"for i in $(seq 10 29); do echo t$i; done\"\n      run: sh ci/fake-tests.sh {{tests}}\n      junit: report.xml\n      mode: {mode}\n      format: \"{{name}}\"\n  after:\n    needs: [test]\n    script: [echo after]\n"
     )
 }
 
@@ -323,4 +323,59 @@ fn shard_protocol_with_simulated_agents() {
     );
     let (status, _) = call(&fleet, &two, &b, "tests/give-back", json!({"shard": 2}));
     assert_eq!(status, 204);
+}
+
+/// The shard log's `ran` ids.
+fn ran_in(fleet: &Fleet, run: &str, shard: &str) -> Vec<String> {
+    let (_, log) = fleet.get(&format!("/api/v1/runs/{run}/logs/{}", encoded(shard)));
+    log.lines()
+        .filter_map(|l| l.strip_prefix("ran "))
+        .filter_map(|l| l.split_once(" on shard "))
+        .map(|(id, _)| id.to_string())
+        .collect()
+}
+
+/// An agent killed while its shard holds a batch: the batch goes to the other shard once
+/// the lease lapses, the shard itself runs again on another agent, and every test runs.
+#[test]
+fn a_killed_agents_batch_goes_to_the_other_shard() {
+    let slow = pipeline("queue").replace("SLEEP: \"0.1\"", "SLEEP: \"0.3\"");
+    let mut fleet = Fleet::start(&slow);
+    push_file(&fleet, "ci/fake-tests.sh", FAKE_TESTS);
+    let first = fleet.agent("first");
+    wait_agents(&fleet, 1);
+    let run = trigger(&fleet);
+    // Kill the agent once its shard is running tests.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let shards = ["test [1/2]", "test [2/2]"];
+    while shards.iter().all(|s| ran_in(&fleet, &run, s).is_empty()) {
+        assert!(Instant::now() < deadline, "{}", fleet.diagnostics());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let killed = *shards
+        .iter()
+        .find(|s| !ran_in(&fleet, &run, s).is_empty())
+        .unwrap();
+    fleet.agents[first].kill().unwrap(); // SIGKILL
+    let _ = fleet.agents[first].wait();
+    fleet.agent("second");
+    fleet.agent("third");
+    let detail = fleet.wait_run(&run, 240);
+    assert_eq!(
+        detail["run"]["status"],
+        "success",
+        "{detail}\n{}",
+        fleet.diagnostics()
+    );
+    let mut all: Vec<String> = shards
+        .iter()
+        .flat_map(|s| ran_in(&fleet, &run, s))
+        .collect();
+    all.sort();
+    all.dedup();
+    let expected: Vec<String> = (10..30).map(|i| format!("t{i}")).collect();
+    assert_eq!(all, expected, "every test ran");
+    let (_, log) = fleet.get(&format!("/api/v1/runs/{run}/logs/{}", encoded(killed)));
+    assert!(log.contains("[railyard: attempt 2"), "{log}");
+    assert_nothing_left(&run);
 }
