@@ -119,9 +119,15 @@ pub(crate) async fn run_sharded_job(
     let works: Vec<Option<Work>> = match &job.tests {
         None => vec![None; shards as usize],
         Some(spec) => {
-            // The list runs under the job's timeout and the run's cancel, like the shards.
+            // The list runs under the job's timeout and the run's cancel, like the shards. A
+            // shard running alone lists under its own name (`test [2/4] (list)`): the other
+            // shards list too, maybe on the same engine.
+            let list_ctx = match &one {
+                Some(one) => ctx.for_shard(one.shard, shards),
+                None => ctx.clone(),
+            };
             let listed = tokio::select! {
-                r = list_tests(&ctx, spec, &repo_root) => r,
+                r = list_tests(&list_ctx, spec, &repo_root) => r,
                 _ = cancel.cancelled() => return finish(JobStatus::Cancelled, Some("cancelled".into())),
                 _ = tokio::time::sleep(timeout) => return finish(
                     JobStatus::TimedOut,
