@@ -39,7 +39,7 @@ pub enum Command {
     Shell(ShellArgs),
     /// Remove containers, networks and volumes that crashed runs left behind.
     Clean(CleanArgs),
-    /// List this project's recent runs.
+    /// List this project's recent runs, or show one with its jobs.
     Runs(RunsArgs),
     /// Print the logs of a run (all jobs, or one).
     Logs(LogsArgs),
@@ -121,6 +121,9 @@ pub struct CleanArgs {
 
 #[derive(Debug, Args)]
 pub struct RunsArgs {
+    /// One run to show with its jobs (its number, ID or ID prefix); with a server, a queued
+    /// job also says why it waits.
+    pub run: Option<String>,
     /// How many runs to show.
     #[arg(short = 'n', long, default_value_t = 20)]
     pub limit: u32,

@@ -1,12 +1,17 @@
-//! `railyard runs`: this project's recent runs, or with a server (`RAILYARD_SERVER`) the
-//! server's.
+//! `railyard runs [RUN]`: this project's recent runs, or with a server (`RAILYARD_SERVER`)
+//! the server's; with RUN, that run's jobs (and on a server why a queued job waits).
 
+use super::Expected;
 use crate::cli::{Global, RunsArgs};
 use crate::project;
-use railyard_store::RunRecord;
+use railyard_store::{RunDetail, RunRecord};
 
 pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
     if let Some(client) = args.remote.client()? {
+        if let Some(run) = &args.run {
+            let detail: RunDetail = client.get(&format!("/api/v1/runs/{run}")).await?;
+            return show(&detail, args.json);
+        }
         let mut path = format!("/api/v1/runs?limit={}", args.limit);
         if let Some(p) = &args.project {
             path.push_str(&format!("&project={p}"));
@@ -23,6 +28,17 @@ pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
     }
     let project = project::find(g.directory.as_deref(), g.file.as_deref())?;
     let store = super::store(g).await?;
+    if let Some(run) = &args.run {
+        let detail = store
+            .find_run(Some(&project.key()), run)
+            .await?
+            .ok_or_else(|| {
+                Expected::Input(format!(
+                    "no run `{run}` in this project: see `railyard runs`"
+                ))
+            })?;
+        return show(&detail, args.json);
+    }
     let runs = store.list_runs(Some(&project.key()), args.limit).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
@@ -36,6 +52,44 @@ pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     println!("{}", table(runs, false));
+    Ok(0)
+}
+
+/// One run: a line for the run, then a table of its jobs with their time and what stands out
+/// (why a queued job waits, why a job failed).
+fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(detail)?);
+        return Ok(0);
+    }
+    let r = &detail.run;
+    let commit = r.commit.as_deref().map(|c| &c[..c.len().min(10)]);
+    println!(
+        "run #{} {} {} {}{}, started {}",
+        r.number,
+        r.id,
+        r.project,
+        r.status,
+        commit.map(|c| format!(" at {c}")).unwrap_or_default(),
+        local_time(r.started_at)
+    );
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
+    table.set_header(["job", "status", "time", "note"]);
+    for j in &detail.jobs {
+        let time = match (j.started_at, j.finished_at) {
+            (Some(s), Some(f)) => crate::report::duration((f - s).max(0) as u64),
+            _ => String::new(),
+        };
+        let note = j
+            .waiting
+            .as_deref()
+            .map(|w| format!("waiting: {w}"))
+            .or_else(|| j.error.clone())
+            .unwrap_or_default();
+        table.add_row([j.name.clone(), j.status.to_string(), time, note]);
+    }
+    println!("{table}");
     Ok(0)
 }
 

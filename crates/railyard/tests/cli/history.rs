@@ -30,6 +30,21 @@ fn logs_of_past_runs_are_kept_per_job() {
         table.contains("failed") && table.contains("success"),
         "{table}"
     );
+    // One run with its jobs, and an unknown one named.
+    let one = text(&p.run(&["runs", "1"]).stdout);
+    assert!(one.starts_with("run #1 "), "{one}");
+    assert!(
+        one.lines()
+            .any(|l| l.contains(" b ") && l.contains("failed")),
+        "{one}"
+    );
+    let out = p.run(&["runs", "9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no run `9`"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -76,6 +76,20 @@ fn runs_on_labels_pick_the_agent_and_an_unmatched_job_waits() {
         "{detail}"
     );
     assert!(detail["jobs"][0].get("waiting").is_none(), "{detail}");
+    // The CLI shows the run's jobs and why `arm` waits.
+    let shown = fleet.cli_ok(&["runs", &run]);
+    let arm_row = shown.lines().find(|l| l.contains(" arm ")).unwrap_or("");
+    assert!(
+        arm_row.contains("pending")
+            && arm_row.contains("waiting: no live agent has every label of its runs_on [arm64]"),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains(" gpu ") && l.contains("success")),
+        "{shown}"
+    );
     let (gpu, cpu) = (agent_log(&fleet, "gpu"), agent_log(&fleet, "cpu"));
     let claimed = |log: &str, job: &str| {
         log.lines()
