@@ -169,8 +169,8 @@ async fn execute(
         secrets: Vec::new(),
     };
     // An earlier attempt of this job on this engine whose agent died (kill -9) left its
-    // network and containers under the same names: remove them before this attempt makes its
-    // own (the runner also reaps, but beside its first steps, which would race).
+    // network and containers (named apart from this attempt's, each owner has its own): free
+    // them before this attempt makes its own (the runner also reaps, beside its first steps).
     if let Err(e) = railyard_runner::cleanup::reap_dead_owners(docker).await {
         log.line(&format!(
             "[railyard] could not reap what dead agents left: {e}"

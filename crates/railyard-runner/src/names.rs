@@ -81,8 +81,14 @@ pub struct JobNames {
 impl JobNames {
     /// Names for `job` of run `run_id`, owned by `owner`.
     pub fn new(run_id: &str, job: &str, owner: &str) -> Self {
-        // Names must differ between jobs whose slugs collide (`a b` and `a-b`).
-        let tag = &blake3::hash(job.as_bytes()).to_hex()[..6];
+        // Names must differ between jobs whose slugs collide (`a b` and `a-b`), and between
+        // two processes running the same job on one engine (an agent whose lease lapsed
+        // while frozen still holds its copy when another agent starts the next attempt).
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(job.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(owner.as_bytes());
+        let tag = &hasher.finalize().to_hex()[..6];
         Self {
             base: format!("ry-{}-{}-{tag}", run_id.to_ascii_lowercase(), slug(job)),
             run_id: run_id.to_string(),
@@ -174,6 +180,8 @@ mod tests {
         let a = JobNames::new("01ABC", "a b", "h:1");
         let b = JobNames::new("01ABC", "a-b", "h:1");
         assert_ne!(a.base, b.base);
+        let other_owner = JobNames::new("01ABC", "a b", "h:2");
+        assert_ne!(a.base, other_owner.base);
     }
 
     #[test]

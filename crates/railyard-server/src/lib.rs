@@ -141,6 +141,14 @@ pub async fn serve(
         }
         Err(e) => tracing::error!("listing unfinished runs at start: {e}"),
     }
+    // While no server answered, agents could not renew their leases: give each held lease a
+    // whole lease from now, so a restart does not hand running jobs on.
+    let lease_ms = state.config().lease.as_millis() as i64;
+    match state.store().extend_leases(now_ms() + lease_ms).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("{n} held lease(s) extended by one lease at start"),
+        Err(e) => tracing::error!("extending held leases at start: {e}"),
+    }
     let sweep = tokio::spawn(api::sweep_leases(state.clone()));
     let app = api::router(state);
     let result = axum::serve(listener, app)

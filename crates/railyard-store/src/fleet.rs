@@ -1,5 +1,6 @@
 //! What operators read about the fleet: the agents with their running jobs, and how long
-//! jobs waited in the queue. Read-only; the queue itself lives in `queue`.
+//! jobs waited in the queue; and the grace a starting server gives held leases. The queue
+//! itself lives in `queue`.
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -97,5 +98,22 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(&err)
+    }
+}
+
+impl Store {
+    /// Moves every held lease that ends before `until` to `until`; returns how many. A
+    /// starting server calls it: while no server answered, agents could not renew their
+    /// leases, and a restart must not hand their running jobs on. An agent that really died
+    /// meanwhile is found one lease later.
+    pub async fn extend_leases(&self, until: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE queue SET lease_until = $1 WHERE state = 'leased' AND lease_until < $1",
+        )
+        .bind(until)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("extending leases at start"))?;
+        Ok(done.rows_affected())
     }
 }

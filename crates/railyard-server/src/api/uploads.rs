@@ -65,6 +65,10 @@ pub fn safe_relative(path: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// How the temporary file of an upload in progress is named. A server killed mid-upload
+/// leaves one behind; listings skip them.
+const UPLOAD_PREFIX: &str = ".railyard-upload-";
+
 /// Streams `body` into `dest` (through a temporary file beside it, renamed once whole),
 /// refusing more than `limit` bytes.
 pub async fn store_file(
@@ -80,7 +84,10 @@ pub async fn store_file(
     };
     let parent = dest.parent().expect("a job folder holds the file");
     tokio::fs::create_dir_all(parent).await.map_err(internal)?;
-    let temp = tempfile::NamedTempFile::new_in(parent).map_err(internal)?;
+    let temp = tempfile::Builder::new()
+        .prefix(UPLOAD_PREFIX)
+        .tempfile_in(parent)
+        .map_err(internal)?;
     let (std_file, temp_path) = temp.into_parts();
     let mut file = tokio::fs::File::from_std(std_file);
     let mut stream = body.into_data_stream();
@@ -151,7 +158,12 @@ pub(super) async fn list(
         let mut out = Vec::new();
         for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
             let Ok(entry) = entry else { continue };
-            if !entry.file_type().is_file() {
+            if !entry.file_type().is_file()
+                || entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(UPLOAD_PREFIX)
+            {
                 continue;
             }
             let Ok(rel) = entry.path().strip_prefix(&dir) else {

@@ -196,6 +196,18 @@ impl Fleet {
         http(&self.url, "GET", path, Some(ADMIN), "")
     }
 
+    /// Polls the run until it ends, and asserts it succeeded.
+    pub fn wait_success(&self, run: &str, secs: u64) -> serde_json::Value {
+        let detail = self.wait_run(run, secs);
+        assert_eq!(
+            detail["run"]["status"],
+            "success",
+            "{detail}\n{}",
+            self.diagnostics()
+        );
+        detail
+    }
+
     /// Polls the run until it ends.
     pub fn wait_run(&self, run: &str, secs: u64) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(secs);

@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod config;
+mod durability;
 mod env_reuse;
 mod failures;
 mod fleet;
