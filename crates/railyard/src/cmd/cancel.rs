@@ -3,7 +3,9 @@
 
 use clap::Args;
 use railyard_store::RunDetail;
+use railyard_types::exit_codes;
 
+use super::Expected;
 use super::project::Remote;
 
 #[derive(Debug, Args)]
@@ -15,11 +17,23 @@ pub struct CancelArgs {
 }
 
 pub async fn run(args: CancelArgs) -> anyhow::Result<i32> {
-    let detail: Option<RunDetail> = args
+    let answer = args
         .remote
         .client()
         .post(&format!("/api/v1/runs/{}/cancel", args.run), &())
-        .await?;
+        .await;
+    let detail: Option<RunDetail> = match answer {
+        Ok(detail) => detail,
+        // The run has ended: nothing to cancel, which is not the server failing.
+        Err(e @ railyard_agent::AgentError::Api { status: 409, .. }) => {
+            eprintln!("error: {e}");
+            return Ok(exit_codes::JOBS_FAILED);
+        }
+        Err(e @ railyard_agent::AgentError::Api { status: 404, .. }) => {
+            return Err(Expected::Input(format!("{e}: see `railyard runs`")).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     match detail {
         Some(d) => println!("run #{} {} cancelling", d.run.number, d.run.id),
         None => println!("run {} cancelling", args.run),

@@ -96,12 +96,20 @@ fn remote_cli(mut fleet: Fleet) {
     // Following a job that ended cancelled exits as cancelled (130).
     let follow = output_within(fleet.cli(&["logs", &second_run, "second", "--follow"]), 60);
     assert_eq!(follow.status.code(), Some(130), "{}", text(&follow.stderr));
+    // Cancelling an ended run is refused (exit 1, as documented); an unknown run is bad input.
     let again = output_within(fleet.cli(&["cancel", &second_run]), 30);
-    assert!(!again.status.success());
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
     assert!(
         text(&again.stderr).contains("409"),
         "{}",
         text(&again.stderr)
+    );
+    let unknown = output_within(fleet.cli(&["cancel", "no-such-run"]), 30);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
+    assert!(
+        text(&unknown.stderr).contains("railyard runs"),
+        "{}",
+        text(&unknown.stderr)
     );
 
     // Revoked tokens get 401 on the next request; the list never shows a token.

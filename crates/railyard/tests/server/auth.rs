@@ -67,15 +67,16 @@ fn push_webhooks_are_verified_and_start_runs() {
         .unwrap();
     let commit = text(&head.stdout).trim().to_string();
     let push = format!(r#"{{"ref":"refs/heads/main","after":"{commit}"}}"#);
-    let hook = |project: &str, header: Option<(&str, &str)>, body: &str| {
+    let hook = |project: &str, headers: &[(&str, &str)], body: &str| {
         let addr = fleet.url.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        let extra = header
+        let extra: String = headers
+            .iter()
             .map(|(k, v)| format!("{k}: {v}\r\n"))
-            .unwrap_or_default();
+            .collect();
         write!(
             stream,
-            "POST /api/v1/projects/{project}/webhook HTTP/1.1\r\nHost: {addr}\r\n{extra}X-Gitlab-Event: Push Hook\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /api/v1/projects/{project}/webhook HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
@@ -84,45 +85,136 @@ fn push_webhooks_are_verified_and_start_runs() {
         let status: u16 = response.split(' ').nth(1).unwrap().parse().unwrap();
         (status, response)
     };
-    let good = Some(("X-Gitlab-Token", "s3cret"));
-    for (project, header, body, expected) in [
-        ("demo", None, push.as_str(), 401),
+    let github = |body: &str| format!("sha256={}", hmac_hex("s3cret", body));
+    let gitlab = [
+        ("X-Gitlab-Event", "Push Hook"),
+        ("X-Gitlab-Token", "s3cret"),
+    ];
+    let not_json = "not json";
+    let no_after = r#"{"ref":"refs/heads/main"}"#;
+    let bad_after = r#"{"after":"; rm -rf /"}"#;
+    let refused: Vec<Delivery> = vec![
+        ("demo", vec![], &push, 401),
+        ("demo", vec![("X-Gitlab-Token", "wrong".into())], &push, 401),
         (
-            "demo",
-            Some(("X-Gitlab-Token", "wrong")),
-            push.as_str(),
+            "nope",
+            vec![("X-Gitlab-Token", "s3cret".into())],
+            &push,
             401,
         ),
         (
             "demo",
-            Some(("X-Hub-Signature-256", "sha256=00")),
-            push.as_str(),
+            vec![("X-Hub-Signature-256", "sha256=00".into())],
+            &push,
             401,
         ),
-        ("nope", good, push.as_str(), 401),
-        ("demo", good, "not json", 400),
-        ("demo", good, r#"{"ref":"refs/heads/main"}"#, 400),
-        ("demo", good, r#"{"after":"; rm -rf /"}"#, 400),
-    ] {
-        let (status, response) = hook(project, header, body);
-        assert_eq!(status, expected, "{project} {header:?} {body}: {response}");
+        // Signed for another body, or without GitHub's `sha256=`.
+        (
+            "demo",
+            vec![("X-Hub-Signature-256", github("{}"))],
+            &push,
+            401,
+        ),
+        (
+            "demo",
+            vec![("X-Hub-Signature-256", hmac_hex("s3cret", &push))],
+            &push,
+            401,
+        ),
+        (
+            "demo",
+            vec![("X-Gitea-Signature", hmac_hex("other", &push))],
+            &push,
+            401,
+        ),
+        (
+            "demo",
+            vec![("X-Gitlab-Token", "s3cret".into())],
+            not_json,
+            400,
+        ),
+        (
+            "demo",
+            vec![("X-Gitlab-Token", "s3cret".into())],
+            no_after,
+            400,
+        ),
+        (
+            "demo",
+            vec![("X-Gitlab-Token", "s3cret".into())],
+            bad_after,
+            400,
+        ),
+        (
+            "demo",
+            vec![("X-Hub-Signature-256", github(not_json))],
+            not_json,
+            400,
+        ),
+        (
+            "demo",
+            vec![("X-Gitea-Signature", hmac_hex("s3cret", no_after))],
+            no_after,
+            400,
+        ),
+    ];
+    for (project, headers, body, expected) in &refused {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, response) = hook(project, &headers, body);
+        assert_eq!(
+            status, *expected,
+            "{project} {headers:?} {body}: {response}"
+        );
+        assert!(response.contains("\"error\""), "{response}");
     }
     let (_, runs) = fleet.get("/api/v1/runs");
     assert_eq!(runs.trim(), "[]", "refused deliveries queued nothing");
-
-    let (status, response) = hook("demo", good, &push);
-    assert_eq!(status, 201, "{response}");
-    let body = response.split_once("\r\n\r\n").unwrap().1;
-    let answer: serde_json::Value = serde_json::from_str(body).unwrap();
-    let run = answer["run"]["id"].as_str().unwrap().to_string();
-    assert_eq!(answer["run"]["commit"], commit.as_str());
-    fleet.agent("hooked");
-    let detail = fleet.wait_run(&run, 240);
-    assert_eq!(
-        detail["run"]["status"],
-        "success",
-        "{detail}\n{}",
-        fleet.diagnostics()
+    // GitHub's ping is answered and starts nothing.
+    let ping = r#"{"zen":"Keep it logically awesome."}"#;
+    let (status, response) = hook(
+        "demo",
+        &[
+            ("X-GitHub-Event", "ping"),
+            ("X-Hub-Signature-256", &github(ping)),
+        ],
+        ping,
     );
-    assert_nothing_left(&run);
+    assert_eq!(status, 200, "{response}");
+    // A signed push from each forge starts a run for the pushed commit.
+    let mut started = Vec::new();
+    for headers in [
+        vec![
+            ("X-GitHub-Event", "push".to_string()),
+            ("X-Hub-Signature-256", github(&push)),
+        ],
+        vec![
+            ("X-Gitea-Event", "push".to_string()),
+            ("X-Gitea-Signature", hmac_hex("s3cret", &push)),
+        ],
+        gitlab.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, response) = hook("demo", &headers, &push);
+        assert_eq!(status, 201, "{headers:?}: {response}");
+        let body = response.split_once("\r\n\r\n").unwrap().1;
+        let answer: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(answer["run"]["commit"], commit.as_str());
+        started.push(answer["run"]["id"].as_str().unwrap().to_string());
+    }
+    fleet.agent("hooked");
+    for run in &started {
+        fleet.wait_success(run, 240);
+        assert_nothing_left(run);
+    }
+}
+
+/// A webhook delivery: project, headers, body, and the status it must get.
+type Delivery<'a> = (&'a str, Vec<(&'a str, String)>, &'a str, u16);
+
+/// HMAC-SHA256 of `body` under `secret`, in hex: what GitHub and Gitea sign a delivery with.
+fn hmac_hex(secret: &str, body: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
