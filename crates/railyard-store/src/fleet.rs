@@ -22,12 +22,19 @@ pub struct AgentInfo {
     pub last_seen: i64,
 }
 
+/// Upper bounds of the queue-wait buckets, in milliseconds: from a claim that found its job
+/// at once to an hour behind a busy fleet. A claim counts itself in the first bucket that
+/// holds its wait (see migration 0013, which wrote the same bounds).
+pub const WAIT_BOUNDS_MS: [i64; 12] = [
+    100, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000,
+];
+
 /// Queue waits (queued → claimed) of one project, as a cumulative histogram.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WaitHistogram {
     /// The project.
     pub project: String,
-    /// Per bound given, how many waits were at most that long.
+    /// Per bound of [`WAIT_BOUNDS_MS`], how many waits were at most that long.
     pub cumulative: Vec<i64>,
     /// How many jobs were claimed.
     pub count: i64,
@@ -61,43 +68,44 @@ impl Store {
             .map_err(&err)
     }
 
-    /// How long each project's claimed jobs waited, from entering the queue to their last
-    /// claim (`jobs.started_at`), bucketed by `bounds_ms` (ascending). Read from the store,
-    /// so the histogram survives restarts and every server sharing the database shows the
-    /// same one.
-    pub async fn wait_histograms(
-        &self,
-        bounds_ms: &[i64],
-    ) -> Result<Vec<WaitHistogram>, StoreError> {
-        let buckets: String = bounds_ms
-            .iter()
-            .map(|b| format!(", SUM(CASE WHEN w <= {b} THEN 1 ELSE 0 END)"))
-            .collect();
-        let sql = format!(
-            "SELECT project, COUNT(*), CAST(COALESCE(SUM(w), 0) AS BIGINT){buckets} FROM \
-             (SELECT q.project AS project, j.started_at - q.queued_at AS w FROM queue q \
-             JOIN jobs j ON j.run_id = q.run_id AND j.name = q.job_name \
-             WHERE q.state <> 'queued' AND q.state <> 'waiting' AND q.attempt > 0 \
-             AND j.started_at IS NOT NULL) waits GROUP BY project ORDER BY project"
-        );
+    /// How long each project's claimed jobs waited, from entering the queue to a claim,
+    /// bucketed by [`WAIT_BOUNDS_MS`]. Each claim counted itself in its transaction (a job
+    /// claimed again after its lease lapsed counts again), so this reads a few rows per
+    /// project however long the history; from the store, so the histogram survives restarts
+    /// and every server sharing the database shows the same one.
+    pub async fn wait_histograms(&self) -> Result<Vec<WaitHistogram>, StoreError> {
         let err = self.query_error("measuring queue waits");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(self.pool())
-            .await
-            .map_err(&err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(WaitHistogram {
-                    project: r.try_get(0)?,
-                    count: r.try_get(1)?,
-                    sum_ms: r.try_get(2)?,
-                    cumulative: (0..bounds_ms.len())
-                        .map(|i| r.try_get(3 + i))
-                        .collect::<Result<_, _>>()?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(&err)
+        let rows = sqlx::query(
+            "SELECT project, le_ms, CAST(SUM(n) AS BIGINT), CAST(SUM(sum_ms) AS BIGINT) \
+             FROM queue_waits GROUP BY project, le_ms ORDER BY project, le_ms",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        let mut out: Vec<WaitHistogram> = Vec::new();
+        for r in rows {
+            let project: String = r.try_get(0).map_err(&err)?;
+            let le_ms: i64 = r.try_get(1).map_err(&err)?;
+            let (n, sum_ms): (i64, i64) =
+                (r.try_get(2).map_err(&err)?, r.try_get(3).map_err(&err)?);
+            if out.last().is_none_or(|h| h.project != project) {
+                out.push(WaitHistogram {
+                    project,
+                    cumulative: vec![0; WAIT_BOUNDS_MS.len()],
+                    count: 0,
+                    sum_ms: 0,
+                });
+            }
+            let h = out.last_mut().expect("pushed above");
+            h.count += n;
+            h.sum_ms += sum_ms;
+            for (bound, c) in WAIT_BOUNDS_MS.iter().zip(&mut h.cumulative) {
+                if le_ms <= *bound {
+                    *c += n;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -33,7 +33,7 @@ use sqlx::AnyPool;
 pub use advisories::{AffectedImage, ImportCounts, RematchCounts};
 pub use connect::Backend;
 pub use errors::StoreError;
-pub use fleet::{AgentInfo, WaitHistogram};
+pub use fleet::{AgentInfo, WAIT_BOUNDS_MS, WaitHistogram};
 pub use inventory::{PackageHolder, StoredScan};
 pub use logs::{LogWriter, log_file_name};
 pub use queue::{Claim, Lapsed, OpenedQueue, Project, QueueStats, QueuedJob, ShardOf};

@@ -7,7 +7,7 @@
 
 use railyard_types::{JobStatus, RunStatus, StepStatus};
 use sqlx::error::ErrorKind;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use crate::records::{NewRun, RunRecord};
 use crate::{Store, StoreError};
@@ -102,20 +102,11 @@ impl Store {
 
     /// Marks a job `running` (adding it if the run did not list it).
     pub async fn job_started(&self, run_id: &str, job: &str, at: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO jobs (run_id, name, position, status, started_at) \
-             VALUES ($1, $2, (SELECT COUNT(*) FROM jobs WHERE run_id = $1), $3, $4) \
-             ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, \
-             started_at = excluded.started_at, finished_at = NULL, error = NULL",
-        )
-        .bind(run_id)
-        .bind(job)
-        .bind(JobStatus::Running.as_str())
-        .bind(at)
-        .execute(self.pool())
-        .await
-        .map_err(|e| self.job_error(e, run_id, job, "recording a job start"))?;
-        Ok(())
+        let mut conn =
+            (self.pool().acquire().await).map_err(self.query_error("recording a job start"))?;
+        record_job_start(&mut conn, run_id, job, at)
+            .await
+            .map_err(|e| self.job_error(e, run_id, job, "recording a job start"))
     }
 
     /// Records the env image a job runs in: its cache key (none for a ready `image`) and ID.
@@ -154,32 +145,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let doing = "recording a job's end";
         let mut tx = self.pool().begin().await.map_err(self.query_error(doing))?;
-        sqlx::query(
-            "INSERT INTO jobs (run_id, name, position, status, finished_at, error) \
-             VALUES ($1, $2, (SELECT COUNT(*) FROM jobs WHERE run_id = $1), $3, $4, $5) \
-             ON CONFLICT (run_id, name) DO UPDATE SET status = excluded.status, \
-             finished_at = excluded.finished_at, error = excluded.error",
-        )
-        .bind(run_id)
-        .bind(job)
-        .bind(status.as_str())
-        .bind(at)
-        .bind(error)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.job_error(e, run_id, job, doing))?;
-        sqlx::query(
-            "UPDATE steps SET status = $3, finished_at = $4 \
-             WHERE run_id = $1 AND job_name = $2 AND status = $5",
-        )
-        .bind(run_id)
-        .bind(job)
-        .bind(StepStatus::Cancelled.as_str())
-        .bind(at)
-        .bind(StepStatus::Running.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(self.query_error(doing))?;
+        record_job_end(&mut tx, run_id, job, status, at, error)
+            .await
+            .map_err(|e| self.job_error(e, run_id, job, doing))?;
         tx.commit().await.map_err(self.query_error(doing))
     }
 
@@ -241,7 +209,7 @@ impl Store {
     }
 
     /// A foreign-key failure means the run (or job) does not exist: say so.
-    fn job_error(
+    pub(crate) fn job_error(
         &self,
         e: sqlx::Error,
         run_id: &str,
@@ -255,6 +223,78 @@ impl Store {
             _ => self.query_error(doing)(e),
         }
     }
+}
+
+/// How a job start is written (upsert: a job the run did not list is added at the end):
+/// the row comes from a `SELECT` of run id, name, position, then status and time.
+pub(crate) const JOB_START: &str = "INSERT INTO jobs (run_id, name, position, status, started_at)";
+/// What follows [`JOB_START`] and its `SELECT`.
+pub(crate) const JOB_START_CONFLICT: &str = "ON CONFLICT (run_id, name) DO UPDATE SET \
+     status = excluded.status, started_at = excluded.started_at, finished_at = NULL, error = NULL";
+/// How a job end is written: the row comes from a `SELECT` of run id, name, position,
+/// then status, time and error.
+pub(crate) const JOB_END: &str =
+    "INSERT INTO jobs (run_id, name, position, status, finished_at, error)";
+/// What follows [`JOB_END`] and its `SELECT`.
+pub(crate) const JOB_END_CONFLICT: &str = "ON CONFLICT (run_id, name) DO UPDATE SET \
+     status = excluded.status, finished_at = excluded.finished_at, error = excluded.error";
+
+/// What [`Store::job_started`] writes, on a caller's connection (a claim records the start
+/// in the transaction that leases the job).
+pub(crate) async fn record_job_start(
+    conn: &mut AnyConnection,
+    run_id: &str,
+    job: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "{JOB_START} SELECT $1, $2, (SELECT COUNT(*) FROM jobs WHERE run_id = $1), $3, $4 \
+         WHERE true {JOB_START_CONFLICT}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(run_id)
+        .bind(job)
+        .bind(JobStatus::Running.as_str())
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What [`Store::job_finished`] writes, inside a caller's transaction (a completion records
+/// the end in the transaction that ends the lease).
+pub(crate) async fn record_job_end(
+    conn: &mut AnyConnection,
+    run_id: &str,
+    job: &str,
+    status: JobStatus,
+    at: i64,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "{JOB_END} SELECT $1, $2, (SELECT COUNT(*) FROM jobs WHERE run_id = $1), $3, $4, $5 \
+         WHERE true {JOB_END_CONFLICT}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(run_id)
+        .bind(job)
+        .bind(status.as_str())
+        .bind(at)
+        .bind(error)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE steps SET status = $3, finished_at = $4 \
+         WHERE run_id = $1 AND job_name = $2 AND status = $5",
+    )
+    .bind(run_id)
+    .bind(job)
+    .bind(StepStatus::Cancelled.as_str())
+    .bind(at)
+    .bind(StepStatus::Running.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 pub(crate) fn is_final(status: RunStatus) -> bool {

@@ -49,22 +49,25 @@ pub(super) async fn claim(
     let wait = Duration::from_millis(body.wait_ms.unwrap_or(20_000)).min(state.config().max_wait);
     let deadline = tokio::time::Instant::now() + wait;
     let lease_ms = state.config().lease.as_millis() as i64;
+    // How stale the agent's `last_seen` may get: live means seen within one lease.
+    let touch_every = (lease_ms / 4).min(1_000);
     loop {
         let notified = state.work().notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let now = now_ms();
-        if !state.store().touch_agent(&body.agent_id, now).await? {
+        if !state
+            .store()
+            .touch_agent(&body.agent_id, now, touch_every)
+            .await?
+        {
             return Err(ApiError::NotFound(format!(
                 "agent `{}`: register first",
                 body.agent_id
             )));
         }
+        // The claim marks the job running in the same transaction.
         if let Some(claim) = state.store().claim(&body.agent_id, now, lease_ms).await? {
-            state
-                .store()
-                .job_started(&claim.run_id, &claim.job, now)
-                .await?;
             if claim.attempt > 1 {
                 let mut log = state.store().log_writer(&claim.run_id, &claim.job).await?;
                 let note = format!(
@@ -165,14 +168,22 @@ pub(super) async fn complete(
             .set_job_env_image(&claim.run_id, &claim.job, image.key.as_deref(), &image.id)
             .await?;
     }
+    let now = now_ms();
+    // The lease's end and the job's record in one transaction.
     if !state
         .store()
-        .complete_job(&id, &body.agent_id, body.attempt, body.status)
+        .finish_leased_job(
+            &id,
+            &body.agent_id,
+            body.attempt,
+            body.status,
+            now,
+            body.error.as_deref(),
+        )
         .await?
     {
         return Err(ApiError::LeaseLost(id));
     }
-    let now = now_ms();
     // After the one transition to done, so a resent report never counts them twice.
     if !body.timings.is_empty() {
         state
@@ -180,16 +191,6 @@ pub(super) async fn complete(
             .record_timings(&claim.project, &body.timings, now)
             .await?;
     }
-    state
-        .store()
-        .job_finished(
-            &claim.run_id,
-            &claim.job,
-            body.status,
-            now,
-            body.error.as_deref(),
-        )
-        .await?;
     let finished = state.store().advance_run(&claim.run_id, now).await?;
     state.work().notify_waiters();
     tracing::info!(job = %claim.job, run = %claim.run_id, status = body.status.as_str(), "job done");

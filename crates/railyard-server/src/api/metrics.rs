@@ -6,12 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiResult;
 use crate::{AppState, now_ms};
-
-/// Upper bounds of the queue-wait buckets, in seconds: from a claim that found its job at
-/// once to an hour behind a busy fleet.
-const WAIT_BUCKETS: [f64; 12] = [
-    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0,
-];
+use railyard_store::WAIT_BOUNDS_MS;
 
 /// Prometheus text: jobs per project and state, running jobs per project, how long jobs
 /// waited in the queue (a histogram per project), agents registered and live. Open, like
@@ -19,8 +14,7 @@ const WAIT_BUCKETS: [f64; 12] = [
 pub(super) async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     let lease_ms = state.config().lease.as_millis() as i64;
     let stats = state.store().queue_stats(now_ms() - lease_ms).await?;
-    let bounds_ms: Vec<i64> = WAIT_BUCKETS.iter().map(|s| (s * 1000.0) as i64).collect();
-    let waits = state.store().wait_histograms(&bounds_ms).await?;
+    let waits = state.store().wait_histograms().await?;
     let mut out = Text::default();
     out.family(
         "railyard_jobs",
@@ -41,12 +35,12 @@ pub(super) async fn metrics(State(state): State<AppState>) -> ApiResult<Response
     out.family(
         "railyard_queue_wait_seconds",
         "histogram",
-        "Time from a job entering the queue to its last claim, by project.",
+        "Time from a job entering the queue to its claim, by project (each claim counts).",
     );
     for h in &waits {
         let p = ("project", h.project.as_str());
-        for (bound, n) in WAIT_BUCKETS.iter().zip(&h.cumulative) {
-            let le = bound.to_string();
+        for (bound_ms, n) in WAIT_BOUNDS_MS.iter().zip(&h.cumulative) {
+            let le = (*bound_ms as f64 / 1000.0).to_string();
             out.sample("railyard_queue_wait_seconds_bucket", &[p, ("le", &le)], n);
         }
         out.sample(

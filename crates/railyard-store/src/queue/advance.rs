@@ -1,11 +1,78 @@
 //! Moving a run on after its jobs end: dependents queued or skipped, the run closed.
 
-use railyard_types::{JobStatus, RunStatus};
+use railyard_types::{JobStatus, RunStatus, StepStatus};
 use sqlx::Row;
 
-use crate::{Store, StoreError};
+use crate::runs::{JOB_END, JOB_END_CONFLICT, record_job_end};
+use crate::{Backend, Store, StoreError};
 
 impl Store {
+    /// Ends a leased job with the agent's result and records it on the job (as
+    /// [`Store::job_finished`]), in one transaction: one commit, where the two took two or
+    /// three (on PostgreSQL one statement). False when the agent no longer holds the lease (nothing changes). Call
+    /// [`Store::advance_run`] after: its check must see this end committed.
+    pub async fn finish_leased_job(
+        &self,
+        job_id: &str,
+        agent_id: &str,
+        attempt: i64,
+        status: JobStatus,
+        at: i64,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let doing = "completing a job";
+        let err = self.query_error(doing);
+        let end = "UPDATE queue SET state = 'done', result = $4, lease_until = NULL \
+             WHERE id = $1 AND agent_id = $2 AND attempt = $3 AND state = 'leased' \
+             RETURNING run_id, job_name";
+        if self.backend() == Backend::Postgres {
+            // One statement, so one round trip: data-modifying CTEs record what ended.
+            let sql = format!(
+                "WITH d AS ({end}), \
+                 j AS ({JOB_END} SELECT d.run_id, d.job_name, (SELECT COUNT(*) FROM jobs x \
+                 WHERE x.run_id = d.run_id), $4, $5, $6 FROM d {JOB_END_CONFLICT}), \
+                 s AS (UPDATE steps SET status = $7, finished_at = $5 FROM d \
+                 WHERE steps.run_id = d.run_id AND steps.job_name = d.job_name \
+                 AND steps.status = $8) SELECT run_id FROM d"
+            );
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(job_id)
+                .bind(agent_id)
+                .bind(attempt)
+                .bind(status.as_str())
+                .bind(at)
+                .bind(error)
+                .bind(StepStatus::Cancelled.as_str())
+                .bind(StepStatus::Running.as_str())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(&err)?;
+            return Ok(row.is_some());
+        }
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let row = sqlx::query(end)
+            .bind(job_id)
+            .bind(agent_id)
+            .bind(attempt)
+            .bind(status.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(&err)?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(&err)?;
+            return Ok(false);
+        };
+        let (run_id, job): (String, String) = (
+            row.try_get("run_id").map_err(&err)?,
+            row.try_get("job_name").map_err(&err)?,
+        );
+        record_job_end(&mut tx, &run_id, &job, status, at, error)
+            .await
+            .map_err(|e| self.job_error(e, &run_id, &job, doing))?;
+        tx.commit().await.map_err(&err)?;
+        Ok(true)
+    }
+
     /// Moves a run on after a job ended: queues the waiting jobs whose needs all let
     /// dependents run, skips those with a need that failed, and when every job is done
     /// sets the run's final status (returned).
@@ -15,6 +82,25 @@ impl Store {
         now: i64,
     ) -> Result<Option<RunStatus>, StoreError> {
         let err = self.query_error("moving a run on");
+        // Most job ends change nothing else: no job of the run waits and some are not done.
+        // A read sees that without the write lock and a commit. It is safe because the job's
+        // own end was committed before: of two jobs ending together, the later sees both.
+        let open = sqlx::query(
+            "SELECT COALESCE(SUM(CASE WHEN state = 'waiting' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN state <> 'done' THEN 1 ELSE 0 END), 0) \
+             FROM queue WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_one(self.pool())
+        .await
+        .map_err(&err)?;
+        let (waiting, not_done): (i64, i64) = (
+            open.try_get(0).map_err(&err)?,
+            open.try_get(1).map_err(&err)?,
+        );
+        if waiting == 0 && not_done > 0 {
+            return Ok(None);
+        }
         let mut tx = self.pool().begin().await.map_err(&err)?;
         // A write first: takes SQLite's write lock (and PostgreSQL's row lock on the run)
         // before reading, so two jobs ending at once are seen one after the other.

@@ -1,16 +1,19 @@
 //! The claim: which queued job a free slot gets, and a project's share of the fleet.
 //!
 //! Three rules, all in the one statement that leases the job (so two claims, or two servers
-//! on one PostgreSQL, never get the same row):
+//! on one PostgreSQL, never get the same row; on PostgreSQL a cap is checked again after):
 //! - **Labels**: a job with `runs_on` labels goes only to an agent that has them all; a job
 //!   no agent can take stays queued.
 //! - **Caps**: a project with `max_running` > 0 holding that many leases gets no more slots.
 //! - **Fair share**: among the projects left, the one with the fewest leased jobs per unit of
 //!   `weight` goes first (ties: the one with the oldest queued job), then its oldest job.
 
-use sqlx::Row;
+use railyard_types::JobStatus;
+use sqlx::{AnyConnection, Row};
 
+use super::stats::{WAIT_CONFLICT, WAIT_INSERT, record_wait, wait_bucket, wait_stripe};
 use super::{COLUMNS, Claim, claim_from_row};
+use crate::runs::{JOB_START, JOB_START_CONFLICT, record_job_start};
 use crate::{Backend, Store, StoreError};
 
 /// True for a queue row `x` whose `runs_on` labels the claiming agent (`$1`) all has. The
@@ -39,18 +42,20 @@ impl Store {
     /// caps and fair share decide (see the module's doc). The leased count is taken per
     /// project, not per queued row (that made a claim over 2,000 queued jobs cost about
     /// 170 ms).
+    ///
+    /// The lease, the job marked `running` (as [`Store::job_started`]) and its queue wait
+    /// counted (see [`Store::wait_histograms`]) are one commit, where they were two or
+    /// three: a commit holds SQLite's one write lock and waits for PostgreSQL's WAL flush.
     pub async fn claim(
         &self,
         agent_id: &str,
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<Claim>, StoreError> {
-        let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let pg = self.backend() == Backend::Postgres;
+        let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
         let (fits_q, fits_p) = (fits("q"), fits("p"));
-        let sql = format!(
+        let update = format!(
             "UPDATE queue SET state = 'leased', agent_id = $1, lease_until = $2, \
              attempt = attempt + 1, log_seq = 0 \
              WHERE state = 'queued' AND id = (SELECT q.id FROM queue q WHERE q.state = 'queued' \
@@ -63,53 +68,119 @@ impl Store {
              WHERE ps.project IS NOT NULL) \
              SELECT project FROM ready WHERE oldest IS NOT NULL AND (cap = 0 OR leased < cap) \
              ORDER BY leased * 1.0 / weight, oldest LIMIT 1) \
-             ORDER BY q.queued_at, q.id LIMIT 1{lock}) RETURNING {COLUMNS}"
+             ORDER BY q.queued_at, q.id LIMIT 1{lock}) RETURNING {COLUMNS}, queued_at"
+        );
+        if pg {
+            return self
+                .claim_on_postgres(&update, agent_id, now, lease_ms)
+                .await;
+        }
+        // SQLite: the statement holds the one write lock, so its count of leases is exact.
+        let err = self.query_error("claiming a job");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(update))
+            .bind(agent_id)
+            .bind(now + lease_ms)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(&err)?;
+        let Some(row) = row else {
+            tx.commit().await.map_err(&err)?;
+            return Ok(None);
+        };
+        let claim = claim_from_row(&row).map_err(&err)?;
+        let queued_at: i64 = row.try_get("queued_at").map_err(&err)?;
+        self.record_claim(&mut tx, &claim, queued_at, now).await?;
+        tx.commit().await.map_err(&err)?;
+        Ok(Some(claim))
+    }
+
+    /// The claim on PostgreSQL: one statement (so one round trip and one commit) leases the
+    /// job and, with data-modifying CTEs, records it, unless its project is capped. Two
+    /// claims may each have counted the leases before the other's commit and passed a cap
+    /// together: a capped project's claim is checked after its commit, under the project's
+    /// row lock (so each such check sees the ones before it), and handed back when over.
+    async fn claim_on_postgres(
+        &self,
+        update: &str,
+        agent_id: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Claim>, StoreError> {
+        let wait = "GREATEST($3 - c.queued_at, 0)";
+        let sql = format!(
+            "WITH c AS ({update}, COALESCE((SELECT pr.max_running FROM projects pr \
+             WHERE pr.name = queue.project), 0) AS cap), \
+             s AS ({JOB_START} SELECT c.run_id, c.job_name, (SELECT COUNT(*) FROM jobs x \
+             WHERE x.run_id = c.run_id), $5, $3 FROM c WHERE c.cap = 0 {JOB_START_CONFLICT}), \
+             w AS ({WAIT_INSERT} SELECT c.project, {bucket}, $4, 1, {wait} FROM c \
+             WHERE c.cap = 0 {WAIT_CONFLICT}) SELECT * FROM c",
+            bucket = wait_bucket(wait)
         );
         let err = self.query_error("claiming a job");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(agent_id)
             .bind(now + lease_ms)
+            .bind(now)
+            .bind(wait_stripe())
+            .bind(JobStatus::Running.as_str())
             .fetch_optional(self.pool())
             .await
             .map_err(&err)?;
-        let Some(claim) = row.map(|r| claim_from_row(&r)).transpose().map_err(&err)? else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        if self.backend() == Backend::Postgres && self.over_cap(&claim.project).await? {
-            // Two claims on PostgreSQL may each have counted the leases before the other's
-            // commit and passed a cap together. Whoever sees it passed hands its job back; on
-            // SQLite the single writer makes the statement's count exact.
-            self.unclaim(&claim).await?;
+        let claim = claim_from_row(&row).map_err(&err)?;
+        let cap: i64 = row.try_get("cap").map_err(&err)?;
+        if cap == 0 {
+            return Ok(Some(claim));
+        }
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        sqlx::query("SELECT 1 FROM projects WHERE name = $1 FOR UPDATE")
+            .bind(&claim.project)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        let leased: i64 =
+            sqlx::query("SELECT COUNT(*) FROM queue WHERE project = $1 AND state = 'leased'")
+                .bind(&claim.project)
+                .fetch_one(&mut *tx)
+                .await
+                .and_then(|r| r.try_get(0))
+                .map_err(&err)?;
+        if leased > cap {
+            sqlx::query(
+                "UPDATE queue SET state = 'queued', agent_id = NULL, lease_until = NULL, \
+                 attempt = attempt - 1 WHERE id = $1 AND attempt = $2 AND state = 'leased'",
+            )
+            .bind(&claim.job_id)
+            .bind(claim.attempt)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.query_error("handing a claim back"))?;
+            tx.commit().await.map_err(&err)?;
             return Ok(None);
         }
+        let queued_at: i64 = row.try_get("queued_at").map_err(&err)?;
+        self.record_claim(&mut tx, &claim, queued_at, now).await?;
+        tx.commit().await.map_err(&err)?;
         Ok(Some(claim))
     }
 
-    /// True when the project holds more leases than its cap.
-    async fn over_cap(&self, project: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT 1 FROM projects WHERE name = $1 AND max_running > 0 AND max_running < \
-             (SELECT COUNT(*) FROM queue WHERE project = $1 AND state = 'leased')",
-        )
-        .bind(project)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(self.query_error("checking a project's cap"))?;
-        Ok(row.is_some())
-    }
-
-    /// Puts a claim just made back in the queue as if it never happened.
-    async fn unclaim(&self, claim: &Claim) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE queue SET state = 'queued', agent_id = NULL, lease_until = NULL, \
-             attempt = attempt - 1 WHERE id = $1 AND attempt = $2 AND state = 'leased'",
-        )
-        .bind(&claim.job_id)
-        .bind(claim.attempt)
-        .execute(self.pool())
-        .await
-        .map_err(self.query_error("handing a claim back"))?;
-        Ok(())
+    /// Marks a claimed job `running` and counts its wait, in the claim's transaction.
+    async fn record_claim(
+        &self,
+        tx: &mut AnyConnection,
+        claim: &Claim,
+        queued_at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        record_job_start(&mut *tx, &claim.run_id, &claim.job, now)
+            .await
+            .map_err(|e| self.job_error(e, &claim.run_id, &claim.job, "claiming a job"))?;
+        record_wait(tx, &claim.project, now - queued_at)
+            .await
+            .map_err(self.query_error("claiming a job"))
     }
 
     /// Sets a project's share: its `weight` (1 and up) and `max_running` (0: no cap); `None`

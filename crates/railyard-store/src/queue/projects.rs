@@ -119,15 +119,33 @@ impl Store {
         Ok(id)
     }
 
-    /// True when the agent id is registered (and notes that it was seen).
-    pub async fn touch_agent(&self, id: &str, at: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE agents SET last_seen = $2 WHERE id = $1")
+    /// True when the agent id is registered; notes that it was seen at `at` unless the note
+    /// is already less than `every_ms` old. A claim touches its agent at every try, and a
+    /// committed write per claim is costly (SQLite's one write lock, PostgreSQL's WAL flush:
+    /// see bench/server); the server passes at most a quarter of the lease, so an agent that
+    /// keeps asking always counts as live (seen within one lease). Leases themselves never
+    /// read `last_seen`: they lapse by their own `lease_until`.
+    pub async fn touch_agent(&self, id: &str, at: i64, every_ms: i64) -> Result<bool, StoreError> {
+        let err = self.query_error("noting an agent");
+        let row = sqlx::query("SELECT last_seen FROM agents WHERE id = $1")
             .bind(id)
-            .bind(at)
-            .execute(self.pool())
+            .fetch_optional(self.pool())
             .await
-            .map_err(self.query_error("noting an agent"))?;
-        Ok(done.rows_affected() == 1)
+            .map_err(&err)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let seen: i64 = row.try_get(0).map_err(&err)?;
+        if at - seen >= every_ms {
+            // `last_seen < $2`: of two servers noting one agent, the later time stays.
+            sqlx::query("UPDATE agents SET last_seen = $2 WHERE id = $1 AND last_seen < $2")
+                .bind(id)
+                .bind(at)
+                .execute(self.pool())
+                .await
+                .map_err(&err)?;
+        }
+        Ok(true)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, WAIT_BOUNDS_MS};
 
 /// What `/metrics` shows: jobs per project and queue state, and agents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,4 +45,48 @@ impl Store {
         stats.agents_seen = row.try_get("seen").map_err(&err)?;
         Ok(stats)
     }
+}
+
+/// How a claim's wait is counted: the row comes from a `SELECT` of project, bucket
+/// ([`wait_bucket`]), stripe, 1 and the wait.
+pub(crate) const WAIT_INSERT: &str = "INSERT INTO queue_waits (project, le_ms, stripe, n, sum_ms)";
+/// What follows [`WAIT_INSERT`] and its `SELECT`.
+pub(crate) const WAIT_CONFLICT: &str = "ON CONFLICT (project, le_ms, stripe) DO UPDATE SET \
+     n = queue_waits.n + 1, sum_ms = queue_waits.sum_ms + excluded.sum_ms";
+
+/// SQL for the bucket (`le_ms`) of the wait `ms` (an SQL expression): the first bound of
+/// [`WAIT_BOUNDS_MS`] that holds it, else `i64::MAX`.
+pub(crate) fn wait_bucket(ms: &str) -> String {
+    let whens: String = WAIT_BOUNDS_MS
+        .iter()
+        .map(|b| format!(" WHEN {ms} <= {b} THEN {b}"))
+        .collect();
+    format!("CASE{whens} ELSE {} END", i64::MAX)
+}
+
+/// A stripe for a claim's wait row: random, so that concurrent claims of one project on
+/// PostgreSQL seldom wait for each other's row lock (the scrape sums the 16).
+pub(crate) fn wait_stripe() -> i64 {
+    (ulid::Ulid::new().random() % 16) as i64
+}
+
+/// Counts one claim's queue wait in its project's histogram (`queue_waits`, read by
+/// [`Store::wait_histograms`]), in the claim's transaction: a scrape then reads a few rows a
+/// project instead of every job ever queued.
+pub(crate) async fn record_wait(
+    conn: &mut sqlx::AnyConnection,
+    project: &str,
+    wait_ms: i64,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "{WAIT_INSERT} SELECT $1, {}, $3, 1, $2 WHERE true {WAIT_CONFLICT}",
+        wait_bucket("$2")
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(project)
+        .bind(wait_ms.max(0))
+        .bind(wait_stripe())
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -108,8 +108,14 @@ async fn queue_story(store: &Store) {
     )
     .await;
     let me = agent(store).await;
-    assert!(store.touch_agent(&me, now_ms()).await.unwrap());
-    assert!(!store.touch_agent("unknown", now_ms()).await.unwrap());
+    assert!(!store.touch_agent("unknown", now_ms(), 0).await.unwrap());
+    // Noted at most once per `every_ms`, and never moved back.
+    let t = now_ms() + 10_000;
+    for (at, seen) in [(t, t), (t + 999, t), (t + 1_000, t + 1_000), (t, t + 1_000)] {
+        assert!(store.touch_agent(&me, at, 1_000).await.unwrap());
+        let agents = store.agents().await.unwrap();
+        assert_eq!(agents[0].last_seen, seen, "touched at {at}");
+    }
 
     let a = store
         .claim(&me, now_ms(), LEASE)

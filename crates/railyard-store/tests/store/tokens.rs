@@ -1,7 +1,8 @@
 //! What operators read and the tokens they make: stored tokens (by hash, revoked at once),
-//! the agents list, and the queue-wait histogram. On SQLite, and on PostgreSQL when available.
+//! the agents list, the queue-wait histogram, and a lease's end recorded with it. On SQLite,
+//! and on PostgreSQL when available.
 
-use railyard_store::{QueuedJob, Store};
+use railyard_store::{JobStatus, QueuedJob, StepStatus, Store, WAIT_BOUNDS_MS};
 
 use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
 
@@ -75,18 +76,76 @@ async fn fleet(store: &Store) {
         .await
         .unwrap();
     let agent = store.register_agent("w1", 2, &[], now).await.unwrap();
-    assert!(store.wait_histograms(&[1_000]).await.unwrap().is_empty());
-    let claim = store.claim(&agent, now, 60_000).await.unwrap().unwrap();
-    store.job_started(&run.id, &claim.job, now).await.unwrap();
-    let h = store.wait_histograms(&[1_000, 5_000]).await.unwrap();
+    assert!(store.wait_histograms().await.unwrap().is_empty());
+    // Each claim counts its wait: 2 s, then a job claimed two hours after it was queued.
+    let first = store.claim(&agent, now, 60_000).await.unwrap().unwrap();
+    let h = store.wait_histograms().await.unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].project, "waits");
     assert_eq!((h[0].count, h[0].sum_ms), (1, 2_000));
-    assert_eq!(h[0].cumulative, vec![0, 1], "2 s is over 1 s and under 5 s");
+    let late = now + 7_200_000;
+    let second = store.claim(&agent, late, 60_000).await.unwrap().unwrap();
+    let h = store.wait_histograms().await.unwrap();
+    assert_eq!((h[0].count, h[0].sum_ms), (2, 2_000 + 7_202_000));
+    let expected: Vec<i64> = WAIT_BOUNDS_MS
+        .iter()
+        .map(|b| i64::from(*b >= 2_000) + i64::from(*b >= 7_202_000))
+        .collect();
+    assert_eq!(
+        h[0].cumulative, expected,
+        "2 s in its bucket, 2 h only in +Inf"
+    );
+    assert_eq!(expected[3], 1, "2.5 s holds the first");
+    // The claim marked each job running, in its own transaction.
+    let detail = store.find_run(None, &run.id).await.unwrap().unwrap();
+    for (claim, at) in [(&first, now), (&second, late)] {
+        let job = detail.jobs.iter().find(|j| j.name == claim.job).unwrap();
+        assert_eq!((job.status, job.started_at), (JobStatus::Running, Some(at)));
+    }
     let agents = store.agents().await.unwrap();
     assert_eq!(agents.len(), 1);
     assert_eq!(
         (agents[0].name.as_str(), agents[0].running, agents[0].slots),
-        ("w1", 1, 2)
+        ("w1", 2, 2)
     );
+    // Ending a lease records the job's end with it; only the holder of the lease can.
+    store
+        .step_started(&run.id, &first.job, 0, "make", now)
+        .await
+        .unwrap();
+    let job_id = first.job_id.as_str();
+    let end = |agent: String, attempt: i64| async move {
+        store
+            .finish_leased_job(
+                job_id,
+                &agent,
+                attempt,
+                JobStatus::Failed,
+                now + 5,
+                Some("boom"),
+            )
+            .await
+    };
+    assert!(
+        !end(agent.clone(), 2).await.unwrap(),
+        "another attempt's lease"
+    );
+    assert!(
+        !end("someone".into(), 1).await.unwrap(),
+        "another agent's lease"
+    );
+    assert!(end(agent.clone(), 1).await.unwrap());
+    assert!(!end(agent.clone(), 1).await.unwrap(), "ended once");
+    let detail = store.find_run(None, &run.id).await.unwrap().unwrap();
+    let job = detail.jobs.iter().find(|j| j.name == first.job).unwrap();
+    assert_eq!(
+        (job.status, job.finished_at, job.error.as_deref()),
+        (JobStatus::Failed, Some(now + 5), Some("boom"))
+    );
+    assert_eq!(
+        (job.steps[0].status, job.steps[0].finished_at),
+        (StepStatus::Cancelled, Some(now + 5)),
+        "a step left running is closed"
+    );
+    assert_eq!(store.agents().await.unwrap()[0].running, 1);
 }
