@@ -45,8 +45,16 @@ pub fn report_error(err: anyhow::Error) -> i32 {
         msg.push_str(&format!("\n  caused by: {cause}"));
     }
     anstream::eprintln!("{msg}");
-    match err.downcast_ref::<cmd::Expected>() {
-        Some(expected) => expected.exit_code(),
-        None => exit_codes::SETUP_FAILED,
+    if let Some(expected) = err.downcast_ref::<cmd::Expected>() {
+        return expected.exit_code();
+    }
+    match err.downcast_ref::<railyard_agent::AgentError>() {
+        // The server understood and refused what was asked (an unknown run, a bad value, a
+        // taken name): the arguments are wrong, not the setup.
+        Some(railyard_agent::AgentError::Api {
+            status: 400 | 404 | 409 | 422,
+            ..
+        }) => exit_codes::INVALID_INPUT,
+        _ => exit_codes::SETUP_FAILED,
     }
 }

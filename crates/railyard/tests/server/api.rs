@@ -61,6 +61,14 @@ fn remote_cli(mut fleet: Fleet) {
     assert!(runs.contains(&run), "{runs}");
     let log = fleet.cli_ok(&["logs", &run, "second"]);
     assert_eq!(log.lines().filter(|l| *l == "second").count(), 1, "{log}");
+    // An unknown run is bad input (exit 2), named with the server's answer.
+    let unknown = output_within(fleet.cli(&["runs", "no-such-run"]), 30);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
+    assert!(
+        text(&unknown.stderr).contains("404") && text(&unknown.stderr).contains("no-such-run"),
+        "{}",
+        text(&unknown.stderr)
+    );
     let other = fleet.cli_ok(&["runs", "--project", "other", "--json"]);
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&other).unwrap(),
