@@ -17,6 +17,9 @@ pub struct LabelledObject {
     pub name: String,
     /// All its labels.
     pub labels: HashMap<String, String>,
+    /// For a container, the IDs of the networks it is attached to (empty otherwise): what
+    /// it must leave before those networks can go.
+    pub networks: Vec<String>,
 }
 
 /// Objects carrying some labels.
@@ -83,6 +86,13 @@ impl Docker {
                             .map(|n| n.trim_start_matches('/').to_string())
                             .unwrap_or_default(),
                         labels: c.labels.unwrap_or_default(),
+                        networks: c
+                            .network_settings
+                            .and_then(|s| s.networks)
+                            .unwrap_or_default()
+                            .into_values()
+                            .filter_map(|e| e.network_id)
+                            .collect(),
                     })
                     .collect(),
             )
@@ -103,6 +113,7 @@ impl Docker {
                     id: n.id.unwrap_or_default(),
                     name: n.name.unwrap_or_default(),
                     labels: n.labels.unwrap_or_default(),
+                    networks: Vec::new(),
                 })
                 .collect())
         };
@@ -124,6 +135,7 @@ impl Docker {
                     id: v.name.clone(),
                     name: v.name,
                     labels: v.labels,
+                    networks: Vec::new(),
                 })
                 .collect())
         };
@@ -135,9 +147,12 @@ impl Docker {
         })
     }
 
-    /// Removes these objects: containers first (so their networks and volumes are free),
-    /// then networks, then volumes. Failures are collected, not fatal; an unreachable engine
-    /// is.
+    /// Removes these objects. Each container first leaves the networks being removed (a
+    /// forced disconnect is quicker than a removal, which also stops the container and
+    /// unmounts its filesystem); then the networks go while the containers are removed, and
+    /// the volumes once no container holds them. A network whose container did not leave
+    /// is tried again after the containers are gone. Failures are collected, not fatal; an
+    /// unreachable engine is.
     pub async fn remove_labelled(&self, what: &Labelled) -> Result<RemovalReport, DockerError> {
         use futures_util::future::join_all;
         let mut report = RemovalReport::default();
@@ -152,16 +167,37 @@ impl Docker {
             }
             Ok(())
         };
-        // Containers first, all at once; then networks and volumes, which no longer have
-        // users, at once too.
-        let containers =
-            join_all(what.containers.iter().map(|c| self.remove_container(&c.id))).await;
+        let leaving = what.containers.iter().flat_map(|c| {
+            c.networks
+                .iter()
+                .filter(|n| what.networks.iter().any(|ours| ours.id == **n))
+                .map(|n| self.disconnect(n, &c.id))
+        });
+        // A disconnect that fails is settled below: the container's removal frees the network.
+        for left in join_all(leaving).await {
+            if let Err(e) = left
+                && e.is_unreachable()
+            {
+                return Err(e);
+            }
+        }
+        let containers_then_volumes = async {
+            let containers =
+                join_all(what.containers.iter().map(|c| self.remove_container(&c.id))).await;
+            let volumes = join_all(what.volumes.iter().map(|v| self.remove_volume(&v.id))).await;
+            (containers, volumes)
+        };
+        let networks = join_all(what.networks.iter().map(|n| self.remove_network(&n.id)));
+        let ((containers, volumes), networks) = tokio::join!(containers_then_volumes, networks);
+        let mut retried = Vec::new();
+        for (network, result) in what.networks.iter().zip(networks) {
+            retried.push(match result {
+                Err(e) if !e.is_unreachable() => self.remove_network(&network.id).await,
+                other => other,
+            });
+        }
         note(containers, |r| &mut r.containers)?;
-        let (networks, volumes) = tokio::join!(
-            join_all(what.networks.iter().map(|n| self.remove_network(&n.id))),
-            join_all(what.volumes.iter().map(|v| self.remove_volume(&v.id))),
-        );
-        note(networks, |r| &mut r.networks)?;
+        note(retried, |r| &mut r.networks)?;
         note(volumes, |r| &mut r.volumes)?;
         Ok(report)
     }

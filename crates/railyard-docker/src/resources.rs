@@ -2,7 +2,7 @@
 
 use crate::client::{Docker, is_not_found};
 use crate::errors::{DockerError, server_error};
-use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::{NetworkCreateRequest, NetworkDisconnectRequest, VolumeCreateRequest};
 use bollard::query_parameters::RemoveVolumeOptionsBuilder;
 use std::collections::HashMap;
 
@@ -51,6 +51,21 @@ impl Docker {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(self.err(format!("removing network `{name_or_id}`"))(e)),
+        }
+    }
+
+    /// Takes a container off a network, running or not (forced). Already gone is fine.
+    pub async fn disconnect(&self, network: &str, container: &str) -> Result<(), DockerError> {
+        let request = NetworkDisconnectRequest {
+            container: container.to_string(),
+            force: Some(true),
+        };
+        match self.client.disconnect_network(network, request).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(self.err(format!(
+                "disconnecting container `{container}` from network `{network}`"
+            ))(e)),
         }
     }
 
