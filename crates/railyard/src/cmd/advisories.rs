@@ -121,7 +121,7 @@ pub fn print_outcome(outcome: &Outcome, fail_on: Option<Severity>) {
                 format!(
                     "{} {}",
                     f.layer_index,
-                    f.instruction.as_deref().unwrap_or("")
+                    super::scan::clip(f.instruction.as_deref().unwrap_or(""), 50)
                 ),
                 status,
             ]);
@@ -234,7 +234,7 @@ pub async fn affected(g: &Global, args: AffectedArgs) -> anyhow::Result<i32> {
             },
             r.image.clone(),
             format!("{} {}", r.layer_index, short_digest(&r.layer_diff_id)),
-            r.instruction.clone().unwrap_or_default(),
+            super::scan::clip(r.instruction.as_deref().unwrap_or(""), 50),
             format!("{} ({})", r.package, r.ecosystem),
             r.version.clone(),
             r.fixed.clone().unwrap_or_default(),

@@ -98,7 +98,7 @@ async fn who_has(g: &crate::cli::Global, args: WhoHasArgs) -> Result<i32> {
                 format!("{} ({})", h.name, h.ecosystem),
                 h.version.clone(),
                 h.layer_index.to_string(),
-                h.instruction.clone().unwrap_or_else(|| "-".to_string()),
+                super::scan::clip(h.instruction.as_deref().unwrap_or("-"), 50),
             ]);
         }
         println!("{t}");

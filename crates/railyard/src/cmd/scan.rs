@@ -100,7 +100,7 @@ pub async fn run(g: &crate::cli::Global, args: ScanArgs) -> Result<i32> {
         (None, _) => Vec::new(),
     };
     let outcome = args.policy.evaluate(findings)?;
-    let text = render(&inv, args.format, args.all)?;
+    let text = render(&inv, args.format, args.all, &outcome.findings)?;
     match &args.output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
@@ -132,14 +132,31 @@ pub async fn run(g: &crate::cli::Global, args: ScanArgs) -> Result<i32> {
     })
 }
 
-/// The inventory in `format`.
-pub fn render(inv: &ImageInventory, format: Format, all: bool) -> Result<String> {
+/// The inventory in `format`. JSON carries the findings with their policy status too, so a
+/// script sees what `--fail-on` judged without a second command.
+pub fn render(
+    inv: &ImageInventory,
+    format: Format,
+    all: bool,
+    findings: &[railyard_advisory::policy::Judged],
+) -> Result<String> {
+    #[derive(serde::Serialize)]
+    struct WithFindings<'a> {
+        #[serde(flatten)]
+        inventory: &'a ImageInventory,
+        findings: &'a [railyard_advisory::policy::Judged],
+    }
     let created = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     Ok(match format {
         Format::Table => table(inv, all),
-        Format::Json => serde_json::to_string_pretty(inv)? + "\n",
+        Format::Json => {
+            serde_json::to_string_pretty(&WithFindings {
+                inventory: inv,
+                findings,
+            })? + "\n"
+        }
         Format::Cyclonedx => {
             serde_json::to_string_pretty(&railyard_scan::sbom::cyclonedx(inv, &created))? + "\n"
         }
@@ -154,7 +171,8 @@ fn short(diff_id: &str) -> &str {
     &hex[..hex.len().min(12)]
 }
 
-fn clip(s: &str, n: usize) -> String {
+/// `s` cut to `n` characters with an ellipsis (Dockerfile lines can be very long).
+pub(crate) fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {

@@ -117,6 +117,28 @@ fn import_match_affected_and_fail_on() {
         "{}",
         text(&out.stdout)
     );
+    // JSON carries the findings and their verdicts too, for scripts.
+    let out = p.run(&[
+        "scan",
+        IMAGE,
+        "--no-store",
+        "-o",
+        "json",
+        "--fail-on",
+        "high",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hit = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["package"] == "libc6")
+        .unwrap_or_else(|| panic!("libc6 finding in {}", doc["findings"]));
+    assert_eq!(hit["advisory_id"], "DSA-9001-1");
+    assert_eq!(hit["status"], "ignored", "{hit}");
+    assert_eq!(hit["fails"], false, "{hit}");
+    assert!(doc["packages"].is_array());
     // ...and fails again once the entry has expired, saying so.
     p.write(
         "expired.yml",
