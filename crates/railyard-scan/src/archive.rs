@@ -36,9 +36,14 @@ pub(crate) fn read_save<R: Read>(r: R, skip: &HashMap<u64, String>) -> Result<Sa
     let mut ar = tar::Archive::new(r);
     let entries = ar
         .entries()
-        .map_err(|e| format!("not a tar archive: {e}"))?;
+        .map_err(|e| format!("not a tar archive: {}", crate::layer::tar_error(&e)))?;
     for entry in entries {
-        let mut e = entry.map_err(|e| format!("corrupt or truncated archive: {e}"))?;
+        let mut e = entry.map_err(|e| {
+            format!(
+                "corrupt or truncated archive: {}",
+                crate::layer::tar_error(&e)
+            )
+        })?;
         let Some(path) = crate::layer::normalize(&e.path_bytes()) else {
             continue;
         };

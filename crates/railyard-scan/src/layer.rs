@@ -134,14 +134,16 @@ pub fn read_layer<R: Read>(r: R) -> (LayerScan, String) {
                     match entry {
                         Ok(mut e) => {
                             if let Err(err) = read_entry(&mut e, &mut scan) {
-                                scan.warnings.push(format!("{err}"));
+                                scan.warnings.push(tar_error(&err));
                                 scan.complete = false;
                                 break;
                             }
                         }
                         Err(err) => {
-                            scan.warnings
-                                .push(format!("corrupt or truncated layer tar: {err}"));
+                            scan.warnings.push(format!(
+                                "corrupt or truncated layer tar: {}",
+                                tar_error(&err)
+                            ));
                             scan.complete = false;
                             break;
                         }
@@ -149,7 +151,8 @@ pub fn read_layer<R: Read>(r: R) -> (LayerScan, String) {
                 }
             }
             Err(err) => {
-                scan.warnings.push(format!("unreadable layer tar: {err}"));
+                scan.warnings
+                    .push(format!("unreadable layer tar: {}", tar_error(&err)));
                 scan.complete = false;
             }
         }
@@ -164,6 +167,28 @@ pub fn read_layer<R: Read>(r: R) -> (LayerScan, String) {
     };
     scan.size = size;
     (scan, diff_id)
+}
+
+/// A tar error for people: the tar crate quotes the raw header bytes of a corrupt entry,
+/// which would print binary noise to the terminal. Control and replacement characters
+/// become `?` and the text is cut at 160 characters.
+pub(crate) fn tar_error(err: &dyn std::fmt::Display) -> String {
+    let clean: String = err
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if clean.chars().count() > 160 {
+        clean.chars().take(159).chain(['…']).collect()
+    } else {
+        clean
+    }
 }
 
 fn read_entry<R: Read>(e: &mut tar::Entry<'_, R>, scan: &mut LayerScan) -> io::Result<()> {

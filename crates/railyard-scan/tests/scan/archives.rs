@@ -230,6 +230,19 @@ async fn broken_archives_are_errors() {
         "{err:?}"
     );
 
+    // Binary noise: the error names the file and prints no raw header bytes.
+    let noise: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let path = write(dir.path(), &noise);
+    let msg = scan_archive(&path, &NoCache).await.unwrap_err().to_string();
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(
+        !msg.chars()
+            .any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER),
+        "{msg:?}"
+    );
+
     // A manifest naming a layer the archive lacks.
     let path = write(
         dir.path(),
