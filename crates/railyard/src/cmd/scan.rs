@@ -56,7 +56,11 @@ pub struct ScanArgs {
 
 /// Runs `railyard scan`; returns the exit code.
 pub async fn run(g: &crate::cli::Global, args: ScanArgs) -> Result<i32> {
-    let store = if args.no_cache && args.no_store && args.policy.fail_on.is_none() {
+    // Without cache, storing or a policy, the store is only needed for the advisories it
+    // knows: opened when it exists (a scan must not say "no known vulnerabilities" because
+    // of `--no-store`), never created for nothing.
+    let db = crate::project::data_dir(g.data_dir.as_deref()).join(railyard_store::DB_FILE_NAME);
+    let store = if args.no_cache && args.no_store && args.policy.fail_on.is_none() && !db.exists() {
         None
     } else {
         Some(super::store(g).await?)
