@@ -39,6 +39,14 @@ pub enum Output {
 /// usually at once, but a loaded machine can lag by seconds.
 const EXIT_CODE_WAIT: Duration = Duration::from_secs(30);
 
+/// When a running command's state is first looked at, and the most time between two looks:
+/// a step that leaves a process holding its output ends this long after its shell at worst.
+const EXIT_POLL_FIRST: Duration = Duration::from_millis(100);
+const EXIT_POLL_MAX: Duration = Duration::from_secs(1);
+
+/// How long output already written may take to arrive once the command has exited.
+const EXIT_DRAIN: Duration = Duration::from_millis(200);
+
 /// How the engine's own message starts when a command cannot be started at all.
 const EXEC_FAILED: &[u8] = b"OCI runtime exec failed";
 
@@ -92,8 +100,9 @@ impl Docker {
                 format!("starting a command in `{container}`"),
             ))?;
         let mut start_failure = String::new();
+        let mut exited = None;
         if let StartExecResults::Attached { mut output, .. } = started {
-            while let Some(item) = output.next().await {
+            let mut on_item = |item: Result<LogOutput, bollard::errors::Error>| {
                 let item =
                     item.map_err(self.err(format!("reading command output from `{container}`")))?;
                 match item {
@@ -111,9 +120,43 @@ impl Docker {
                     LogOutput::StdErr { message } => on_output(Output::Stderr(message)),
                     LogOutput::StdIn { .. } => {}
                 }
+                Ok::<_, DockerError>(())
+            };
+            // The output ends when every process holding it has closed it, and a background
+            // process (`server &`) may hold it for ever: the command ends when it exits, so
+            // its state is also looked at now and then, as GitLab Runner and act end a step
+            // on the process's exit rather than on the end of its output.
+            let mut delay = EXIT_POLL_FIRST;
+            let poll = tokio::time::sleep(delay);
+            tokio::pin!(poll);
+            loop {
+                tokio::select! {
+                    item = output.next() => match item {
+                        Some(item) => on_item(item)?,
+                        None => break,
+                    },
+                    () = &mut poll => {
+                        if let Some(code) = self.exec_exited(&exec_id).await {
+                            // Take what is already on its way, then stop reading.
+                            let until = tokio::time::Instant::now() + EXIT_DRAIN;
+                            while let Ok(Some(item)) =
+                                tokio::time::timeout_at(until, output.next()).await
+                            {
+                                on_item(item)?;
+                            }
+                            exited = Some(code);
+                            break;
+                        }
+                        delay = (delay * 2).min(EXIT_POLL_MAX);
+                        poll.as_mut().reset(tokio::time::Instant::now() + delay);
+                    }
+                }
             }
         }
-        let code = self.exec_exit_code(&exec_id).await?;
+        let code = match exited {
+            Some(code) => code,
+            None => self.exec_exit_code(&exec_id).await?,
+        };
         Ok(translate_exit_code(code, &start_failure))
     }
 
@@ -252,6 +295,13 @@ impl Docker {
                 )(e),
             })?;
         Ok(created.id)
+    }
+
+    /// The exit code when the command has ended, `None` while it runs or when the engine
+    /// cannot say (the output's end then settles it).
+    async fn exec_exited(&self, exec_id: &str) -> Option<i64> {
+        let info = self.client.inspect_exec(exec_id).await.ok()?;
+        (info.running == Some(false)).then(|| info.exit_code.unwrap_or(-1))
     }
 
     /// The exit code once the engine has recorded it (it may lag the end of the output).

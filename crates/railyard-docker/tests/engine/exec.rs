@@ -124,3 +124,23 @@ async fn a_command_in_a_stopped_container_says_it_is_not_running() {
     );
     run.finish().await;
 }
+
+/// A command that leaves a process behind holding its output (`server &`) ends when its
+/// shell exits, with its exit code and the output written before, not when that process
+/// ends (here an hour later; Docker 20.10 itself lets go of the output 2 s after the exit).
+#[tokio::test]
+async fn a_background_process_holding_the_output_does_not_hold_the_command() {
+    let run = TestRun::new().await;
+    let c = run.start(&run.sleeper("background")).await;
+    assert_eq!(
+        run.sh(
+            &c,
+            "sleep 3600 & echo $! >/tmp/bg; echo started; echo done >&2; exit 4"
+        )
+        .await,
+        (4, "started\n".into(), "done\n".into())
+    );
+    // The process is still there: only the command ended.
+    assert_eq!(run.sh(&c, "kill -0 \"$(cat /tmp/bg)\"").await.0, 0);
+    run.finish().await;
+}
