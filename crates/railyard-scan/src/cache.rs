@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 /// Version of [`LayerScan`]'s meaning: bump it when catalogers change what they find, so
 /// stored results from older catalogers are not reused. Implementations key entries by it.
-pub const CACHE_FORMAT: u32 = 2;
+pub const CACHE_FORMAT: u32 = 3;
 
 /// Errors a cache implementation reports; the scan turns them into
 /// [`crate::ScanError::Cache`].

@@ -53,6 +53,9 @@ pub struct FoundFile {
     /// For OS package databases and file lists: paths their packages own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owned: Vec<String>,
+    /// For a Debian copyright file (`usr/share/doc/NAME/copyright`): the licences it names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<String>,
 }
 
 impl FoundFile {
@@ -62,6 +65,7 @@ impl FoundFile {
             packages: Vec::new(),
             distro: None,
             owned: Vec::new(),
+            licenses: Vec::new(),
         }
     }
 }
@@ -297,6 +301,7 @@ fn catalogue(w: Wanted, path: String, bytes: &[u8], warnings: &mut Vec<String>) 
             f.packages = catalog::dpkg::parse_status(&text())
         }
         Wanted::DpkgList => f.owned = catalog::dpkg::parse_list(&text()),
+        Wanted::DpkgCopyright => f.licenses = catalog::dpkg::parse_copyright(&text()),
         Wanted::ApkInstalled => {
             let (p, owned) = catalog::apk::parse_installed(&text());
             f.packages = p;

@@ -58,6 +58,16 @@ pub fn merge(layers: &[(LayerInfo, &LayerScan)]) -> (Vec<Package>, Option<Distro
         }
     }
 
+    // Debian packages' licences come from their copyright files in the final view.
+    let deb_licenses: HashMap<&str, String> = view
+        .iter()
+        .filter(|(_, f)| !f.licenses.is_empty())
+        .filter_map(|(path, f)| {
+            let name = crate::catalog::dpkg::copyright_owner(path.strip_prefix("usr/share/doc/")?)?;
+            Some((name, f.licenses.join(" AND ")))
+        })
+        .collect();
+
     let mut out = Vec::new();
     for ((path, found), start) in starts {
         let (info, _) = &layers[start];
@@ -73,7 +83,11 @@ pub fn merge(layers: &[(LayerInfo, &LayerScan)]) -> (Vec<Package>, Option<Distro
             purl: purl::purl(found, distro.as_ref()),
             source_name: found.source_name.clone(),
             source_version: found.source_version.clone(),
-            license: found.license.clone(),
+            license: found.license.clone().or_else(|| {
+                (found.ecosystem == crate::package::Ecosystem::Deb)
+                    .then(|| deb_licenses.get(found.name.as_str()).cloned())
+                    .flatten()
+            }),
             arch: found.arch.clone(),
             location: path.to_string(),
             layer: LayerRef {
@@ -130,6 +144,7 @@ mod tests {
             packages: pkgs.to_vec(),
             distro: None,
             owned: vec![],
+            licenses: vec![],
         }
     }
 
@@ -186,12 +201,44 @@ mod tests {
     }
 
     #[test]
+    fn deb_licences_from_copyright_files() {
+        let copyright = |name: &str, l: &[&str]| FoundFile {
+            path: format!("usr/share/doc/{name}/copyright"),
+            packages: vec![],
+            distro: None,
+            owned: vec![],
+            licenses: l.iter().map(|s| s.to_string()).collect(),
+        };
+        let scans = [
+            with_files(vec![
+                status(&[deb("a", "1"), deb("b", "1")]),
+                copyright("a", &["GPL-2", "MIT"]),
+                copyright("b", &["BSD-3-clause"]),
+            ]),
+            // b's copyright file is removed: no licence known any more.
+            LayerScan {
+                removed: vec!["usr/share/doc/b".into()],
+                ..Default::default()
+            },
+        ];
+        let input: Vec<(LayerInfo, &LayerScan)> = scans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (layer(i), s))
+            .collect();
+        let (p, _) = merge(&input);
+        assert_eq!(p[0].license.as_deref(), Some("GPL-2 AND MIT"));
+        assert_eq!(p[1].license, None);
+    }
+
+    #[test]
     fn whiteouts_and_opaque_folders() {
         let py = |dir: &str, name: &str| FoundFile {
             path: format!("{dir}/{name}-1.0.dist-info/METADATA"),
             packages: vec![Found::new(name, "1.0", Ecosystem::PyPI)],
             distro: None,
             owned: vec![],
+            licenses: vec![],
         };
         let sp = "venv/lib/python3.11/site-packages";
         let scans = vec![
@@ -228,12 +275,14 @@ mod tests {
                 packages: vec![],
                 distro: None,
                 owned: vec!["usr/lib/python3/dist-packages/six-1.16.0.egg-info".into()],
+                licenses: vec![],
             },
             FoundFile {
                 path: "usr/lib/python3/dist-packages/six-1.16.0.egg-info".into(),
                 packages: vec![Found::new("six", "1.16.0", Ecosystem::PyPI)],
                 distro: None,
                 owned: vec![],
+                licenses: vec![],
             },
             FoundFile {
                 path: "usr/lib/os-release".into(),
@@ -244,6 +293,7 @@ mod tests {
                     pretty_name: None,
                 }),
                 owned: vec![],
+                licenses: vec![],
             },
         ])];
         let input = vec![(layer(0), &scans[0])];

@@ -66,8 +66,13 @@ pub fn cyclonedx(inv: &ImageInventory, created: &str) -> Value {
                 "properties": props(p),
             });
             if let Some(l) = &p.license {
-                c["licenses"] = if is_spdx_expression(l) {
+                c["licenses"] = if spdx_license(p).is_some() {
                     json!([{ "expression": l }])
+                } else if p.ecosystem == crate::package::Ecosystem::Deb {
+                    // Debian's short names (`GPL-2+`, `public-domain`) are no SPDX ids.
+                    l.split(" AND ")
+                        .map(|n| json!({ "license": { "name": n } }))
+                        .collect()
                 } else {
                     json!([{ "license": { "name": l } }])
                 };
@@ -134,11 +139,7 @@ pub fn spdx(inv: &ImageInventory, created: &str) -> Value {
     })];
     for (i, p) in inv.packages.iter().enumerate() {
         let spdx_id = format!("SPDXRef-Package-{}-{}", p.ecosystem.as_str(), i);
-        let declared = p
-            .license
-            .as_deref()
-            .filter(|l| is_spdx_expression(l))
-            .unwrap_or("NOASSERTION");
+        let declared = spdx_license(p).unwrap_or("NOASSERTION");
         let mut comment = format!(
             "layer {} ({}) at {}",
             p.layer.index, p.layer.diff_id, p.location
@@ -188,6 +189,15 @@ pub fn spdx(inv: &ImageInventory, created: &str) -> Value {
         "packages": packages,
         "relationships": relationships,
     })
+}
+
+/// The package's licence when it can stand as an SPDX expression. Debian packages' licences
+/// come from copyright files in Debian's own short names (`GPL-2+`, `public-domain`), which
+/// SPDX validators reject, so they never do (the table and JSON show them).
+fn spdx_license(p: &Package) -> Option<&str> {
+    p.license
+        .as_deref()
+        .filter(|l| p.ecosystem != crate::package::Ecosystem::Deb && is_spdx_expression(l))
 }
 
 /// A syntactic check for SPDX license expressions: identifiers (`MIT`, `GPL-2.0-or-later`,

@@ -1,8 +1,53 @@
-//! dpkg: `var/lib/dpkg/status` and distroless `status.d/*` stanzas, and `info/*.list` for
-//! which files OS packages own.
+//! dpkg: `var/lib/dpkg/status` and distroless `status.d/*` stanzas, `info/*.list` for
+//! which files OS packages own, and `usr/share/doc/NAME/copyright` for their licences.
 
 use super::{Found, field, stanzas};
 use crate::package::Ecosystem;
+
+/// The package whose copyright file `rest` (a path under `usr/share/doc/`) is:
+/// `NAME/copyright` gives `NAME`.
+pub fn copyright_owner(rest: &str) -> Option<&str> {
+    let (name, file) = rest.split_once('/')?;
+    (file == "copyright" && !name.is_empty()).then_some(name)
+}
+
+/// The licences a Debian copyright file names, sorted and unique: the short names of
+/// machine-readable (DEP-5) `License:` fields (`GPL-2+ or Artistic` gives both; an exception
+/// after `with` is not a licence) and the `/usr/share/common-licenses/NAME` files that
+/// free-form ones point to.
+pub fn parse_copyright(text: &str) -> Vec<String> {
+    const PUNCT: &[char] = &['\'', '"', '`', '.', ',', ';', ')', '(', ':'];
+    let mut out = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        if let Some(value) = line.strip_prefix("License:") {
+            for part in value.split_whitespace() {
+                match part.to_ascii_lowercase().as_str() {
+                    "and" | "or" | "and/or" | "," => {}
+                    "with" => break,
+                    _ => {
+                        let name = part.trim_matches(PUNCT);
+                        if !name.is_empty() {
+                            out.insert(name.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        let mut rest = line;
+        while let Some(i) = rest.find("/usr/share/common-licenses/") {
+            rest = &rest[i + "/usr/share/common-licenses/".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '+' | '_'))
+                .collect();
+            let name = name.trim_end_matches('.');
+            if !name.is_empty() {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out.into_iter().collect()
+}
 
 /// Installed packages in a dpkg status file (stanzas whose `Status` ends in `installed`; a
 /// `status.d` stanza may have no `Status` and counts as installed).
@@ -69,6 +114,21 @@ pub(crate) fn is_interesting_owned(p: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copyright_licences() {
+        let text = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+            Files: *\nLicense: GPL-2+ and/or Artistic-1.0\n\nFiles: x/*\nLicense: GPL-2+ with OpenSSL exception\n\
+            License: MIT\n Permission is hereby granted...\n\
+            \n the GNU General Public License can be found in `/usr/share/common-licenses/GPL-2'.\n\
+            and in \"/usr/share/common-licenses/LGPL-2.1\".\n";
+        assert_eq!(
+            parse_copyright(text),
+            vec!["Artistic-1.0", "GPL-2", "GPL-2+", "LGPL-2.1", "MIT"]
+        );
+        assert_eq!(copyright_owner("libc6/copyright"), Some("libc6"));
+        assert_eq!(copyright_owner("libc6/README"), None);
+    }
 
     const STATUS: &str = "\
 Package: libc6

@@ -61,6 +61,9 @@ pub enum Wanted {
     DpkgStatusD,
     /// `var/lib/dpkg/info/NAME.list`: files a package owns.
     DpkgList,
+    /// `usr/share/doc/NAME/copyright`: the licences of Debian package NAME (the dpkg
+    /// database records none).
+    DpkgCopyright,
     /// `lib/apk/db/installed`.
     ApkInstalled,
     /// `var/lib/rpm/rpmdb.sqlite`.
@@ -101,6 +104,9 @@ pub fn wanted(path: &str) -> Option<Wanted> {
             return Some(Wanted::DpkgStatusD);
         }
         return None;
+    }
+    if let Some(rest) = path.strip_prefix("usr/share/doc/") {
+        return dpkg::copyright_owner(rest).map(|_| Wanted::DpkgCopyright);
     }
     if let Some(rest) = path.strip_prefix("var/lib/dpkg/info/") {
         if !rest.contains('/') && rest.ends_with(".list") {
@@ -193,6 +199,12 @@ mod tests {
         assert_eq!(wanted("app/node_modules/left-pad/lib/package.json"), None);
         assert_eq!(wanted("app/package.json"), None);
         assert_eq!(wanted("etc/os-release"), Some(Wanted::OsRelease));
+        assert_eq!(
+            wanted("usr/share/doc/libc6/copyright"),
+            Some(Wanted::DpkgCopyright)
+        );
+        assert_eq!(wanted("usr/share/doc/libc6/changelog.gz"), None);
+        assert_eq!(wanted("usr/share/doc/a/b/copyright"), None);
     }
 
     #[test]

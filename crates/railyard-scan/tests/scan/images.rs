@@ -106,6 +106,18 @@ async fn debian_story_body(fx: &mut Fixtures, tag: &str) {
     );
     assert!(libjq.purl.contains("distro=debian-12"));
     assert_eq!(find(&inv, Ecosystem::Deb, "libc6").unwrap().layer.index, 0);
+    // Debian licences come from the copyright files (the names syft reports too).
+    assert_eq!(
+        find(&inv, Ecosystem::Deb, "libc6")
+            .unwrap()
+            .license
+            .as_deref(),
+        Some("GPL-2 AND LGPL-2.1")
+    );
+    assert!(
+        jq.license.as_deref().unwrap_or("").contains("MIT"),
+        "{jq:?}"
+    );
     assert_eq!(
         find(&inv, Ecosystem::Deb, "libc6")
             .unwrap()
