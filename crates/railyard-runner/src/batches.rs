@@ -221,10 +221,17 @@ impl JobContext {
                 sample.join(", ")
             ));
         }
+        if matched.unmatched_failures > 0 {
+            self.say(format!(
+                "error: {} failed JUnit case(s) match no listed test id; the batch counts as failed (set `tests.format` so ids and reports match)",
+                matched.unmatched_failures
+            ));
+        }
         let mut failed = matched.failed.clone();
-        if exit != Some(0) && failed.is_empty() {
-            // The command failed but no case did (a crash, a build error): every id without
-            // a passing result counts as failed, so retries and the status stay honest.
+        if (exit != Some(0) || matched.unmatched_failures > 0) && failed.is_empty() {
+            // The command failed, or a report did, but no listed id's case did (a crash, a
+            // build error, ids the format cannot map): every id without a passing result
+            // counts as failed, so retries and the status stay honest.
             let timed: std::collections::HashSet<&str> =
                 matched.timings.iter().map(|(id, _)| id.as_str()).collect();
             failed = ids

@@ -328,13 +328,16 @@ impl IdFormat {
             }
         }
         let mut unkeyed = 0;
+        let mut matched = Matched::default();
         for case in distinct {
             match self.case_key(case) {
                 Some(k) => by_key.entry(k).or_default().push(case),
-                None => unkeyed += 1,
+                None => {
+                    unkeyed += 1;
+                    matched.unmatched_failures += usize::from(case.outcome == Outcome::Failed);
+                }
             }
         }
-        let mut matched = Matched::default();
         let mut used: HashSet<String> = HashSet::new();
         for id in listed {
             let key = self.listed_key(id);
@@ -357,12 +360,15 @@ impl IdFormat {
                 matched.flaky.push(id.clone());
             }
         }
-        matched.unmatched_cases = unkeyed
-            + by_key
+        let unused = by_key.iter().filter(|(k, _)| !used.contains(*k));
+        for (_, group) in unused {
+            matched.unmatched_cases += group.len();
+            matched.unmatched_failures += group
                 .iter()
-                .filter(|(k, _)| !used.contains(*k))
-                .map(|(_, g)| g.len())
-                .sum::<usize>();
+                .filter(|c| c.outcome == Outcome::Failed)
+                .count();
+        }
+        matched.unmatched_cases += unkeyed;
         matched
     }
 }
@@ -383,6 +389,8 @@ pub struct Matched {
     pub unmatched_ids: Vec<String>,
     /// Cases no listed id maps to.
     pub unmatched_cases: usize,
+    /// Of those, the failed ones: a failure the ids cannot name still fails the batch.
+    pub unmatched_failures: usize,
 }
 
 /// The listed ids whose cases failed: what `retry_failed` reruns.

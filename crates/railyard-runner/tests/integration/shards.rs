@@ -298,3 +298,35 @@ async fn ids_matching_no_junit_case_are_warned_about() {
         "{warned:?}"
     );
 }
+
+#[tokio::test]
+async fn a_failed_case_matching_no_id_still_fails_the_job() {
+    // The command exits 0 and its report holds a failure, but the format maps the case to
+    // `x::a`, no listed id: the failure must not be lost with the match.
+    let repo = repo(
+        "      list: printf 'a\\nb\\n'\n      run: \"echo '<testsuite><testcase classname=\\\"x\\\" name=\\\"a\\\" time=\\\"1\\\"><failure message=\\\"boom\\\"/></testcase></testsuite>' > report.xml # {tests}\"\n      junit: report.xml\n      format: \"{classname}::{name}\"",
+        1,
+    );
+    let (outcome, events) = run_with_timings(&repo, Timings::new()).await;
+    assert_eq!(
+        outcome.jobs["test"].status,
+        JobStatus::Failed,
+        "{outcome:?}"
+    );
+    let said: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output {
+                line,
+                stream: railyard_runner::Stream::Railyard,
+                ..
+            } => Some(line),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        said.iter()
+            .any(|l| l.contains("1 failed JUnit case(s) match no listed test id")),
+        "{said:?}"
+    );
+}

@@ -184,3 +184,21 @@ fn specs_from_a_pipeline() {
     assert!(IdFormat::from_spec("rspec").is_err());
     assert!(IdFormat::from_spec("pytest:{nope}").is_err());
 }
+
+#[test]
+fn failed_cases_matching_no_id_are_counted() {
+    let r = report("nextest-junit.xml");
+    let failed_cases = r
+        .cases
+        .iter()
+        .filter(|c| c.outcome == railyard_split::junit::Outcome::Failed)
+        .count();
+    assert!(failed_cases > 0, "the fixture holds a failure");
+    let fmt = IdFormat::parse("{classname}::{name}").unwrap();
+    let m = fmt.match_cases(&lines("nextest-list.txt"), &r.cases);
+    assert!(m.failed.is_empty(), "no id matches");
+    assert_eq!(m.unmatched_failures, failed_cases);
+    let right = IdFormat::detect(&r).match_cases(&lines("nextest-list.txt"), &r.cases);
+    assert_eq!(right.unmatched_failures, 0, "{right:?}");
+    assert!(!right.failed.is_empty());
+}
