@@ -166,6 +166,12 @@ pub async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<i32> {
         documents += read.documents;
         advisories.extend(read.advisories);
     }
+    if advisories.is_empty() && warnings > 0 {
+        return Err(super::Expected::Input(format!(
+            "no advisory could be read: {warnings} file(s) skipped (warnings above); nothing was changed"
+        ))
+        .into());
+    }
     let store = super::store(g).await?;
     let counts = store.import_advisories(&advisories).await?;
     let rematch = store.rematch_all().await?;
@@ -180,8 +186,9 @@ pub async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
-            "read {} advisories from {documents} documents ({warnings} skipped); {} added, {} updated, {} unchanged",
+            "read {} advisories from {documents} document{} ({warnings} skipped); {} added, {} updated, {} unchanged",
             advisories.len(),
+            if documents == 1 { "" } else { "s" },
             counts.added,
             counts.updated,
             counts.unchanged

@@ -174,16 +174,18 @@ fn import_match_affected_and_fail_on() {
         text(&out.stderr)
     );
 
-    // A folder of nothing but bad input imports nothing and loses nothing already stored.
+    // A folder of nothing but bad input is an error (exit 2) naming each file, imports
+    // nothing and loses nothing already stored.
     p.write("bad/truncated.json", "[{\"id\": ");
     p.write("bad/wrong.json", "{\"id\": 7, \"modified\": []}");
     let out = p.run(&["advisories", "import", "bad"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("bad/truncated.json") && stderr.contains("bad/wrong.json"),
         "{stderr}"
     );
+    assert!(stderr.contains("no advisory could be read"), "{stderr}");
     let out = p.run(&["inventory", "affected", "DSA-9001-1", "--json"]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(rows.iter().any(|r| r["package"] == "libc6"), "{rows:?}");
