@@ -49,8 +49,7 @@ pub(super) async fn claim(
     let wait = Duration::from_millis(body.wait_ms.unwrap_or(20_000)).min(state.config().max_wait);
     let deadline = tokio::time::Instant::now() + wait;
     let lease_ms = state.config().lease.as_millis() as i64;
-    // How stale the agent's `last_seen` may get: live means seen within one lease.
-    let touch_every = (lease_ms / 4).min(1_000);
+    let touch_every = touch_every(lease_ms);
     loop {
         let notified = state.work().notified();
         tokio::pin!(notified);
@@ -88,6 +87,11 @@ pub(super) async fn claim(
     }
 }
 
+/// How stale an agent's `last_seen` may get: live means seen within one lease.
+fn touch_every(lease_ms: i64) -> i64 {
+    (lease_ms / 4).min(1_000)
+}
+
 pub(super) async fn heartbeat(
     State(state): State<AppState>,
     _auth: AgentAuth,
@@ -101,10 +105,17 @@ pub(super) async fn heartbeat(
         .renew_lease(&id, &body.agent_id, body.attempt, now, lease_ms)
         .await?
     {
-        Some(cancel) => Ok(Json(Renewed {
-            lease_until: now + lease_ms,
-            cancel,
-        })),
+        Some(cancel) => {
+            // An agent whose every slot is busy claims nothing: its heartbeats keep it live.
+            state
+                .store()
+                .touch_agent(&body.agent_id, now, touch_every(lease_ms))
+                .await?;
+            Ok(Json(Renewed {
+                lease_until: now + lease_ms,
+                cancel,
+            }))
+        }
         None => Err(ApiError::LeaseLost(id)),
     }
 }

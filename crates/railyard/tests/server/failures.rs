@@ -76,7 +76,9 @@ fn cancel_reaches_the_agent_and_ends_the_run() {
     fleet.agent("busy");
     let run = trigger(&fleet);
     fleet.wait_for_log(&run, "long", "$ sleep 60");
-    // While it runs, the metrics count it and its agent.
+    // While it runs, the metrics count it and its agent, also once more than a lease (3 s)
+    // has passed since its one slot last claimed: its heartbeats keep it live.
+    std::thread::sleep(std::time::Duration::from_secs(4));
     let (_, metrics) = http(&fleet.url, "GET", "/metrics", None, "");
     for line in [
         "railyard_running_jobs{project=\"demo\"} 1",
