@@ -52,13 +52,7 @@ fn a_server_restart_mid_run_loses_nothing() {
     let run = trigger(&fleet);
     fleet.wait_for_log(&run, "slow", "$ sleep 4");
     fleet.restart_server(None);
-    let detail = fleet.wait_run(&run, 240);
-    assert_eq!(
-        detail["run"]["status"],
-        "success",
-        "{detail}\n{}",
-        fleet.diagnostics()
-    );
+    fleet.wait_success(&run, 240);
     let log = std::fs::read_to_string(fleet.log_path(&run, "slow")).unwrap();
     for line in ["before", "after"] {
         assert_eq!(log.lines().filter(|l| *l == line).count(), 1, "{log}");
@@ -98,13 +92,7 @@ fn cancel_reaches_the_agent_and_ends_the_run() {
     assert_eq!(status, 202, "{body}");
     // The step sleeps 60 s and the wait gives up sooner: the run ends only because the
     // cancel reached the agent, through its heartbeat (once a second; speed: bench/server).
-    let detail = fleet.wait_run(&run, 45);
-    assert_eq!(
-        detail["run"]["status"],
-        "cancelled",
-        "{detail}\n{}",
-        fleet.diagnostics()
-    );
+    let detail = fleet.wait_ended_as(&run, 45, "cancelled");
     let agent = std::fs::read_to_string(fleet.dir.path().join("busy.err")).unwrap();
     assert!(
         agent.contains("the run was cancelled: stopping the job"),
@@ -139,13 +127,7 @@ fn a_terminated_agent_drains_its_job() {
             .unwrap()
             .success()
     );
-    let detail = fleet.wait_run(&run, 120);
-    assert_eq!(
-        detail["run"]["status"],
-        "success",
-        "{detail}\n{}",
-        fleet.diagnostics()
-    );
+    fleet.wait_success(&run, 120);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = fleet.agents[agent].try_wait().unwrap() {

@@ -198,10 +198,15 @@ impl Fleet {
 
     /// Polls the run until it ends, and asserts it succeeded.
     pub fn wait_success(&self, run: &str, secs: u64) -> serde_json::Value {
+        self.wait_ended_as(run, secs, "success")
+    }
+
+    /// Polls the run until it ends, and asserts it ended as `status`.
+    pub fn wait_ended_as(&self, run: &str, secs: u64, status: &str) -> serde_json::Value {
         let detail = self.wait_run(run, secs);
         assert_eq!(
             detail["run"]["status"],
-            "success",
+            status,
             "{detail}\n{}",
             self.diagnostics()
         );

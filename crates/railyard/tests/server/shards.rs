@@ -66,13 +66,7 @@ fn two_agents_run(mut fleet: Fleet, database: Option<&str>) -> Vec<Vec<String>> 
     fleet.agent("a2");
     wait_agents(&fleet, 2);
     let run = trigger(&fleet);
-    let detail = fleet.wait_run(&run, 240);
-    assert_eq!(
-        detail["run"]["status"],
-        "success",
-        "{detail}\n{}",
-        fleet.diagnostics()
-    );
+    let detail = fleet.wait_success(&run, 240);
     let jobs = detail["jobs"].as_array().unwrap();
     let names: Vec<&str> = jobs.iter().map(|j| j["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["test [1/2]", "test [2/2]", "after"], "{detail}");
@@ -360,13 +354,7 @@ fn a_killed_agents_batch_goes_to_the_other_shard() {
     let _ = fleet.agents[first].wait();
     fleet.agent("second");
     fleet.agent("third");
-    let detail = fleet.wait_run(&run, 240);
-    assert_eq!(
-        detail["run"]["status"],
-        "success",
-        "{detail}\n{}",
-        fleet.diagnostics()
-    );
+    fleet.wait_success(&run, 240);
     let mut all: Vec<String> = shards
         .iter()
         .flat_map(|s| ran_in(&fleet, &run, s))

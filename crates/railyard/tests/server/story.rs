@@ -22,13 +22,7 @@ fn two_jobs_on_postgres() {
 fn two_jobs(mut fleet: Fleet) {
     fleet.agent("a1");
     let run = trigger(&fleet);
-    let detail = fleet.wait_run(&run, 240);
-    assert_eq!(
-        detail["run"]["status"],
-        "success",
-        "{detail}\n{}",
-        fleet.diagnostics()
-    );
+    let detail = fleet.wait_success(&run, 240);
     let jobs = detail["jobs"].as_array().unwrap();
     let job = |name: &str| jobs.iter().find(|j| j["name"] == name).unwrap().clone();
     assert_eq!(job("build")["status"], "success");

@@ -23,13 +23,7 @@ fn steps_timings_and_artifacts_reach_the_server() {
     let mut fleet = Fleet::start(WITH_OUTPUTS);
     fleet.agent("up");
     let run = trigger(&fleet);
-    let detail = fleet.wait_run(&run, 180);
-    assert_eq!(
-        detail["run"]["status"],
-        "success",
-        "{detail}\n{}",
-        fleet.diagnostics()
-    );
+    let detail = fleet.wait_success(&run, 180);
     // Step records, as a local run keeps them.
     let build = detail["jobs"]
         .as_array()
