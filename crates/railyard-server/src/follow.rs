@@ -1,6 +1,9 @@
 //! `GET /api/v1/runs/{id}/logs/{job}/follow`: a job's log as server-sent events, one `data:`
 //! event per line from the start, then new lines as they are stored, and a last `end` event
-//! (its data the job's final status) once the job is over and every line was sent.
+//! (its data the job's final status) once the job is over and every line was sent. The
+//! lines come from the job's chunks in the database, read by id, so a follower of any server
+//! on the database sees what an agent sent to another; a run stored by an older server is
+//! sent from its log file once the job is over.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -9,7 +12,6 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::AppState;
 use crate::api::Admin;
@@ -19,7 +21,10 @@ struct Follow {
     state: AppState,
     run_id: String,
     job: String,
-    offset: u64,
+    /// The id of the last chunk read (0: none yet).
+    after: i64,
+    /// The end of the last chunk read when it was not a whole line.
+    partial: Vec<u8>,
     pending: VecDeque<Event>,
     finished: bool,
 }
@@ -44,7 +49,8 @@ pub(crate) async fn follow(
         state,
         run_id: run.run.id,
         job,
-        offset: 0,
+        after: 0,
+        partial: Vec::new(),
         pending: VecDeque::new(),
         finished: false,
     };
@@ -56,11 +62,12 @@ pub(crate) async fn follow(
             if s.finished {
                 return None;
             }
-            // The status first, then the file: a job seen over has all its lines stored.
+            // The status first, then the chunks: a job seen over has all its lines stored.
             let status = s.final_status().await;
-            let read = s.read_lines().await;
+            let read = s.read_chunks().await;
             if read == 0 {
                 if let Some(status) = status {
+                    s.read_rest().await;
                     s.pending
                         .push_back(Event::default().event("end").data(status));
                     s.finished = true;
@@ -88,34 +95,47 @@ impl Follow {
         }
     }
 
-    /// Queues the whole lines stored past the offset; returns how many.
-    async fn read_lines(&mut self) -> usize {
-        let path = self.state.store().log_path(&self.run_id, &self.job);
-        let Ok(mut file) = tokio::fs::File::open(&path).await else {
-            return 0;
-        };
-        if file
-            .seek(std::io::SeekFrom::Start(self.offset))
+    /// Queues the whole lines of the chunks stored after the last one read, keeping a line
+    /// cut between chunks for later; returns how many chunks were read.
+    async fn read_chunks(&mut self) -> usize {
+        let store = self.state.store();
+        let Ok(chunks) = store
+            .log_chunks_after(&self.run_id, &self.job, self.after)
             .await
-            .is_err()
-        {
-            return 0;
-        }
-        let mut bytes = Vec::new();
-        if file.read_to_end(&mut bytes).await.is_err() {
-            return 0;
-        }
-        let Some(last) = bytes.iter().rposition(|&b| b == b'\n') else {
+        else {
             return 0;
         };
-        let whole = &bytes[..=last];
-        self.offset += whole.len() as u64;
-        let mut n = 0;
-        for line in whole[..whole.len() - 1].split(|&b| b == b'\n') {
+        for chunk in &chunks {
+            self.after = chunk.id;
+            self.partial.extend_from_slice(&chunk.bytes);
+            if let Some(last) = self.partial.iter().rposition(|&b| b == b'\n') {
+                let rest = self.partial.split_off(last + 1);
+                let whole = std::mem::replace(&mut self.partial, rest);
+                self.push_lines(&whole[..last]);
+            }
+        }
+        chunks.len()
+    }
+
+    /// Once the job is over: a last line without its newline, or, for a run stored by an
+    /// older server (no chunks in the database), the lines of its log file.
+    async fn read_rest(&mut self) {
+        if self.after == 0
+            && let Ok(bytes) = self.state.store().job_log(&self.run_id, &self.job).await
+        {
+            self.partial = bytes;
+        }
+        let rest = std::mem::take(&mut self.partial);
+        let rest = rest.strip_suffix(b"\n").unwrap_or(&rest);
+        if !rest.is_empty() {
+            self.push_lines(rest);
+        }
+    }
+
+    fn push_lines(&mut self, text: &[u8]) {
+        for line in text.split(|&b| b == b'\n') {
             self.pending
                 .push_back(Event::default().data(String::from_utf8_lossy(line)));
-            n += 1;
         }
-        n
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! The schema lives in numbered migrations, one folder per backend (`migrations/sqlite/`,
 //! `migrations/postgres/`), applied by [`Store::open`]; every module adds its own numbered file
-//! to both. Logs are plain files (`<logs>/<run id>/<job>.log`) beside the database, so a crash
-//! loses at most what was not yet appended, and `tail -f` works on them.
+//! to both. A local run's logs are plain files (`<logs>/<run id>/<job>.log`) beside the
+//! database, so a crash loses at most what was not yet appended, and `tail -f` works on them;
+//! a server run's logs are chunks in the database (`job_logs`), shared by every server on it.
 #![warn(missing_docs)]
 
 mod advisories;
@@ -14,6 +15,7 @@ mod connect;
 mod errors;
 mod fleet;
 mod inventory;
+mod job_logs;
 mod logs;
 mod queries;
 mod queue;
@@ -35,6 +37,7 @@ pub use connect::Backend;
 pub use errors::StoreError;
 pub use fleet::{AgentInfo, WAIT_BOUNDS_MS, WaitHistogram};
 pub use inventory::{PackageHolder, StoredScan};
+pub use job_logs::{ChunkOutcome, LogChunkRow};
 pub use logs::{LogWriter, log_file_name};
 pub use queue::{Claim, Lapsed, OpenedQueue, Project, QueueStats, QueuedJob, ShardOf};
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};

@@ -258,25 +258,6 @@ impl Store {
         }
     }
 
-    /// Notes that log chunk `seq` of this attempt is stored.
-    pub async fn set_log_seq(
-        &self,
-        job_id: &str,
-        attempt: i64,
-        seq: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE queue SET log_seq = $3 WHERE id = $1 AND attempt = $2 AND log_seq < $3",
-        )
-        .bind(job_id)
-        .bind(attempt)
-        .bind(seq)
-        .execute(self.pool())
-        .await
-        .map_err(self.query_error("noting a log chunk"))?;
-        Ok(())
-    }
-
     /// Ends a leased job with the agent's result; false when the agent no longer holds it.
     pub async fn complete_job(
         &self,

@@ -1,5 +1,5 @@
-//! The agent protocol: register, claim under a lease, heartbeat, log chunks, complete; and
-//! the sweep that puts lapsed leases back.
+//! The agent protocol: register, claim under a lease, heartbeat, complete; and the sweep
+//! that puts lapsed leases back. Log chunks are in `logs`.
 
 use std::time::Duration;
 
@@ -68,12 +68,19 @@ pub(super) async fn claim(
         // The claim marks the job running in the same transaction.
         if let Some(claim) = state.store().claim(&body.agent_id, now, lease_ms).await? {
             if claim.attempt > 1 {
-                let mut log = state.store().log_writer(&claim.run_id, &claim.job).await?;
                 let note = format!(
                     "[railyard: attempt {} on another agent; the previous lease lapsed]\n",
                     claim.attempt
                 );
-                let _ = log.append(note.as_bytes()).await;
+                let noted = state.store().append_log_note(
+                    &claim.job_id,
+                    &body.agent_id,
+                    claim.attempt,
+                    &note,
+                );
+                if let Err(e) = noted.await {
+                    tracing::warn!(job = %claim.job, run = %claim.run_id, "noting attempt {} in the log: {e}", claim.attempt);
+                }
             }
             tracing::info!(job = %claim.job, run = %claim.run_id, agent = %body.agent_id, attempt = claim.attempt, "job leased");
             return Ok(Json(claim).into_response());
@@ -118,40 +125,6 @@ pub(super) async fn heartbeat(
         }
         None => Err(ApiError::LeaseLost(id)),
     }
-}
-
-pub(super) async fn log_chunk(
-    State(state): State<AppState>,
-    _auth: AgentAuth,
-    Path(id): Path<String>,
-    Body(chunk): Body<LogChunk>,
-) -> ApiResult<Json<LogAck>> {
-    let (claim, last) = state
-        .store()
-        .leased_job(&id, &chunk.agent_id, chunk.attempt)
-        .await?
-        .ok_or_else(|| ApiError::LeaseLost(id.clone()))?;
-    if chunk.seq <= last {
-        // Already stored: the agent did not see our answer. Acknowledge, do not write again.
-        return Ok(Json(LogAck { acked: last }));
-    }
-    if chunk.seq != last + 1 {
-        return Err(ApiError::Conflict(format!(
-            "log chunk {} of job {id} came before chunk {}: send chunks in order",
-            chunk.seq,
-            last + 1
-        )));
-    }
-    let mut log = state.store().log_writer(&claim.run_id, &claim.job).await?;
-    match log.append(chunk.text.as_bytes()).await {
-        Ok(()) | Err(railyard_store::StoreError::LogTooLarge { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    state
-        .store()
-        .set_log_seq(&id, chunk.attempt, chunk.seq)
-        .await?;
-    Ok(Json(LogAck { acked: chunk.seq }))
 }
 
 pub(super) async fn complete(

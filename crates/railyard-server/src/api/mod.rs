@@ -2,6 +2,7 @@
 
 mod agents;
 mod fleet;
+mod logs;
 mod metrics;
 mod projects;
 mod runs;
@@ -40,7 +41,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/runs", get(runs::list_runs))
         .route("/api/v1/runs/{id}", get(runs::run_detail))
         .route("/api/v1/runs/{id}/cancel", post(runs::cancel_run))
-        .route("/api/v1/runs/{id}/logs/{job}", get(runs::job_log))
+        .route("/api/v1/runs/{id}/logs/{job}", get(logs::job_log))
         .route(
             "/api/v1/runs/{id}/logs/{job}/follow",
             get(crate::follow::follow),
@@ -48,7 +49,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/agents/register", post(agents::register))
         .route("/api/v1/agents/claim", post(agents::claim))
         .route("/api/v1/jobs/{id}/heartbeat", post(agents::heartbeat))
-        .route("/api/v1/jobs/{id}/logs", post(agents::log_chunk))
+        .route("/api/v1/jobs/{id}/logs", post(logs::log_chunk))
         .route("/api/v1/jobs/{id}/complete", post(agents::complete))
         .route("/api/v1/jobs/{id}/tests", post(tests_queue::open))
         .route("/api/v1/jobs/{id}/tests/next", post(tests_queue::next))

@@ -1,9 +1,8 @@
-//! Runs for people: list, detail, a job's log, cancel.
+//! Runs for people: list, detail, cancel (a job's log is in `logs`).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::{Admin, ApiResult};
@@ -41,28 +40,6 @@ pub(super) async fn run_detail(
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
     super::agents::explain_waiting(&state, &mut detail).await?;
     Ok(Json(detail))
-}
-
-pub(super) async fn job_log(
-    State(state): State<AppState>,
-    _auth: Admin,
-    Path((id, job)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let run = state
-        .store()
-        .find_run(None, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
-    match state.store().read_log(&run.run.id, &job).await {
-        Ok(bytes) => {
-            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
-        }
-        Err(railyard_store::StoreError::NoLog { .. }) => Err(ApiError::NotFound(format!(
-            "log of job `{job}` of run {}",
-            run.run.id
-        ))),
-        Err(e) => Err(e.into()),
-    }
 }
 
 pub(super) async fn cancel_run(

@@ -5,6 +5,7 @@
 mod bad_input;
 mod common;
 mod concurrency;
+mod job_logs;
 mod logs;
 mod pg;
 mod queue;

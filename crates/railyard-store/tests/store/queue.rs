@@ -157,15 +157,19 @@ async fn queue_story(store: &Store) {
     let mut names = [first.job.clone(), second.job.clone()];
     names.sort();
     assert_eq!(names, ["b", "c"]);
-    // Log chunks: the position moves forward only.
+    // Log chunks: the position moves forward only (more in `job_logs`).
     let (_, seq) = store
         .leased_job(&first.job_id, &me, 1)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(seq, 0);
-    store.set_log_seq(&first.job_id, 1, 2).await.unwrap();
-    store.set_log_seq(&first.job_id, 1, 1).await.unwrap();
+    for seq in [1, 2, 1] {
+        store
+            .append_log_chunk(&first.job_id, &me, 1, seq, b"line\n")
+            .await
+            .unwrap();
+    }
     assert_eq!(
         store
             .leased_job(&first.job_id, &me, 1)

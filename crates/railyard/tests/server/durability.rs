@@ -59,7 +59,7 @@ fn server_away(mut fleet: Fleet, database: Option<&str>) {
         resume.send(()).unwrap();
     }
     fleet.wait_success(&run, 240);
-    let log = std::fs::read_to_string(fleet.log_path(&run, "chatty")).unwrap();
+    let log = fleet.log(&run, "chatty");
     for i in 1..=LINES {
         let line = format!("line-{i}");
         assert_eq!(

@@ -44,8 +44,8 @@ fn a_second_job_on_the_same_agent_builds_nothing() {
         "{detail}\n{}",
         fleet.diagnostics()
     );
-    let first = std::fs::read_to_string(fleet.log_path(&run, "first")).unwrap();
-    let second = std::fs::read_to_string(fleet.log_path(&run, "second")).unwrap();
+    let first = fleet.log(&run, "first");
+    let second = fleet.log(&run, "second");
     assert!(
         first.contains("[railyard] env ci/Dockerfile: built image"),
         "{first}"

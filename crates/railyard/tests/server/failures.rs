@@ -36,7 +36,7 @@ fn killed_agent(mut fleet: Fleet) {
 /// only the second one's end is in the log, nothing is left.
 fn second_attempt_ended(fleet: &Fleet, run: &str) {
     fleet.wait_success(run, 240);
-    let log = std::fs::read_to_string(fleet.log_path(run, "slow")).unwrap();
+    let log = fleet.log(run, "slow");
     assert!(log.contains("attempt 2"), "{log}");
     assert_eq!(log.lines().filter(|l| *l == "started").count(), 2, "{log}");
     assert_eq!(log.lines().filter(|l| *l == "finished").count(), 1, "{log}");
@@ -53,11 +53,11 @@ fn a_server_restart_mid_run_loses_nothing() {
     fleet.wait_for_log(&run, "slow", "$ sleep 4");
     fleet.restart_server(None);
     fleet.wait_success(&run, 240);
-    let log = std::fs::read_to_string(fleet.log_path(&run, "slow")).unwrap();
+    let log = fleet.log(&run, "slow");
     for line in ["before", "after"] {
         assert_eq!(log.lines().filter(|l| *l == line).count(), 1, "{log}");
     }
-    let next = std::fs::read_to_string(fleet.log_path(&run, "next")).unwrap();
+    let next = fleet.log(&run, "next");
     assert!(next.lines().any(|l| l == "next"), "{next}");
     assert_nothing_left(&run);
 }
@@ -140,7 +140,7 @@ fn a_terminated_agent_drains_its_job() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "{status:?}\n{}", fleet.diagnostics());
-    let log = std::fs::read_to_string(fleet.log_path(&run, "held")).unwrap();
+    let log = fleet.log(&run, "held");
     assert_eq!(log.lines().filter(|l| *l == "kept").count(), 1, "{log}");
     assert_nothing_left(&run);
 }

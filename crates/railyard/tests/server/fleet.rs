@@ -2,7 +2,7 @@
 //! git repository in a temp folder), raw HTTP over loopback, and leftover checks.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -155,19 +155,22 @@ impl Fleet {
         text(&out.stdout)
     }
 
-    pub fn log_path(&self, run: &str, job: &str) -> PathBuf {
-        self.dir
-            .path()
-            .join("data/logs")
-            .join(run)
-            .join(format!("{job}.log"))
+    /// The job's log as the server serves it (`GET /runs/{run}/logs/{job}`): it lives in the
+    /// database, so any server of it answers alike. Asserts it exists.
+    pub fn log(&self, run: &str, job: &str) -> String {
+        let (status, body) = self.get(&format!("/api/v1/runs/{run}/logs/{job}"));
+        assert_eq!(status, 200, "log of {job}: {body}\n{}", self.diagnostics());
+        body
     }
 
     /// Waits (up to 120 s) until the job's log on the server holds `needle`.
     pub fn wait_for_log(&self, run: &str, job: &str, needle: &str) {
-        let log = self.log_path(run, job);
         let deadline = Instant::now() + Duration::from_secs(120);
-        while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains(needle)) {
+        loop {
+            let (status, body) = self.get(&format!("/api/v1/runs/{run}/logs/{job}"));
+            if status == 200 && body.contains(needle) {
+                return;
+            }
             assert!(
                 Instant::now() < deadline,
                 "the job never started\n{}",
@@ -311,6 +314,20 @@ pub fn http(
         rest.to_string()
     };
     (status, body)
+}
+
+/// Follows a job's log on the server at `base` (`GET …/logs/{job}/follow`) to its end: the
+/// data of every event, the last one the job's status (the `end` event).
+pub fn follow(base: &str, run: &str, job: &str) -> Vec<String> {
+    let path = format!("/api/v1/runs/{run}/logs/{job}/follow");
+    let (status, events) = http(base, "GET", &path, Some(ADMIN), "");
+    assert_eq!(status, 200, "{events}");
+    assert!(events.contains("event: end\ndata: "), "no end: {events}");
+    events
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(str::to_string)
+        .collect()
 }
 
 pub fn unchunk(mut s: &str) -> String {

@@ -32,7 +32,7 @@ fn two_jobs(mut fleet: Fleet) {
             >= job("build")["finished_at"].as_i64().unwrap(),
         "test started before build ended: {detail}"
     );
-    let build = std::fs::read_to_string(fleet.log_path(&run, "build")).unwrap();
+    let build = fleet.log(&run, "build");
     for i in 1..=5 {
         let line = format!("line-{i}");
         assert_eq!(build.lines().filter(|l| *l == line).count(), 1, "{build}");
@@ -43,21 +43,10 @@ fn two_jobs(mut fleet: Fleet) {
     assert_eq!(status, 200);
     assert!(body.lines().any(|l| l == "testing"), "{body}");
     // Followed over server-sent events: every line, then the end with the job's status.
-    let (status, events) = http(
-        &fleet.url,
-        "GET",
-        &format!("/api/v1/runs/{run}/logs/build/follow"),
-        Some(ADMIN),
-        "",
-    );
-    assert_eq!(status, 200, "{events}");
-    let data: Vec<&str> = events
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .collect();
-    assert_eq!(data.len(), build.lines().count() + 1, "{events}");
-    assert!(data.contains(&"line-3"), "{events}");
-    assert!(events.contains("event: end\ndata: success"), "{events}");
+    let data = follow(&fleet.url, &run, "build");
+    assert_eq!(data.len(), build.lines().count() + 1, "{data:?}");
+    assert!(data.iter().any(|l| l == "line-3"), "{data:?}");
+    assert_eq!(data.last().unwrap(), "success", "{data:?}");
     let (status, metrics) = http(&fleet.url, "GET", "/metrics", None, "");
     assert_eq!(status, 200);
     assert!(

@@ -87,7 +87,7 @@ fn steps_timings_and_artifacts_reach_the_server() {
             .unwrap();
         store.timings("demo").await.unwrap()
     });
-    let unit = std::fs::read_to_string(fleet.log_path(&run, "unit")).unwrap_or_default();
+    let (_, unit) = fleet.get(&format!("/api/v1/runs/{run}/logs/unit"));
     assert_eq!(store.get("t1").map(|t| t.0), Some(0.5), "{store:?}\n{unit}");
     assert_eq!(store.get("t2").map(|t| t.0), Some(1.5), "{store:?}");
     assert_nothing_left(&run);

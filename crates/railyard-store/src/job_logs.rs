@@ -1,0 +1,241 @@
+//! Server runs' job logs in the database, as the chunks agents send, so that every server on
+//! one database serves the same log (each server's data folder is its own).
+//!
+//! A chunk is checked and stored in one transaction that starts by writing the job's queue
+//! row: its lease is checked (agent, attempt, still leased), its number must follow the last
+//! one stored (a resend of a stored chunk is acknowledged without writing), and the bytes go
+//! in with the new `log_seq`, so a crash before the commit stores nothing and the agent's
+//! resend stores it once. The row lock (PostgreSQL) or the write lock (SQLite) also makes a
+//! job's chunk ids follow commit order, which is what lets a follower ask for "ids after X".
+//!
+//! Local runs keep their files ([`crate::LogWriter`]); a server run stored before the table
+//! existed has only a file, read when the database holds no chunk of the job.
+
+use sqlx::{Any, Row, Transaction};
+
+use crate::{Store, StoreError};
+
+/// What became of a log chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkOutcome {
+    /// Stored now (past the size limit: acknowledged, and dropped after the marker line).
+    Stored,
+    /// Stored before (the agent did not see the answer): acknowledged, not written again.
+    AlreadyStored {
+        /// The last chunk number stored for this attempt.
+        last: i64,
+    },
+    /// The sender does not hold the job's lease (it lapsed, the job went on): nothing written.
+    LeaseLost,
+}
+
+/// One stored chunk of a job's log, for a follower.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogChunkRow {
+    /// Its place in the job's log: ask for the chunks after it next.
+    pub id: i64,
+    /// The text as sent.
+    pub bytes: Vec<u8>,
+}
+
+/// Whose text it is: the agent's chunk `seq`, or the server's note at a claim.
+#[derive(Clone, Copy)]
+enum Writer {
+    Agent { seq: i64 },
+    Server,
+}
+
+/// The most chunks one [`Store::log_chunks_after`] call returns.
+const CHUNKS_PER_READ: i64 = 256;
+
+impl Store {
+    /// Stores chunk `seq` (1, 2, … per attempt) of an agent's log; see the module's doc. A
+    /// chunk after a gap is refused with [`StoreError::LogChunkSkipped`] and nothing moves.
+    pub async fn append_log_chunk(
+        &self,
+        job_id: &str,
+        agent_id: &str,
+        attempt: i64,
+        seq: i64,
+        bytes: &[u8],
+    ) -> Result<ChunkOutcome, StoreError> {
+        self.append(job_id, agent_id, attempt, Writer::Agent { seq }, bytes)
+            .await
+    }
+
+    /// Adds the server's own line (the note that a later attempt starts) to the log of a job
+    /// just leased to `agent_id`, ahead of the agent's chunks: chunk 0 of the attempt, at most
+    /// once, under the same lock and size limit as the agent's.
+    pub async fn append_log_note(
+        &self,
+        job_id: &str,
+        agent_id: &str,
+        attempt: i64,
+        text: &str,
+    ) -> Result<ChunkOutcome, StoreError> {
+        self.append(job_id, agent_id, attempt, Writer::Server, text.as_bytes())
+            .await
+    }
+
+    async fn append(
+        &self,
+        job_id: &str,
+        agent_id: &str,
+        attempt: i64,
+        writer: Writer,
+        bytes: &[u8],
+    ) -> Result<ChunkOutcome, StoreError> {
+        let err = self.query_error("storing a log chunk");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        // A write first: it takes the row lock (PostgreSQL) or the write lock (SQLite) now,
+        // not at the insert, so two appends to one job never interleave.
+        let row = sqlx::query(
+            "UPDATE queue SET log_seq = log_seq WHERE id = $1 AND agent_id = $2 \
+             AND attempt = $3 AND state = 'leased' \
+             RETURNING run_id, job_name, log_seq, log_bytes",
+        )
+        .bind(job_id)
+        .bind(agent_id)
+        .bind(attempt)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(&err)?;
+        let Some(row) = row else {
+            return Ok(ChunkOutcome::LeaseLost);
+        };
+        let run_id: String = row.try_get("run_id").map_err(&err)?;
+        let job: String = row.try_get("job_name").map_err(&err)?;
+        let last: i64 = row.try_get("log_seq").map_err(&err)?;
+        let stored: i64 = row.try_get("log_bytes").map_err(&err)?;
+        let seq = match writer {
+            Writer::Agent { seq } if seq <= last => {
+                return Ok(ChunkOutcome::AlreadyStored { last });
+            }
+            Writer::Agent { seq } if seq != last + 1 => {
+                return Err(StoreError::LogChunkSkipped {
+                    run: run_id,
+                    job,
+                    seq,
+                    expected: last + 1,
+                });
+            }
+            Writer::Agent { seq } => seq,
+            Writer::Server => 0,
+        };
+        let mut kept = self.within_limit(stored, bytes);
+        if !kept.is_empty()
+            && !insert_chunk(&mut tx, &run_id, &job, attempt, seq, &kept)
+                .await
+                .map_err(&err)?
+        {
+            kept.clear(); // the note of this attempt is in already
+        }
+        sqlx::query("UPDATE queue SET log_seq = $2, log_bytes = $3 WHERE id = $1")
+            .bind(job_id)
+            .bind(seq.max(last))
+            .bind(stored + kept.len() as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        tx.commit().await.map_err(&err)?;
+        Ok(ChunkOutcome::Stored)
+    }
+
+    /// What of `bytes` goes in after `stored` bytes: all of it within the store's limit; at
+    /// the crossing, what fits and one marker line (so `stored` passes the limit); past
+    /// it, nothing. The same rule as a local run's log file.
+    fn within_limit(&self, stored: i64, bytes: &[u8]) -> Vec<u8> {
+        let limit = self.inner.max_log_bytes;
+        let stored = stored.max(0) as u64;
+        if stored > limit {
+            return Vec::new();
+        }
+        let room = (limit - stored) as usize;
+        if bytes.len() <= room {
+            return bytes.to_vec();
+        }
+        let mut kept = bytes[..room].to_vec();
+        kept.extend_from_slice(
+            format!("\n[railyard: log truncated at {limit} bytes]\n").as_bytes(),
+        );
+        kept
+    }
+
+    /// A job's whole log: its chunks in the database, else (a run stored by an older server)
+    /// its log file; [`StoreError::NoLog`] when neither holds anything.
+    pub async fn job_log(&self, run_id: &str, job: &str) -> Result<Vec<u8>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT bytes FROM job_log_chunks WHERE run_id = $1 AND job_name = $2 ORDER BY id",
+        )
+        .bind(run_id)
+        .bind(job)
+        .fetch_all(self.pool())
+        .await
+        .map_err(self.query_error("reading a job's log"))?;
+        if rows.is_empty() {
+            return self.read_log(run_id, job).await;
+        }
+        let mut log = Vec::new();
+        for row in rows {
+            let bytes: Vec<u8> = row
+                .try_get(0)
+                .map_err(self.query_error("reading a job's log"))?;
+            log.extend_from_slice(&bytes);
+        }
+        Ok(log)
+    }
+
+    /// The chunks of a job's log stored after chunk id `after` (0: from the start), in
+    /// order, at most 256 at a time: a follower asks again from the last id it got.
+    pub async fn log_chunks_after(
+        &self,
+        run_id: &str,
+        job: &str,
+        after: i64,
+    ) -> Result<Vec<LogChunkRow>, StoreError> {
+        let err = self.query_error("reading a job's log");
+        let rows = sqlx::query(
+            "SELECT id, bytes FROM job_log_chunks WHERE run_id = $1 AND job_name = $2 \
+             AND id > $3 ORDER BY id LIMIT $4",
+        )
+        .bind(run_id)
+        .bind(job)
+        .bind(after)
+        .bind(CHUNKS_PER_READ)
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LogChunkRow {
+                    id: r.try_get("id")?,
+                    bytes: r.try_get("bytes")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(&err)
+    }
+}
+
+/// Inserts a chunk; false when that chunk of the attempt is there already.
+async fn insert_chunk(
+    tx: &mut Transaction<'_, Any>,
+    run_id: &str,
+    job: &str,
+    attempt: i64,
+    seq: i64,
+    bytes: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO job_log_chunks (run_id, job_name, attempt, seq, bytes) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(run_id)
+    .bind(job)
+    .bind(attempt)
+    .bind(seq)
+    .bind(bytes)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,237 @@
+//! Server runs' logs in the database: a resent chunk is stored once, a skipped one is refused
+//! naming the job and the chunk awaited, a lapsed attempt's chunk is refused without losing
+//! what was stored, the next attempt's note and chunks follow, the size limit's marker, a
+//! follower's reads by id, and the log file of a run stored before the table. On SQLite, and
+//! on PostgreSQL when available.
+
+use railyard_store::{ChunkOutcome, QueuedJob, Store, StoreError, StoreOptions};
+
+use crate::common::{PgDb, data_dir, new_run, now_ms};
+
+const LEASE: i64 = 60_000;
+
+async fn sqlite(dir: &std::path::Path, max_log_bytes: u64) -> Store {
+    let options = StoreOptions {
+        logs_dir: Some(dir.join("logs")),
+        max_log_bytes,
+        ..Default::default()
+    };
+    let url = dir.join("railyard.db").display().to_string();
+    Store::open_with(&url, &options).await.unwrap()
+}
+
+async fn postgres(url: &str, dir: &std::path::Path, max_log_bytes: u64) -> Store {
+    let options = StoreOptions {
+        logs_dir: Some(dir.join("logs")),
+        max_log_bytes,
+        ..Default::default()
+    };
+    Store::open_with(url, &options).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_logs_on_sqlite() {
+    let dir = data_dir();
+    job_logs(&sqlite(dir.path(), 1 << 20).await).await;
+    limit(&sqlite(&dir.path().join("small"), 20).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_logs_on_postgres() {
+    let Some(db) = PgDb::create("job_logs_on_postgres").await else {
+        return;
+    };
+    let dir = data_dir();
+    let store = postgres(&db.url, dir.path(), 1 << 20).await;
+    job_logs(&store).await;
+    store.close().await;
+    let small = postgres(&db.url, dir.path(), 20).await;
+    limit(&small).await;
+    small.close().await;
+    db.drop_db().await;
+}
+
+/// A run of one job `job` in the queue; its id.
+async fn queued(store: &Store, project: &str, job: &str) -> String {
+    let run = store
+        .create_run(&new_run(project, "railyard-server:test", &[job]))
+        .await
+        .unwrap();
+    let jobs = [QueuedJob {
+        name: job.into(),
+        ..Default::default()
+    }];
+    store
+        .enqueue_run(&run.id, project, "file:///r.git", "abc", &jobs, 3, now_ms())
+        .await
+        .unwrap();
+    run.id
+}
+
+async fn text(store: &Store, run: &str, job: &str) -> String {
+    String::from_utf8(store.job_log(run, job).await.unwrap()).unwrap()
+}
+
+async fn job_logs(store: &Store) {
+    let run = queued(store, "logs", "build").await;
+    let one = store.register_agent("one", 1, &[], now_ms()).await.unwrap();
+    let two = store.register_agent("two", 1, &[], now_ms()).await.unwrap();
+    let t0 = now_ms();
+    let first = store.claim(&one, t0, 1_000).await.unwrap().unwrap();
+    let id = first.job_id.as_str();
+
+    // A chunk sent twice (its answer lost) is stored once and acknowledged both times.
+    let append = |agent: &str, attempt, seq, text: &'static str| {
+        let agent = agent.to_string();
+        async move {
+            store
+                .append_log_chunk(id, &agent, attempt, seq, text.as_bytes())
+                .await
+        }
+    };
+    assert_eq!(
+        append(&one, 1, 1, "a1\n").await.unwrap(),
+        ChunkOutcome::Stored
+    );
+    assert_eq!(
+        append(&one, 1, 1, "a1\n").await.unwrap(),
+        ChunkOutcome::AlreadyStored { last: 1 }
+    );
+    assert_eq!(
+        append(&one, 1, 2, "a2\n").await.unwrap(),
+        ChunkOutcome::Stored
+    );
+    assert_eq!(
+        append(&one, 1, 1, "a1\n").await.unwrap(),
+        ChunkOutcome::AlreadyStored { last: 2 }
+    );
+    // A chunk after a gap is refused, naming the job and the chunk the log waits for.
+    let err = append(&one, 1, 4, "a4\n").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::LogChunkSkipped {
+                seq: 4,
+                expected: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("chunk 4") && message.contains("before chunk 3"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`build`") && message.contains(&run),
+        "{message}"
+    );
+    // Another agent, or another attempt, is not the lease holder.
+    assert_eq!(
+        append(&two, 1, 3, "x\n").await.unwrap(),
+        ChunkOutcome::LeaseLost
+    );
+    assert_eq!(
+        append(&one, 2, 1, "x\n").await.unwrap(),
+        ChunkOutcome::LeaseLost
+    );
+    assert_eq!(text(store, &run, "build").await, "a1\na2\n");
+    let (_, last) = store.leased_job(id, &one, 1).await.unwrap().unwrap();
+    assert_eq!(last, 2);
+
+    // The lease lapses: the first agent's late chunk is refused and what it stored stays.
+    assert_eq!(store.expire_leases(t0 + 2_000).await.unwrap().len(), 1);
+    assert_eq!(
+        append(&one, 1, 3, "late\n").await.unwrap(),
+        ChunkOutcome::LeaseLost
+    );
+    assert_eq!(text(store, &run, "build").await, "a1\na2\n");
+
+    // The next attempt: the server's note, then its own chunks from 1.
+    let second = store.claim(&two, t0 + 2_100, LEASE).await.unwrap().unwrap();
+    assert_eq!((second.job_id.as_str(), second.attempt), (id, 2));
+    let note = "[railyard: attempt 2 on another agent]\n";
+    for _ in 0..2 {
+        let noted = store.append_log_note(id, &two, 2, note).await.unwrap();
+        assert_eq!(noted, ChunkOutcome::Stored);
+    }
+    assert_eq!(
+        store.append_log_note(id, &one, 2, note).await.unwrap(),
+        ChunkOutcome::LeaseLost
+    );
+    assert_eq!(
+        append(&two, 2, 1, "b1\n").await.unwrap(),
+        ChunkOutcome::Stored
+    );
+    assert_eq!(
+        append(&two, 2, 2, "b2 no newline").await.unwrap(),
+        ChunkOutcome::Stored
+    );
+    let whole = format!("a1\na2\n{note}b1\nb2 no newline");
+    assert_eq!(text(store, &run, "build").await, whole);
+
+    // A follower reads by id: from the start, then only what came after.
+    let chunks = store.log_chunks_after(&run, "build", 0).await.unwrap();
+    let joined: Vec<u8> = chunks.iter().flat_map(|c| c.bytes.clone()).collect();
+    assert_eq!(String::from_utf8(joined).unwrap(), whole);
+    assert!(chunks.windows(2).all(|w| w[0].id < w[1].id), "{chunks:?}");
+    let after = chunks[2].id;
+    let rest = store.log_chunks_after(&run, "build", after).await.unwrap();
+    assert_eq!(rest, chunks[3..].to_vec());
+    let last = chunks.last().unwrap().id;
+    assert!(
+        store
+            .log_chunks_after(&run, "build", last)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Another job's log, and a job without any, are apart.
+    assert!(matches!(
+        store.job_log(&run, "test").await,
+        Err(StoreError::NoLog { .. })
+    ));
+
+    old_file(store).await;
+}
+
+/// A run stored by an older server: no chunks in the database, its log in a file; it is read
+/// from there. Once a job has chunks, they are its log.
+async fn old_file(store: &Store) {
+    let run = store
+        .create_run(&new_run("old", "railyard-server:test", &["build"]))
+        .await
+        .unwrap()
+        .id;
+    let mut file = store.log_writer(&run, "build").await.unwrap();
+    file.append(b"from the file\n").await.unwrap();
+    drop(file);
+    assert_eq!(text(store, &run, "build").await, "from the file\n");
+    assert!(
+        store
+            .log_chunks_after(&run, "build", 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Past the size limit (20 bytes here): what fits and one marker line, then chunks are
+/// acknowledged and dropped; the count covers every attempt of the job.
+async fn limit(store: &Store) {
+    let run = queued(store, "limit", "big").await;
+    let me = store.register_agent("me", 1, &[], now_ms()).await.unwrap();
+    let claim = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+    let id = claim.job_id.as_str();
+    for (seq, text) in [(1, "0123456789\n"), (2, "abcdefghijk\n"), (3, "dropped\n")] {
+        let stored = store.append_log_chunk(id, &me, 1, seq, text.as_bytes());
+        assert_eq!(stored.await.unwrap(), ChunkOutcome::Stored, "chunk {seq}");
+    }
+    assert_eq!(
+        text(store, &run, "big").await,
+        "0123456789\nabcdefghi\n[railyard: log truncated at 20 bytes]\n"
+    );
+    let (_, last) = store.leased_job(id, &me, 1).await.unwrap().unwrap();
+    assert_eq!(last, 3, "dropped chunks are acknowledged");
+}

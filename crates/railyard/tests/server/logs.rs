@@ -1,0 +1,137 @@
+//! Job logs live in the database: two servers on one PostgreSQL, an agent talking to one, and
+//! the log read (whole and followed) from the other has every line once; a run stored by an
+//! older server (its log a file in the data folder, no chunks in the database) still reads.
+
+use railyard_store::{JobStatus, NewRun, RunStatus, Store, StoreOptions};
+
+use crate::fleet::*;
+
+const LINES: usize = 200;
+
+#[test]
+fn a_log_sent_to_one_server_is_read_whole_from_another_on_postgres() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    let pipeline = format!(
+        "env: {{ image: busybox }}\njobs:\n  talk:\n    script:\n      - for i in $(seq 1 {LINES}); do echo line-$i; sleep 0.01; done\n"
+    );
+    let mut fleet = Fleet::start_on(&pipeline, Some(&db.url));
+    // Server B: the same database, a data folder of its own, no agent.
+    let b_dir = tempfile::tempdir().unwrap();
+    let (mut b, b_url) = spawn_server(b_dir.path(), "127.0.0.1:0", Some(&db.url));
+    fleet.agent("only-a");
+    let run = trigger(&fleet);
+    // Followed on B while the agent streams to A.
+    let followed = {
+        let (b_url, run) = (b_url.clone(), run.clone());
+        std::thread::spawn(move || follow(&b_url, &run, "talk"))
+    };
+    fleet.wait_success(&run, 240);
+    let followed = followed.join().unwrap();
+    let (get_status, log) = http(
+        &b_url,
+        "GET",
+        &format!("/api/v1/runs/{run}/logs/talk"),
+        Some(ADMIN),
+        "",
+    );
+    let _ = b.kill();
+    let _ = b.wait();
+    assert_eq!(get_status, 200, "{log}");
+    assert_eq!(log, fleet.log(&run, "talk"), "A and B serve the same log");
+    assert_eq!(followed.last().map(|s| s.as_str()), Some("success"));
+    assert_eq!(
+        followed[..followed.len() - 1],
+        log.lines().collect::<Vec<_>>(),
+        "the followed lines are the stored ones"
+    );
+    for i in 1..=LINES {
+        let line = format!("line-{i}");
+        assert_eq!(
+            log.lines().filter(|l| *l == line).count(),
+            1,
+            "{line}\n{log}"
+        );
+    }
+    assert!(
+        !b_dir.path().join("data/logs").exists(),
+        "server B wrote no log file"
+    );
+    assert_nothing_left(&run);
+}
+
+#[test]
+fn an_older_servers_log_file_is_still_served() {
+    older_servers_log(Fleet::start(""), None);
+}
+
+#[test]
+fn an_older_servers_log_file_is_still_served_on_postgres() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    older_servers_log(Fleet::start_on("", Some(&db.url)), Some(&db.url));
+}
+
+/// A run as a server before the log table left it: its job's log in the data folder's
+/// `logs/`, written by the same store code, and nothing in the database.
+fn older_servers_log(fleet: Fleet, database: Option<&str>) {
+    let data = fleet.dir.path().join("data");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let run = runtime.block_on(async {
+        let store = match database {
+            Some(url) => {
+                let options = StoreOptions {
+                    logs_dir: Some(data.join("logs")),
+                    ..Default::default()
+                };
+                Store::open_with(url, &options).await.unwrap()
+            }
+            None => Store::open_in(&data).await.unwrap(),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let run = store
+            .create_run(&NewRun {
+                project: "demo".into(),
+                pipeline_path: ".railyard.yml".into(),
+                commit: None,
+                owner: "railyard-server".into(),
+                jobs: vec!["old".into()],
+                started_at: now,
+            })
+            .await
+            .unwrap();
+        let mut log = store.log_writer(&run.id, "old").await.unwrap();
+        log.append(b"from an older server\nits last line")
+            .await
+            .unwrap();
+        drop(log);
+        store
+            .job_finished(&run.id, "old", JobStatus::Success, now, None)
+            .await
+            .unwrap();
+        store
+            .set_run_status(&run.id, RunStatus::Success, Some(now))
+            .await
+            .unwrap();
+        store.close().await;
+        run.id
+    });
+    assert_eq!(
+        fleet.log(&run, "old"),
+        "from an older server\nits last line"
+    );
+    assert_eq!(
+        follow(&fleet.url, &run, "old"),
+        ["from an older server", "its last line", "success"]
+    );
+    let printed = fleet.cli_ok(&["logs", &run, "old"]);
+    assert!(printed.contains("from an older server"), "{printed}");
+    // A job with neither chunks nor a file has no log.
+    let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/logs/other"));
+    assert_eq!(status, 404, "{body}");
+}
