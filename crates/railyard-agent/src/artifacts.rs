@@ -1,12 +1,12 @@
 //! Sends a finished job's artifacts to the server, one file per `PUT`, each streamed from
-//! disk and resent until the server has it (the server replaces a file with the same path, so
+//! disk and resent until the server answers (the server replaces a file with the same path, so
 //! a resend after an unseen answer stores it once).
 
 use std::path::Path;
-use std::time::Duration;
 
 use railyard_types::protocol::Claim;
 
+use crate::retry::until_answered;
 use crate::{AgentError, Client};
 
 /// Uploads every file under `dir` (the job's artifacts folder); a missing folder is no
@@ -41,21 +41,10 @@ pub(crate) async fn upload_all(
             percent_encode(agent_id),
             claim.attempt
         );
-        let mut delay = Duration::from_millis(200);
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match client.put_file(&path, entry.path()).await {
-                Ok(()) => break,
-                Err(e @ AgentError::Api { .. }) => return Err(e),
-                Err(e) if tries >= 10 => return Err(e),
-                Err(e) => {
-                    tracing::warn!("uploading {}: {e}; retrying", relative.display());
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
+        // Resent until the server answers, however long it is away: its lease is renewed
+        // meanwhile, and a starting server gives it a whole lease again.
+        let what = format!("uploading {}", relative.display());
+        until_answered(&what, || client.put_file(&path, entry.path())).await?;
         sent += 1;
     }
     Ok(sent)

@@ -6,22 +6,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use railyard_docker::Docker;
-use railyard_runner::{Event, RunOptions, Stream};
+use railyard_runner::{Event, RunOptions};
 use railyard_types::JobStatus;
-use railyard_types::protocol::{
-    Claim, Completion, LeaseRef, LogAck, LogChunk, Registered, Renewed,
-};
+use railyard_types::protocol::{Claim, Completion, LeaseRef, Registered, Renewed};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::report::Gathered;
+use crate::retry::until_answered;
+use crate::ship::LogShip;
 use crate::tests_queue::ServerQueue;
 use crate::{AgentError, Client};
 use railyard_runner::shards::OneShard;
 
-/// A chunk is sent when it holds this much, or when the last send is this old.
-const CHUNK_BYTES: usize = 32 * 1024;
-const CHUNK_EVERY: Duration = Duration::from_millis(300);
+/// The runner's events are taken by batches of at most this many.
+const EVENTS_AT_ONCE: usize = 512;
 
 pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim: Claim) {
     tracing::info!(job = %claim.job, run = %claim.run_id, attempt = claim.attempt, "job claimed");
@@ -36,10 +35,19 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
         cancel.clone(),
         lost.clone(),
     ));
-    let mut log = Shipper::new(client.clone(), me.agent_id.clone(), &claim);
+    let dir = tempfile::Builder::new().prefix("railyard-job-").tempdir();
+    // Past its memory cap the log waits in the job's folder (without one, beside it: made
+    // only if needed).
+    let spool_file = match &dir {
+        Ok(dir) => dir.path().join("log.spool"),
+        Err(_) => std::env::temp_dir().join(format!(
+            "railyard-log-{}-{}.spool",
+            claim.job_id, claim.attempt
+        )),
+    };
+    let log = LogShip::start(client.clone(), me.agent_id.clone(), &claim, spool_file);
     let pipeline_job = claim.shard.as_ref().map_or(&claim.job, |s| &s.job).clone();
     let mut gathered = Gathered::new(&claim.job, &pipeline_job);
-    let dir = tempfile::Builder::new().prefix("railyard-job-").tempdir();
     let (mut status, mut error) = match &dir {
         Ok(dir) => {
             let ran = execute(
@@ -47,7 +55,7 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
                 docker,
                 (me, &claim),
                 dir.path(),
-                &mut log,
+                &log,
                 &mut gathered,
                 cancel,
             )
@@ -63,6 +71,7 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
             (JobStatus::Failed, Some(e))
         }
     };
+    tracing::info!(job = %claim.job, run = %claim.run_id, status = status.as_str(), "job ended: sending its artifacts, log and result");
     if let Ok(dir) = &dir {
         let mut folder = dir
             .path()
@@ -88,9 +97,11 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
             }
         }
     }
-    let shipped = log.flush().await;
-    heartbeat.abort();
+    // The heartbeat goes on until the result is in: the last of a long log and the result
+    // may take a while to reach a server that was away.
+    let shipped = log.finish().await;
     if lost.load(Ordering::SeqCst) || shipped.as_ref().is_err_and(|e| e.is_lease_lost()) {
+        heartbeat.abort();
         tracing::warn!(job = %claim.job, run = %claim.run_id, "lease lost: result discarded");
         return;
     }
@@ -104,18 +115,20 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
         timings: gathered.timings,
         env_image: gathered.env_image,
     };
-    for _ in 0..30 {
-        match client.post::<_, serde_json::Value>(&path, &body).await {
-            Ok(_) => return,
-            Err(e) if matches!(e, AgentError::Api { .. }) => {
-                tracing::warn!("reporting job {}: {e}", claim.job);
-                return;
-            }
-            Err(e) => {
-                tracing::warn!("reporting job {}: {e}; retrying", claim.job);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+    let what = format!("reporting job {}", claim.job);
+    let reported =
+        until_answered(&what, || client.post::<_, serde_json::Value>(&path, &body)).await;
+    heartbeat.abort();
+    match reported {
+        Ok(_) => {
+            tracing::info!(job = %claim.job, run = %claim.run_id, status = status.as_str(), "job reported")
         }
+        Err(e) if e.is_lease_lost() => tracing::warn!(
+            job = %claim.job,
+            run = %claim.run_id,
+            "the server no longer holds this lease (it lapsed, or an earlier try of this report was recorded): result not resent"
+        ),
+        Err(e) => tracing::warn!("reporting job {}: {e}", claim.job),
     }
 }
 
@@ -125,7 +138,7 @@ async fn execute(
     docker: &Docker,
     (me, claim): (&Registered, &Claim),
     dir: &Path,
-    log: &mut Shipper,
+    log: &LogShip,
     gathered: &mut Gathered,
     cancel: CancellationToken,
 ) -> Result<(JobStatus, Option<String>), AgentError> {
@@ -207,18 +220,13 @@ async fn execute(
             }
         }
     });
-    let mut tick = tokio::time::interval(CHUNK_EVERY);
-    loop {
-        tokio::select! {
-            event = rx.recv() => {
-                let Some(event) = event else { break };
-                log.event(&event);
-                gathered.event(&event);
-                if log.pending() >= CHUNK_BYTES {
-                    let _ = log.flush().await;
-                }
-            }
-            _ = tick.tick() => { let _ = log.flush().await; }
+    // Taken as they come, as many as are waiting at once: the log ships from its own task,
+    // so a server away holds neither the events nor the memory here.
+    let mut events = Vec::with_capacity(EVENTS_AT_ONCE);
+    while rx.recv_many(&mut events, EVENTS_AT_ONCE).await > 0 {
+        log.events(&events);
+        for event in events.drain(..) {
+            gathered.event(&event);
         }
     }
     let outcome = runner
@@ -312,123 +320,6 @@ async fn heartbeat(
                 return;
             }
             Err(e) => tracing::warn!("heartbeat: {e}"),
-        }
-    }
-}
-
-/// Gathers log lines and sends them in numbered chunks, each until acknowledged.
-struct Shipper {
-    client: Client,
-    path: String,
-    agent_id: String,
-    attempt: i64,
-    seq: i64,
-    buffer: String,
-    lost: bool,
-}
-
-impl Shipper {
-    fn new(client: Client, agent_id: String, claim: &Claim) -> Shipper {
-        Shipper {
-            client,
-            path: format!("/api/v1/jobs/{}/logs", claim.job_id),
-            agent_id,
-            attempt: claim.attempt,
-            seq: 0,
-            buffer: String::new(),
-            lost: false,
-        }
-    }
-
-    fn line(&mut self, line: &str) {
-        self.buffer.push_str(line);
-        self.buffer.push('\n');
-    }
-
-    fn pending(&self) -> usize {
-        self.buffer.len()
-    }
-
-    fn event(&mut self, event: &Event) {
-        match event {
-            Event::Output { line, stream, .. } => match stream {
-                Stream::Railyard => self.line(&format!("[railyard] {line}")),
-                _ => self.line(line),
-            },
-            Event::StepStarted { command, .. } => self.line(&format!("$ {command}")),
-            Event::StepFinished {
-                index,
-                status,
-                exit_code,
-                ..
-            } => self.line(&format!(
-                "[railyard] step {} {}{}",
-                index + 1,
-                status.as_str(),
-                exit_code
-                    .map(|c| format!(" (exit code {c})"))
-                    .unwrap_or_default()
-            )),
-            Event::EnvOutput { line, .. } => self.line(&format!("[env] {line}")),
-            Event::EnvReady {
-                env,
-                image_id,
-                cached,
-                ..
-            } => self.line(&format!(
-                "[railyard] env {env}: {} {image_id}",
-                if *cached {
-                    "reused image"
-                } else {
-                    "built image"
-                }
-            )),
-            Event::JobFinished { status, error, .. } => self.line(&format!(
-                "[railyard] job {}{}",
-                status.as_str(),
-                error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
-            )),
-            _ => {}
-        }
-    }
-
-    /// Sends what is buffered as the next chunk, resending until the server acknowledges it
-    /// (or says the lease is gone).
-    async fn flush(&mut self) -> Result<(), AgentError> {
-        if self.buffer.is_empty() || self.lost {
-            return Ok(());
-        }
-        let chunk = LogChunk {
-            agent_id: self.agent_id.clone(),
-            attempt: self.attempt,
-            seq: self.seq + 1,
-            text: std::mem::take(&mut self.buffer),
-        };
-        let mut delay = Duration::from_millis(200);
-        loop {
-            match self.client.post::<_, LogAck>(&self.path, &chunk).await {
-                Ok(_) => {
-                    self.seq = chunk.seq;
-                    return Ok(());
-                }
-                Err(e) if e.is_lease_lost() => {
-                    self.lost = true;
-                    return Err(e);
-                }
-                Err(
-                    e @ AgentError::Api {
-                        status: 400..500, ..
-                    },
-                ) => {
-                    tracing::error!("log chunk {} refused: {e}", chunk.seq);
-                    return Err(e);
-                }
-                Err(e) => {
-                    tracing::warn!("sending log chunk {}: {e}; retrying", chunk.seq);
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
         }
     }
 }

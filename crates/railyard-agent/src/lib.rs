@@ -4,7 +4,9 @@
 //! Each slot is one loop: claim, run, report. While a job runs, a heartbeat renews its
 //! lease; if the server says the lease is gone (it lapsed and the job went to another
 //! agent), the job is cancelled and its result discarded. Log lines go to the server in
-//! numbered chunks, each resent until acknowledged; the server stores a chunk once.
+//! numbered chunks, each resent until acknowledged (the server stores a chunk once), from a
+//! task of their own: past 1 MiB waiting, lines wait in a file in the job's folder. Chunks,
+//! artifacts and the result are resent until the server answers, however long it is away.
 #![warn(missing_docs)]
 
 mod artifacts;
@@ -12,6 +14,9 @@ pub mod client;
 mod errors;
 mod job;
 mod report;
+mod retry;
+mod ship;
+mod spool;
 mod tests_queue;
 
 use std::time::Duration;

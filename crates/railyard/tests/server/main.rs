@@ -13,6 +13,7 @@ mod fleet_scale;
 mod logs;
 mod openapi;
 mod queue;
+mod server_away;
 mod shards;
 mod story;
 mod uploads;
