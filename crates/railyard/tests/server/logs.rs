@@ -135,3 +135,61 @@ fn older_servers_log(fleet: Fleet, database: Option<&str>) {
     let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/logs/other"));
     assert_eq!(status, 404, "{body}");
 }
+
+#[test]
+fn log_chunks_over_http_are_stored_once_and_in_order() {
+    chunks_over_http(Fleet::start(ONE_JOB));
+}
+
+#[test]
+fn log_chunks_over_http_on_postgres() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    chunks_over_http(Fleet::start_on(ONE_JOB, Some(&db.url)));
+}
+
+const ONE_JOB: &str = "env: { image: busybox }\njobs:\n  only:\n    script: [\"true\"]\n";
+
+/// An agent simulated over HTTP: a resent chunk is acknowledged and stored once, a skipped
+/// one gets 409 naming the chunk awaited, another attempt's gets 410; none of them moves the
+/// log.
+fn chunks_over_http(fleet: Fleet) {
+    let post = |path: &str, body: serde_json::Value| {
+        http(&fleet.url, "POST", path, Some(AGENT), &body.to_string())
+    };
+    let (status, body) = post(
+        "/api/v1/agents/register",
+        serde_json::json!({"name": "sim", "slots": 1}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let agent: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let agent = agent["agent_id"].as_str().unwrap().to_string();
+    let run = trigger(&fleet);
+    let (status, body) = post(
+        "/api/v1/agents/claim",
+        serde_json::json!({"agent_id": agent, "wait_ms": 10_000}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let claim: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let path = format!("/api/v1/jobs/{}/logs", claim["job_id"].as_str().unwrap());
+    let chunk = |attempt: i64, seq: i64, text: &str| {
+        post(
+            &path,
+            serde_json::json!({"agent_id": agent, "attempt": attempt, "seq": seq, "text": text}),
+        )
+    };
+    for _ in 0..2 {
+        let (status, body) = chunk(1, 1, "first\n");
+        assert_eq!((status, body.as_str()), (200, r#"{"acked":1}"#));
+    }
+    let (status, body) = chunk(1, 3, "third\n");
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.contains("chunk 3 of job `only`") && body.contains("before chunk 2"),
+        "{body}"
+    );
+    let (status, body) = chunk(2, 2, "other attempt\n");
+    assert_eq!(status, 410, "{body}");
+    assert_eq!(fleet.log(&run, "only"), "first\n");
+}
