@@ -1,8 +1,8 @@
 //! Server runs' logs in the database: a resent chunk is stored once, a skipped one is refused
 //! naming the job and the chunk awaited, a lapsed attempt's chunk is refused without losing
 //! what was stored, the next attempt's note and chunks follow, the size limit's marker, a
-//! follower's reads by id, and the log file of a run stored before the table. On SQLite, and
-//! on PostgreSQL when available.
+//! follower's reads by id (also while four jobs are written at once), and the log file of a
+//! run stored before the table. On SQLite, and on PostgreSQL when available.
 
 use railyard_store::{ChunkOutcome, QueuedJob, Store, StoreError, StoreOptions};
 
@@ -34,6 +34,24 @@ async fn job_logs_on_sqlite() {
     let dir = data_dir();
     job_logs(&sqlite(dir.path(), 1 << 20).await).await;
     limit(&sqlite(&dir.path().join("small"), 20).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn followers_miss_nothing_on_sqlite() {
+    let dir = data_dir();
+    followers(&sqlite(dir.path(), 1 << 20).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn followers_miss_nothing_on_postgres() {
+    let Some(db) = PgDb::create("followers_miss_nothing_on_postgres").await else {
+        return;
+    };
+    let dir = data_dir();
+    let store = postgres(&db.url, dir.path(), 1 << 20).await;
+    followers(&store).await;
+    store.close().await;
+    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -234,4 +252,94 @@ async fn limit(store: &Store) {
     );
     let (_, last) = store.leased_job(id, &me, 1).await.unwrap().unwrap();
     assert_eq!(last, 3, "dropped chunks are acknowledged");
+}
+
+/// Four jobs' agents append at once (their chunk ids interleave), each chunk sent three times
+/// at once, while a follower of each job reads "chunks after the last id I got" as /follow
+/// does: once the writers are done, one more read must leave every follower with its whole
+/// log, each chunk once and in order. A chunk committed after a follower read a later id of
+/// its job would be missed for good.
+async fn followers(store: &Store) {
+    const JOBS: usize = 4;
+    const CHUNKS: i64 = 60;
+    let names: Vec<String> = (0..JOBS).map(|k| format!("j{k}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let run = store
+        .create_run(&new_run("follow", "railyard-server:test", &refs))
+        .await
+        .unwrap();
+    let jobs: Vec<QueuedJob> = names
+        .iter()
+        .map(|n| QueuedJob {
+            name: n.clone(),
+            ..Default::default()
+        })
+        .collect();
+    store
+        .enqueue_run(
+            &run.id,
+            "follow",
+            "file:///r.git",
+            "abc",
+            &jobs,
+            1,
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    let mut readers = Vec::new();
+    for _ in 0..JOBS {
+        let agent = store.register_agent("w", 1, &[], now_ms()).await.unwrap();
+        let claim = store.claim(&agent, now_ms(), LEASE).await.unwrap().unwrap();
+        let (store, done) = (store.clone(), done.clone());
+        let job = claim.job.clone();
+        writers.push(tokio::spawn(async move {
+            for seq in 1..=CHUNKS {
+                // Each chunk three times at once, as a resend racing the request it repeats
+                // (through another server, say): one stores it, the others acknowledge it.
+                let text = format!("{job} {seq}\n");
+                let send =
+                    || store.append_log_chunk(&claim.job_id, &agent, 1, seq, text.as_bytes());
+                let (a, b, c) = tokio::join!(send(), send(), send());
+                let mut outcomes = [a.unwrap(), b.unwrap(), c.unwrap()];
+                outcomes.sort_by_key(|o| *o != ChunkOutcome::Stored);
+                let again = ChunkOutcome::AlreadyStored { last: seq };
+                assert_eq!(
+                    outcomes,
+                    [ChunkOutcome::Stored, again, again],
+                    "chunk {seq}"
+                );
+            }
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }));
+    }
+    for job in names.clone() {
+        let (store, done, run) = (store.clone(), done.clone(), run.id.clone());
+        readers.push(tokio::spawn(async move {
+            let (mut after, mut text) = (0, String::new());
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst) == JOBS;
+                let page = store.log_chunks_after(&run, &job, after).await.unwrap();
+                for chunk in &page {
+                    assert!(chunk.id > after);
+                    after = chunk.id;
+                    text.push_str(std::str::from_utf8(&chunk.bytes).unwrap());
+                }
+                if finished && page.is_empty() {
+                    return (job, text);
+                }
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    for r in readers {
+        let (job, text) = r.await.unwrap();
+        let expected: String = (1..=CHUNKS).map(|seq| format!("{job} {seq}\n")).collect();
+        assert_eq!(text, expected, "what the follower of {job} got");
+    }
 }
