@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
+use crate::retry::is_transient;
 use crate::{AgentError, Client};
 
 /// One shard's handle on its job's queue at the server.
@@ -71,7 +72,7 @@ impl ServerQueue {
             };
             match answer {
                 Ok(v) => return Some(Ok(v)),
-                Err(e @ (AgentError::Http { .. } | AgentError::Api { status: 500.., .. })) => {
+                Err(e) if is_transient(&e) => {
                     tracing::warn!("test queue: {e}; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
