@@ -177,7 +177,10 @@ pub(crate) const OPS: &[Op] = &[
         Agent,
         "Send a numbered log chunk",
         Some("`{agent_id, attempt, seq, text}`"),
-        (200, "`{acked}`; 409 if a chunk is skipped"),
+        (
+            200,
+            "`{acked}`; 409 if a chunk is skipped; 410 if the lease was lost",
+        ),
     ),
     op(
         "post",
