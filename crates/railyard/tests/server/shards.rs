@@ -236,10 +236,12 @@ fn shard_protocol_with_simulated_agents() {
             json!({"job": "test", "shard": 2, "shards": 2})
         ]
     );
-    let (one, two) = if one["shard"]["shard"] == 1 {
-        (one, two)
+    // Which agent got which shard is up to the queue (the shards were queued in the same
+    // millisecond): name them by the shard they hold.
+    let ((one, a), (two, b)) = if one["shard"]["shard"] == 1 {
+        ((one, a), (two, b))
     } else {
-        (two, one)
+        ((two, b), (one, a))
     };
     assert_eq!(one["job"], "test [1/2]");
     // `after` needs `test`: it waits while any shard runs.
