@@ -18,9 +18,10 @@ mod openapi;
 pub mod protocol;
 mod webhook;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use railyard_store::Store;
@@ -96,6 +97,8 @@ struct Shared {
     config: ServerConfig,
     /// Woken whenever a job enters the queue, so waiting claims answer at once.
     work: Notify,
+    /// When this server last noted each agent as seen (see [`AppState::note_agent`]).
+    noted: Mutex<HashMap<String, i64>>,
 }
 
 impl AppState {
@@ -106,6 +109,7 @@ impl AppState {
                 store,
                 config,
                 work: Notify::new(),
+                noted: Default::default(),
             }),
         }
     }
@@ -120,6 +124,37 @@ impl AppState {
 
     pub(crate) fn work(&self) -> &Notify {
         &self.inner.work
+    }
+
+    /// Notes an agent as seen at `now` ([`Store::touch_agent`]) unless this server did so less
+    /// than `every_ms` ago: a claim then costs no look-up of the agent (on SQLite each
+    /// statement is a hand-off to sqlx's worker thread, the claim's main cost). False when no
+    /// such agent is registered.
+    pub(crate) async fn note_agent(
+        &self,
+        id: &str,
+        now: i64,
+        every_ms: i64,
+    ) -> Result<bool, railyard_store::StoreError> {
+        let fresh =
+            |noted: &HashMap<String, i64>| noted.get(id).is_some_and(|at| now - at < every_ms);
+        if fresh(&self.noted()) {
+            return Ok(true);
+        }
+        if !self.store().touch_agent(id, now, every_ms).await? {
+            return Ok(false);
+        }
+        let mut noted = self.noted();
+        if noted.len() >= 4096 {
+            // Agents gone for good (each registration has its own id) fall out.
+            noted.retain(|_, at| now - *at < every_ms);
+        }
+        noted.insert(id.to_owned(), now);
+        Ok(true)
+    }
+
+    fn noted(&self) -> MutexGuard<'_, HashMap<String, i64>> {
+        self.inner.noted.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

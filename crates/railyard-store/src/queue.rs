@@ -304,19 +304,19 @@ impl Store {
                 "UPDATE queue SET state = 'queued', agent_id = NULL, lease_until = NULL \
                  WHERE id = $1 AND attempt = $2 AND state = 'leased' AND lease_until < $3"
             } else {
-                "UPDATE queue SET state = 'done', result = 'failed', lease_until = NULL \
+                "UPDATE queue SET state = 'done', result = 'failed', lease_until = NULL, \
+                 ended_at = $3, error = $4 \
                  WHERE id = $1 AND attempt = $2 AND state = 'leased' AND lease_until < $3"
             };
-            let done = sqlx::query(sql)
-                .bind(&id)
-                .bind(attempt)
-                .bind(now)
-                .execute(self.pool())
-                .await
-                .map_err(&err)?;
+            let why = format!("agent lost: its lease lapsed on each of {max} attempt(s)");
+            let mut query = sqlx::query(sql).bind(&id).bind(attempt).bind(now);
+            if !requeued {
+                query = query.bind(&why);
+            }
+            let done = query.execute(self.pool()).await.map_err(&err)?;
             if done.rows_affected() == 1 {
                 if !requeued {
-                    let why = format!("agent lost: its lease lapsed on each of {max} attempt(s)");
+                    // SQLite's `queue_ended` trigger wrote this already; PostgreSQL needs it.
                     self.job_finished(&run_id, &job, JobStatus::Failed, now, Some(&why))
                         .await?;
                 }

@@ -55,11 +55,7 @@ pub(super) async fn claim(
         tokio::pin!(notified);
         notified.as_mut().enable();
         let now = now_ms();
-        if !state
-            .store()
-            .touch_agent(&body.agent_id, now, touch_every)
-            .await?
-        {
+        if !state.note_agent(&body.agent_id, now, touch_every).await? {
             return Err(ApiError::NotFound(format!(
                 "agent `{}`: register first",
                 body.agent_id
@@ -115,8 +111,7 @@ pub(super) async fn heartbeat(
         Some(cancel) => {
             // An agent whose every slot is busy claims nothing: its heartbeats keep it live.
             state
-                .store()
-                .touch_agent(&body.agent_id, now, touch_every(lease_ms))
+                .note_agent(&body.agent_id, now, touch_every(lease_ms))
                 .await?;
             Ok(Json(Renewed {
                 lease_until: now + lease_ms,

@@ -3,13 +3,13 @@
 use railyard_types::{JobStatus, RunStatus, StepStatus};
 use sqlx::Row;
 
-use crate::runs::{JOB_END, JOB_END_CONFLICT, record_job_end};
+use crate::runs::{JOB_END, JOB_END_CONFLICT};
 use crate::{Backend, Store, StoreError};
 
 impl Store {
     /// Ends a leased job with the agent's result and records it on the job (as
-    /// [`Store::job_finished`]), in one transaction: one commit, where the two took two or
-    /// three (on PostgreSQL one statement). False when the agent no longer holds the lease (nothing changes). Call
+    /// [`Store::job_finished`]), in one statement on either backend (one round trip, one
+    /// commit). False when the agent no longer holds the lease (nothing changes). Call
     /// [`Store::advance_run`] after: its check must see this end committed.
     pub async fn finish_leased_job(
         &self,
@@ -22,7 +22,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let doing = "completing a job";
         let err = self.query_error(doing);
-        let end = "UPDATE queue SET state = 'done', result = $4, lease_until = NULL \
+        let end = "UPDATE queue SET state = 'done', result = $4, lease_until = NULL, \
+             ended_at = $5, error = $6 \
              WHERE id = $1 AND agent_id = $2 AND attempt = $3 AND state = 'leased' \
              RETURNING run_id, job_name";
         if self.backend() == Backend::Postgres {
@@ -49,28 +50,20 @@ impl Store {
                 .map_err(&err)?;
             return Ok(row.is_some());
         }
-        let mut tx = self.pool().begin().await.map_err(&err)?;
-        let row = sqlx::query(end)
+        // SQLite: the `queue_ended` trigger (migration 0015) records the job's end and cancels
+        // its running steps in this one statement; `fetch_all` steps it to its end, so that its
+        // implicit transaction commits now.
+        let rows = sqlx::query(end)
             .bind(job_id)
             .bind(agent_id)
             .bind(attempt)
             .bind(status.as_str())
-            .fetch_optional(&mut *tx)
+            .bind(at)
+            .bind(error)
+            .fetch_all(self.pool())
             .await
             .map_err(&err)?;
-        let Some(row) = row else {
-            tx.rollback().await.map_err(&err)?;
-            return Ok(false);
-        };
-        let (run_id, job): (String, String) = (
-            row.try_get("run_id").map_err(&err)?,
-            row.try_get("job_name").map_err(&err)?,
-        );
-        record_job_end(&mut tx, &run_id, &job, status, at, error)
-            .await
-            .map_err(|e| self.job_error(e, &run_id, &job, doing))?;
-        tx.commit().await.map_err(&err)?;
-        Ok(true)
+        Ok(!rows.is_empty())
     }
 
     /// Moves a run on after a job ended: queues the waiting jobs whose needs all let

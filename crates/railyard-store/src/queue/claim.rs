@@ -57,7 +57,7 @@ impl Store {
         let (fits_q, fits_p) = (fits("q"), fits("p"));
         let update = format!(
             "UPDATE queue SET state = 'leased', agent_id = $1, lease_until = $2, \
-             attempt = attempt + 1, log_seq = 0 \
+             attempt = attempt + 1, log_seq = 0, claimed_at = $3 \
              WHERE state = 'queued' AND id = (SELECT q.id FROM queue q WHERE q.state = 'queued' \
              AND {fits_q} AND q.project = ({QUEUED_PROJECTS}, ready AS (SELECT ps.project, \
              (SELECT p.queued_at FROM queue p WHERE p.state = 'queued' \
@@ -75,24 +75,19 @@ impl Store {
                 .claim_on_postgres(&update, agent_id, now, lease_ms)
                 .await;
         }
-        // SQLite: the statement holds the one write lock, so its count of leases is exact.
+        // SQLite: the statement holds the one write lock, so its count of leases is exact,
+        // and the `queue_claimed` trigger (migration 0015) marks the job running and counts its
+        // wait in the same statement. `fetch_all` steps it to its end, so that its implicit
+        // transaction commits now.
         let err = self.query_error("claiming a job");
-        let mut tx = self.pool().begin().await.map_err(&err)?;
-        let row = sqlx::query(sqlx::AssertSqlSafe(update))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(update))
             .bind(agent_id)
             .bind(now + lease_ms)
-            .fetch_optional(&mut *tx)
+            .bind(now)
+            .fetch_all(self.pool())
             .await
             .map_err(&err)?;
-        let Some(row) = row else {
-            tx.commit().await.map_err(&err)?;
-            return Ok(None);
-        };
-        let claim = claim_from_row(&row).map_err(&err)?;
-        let queued_at: i64 = row.try_get("queued_at").map_err(&err)?;
-        self.record_claim(&mut tx, &claim, queued_at, now).await?;
-        tx.commit().await.map_err(&err)?;
-        Ok(Some(claim))
+        rows.first().map(claim_from_row).transpose().map_err(&err)
     }
 
     /// The claim on PostgreSQL: one statement (so one round trip and one commit) leases the

@@ -90,3 +90,21 @@ pub(crate) async fn record_wait(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::WAIT_BOUNDS_MS;
+
+    /// SQLite's claim trigger counts waits with the bounds written out in its migration.
+    #[test]
+    fn the_claim_trigger_has_the_wait_bounds() {
+        let sql = include_str!("../../migrations/sqlite/0015_queue_triggers.sql");
+        let bounds: Vec<i64> = sql
+            .split("WHEN w <= ")
+            .skip(1)
+            .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(bounds, WAIT_BOUNDS_MS);
+        assert!(sql.contains(&format!("ELSE {} END", i64::MAX)));
+    }
+}
