@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod advisories;
+mod artifacts;
 mod connect;
 mod errors;
 mod fleet;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use sqlx::AnyPool;
 
 pub use advisories::{AffectedImage, ImportCounts, RematchCounts};
+pub use artifacts::{ARTIFACT_CHUNK_BYTES, ArtifactUpload, ORPHAN_CHUNK_AGE_MS, StoredArtifact};
 pub use connect::Backend;
 pub use errors::StoreError;
 pub use fleet::{AgentInfo, WAIT_BOUNDS_MS, WaitHistogram};

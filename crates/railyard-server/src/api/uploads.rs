@@ -1,10 +1,13 @@
-//! What agents send back besides logs and the result: a job's artifacts, kept under the data
-//! folder (`<data>/artifacts/<run id>/<job>/<path>`), listed and downloaded through the API.
+//! What agents send back besides logs and the result: a job's artifacts, kept in the
+//! database as chunks (see `railyard_store::ArtifactUpload`), so that every server on one
+//! PostgreSQL serves them; listed and downloaded through the API. Servers before that kept
+//! them under the data folder (`<data>/artifacts/<run id>/<job>/<path>`): those are still
+//! listed and served.
 //!
 //! An upload is `PUT /api/v1/jobs/{job_id}/artifacts/{path}?agent_id=…&attempt=…` with the
-//! file as the body, under the job's lease. It is streamed to a temporary file beside its
-//! place and renamed there once whole, so a retried upload (the agent did not see the answer)
-//! replaces the file with the same bytes, and a cut one leaves nothing.
+//! file as the body, under the job's lease. It is streamed into chunks under its own id and
+//! becomes the artifact once whole, so a retried upload (the agent did not see the answer)
+//! replaces the file with the same bytes, and a cut one leaves nothing that shows.
 
 use std::path::{Component, Path as FsPath, PathBuf};
 
@@ -15,12 +18,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
 
 use super::{Admin, AgentAuth, ApiResult};
-use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::ArtifactEntry;
+use crate::{AppState, now_ms};
+use railyard_store::{ARTIFACT_CHUNK_BYTES, ArtifactUpload, ORPHAN_CHUNK_AGE_MS};
 
 /// The largest artifact file the server takes.
 pub const MAX_ARTIFACT_BYTES: u64 = 256 << 20;
@@ -65,51 +68,38 @@ pub fn safe_relative(path: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// How the temporary file of an upload in progress is named. A server killed mid-upload
-/// leaves one behind; listings skip them.
+/// How a server before artifacts moved into the database named an upload in progress; its
+/// listings skip such files.
 const UPLOAD_PREFIX: &str = ".railyard-upload-";
 
-/// Streams `body` into `dest` (through a temporary file beside it, renamed once whole),
-/// refusing more than `limit` bytes.
-pub async fn store_file(
-    dest: &FsPath,
+/// Streams `body` into `upload` in chunks of [`ARTIFACT_CHUNK_BYTES`], refusing more than
+/// `limit` bytes.
+async fn write_body(
+    upload: &mut ArtifactUpload,
+    name: &str,
     body: RawBody,
     limit: u64,
-) -> Result<(), (StatusCode, String)> {
-    let internal = |e: std::io::Error| {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("writing {}: {e}", dest.display()),
-        )
-    };
-    let parent = dest.parent().expect("a job folder holds the file");
-    tokio::fs::create_dir_all(parent).await.map_err(internal)?;
-    let temp = tempfile::Builder::new()
-        .prefix(UPLOAD_PREFIX)
-        .tempfile_in(parent)
-        .map_err(internal)?;
-    let (std_file, temp_path) = temp.into_parts();
-    let mut file = tokio::fs::File::from_std(std_file);
+) -> ApiResult<()> {
     let mut stream = body.into_data_stream();
-    let mut written: u64 = 0;
+    let mut pending: Vec<u8> = Vec::with_capacity(ARTIFACT_CHUNK_BYTES);
+    let mut total: u64 = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| (StatusCode::BAD_REQUEST, format!("the upload was cut: {e}")))?;
-        written += chunk.len() as u64;
-        if written > limit {
-            return Err((
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "artifact `{}` is over the server's limit of {limit} bytes: keep large outputs elsewhere or leave them out of `artifacts`",
-                    dest.file_name().unwrap_or_default().to_string_lossy()
-                ),
-            ));
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the upload was cut: {e}")))?;
+        total += chunk.len() as u64;
+        if total > limit {
+            return Err(ApiError::TooLarge(format!(
+                "artifact `{name}` is over the server's limit of {limit} bytes: keep large outputs elsewhere or leave them out of `artifacts`"
+            )));
         }
-        file.write_all(&chunk).await.map_err(internal)?;
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= ARTIFACT_CHUNK_BYTES {
+            upload.write(&pending, now_ms()).await?;
+            pending.clear();
+        }
     }
-    file.flush().await.map_err(internal)?;
-    file.sync_all().await.map_err(internal)?;
-    temp_path.persist(dest).map_err(|e| internal(e.error))?;
+    if !pending.is_empty() || upload.size() == 0 {
+        upload.write(&pending, now_ms()).await?;
+    }
     Ok(())
 }
 
@@ -120,18 +110,25 @@ pub(super) async fn upload(
     Query(lease): Query<UploadQuery>,
     body: RawBody,
 ) -> ApiResult<StatusCode> {
-    let relative = safe_relative(&path).map_err(ApiError::BadRequest)?;
+    safe_relative(&path).map_err(ApiError::BadRequest)?;
     let (claim, _) = state
         .store()
         .leased_job(&id, &lease.agent_id, lease.attempt)
         .await?
         .ok_or_else(|| ApiError::LeaseLost(id.clone()))?;
-    let dest = job_dir(&state, &claim.run_id, &claim.job).join(&relative);
-    match store_file(&dest, body, MAX_ARTIFACT_BYTES).await {
-        Ok(()) => {}
-        Err((StatusCode::PAYLOAD_TOO_LARGE, message)) => return Err(ApiError::TooLarge(message)),
-        Err((StatusCode::BAD_REQUEST, message)) => return Err(ApiError::BadRequest(message)),
-        Err((_, message)) => return Err(ApiError::Internal(message)),
+    let mut upload = state.store().begin_artifact();
+    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+    if let Err(e) = write_body(&mut upload, &name, body, MAX_ARTIFACT_BYTES).await {
+        if let Err(gone) = upload.abandon().await {
+            tracing::warn!("deleting a refused upload of `{path}`: {gone}");
+        }
+        return Err(e);
+    }
+    let stored = upload
+        .finish(&id, &lease.agent_id, lease.attempt, &path, now_ms())
+        .await?;
+    if !stored {
+        return Err(ApiError::LeaseLost(id));
     }
     tracing::info!(job = %claim.job, run = %claim.run_id, %path, "artifact stored");
     Ok(StatusCode::NO_CONTENT)
@@ -153,7 +150,21 @@ pub(super) async fn list(
     _auth: Admin,
     Path((id, job)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<ArtifactEntry>>> {
-    let dir = job_dir(&state, &run_id(&state, &id).await?, &job);
+    let run_id = run_id(&state, &id).await?;
+    let stored = state.store().artifacts(&run_id, &job).await?;
+    if !stored.is_empty() {
+        return Ok(Json(
+            stored
+                .into_iter()
+                .map(|a| ArtifactEntry {
+                    path: a.path,
+                    size: a.size as u64,
+                })
+                .collect(),
+        ));
+    }
+    // A run stored by an older server: its artifacts are files.
+    let dir = job_dir(&state, &run_id, &job);
     let entries = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
@@ -191,7 +202,30 @@ pub(super) async fn download(
     Path((id, job, path)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let relative = safe_relative(&path).map_err(ApiError::BadRequest)?;
-    let file = job_dir(&state, &run_id(&state, &id).await?, &job).join(relative);
+    let run_id = run_id(&state, &id).await?;
+    let octets = (header::CONTENT_TYPE, "application/octet-stream");
+    if let Some(stored) = state.store().artifact(&run_id, &job, &path).await? {
+        // One chunk in memory at a time. A resend that replaces the file meanwhile ends the
+        // stream early: the length header lets the client see it was cut.
+        let store = state.store().clone();
+        let chunks = futures_util::stream::unfold(0i64, move |seq| {
+            let (store, upload) = (store.clone(), stored.upload_id.clone());
+            async move {
+                if seq >= stored.chunks {
+                    return None;
+                }
+                match store.artifact_chunk(&upload, seq).await {
+                    Ok(Some(bytes)) => Some((Ok(bytes), seq + 1)),
+                    Ok(None) => None,
+                    Err(e) => Some((Err(std::io::Error::other(e)), stored.chunks)),
+                }
+            }
+        });
+        let length = stored.size.to_string();
+        let headers = [octets, (header::CONTENT_LENGTH, length.as_str())];
+        return Ok((headers, RawBody::from_stream(chunks)).into_response());
+    }
+    let file = job_dir(&state, &run_id, &job).join(relative);
     let opened = match tokio::fs::File::open(&file).await {
         Ok(f) if f.metadata().await.is_ok_and(|m| m.is_file()) => f,
         _ => {
@@ -201,7 +235,26 @@ pub(super) async fn download(
         }
     };
     let body = RawBody::from_stream(tokio_util::io::ReaderStream::new(opened));
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
+    Ok(([octets], body).into_response())
+}
+
+/// Deletes the chunks of uploads a crash cut (no artifact points at them, older than
+/// [`ORPHAN_CHUNK_AGE_MS`]): all of them once at start, then every ten minutes those that
+/// came of age since, so that a sweep does not read every chunk ever stored.
+pub(crate) async fn sweep_cut_uploads(state: AppState) {
+    const EVERY_MS: i64 = 10 * 60 * 1000;
+    let mut from = 0;
+    loop {
+        let before = now_ms() - ORPHAN_CHUNK_AGE_MS;
+        match state.store().sweep_artifact_chunks(from, before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("deleted {n} chunk(s) of artifact uploads cut by a crash"),
+            Err(e) => tracing::error!("deleting cut artifact uploads: {e}"),
+        }
+        // The next window overlaps this one, so a chunk is never missed between two sweeps.
+        from = before - EVERY_MS;
+        tokio::time::sleep(std::time::Duration::from_millis(EVERY_MS as u64)).await;
+    }
 }
 
 #[cfg(test)]
@@ -218,28 +271,5 @@ mod tests {
                 "{bad}: {e}"
             );
         }
-    }
-
-    #[tokio::test]
-    async fn a_file_over_the_limit_is_refused_and_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("job/big.bin");
-        let (status, message) = store_file(&dest, RawBody::from(vec![7u8; 1025]), 1024)
-            .await
-            .unwrap_err();
-        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-        assert!(
-            message.contains("over the server's limit of 1024 bytes"),
-            "{message}"
-        );
-        let left: Vec<_> = std::fs::read_dir(dir.path().join("job")).unwrap().collect();
-        assert!(left.is_empty(), "the temporary file is gone");
-        // At the limit it is stored; a resend replaces it with the same bytes.
-        for _ in 0..2 {
-            store_file(&dest, RawBody::from(vec![7u8; 1024]), 1024)
-                .await
-                .unwrap();
-        }
-        assert_eq!(std::fs::read(&dest).unwrap(), vec![7u8; 1024]);
     }
 }

@@ -2,6 +2,7 @@
 //! in temp folders; PostgreSQL tests run when `RAILYARD_TEST_POSTGRES_URL` is set (see
 //! `scripts/postgres-test-db.sh`), each in a fresh database of its own.
 
+mod artifacts;
 mod bad_input;
 mod common;
 mod concurrency;

@@ -1,0 +1,241 @@
+//! Job artifacts kept in the database as chunks (migration 0016), so that every server on one
+//! PostgreSQL serves every artifact. An upload writes chunks under its own id and becomes the
+//! artifact only when [`ArtifactUpload::finish`] points the artifact's row at it, in one
+//! transaction with the lease check: half a file never shows, and a resend replaces it whole.
+
+use sqlx::Row;
+
+use crate::{Backend, Store, StoreError};
+
+/// Bytes per stored chunk: large enough that a 256 MiB file is 256 rows, small enough that a
+/// download holds one chunk in memory at a time.
+pub const ARTIFACT_CHUNK_BYTES: usize = 1 << 20;
+
+/// Chunks that no artifact points at and are older than this are an upload that a crash cut:
+/// [`Store::sweep_artifact_chunks`] deletes them. An upload still running is younger.
+pub const ORPHAN_CHUNK_AGE_MS: i64 = 60 * 60 * 1000;
+
+/// One stored artifact of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArtifact {
+    /// Relative path, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// The upload whose chunks hold the bytes (read them with [`Store::artifact_chunk`]).
+    pub upload_id: String,
+    /// How many chunks hold them.
+    pub chunks: i64,
+}
+
+/// An upload in progress: chunks written so far under its own id.
+#[derive(Debug)]
+pub struct ArtifactUpload {
+    store: Store,
+    upload_id: String,
+    next_seq: i64,
+    size: i64,
+}
+
+impl Store {
+    /// Starts an upload; write its bytes with [`ArtifactUpload::write`].
+    pub fn begin_artifact(&self) -> ArtifactUpload {
+        ArtifactUpload {
+            store: self.clone(),
+            upload_id: ulid::Ulid::new().to_string(),
+            next_seq: 0,
+            size: 0,
+        }
+    }
+
+    /// A job's artifacts, by path.
+    pub async fn artifacts(
+        &self,
+        run_id: &str,
+        job: &str,
+    ) -> Result<Vec<StoredArtifact>, StoreError> {
+        let err = self.query_error("listing artifacts");
+        let rows = sqlx::query(
+            "SELECT a.path, a.size, a.upload_id, (SELECT COUNT(*) FROM artifact_chunks c \
+             WHERE c.upload_id = a.upload_id) AS chunks FROM artifacts a \
+             WHERE a.run_id = $1 AND a.job_name = $2 ORDER BY a.path",
+        )
+        .bind(run_id)
+        .bind(job)
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredArtifact {
+                    path: r.try_get("path")?,
+                    size: r.try_get("size")?,
+                    upload_id: r.try_get("upload_id")?,
+                    chunks: r.try_get("chunks")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(&err)
+    }
+
+    /// One artifact of a job, if stored.
+    pub async fn artifact(
+        &self,
+        run_id: &str,
+        job: &str,
+        path: &str,
+    ) -> Result<Option<StoredArtifact>, StoreError> {
+        Ok(self
+            .artifacts(run_id, job)
+            .await?
+            .into_iter()
+            .find(|a| a.path == path))
+    }
+
+    /// Chunk `seq` of an upload; None once the upload was replaced (or past its end).
+    pub async fn artifact_chunk(
+        &self,
+        upload_id: &str,
+        seq: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let row =
+            sqlx::query("SELECT bytes FROM artifact_chunks WHERE upload_id = $1 AND seq = $2")
+                .bind(upload_id)
+                .bind(seq)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(self.query_error("reading an artifact"))?;
+        row.map(|r| r.try_get::<Vec<u8>, _>("bytes"))
+            .transpose()
+            .map_err(self.query_error("reading an artifact"))
+    }
+
+    /// Deletes chunks that no artifact points at, stored in `[from, before)`: uploads a crash
+    /// cut. A server sweeps everything older than [`ORPHAN_CHUNK_AGE_MS`] once when it starts,
+    /// then only the latest window (a full sweep reads every stored chunk). Returns how many went.
+    pub async fn sweep_artifact_chunks(&self, from: i64, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM artifact_chunks WHERE stored_at >= $1 AND stored_at < $2 AND NOT EXISTS \
+             (SELECT 1 FROM artifacts a WHERE a.upload_id = artifact_chunks.upload_id)",
+        )
+        .bind(from)
+        .bind(before)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("deleting cut artifact uploads"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_upload(&self, upload_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM artifact_chunks WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(self.pool())
+            .await
+            .map_err(self.query_error("deleting an artifact upload"))?;
+        Ok(())
+    }
+}
+
+impl ArtifactUpload {
+    /// Bytes written so far.
+    pub fn size(&self) -> i64 {
+        self.size
+    }
+
+    /// Stores the next chunk of the file (the caller cuts the body into chunks of about
+    /// [`ARTIFACT_CHUNK_BYTES`]).
+    pub async fn write(&mut self, bytes: &[u8], now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO artifact_chunks (upload_id, seq, bytes, stored_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&self.upload_id)
+        .bind(self.next_seq)
+        .bind(bytes)
+        .bind(now)
+        .execute(self.store.pool())
+        .await
+        .map_err(self.store.query_error("storing an artifact"))?;
+        self.next_seq += 1;
+        self.size += bytes.len() as i64;
+        Ok(())
+    }
+
+    /// Makes the upload job `job_id`'s artifact at `path`, if `agent_id` still holds the job's
+    /// lease for `attempt`: the lease check, the artifact's row and the removal of the file it
+    /// replaces are one transaction. False (and the upload deleted) when the lease is gone.
+    pub async fn finish(
+        self,
+        job_id: &str,
+        agent_id: &str,
+        attempt: i64,
+        path: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let store = self.store.clone();
+        let err = store.query_error("storing an artifact");
+        let mut tx = store.pool().begin().await.map_err(&err)?;
+        // A write first: it takes SQLite's write lock (PostgreSQL's row lock) before the
+        // lease is read, so a lease that lapses meanwhile is seen lapsed.
+        let lock = match store.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        if store.backend() == Backend::Sqlite {
+            sqlx::query("UPDATE queue SET log_seq = log_seq WHERE id = $1")
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        }
+        let lease = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT run_id, job_name FROM queue WHERE id = $1 AND agent_id = $2 \
+             AND attempt = $3 AND state = 'leased'{lock}"
+        )))
+        .bind(job_id)
+        .bind(agent_id)
+        .bind(attempt)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(&err)?;
+        let Some(lease) = lease else {
+            tx.rollback().await.map_err(&err)?;
+            store.delete_upload(&self.upload_id).await?;
+            return Ok(false);
+        };
+        let (run_id, job): (String, String) = (
+            lease.try_get("run_id").map_err(&err)?,
+            lease.try_get("job_name").map_err(&err)?,
+        );
+        sqlx::query(
+            "DELETE FROM artifact_chunks WHERE upload_id IN (SELECT upload_id FROM artifacts \
+             WHERE run_id = $1 AND job_name = $2 AND path = $3)",
+        )
+        .bind(&run_id)
+        .bind(&job)
+        .bind(path)
+        .execute(&mut *tx)
+        .await
+        .map_err(&err)?;
+        sqlx::query(
+            "INSERT INTO artifacts (run_id, job_name, path, size, upload_id, stored_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, job_name, path) DO UPDATE \
+             SET size = excluded.size, upload_id = excluded.upload_id, stored_at = excluded.stored_at",
+        )
+        .bind(&run_id)
+        .bind(&job)
+        .bind(path)
+        .bind(self.size)
+        .bind(&self.upload_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(&err)?;
+        tx.commit().await.map_err(&err)?;
+        Ok(true)
+    }
+
+    /// Deletes what was written (a refused or cut upload).
+    pub async fn abandon(self) -> Result<(), StoreError> {
+        self.store.delete_upload(&self.upload_id).await
+    }
+}

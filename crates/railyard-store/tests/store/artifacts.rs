@@ -1,0 +1,161 @@
+//! Artifacts in the database: stored only once whole and under the job's lease, replaced whole
+//! by a resend, read back by another store handle on the same database (as another server
+//! would), and cut uploads swept. On SQLite, and on PostgreSQL when available.
+
+use railyard_store::{QueuedJob, Store};
+
+use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn artifacts_on_sqlite() {
+    let dir = data_dir();
+    let one = Store::open_in(dir.path()).await.unwrap();
+    let other = Store::open_in(dir.path()).await.unwrap();
+    artifacts(&one, &other).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn artifacts_on_postgres() {
+    let Some(db) = PgDb::create("artifacts_on_postgres").await else {
+        return;
+    };
+    let logs = data_dir();
+    let one = open_pg(&db.url, logs.path()).await;
+    let other = open_pg(&db.url, logs.path()).await;
+    artifacts(&one, &other).await;
+    db.drop_db().await;
+}
+
+/// The whole file an artifact's chunks hold, read through `store`.
+async fn read_all(store: &Store, run: &str, job: &str, path: &str) -> Option<Vec<u8>> {
+    let stored = store.artifact(run, job, path).await.unwrap()?;
+    let mut out = Vec::new();
+    for seq in 0..stored.chunks {
+        out.extend(
+            store
+                .artifact_chunk(&stored.upload_id, seq)
+                .await
+                .unwrap()?,
+        );
+    }
+    assert_eq!(
+        out.len() as i64,
+        stored.size,
+        "size recorded = bytes stored"
+    );
+    Some(out)
+}
+
+async fn upload(store: &Store, parts: &[&[u8]]) -> railyard_store::ArtifactUpload {
+    let mut up = store.begin_artifact();
+    for part in parts {
+        up.write(part, now_ms()).await.unwrap();
+    }
+    up
+}
+
+async fn artifacts(store: &Store, other: &Store) {
+    let now = now_ms();
+    let run = store
+        .create_run(&new_run("arts", "railyard-server:test", &["build"]))
+        .await
+        .unwrap();
+    let job = QueuedJob {
+        name: "build".into(),
+        ..Default::default()
+    };
+    store
+        .enqueue_run(&run.id, "arts", "file:///r.git", "abc", &[job], 2, now)
+        .await
+        .unwrap();
+    let agent = store.register_agent("a1", 1, &[], now).await.unwrap();
+    let claim = store.claim(&agent, now, 60_000).await.unwrap().unwrap();
+    let id = claim.job_id.as_str();
+
+    // Written in three chunks: nothing shows until the upload is finished.
+    let up = upload(store, &[b"hello ", b"big ", b"world\n"]).await;
+    assert_eq!(store.artifacts(&run.id, "build").await.unwrap(), vec![]);
+    assert!(up.finish(id, &agent, 1, "out/a.txt", now).await.unwrap());
+    assert_eq!(
+        read_all(other, &run.id, "build", "out/a.txt")
+            .await
+            .unwrap(),
+        b"hello big world\n",
+        "another handle (another server) reads what this one stored"
+    );
+    let first = other.artifact(&run.id, "build", "out/a.txt").await.unwrap();
+    let first = first.unwrap();
+    assert_eq!((first.size, first.chunks), (16, 3));
+
+    // A resend (the agent missed the answer) replaces the file whole; the old chunks go.
+    let again = upload(other, &[b"second\n"]).await;
+    assert!(again.finish(id, &agent, 1, "out/a.txt", now).await.unwrap());
+    assert_eq!(
+        read_all(store, &run.id, "build", "out/a.txt")
+            .await
+            .unwrap(),
+        b"second\n"
+    );
+    assert_eq!(
+        store.artifact_chunk(&first.upload_id, 0).await.unwrap(),
+        None,
+        "the replaced file's chunks are deleted"
+    );
+    let empty = upload(store, &[b""]).await;
+    assert!(empty.finish(id, &agent, 1, "empty", now).await.unwrap());
+    let listed: Vec<(String, i64)> = store
+        .artifacts(&run.id, "build")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.path, a.size))
+        .collect();
+    assert_eq!(listed, [("empty".into(), 0), ("out/a.txt".into(), 7)]);
+
+    // Without the lease (another attempt, another agent): refused, nothing kept.
+    for (who, attempt) in [(agent.as_str(), 2), ("someone", 1)] {
+        let late = upload(store, &[b"late"]).await;
+        assert!(
+            !late
+                .finish(id, who, attempt, "late.txt", now)
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(
+        store.artifact(&run.id, "build", "late.txt").await.unwrap(),
+        None
+    );
+    // An abandoned upload (cut, or over the limit) leaves nothing either.
+    upload(store, &[b"cut"]).await.abandon().await.unwrap();
+    assert_eq!(store.sweep_artifact_chunks(0, i64::MAX).await.unwrap(), 0);
+
+    // A crash mid-upload leaves chunks no artifact points at: the sweep takes those in its
+    // window and never a stored artifact's.
+    let _crashed = upload(store, &[b"a", b"b"]).await;
+    let later = now_ms() + 1;
+    assert_eq!(
+        store.sweep_artifact_chunks(0, now - 1).await.unwrap(),
+        0,
+        "too young"
+    );
+    assert_eq!(store.sweep_artifact_chunks(0, later).await.unwrap(), 2);
+    assert_eq!(
+        read_all(other, &run.id, "build", "out/a.txt")
+            .await
+            .unwrap(),
+        b"second\n",
+        "stored artifacts survive the sweep"
+    );
+
+    // A job ended: its lease is gone, so no upload lands any more.
+    assert!(
+        store
+            .finish_leased_job(id, &agent, 1, railyard_store::JobStatus::Success, now, None)
+            .await
+            .unwrap()
+    );
+    let after = upload(store, &[b"after"]).await;
+    assert!(!after.finish(id, &agent, 1, "after.txt", now).await.unwrap());
+    assert_eq!(store.artifacts(&run.id, "build").await.unwrap().len(), 2);
+}
