@@ -57,13 +57,21 @@ impl PgDb {
         let admin = sqlx::AnyPool::connect(&self.admin_url)
             .await
             .expect("connect");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {} WITH (FORCE)",
-                self.name
-            )))
-            .await
-            .expect("drop the test database");
+        // FORCE cannot end an autovacuum worker this role does not own ("must be a member of
+        // the role whose process is being terminated"): try again once it is done.
+        let sql = format!("DROP DATABASE {} WITH (FORCE)", self.name);
+        let mut outcome = Ok(());
+        for _ in 0..5 {
+            outcome = admin
+                .execute(sqlx::AssertSqlSafe(sql.clone()))
+                .await
+                .map(|_| ());
+            if outcome.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        outcome.expect("drop the test database");
         admin.close().await;
     }
 }
