@@ -1,6 +1,7 @@
 //! Job logs live in the database: two servers on one PostgreSQL, an agent talking to one, and
-//! the log read (whole and followed) from the other has every line once; a run stored by an
-//! older server (its log a file in the data folder, no chunks in the database) still reads.
+//! the log read (whole and followed) from the other has every line once, and its artifact
+//! downloads there whole; a run stored by an older server (its log a file in the data folder,
+//! no chunks in the database) still reads.
 
 use railyard_store::{JobStatus, NewRun, RunStatus, Store, StoreOptions};
 
@@ -9,12 +10,12 @@ use crate::fleet::*;
 const LINES: usize = 200;
 
 #[test]
-fn a_log_sent_to_one_server_is_read_whole_from_another_on_postgres() {
+fn a_log_and_an_artifact_sent_to_one_server_are_read_whole_from_another_on_postgres() {
     let Some(db) = PgDb::create() else {
         return;
     };
     let pipeline = format!(
-        "env: {{ image: busybox }}\njobs:\n  talk:\n    script:\n      - for i in $(seq 1 {LINES}); do echo line-$i; sleep 0.01; done\n"
+        "env: {{ image: busybox }}\njobs:\n  talk:\n    script:\n      - for i in $(seq 1 {LINES}); do echo line-$i; sleep 0.01; done\n      - seq 1 300000 > numbers.txt\n    artifacts: [numbers.txt]\n"
     );
     let mut fleet = Fleet::start_on(&pipeline, Some(&db.url));
     // Server B: the same database, a data folder of its own, no agent.
@@ -36,8 +37,31 @@ fn a_log_sent_to_one_server_is_read_whole_from_another_on_postgres() {
         Some(ADMIN),
         "",
     );
+    // The artifact (2 MB: two chunks) went to A; B lists and serves it whole.
+    let (list_status, listed) = http(
+        &b_url,
+        "GET",
+        &format!("/api/v1/runs/{run}/artifacts/talk"),
+        Some(ADMIN),
+        "",
+    );
+    let (file_status, numbers) = http(
+        &b_url,
+        "GET",
+        &format!("/api/v1/runs/{run}/artifacts/talk/numbers.txt"),
+        Some(ADMIN),
+        "",
+    );
     let _ = b.kill();
     let _ = b.wait();
+    let expected: String = (1..=300_000).map(|i| format!("{i}\n")).collect();
+    assert_eq!(list_status, 200, "{listed}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&listed).unwrap(),
+        serde_json::json!([{"path": "numbers.txt", "size": expected.len()}])
+    );
+    assert_eq!(file_status, 200);
+    assert!(numbers == expected, "B served {} bytes", numbers.len());
     assert_eq!(get_status, 200, "{log}");
     assert_eq!(log, fleet.log(&run, "talk"), "A and B serve the same log");
     assert_eq!(followed.last().map(|s| s.as_str()), Some("success"));
