@@ -90,13 +90,14 @@ async fn slot(
     me: Registered,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
+    let wait = Duration::from_secs(20);
     let request = ClaimRequest {
         agent_id: me.agent_id.clone(),
-        wait_ms: Some(20_000),
+        wait_ms: Some(wait.as_millis() as u64),
     };
     while !shutdown.is_cancelled() {
         let claimed = tokio::select! {
-            r = client.post::<_, Claim>("/api/v1/agents/claim", &request) => r,
+            r = client.post_waiting::<_, Claim>("/api/v1/agents/claim", &request, wait) => r,
             _ = shutdown.cancelled() => break,
         };
         match claimed {
