@@ -19,10 +19,12 @@ mod ship;
 mod spool;
 mod tests_queue;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use railyard_docker::Docker;
 use railyard_types::protocol::{Claim, ClaimRequest, RegisterRequest, Registered};
+use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -53,24 +55,22 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
     let client = Client::new(&config.server, &config.token);
-    let registered: Registered = client
-        .post(
-            "/api/v1/agents/register",
-            &RegisterRequest {
-                name: config.name.clone(),
-                slots: config.slots,
-                labels: config.labels.clone(),
-            },
-        )
-        .await?
-        .ok_or_else(|| AgentError::Workspace("the server did not register the agent".into()))?;
-    tracing::info!(agent = %registered.agent_id, "registered");
+    let request = RegisterRequest {
+        name: config.name.clone(),
+        slots: config.slots,
+        labels: config.labels.clone(),
+    };
+    // A server that is not up yet (started together, restarting) is waited for.
+    let registration = tokio::select! {
+        r = Registration::new(client.clone(), request) => Arc::new(r?),
+        _ = shutdown.cancelled() => return Ok(()),
+    };
     let mut slots = JoinSet::new();
     for _ in 0..config.slots.max(1) {
         slots.spawn(slot(
             client.clone(),
             docker.clone(),
-            registered.clone(),
+            registration.clone(),
             shutdown.clone(),
         ));
     }
@@ -84,18 +84,62 @@ pub async fn run(
     result
 }
 
+/// The agent's registration, made again when the server forgot it (it forgets agents unseen
+/// for a day, and a server on a fresh database knows none).
+struct Registration {
+    client: Client,
+    request: RegisterRequest,
+    current: Mutex<Registered>,
+}
+
+impl Registration {
+    async fn new(client: Client, request: RegisterRequest) -> Result<Registration, AgentError> {
+        let current = Mutex::new(register(&client, &request).await?);
+        Ok(Registration {
+            client,
+            request,
+            current,
+        })
+    }
+
+    async fn current(&self) -> Registered {
+        self.current.lock().await.clone()
+    }
+
+    /// Registers again unless another slot already did since `forgotten` was current.
+    async fn renew(&self, forgotten: &Registered) -> Result<Registered, AgentError> {
+        let mut current = self.current.lock().await;
+        if current.agent_id == forgotten.agent_id {
+            tracing::warn!(agent = %forgotten.agent_id, "the server does not know this agent any more: registering again");
+            *current = register(&self.client, &self.request).await?;
+        }
+        Ok(current.clone())
+    }
+}
+
+async fn register(client: &Client, request: &RegisterRequest) -> Result<Registered, AgentError> {
+    let registered: Registered = retry::until_answered("registering", || {
+        client.post("/api/v1/agents/register", request)
+    })
+    .await?
+    .ok_or_else(|| AgentError::Workspace("the server did not register the agent".into()))?;
+    tracing::info!(agent = %registered.agent_id, "registered");
+    Ok(registered)
+}
+
 async fn slot(
     client: Client,
     docker: Docker,
-    me: Registered,
+    registration: Arc<Registration>,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
     let wait = Duration::from_secs(20);
-    let request = ClaimRequest {
-        agent_id: me.agent_id.clone(),
-        wait_ms: Some(wait.as_millis() as u64),
-    };
+    let mut me = registration.current().await;
     while !shutdown.is_cancelled() {
+        let request = ClaimRequest {
+            agent_id: me.agent_id.clone(),
+            wait_ms: Some(wait.as_millis() as u64),
+        };
         let claimed = tokio::select! {
             r = client.post_waiting::<_, Claim>("/api/v1/agents/claim", &request, wait) => r,
             _ = shutdown.cancelled() => break,
@@ -104,6 +148,12 @@ async fn slot(
             Ok(Some(claim)) => job::run(&client, &docker, &me, claim).await,
             Ok(None) => {}
             Err(e) if e.is_unauthorized() => return Err(e),
+            Err(AgentError::Api { status: 404, .. }) => {
+                me = tokio::select! {
+                    r = registration.renew(&me) => r?,
+                    _ = shutdown.cancelled() => break,
+                };
+            }
             Err(e) => {
                 tracing::warn!("claiming a job: {e}; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;

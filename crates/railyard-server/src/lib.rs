@@ -14,6 +14,7 @@ mod api;
 mod error;
 mod follow;
 mod git;
+mod housekeeping;
 mod openapi;
 pub mod protocol;
 mod webhook;
@@ -185,13 +186,13 @@ pub async fn serve(
         Err(e) => tracing::error!("extending held leases at start: {e}"),
     }
     let sweep = tokio::spawn(api::sweep_leases(state.clone()));
-    let cut_uploads = tokio::spawn(api::sweep_cut_uploads(state.clone()));
+    let housekeeping = tokio::spawn(housekeeping::run(state.clone()));
     let app = api::router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     sweep.abort();
-    cut_uploads.abort();
+    housekeeping.abort();
     result
 }
 

@@ -55,7 +55,11 @@ pub(super) async fn metrics(State(state): State<AppState>) -> ApiResult<Response
         );
         out.sample("railyard_queue_wait_seconds_count", &[p], h.count);
     }
-    out.family("railyard_agents", "gauge", "Registered agents.");
+    out.family(
+        "railyard_agents",
+        "gauge",
+        "Registered agents (those unseen for a day are forgotten).",
+    );
     out.sample("railyard_agents", &[], stats.agents);
     out.family(
         "railyard_agents_live",

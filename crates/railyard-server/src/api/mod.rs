@@ -23,7 +23,6 @@ use crate::{AppState, TokenHash};
 
 pub(crate) use agents::sweep_leases;
 pub(crate) use projects::start_run;
-pub(crate) use uploads::sweep_cut_uploads;
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 

@@ -23,7 +23,7 @@ use super::{Admin, AgentAuth, ApiResult};
 use crate::error::ApiError;
 use crate::protocol::ArtifactEntry;
 use crate::{AppState, now_ms};
-use railyard_store::{ARTIFACT_CHUNK_BYTES, ArtifactUpload, ORPHAN_CHUNK_AGE_MS};
+use railyard_store::{ARTIFACT_CHUNK_BYTES, ArtifactUpload};
 
 /// The largest artifact file the server takes.
 pub const MAX_ARTIFACT_BYTES: u64 = 256 << 20;
@@ -236,25 +236,6 @@ pub(super) async fn download(
     };
     let body = RawBody::from_stream(tokio_util::io::ReaderStream::new(opened));
     Ok(([octets], body).into_response())
-}
-
-/// Deletes the chunks of uploads a crash cut (no artifact points at them, older than
-/// [`ORPHAN_CHUNK_AGE_MS`]): all of them once at start, then every ten minutes those that
-/// came of age since, so that a sweep does not read every chunk ever stored.
-pub(crate) async fn sweep_cut_uploads(state: AppState) {
-    const EVERY_MS: i64 = 10 * 60 * 1000;
-    let mut from = 0;
-    loop {
-        let before = now_ms() - ORPHAN_CHUNK_AGE_MS;
-        match state.store().sweep_artifact_chunks(from, before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("deleted {n} chunk(s) of artifact uploads cut by a crash"),
-            Err(e) => tracing::error!("deleting cut artifact uploads: {e}"),
-        }
-        // The next window overlaps this one, so a chunk is never missed between two sweeps.
-        from = before - EVERY_MS;
-        tokio::time::sleep(std::time::Duration::from_millis(EVERY_MS as u64)).await;
-    }
 }
 
 #[cfg(test)]

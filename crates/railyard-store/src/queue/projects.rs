@@ -84,6 +84,32 @@ impl Store {
             .map_err(self.query_error("listing projects"))
     }
 
+    /// Forgets agents not seen since `seen_before` that hold no lease (each start of an agent
+    /// registers anew, so the table otherwise keeps every agent that ever ran). One that comes
+    /// back is told to register first, and does. Returns how many were forgotten.
+    pub async fn forget_agents(&self, seen_before: i64) -> Result<u64, StoreError> {
+        let err = self.query_error("forgetting agents");
+        let gone = "SELECT id FROM agents WHERE last_seen < $1 AND NOT EXISTS \
+             (SELECT 1 FROM queue q WHERE q.agent_id = agents.id AND q.state = 'leased')";
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM agent_labels WHERE agent_id IN ({gone})"
+        )))
+        .bind(seen_before)
+        .execute(&mut *tx)
+        .await
+        .map_err(&err)?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM agents WHERE id IN ({gone})"
+        )))
+        .bind(seen_before)
+        .execute(&mut *tx)
+        .await
+        .map_err(&err)?;
+        tx.commit().await.map_err(&err)?;
+        Ok(done.rows_affected())
+    }
+
     /// Records an agent and its labels (a job's `runs_on` must be among them); returns its id.
     pub async fn register_agent(
         &self,

@@ -148,4 +148,30 @@ async fn fleet(store: &Store) {
         "a step left running is closed"
     );
     assert_eq!(store.agents().await.unwrap()[0].running, 1);
+
+    // Agents unseen since a time are forgotten (with their labels), unless they hold a lease.
+    let day = 86_400_000;
+    let labels = vec!["gpu".to_string()];
+    let idle = store
+        .register_agent("idle", 1, &labels, now - 2 * day)
+        .await
+        .unwrap();
+    assert_eq!(store.forget_agents(now - day).await.unwrap(), 1);
+    assert_eq!(
+        store.forget_agents(i64::MAX).await.unwrap(),
+        0,
+        "w1 holds a lease"
+    );
+    let names: Vec<String> = store
+        .agents()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["w1"]);
+    assert!(
+        !store.touch_agent(&idle, now, 0).await.unwrap(),
+        "a claim would hear 404"
+    );
 }

@@ -10,6 +10,7 @@ mod env_reuse;
 mod failures;
 mod fleet;
 mod fleet_scale;
+mod forgotten;
 mod logs;
 mod openapi;
 mod queue;

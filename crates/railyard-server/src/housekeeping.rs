@@ -1,0 +1,41 @@
+//! What a server tidies every ten minutes: chunks of artifact uploads a crash cut, and agents
+//! gone for a day.
+
+use std::time::Duration;
+
+use railyard_store::ORPHAN_CHUNK_AGE_MS;
+
+use crate::{AppState, now_ms};
+
+const EVERY_MS: i64 = 10 * 60 * 1000;
+
+/// Agents not seen for this long (and holding no lease) are forgotten: each start of an agent
+/// registers anew, so the list (and `railyard_agents`) would otherwise keep every agent that
+/// ever ran. One that comes back registers again.
+pub(crate) const FORGET_AGENTS_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
+
+pub(crate) async fn run(state: AppState) {
+    // Everything old enough once at start, then only what came of age since (with overlap),
+    // so that a sweep does not read every chunk ever stored.
+    let mut from = 0;
+    loop {
+        let now = now_ms();
+        let before = now - ORPHAN_CHUNK_AGE_MS;
+        match state.store().sweep_artifact_chunks(from, before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("deleted {n} chunk(s) of artifact uploads cut by a crash"),
+            Err(e) => tracing::error!("deleting cut artifact uploads: {e}"),
+        }
+        from = before - EVERY_MS;
+        match state
+            .store()
+            .forget_agents(now - FORGET_AGENTS_AFTER_MS)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("forgot {n} agent(s) not seen for a day"),
+            Err(e) => tracing::error!("forgetting agents: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(EVERY_MS as u64)).await;
+    }
+}
