@@ -19,6 +19,7 @@ async fn queue_on_sqlite() {
     queue_story(&store).await;
     leases(&store).await;
     cancel(&store).await;
+    closing(&store).await;
     concurrent_claims(&store).await;
 }
 
@@ -38,6 +39,7 @@ async fn queue_on_postgres() {
     queue_story(&store).await;
     leases(&store).await;
     cancel(&store).await;
+    closing(&store).await;
     concurrent_claims(&store).await;
     fair_share(&store).await;
     store.close().await;
@@ -314,6 +316,50 @@ async fn cancel(store: &Store) {
     );
     let detail = store.find_run(None, &run).await.unwrap().unwrap();
     assert_eq!(detail.jobs[1].status, JobStatus::Cancelled);
+}
+
+/// A run whose jobs all end closes with the status they make, once: of several jobs that see
+/// the run complete at the same moment, one closes it.
+async fn closing(store: &Store) {
+    let cases: [(&[JobStatus], RunStatus); 3] = [
+        (
+            &[JobStatus::Success, JobStatus::FailedAllowed],
+            RunStatus::Success,
+        ),
+        (&[JobStatus::Success, JobStatus::Failed], RunStatus::Failed),
+        (
+            &[JobStatus::TimedOut, JobStatus::Cancelled],
+            RunStatus::Cancelled,
+        ),
+    ];
+    let me = agent(store).await;
+    for (ends, expected) in cases {
+        let run = run_with(store, "closing", &[("x", &[]), ("y", &[])], 1).await;
+        for status in ends {
+            let job = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+            assert!(
+                store
+                    .complete_job(&job.job_id, &me, 1, *status)
+                    .await
+                    .unwrap()
+            );
+        }
+        let at = now_ms();
+        let tries = tokio::join!(
+            store.advance_run(&run, at),
+            store.advance_run(&run, at),
+            store.advance_run(&run, at),
+            store.advance_run(&run, at)
+        );
+        let closed: Vec<RunStatus> = [tries.0, tries.1, tries.2, tries.3]
+            .into_iter()
+            .filter_map(|r| r.unwrap())
+            .collect();
+        assert_eq!(closed, [expected], "{ends:?}");
+        let detail = store.find_run(None, &run).await.unwrap().unwrap();
+        assert_eq!(detail.run.status, expected);
+        assert!(detail.run.finished_at.is_some());
+    }
 }
 
 async fn concurrent_claims(store: &Store) {
