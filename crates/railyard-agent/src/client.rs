@@ -71,11 +71,18 @@ impl Client {
         body: &B,
         wait: Duration,
     ) -> Result<Option<T>, AgentError> {
-        let request = self
-            .http
-            .post(self.url(path))
-            .json(body)
-            .timeout(self.timeout + wait);
+        self.post_within(path, body, self.timeout + wait).await
+    }
+
+    /// POSTs `body` to `path`, giving up after `timeout` (a heartbeat must not outlast the
+    /// lease it renews: the next beat goes out instead).
+    pub async fn post_within<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<Option<T>, AgentError> {
+        let request = self.http.post(self.url(path)).json(body).timeout(timeout);
         self.send(path, request).await
     }
 
@@ -93,14 +100,17 @@ impl Client {
         self.send(path, request).await
     }
 
-    /// PUTs the file at `file` to `path`, streamed from disk. No overall timeout: a large
-    /// file on a slow link may take long; the server answers once it has the whole body.
+    /// PUTs the file at `file` to `path`, streamed from disk. It may take the call timeout
+    /// plus a second per 64 KiB (a slow link), then counts as unanswered: a frozen server
+    /// would otherwise hold it for ever.
     pub async fn put_file(&self, path: &str, file: &std::path::Path) -> Result<(), AgentError> {
         let opened = tokio::fs::File::open(file)
             .await
             .map_err(|e| AgentError::Workspace(format!("opening {}: {e}", file.display())))?;
+        let size = opened.metadata().await.map(|m| m.len()).unwrap_or(0);
+        let timeout = self.timeout + Duration::from_secs(size / (64 * 1024));
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(opened));
-        let request = self.http.put(self.url(path)).body(body);
+        let request = self.http.put(self.url(path)).body(body).timeout(timeout);
         self.send::<serde_json::Value>(path, request).await?;
         Ok(())
     }

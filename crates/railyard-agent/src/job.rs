@@ -299,6 +299,9 @@ async fn heartbeat(
     lost: Arc<AtomicBool>,
 ) {
     let every = Duration::from_millis((me.lease_ms / 3).clamp(100, 1_000));
+    // A beat stuck on a dead connection must not outlast the lease: after a third of it the
+    // next one goes out.
+    let beat_timeout = Duration::from_millis((me.lease_ms / 3).max(100));
     let path = format!("/api/v1/jobs/{}/heartbeat", claim.job_id);
     let body = LeaseRef {
         agent_id: me.agent_id.clone(),
@@ -306,7 +309,10 @@ async fn heartbeat(
     };
     loop {
         tokio::time::sleep(every).await;
-        match client.post::<_, Renewed>(&path, &body).await {
+        match client
+            .post_within::<_, Renewed>(&path, &body, beat_timeout)
+            .await
+        {
             Ok(Some(Renewed { cancel: true, .. })) => {
                 tracing::info!(job = %claim.job, "the run was cancelled: stopping the job");
                 cancel.cancel();
