@@ -64,9 +64,11 @@ pub(crate) async fn follow(
             }
             // The status first, then the chunks: a job seen over has all its lines stored.
             let status = s.final_status().await;
+            // A failed read (the database busy for a moment) is tried again, never taken for
+            // the end of the log.
             let read = s.read_chunks().await;
-            if read == 0 {
-                if let Some(status) = status {
+            if read.is_none_or(|n| n == 0) {
+                if let (Some(status), Some(0)) = (status, read) {
                     s.read_rest().await;
                     s.pending
                         .push_back(Event::default().event("end").data(status));
@@ -96,14 +98,19 @@ impl Follow {
     }
 
     /// Queues the whole lines of the chunks stored after the last one read, keeping a line
-    /// cut between chunks for later; returns how many chunks were read.
-    async fn read_chunks(&mut self) -> usize {
+    /// cut between chunks for later; returns how many chunks were read, None when the read
+    /// failed.
+    async fn read_chunks(&mut self) -> Option<usize> {
         let store = self.state.store();
-        let Ok(chunks) = store
+        let chunks = match store
             .log_chunks_after(&self.run_id, &self.job, self.after)
             .await
-        else {
-            return 0;
+        {
+            Ok(chunks) => chunks,
+            Err(e) => {
+                tracing::warn!(run = %self.run_id, job = %self.job, "following a log: {e}");
+                return None;
+            }
         };
         for chunk in &chunks {
             self.after = chunk.id;
@@ -114,7 +121,7 @@ impl Follow {
                 self.push_lines(&whole[..last]);
             }
         }
-        chunks.len()
+        Some(chunks.len())
     }
 
     /// Once the job is over: a last line without its newline, or, for a run stored by an

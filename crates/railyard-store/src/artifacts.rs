@@ -110,13 +110,18 @@ impl Store {
             .map_err(self.query_error("reading an artifact"))
     }
 
-    /// Deletes chunks that no artifact points at, stored in `[from, before)`: uploads a crash
-    /// cut. A server sweeps everything older than [`ORPHAN_CHUNK_AGE_MS`] once when it starts,
-    /// then only the latest window (a full sweep reads every stored chunk). Returns how many went.
+    /// Deletes the chunks of uploads that no artifact points at and whose newest chunk was
+    /// stored in `[from, before)`: uploads a crash cut (an upload still running, even one
+    /// longer than [`ORPHAN_CHUNK_AGE_MS`], has a newer chunk). A server sweeps everything
+    /// older once when it starts, then only the latest window (a full sweep reads every stored
+    /// chunk). Returns how many chunks went.
     pub async fn sweep_artifact_chunks(&self, from: i64, before: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "DELETE FROM artifact_chunks WHERE stored_at >= $1 AND stored_at < $2 AND NOT EXISTS \
-             (SELECT 1 FROM artifacts a WHERE a.upload_id = artifact_chunks.upload_id)",
+            "DELETE FROM artifact_chunks WHERE upload_id IN (SELECT DISTINCT c.upload_id \
+             FROM artifact_chunks c WHERE c.stored_at >= $1 AND c.stored_at < $2 \
+             AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.upload_id = c.upload_id) \
+             AND NOT EXISTS (SELECT 1 FROM artifact_chunks n \
+             WHERE n.upload_id = c.upload_id AND n.stored_at >= $2))",
         )
         .bind(from)
         .bind(before)
@@ -206,6 +211,32 @@ impl ArtifactUpload {
             lease.try_get("run_id").map_err(&err)?,
             lease.try_get("job_name").map_err(&err)?,
         );
+        // Every chunk written is there (nothing swept or lost underneath): else no artifact.
+        let held = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(bytes)), 0) FROM artifact_chunks \
+             WHERE upload_id = $1",
+        )
+        .bind(&self.upload_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(&err)?;
+        let (chunks, bytes): (i64, i64) = (
+            held.try_get(0).map_err(&err)?,
+            held.try_get(1).map_err(&err)?,
+        );
+        if (chunks, bytes) != (self.next_seq, self.size) {
+            tx.rollback().await.map_err(&err)?;
+            store.delete_upload(&self.upload_id).await?;
+            return Err(StoreError::Query {
+                location: store.location().to_owned(),
+                doing: "storing an artifact",
+                source: sqlx::Error::Protocol(format!(
+                    "upload {} holds {chunks} chunk(s) of {bytes} bytes, {} of {} were written: \
+                     send the file again",
+                    self.upload_id, self.next_seq, self.size
+                )),
+            });
+        }
         sqlx::query(
             "DELETE FROM artifact_chunks WHERE upload_id IN (SELECT upload_id FROM artifacts \
              WHERE run_id = $1 AND job_name = $2 AND path = $3)",

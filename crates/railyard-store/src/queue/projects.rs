@@ -89,25 +89,35 @@ impl Store {
     /// back is told to register first, and does. Returns how many were forgotten.
     pub async fn forget_agents(&self, seen_before: i64) -> Result<u64, StoreError> {
         let err = self.query_error("forgetting agents");
-        let gone = "SELECT id FROM agents WHERE last_seen < $1 AND NOT EXISTS \
-             (SELECT 1 FROM queue q WHERE q.agent_id = agents.id AND q.state = 'leased')";
         let mut tx = self.pool().begin().await.map_err(&err)?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM agent_labels WHERE agent_id IN ({gone})"
-        )))
+        let done = sqlx::query(
+            "DELETE FROM agents WHERE last_seen < $1 AND NOT EXISTS \
+             (SELECT 1 FROM queue q WHERE q.agent_id = agents.id AND q.state = 'leased')",
+        )
         .bind(seen_before)
         .execute(&mut *tx)
         .await
         .map_err(&err)?;
-        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM agents WHERE id IN ({gone})"
-        )))
-        .bind(seen_before)
+        // The labels of exactly the agents gone (a second look at `last_seen` could differ:
+        // an agent seen in between would keep its row and lose its labels).
+        sqlx::query(
+            "DELETE FROM agent_labels WHERE NOT EXISTS \
+             (SELECT 1 FROM agents a WHERE a.id = agent_labels.agent_id)",
+        )
         .execute(&mut *tx)
         .await
         .map_err(&err)?;
         tx.commit().await.map_err(&err)?;
         Ok(done.rows_affected())
+    }
+
+    async fn agent_exists(&self, id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM agents WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(self.query_error("noting an agent"))?;
+        Ok(row.is_some())
     }
 
     /// Records an agent and its labels (a job's `runs_on` must be among them); returns its id.
@@ -164,12 +174,17 @@ impl Store {
         let seen: i64 = row.try_get(0).map_err(&err)?;
         if at - seen >= every_ms {
             // `last_seen < $2`: of two servers noting one agent, the later time stays.
-            sqlx::query("UPDATE agents SET last_seen = $2 WHERE id = $1 AND last_seen < $2")
-                .bind(id)
-                .bind(at)
-                .execute(self.pool())
-                .await
-                .map_err(&err)?;
+            let done =
+                sqlx::query("UPDATE agents SET last_seen = $2 WHERE id = $1 AND last_seen < $2")
+                    .bind(id)
+                    .bind(at)
+                    .execute(self.pool())
+                    .await
+                    .map_err(&err)?;
+            if done.rows_affected() == 0 {
+                // Forgotten in between, or another server noted it later: ask which.
+                return self.agent_exists(id).await;
+            }
         }
         Ok(true)
     }

@@ -148,6 +148,35 @@ async fn artifacts(store: &Store, other: &Store) {
         "stored artifacts survive the sweep"
     );
 
+    // An upload running longer than the sweep's age keeps its early chunks (a newer one
+    // shows it is alive); one whose chunks were swept (stalled for an hour) stores nothing.
+    let hour = 3_600_000;
+    let mut slow = store.begin_artifact();
+    slow.write(b"early ", now - 2 * hour).await.unwrap();
+    slow.write(b"late\n", now).await.unwrap();
+    assert_eq!(store.sweep_artifact_chunks(0, now - hour).await.unwrap(), 0);
+    assert!(slow.finish(id, &agent, 1, "slow.txt", now).await.unwrap());
+    assert_eq!(
+        read_all(other, &run.id, "build", "slow.txt").await.unwrap(),
+        b"early late\n"
+    );
+    let mut stalled = store.begin_artifact();
+    stalled.write(b"gone", now - 2 * hour).await.unwrap();
+    assert_eq!(store.sweep_artifact_chunks(0, now - hour).await.unwrap(), 1);
+    let e = stalled
+        .finish(id, &agent, 1, "stalled.txt", now)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("send the file again"), "{e}");
+    assert_eq!(
+        store
+            .artifact(&run.id, "build", "stalled.txt")
+            .await
+            .unwrap(),
+        None
+    );
+
     // A job ended: its lease is gone, so no upload lands any more.
     assert!(
         store
@@ -157,5 +186,5 @@ async fn artifacts(store: &Store, other: &Store) {
     );
     let after = upload(store, &[b"after"]).await;
     assert!(!after.finish(id, &agent, 1, "after.txt", now).await.unwrap());
-    assert_eq!(store.artifacts(&run.id, "build").await.unwrap().len(), 2);
+    assert_eq!(store.artifacts(&run.id, "build").await.unwrap().len(), 3);
 }
