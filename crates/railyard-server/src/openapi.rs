@@ -179,7 +179,7 @@ pub(crate) const OPS: &[Op] = &[
         Some("`{agent_id, attempt, seq, text}`"),
         (
             200,
-            "`{acked}`; 409 if a chunk is skipped; 410 if the lease was lost",
+            "`{acked}` (a chunk after chunks the database lost is kept after a line naming them); 410 if the lease was lost",
         ),
     ),
     op(

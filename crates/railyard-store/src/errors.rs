@@ -135,21 +135,6 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
-    /// A log chunk came after a gap: an earlier chunk of the attempt was never stored.
-    #[error(
-        "log chunk {seq} of job `{job}` of run {run} came before chunk {expected}: send chunks in order"
-    )]
-    LogChunkSkipped {
-        /// The run id.
-        run: String,
-        /// The job name.
-        job: String,
-        /// The chunk number sent.
-        seq: i64,
-        /// The chunk number the log waits for.
-        expected: i64,
-    },
-
     /// A job's log reached the size limit; later output is dropped (a marker says so in the file).
     #[error("log of job `{job}` of run {run} passed {limit} bytes; later output is dropped")]
     LogTooLarge {

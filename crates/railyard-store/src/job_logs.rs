@@ -2,8 +2,8 @@
 //! one database serves the same log (each server's data folder is its own).
 //!
 //! A chunk is checked and stored in one transaction that starts by writing the job's queue
-//! row: its lease is checked (agent, attempt, still leased), its number must follow the last
-//! one stored (a resend of a stored chunk is acknowledged without writing), and the bytes go
+//! row: its lease is checked (agent, attempt, still leased), its number is compared with the
+//! last one stored (a resend of a stored chunk is acknowledged without writing), and the bytes go
 //! in with the new `log_seq`, so a crash before the commit stores nothing and the agent's
 //! resend stores it once. The row lock (PostgreSQL) or the write lock (SQLite) also makes a
 //! job's chunk ids follow commit order, which is what lets a follower ask for "ids after X".
@@ -50,7 +50,7 @@ const CHUNKS_PER_READ: i64 = 256;
 
 impl Store {
     /// Stores chunk `seq` (1, 2, … per attempt) of an agent's log; see the module's doc. A
-    /// chunk after a gap is refused with [`StoreError::LogChunkSkipped`] and nothing moves.
+    /// chunk after a gap (chunks the database lost) is stored after a line naming the gap.
     pub async fn append_log_chunk(
         &self,
         job_id: &str,
@@ -107,20 +107,36 @@ impl Store {
         let job: String = row.try_get("job_name").map_err(&err)?;
         let last: i64 = row.try_get("log_seq").map_err(&err)?;
         let stored: i64 = row.try_get("log_bytes").map_err(&err)?;
-        let seq = match writer {
+        let (seq, gap) = match writer {
             Writer::Agent { seq } if seq <= last => {
                 return Ok(ChunkOutcome::AlreadyStored { last });
             }
-            Writer::Agent { seq } if seq != last + 1 => {
-                return Err(StoreError::LogChunkSkipped {
-                    run: run_id,
-                    job,
-                    seq,
-                    expected: last + 1,
-                });
-            }
-            Writer::Agent { seq } => seq,
-            Writer::Server => 0,
+            Writer::Agent { seq } => (seq, seq > last + 1),
+            Writer::Server => (0, false),
+        };
+        // The agent sends a chunk only once the one before it was acknowledged, so a gap means
+        // the database lost chunks it had stored (a PostgreSQL failover, an SQLite file after
+        // a power cut). Refusing would refuse every later chunk too: the rest is kept, after
+        // a line that says what is missing.
+        let with_gap;
+        let bytes = if gap {
+            let missing = if seq - last == 2 {
+                format!("chunk {} of this attempt's log is", last + 1)
+            } else {
+                format!(
+                    "chunks {} to {} of this attempt's log are",
+                    last + 1,
+                    seq - 1
+                )
+            };
+            with_gap = [
+                format!("[railyard: {missing} missing: the server lost them]\n").as_bytes(),
+                bytes,
+            ]
+            .concat();
+            &with_gap[..]
+        } else {
+            bytes
         };
         let mut kept = self.within_limit(stored, bytes);
         if !kept.is_empty()

@@ -14,7 +14,8 @@ use crate::error::ApiError;
 use crate::protocol::*;
 
 /// `POST /jobs/{id}/logs`: stores chunk `seq` of the attempt once (a resend is acknowledged
-/// again), refuses a skipped one (409) and one from an agent that lost the lease (410).
+/// again; one after chunks the database lost, after a line naming them) and refuses one from
+/// an agent that lost the lease (410).
 pub(super) async fn log_chunk(
     State(state): State<AppState>,
     _auth: AgentAuth,
@@ -35,7 +36,6 @@ pub(super) async fn log_chunk(
         Ok(ChunkOutcome::Stored) => Ok(Json(LogAck { acked: chunk.seq })),
         Ok(ChunkOutcome::AlreadyStored { last }) => Ok(Json(LogAck { acked: last })),
         Ok(ChunkOutcome::LeaseLost) => Err(ApiError::LeaseLost(id)),
-        Err(e @ StoreError::LogChunkSkipped { .. }) => Err(ApiError::Conflict(e.to_string())),
         Err(e) => Err(e.into()),
     }
 }
