@@ -76,19 +76,27 @@ async fn leftovers_of_a_dead_process_are_reaped_and_live_ones_kept() {
     let dead = make(format!("{host}:{}", u32::MAX - 7), format!("{run_id}-dead")).await;
     let live = make(railyard_runner::names::owner(), format!("{run_id}-live")).await;
     cleanup::reap_dead_owners(&docker).await.unwrap();
-    let left = docker
-        .list_labelled(&[format!("{}={run_id}", labels::RUN)])
-        .await
-        .unwrap();
-    let ids: Vec<_> = left.containers.iter().map(|c| c.id.as_str()).collect();
+    // Every runner call reaps dead owners too: one in a test running beside this one may be
+    // removing the same container (Docker then refuses ours as already in progress), so the
+    // container may take a moment to go.
+    let mut ids: Vec<String>;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = docker
+            .list_labelled(&[format!("{}={run_id}", labels::RUN)])
+            .await
+            .unwrap();
+        ids = left.containers.iter().map(|c| c.id.clone()).collect();
+        if !ids.contains(&dead) || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     assert!(
-        !ids.contains(&dead.as_str()),
+        !ids.contains(&dead),
         "the dead owner's container was not reaped"
     );
-    assert!(
-        ids.contains(&live.as_str()),
-        "a live owner's container was reaped"
-    );
+    assert!(ids.contains(&live), "a live owner's container was reaped");
     cleanup::remove_run(&docker, &run_id).await.unwrap();
     crate::common::assert_nothing_left(&docker, &run_id).await;
 }
