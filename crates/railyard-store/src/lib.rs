@@ -7,7 +7,8 @@
 //! `migrations/postgres/`), applied by [`Store::open`]; every module adds its own numbered file
 //! to both. A local run's logs are plain files (`<logs>/<run id>/<job>.log`) beside the
 //! database, so a crash loses at most what was not yet appended, and `tail -f` works on them;
-//! a server run's logs are chunks in the database (`job_logs`), shared by every server on it.
+//! a server run's logs and artifacts are chunks in the database (`job_logs`, `artifacts`),
+//! shared by every server on it.
 #![warn(missing_docs)]
 
 mod advisories;
