@@ -258,28 +258,6 @@ impl Store {
         }
     }
 
-    /// Ends a leased job with the agent's result; false when the agent no longer holds it.
-    pub async fn complete_job(
-        &self,
-        job_id: &str,
-        agent_id: &str,
-        attempt: i64,
-        status: JobStatus,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE queue SET state = 'done', result = $4, lease_until = NULL \
-             WHERE id = $1 AND agent_id = $2 AND attempt = $3 AND state = 'leased'",
-        )
-        .bind(job_id)
-        .bind(agent_id)
-        .bind(attempt)
-        .bind(status.as_str())
-        .execute(self.pool())
-        .await
-        .map_err(self.query_error("completing a job"))?;
-        Ok(done.rows_affected() == 1)
-    }
-
     /// Puts jobs whose lease lapsed before `now` back in the queue, or fails them as
     /// `agent lost` (job record included) once out of attempts.
     pub async fn expire_leases(&self, now: i64) -> Result<Vec<Lapsed>, StoreError> {

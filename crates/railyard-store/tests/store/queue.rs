@@ -138,13 +138,13 @@ async fn queue_story(store: &Store) {
     assert_eq!(renewed.await.unwrap(), Some(false));
     assert!(
         !store
-            .complete_job(&a.job_id, "other", 1, JobStatus::Success)
+            .finish_leased_job(&a.job_id, "other", 1, JobStatus::Success, now_ms(), None)
             .await
             .unwrap()
     );
     assert!(
         store
-            .complete_job(&a.job_id, &me, 1, JobStatus::Success)
+            .finish_leased_job(&a.job_id, &me, 1, JobStatus::Success, now_ms(), None)
             .await
             .unwrap()
     );
@@ -190,7 +190,7 @@ async fn queue_story(store: &Store) {
     );
 
     store
-        .complete_job(&first.job_id, &me, 1, JobStatus::Success)
+        .finish_leased_job(&first.job_id, &me, 1, JobStatus::Success, now_ms(), None)
         .await
         .unwrap();
     store
@@ -198,7 +198,7 @@ async fn queue_story(store: &Store) {
         .await
         .unwrap();
     store
-        .complete_job(&second.job_id, &me, 1, JobStatus::Failed)
+        .finish_leased_job(&second.job_id, &me, 1, JobStatus::Failed, now_ms(), None)
         .await
         .unwrap();
     store
@@ -263,7 +263,7 @@ async fn leases(store: &Store) {
     );
     assert!(
         !store
-            .complete_job(&first.job_id, &one, 1, JobStatus::Success)
+            .finish_leased_job(&first.job_id, &one, 1, JobStatus::Success, now_ms(), None)
             .await
             .unwrap()
     );
@@ -303,7 +303,7 @@ async fn cancel(store: &Store) {
         "q is cancelled"
     );
     store
-        .complete_job(&p.job_id, &me, 1, JobStatus::Cancelled)
+        .finish_leased_job(&p.job_id, &me, 1, JobStatus::Cancelled, now_ms(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -339,7 +339,7 @@ async fn closing(store: &Store) {
             let job = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
             assert!(
                 store
-                    .complete_job(&job.job_id, &me, 1, *status)
+                    .finish_leased_job(&job.job_id, &me, 1, *status, now_ms(), None)
                     .await
                     .unwrap()
             );

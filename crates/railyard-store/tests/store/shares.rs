@@ -77,7 +77,14 @@ async fn claim(store: &Store, agent: &str) -> Option<Claim> {
 async fn finish(store: &Store, agent: &str, c: &Claim) {
     assert!(
         store
-            .complete_job(&c.job_id, agent, c.attempt, JobStatus::Success)
+            .finish_leased_job(
+                &c.job_id,
+                agent,
+                c.attempt,
+                JobStatus::Success,
+                now_ms(),
+                None
+            )
             .await
             .unwrap()
     );
