@@ -54,17 +54,43 @@ impl Store {
         run_id: &str,
         job: &str,
     ) -> Result<Vec<StoredArtifact>, StoreError> {
+        self.stored_artifacts(run_id, job, None).await
+    }
+
+    /// One artifact of a job, if stored.
+    pub async fn artifact(
+        &self,
+        run_id: &str,
+        job: &str,
+        path: &str,
+    ) -> Result<Option<StoredArtifact>, StoreError> {
+        Ok(self.stored_artifacts(run_id, job, Some(path)).await?.pop())
+    }
+
+    /// A job's artifacts by path, or just the one at `path`.
+    async fn stored_artifacts(
+        &self,
+        run_id: &str,
+        job: &str,
+        path: Option<&str>,
+    ) -> Result<Vec<StoredArtifact>, StoreError> {
         let err = self.query_error("listing artifacts");
-        let rows = sqlx::query(
+        let one = if path.is_some() {
+            " AND a.path = $3"
+        } else {
+            ""
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT a.path, a.size, a.upload_id, (SELECT COUNT(*) FROM artifact_chunks c \
              WHERE c.upload_id = a.upload_id) AS chunks FROM artifacts a \
-             WHERE a.run_id = $1 AND a.job_name = $2 ORDER BY a.path",
-        )
+             WHERE a.run_id = $1 AND a.job_name = $2{one} ORDER BY a.path"
+        )))
         .bind(run_id)
-        .bind(job)
-        .fetch_all(self.pool())
-        .await
-        .map_err(&err)?;
+        .bind(job);
+        if let Some(path) = path {
+            query = query.bind(path);
+        }
+        let rows = query.fetch_all(self.pool()).await.map_err(&err)?;
         rows.iter()
             .map(|r| {
                 Ok(StoredArtifact {
@@ -76,20 +102,6 @@ impl Store {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(&err)
-    }
-
-    /// One artifact of a job, if stored.
-    pub async fn artifact(
-        &self,
-        run_id: &str,
-        job: &str,
-        path: &str,
-    ) -> Result<Option<StoredArtifact>, StoreError> {
-        Ok(self
-            .artifacts(run_id, job)
-            .await?
-            .into_iter()
-            .find(|a| a.path == path))
     }
 
     /// Chunk `seq` of an upload; None once the upload was replaced (or past its end).

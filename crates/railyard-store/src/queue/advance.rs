@@ -26,43 +26,37 @@ impl Store {
              ended_at = $5, error = $6 \
              WHERE id = $1 AND agent_id = $2 AND attempt = $3 AND state = 'leased' \
              RETURNING run_id, job_name";
-        if self.backend() == Backend::Postgres {
+        let pg = self.backend() == Backend::Postgres;
+        let sql = if pg {
             // One statement, so one round trip: data-modifying CTEs record what ended.
-            let sql = format!(
+            format!(
                 "WITH d AS ({end}), \
                  j AS ({JOB_END} SELECT d.run_id, d.job_name, (SELECT COUNT(*) FROM jobs x \
                  WHERE x.run_id = d.run_id), $4, $5, $6 FROM d {JOB_END_CONFLICT}), \
                  s AS (UPDATE steps SET status = $7, finished_at = $5 FROM d \
                  WHERE steps.run_id = d.run_id AND steps.job_name = d.job_name \
                  AND steps.status = $8) SELECT run_id FROM d"
-            );
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(job_id)
-                .bind(agent_id)
-                .bind(attempt)
-                .bind(status.as_str())
-                .bind(at)
-                .bind(error)
-                .bind(StepStatus::Cancelled.as_str())
-                .bind(StepStatus::Running.as_str())
-                .fetch_optional(self.pool())
-                .await
-                .map_err(&err)?;
-            return Ok(row.is_some());
-        }
-        // SQLite: the `queue_ended` trigger (migration 0015) records the job's end and cancels
-        // its running steps in this one statement; `fetch_all` steps it to its end, so that its
-        // implicit transaction commits now.
-        let rows = sqlx::query(end)
+            )
+        } else {
+            // SQLite: the `queue_ended` trigger (migration 0015) records the job's end and
+            // cancels its running steps in this one statement.
+            end.to_owned()
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(job_id)
             .bind(agent_id)
             .bind(attempt)
             .bind(status.as_str())
             .bind(at)
-            .bind(error)
-            .fetch_all(self.pool())
-            .await
-            .map_err(&err)?;
+            .bind(error);
+        if pg {
+            query = query
+                .bind(StepStatus::Cancelled.as_str())
+                .bind(StepStatus::Running.as_str());
+        }
+        // `fetch_all` steps the statement to its end, so that SQLite's implicit transaction
+        // commits before this returns.
+        let rows = query.fetch_all(self.pool()).await.map_err(&err)?;
         Ok(!rows.is_empty())
     }
 
