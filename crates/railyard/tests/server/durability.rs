@@ -5,15 +5,12 @@
 //! the job ran once (the starting server gave the held lease a whole lease), on SQLite and
 //! on PostgreSQL.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::fleet::*;
+use crate::proxy::{self, Gate, Verdict, Watch, contains};
 
 const LINES: usize = 150;
 const NUMBERS: usize = 200_000;
@@ -38,9 +35,16 @@ fn a_server_restarted_mid_stream_and_mid_upload_on_postgres() {
 }
 
 fn server_away(mut fleet: Fleet, database: Option<&str>) {
-    let proxy = Proxy::start(&fleet.url, 4);
+    let (gate, stops) = Gate::new();
+    let cuts = Cuts {
+        nth_log: 4,
+        logs: AtomicUsize::new(0),
+        upload_cut: AtomicBool::new(false),
+        gate,
+    };
+    let proxy = proxy::start(&fleet.url, Arc::new(cuts));
     let agent = bin()
-        .args(["agent", "--server", &proxy.url, "--token", AGENT])
+        .args(["agent", "--server", &proxy, "--token", AGENT])
         .args(["--name", "streamer"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(fleet.dir.path().join("streamer.err")).unwrap())
@@ -50,10 +54,7 @@ fn server_away(mut fleet: Fleet, database: Option<&str>) {
     let run = trigger(&fleet);
     // The proxy stops at each chosen moment until the server has been restarted.
     for expected in ["log chunk answer", "artifact body"] {
-        let (what, resume) = proxy
-            .hits
-            .recv_timeout(Duration::from_secs(180))
-            .unwrap_or_else(|_| panic!("no {expected}\n{}", fleet.diagnostics()));
+        let (what, resume) = stops.wait(&fleet);
         assert_eq!(what, expected);
         fleet.restart_server(database);
         resume.send(()).unwrap();
@@ -93,126 +94,58 @@ fn server_away(mut fleet: Fleet, database: Option<&str>) {
     assert_nothing_left(&run);
 }
 
-/// A TCP proxy in front of the server. It forwards bytes both ways, and twice stops to let
-/// the test restart the server: when the answer to the `nth_log` log chunk arrives (the
+/// What the proxy in front of the server does: it forwards bytes both ways, and twice stops to
+/// let the test restart the server: when the answer to the `nth_log` log chunk arrives (the
 /// chunk is stored; the agent never sees the answer), and once 64 KiB of the first artifact
-/// upload's body went through. Each time it sends what it stopped at on `hits`, waits for
-/// the go-ahead, then cuts the agent's connection.
-struct Proxy {
-    url: String,
-    hits: Receiver<(&'static str, Sender<()>)>,
-}
-
-/// What the connections share: how many log chunks went through, whether each cut was made.
+/// upload's body went through. Each time it tells the test, waits for the go-ahead, then cuts
+/// the agent's connection.
 struct Cuts {
     nth_log: usize,
     logs: AtomicUsize,
     upload_cut: AtomicBool,
-    hits: Mutex<Sender<(&'static str, Sender<()>)>>,
+    gate: Gate,
 }
 
-impl Cuts {
-    /// Tells the test what the proxy stopped at and waits until the server was restarted.
-    fn stop(&self, what: &'static str) {
-        let (tx, rx) = channel();
-        self.hits.lock().unwrap().send((what, tx)).unwrap();
-        let _ = rx.recv();
-    }
+/// One connection: whether the answer now coming is the chunk's to swallow, and how much of
+/// the cut upload went through.
+#[derive(Default)]
+struct Connection {
+    swallow: AtomicBool,
+    upload_sent: Mutex<Option<usize>>,
 }
 
-impl Proxy {
-    fn start(upstream: &str, nth_log: usize) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let upstream = upstream.trim_start_matches("http://").to_string();
-        let (tx, hits) = channel();
-        let cuts = Arc::new(Cuts {
-            nth_log,
-            logs: AtomicUsize::new(0),
-            upload_cut: AtomicBool::new(false),
-            hits: Mutex::new(tx),
-        });
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                let Ok(server) = TcpStream::connect(&upstream) else {
-                    continue; // the server is down: the agent retries
-                };
-                let swallow = Arc::new(AtomicBool::new(false));
-                let (c, s) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (up_cuts, up_swallow) = (cuts.clone(), swallow.clone());
-                std::thread::spawn(move || to_server(client, server, &up_cuts, &up_swallow));
-                let down_cuts = cuts.clone();
-                std::thread::spawn(move || to_client(s, c, &down_cuts, &swallow));
-            }
-        });
-        Proxy { url, hits }
-    }
-}
+impl Watch for Cuts {
+    type Conn = Connection;
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Agent to server: counts log chunks (marking the nth one's answer to be swallowed) and
-/// cuts the first artifact upload after 64 KiB of its body.
-fn to_server(mut client: TcpStream, mut server: TcpStream, cuts: &Cuts, swallow: &AtomicBool) {
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut upload_sent: Option<usize> = None;
-    loop {
-        let n = match client.read(&mut buf) {
-            Ok(0) | Err(_) => {
-                let _ = server.shutdown(Shutdown::Write);
-                return;
-            }
-            Ok(n) => n,
-        };
-        let bytes = &buf[..n];
+    /// Counts log chunks (marking the nth one's answer to be swallowed) and cuts the first
+    /// artifact upload after 64 KiB of its body.
+    fn to_server(&self, conn: &Connection, bytes: &[u8]) -> Verdict {
         if contains(bytes, b"POST /api/v1/jobs/")
             && contains(bytes, b"/logs HTTP/1.1")
-            && cuts.logs.fetch_add(1, Ordering::SeqCst) + 1 == cuts.nth_log
+            && self.logs.fetch_add(1, Ordering::SeqCst) + 1 == self.nth_log
         {
-            swallow.store(true, Ordering::SeqCst);
+            conn.swallow.store(true, Ordering::SeqCst);
         }
-        if contains(bytes, b"PUT /api/v1/jobs/") && !cuts.upload_cut.swap(true, Ordering::SeqCst) {
-            upload_sent = Some(0);
+        let mut sent = conn.upload_sent.lock().unwrap();
+        if contains(bytes, b"PUT /api/v1/jobs/") && !self.upload_cut.swap(true, Ordering::SeqCst) {
+            *sent = Some(0);
         }
-        if server.write_all(bytes).is_err() {
-            let _ = client.shutdown(Shutdown::Both);
-            return;
-        }
-        if let Some(sent) = upload_sent.as_mut() {
-            *sent += n;
+        if let Some(sent) = sent.as_mut() {
+            *sent += bytes.len();
             if *sent > 64 * 1024 {
-                cuts.stop("artifact body");
-                let _ = client.shutdown(Shutdown::Both);
-                let _ = server.shutdown(Shutdown::Both);
-                return;
+                self.gate.stop("artifact body");
+                return Verdict::ForwardThenCut;
             }
         }
+        Verdict::Forward
     }
-}
 
-/// Server to agent: passes answers on, except the swallowed one.
-fn to_client(mut server: TcpStream, mut client: TcpStream, cuts: &Cuts, swallow: &AtomicBool) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match server.read(&mut buf) {
-            Ok(0) | Err(_) => {
-                let _ = client.shutdown(Shutdown::Both);
-                return;
-            }
-            Ok(n) => n,
-        };
-        if swallow.load(Ordering::SeqCst) {
-            cuts.stop("log chunk answer");
-            let _ = client.shutdown(Shutdown::Both);
-            let _ = server.shutdown(Shutdown::Both);
-            return;
+    /// Passes answers on, except the swallowed one.
+    fn to_client(&self, conn: &Connection, _bytes: &[u8]) -> Verdict {
+        if conn.swallow.load(Ordering::SeqCst) {
+            self.gate.stop("log chunk answer");
+            return Verdict::Cut;
         }
-        if client.write_all(&buf[..n]).is_err() {
-            let _ = server.shutdown(Shutdown::Both);
-            return;
-        }
+        Verdict::Forward
     }
 }

@@ -13,6 +13,7 @@ mod fleet_scale;
 mod forgotten;
 mod logs;
 mod openapi;
+mod proxy;
 mod queue;
 mod server_away;
 mod shards;

@@ -4,15 +4,13 @@
 //! memory. The agent talks to the server through a loopback proxy that stops at a chosen
 //! request so the test kills the server at a known moment.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::fleet::*;
+use crate::proxy::{self, Gate, Stops, Verdict, Watch, contains};
 
 /// How long the server stays dead once the job has ended: past the old 30 s of retries.
 const AWAY: Duration = Duration::from_secs(35);
@@ -27,11 +25,12 @@ fn a_job_printing_50_mib_while_the_server_is_away_keeps_its_attempt_its_log_and_
         "env: {{ image: busybox }}\njobs:\n  chatty:\n    script:\n      - |\n        awk 'BEGIN {{ for (i = 1; i <= {LINES}; i++) printf \"line-%08d %086d\\n\", i, 0 }}'\n"
     );
     let mut fleet = Fleet::start(&script);
-    let proxy = Proxy::start(&fleet.url, Stop::ClaimAnswer);
+    let (proxy, stops) = start_proxy(&fleet, Stop::ClaimAnswer);
     let agent = proxied_agent(&mut fleet, &proxy);
     let run = trigger(&fleet);
     // The job is leased: the server dies before its agent hears so.
-    let resume = proxy.wait("claim answer", &fleet);
+    let (what, resume) = stops.wait(&fleet);
+    assert_eq!(what, "claim answer");
     let before = peak_memory_kib(&fleet.agents[agent]);
     kill_server(&mut fleet);
     resume.send(()).unwrap();
@@ -79,11 +78,12 @@ fn a_result_sent_while_the_server_is_away_arrives_once_it_is_back() {
     let mut fleet = Fleet::start(
         "env: { image: busybox }\njobs:\n  build:\n    script: [echo built]\n  next:\n    needs: [build]\n    script: [echo next]\n",
     );
-    let proxy = Proxy::start(&fleet.url, Stop::Report);
+    let (proxy, stops) = start_proxy(&fleet, Stop::Report);
     proxied_agent(&mut fleet, &proxy);
     let run = trigger(&fleet);
     // The first report never reaches the server, which dies and stays dead past 30 s.
-    let resume = proxy.wait("report", &fleet);
+    let (what, resume) = stops.wait(&fleet);
+    assert_eq!(what, "report");
     kill_server(&mut fleet);
     resume.send(()).unwrap();
     std::thread::sleep(AWAY);
@@ -120,9 +120,9 @@ fn ran_once(agent_log: &str) {
     );
 }
 
-fn proxied_agent(fleet: &mut Fleet, proxy: &Proxy) -> usize {
+fn proxied_agent(fleet: &mut Fleet, proxy: &str) -> usize {
     let agent = bin()
-        .args(["agent", "--server", &proxy.url, "--token", AGENT])
+        .args(["agent", "--server", proxy, "--token", AGENT])
         .args(["--slots", "1", "--name", "patient"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(fleet.dir.path().join("patient.err")).unwrap())
@@ -181,125 +181,68 @@ enum Stop {
     Report,
 }
 
-/// A TCP proxy between the agent and the server that stops once at `Stop`. New
-/// connections while the server is down are closed at once (the agent sees no answer).
-struct Proxy {
-    url: String,
-    hits: Receiver<Sender<()>>,
-}
-
-struct Shared {
+/// The proxy's watch: stops once at `stop`.
+struct StopOnce {
     stop: Stop,
     stopped: AtomicBool,
-    hits: Mutex<Sender<Sender<()>>>,
+    gate: Gate,
 }
 
-impl Shared {
+impl StopOnce {
     /// Stops (once): tells the test and waits for its go-ahead. False if already stopped.
-    fn stop_once(&self) -> bool {
+    fn stop_once(&self, what: &'static str) -> bool {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return false;
         }
-        let (tx, rx) = channel();
-        self.hits.lock().unwrap().send(tx).unwrap();
-        let _ = rx.recv();
+        self.gate.stop(what);
         true
     }
 }
 
-impl Proxy {
-    fn start(upstream: &str, stop: Stop) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let upstream = upstream.trim_start_matches("http://").to_string();
-        let (tx, hits) = channel();
-        let shared = Arc::new(Shared {
-            stop,
-            stopped: AtomicBool::new(false),
-            hits: Mutex::new(tx),
-        });
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                let Ok(server) = TcpStream::connect(&upstream) else {
-                    continue; // the server is down: the agent retries
-                };
-                let claiming = Arc::new(AtomicBool::new(false));
-                let (c, s) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (up, up_claiming) = (shared.clone(), claiming.clone());
-                std::thread::spawn(move || to_server(client, server, &up, &up_claiming));
-                let down = shared.clone();
-                std::thread::spawn(move || to_client(s, c, &down, &claiming));
-            }
-        });
-        Proxy { url, hits }
-    }
+/// Whether the connection's last request was a claim.
+#[derive(Default)]
+struct Claiming(AtomicBool);
 
-    /// Waits (up to 180 s) until the proxy stopped; returns the go-ahead.
-    fn wait(&self, what: &str, fleet: &Fleet) -> Sender<()> {
-        self.hits
-            .recv_timeout(Duration::from_secs(180))
-            .unwrap_or_else(|_| panic!("the proxy never saw the {what}\n{}", fleet.diagnostics()))
-    }
-}
+impl Watch for StopOnce {
+    type Conn = Claiming;
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Agent to server: notes claims; stops at the first report and cuts it.
-fn to_server(mut client: TcpStream, mut server: TcpStream, shared: &Shared, claiming: &AtomicBool) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match client.read(&mut buf) {
-            Ok(0) | Err(_) => {
-                let _ = server.shutdown(Shutdown::Write);
-                return;
-            }
-            Ok(n) => n,
-        };
-        let bytes = &buf[..n];
+    /// Notes claims; stops at the first report and cuts it.
+    fn to_server(&self, claiming: &Claiming, bytes: &[u8]) -> Verdict {
         if bytes.starts_with(b"POST ") {
-            claiming.store(
+            claiming.0.store(
                 contains(bytes, b"POST /api/v1/agents/claim "),
                 Ordering::SeqCst,
             );
         }
-        if matches!(shared.stop, Stop::Report)
+        if matches!(self.stop, Stop::Report)
             && contains(bytes, b"/complete HTTP/1.1")
-            && shared.stop_once()
+            && self.stop_once("report")
         {
-            let _ = client.shutdown(Shutdown::Both);
-            let _ = server.shutdown(Shutdown::Both);
-            return;
+            return Verdict::Cut;
         }
-        if server.write_all(bytes).is_err() {
-            let _ = client.shutdown(Shutdown::Both);
-            return;
+        Verdict::Forward
+    }
+
+    /// Holds the first answer that leases a job until the test says go.
+    fn to_client(&self, claiming: &Claiming, bytes: &[u8]) -> Verdict {
+        if matches!(self.stop, Stop::ClaimAnswer)
+            && claiming.0.load(Ordering::SeqCst)
+            && contains(bytes, b"\"job_id\"")
+        {
+            self.stop_once("claim answer");
         }
+        Verdict::Forward
     }
 }
 
-/// Server to agent: holds the first answer that leases a job until the test says go.
-fn to_client(mut server: TcpStream, mut client: TcpStream, shared: &Shared, claiming: &AtomicBool) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match server.read(&mut buf) {
-            Ok(0) | Err(_) => {
-                let _ = client.shutdown(Shutdown::Both);
-                return;
-            }
-            Ok(n) => n,
-        };
-        if matches!(shared.stop, Stop::ClaimAnswer)
-            && claiming.load(Ordering::SeqCst)
-            && contains(&buf[..n], b"\"job_id\"")
-        {
-            shared.stop_once();
-        }
-        if client.write_all(&buf[..n]).is_err() {
-            let _ = server.shutdown(Shutdown::Both);
-            return;
-        }
-    }
+/// A proxy in front of the fleet's server that stops once at `stop`; its URL and the test's
+/// side of its gate.
+fn start_proxy(fleet: &Fleet, stop: Stop) -> (String, Stops) {
+    let (gate, stops) = Gate::new();
+    let watch = StopOnce {
+        stop,
+        stopped: AtomicBool::new(false),
+        gate,
+    };
+    (proxy::start(&fleet.url, Arc::new(watch)), stops)
 }
