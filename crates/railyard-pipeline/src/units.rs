@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-/// Parses `1h30m`, `90s`, `500ms`, `2d`, parts optionally separated by spaces. A bare number
-/// is refused: `20` could mean seconds or minutes.
+/// Parses `1h30m`, `90s`, `500ms`, `2d`, parts (and a number and its unit) optionally
+/// separated by spaces. A bare number is refused: `20` could mean seconds or minutes.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
@@ -28,7 +28,8 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         let n: u64 = rest[..digits]
             .parse()
             .map_err(|_| format!("`{text}` is too large"))?;
-        rest = &rest[digits..];
+        // `5 m` is `5m`, and `5 parsecs` has the unknown unit `parsecs`, not none.
+        rest = rest[digits..].trim_start();
         let unit_len = rest
             .find(|c: char| !c.is_ascii_alphabetic())
             .unwrap_or(rest.len());

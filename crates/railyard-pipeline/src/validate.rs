@@ -61,17 +61,27 @@ pub(crate) fn validate(pipeline: &Pipeline, spans: &Spans, issues: &mut Vec<Issu
                 && !expanded.contains_key(need)
                 && !of_a_broken_matrix(spans, need)
             {
-                let mut candidates: Vec<&str> = pipeline.jobs.keys().map(String::as_str).collect();
-                let mut full: Vec<&str> = expanded.keys().map(String::as_str).collect();
+                // Never the job itself (or its own expansions): it cannot need itself, and
+                // with short names it is often one typo away.
+                let others: Vec<&str> = pipeline
+                    .jobs
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|j| j != name)
+                    .collect();
+                let mut full: Vec<&str> = expanded
+                    .iter()
+                    .filter(|(_, base)| *base != name)
+                    .map(|(j, _)| j.as_str())
+                    .collect();
                 full.sort_unstable();
-                candidates.extend(full);
-                let suggestion = suggest(need, candidates);
+                let suggestion = suggest(need, others.iter().copied().chain(full));
                 let help = match &suggestion {
                     Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "the jobs of this pipeline: {}",
-                        pipeline.jobs.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
+                    None if others.is_empty() => {
+                        format!("this pipeline has no other job: remove `{need}` from `needs`")
+                    }
+                    None => format!("the other jobs of this pipeline: {}", others.join(", ")),
                 };
                 issues.push(
                     Issue::new(

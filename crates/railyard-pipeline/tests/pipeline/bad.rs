@@ -1,7 +1,7 @@
 //! One test per kind of bad input: the message with `file:line:column`, and the text
 //! underlined.
 
-use crate::{check, err, problem, render};
+use crate::{check, err, ok, problem, render};
 use railyard_pipeline::ProblemKind;
 
 const ENV: &str = "env: { image: busybox }\n";
@@ -168,6 +168,39 @@ fn needs_naming_a_missing_job() {
         "biuld",
     );
     assert_eq!(p.help.as_deref(), Some("did you mean `build`?"));
+}
+
+/// A job is never its own suggestion: with one-letter names every other name is one typo
+/// away, and `a` needing `b` was told "did you mean `a`?".
+#[test]
+fn needs_never_suggests_the_job_itself() {
+    let p = check(
+        &with_env("jobs:\n  a:\n    needs: [b]\n    script: [x]\n"),
+        ".railyard.yml:4:13: job `a` needs `b`, which is not a job of this pipeline",
+        "b",
+    );
+    assert!(
+        matches!(
+            p.kind,
+            ProblemKind::UnknownNeed {
+                suggestion: None,
+                ..
+            }
+        ),
+        "{:?}",
+        p.kind
+    );
+    assert_eq!(
+        p.help.as_deref(),
+        Some("this pipeline has no other job: remove `b` from `needs`")
+    );
+    let p = problem(&with_env(
+        "jobs:\n  ab:\n    needs: [abc]\n    script: [x]\n  build:\n    script: [x]\n",
+    ));
+    assert_eq!(
+        p.help.as_deref(),
+        Some("the other jobs of this pipeline: build")
+    );
 }
 
 #[test]
@@ -349,6 +382,21 @@ fn absurd_values() {
         &job("resources: { memory: lots }"),
         ".railyard.yml:5:26: invalid `memory` in `resources` of job `a`: `lots` is not a size like `512m`, `4g` or `1.5G`",
         "lots",
+    );
+}
+
+/// A unit after a space is read as the unit: `5 parsecs` was "a number without a unit".
+#[test]
+fn a_duration_with_an_unknown_unit_names_the_unit() {
+    let job = |extra: &str| with_env(&format!("jobs:\n  a:\n    script: [x]\n    {extra}\n"));
+    check(
+        &job("timeout: 5 parsecs"),
+        ".railyard.yml:5:14: invalid `timeout` in job `a`: `5 parsecs`: unknown unit `parsecs` (use ms, s, m, h or d)",
+        "5 parsecs",
+    );
+    assert_eq!(
+        ok(&job("timeout: 5 m")).jobs["a"].timeout,
+        Some(std::time::Duration::from_secs(300))
     );
 }
 
