@@ -22,7 +22,12 @@ use railyard_runner::shards::OneShard;
 /// The runner's events are taken by batches of at most this many.
 const EVENTS_AT_ONCE: usize = 512;
 
-pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim: Claim) {
+pub(crate) async fn run(
+    client: &Client,
+    docker: &Docker,
+    (me, networks): (&Registered, railyard_runner::NetworkPool),
+    claim: Claim,
+) {
     tracing::info!(job = %claim.job, run = %claim.run_id, attempt = claim.attempt, "job claimed");
     // Its own token, not the agent's shutdown: a stopping agent drains, finishing the jobs
     // it holds. Only the server (a cancelled run, a lost lease) stops a job.
@@ -53,7 +58,7 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
             let ran = execute(
                 client,
                 docker,
-                (me, &claim),
+                (me, &claim, networks),
                 dir.path(),
                 &log,
                 &mut gathered,
@@ -136,7 +141,7 @@ pub(crate) async fn run(client: &Client, docker: &Docker, me: &Registered, claim
 async fn execute(
     client: &Client,
     docker: &Docker,
-    (me, claim): (&Registered, &Claim),
+    (me, claim, networks): (&Registered, &Claim, railyard_runner::NetworkPool),
     dir: &Path,
     log: &LogShip,
     gathered: &mut Gathered,
@@ -180,6 +185,7 @@ async fn execute(
         timings: Arc::new(railyard_split::Timings::new()),
         env_check: None,
         secrets: Vec::new(),
+        networks,
     };
     // An earlier attempt of this job on this engine whose agent died (kill -9) left its
     // network and containers (named apart from this attempt's, each owner has its own): free

@@ -44,6 +44,8 @@ pub struct AgentConfig {
     pub name: String,
     /// Its labels: it takes only jobs whose `runs_on` labels it all has.
     pub labels: Vec<String>,
+    /// Where each job's network takes its addresses.
+    pub networks: railyard_runner::NetworkPool,
 }
 
 /// Registers and works until `shutdown` is cancelled or the server refuses the token. A
@@ -72,6 +74,7 @@ pub async fn run(
             docker.clone(),
             registration.clone(),
             shutdown.clone(),
+            config.networks,
         ));
     }
     let mut result = Ok(());
@@ -132,6 +135,7 @@ async fn slot(
     docker: Docker,
     registration: Arc<Registration>,
     shutdown: CancellationToken,
+    networks: railyard_runner::NetworkPool,
 ) -> Result<(), AgentError> {
     let wait = Duration::from_secs(20);
     let mut me = registration.current().await;
@@ -145,7 +149,7 @@ async fn slot(
             _ = shutdown.cancelled() => break,
         };
         match claimed {
-            Ok(Some(claim)) => job::run(&client, &docker, &me, claim).await,
+            Ok(Some(claim)) => job::run(&client, &docker, (&me, networks), claim).await,
             Ok(None) => {}
             Err(e) if e.is_unauthorized() => return Err(e),
             Err(AgentError::Api { status: 404, .. }) => {

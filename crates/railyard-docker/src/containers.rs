@@ -5,7 +5,8 @@
 use crate::client::{Docker, is_not_found};
 use crate::errors::{DockerError, server_error};
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkingConfig,
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, MountVolumeOptions,
+    NetworkingConfig,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
@@ -147,6 +148,14 @@ impl ContainerSpec {
                         target: Some(m.target.clone()),
                         source: Some(m.volume.clone()),
                         typ: Some(MountType::VOLUME),
+                        // Docker creates a missing volume on the spot, without labels unless
+                        // given here (a volume removed between its creation and the
+                        // container's would otherwise come back unlabelled, out of every
+                        // cleanup's reach). An existing volume keeps its own labels.
+                        volume_options: Some(MountVolumeOptions {
+                            labels: Some(self.labels.clone()),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     })
                     .collect(),

@@ -73,6 +73,15 @@ pub enum DockerError {
         message: String,
     },
 
+    /// A network's subnet overlaps a network the engine already has.
+    #[error("subnet {subnet} overlaps another Docker network ({message})")]
+    SubnetTaken {
+        /// The subnet asked for, `10.213.4.16/28`.
+        subnet: String,
+        /// What the engine said.
+        message: String,
+    },
+
     /// A command was sent to a container that is not running (it exited, was killed for
     /// memory, or was removed meanwhile).
     #[error(

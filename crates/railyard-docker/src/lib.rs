@@ -29,3 +29,4 @@ pub use errors::{DockerError, OUTPUT_TAIL_LINES};
 pub use exec::{EXIT_NOT_FOUND, ExecSpec, Output};
 pub use images::{BuildRequest, ImageInfo, OUTSIDE_DOCKERFILE_NAME};
 pub use labelled::{Labelled, LabelledObject, RemovalReport};
+pub use resources::NetworkSubnets;

@@ -2,8 +2,10 @@
 
 use crate::client::{Docker, is_not_found};
 use crate::errors::{DockerError, server_error};
-use bollard::models::{NetworkCreateRequest, NetworkDisconnectRequest, VolumeCreateRequest};
-use bollard::query_parameters::RemoveVolumeOptionsBuilder;
+use bollard::models::{
+    Ipam, IpamConfig, NetworkCreateRequest, NetworkDisconnectRequest, VolumeCreateRequest,
+};
+use bollard::query_parameters::{ListNetworksOptions, RemoveVolumeOptionsBuilder};
 use std::collections::HashMap;
 
 impl Docker {
@@ -14,20 +16,45 @@ impl Docker {
         name: &str,
         labels: &HashMap<String, String>,
     ) -> Result<String, DockerError> {
+        self.create_network_in(name, labels, None).await
+    }
+
+    /// Creates a bridge network on the given subnet (`10.213.4.16/28`), or on one of the
+    /// engine's default pools when `None`. A subnet that overlaps another network is
+    /// [`DockerError::SubnetTaken`].
+    pub async fn create_network_in(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+        subnet: Option<&str>,
+    ) -> Result<String, DockerError> {
         let request = NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".to_string()),
             labels: Some(labels.clone()),
+            ipam: subnet.map(|subnet| Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let created = self.client.create_network(request).await.map_err(|e| {
-            // Docker 20.10 answers a duplicate name with 409 "already exists".
             match server_error(&e) {
+                // Docker 20.10 answers a duplicate name with 409 "already exists".
                 Some((409, message)) => DockerError::Conflict {
                     kind: "network",
                     name: name.to_string(),
                     message: message.to_string(),
                 },
+                Some((_, message)) if message.contains("overlaps") && subnet.is_some() => {
+                    DockerError::SubnetTaken {
+                        subnet: subnet.unwrap_or_default().to_string(),
+                        message: message.to_string(),
+                    }
+                }
                 _ => self.err(format!("creating network `{name}`"))(e),
             }
         })?;
@@ -43,6 +70,29 @@ impl Docker {
             });
         }
         Ok(created.id)
+    }
+
+    /// Every network of the engine with its subnets and labels.
+    pub async fn network_subnets(&self) -> Result<Vec<NetworkSubnets>, DockerError> {
+        let networks = self
+            .client
+            .list_networks(None::<ListNetworksOptions>)
+            .await
+            .map_err(self.err("listing networks".to_string()))?;
+        Ok(networks
+            .into_iter()
+            .map(|n| NetworkSubnets {
+                name: n.name.unwrap_or_default(),
+                labels: n.labels.unwrap_or_default(),
+                subnets: n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect(),
+            })
+            .collect())
     }
 
     /// Removes a network. Already gone is fine.
@@ -98,4 +148,15 @@ impl Docker {
             Err(e) => Err(self.err(format!("removing volume `{name}`"))(e)),
         }
     }
+}
+
+/// A network's name, subnets and labels, as [`Docker::network_subnets`] lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSubnets {
+    /// The network's name.
+    pub name: String,
+    /// Its subnets (`172.17.0.0/16`); IPv6 ones too.
+    pub subnets: Vec<String>,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
 }

@@ -30,7 +30,7 @@ pub async fn remove_run(docker: &Docker, run_id: &str) -> Result<RemovalReport, 
 }
 
 /// Removes every object one call of the runner created for a run (see
-/// `RunOptions::invocation`), leaving other calls' objects of the same run alone.
+/// `RunOptions::new_invocation`), leaving other calls' objects of the same run alone.
 pub async fn remove_invocation(
     docker: &Docker,
     run_id: &str,

@@ -9,6 +9,9 @@ pub enum RunnerError {
     /// The Docker engine refused or failed a call.
     #[error(transparent)]
     Docker(#[from] DockerError),
+    /// A job's network could not be made (its address pool is full of other networks).
+    #[error("{0}")]
+    Network(String),
     /// `env.dockerfile` does not exist.
     #[error("Dockerfile {path} not found ({source}): check `env.dockerfile` in the pipeline file")]
     MissingDockerfile {

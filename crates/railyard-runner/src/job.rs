@@ -42,6 +42,8 @@ pub struct JobContext {
     pub events: UnboundedSender<Event>,
     /// Masks the run's secrets in everything the job reports.
     pub mask: Arc<crate::mask::Masker>,
+    /// Where the job's network takes its addresses.
+    pub networks: crate::NetworkPool,
 }
 
 /// The step running now, so a cancel or timeout can close it in the event stream.
@@ -129,7 +131,17 @@ impl JobContext {
     /// Creates the job's network and workspace volume, at once. The run starts this early
     /// for the first jobs, while env images are looked up, since network creation is slow.
     pub async fn prepare(&self) -> Result<(), RunnerError> {
-        prepare(&self.docker, &self.names).await
+        // Dropped (not cancelled) when the job is cancelled or times out meanwhile.
+        let never = tokio_util::sync::CancellationToken::new();
+        let mut waiting = |phase: String| self.phase(&phase);
+        prepare(
+            &self.docker,
+            &self.names,
+            &self.networks,
+            &never,
+            &mut waiting,
+        )
+        .await
     }
 
     /// Starts the services and the job container on the prepared network and fills the
@@ -451,13 +463,20 @@ impl JobContext {
     }
 }
 
-/// Creates a job's network and workspace volume, at once.
-pub async fn prepare(docker: &Docker, names: &JobNames) -> Result<(), RunnerError> {
+/// Creates a job's network (on a free subnet of `networks`, waiting for one until `cancel`
+/// when all are taken, telling `waiting`) and its workspace volume, at once.
+pub async fn prepare(
+    docker: &Docker,
+    names: &JobNames,
+    networks: &crate::NetworkPool,
+    cancel: &tokio_util::sync::CancellationToken,
+    waiting: &mut (dyn FnMut(String) + Send),
+) -> Result<(), RunnerError> {
     let (network_labels, volume_labels) = (names.labels("network"), names.labels("workspace"));
     let volume = names.workspace_volume();
     tokio::try_join!(
-        docker.create_network(&names.base, &network_labels),
-        docker.create_volume(&volume, &volume_labels),
+        networks.create(docker, &names.base, &network_labels, cancel, waiting),
+        async { Ok(docker.create_volume(&volume, &volume_labels).await?) },
     )?;
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod job;
 pub mod lines;
 pub mod mask;
 pub mod names;
+pub mod networks;
 mod run;
 pub mod shards;
 pub mod shell;
@@ -24,6 +25,7 @@ pub mod workspace;
 
 pub use errors::RunnerError;
 pub use events::{Event, ShardForecast, Stream};
+pub use networks::NetworkPool;
 pub use run::{
     DEFAULT_TIMEOUT, EnvCheck, JobResult, RunOptions, RunOutcome, humanize, run_one_shard,
     run_pipeline,

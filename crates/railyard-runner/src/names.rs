@@ -4,9 +4,23 @@
 use railyard_types::labels;
 use std::collections::HashMap;
 
-/// `host:pid` of this process, the owner label of everything it creates.
+/// This process's owner label, `host:pid:pidns:start`: the host name, the PID, the PID
+/// namespace's inode and the process's start time (clock ticks since boot). The host name
+/// and PID alone collide: two processes in containers on one engine may share both, and a
+/// PID is reused after its process ends.
 pub fn owner() -> String {
-    format!("{}:{}", hostname(), std::process::id())
+    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWNER
+        .get_or_init(|| {
+            let pid = std::process::id();
+            format!(
+                "{}:{pid}:{}:{}",
+                hostname(),
+                pid_namespace().unwrap_or_default(),
+                start_time(pid).unwrap_or_default()
+            )
+        })
+        .clone()
 }
 
 /// This machine's host name.
@@ -14,18 +28,48 @@ pub fn hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
-/// Whether the process named by an owner label is still alive. Owners on other hosts are
-/// assumed alive: only their own machine can tell.
+/// The inode of this process's PID namespace (`pid:[4026531836]` -> `4026531836`).
+fn pid_namespace() -> Option<String> {
+    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let link = link.to_str()?;
+    let inode = link.strip_prefix("pid:[")?.strip_suffix(']')?;
+    Some(inode.to_string())
+}
+
+/// When process `pid` of this PID namespace started, in clock ticks since boot: field 22 of
+/// `/proc/PID/stat`, counted after the command name (which may hold spaces and parentheses).
+fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19).map(str::to_string)
+}
+
+/// Whether the process named by an owner label may still be alive: false only when it is
+/// proven gone. Only a process on the same host and in the same PID namespace can tell;
+/// owners elsewhere (another machine, another container on this engine) count as alive.
 pub fn owner_is_alive(owner: &str) -> bool {
-    let Some((host, pid)) = owner.rsplit_once(':') else {
-        return false;
-    };
-    if host != hostname() {
-        return true;
-    }
-    match pid.parse::<u32>() {
-        Ok(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        Err(_) => false,
+    let parts: Vec<&str> = owner.split(':').collect();
+    match parts[..] {
+        [host, pid, namespace, start] => {
+            if host != hostname() || Some(namespace) != pid_namespace().as_deref() {
+                return true;
+            }
+            match pid.parse::<u32>() {
+                Ok(pid) => start_time(pid).as_deref() == Some(start),
+                Err(_) => false,
+            }
+        }
+        // Labels of Railyard before the namespace and start time were part of an owner.
+        [host, pid] => {
+            if host != hostname() {
+                return true;
+            }
+            match pid.parse::<u32>() {
+                Ok(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                Err(_) => false,
+            }
+        }
+        _ => false,
     }
 }
 
@@ -67,6 +111,20 @@ pub fn artifacts_folder(job: &str) -> String {
     }
 }
 
+/// `ry-<run>-<job>-<tag>`: the tag tells apart jobs whose slugs collide (`a b` and `a-b`),
+/// two processes running the same job on one engine (an agent whose lease lapsed while
+/// frozen still holds its copy when another starts the next attempt), and two calls of one
+/// process (two slots of an agent).
+fn base_name(run_id: &str, job: &str, owner: &str, invocation: Option<&str>) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for part in [job, owner, invocation.unwrap_or("")] {
+        hasher.update(part.as_bytes());
+        hasher.update(b"\0");
+    }
+    let tag = &hasher.finalize().to_hex()[..6];
+    format!("ry-{}-{}-{tag}", run_id.to_ascii_lowercase(), slug(job))
+}
+
 /// The names and labels of one job's objects.
 #[derive(Debug, Clone)]
 pub struct JobNames {
@@ -81,16 +139,8 @@ pub struct JobNames {
 impl JobNames {
     /// Names for `job` of run `run_id`, owned by `owner`.
     pub fn new(run_id: &str, job: &str, owner: &str) -> Self {
-        // Names must differ between jobs whose slugs collide (`a b` and `a-b`), and between
-        // two processes running the same job on one engine (an agent whose lease lapsed
-        // while frozen still holds its copy when another agent starts the next attempt).
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(job.as_bytes());
-        hasher.update(b"\0");
-        hasher.update(owner.as_bytes());
-        let tag = &hasher.finalize().to_hex()[..6];
         Self {
-            base: format!("ry-{}-{}-{tag}", run_id.to_ascii_lowercase(), slug(job)),
+            base: base_name(run_id, job, owner, None),
             run_id: run_id.to_string(),
             job: job.to_string(),
             owner: owner.to_string(),
@@ -98,17 +148,20 @@ impl JobNames {
         }
     }
 
-    /// The same names, labelled with the runner call that creates them.
+    /// The same names, labelled with the runner call that creates them and named apart from
+    /// every other call's.
     pub fn in_invocation(mut self, invocation: &str) -> Self {
+        self.base = base_name(&self.run_id, &self.job, &self.owner, Some(invocation));
         self.invocation = Some(invocation.to_string());
         self
     }
 
-    /// The names of another job (a shard, a listing) of the same run and owner.
+    /// The names of another job (a shard, a listing) of the same run, owner and invocation.
     pub fn for_job(&self, job: &str) -> JobNames {
-        JobNames {
-            invocation: self.invocation.clone(),
-            ..JobNames::new(&self.run_id, job, &self.owner)
+        let names = JobNames::new(&self.run_id, job, &self.owner);
+        match &self.invocation {
+            Some(invocation) => names.in_invocation(invocation),
+            None => names,
         }
     }
 
@@ -141,15 +194,19 @@ impl JobNames {
         labels
     }
 
-    /// Filters matching every object of this job made by this owner: two agents on one
-    /// engine running the same job of a run (each shard lists the job's tests as
-    /// `test (list)`) never tear down each other's objects.
+    /// Filters matching every object of this job made by this owner in this invocation:
+    /// two agents on one engine, or two slots of one agent (a lapsed attempt still running
+    /// beside the next), running the same job of a run never tear down each other's objects.
     pub fn filters(&self) -> Vec<String> {
-        vec![
+        let mut filters = vec![
             format!("{}={}", labels::RUN, self.run_id),
             format!("{}={}", labels::JOB, self.job),
             format!("{}={}", labels::OWNER, self.owner),
-        ]
+        ];
+        if let Some(invocation) = &self.invocation {
+            filters.push(format!("{}={invocation}", labels::INVOCATION));
+        }
+        filters
     }
 }
 
@@ -186,9 +243,40 @@ mod tests {
 
     #[test]
     fn own_process_is_alive_and_a_dead_pid_is_not() {
-        assert!(owner_is_alive(&owner()));
+        let me = owner();
+        assert!(owner_is_alive(&me));
+        let [host, pid, ns, start] = me.split(':').collect::<Vec<_>>()[..] else {
+            panic!("owner {me} is not host:pid:ns:start");
+        };
+        assert!(!ns.is_empty() && !start.is_empty(), "{me}");
+        // A dead PID, and a live PID whose process started at another time (a reused PID).
+        assert!(!owner_is_alive(&format!(
+            "{host}:{}:{ns}:{start}",
+            u32::MAX - 1
+        )));
+        assert!(!owner_is_alive(&format!("{host}:{pid}:{ns}:1{start}")));
+        // Another PID namespace (a container on the same engine, same host name) can not
+        // be checked from here: alive, even when its PID means nothing here.
+        assert!(owner_is_alive(&format!(
+            "{host}:{}:1{ns}:{start}",
+            u32::MAX - 1
+        )));
+        assert!(owner_is_alive("some-other-host:1:2:3"));
+        // Labels of older versions.
         assert!(!owner_is_alive(&format!("{}:{}", hostname(), u32::MAX - 1)));
         assert!(owner_is_alive("some-other-host:1"));
         assert!(!owner_is_alive("garbage"));
+    }
+
+    #[test]
+    fn two_invocations_of_one_job_get_distinct_names() {
+        let a = JobNames::new("01ABC", "test [1/2]", "h:1:2:3").in_invocation("i1");
+        let b = JobNames::new("01ABC", "test [1/2]", "h:1:2:3").in_invocation("i2");
+        assert_ne!(a.base, b.base);
+        assert_ne!(a.filters(), b.filters());
+        assert_eq!(
+            a.for_job("x").filters().last(),
+            Some(&"io.railyard.invocation=i1".to_string())
+        );
     }
 }

@@ -51,17 +51,24 @@ pub struct RunOptions {
     /// Secrets (name, value): set in every job container, masked in every line it reports,
     /// never given to image builds.
     pub secrets: Vec<(String, String)>,
+    /// Where each job's network takes its addresses.
+    pub networks: crate::NetworkPool,
 }
 
 impl RunOptions {
-    /// Names this call of the runner: the run, the owner and the jobs it was given. Two
-    /// agents (or two slots of one) running different jobs of one run get different ones.
-    pub fn invocation(&self) -> String {
+    /// A name for one call of the runner, new at each call: the run, the owner and the jobs
+    /// it was given, and a count of the process's calls. Whatever the call creates is
+    /// labelled with it and its last sweep removes by it, so two slots of one agent running
+    /// shards of one job (same run, owner and job) never remove each other's objects.
+    pub fn new_invocation(&self) -> String {
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut hasher = blake3::Hasher::new();
         for part in [&self.run_id, &self.owner].into_iter().chain(&self.jobs) {
             hasher.update(part.as_bytes());
             hasher.update(&[0]);
         }
+        hasher.update(&call.to_le_bytes());
         hasher.finalize().to_hex()[..16].to_string()
     }
 }
@@ -139,6 +146,7 @@ async fn run_pipeline_with(
     cancel: CancellationToken,
 ) -> RunOutcome {
     let started = Instant::now();
+    let invocation = opts.new_invocation();
     let mut results: IndexMap<String, JobResult> = IndexMap::new();
     let emit = |e: Event| {
         let _ = events.send(e);
@@ -165,12 +173,21 @@ async fn run_pipeline_with(
         })
         .take(opts.max_parallel.max(1))
     {
-        let names =
-            JobNames::new(&opts.run_id, name, &opts.owner).in_invocation(&opts.invocation());
+        let names = JobNames::new(&opts.run_id, name, &opts.owner).in_invocation(&invocation);
         let docker = docker.clone();
+        let (networks, cancel, events) = (opts.networks, cancel.clone(), events.clone());
+        let job = name.clone();
         prepared.insert(
             name.clone(),
-            tokio::spawn(async move { crate::job::prepare(&docker, &names).await }),
+            tokio::spawn(async move {
+                let mut waiting = |phase: String| {
+                    let _ = events.send(Event::JobPhase {
+                        job: job.clone(),
+                        phase,
+                    });
+                };
+                crate::job::prepare(&docker, &names, &networks, &cancel, &mut waiting).await
+            }),
         );
     }
 
@@ -240,8 +257,14 @@ async fn run_pipeline_with(
                             error: None,
                         },
                     );
-                    let ctx =
-                        job_context(docker, &pipeline, &opts, name, image_id, workspace, &events);
+                    let ctx = job_context(
+                        docker,
+                        (&pipeline, &opts, &invocation),
+                        name,
+                        image_id,
+                        workspace,
+                        &events,
+                    );
                     let timeout = job.timeout.unwrap_or(DEFAULT_TIMEOUT);
                     let early = prepared.remove(name);
                     let task = if crate::shards::is_sharded(job) {
@@ -296,7 +319,7 @@ async fn run_pipeline_with(
     for (_, early) in prepared {
         let _ = early.await;
     }
-    if let Err(e) = cleanup::remove_invocation(docker, &opts.run_id, &opts.invocation()).await {
+    if let Err(e) = cleanup::remove_invocation(docker, &opts.run_id, &invocation).await {
         tracing::warn!("could not remove every object of run {}: {e}", opts.run_id);
     }
 
@@ -319,10 +342,10 @@ async fn run_pipeline_with(
     RunOutcome { status, jobs }
 }
 
+/// The context of job `name` in one call of the runner (`invocation`).
 pub(crate) fn job_context(
     docker: &Docker,
-    pipeline: &Pipeline,
-    opts: &RunOptions,
+    (pipeline, opts, invocation): (&Pipeline, &RunOptions, &str),
     name: &str,
     image_id: String,
     workspace: workspace::Packed,
@@ -354,13 +377,14 @@ pub(crate) fn job_context(
             opts.secrets.iter().map(|(_, v)| v.as_str()),
         )),
         docker: docker.clone(),
-        names: JobNames::new(&opts.run_id, name, &opts.owner).in_invocation(&opts.invocation()),
+        names: JobNames::new(&opts.run_id, name, &opts.owner).in_invocation(invocation),
         job,
         image_id,
         env: env.into_iter().collect(),
         workspace,
         artifacts_dir: opts.artifacts_dir.join(names::artifacts_folder(name)),
         events: events.clone(),
+        networks: opts.networks,
     }
 }
 

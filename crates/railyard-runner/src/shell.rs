@@ -89,7 +89,13 @@ pub(crate) async fn context_for(
             doing: "packing the workspace".into(),
             source: std::io::Error::other(e),
         })??;
+    let invocation = opts.new_invocation();
     Ok(job_context(
-        docker, pipeline, opts, job, image.id, tar, events,
+        docker,
+        (pipeline, opts, &invocation),
+        job,
+        image.id,
+        tar,
+        events,
     ))
 }

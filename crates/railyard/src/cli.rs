@@ -25,6 +25,17 @@ pub struct Global {
     /// Where run history, logs and artifacts are kept [default: ~/.local/share/railyard].
     #[arg(long, global = true, env = "RAILYARD_HOME", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Where each job's own network takes its addresses (`run`, `shell`, `split`, `agent`):
+    /// a subnet of /SIZE carved from BASE/PREFIX, or `docker` for the engine's default
+    /// pools (about 30 networks at once). Pick a range no network of this machine uses.
+    #[arg(
+        long,
+        global = true,
+        env = "RAILYARD_NETWORK_POOL",
+        value_name = "BASE/PREFIX:SIZE",
+        default_value = railyard_runner::networks::DEFAULT_POOL
+    )]
+    pub network_pool: railyard_runner::NetworkPool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -135,6 +135,7 @@ async fn two_calls_for_one_run_leave_each_other_alone() {
             timings: Default::default(),
             env_check: None,
             secrets: vec![],
+            networks: Default::default(),
         };
         let docker = docker.clone();
         let pipeline = pipeline.clone();

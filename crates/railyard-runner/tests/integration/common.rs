@@ -98,13 +98,23 @@ pub async fn run_with_secrets(
     cancel_when: Option<fn(&Event) -> bool>,
     secrets: Vec<(String, String)>,
 ) -> Ran {
+    run_configured(repo, jobs, cancel_when, |opts| opts.secrets = secrets).await
+}
+
+/// [`run_with`], with the run's options changed by `configure` first.
+pub async fn run_configured(
+    repo: &Repo,
+    jobs: &[&str],
+    cancel_when: Option<fn(&Event) -> bool>,
+    configure: impl FnOnce(&mut RunOptions),
+) -> Ran {
     let docker = docker().await;
     let pipeline = Arc::new(repo.pipeline());
     let names: Vec<String> = jobs.iter().map(|s| s.to_string()).collect();
     let selected = pipeline.select(&names).unwrap();
     let run_id = run_id();
     let artifacts_dir = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         run_id: run_id.clone(),
         owner: railyard_runner::names::owner(),
         project: repo.root().display().to_string(),
@@ -114,8 +124,10 @@ pub async fn run_with_secrets(
         artifacts_dir: artifacts_dir.path().to_path_buf(),
         timings: Default::default(),
         env_check: None,
-        secrets,
+        secrets: vec![],
+        networks: Default::default(),
     };
+    configure(&mut opts);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let cancel = CancellationToken::new();
     let collector = tokio::spawn({

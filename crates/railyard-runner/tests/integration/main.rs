@@ -7,6 +7,7 @@ mod common;
 mod env;
 mod isolation;
 mod jobs;
+mod networks;
 mod secrets;
 mod services;
 mod shards;

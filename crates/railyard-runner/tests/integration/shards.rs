@@ -64,6 +64,7 @@ async fn run_keeping_artifacts(
         timings: Arc::new(timings),
         env_check: None,
         secrets: vec![],
+        networks: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(async move {
@@ -329,4 +330,102 @@ async fn a_failed_case_matching_no_id_still_fails_the_job() {
             .any(|l| l.contains("1 failed JUnit case(s) match no listed test id")),
         "{said:?}"
     );
+}
+
+/// The job's tests as a server would share them, in one process: opened with no timings.
+struct Shared(railyard_split::LocalQueue);
+
+#[async_trait::async_trait]
+impl railyard_split::TestQueue for Shared {
+    async fn next_batch(
+        &self,
+        shard: u32,
+        done: Option<railyard_split::Done>,
+    ) -> Option<railyard_split::Batch> {
+        self.0.next_batch(shard, done).await
+    }
+    async fn give_back(&self, shard: u32) {
+        self.0.give_back(shard).await
+    }
+}
+
+#[async_trait::async_trait]
+impl railyard_split::RemoteTests for Shared {
+    async fn open(&self, _tests: &[String]) -> Result<Timings, String> {
+        Ok(Timings::new())
+    }
+}
+
+/// Two slots of one agent take two shards of one job: same run, same owner, same job. The
+/// short shard's end must not tear down the long one (its last sweep once removed every
+/// object of the job's shards made by this process).
+#[tokio::test]
+async fn two_shards_of_one_job_in_one_process_leave_each_other_alone() {
+    let repo = Repo::new(
+        "env: { image: busybox }\njobs:\n  test:\n    parallel: 2\n    script:\n      - if [ \"$RAILYARD_SHARD\" = 2 ]; then sleep 4; fi\n      - echo \"shard $RAILYARD_SHARD done\"\n",
+    );
+    let docker = docker().await;
+    let pipeline = Arc::new(repo.pipeline());
+    let run_id = run_id();
+    let artifacts = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        run_id: run_id.clone(),
+        owner: railyard_runner::names::owner(),
+        project: repo.root().display().to_string(),
+        repo_root: repo.root().to_path_buf(),
+        jobs: vec!["test".into()],
+        max_parallel: 1,
+        artifacts_dir: artifacts.path().to_path_buf(),
+        timings: Arc::new(Timings::new()),
+        env_check: None,
+        secrets: vec![],
+        networks: Default::default(),
+    };
+    let tests = Arc::new(Shared(railyard_split::LocalQueue::new(
+        &[],
+        &Timings::new(),
+        2,
+    )));
+    let shard = |k: u32| {
+        let (docker, pipeline, opts) = (docker.clone(), pipeline.clone(), opts.clone());
+        let one = railyard_runner::shards::OneShard {
+            shard: k,
+            tests: tests.clone(),
+        };
+        async move {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let outcome = railyard_runner::run_one_shard(
+                &docker,
+                pipeline,
+                opts,
+                one,
+                tx,
+                CancellationToken::new(),
+            )
+            .await;
+            let mut lines = Vec::new();
+            while let Ok(e) = rx.try_recv() {
+                if let Event::Output { line, .. } = e {
+                    lines.push(line);
+                }
+            }
+            (outcome, lines)
+        }
+    };
+    let ((first, first_lines), (second, second_lines)) = tokio::join!(shard(1), shard(2));
+    assert_eq!(
+        first.status,
+        RunStatus::Success,
+        "{first:?}\n{first_lines:?}"
+    );
+    assert_eq!(
+        second.status,
+        RunStatus::Success,
+        "{second:?}\n{second_lines:?}"
+    );
+    assert!(
+        second_lines.iter().any(|l| l == "shard 2 done"),
+        "{second_lines:?}"
+    );
+    crate::common::assert_nothing_left(&docker, &run_id).await;
 }

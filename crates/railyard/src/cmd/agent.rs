@@ -27,7 +27,7 @@ pub struct AgentArgs {
     pub labels: Vec<String>,
 }
 
-pub async fn run(args: AgentArgs) -> anyhow::Result<i32> {
+pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> anyhow::Result<i32> {
     let file = super::config::load(args.config.as_deref())?.agent;
     let required = |value: Option<String>, key: &str| {
         value.filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -84,8 +84,15 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<i32> {
         server,
         token,
         slots,
-        name: name.unwrap_or_else(railyard_runner::names::owner),
+        name: name.unwrap_or_else(|| {
+            format!(
+                "{}:{}",
+                railyard_runner::names::hostname(),
+                std::process::id()
+            )
+        }),
         labels,
+        networks,
     };
     railyard_agent::run(config, docker, shutdown).await?;
     Ok(0)

@@ -82,6 +82,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
             ignore_file: project.root.join(".railyard-ignore.yml"),
         })),
         secrets,
+        networks: g.network_pool,
     };
     let runner = tokio::spawn({
         let docker = docker.clone();

@@ -57,6 +57,7 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
         timings: Default::default(),
         env_check: None,
         secrets: super::secrets(&pipeline)?,
+        networks: g.network_pool,
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

@@ -48,6 +48,7 @@ pub async fn run(g: &Global, args: SplitArgs) -> anyhow::Result<i32> {
         timings: Arc::new(timings),
         env_check: None,
         secrets: vec![],
+        networks: g.network_pool,
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {
