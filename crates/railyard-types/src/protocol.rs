@@ -355,3 +355,31 @@ pub struct ErrorDetail {
     /// What went wrong and what to do.
     pub message: String,
 }
+
+/// `name` (a job, a project, a run as the user typed it) as one segment of an API path or a
+/// query value, percent-encoded: a shard's name holds spaces, brackets and a `/` (`unit [2/4]`), and sent
+/// raw its `/` split the segment and the server answered 404. The server decodes it back.
+pub fn path_segment(name: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_segment;
+
+    #[test]
+    fn a_path_segment_keeps_only_unreserved_characters() {
+        assert_eq!(path_segment("unit [2/4]"), "unit%20%5B2%2F4%5D");
+        assert_eq!(path_segment("build-1.x_y~"), "build-1.x_y~");
+        assert_eq!(path_segment("tëst?a=1#b"), "t%C3%ABst%3Fa%3D1%23b");
+    }
+}

@@ -4,6 +4,7 @@
 use clap::Args;
 use railyard_store::RunDetail;
 use railyard_types::exit_codes;
+use railyard_types::protocol::path_segment;
 
 use super::Expected;
 use super::project::Remote;
@@ -20,7 +21,10 @@ pub async fn run(args: CancelArgs) -> anyhow::Result<i32> {
     let answer = args
         .remote
         .client()
-        .post(&format!("/api/v1/runs/{}/cancel", args.run), &())
+        .post(
+            &format!("/api/v1/runs/{}/cancel", path_segment(&args.run)),
+            &(),
+        )
         .await;
     let detail: Option<RunDetail> = match answer {
         Ok(detail) => detail,

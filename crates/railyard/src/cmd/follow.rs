@@ -4,9 +4,10 @@
 
 use std::io::Write;
 
-use railyard_agent::Client;
+use railyard_agent::{AgentError, Client};
 use railyard_store::{JobStatus, RunDetail};
 use railyard_types::exit_codes;
+use railyard_types::protocol::path_segment;
 
 use super::Expected;
 
@@ -22,9 +23,12 @@ pub async fn remote_logs(
     match (job, follow) {
         (Some(job), true) => follow_job(server, token, run, job).await,
         (Some(job), false) => {
-            let text = client
-                .get_text(&format!("/api/v1/runs/{run}/logs/{job}"))
-                .await?;
+            let path = format!(
+                "/api/v1/runs/{}/logs/{}",
+                path_segment(run),
+                path_segment(job)
+            );
+            let text = client.get_text(&path).await?;
             print!("{text}");
             Ok(exit_codes::OK)
         }
@@ -33,11 +37,19 @@ pub async fn remote_logs(
         )
         .into()),
         (None, false) => {
-            let detail: RunDetail = client.get(&format!("/api/v1/runs/{run}")).await?;
+            let path = format!("/api/v1/runs/{}", path_segment(run));
+            let detail: RunDetail = client.get(&path).await?;
             for j in &detail.jobs {
-                let path = format!("/api/v1/runs/{}/logs/{}", detail.run.id, j.name);
-                let Ok(text) = client.get_text(&path).await else {
-                    continue;
+                let path = format!(
+                    "/api/v1/runs/{}/logs/{}",
+                    path_segment(&detail.run.id),
+                    path_segment(&j.name)
+                );
+                let text = match client.get_text(&path).await {
+                    Ok(text) => text,
+                    // A job that never started has no log yet.
+                    Err(AgentError::Api { status: 404, .. }) => continue,
+                    Err(e) => return Err(e.into()),
                 };
                 println!("==> {} <==", j.name);
                 print!("{text}");
@@ -51,8 +63,10 @@ pub async fn remote_logs(
 /// event, whose data is the job's status.
 async fn follow_job(server: &str, token: &str, run: &str, job: &str) -> anyhow::Result<i32> {
     let url = format!(
-        "{}/api/v1/runs/{run}/logs/{job}/follow",
-        server.trim_end_matches('/')
+        "{}/api/v1/runs/{}/logs/{}/follow",
+        server.trim_end_matches('/'),
+        path_segment(run),
+        path_segment(job)
     );
     let mut response = reqwest::Client::new()
         .get(&url)

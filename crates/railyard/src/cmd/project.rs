@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use railyard_agent::Client;
 use railyard_server::protocol::{NewProject, Project, ProjectShare};
+use railyard_types::protocol::path_segment;
 
 /// Where the server is and the admin token.
 #[derive(Debug, Args)]
@@ -136,7 +137,7 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
             share,
             remote,
         } => {
-            let path = format!("/api/v1/projects/{name}");
+            let path = format!("/api/v1/projects/{}", path_segment(&name));
             let project: Option<Project> = remote.client().patch(&path, &share.share()).await?;
             if let Some(p) = project {
                 println!("{}: weight {}, {}", p.name, p.weight, cap(p.max_running));

@@ -5,16 +5,18 @@ use super::Expected;
 use crate::cli::{Global, RunsArgs};
 use crate::project;
 use railyard_store::{RunDetail, RunRecord};
+use railyard_types::protocol::path_segment;
 
 pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
     if let Some(client) = args.remote.client()? {
         if let Some(run) = &args.run {
-            let detail: RunDetail = client.get(&format!("/api/v1/runs/{run}")).await?;
+            let path = format!("/api/v1/runs/{}", path_segment(run));
+            let detail: RunDetail = client.get(&path).await?;
             return show(&detail, args.json);
         }
         let mut path = format!("/api/v1/runs?limit={}", args.limit);
         if let Some(p) = &args.project {
-            path.push_str(&format!("&project={p}"));
+            path.push_str(&format!("&project={}", path_segment(p)));
         }
         let runs: Vec<RunRecord> = client.get(&path).await?;
         if args.json {

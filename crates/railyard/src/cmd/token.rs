@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use railyard_server::{CreatedToken, NewToken};
 use railyard_store::TokenInfo;
+use railyard_types::protocol::path_segment;
 
 use super::project::Remote;
 
@@ -77,7 +78,10 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
         TokenCommand::Revoke { name, remote } => {
             let _: Option<serde_json::Value> = remote
                 .client()
-                .post(&format!("/api/v1/tokens/{name}/revoke"), &())
+                .post(
+                    &format!("/api/v1/tokens/{}/revoke", path_segment(&name)),
+                    &(),
+                )
                 .await?;
             println!("token `{name}` revoked");
         }

@@ -2,6 +2,7 @@
 
 use clap::Args;
 use railyard_server::protocol::{RunDetail, TriggerRequest, Triggered};
+use railyard_types::protocol::path_segment;
 use railyard_types::{RunStatus, exit_codes};
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ pub struct TriggerArgs {
 
 pub async fn run(args: TriggerArgs) -> anyhow::Result<i32> {
     let client = args.remote.client();
-    let path = format!("/api/v1/projects/{}/trigger", args.project);
+    let path = format!("/api/v1/projects/{}/trigger", path_segment(&args.project));
     let triggered: Triggered = client
         .post(
             &path,
@@ -55,7 +56,9 @@ pub async fn run(args: TriggerArgs) -> anyhow::Result<i32> {
     }
     let detail = loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let detail: RunDetail = client.get(&format!("/api/v1/runs/{}", run.id)).await?;
+        let detail: RunDetail = client
+            .get(&format!("/api/v1/runs/{}", path_segment(&run.id)))
+            .await?;
         if detail.run.finished_at.is_some() {
             break detail;
         }

@@ -146,6 +146,37 @@ fn static_mode_shards_run_the_same_plan_on_two_agents() {
     assert_eq!(ran[1].len(), 10, "{ran:?}");
 }
 
+/// The CLI reads a shard's log by its name, percent-encoded in the URL (sent raw, the `/` of
+/// `test [2/2]` split the path: 404 "no such endpoint"), and a whole run's logs shard by
+/// shard, each under its name (it printed nothing for a sharded run and exited 0).
+#[test]
+fn the_cli_reads_a_shards_log_by_name_and_every_shard_of_a_run() {
+    let mut fleet = Fleet::start(&pipeline("static"));
+    push_file(&fleet, "ci/fake-tests.sh", FAKE_TESTS);
+    fleet.agent("a1");
+    let run = trigger(&fleet);
+    fleet.wait_success(&run, 240);
+
+    let second = fleet.cli_ok(&["logs", &run, "test [2/2]"]);
+    assert!(second.contains(" on shard 2/2"), "{second}");
+    assert!(!second.contains(" on shard 1/2"), "{second}");
+
+    let all = fleet.cli_ok(&["logs", &run]);
+    let at = |needle: &str| {
+        all.find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{all}"))
+    };
+    let order = [
+        at("==> test [1/2] <=="),
+        at(" on shard 1/2"),
+        at("==> test [2/2] <=="),
+        at(" on shard 2/2"),
+        at("==> after <=="),
+    ];
+    assert!(order.is_sorted(), "{order:?}:\n{all}");
+    assert_nothing_left(&run);
+}
+
 /// An agent spoken for over HTTP (no Docker): registers, claims one job.
 struct FakeAgent {
     id: String,
