@@ -118,14 +118,31 @@ impl Fleet {
         self.server = server;
     }
 
+    /// Adds a file to the fleet's repository (committed and pushed).
+    pub fn push_file(&self, path: &str, contents: &str) {
+        let work = self.dir.path().join("work");
+        let file = work.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, contents).unwrap();
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-qm", path]);
+        git(&work, &["push", "-q", "../repo.git", "main"]);
+    }
+
     pub fn repo_url(&self) -> String {
         format!("file://{}", self.dir.path().join("repo.git").display())
     }
 
     pub fn agent(&mut self, name: &str) -> usize {
+        self.agent_with_slots(name, 1)
+    }
+
+    /// An agent taking up to `slots` jobs at once; its log goes to `<name>.err`.
+    pub fn agent_with_slots(&mut self, name: &str, slots: u32) -> usize {
+        let slots = slots.to_string();
         let child = bin()
             .args([
-                "agent", "--server", &self.url, "--token", AGENT, "--slots", "1", "--name", name,
+                "agent", "--server", &self.url, "--token", AGENT, "--slots", &slots, "--name", name,
             ])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.path().join(format!("{name}.err"))).unwrap())
@@ -343,8 +360,15 @@ pub fn unchunk(mut s: &str) -> String {
     out
 }
 
+/// Asserts that nothing of the run is left on the engine: no object labelled with it, and
+/// none named after it (`ry-<run>-…`) without labels, out of every cleanup's reach.
 pub fn assert_nothing_left(run_id: &str) {
-    for kind in ["ps -a", "network ls", "volume ls"] {
+    let name = format!("ry-{}-", run_id.to_ascii_lowercase());
+    for (kind, field) in [
+        ("ps -a", "{{.Names}}"),
+        ("network ls", "{{.Name}}"),
+        ("volume ls", "{{.Name}}"),
+    ] {
         let mut args: Vec<&str> = kind.split(' ').collect();
         let filter = format!("label=io.railyard.run={run_id}");
         args.extend(["-q", "--filter", &filter]);
@@ -353,6 +377,17 @@ pub fn assert_nothing_left(run_id: &str) {
             out.stdout.is_empty(),
             "docker {kind} still lists objects of run {run_id}: {}",
             text(&out.stdout)
+        );
+        let mut args: Vec<&str> = kind.split(' ').collect();
+        let filter = format!("name={name}");
+        args.extend(["--filter", &filter, "--format", field]);
+        let out = Command::new("docker").args(&args).output().unwrap();
+        let named = text(&out.stdout);
+        // `name=` matches anywhere in the name: keep those that start with it.
+        let named: Vec<&str> = named.lines().filter(|n| n.starts_with(&name)).collect();
+        assert!(
+            named.is_empty(),
+            "docker {kind} still lists objects named after run {run_id}: {named:?}"
         );
     }
 }

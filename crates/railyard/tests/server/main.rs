@@ -17,5 +17,6 @@ mod proxy;
 mod queue;
 mod server_away;
 mod shards;
+mod slots;
 mod story;
 mod uploads;
