@@ -78,6 +78,7 @@ fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
     table.set_header(["job", "status", "time", "note"]);
+    let mut rows = Vec::new();
     for j in &detail.jobs {
         let time = match (j.started_at, j.finished_at) {
             (Some(s), Some(f)) => crate::report::duration((f - s).max(0) as u64),
@@ -89,9 +90,17 @@ fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
             .map(|w| format!("waiting: {w}"))
             .or_else(|| j.error.clone())
             .unwrap_or_default();
-        table.add_row([j.name.clone(), j.status.to_string(), time, note]);
+        rows.push(vec![j.name.clone(), j.status.to_string(), time, note]);
     }
+    let cut = crate::report::add_rows_fitted(&mut table, rows);
     println!("{table}");
+    if cut {
+        println!(
+            "notes cut to fit: whole in `railyard runs {} --json`, a job's output in \
+             `railyard logs {} JOB`",
+            r.number, r.number
+        );
+    }
     Ok(0)
 }
 

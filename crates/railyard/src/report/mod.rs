@@ -11,6 +11,50 @@ pub fn duration(ms: u64) -> String {
     railyard_split::duration(ms as f64 / 1000.0)
 }
 
+/// Adds `rows` to `table` with their last cell cut (ending in `…`) so that the table fits
+/// the terminal: a failed job's note names its failing tests and made tables hundreds of
+/// columns wide. Returns whether a cell was cut. Off a terminal (a pipe, a file) comfy-table
+/// knows no width and nothing is cut.
+pub fn add_rows_fitted(table: &mut comfy_table::Table, rows: Vec<Vec<String>>) -> bool {
+    /// A cell is never cut shorter than this, however narrow the terminal.
+    const MIN_CHARS: usize = 20;
+    let Some(width) = table.width() else {
+        for row in rows {
+            table.add_row(row);
+        }
+        return false;
+    };
+    // The table with the last cells empty: what it leaves of the width is theirs.
+    let mut bare = table.clone();
+    for row in &rows {
+        let mut row = row.clone();
+        if let Some(last) = row.last_mut() {
+            last.clear();
+        }
+        bare.add_row(row);
+    }
+    let used = bare.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    let header = bare
+        .column_max_content_widths()
+        .last()
+        .copied()
+        .unwrap_or(0);
+    let room = (usize::from(width) + usize::from(header))
+        .saturating_sub(used)
+        .max(MIN_CHARS);
+    let mut cut = false;
+    for mut row in rows {
+        if let Some(last) = row.last_mut()
+            && last.chars().count() > room
+        {
+            *last = crate::cmd::scan::clip(last, room);
+            cut = true;
+        }
+        table.add_row(row);
+    }
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -20,5 +64,35 @@ mod tests {
         assert_eq!(super::duration(119_999), "2m00s");
         assert_eq!(super::duration(184_000), "3m04s");
         assert_eq!(super::duration(3_900_000), "1h05m");
+    }
+
+    #[test]
+    fn a_long_last_cell_is_cut_to_the_width() {
+        let note =
+            "3 test(s) failed: ".to_string() + &"tests/test_x.py::test_long_name, ".repeat(4);
+        let mut table = comfy_table::Table::new();
+        table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
+        table.set_header(["job", "status", "note"]);
+        table.set_width(60);
+        let cut = super::add_rows_fitted(
+            &mut table,
+            vec![
+                vec!["test".into(), "failed".into(), note],
+                vec!["build".into(), "success".into(), String::new()],
+            ],
+        );
+        assert!(cut);
+        let text = table.to_string();
+        assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+        assert!(
+            text.contains("3 test(s) failed: tests/test_x.py::"),
+            "{text}"
+        );
+        assert!(text.contains('…'), "{text}");
+
+        let mut table = comfy_table::Table::new();
+        table.set_width(60);
+        let rows = vec![vec!["build".to_string(), "short".to_string()]];
+        assert!(!super::add_rows_fitted(&mut table, rows));
     }
 }

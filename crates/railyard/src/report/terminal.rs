@@ -304,6 +304,7 @@ impl Terminal {
         let mut table = comfy_table::Table::new();
         table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
         table.set_header(["job", "status", "time", "detail"]);
+        let mut rows = Vec::new();
         for (job, result) in &outcome.jobs {
             let (mark, _) = status_mark(result.status);
             let time = self
@@ -312,15 +313,22 @@ impl Terminal {
                 .filter(|d| **d > 0)
                 .map(|d| super::duration(*d))
                 .unwrap_or_default();
-            table.add_row([
+            rows.push(vec![
                 job.clone(),
                 format!("{mark} {}", result.status),
                 time,
                 result.error.clone().unwrap_or_default(),
             ]);
         }
+        let cut = super::add_rows_fitted(&mut table, rows);
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{table}");
+        if cut {
+            let _ = writeln!(
+                out,
+                "details cut to fit: whole in `railyard runs {number} --json`"
+            );
+        }
         if !self.shards.is_empty() {
             let mut shards = comfy_table::Table::new();
             shards.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);

@@ -55,6 +55,29 @@ impl Project {
         self.cmd(args).output().unwrap()
     }
 
+    /// `railyard ARGS` on a terminal `columns` wide (a pseudo-terminal from util-linux's
+    /// `script`), with [`Project::cmd`]'s environment; its output, lines ending in `\n`.
+    pub fn on_terminal(&self, args: &[&str], columns: u16) -> String {
+        let inner = self.cmd(args);
+        let quoted: Vec<String> = std::iter::once(inner.get_program())
+            .chain(inner.get_args())
+            .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
+            .collect();
+        let line = format!("stty cols {columns} rows 50; exec {}", quoted.join(" "));
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .current_dir(self.root())
+            .env_clear()
+            .stdin(std::process::Stdio::null());
+        for (key, value) in inner.get_envs() {
+            if let Some(value) = value {
+                cmd.env(key, value);
+            }
+        }
+        let out = cmd.output().unwrap();
+        text(&out.stdout).replace("\r\n", "\n")
+    }
+
     /// The runs as `railyard runs --json` lists them.
     pub fn runs(&self) -> Vec<serde_json::Value> {
         let out = self.run(&["runs", "--json"]);

@@ -121,3 +121,54 @@ fn an_oversized_log_is_cut_with_a_marker_and_the_run_still_recorded() {
         "{log}"
     );
 }
+
+/// A failed job's note names its failing tests: on a terminal `railyard runs RUN` cuts it to
+/// the terminal's width and says where it is whole (the table was hundreds of columns wide);
+/// piped, it stays whole.
+#[test]
+fn a_long_note_is_cut_to_the_terminal_width() {
+    let p = Project::new(
+        r#"
+env: { image: busybox }
+jobs:
+  unit:
+    tests:
+      list: "for i in 1 2 3 4 5 6; do echo tests/test_a_rather_long_module_name.py::TestSomething::test_case_number_$i; done"
+      run: sh ci/fail.sh {tests}
+      junit: report.xml
+      format: "{name}"
+"#,
+    );
+    p.write(
+        "ci/fail.sh",
+        r#"echo '<testsuites><testsuite name="t">' > report.xml
+for t in "$@"; do
+  echo "<testcase classname=\"t\" name=\"$t\" time=\"0.01\"><failure message=\"no\"/></testcase>" >> report.xml
+done
+echo '</testsuite></testsuites>' >> report.xml
+exit 1
+"#,
+    );
+    let out = p.run(&["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+
+    let shown = p.on_terminal(&["runs", "1"], 100);
+    assert!(
+        shown.contains("│ unit   failed   ") && shown.contains("6 test(s) failed: tests/test_a"),
+        "{shown}"
+    );
+    let table = shown
+        .lines()
+        .filter(|l| l.starts_with(['┌', '│', '╞', '└']));
+    assert!(table.clone().count() >= 4, "{shown}");
+    assert!(table.clone().all(|l| l.chars().count() <= 100), "{shown}");
+    assert!(shown.contains("…"), "{shown}");
+    assert!(
+        shown.contains("notes cut to fit: whole in `railyard runs 1 --json`"),
+        "{shown}"
+    );
+
+    let piped = text(&p.run(&["runs", "1"]).stdout);
+    assert!(piped.contains("test_case_number_5, …"), "{piped}");
+    assert!(!piped.contains("cut to fit"), "{piped}");
+}
