@@ -113,3 +113,52 @@ fn closed_output_pipes_neither_hang_nor_lose_the_run() {
     assert_eq!(runs[0]["status"], "success", "{runs:?}");
     assert_nothing_left(runs[0]["id"].as_str().unwrap());
 }
+
+/// Agents in containers on one engine (as an autoscaler starts them; CI containers on one
+/// build host) may share a host name while each has its own PID namespace. A `railyard
+/// clean` (which every run and agent job also does) in such a container must not take a
+/// live run of this namespace for dead because its PID means nothing there.
+#[test]
+fn a_clean_in_another_pid_namespace_with_our_host_name_leaves_a_live_run_alone() {
+    let p = Project::new(LONG);
+    let (mut child, run_id) = start_long_run(&p);
+    let host = std::process::Command::new("hostname")
+        .output()
+        .map(|o| text(&o.stdout).trim().to_string())
+        .unwrap();
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(String::from))
+        .unwrap_or_else(|| "/var/run/docker.sock".into());
+    let out = std::process::Command::new("docker")
+        .args(["run", "--rm", "--hostname", &host, "-v"])
+        .arg(format!("{socket}:/var/run/docker.sock"))
+        .arg("-v")
+        .arg(format!(
+            "{}:/usr/local/bin/railyard:ro",
+            env!("CARGO_BIN_EXE_railyard")
+        ))
+        .args(["debian:bookworm-slim", "railyard", "clean"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "clean in a container: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let running = std::process::Command::new("docker")
+        .args(["ps", "-q", "--filter"])
+        .arg(format!("label=io.railyard.run={run_id}"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&running.stdout).lines().count(),
+        2,
+        "the run's job and service containers still run after the other namespace's clean"
+    );
+    signal(&child, "-TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_nothing_left(&run_id);
+    assert_eq!(p.runs()[0]["status"], "cancelled");
+}
