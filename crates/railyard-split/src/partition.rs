@@ -21,6 +21,9 @@ pub struct ShardPlan {
     pub tests: Vec<String>,
     /// The sum of their estimates.
     pub predicted_secs: f64,
+    /// How many of them have a measured timing. With none, `predicted_secs` is only a
+    /// default per test (or the median of other tests'), not a prediction worth showing.
+    pub measured: usize,
 }
 
 /// A split of a test list over N shards (shard 1 is `shards[0]`).
@@ -64,15 +67,23 @@ impl Plan {
         let mut out = String::new();
         let _ = writeln!(out, "{:>5}  {:>7}  {:>11}", "shard", "tests", "predicted");
         for (i, s) in self.shards.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{:>5}  {:>7}  {:>11}",
-                i + 1,
-                s.tests.len(),
+            let predicted = if s.measured == 0 && !s.tests.is_empty() {
+                "no timings".to_string()
+            } else {
                 crate::duration(s.predicted_secs)
-            );
+            };
+            let _ = writeln!(out, "{:>5}  {:>7}  {predicted:>11}", i + 1, s.tests.len());
         }
         let tests: usize = self.shards.iter().map(|s| s.tests.len()).sum();
+        if self.estimated == tests && tests > 0 {
+            let _ = writeln!(
+                out,
+                "{tests} tests over {} shards, split by count: no test has a timing yet (a run \
+                 of the job measures them for the next split)",
+                self.shards.len()
+            );
+            return out;
+        }
         let ideal = self.ideal_secs();
         let _ = writeln!(
             out,
@@ -143,6 +154,7 @@ pub fn partition(tests: &[String], timings: &Timings, shards: usize) -> Plan {
         let Reverse((Load(load), i)) = heap.pop().expect("one entry per shard");
         let shard = &mut plan.shards[i];
         shard.tests.push(id.to_string());
+        shard.measured += usize::from(timings.get(id).is_some());
         shard.predicted_secs = load + est;
         heap.push(Reverse((Load(shard.predicted_secs), i)));
     }
@@ -158,6 +170,7 @@ pub fn count_partition(tests: &[String], timings: &Timings, shards: usize) -> Pl
     for (k, (id, est)) in sorted.into_iter().enumerate() {
         let shard = &mut plan.shards[k % n];
         shard.tests.push(id.to_string());
+        shard.measured += usize::from(timings.get(id).is_some());
         shard.predicted_secs += est;
     }
     plan
@@ -169,6 +182,7 @@ fn empty_plan(n: usize, sorted: &[(&str, f64)], estimated: usize) -> Plan {
             .map(|_| ShardPlan {
                 tests: Vec::with_capacity(sorted.len() / n + 1),
                 predicted_secs: 0.0,
+                measured: 0,
             })
             .collect(),
         longest_secs: sorted.iter().map(|t| t.1).fold(0.0, f64::max),
@@ -242,6 +256,32 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("1 tests had no timing"), "{text}");
+    }
+
+    /// A first run has no timings: every test counts as the default, and a plan saying
+    /// "predicted 3m04s" for 184 never-measured tests was a guess shown as a prediction.
+    #[test]
+    fn a_shard_without_measured_tests_predicts_nothing() {
+        let plan = partition(&ids(6), &Timings::new(), 2);
+        assert_eq!(plan.shards[0].measured, 0);
+        let text = plan.explain();
+        assert!(!text.contains("6.00s") && !text.contains("3.00s"), "{text}");
+        assert_eq!(text.matches("no timings").count(), 2, "{text}");
+        assert!(
+            text.contains("6 tests over 2 shards, split by count: no test has a timing yet"),
+            "{text}"
+        );
+
+        // One shard measured, one holding only a new test (estimated at the median).
+        let tests: Vec<String> = ["old", "new"].map(String::from).to_vec();
+        let timings: Timings = [("old".to_string(), 4.0)].into_iter().collect();
+        let plan = partition(&tests, &timings, 2);
+        // `new` is estimated at the median, 4.0, and comes first by id.
+        assert_eq!(plan.shards[0].tests, ["new"]);
+        assert_eq!((plan.shards[0].measured, plan.shards[1].measured), (0, 1));
+        let text = plan.explain();
+        assert!(text.contains("4.00s"), "{text}");
+        assert_eq!(text.matches("no timings").count(), 1, "{text}");
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     for (id, (secs, _)) in store.timings(&project.key()).await? {
         timings.insert(id, secs);
     }
+    // Without any, a static split's "prediction" is a default per test: not shown as one.
+    let measured = !timings.is_empty();
     let data_dir = project::data_dir(g.data_dir.as_deref());
     let artifacts_dir = data_dir.join("runs").join(&record.id).join("artifacts");
 
@@ -60,7 +62,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    let mut terminal = (!args.json).then(|| Terminal::new(&steps));
+    let mut terminal = (!args.json).then(|| Terminal::new(&steps, measured));
     if args.json {
         json::run_started(&record.id, record.number, &jobs);
     }
@@ -90,7 +92,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         async move { railyard_runner::run_pipeline(&docker, pipeline, options, tx, cancel).await }
     });
 
-    let mut recorder = Recorder::new(store.clone(), record.id.clone(), project.key());
+    let mut recorder = Recorder::new(store.clone(), record.id.clone(), project.key(), measured);
     let mut signals = super::Signals::new()?;
     let mut interrupts = 0;
     loop {

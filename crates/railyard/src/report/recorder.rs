@@ -21,11 +21,13 @@ pub struct Recorder {
     /// Jobs whose log reached the store's size limit: their later lines are dropped quietly
     /// (the log file ends with the store's marker), their statuses still recorded.
     full: std::collections::HashSet<String>,
+    /// Whether the project had measured test timings (see [`super::terminal::Terminal::new`]).
+    timings: bool,
 }
 
 impl Recorder {
-    /// A recorder for one run.
-    pub fn new(store: Store, run_id: String, project: String) -> Self {
+    /// A recorder for one run; `timings` says whether the project has measured test timings.
+    pub fn new(store: Store, run_id: String, project: String, timings: bool) -> Self {
         Self {
             store,
             run_id,
@@ -33,6 +35,7 @@ impl Recorder {
             logs: HashMap::new(),
             commands: HashMap::new(),
             full: Default::default(),
+            timings,
         }
     }
 
@@ -148,9 +151,13 @@ impl Recorder {
                 actual_secs,
                 flaky,
             } => {
-                let predicted = predicted_secs
-                    .map(|p| format!(", predicted {}", railyard_split::duration(p)))
-                    .unwrap_or_default();
+                let predicted = match predicted_secs {
+                    Some(p) if self.timings => {
+                        format!(", predicted {}", railyard_split::duration(*p))
+                    }
+                    Some(_) => ", no timings yet to predict from".into(),
+                    None => String::new(),
+                };
                 let mut line = format!(
                     "railyard: shard {shard} of `{job}` ran {tests} test(s) in {}{predicted}",
                     railyard_split::duration(*actual_secs)

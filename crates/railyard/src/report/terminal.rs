@@ -38,11 +38,15 @@ pub struct Terminal {
     slowest: Vec<(f64, String)>,
     /// Tests that passed only on a retry.
     flaky: Vec<String>,
+    /// Whether the project had measured test timings when the run started: without, a
+    /// static split's prediction is only a default time per test, and is not shown.
+    timings: bool,
 }
 
 impl Terminal {
-    /// A display for these jobs (shards included) and their step counts.
-    pub fn new(jobs: &[(String, usize)]) -> Self {
+    /// A display for these jobs (shards included) and their step counts; `timings` says
+    /// whether the project has measured test timings.
+    pub fn new(jobs: &[(String, usize)], timings: bool) -> Self {
         let live = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
         let color =
             anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
@@ -68,6 +72,7 @@ impl Terminal {
             shards: Vec::new(),
             slowest: Vec::new(),
             flaky: Vec::new(),
+            timings,
         }
     }
 
@@ -253,11 +258,14 @@ impl Terminal {
                     self.paint(bold, "◆")
                 );
                 for s in shards {
+                    let predicted = if self.timings {
+                        format!("predicted {}", railyard_split::duration(s.predicted_secs))
+                    } else {
+                        "no timings yet".to_string()
+                    };
                     text.push_str(&format!(
-                        "\n    shard {}: {} tests, predicted {}",
-                        s.shard,
-                        s.tests,
-                        railyard_split::duration(s.predicted_secs)
+                        "\n    shard {}: {} tests, {predicted}",
+                        s.shard, s.tests
                     ));
                 }
                 self.print(text);
@@ -338,9 +346,11 @@ impl Terminal {
                     job.clone(),
                     shard.to_string(),
                     tests.to_string(),
-                    predicted
-                        .map(railyard_split::duration)
-                        .unwrap_or("queue".into()),
+                    match predicted {
+                        Some(_) if !self.timings => "no timings yet".into(),
+                        Some(p) => railyard_split::duration(*p),
+                        None => "queue".into(),
+                    },
                     railyard_split::duration(*actual),
                 ]);
             }

@@ -117,3 +117,66 @@ jobs:
         assert!(pos(&|e| e["event"] == "job_finished" && e["job"] == v) < after_started);
     }
 }
+
+/// A project's first run has no test timings: its static split is by count, and showing
+/// each shard's count times a default ("predicted 3m04s" for 184 tests never measured) made
+/// a guess look like a prediction. The next run predicts from the first one's timings.
+#[test]
+fn a_first_split_says_there_are_no_timings_yet() {
+    let p = Project::new(
+        r#"
+env: { image: busybox }
+jobs:
+  test:
+    parallel: 2
+    tests:
+      list: "for i in 1 2 3 4; do echo t$i; done"
+      run: sh ci/pass.sh {tests}
+      junit: report.xml
+      format: "{name}"
+"#,
+    );
+    p.write(
+        "ci/pass.sh",
+        r#"echo '<testsuites><testsuite name="t">' > report.xml
+for t in "$@"; do
+  echo "<testcase classname=\"t\" name=\"$t\" time=\"0.2\"/>" >> report.xml
+done
+echo '</testsuite></testsuites>' >> report.xml
+"#,
+    );
+    let explain = text(&p.run(&["split", "test", "--explain"]).stdout);
+    assert!(
+        explain.contains("split by count: no test has a timing yet"),
+        "{explain}"
+    );
+
+    let first = p.run(&["run"]);
+    let stdout = text(&first.stdout);
+    assert!(first.status.success(), "{stdout}\n{}", text(&first.stderr));
+    assert!(
+        stdout.contains("shard 1: 2 tests, no timings yet"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("predicted 2.00s"), "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("│ test   1 "))
+        .unwrap_or_else(|| panic!("no shard row:\n{stdout}"));
+    assert!(row.contains("no timings yet"), "{row}");
+    let log = text(&p.run(&["logs", "1", "test"]).stdout);
+    assert!(log.contains(", no timings yet to predict from"), "{log}");
+
+    let second = p.run(&["run"]);
+    let stdout = text(&second.stdout);
+    assert!(
+        second.status.success(),
+        "{stdout}\n{}",
+        text(&second.stderr)
+    );
+    assert!(
+        stdout.contains("shard 1: 2 tests, predicted 0.40s"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("no timings yet"), "{stdout}");
+}
