@@ -97,6 +97,34 @@ pub fn tag_for(key: &str) -> String {
     format!("{ENV_REPOSITORY}:{}", &key[..24])
 }
 
+/// Waits for this machine's turn to build `key`: an exclusive lock on a file named after it
+/// in the temporary folder, held until the returned file is dropped. Processes of one host
+/// (and slots of one process) take turns; when the lock cannot be had, nothing waits.
+async fn build_turn(key: &str, on_output: &mut (dyn FnMut(&str) + Send)) -> Option<std::fs::File> {
+    let dir = std::env::temp_dir().join("railyard-env-builds");
+    let path = dir.join(format!("{}.lock", &key[..24.min(key.len())]));
+    let file = std::fs::create_dir_all(&dir)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+        })
+        .ok()?;
+    match file.try_lock() {
+        Ok(()) => return Some(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            on_output("another job on this machine is building this env image: waiting for it\n")
+        }
+        Err(std::fs::TryLockError::Error(_)) => return None,
+    }
+    tokio::task::spawn_blocking(move || file.lock().map(|()| file).ok())
+        .await
+        .ok()
+        .flatten()
+}
+
 /// Makes the env image available: by cache key for a Dockerfile (building only when no image
 /// carries the key), or by reference for a ready image (pulling only when missing).
 pub async fn ensure(
@@ -125,11 +153,24 @@ pub async fn ensure(
         EnvSource::Build(spec) => {
             let key = cache_key(repo_root, spec)?;
             let tag = tag_for(&key);
-            if let Some(info) = docker.image(&tag).await?
-                && info.labels.get(labels::ENV_KEY) == Some(&key)
-            {
+            let present = |info: &Option<railyard_docker::ImageInfo>| {
+                info.as_ref()
+                    .filter(|i| i.labels.get(labels::ENV_KEY) == Some(&key))
+                    .map(|i| i.id.clone())
+            };
+            if let Some(id) = present(&docker.image(&tag).await?) {
                 return Ok(EnvImage {
-                    id: info.id,
+                    id,
+                    key: Some(key),
+                    cached: true,
+                });
+            }
+            // Jobs starting together on one machine (an agent's slots, shards of one job)
+            // build a key once: the others wait for that build and take its image.
+            let _turn = build_turn(&key, on_output).await;
+            if let Some(id) = present(&docker.image(&tag).await?) {
+                return Ok(EnvImage {
+                    id,
                     key: Some(key),
                     cached: true,
                 });

@@ -178,3 +178,33 @@ fn the_cache_key_ignores_mtimes_but_not_contents_or_modes() {
         key()
     );
 }
+
+/// Two runs of one project starting together on one machine (an agent's slots taking the
+/// shards of a job) build its env image once: the second waits for the first's build.
+#[tokio::test]
+async fn runs_starting_together_build_an_env_key_once() {
+    let repo =
+        Repo::new("env: { dockerfile: ci/Dockerfile }\njobs:\n  one: { script: [cat /nonce] }\n");
+    let nonce = crate::common::run_id();
+    repo.write(
+        "ci/Dockerfile",
+        "FROM busybox\nCOPY nonce /nonce\nRUN sleep 2\n",
+    );
+    repo.write("ci/nonce", &nonce);
+    let (a, b) = tokio::join!(run(&repo), run(&repo));
+    assert_eq!(a.status("one"), JobStatus::Success);
+    assert_eq!(b.status("one"), JobStatus::Success);
+    let mut built: Vec<bool> = [&a, &b]
+        .iter()
+        .flat_map(|r| env_ready(&r.events))
+        .map(|(cached, _)| cached)
+        .collect();
+    built.sort();
+    assert_eq!(
+        built,
+        [false, true],
+        "one run built, the other took its image"
+    );
+    let key = env_ready(&a.events)[0].1.clone().unwrap();
+    remove_image(&key).await;
+}
