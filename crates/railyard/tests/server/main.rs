@@ -2,6 +2,7 @@
 //! pipelines queued by `railyard trigger` run on the agents against the real Docker engine.
 //! One test binary, a module per area; `fleet` holds what they share.
 
+mod acceptance;
 mod api;
 mod auth;
 mod config;
