@@ -169,15 +169,31 @@ pub fn affects(a: &Affected, version: &str) -> bool {
     listed || a.ranges.iter().any(|r| in_range(r, &a.ecosystem, version))
 }
 
-/// The first fixed version named for an entry, for the report's "fixed in" column.
-pub fn fixed_version(a: &Affected) -> Option<&str> {
-    a.ranges
+/// The version that fixes `version` for the report's "fixed in" column: the smallest `fixed`
+/// above it in the ranges that hold it, that the entry no longer hits. Other ranges do not
+/// speak for it: a `GIT` range's fix is a commit, and in an advisory covering several release
+/// lines the first `fixed` may be another line's, older than what is installed. `None` when
+/// no range holding it names a fix (only `last_affected`, or hit through `versions` alone).
+pub fn fixed_version<'a>(a: &'a Affected, version: &str) -> Option<&'a str> {
+    let mut fixes: Vec<&str> = Vec::new();
+    for range in a
+        .ranges
         .iter()
-        .flat_map(|r| &r.events)
-        .find_map(|e| match e {
-            Event::Fixed(v) => Some(v.as_str()),
+        .filter(|r| in_range(r, &a.ecosystem, version))
+    {
+        let Some(scheme) = range.scheme(&a.ecosystem) else {
+            continue;
+        };
+        fixes.extend(range.events.iter().filter_map(|e| match e {
+            Event::Fixed(v) if scheme.compare(v, version).is_ok_and(|o| o.is_gt()) => {
+                Some(v.as_str())
+            }
             _ => None,
-        })
+        }));
+    }
+    let scheme = VersionScheme::for_osv_ecosystem(&a.ecosystem)?;
+    fixes.sort_by(|x, y| scheme.compare(x, y).unwrap_or(Ordering::Equal));
+    fixes.into_iter().find(|fix| !affects(a, fix))
 }
 
 /// One package hit by one advisory.
@@ -197,7 +213,7 @@ pub struct Finding {
     pub ecosystem: Ecosystem,
     /// The installed version tested (the source version for distro packages).
     pub version: String,
-    /// The first fixed version the advisory names, if any.
+    /// The version that fixes it, per [`fixed_version`], if the advisory names one.
     pub fixed: Option<String>,
     /// Where the package is recorded in the image.
     pub location: String,
@@ -268,7 +284,7 @@ impl AdvisoryIndex {
                     package: package.name.clone(),
                     ecosystem: package.ecosystem,
                     version: version.clone(),
-                    fixed: fixed_version(entry).map(str::to_string),
+                    fixed: fixed_version(entry, &version).map(str::to_string),
                     location: package.location.clone(),
                     layer_index: package.layer.index,
                     layer_diff_id: package.layer.diff_id.clone(),

@@ -77,7 +77,7 @@ pub struct AffectedImage {
     pub instruction: Option<String>,
     /// The finding's severity.
     pub severity: String,
-    /// The first fixed version, when the advisory names one.
+    /// The version that fixes it (see [`railyard_advisory::matching::fixed_version`]).
     pub fixed: Option<String>,
 }
 

@@ -236,3 +236,137 @@ fn ubuntu_lts_records_match_the_release_from_os_release() {
         "Pro-only fixes are not matched to a plain image"
     );
 }
+
+/// PYSEC-2023-221's shape: a GIT range (fixed at a commit) before the ECOSYSTEM range, which
+/// covers two release lines; `versions` lists what the GIT range spans.
+fn werkzeug_pysec() -> serde_json::Value {
+    json!({
+        "id": "PYSEC-2023-221",
+        "modified": "2023-11-08T04:13:00Z",
+        "aliases": ["CVE-2023-46136", "GHSA-hrfv-mqp8-q5rw"],
+        "details": "Werkzeug multipart data parser needs a lot of CPU on crafted uploads.",
+        "affected": [{
+            "package": {"ecosystem": "PyPI", "name": "werkzeug", "purl": "pkg:pypi/werkzeug"},
+            "ranges": [
+                {"type": "GIT", "repo": "https://github.com/pallets/werkzeug",
+                 "events": [{"introduced": "0"}, {"fixed": "f3c803b3ade485a45f12b6d6617595350c0f03e2"}]},
+                {"type": "ECOSYSTEM",
+                 "events": [{"introduced": "0"}, {"fixed": "2.3.8"}, {"introduced": "3.0.0"}, {"fixed": "3.0.1"}]}
+            ],
+            "versions": ["0.14", "0.14.1", "2.3.7", "3.0.0"]
+        }]
+    })
+}
+
+/// An advisory on three release lines, in the two shapes OSV databases write: PyPA's one
+/// ECOSYSTEM range of `introduced`/`fixed` pairs behind GIT ranges, and one range per line
+/// (unsorted, the newest line first).
+fn django_advisories() -> Vec<Advisory> {
+    let pairs = json!({"type": "ECOSYSTEM", "events": [
+        {"introduced": "0"}, {"fixed": "1.11.22"},
+        {"introduced": "2.0"}, {"fixed": "2.1.10"},
+        {"introduced": "2.2"}, {"fixed": "2.2.3"}
+    ]});
+    let git = |fix: &str| {
+        json!({"type": "GIT", "repo": "https://github.com/django/django",
+        "events": [{"introduced": "0"}, {"fixed": fix}]})
+    };
+    let mut pysec = osv("PYSEC-2019-10", "PyPI", "django", "0", "0");
+    pysec["affected"][0]["ranges"] = json!([
+        git("1e40f427bb8d0fb37cc9f830096a97c36c97af6f"),
+        git("77706a3e4766da5d5fb75c4db22a0a59dfd3a8e9"),
+        pairs
+    ]);
+    let mut ghsa = osv("GHSA-6r97-cj55-9hrq", "PyPI", "Django", "0", "0");
+    ghsa["affected"][0]["ranges"] = json!([
+        {"type": "ECOSYSTEM", "events": [{"introduced": "2.1"}, {"fixed": "2.1.10"}]},
+        {"type": "ECOSYSTEM", "events": [{"introduced": "2.2"}, {"fixed": "2.2.3"}]},
+        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.11.22"}]}
+    ]);
+    vec![adv(pysec), adv(ghsa)]
+}
+
+/// (advisory, fixed in) of each finding on one PyPI package.
+fn fixes(index: &AdvisoryIndex, name: &str, version: &str) -> Vec<(String, Option<String>)> {
+    let inv = inventory(None, vec![package(Ecosystem::PyPI, name, version, 1)]);
+    let mut out: Vec<_> = index
+        .match_inventory(&inv)
+        .into_iter()
+        .map(|f| (f.advisory_id, f.fixed))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn fixed_in_is_the_next_fix_of_the_range_that_matched() {
+    let index = AdvisoryIndex::new([werkzeug_pysec()].map(adv));
+    let one = |v: &str| fixes(&index, "Werkzeug", v);
+    let pysec = |fix: &str| vec![("PYSEC-2023-221".to_string(), Some(fix.to_string()))];
+    assert_eq!(one("0.14"), pysec("2.3.8"), "not the GIT range's commit");
+    assert_eq!(one("2.3.7"), pysec("2.3.8"));
+    assert_eq!(one("3.0.0"), pysec("3.0.1"), "its own line's fix");
+    assert!(one("2.3.8").is_empty() && one("3.0.1").is_empty());
+
+    let index = AdvisoryIndex::new(django_advisories());
+    let both = |v: &str| fixes(&index, "Django", v);
+    let fixed = |fix: &str| {
+        ["GHSA-6r97-cj55-9hrq", "PYSEC-2019-10"]
+            .map(|id| (id.to_string(), Some(fix.to_string())))
+            .to_vec()
+    };
+    assert_eq!(both("2.2"), fixed("2.2.3"), "not 2.1.10, older than 2.2");
+    assert_eq!(both("2.2.2"), fixed("2.2.3"));
+    assert_eq!(both("2.1.5"), fixed("2.1.10"));
+    assert_eq!(both("1.11.20"), fixed("1.11.22"));
+    assert!(both("2.2.3").is_empty() && both("2.1.10").is_empty());
+}
+
+#[test]
+fn fixed_in_is_past_every_range_that_matched_or_none() {
+    // Two ranges hold 1.2: 1.5 ends the first but is still in the second.
+    let mut overlap = osv("GHSA-2", "npm", "left-pad", "0", "1.5.0");
+    overlap["affected"][0]["ranges"] = json!([
+        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.5.0"}]},
+        {"type": "SEMVER", "events": [{"introduced": "1.0.0"}, {"fixed": "1.7.0"}]}
+    ]);
+    // No fix yet; hit through `versions` beside a GIT range only.
+    let mut open = osv("PYSEC-3", "PyPI", "pillow", "0", "0");
+    open["affected"][0]["ranges"] =
+        json!([{"type": "ECOSYSTEM", "events": [{"introduced": "9.0"}, {"last_affected": "9.5"}]}]);
+    let mut listed = osv("PYSEC-4", "PyPI", "pillow", "0", "0");
+    listed["affected"][0]["ranges"] =
+        json!([{"type": "GIT", "events": [{"introduced": "0"}, {"fixed": "8f5c2a0e"}]}]);
+    listed["affected"][0]["versions"] = json!(["9.1.0"]);
+    let index = AdvisoryIndex::new([overlap, open, listed].map(adv));
+    let pkgs = vec![
+        package(Ecosystem::Npm, "left-pad", "1.2.0", 1),
+        package(Ecosystem::PyPI, "Pillow", "9.1.0", 1),
+    ];
+    let mut got: Vec<(String, Option<String>)> = index
+        .match_inventory(&inventory(None, pkgs))
+        .into_iter()
+        .map(|f| (f.advisory_id, f.fixed))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("GHSA-2".to_string(), Some("1.7.0".to_string())),
+            ("PYSEC-3".to_string(), None),
+            ("PYSEC-4".to_string(), None),
+        ]
+    );
+}
+
+#[test]
+fn a_bad_fix_beside_a_git_range_is_refused_naming_its_place() {
+    let mut bad = werkzeug_pysec();
+    bad["affected"][0]["ranges"][1]["events"][1] = json!({"fixed": "2.3.8-patched!"});
+    let err = railyard_advisory::osv::parse(&serde_json::to_vec(&bad).unwrap()).unwrap_err();
+    assert!(
+        err.starts_with("PYSEC-2023-221: affected[0] (PyPI werkzeug) ranges[1]: ")
+            && err.contains("2.3.8-patched!"),
+        "{err}"
+    );
+}
