@@ -22,10 +22,19 @@ use railyard_runner::shards::OneShard;
 /// The runner's events are taken by batches of at most this many.
 const EVENTS_AT_ONCE: usize = 512;
 
+/// How this agent sets up each job.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Setup {
+    /// Where job networks take their addresses.
+    pub networks: railyard_runner::NetworkPool,
+    /// Commits of history a checkout fetches (0: everything).
+    pub clone_depth: u32,
+}
+
 pub(crate) async fn run(
     client: &Client,
     docker: &Docker,
-    (me, networks): (&Registered, railyard_runner::NetworkPool),
+    (me, setup): (&Registered, Setup),
     claim: Claim,
 ) {
     tracing::info!(job = %claim.job, run = %claim.run_id, attempt = claim.attempt, "job claimed");
@@ -58,7 +67,7 @@ pub(crate) async fn run(
             let ran = execute(
                 client,
                 docker,
-                (me, &claim, networks),
+                (me, &claim, setup),
                 dir.path(),
                 &log,
                 &mut gathered,
@@ -141,7 +150,7 @@ pub(crate) async fn run(
 async fn execute(
     client: &Client,
     docker: &Docker,
-    (me, claim, networks): (&Registered, &Claim, railyard_runner::NetworkPool),
+    (me, claim, setup): (&Registered, &Claim, Setup),
     dir: &Path,
     log: &LogShip,
     gathered: &mut Gathered,
@@ -152,7 +161,7 @@ async fn execute(
         "[railyard] checking out {} at {}",
         claim.repo_url, claim.commit
     ));
-    checkout_commit(&claim.repo_url, &claim.commit, &checkout).await?;
+    checkout_commit(&claim.repo_url, &claim.commit, setup.clone_depth, &checkout).await?;
     let file = checkout.join(railyard_pipeline::FILE_NAME);
     let mut pipeline = railyard_pipeline::load(&file).map_err(|e| {
         AgentError::Workspace(format!("the pipeline at {} is invalid: {e}", claim.commit))
@@ -185,7 +194,8 @@ async fn execute(
         timings: Arc::new(railyard_split::Timings::new()),
         env_check: None,
         secrets: Vec::new(),
-        networks,
+        networks: setup.networks,
+        run_variables: vec![("RAILYARD_COMMIT".to_string(), claim.commit.clone())],
     };
     // An earlier attempt of this job on this engine whose agent died (kill -9) left its
     // network and containers (named apart from this attempt's, each owner has its own): free
@@ -252,46 +262,77 @@ async fn execute(
     })
 }
 
-async fn checkout_commit(url: &str, commit: &str, into: &Path) -> Result<(), AgentError> {
-    let git = |args: Vec<&std::ffi::OsStr>| {
+/// Fetches `commit` of `url` into a new repository at `into` (`depth` commits of history,
+/// or every branch and tag when 0) and checks it out detached: the job's workspace is a git
+/// work tree at the run's commit.
+async fn checkout_commit(
+    url: &str,
+    commit: &str,
+    depth: u32,
+    into: &Path,
+) -> Result<(), AgentError> {
+    let git = |args: &[&std::ffi::OsStr]| {
         let mut cmd = tokio::process::Command::new("git");
-        cmd.args(args);
-        cmd
+        cmd.arg("-C").arg(into).args(args);
+        async move {
+            let out = match cmd.output().await {
+                Ok(out) => out,
+                Err(e) => {
+                    let e = format!("running git: {e} (is git installed?)");
+                    return Err(AgentError::Workspace(e));
+                }
+            };
+            Ok(if out.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+            })
+        }
     };
-    let out = git(vec![
-        "clone".as_ref(),
-        "--quiet".as_ref(),
-        "--no-checkout".as_ref(),
-        "--".as_ref(),
-        url.as_ref(),
-        into.as_os_str(),
-    ])
-    .output()
-    .await
-    .map_err(|e| AgentError::Workspace(format!("running git: {e} (is git installed?)")))?;
-    if !out.status.success() {
-        return Err(AgentError::Workspace(format!(
-            "cannot clone {url}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let out = git(vec![
-        "-C".as_ref(),
-        into.as_os_str(),
+    std::fs::create_dir_all(into)
+        .map_err(|e| AgentError::Workspace(format!("creating {}: {e}", into.display())))?;
+    git(&["init".as_ref(), "--quiet".as_ref()])
+        .await?
+        .map_err(|e| AgentError::Workspace(format!("git init: {e}")))?;
+    let depth_arg = format!("--depth={depth}");
+    let shallow = if depth > 0 {
+        git(&[
+            "fetch".as_ref(),
+            "--quiet".as_ref(),
+            depth_arg.as_ref(),
+            "--".as_ref(),
+            url.as_ref(),
+            commit.as_ref(),
+        ])
+        .await?
+    } else {
+        Err(String::new())
+    };
+    let target = match shallow {
+        Ok(()) => "FETCH_HEAD",
+        // Depth 0, or a server that refuses a commit asked for by name: everything.
+        Err(_) => {
+            git(&[
+                "fetch".as_ref(),
+                "--quiet".as_ref(),
+                "--".as_ref(),
+                url.as_ref(),
+                "+refs/heads/*:refs/remotes/origin/*".as_ref(),
+                "+refs/tags/*:refs/tags/*".as_ref(),
+            ])
+            .await?
+            .map_err(|e| AgentError::Workspace(format!("cannot fetch {url}: {e}")))?;
+            commit
+        }
+    };
+    git(&[
         "checkout".as_ref(),
         "--quiet".as_ref(),
         "--detach".as_ref(),
-        commit.as_ref(),
+        target.as_ref(),
     ])
-    .output()
-    .await
-    .map_err(|e| AgentError::Workspace(format!("running git: {e}")))?;
-    if !out.status.success() {
-        return Err(AgentError::Workspace(format!(
-            "cannot check out {commit} of {url}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
+    .await?
+    .map_err(|e| AgentError::Workspace(format!("cannot check out {commit} of {url}: {e}")))?;
     Ok(())
 }
 

@@ -46,7 +46,12 @@ pub struct AgentConfig {
     pub labels: Vec<String>,
     /// Where each job's network takes its addresses.
     pub networks: railyard_runner::NetworkPool,
+    /// Commits of history each checkout fetches; 0 for all of every branch and tag.
+    pub clone_depth: u32,
 }
+
+/// Commits of history a job's checkout fetches unless the agent is told otherwise.
+pub const DEFAULT_CLONE_DEPTH: u32 = 50;
 
 /// Registers and works until `shutdown` is cancelled or the server refuses the token. A
 /// cancelled agent drains: it claims nothing more and returns once the jobs it holds have
@@ -74,7 +79,10 @@ pub async fn run(
             docker.clone(),
             registration.clone(),
             shutdown.clone(),
-            config.networks,
+            job::Setup {
+                networks: config.networks,
+                clone_depth: config.clone_depth,
+            },
         ));
     }
     let mut result = Ok(());
@@ -135,7 +143,7 @@ async fn slot(
     docker: Docker,
     registration: Arc<Registration>,
     shutdown: CancellationToken,
-    networks: railyard_runner::NetworkPool,
+    setup: job::Setup,
 ) -> Result<(), AgentError> {
     let wait = Duration::from_secs(20);
     let mut me = registration.current().await;
@@ -149,7 +157,7 @@ async fn slot(
             _ = shutdown.cancelled() => break,
         };
         match claimed {
-            Ok(Some(claim)) => job::run(&client, &docker, (&me, networks), claim).await,
+            Ok(Some(claim)) => job::run(&client, &docker, (&me, setup), claim).await,
             Ok(None) => {}
             Err(e) if e.is_unauthorized() => return Err(e),
             Err(AgentError::Api { status: 404, .. }) => {

@@ -115,7 +115,7 @@ async fn build_turn(key: &str, on_output: &mut (dyn FnMut(&str) + Send)) -> Opti
     match file.try_lock() {
         Ok(()) => return Some(file),
         Err(std::fs::TryLockError::WouldBlock) => {
-            on_output("another job on this machine is building this env image: waiting for it\n")
+            on_output("another job on this machine is building this env image: waiting for it")
         }
         Err(std::fs::TryLockError::Error(_)) => return None,
     }
@@ -127,6 +127,7 @@ async fn build_turn(key: &str, on_output: &mut (dyn FnMut(&str) + Send)) -> Opti
 
 /// Makes the env image available: by cache key for a Dockerfile (building only when no image
 /// carries the key), or by reference for a ready image (pulling only when missing).
+/// `on_output` gets the build's or pull's output a whole line at a time, without its newline.
 pub async fn ensure(
     docker: &Docker,
     repo_root: &Path,

@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub secrets: Vec<(String, String)>,
     /// Where each job's network takes its addresses.
     pub networks: crate::NetworkPool,
+    /// What every job is told about the run beside Railyard's own variables: the commit and
+    /// ref it builds (`RAILYARD_COMMIT`, `RAILYARD_REF`), set by the caller, which knows them.
+    pub run_variables: Vec<(String, String)>,
 }
 
 impl RunOptions {
@@ -354,6 +357,12 @@ pub(crate) fn job_context(
     let job = pipeline.jobs[name].clone();
     let mut env: IndexMap<String, String> = IndexMap::new();
     env.insert("CI".into(), "true".into());
+    // git refuses a work tree owned by another user ("dubious ownership"): the workspace's
+    // files are root's, and an image may run its steps as someone else. A pipeline may set
+    // its own git configuration over this.
+    env.insert("GIT_CONFIG_COUNT".into(), "1".into());
+    env.insert("GIT_CONFIG_KEY_0".into(), "safe.directory".into());
+    env.insert("GIT_CONFIG_VALUE_0".into(), workspace::WORKSPACE_DIR.into());
     for (k, v) in pipeline.job_variables(&job) {
         env.insert(k, v);
     }
@@ -361,6 +370,9 @@ pub(crate) fn job_context(
     env.insert("RAILYARD_RUN_ID".into(), opts.run_id.clone());
     env.insert("RAILYARD_JOB".into(), name.to_string());
     env.insert("RAILYARD_WORKSPACE".into(), workspace::WORKSPACE_DIR.into());
+    for (k, v) in &opts.run_variables {
+        env.insert(k.clone(), v.clone());
+    }
     env.insert("RAILYARD_SHARD".into(), "1".into());
     env.insert("RAILYARD_SHARDS".into(), "1".into());
     if job.tests.is_some() {
@@ -564,7 +576,12 @@ async fn prepare_envs(
                 line,
             })
         };
-        let mut on_output = |s: &str| lines.push(s.as_bytes(), &mut emit_line);
+        // Whole lines come without their newline: each is ended here (fed as chunks, a
+        // build's output became one endless line).
+        let mut on_output = |s: &str| {
+            lines.push(s.as_bytes(), &mut emit_line);
+            lines.push(b"\n", &mut emit_line);
+        };
         let ensured = tokio::select! {
             r = env_image::ensure(docker, &opts.repo_root, &opts.project, &source, &mut on_output) => Some(r),
             _ = cancel.cancelled() => None,

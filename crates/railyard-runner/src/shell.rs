@@ -78,7 +78,10 @@ pub(crate) async fn context_for(
         &opts.repo_root,
         &opts.project,
         &env.source,
-        &mut |s: &str| lines.push(s.as_bytes(), &mut emit),
+        &mut |s: &str| {
+            lines.push(s.as_bytes(), &mut emit);
+            lines.push(b"\n", &mut emit);
+        },
     )
     .await?;
     lines.finish(&mut emit);

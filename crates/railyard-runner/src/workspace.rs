@@ -1,6 +1,7 @@
 //! The job's workspace: the repository's files as a clean checkout plus local edits would
-//! hold them (tracked files and untracked files git does not ignore), packed as a tar to be
-//! copied into the job's workspace volume.
+//! hold them (tracked files and untracked files git does not ignore) and its `.git`, so that
+//! `git describe` and version stamps work, with their modification times, packed as a tar to
+//! be copied into the job's workspace volume.
 
 use crate::errors::RunnerError;
 use bytes::Bytes;
@@ -138,15 +139,61 @@ impl Packed {
     }
 }
 
-/// Packs the workspace of the repository at `root` (see [`files`]) into a temp file.
+/// The git folder of the work tree at `root`, every entry of it (folders too: git needs
+/// `refs/` even when empty). Nothing when `.git` is not a folder (a linked work tree's or a
+/// submodule's `.git` file points outside the repository, where a job cannot follow).
+fn git_dir(root: &Path) -> Result<Vec<ContextFile>, RunnerError> {
+    let git = root.join(".git");
+    if !std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir()) {
+        return Ok(Vec::new());
+    }
+    let mut entries = Vec::new();
+    for entry in walkdir::WalkDir::new(&git) {
+        let entry = entry.map_err(|e| RunnerError::Io {
+            doing: format!("reading {}", git.display()),
+            source: e.into(),
+        })?;
+        let meta = entry.metadata().map_err(|e| RunnerError::Io {
+            doing: format!("reading {}", entry.path().display()),
+            source: e.into(),
+        })?;
+        let kind = if entry.path_is_symlink() {
+            match std::fs::read_link(entry.path()) {
+                Ok(target) => FileKind::Symlink(target),
+                Err(_) => continue,
+            }
+        } else if meta.is_dir() {
+            FileKind::Dir
+        } else if meta.is_file() {
+            FileKind::File
+        } else {
+            continue;
+        };
+        let Ok(rel) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        entries.push(ContextFile {
+            rel: rel.to_string_lossy().into_owned(),
+            abs: entry.path().to_path_buf(),
+            kind,
+            mode: meta.permissions().mode(),
+            size: if meta.is_file() { meta.len() } else { 0 },
+        });
+    }
+    Ok(entries)
+}
+
+/// Packs the workspace of the repository at `root` (see [`files`]) and its `.git` folder
+/// into a temp file, keeping modification times.
 pub fn pack(root: &Path) -> Result<Packed, RunnerError> {
-    let files = files(root)?;
+    let mut files = git_dir(root)?;
+    files.extend(self::files(root)?);
     let err = |source| RunnerError::Io {
         doing: format!("packing the workspace of {}", root.display()),
         source,
     };
     let file = tempfile::tempfile().map_err(err)?;
-    let out = context::tar_to(&files, &[], std::io::BufWriter::new(file)).map_err(err)?;
+    let out = context::tar_to_keeping_times(&files, std::io::BufWriter::new(file)).map_err(err)?;
     let file = out.into_inner().map_err(|e| err(e.into_error()))?;
     let len = file.metadata().map_err(err)?.len();
     Ok(Packed {
@@ -175,7 +222,8 @@ mod tests {
             .try_concat()
             .await
             .unwrap();
-        let expected = context::tar(&files(dir.path()).unwrap(), &[]).unwrap();
+        let expected =
+            context::tar_to_keeping_times(&files(dir.path()).unwrap(), Vec::new()).unwrap();
         assert_eq!(streamed.len() as u64, packed.len());
         assert!(streamed == expected, "the stream differs from the tar");
         // Two uploads at once each read the whole tar.

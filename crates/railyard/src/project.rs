@@ -21,6 +21,32 @@ impl Project {
         self.root.display().to_string()
     }
 
+    /// What `git ARGS` prints in the project's root (trimmed), if it is a git work tree and
+    /// the command succeeds.
+    pub fn git(&self, args: &[&str]) -> Option<String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .args(args)
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !text.is_empty()).then_some(text)
+    }
+
+    /// What a local run tells its jobs about the work tree: the commit checked out
+    /// (`RAILYARD_COMMIT`) and the branch (`RAILYARD_REF`, `refs/heads/…`), each when there is one.
+    pub fn run_variables(&self) -> Vec<(String, String)> {
+        let mut vars = Vec::new();
+        if let Some(commit) = self.git(&["rev-parse", "HEAD"]) {
+            vars.push(("RAILYARD_COMMIT".to_string(), commit));
+        }
+        if let Some(branch) = self.git(&["symbolic-ref", "-q", "HEAD"]) {
+            vars.push(("RAILYARD_REF".to_string(), branch));
+        }
+        vars
+    }
+
     /// The pipeline file as users wrote it: relative to the root when inside.
     pub fn display_file(&self) -> PathBuf {
         self.pipeline_file

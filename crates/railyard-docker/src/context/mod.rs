@@ -6,7 +6,7 @@ mod ignore;
 mod tarball;
 
 pub use ignore::DockerIgnore;
-pub use tarball::{tar, tar_to};
+pub use tarball::{tar, tar_to, tar_to_keeping_times};
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;

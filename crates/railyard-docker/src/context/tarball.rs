@@ -17,11 +17,36 @@ pub fn tar_to<W: io::Write>(
     extra: &[(String, Vec<u8>)],
     out: W,
 ) -> io::Result<W> {
+    write(files, extra, out, false)
+}
+
+/// Like [`tar_to`], keeping each entry's modification time as it is on disk: a job's
+/// workspace holds files as a checkout would (tools that pack files, like Python's
+/// `zipfile`, refuse dates before 1980).
+pub fn tar_to_keeping_times<W: io::Write>(files: &[ContextFile], out: W) -> io::Result<W> {
+    write(files, &[], out, true)
+}
+
+fn write<W: io::Write>(
+    files: &[ContextFile],
+    extra: &[(String, Vec<u8>)],
+    out: W,
+    keep_times: bool,
+) -> io::Result<W> {
     let mut builder = tar::Builder::new(out);
     for file in files {
         let mut header = header(file.mode);
         let with_path =
             |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", file.abs.display()));
+        if keep_times {
+            let modified = std::fs::symlink_metadata(&file.abs)
+                .and_then(|m| m.modified())
+                .map_err(with_path)?;
+            let secs = modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            header.set_mtime(secs);
+        }
         match &file.kind {
             FileKind::File => {
                 let opened = std::fs::File::open(&file.abs).map_err(with_path)?;

@@ -40,8 +40,9 @@ jobs:
 
 #[tokio::test]
 async fn the_workspace_holds_tracked_and_untracked_files_but_not_ignored_ones() {
-    let repo =
-        Repo::new("env: { image: busybox }\njobs:\n  ls:\n    script: [find . -type f | sort]\n");
+    let repo = Repo::new(
+        "env: { image: busybox }\njobs:\n  ls:\n    script: [\"find . -type f -not -path './.git/*' | sort\", test -f .git/HEAD]\n",
+    );
     repo.write(".gitignore", "target/\n*.log\n");
     repo.write("src/main.c", "int main(){}\n");
     repo.write("target/big.o", "x");

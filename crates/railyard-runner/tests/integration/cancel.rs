@@ -136,6 +136,7 @@ async fn two_calls_for_one_run_leave_each_other_alone() {
             env_check: None,
             secrets: vec![],
             networks: Default::default(),
+            run_variables: vec![],
         };
         let docker = docker.clone();
         let pipeline = pipeline.clone();

@@ -126,6 +126,7 @@ pub async fn run_configured(
         env_check: None,
         secrets: vec![],
         networks: Default::default(),
+        run_variables: vec![],
     };
     configure(&mut opts);
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -208,3 +208,35 @@ async fn runs_starting_together_build_an_env_key_once() {
     let key = env_ready(&a.events)[0].1.clone().unwrap();
     remove_image(&key).await;
 }
+
+/// A build's output reaches the run line by line (it was one endless line: the builder's
+/// lines came without their newline and were joined as chunks).
+#[tokio::test]
+async fn a_builds_output_comes_line_by_line() {
+    let repo = Repo::new("env: { dockerfile: ci/Dockerfile }\njobs:\n  one: { script: [true] }\n");
+    let nonce = crate::common::run_id();
+    repo.write(
+        "ci/Dockerfile",
+        "FROM busybox\nCOPY nonce /nonce\nRUN echo 'line 1' && echo 'line 2' && echo 'line 3'\n",
+    );
+    repo.write("ci/nonce", &nonce);
+    let ran = run(&repo).await;
+    assert_eq!(ran.status("one"), JobStatus::Success);
+    let lines: Vec<&str> = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::EnvOutput { line, .. } => Some(line.as_str()),
+            _ => None,
+        })
+        .collect();
+    for want in ["line 1", "line 2", "line 3"] {
+        assert!(
+            lines.contains(&want),
+            "no line `{want}` alone in {lines:#?}"
+        );
+    }
+    assert!(lines.iter().any(|l| l.starts_with("Step 1/")), "{lines:#?}");
+    let key = env_ready(&ran.events)[0].1.clone().unwrap();
+    remove_image(&key).await;
+}

@@ -65,6 +65,7 @@ async fn run_keeping_artifacts(
         env_check: None,
         secrets: vec![],
         networks: Default::default(),
+        run_variables: vec![],
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(async move {
@@ -380,6 +381,7 @@ async fn two_shards_of_one_job_in_one_process_leave_each_other_alone() {
         env_check: None,
         secrets: vec![],
         networks: Default::default(),
+        run_variables: vec![],
     };
     let tests = Arc::new(Shared(railyard_split::LocalQueue::new(
         &[],

@@ -25,6 +25,10 @@ pub struct AgentArgs {
     /// `runs_on` labels it all has (jobs without `runs_on` go to any agent).
     #[arg(long, env = "RAILYARD__AGENT__LABELS", value_delimiter = ',')]
     pub labels: Vec<String>,
+    /// How many commits of history each job's checkout fetches (its `.git` is in the
+    /// job's workspace); 0 fetches every branch and tag whole [default: 50].
+    #[arg(long, env = "RAILYARD__AGENT__CLONE_DEPTH")]
+    pub clone_depth: Option<u32>,
 }
 
 pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> anyhow::Result<i32> {
@@ -41,6 +45,10 @@ pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> any
     let server = required(args.server.or(file.server), "server")?;
     let token = required(args.token.or(file.token), "token")?;
     let slots = args.slots.or(file.slots).unwrap_or(1);
+    let clone_depth = args
+        .clone_depth
+        .or(file.clone_depth)
+        .unwrap_or(railyard_agent::DEFAULT_CLONE_DEPTH);
     let name = args.name.or(file.name);
     let labels = if args.labels.is_empty() {
         file.labels.unwrap_or_default()
@@ -93,6 +101,7 @@ pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> any
         }),
         labels,
         networks,
+        clone_depth,
     };
     railyard_agent::run(config, docker, shutdown).await?;
     Ok(0)

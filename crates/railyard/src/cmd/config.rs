@@ -45,6 +45,7 @@ pub struct AgentFile {
     pub slots: Option<u32>,
     pub name: Option<String>,
     pub labels: Option<Vec<String>>,
+    pub clone_depth: Option<u32>,
 }
 
 /// Reads the file named by `--config`, or an empty configuration without one.

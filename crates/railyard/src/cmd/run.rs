@@ -30,7 +30,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         .create_run(&NewRun {
             project: project.key(),
             pipeline_path: project.display_file().display().to_string(),
-            commit: git_commit(&project.root),
+            commit: project.git(&["rev-parse", "HEAD"]),
             owner: owner.clone(),
             jobs: jobs.clone(),
             started_at: now_ms(),
@@ -85,6 +85,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         })),
         secrets,
         networks: g.network_pool,
+        run_variables: project.run_variables(),
     };
     let runner = tokio::spawn({
         let docker = docker.clone();
@@ -137,17 +138,4 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         RunStatus::Cancelled => exit_codes::CANCELLED,
         _ => exit_codes::JOBS_FAILED,
     })
-}
-
-/// The commit the work tree is at, if it is a git work tree.
-fn git_commit(root: &std::path::Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

@@ -58,6 +58,7 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
         env_check: None,
         secrets: super::secrets(&pipeline)?,
         networks: g.network_pool,
+        run_variables: project.run_variables(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

@@ -49,6 +49,7 @@ pub async fn run(g: &Global, args: SplitArgs) -> anyhow::Result<i32> {
         env_check: None,
         secrets: vec![],
         networks: g.network_pool,
+        run_variables: vec![],
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

@@ -10,3 +10,4 @@ mod sharding;
 mod shell;
 mod signals;
 mod validate;
+mod workspace;

@@ -139,11 +139,16 @@ impl Fleet {
 
     /// An agent taking up to `slots` jobs at once; its log goes to `<name>.err`.
     pub fn agent_with_slots(&mut self, name: &str, slots: u32) -> usize {
-        let slots = slots.to_string();
+        self.agent_with(name, &["--slots", &slots.to_string()])
+    }
+
+    /// An agent started with these flags besides its server, token and name.
+    pub fn agent_with(&mut self, name: &str, flags: &[&str]) -> usize {
         let child = bin()
             .args([
-                "agent", "--server", &self.url, "--token", AGENT, "--slots", &slots, "--name", name,
+                "agent", "--server", &self.url, "--token", AGENT, "--name", name,
             ])
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.path().join(format!("{name}.err"))).unwrap())
             .spawn()

@@ -5,6 +5,7 @@
 mod acceptance;
 mod api;
 mod auth;
+mod checkout;
 mod config;
 mod durability;
 mod env_reuse;
