@@ -438,13 +438,17 @@ impl Store {
         tx.commit().await.map_err(&err)
     }
 
+    /// The findings of each image's current scan. A rescan replaces the scan but leaves its
+    /// findings until [`Store::rematch_all`] drops them: counted, they would all be "gone".
     async fn finding_keys(&self) -> Result<HashSet<(String, String, String, String)>, StoreError> {
         let err = self.query_error("reading advisory findings");
-        let rows =
-            sqlx::query("SELECT scan_id, advisory_id, package, location FROM advisory_findings")
-                .fetch_all(self.pool())
-                .await
-                .map_err(&err)?;
+        let rows = sqlx::query(
+            "SELECT f.scan_id, f.advisory_id, f.package, f.location \
+             FROM advisory_findings f JOIN image_scans s ON s.id = f.scan_id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
             .collect::<Result<_, sqlx::Error>>()
@@ -627,6 +631,67 @@ mod tests {
         assert_eq!((m.scans, m.findings), (1, 1));
         assert_eq!(store.affected_by("DSA-1").await.unwrap().len(), 1);
         store.close().await;
+    }
+
+    /// Rescans of an image leave their findings behind until the next import; that import
+    /// counts only what went from each image's current scan.
+    async fn rescans_are_not_counted_as_gone(store: Store) {
+        let mut inv = inventory();
+        let mut zlib = inv.packages[0].clone();
+        zlib.name = "zlib1g".into();
+        zlib.source_name = Some("zlib".into());
+        zlib.version = "1:1.2.13.dfsg-1".into();
+        inv.packages.push(zlib);
+        let mut zlib_dsa = advisory("DSA-2", "2026-11-01T00:00:00Z", "1:1.2.13.dfsg-2");
+        zlib_dsa.affected[0].name = "zlib".into();
+        store
+            .import_advisories(&[
+                advisory("DSA-1", "2026-11-01T00:00:00Z", "2.36-9+deb12u4"),
+                zlib_dsa.clone(),
+            ])
+            .await
+            .unwrap();
+        // Scanned three times, as `railyard scan` and every pipeline run record it.
+        for at in 1..=3 {
+            let id = store.save_scan("web", None, &inv, at).await.unwrap();
+            assert_eq!(
+                store.record_findings(&id, "web", &inv).await.unwrap().len(),
+                2
+            );
+        }
+        // The zlib fix is now said to be older than what is installed: one finding goes.
+        zlib_dsa.modified_ms += 1;
+        zlib_dsa.affected[0].ranges[0].events[1] =
+            railyard_advisory::osv::Event::Fixed("1:1.2.13.dfsg-1".into());
+        assert_eq!(
+            store.import_advisories(&[zlib_dsa]).await.unwrap().updated,
+            1
+        );
+        let m = store.rematch_all().await.unwrap();
+        assert_eq!(
+            (m.scans, m.findings, m.new_findings, m.gone_findings),
+            (1, 1, 0, 1)
+        );
+        // Nothing is left of the replaced scans: the next import counts no change.
+        let m = store.rematch_all().await.unwrap();
+        assert_eq!((m.findings, m.new_findings, m.gone_findings), (1, 0, 0));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn rescans_are_not_counted_as_gone_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        rescans_are_not_counted_as_gone(Store::open_in(dir.path()).await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn rescans_are_not_counted_as_gone_on_postgres() {
+        use crate::test_pg::PgDb;
+        let Some(db) = PgDb::create("rescans_are_not_counted_as_gone_on_postgres").await else {
+            return;
+        };
+        rescans_are_not_counted_as_gone(Store::open(&db.url).await.unwrap()).await;
+        db.drop_db().await;
     }
 
     /// Two importers of the same archive at once (two servers, say) both succeed.
