@@ -82,7 +82,11 @@ impl JobContext {
     ) -> Result<TestsOutcome, RunnerError> {
         let started = Instant::now();
         let mut step = first_step;
-        let mut format = parse_format(tests.spec.id_format.as_deref());
+        let mut reading = Reading {
+            format: parse_format(tests.spec.id_format.as_deref()),
+            warned: false,
+            guessed: std::collections::HashSet::new(),
+        };
         let mut ran = 0usize;
         let mut failed: Vec<String> = Vec::new();
         let mut first_run: Vec<TestCase> = Vec::new();
@@ -110,7 +114,7 @@ impl JobContext {
             ran += ids.len();
             let batch_started = Instant::now();
             let run = self
-                .run_batch(container, current, tests, &ids, step, &mut format)
+                .run_batch(container, current, tests, &ids, step, &mut reading)
                 .await;
             step += 1;
             busy_until = Instant::now();
@@ -143,12 +147,25 @@ impl JobContext {
                 tests.retry_failed
             ));
             let (still, cases) = self
-                .run_batch(container, current, tests, &failed, step, &mut format)
+                .run_batch(container, current, tests, &failed, step, &mut reading)
                 .await?;
             busy_until = Instant::now();
             attempts.push(cases);
             step += 1;
-            flaky.extend(failed.iter().filter(|id| !still.contains(id)).cloned());
+            // Only a test whose own report failed and that passed now is flaky: one merely
+            // rerun because a failure could not be tied to a listed id is not.
+            let (passed_guessed, passed): (Vec<String>, Vec<String>) = failed
+                .iter()
+                .filter(|id| !still.contains(id))
+                .cloned()
+                .partition(|id| reading.guessed.contains(id));
+            flaky.extend(passed);
+            if !passed_guessed.is_empty() {
+                self.say(format!(
+                    "{} test(s) rerun because a failure named no listed id passed on attempt {attempt}: which of them failed is unknown, so none is called flaky",
+                    passed_guessed.len()
+                ));
+            }
             failed = still;
         }
         if !flaky.is_empty() {
@@ -178,7 +195,7 @@ impl JobContext {
         tests: &ShardTests,
         ids: &[String],
         step: u32,
-        format: &mut Option<IdFormat>,
+        reading: &mut Reading,
     ) -> Result<(Vec<String>, Vec<TestCase>), RunnerError> {
         let mut tail = StdoutTail::new();
         let (command, shown) = batch_command(
@@ -211,12 +228,21 @@ impl JobContext {
                 tests.spec.junit.join(", ")
             ));
         }
-        let format = format.get_or_insert_with(|| detect_format(&cases));
+        let format = reading.format.get_or_insert_with(|| detect_format(&cases));
         let matched = format.match_cases(ids, &cases);
-        if !matched.unmatched_ids.is_empty() && !cases.is_empty() {
+        // Said once a shard: every batch of a mismatched job would repeat it.
+        if !matched.unmatched_ids.is_empty() && !cases.is_empty() && !reading.warned {
+            reading.warned = true;
             let sample: Vec<_> = matched.unmatched_ids.iter().take(3).cloned().collect();
+            let case = cases
+                .first()
+                .map(|c| match &c.classname {
+                    Some(class) => format!("classname `{class}`, name `{}`", c.name),
+                    None => format!("name `{}`", c.name),
+                })
+                .unwrap_or_default();
             self.say(format!(
-                "warning: {} listed test id(s) match no JUnit case (e.g. {}); set `tests.format` if ids and reports differ",
+                "warning: {} listed test id(s) match no JUnit case (e.g. {}; a report's case has {case}): their timings are not recorded, and a failure the reports cannot tie to an id reruns the whole batch; set `tests.format` so ids and reports match",
                 matched.unmatched_ids.len(),
                 sample.join(", ")
             ));
@@ -242,6 +268,7 @@ impl JobContext {
             if failed.is_empty() {
                 failed = ids.to_vec();
             }
+            reading.guessed.extend(failed.iter().cloned());
         }
         self.emit(Event::TestResults {
             job: tests.job.clone(),
@@ -290,6 +317,17 @@ impl JobContext {
         }
         cases
     }
+}
+
+/// How a shard reads its batches' reports, kept from batch to batch.
+struct Reading {
+    /// The id format: given, or detected from the first batch's cases.
+    format: Option<IdFormat>,
+    /// Whether the shard already said that ids and reports do not match.
+    warned: bool,
+    /// Ids counted as failed without a report of theirs saying so (a failure that named no
+    /// listed id fails every id of its batch): rerun, but never called flaky.
+    guessed: std::collections::HashSet<String>,
 }
 
 /// The seconds a batch's reports give for its tests, `None` without any timed case.

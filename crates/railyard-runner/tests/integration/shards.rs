@@ -431,3 +431,59 @@ async fn two_shards_of_one_job_in_one_process_leave_each_other_alone() {
     );
     crate::common::assert_nothing_left(&docker, &run_id).await;
 }
+
+/// Reports whose case names are not the listed ids (`case-<id>`), with `format` left to
+/// detection: a failure cannot be tied to an id, so its batch reruns whole. Tests that passed
+/// the first time must not be called flaky, and the mismatch is said once.
+#[tokio::test]
+async fn a_rerun_of_ids_no_report_names_calls_no_test_flaky() {
+    let script = r#"echo '<testsuites><testsuite name="fake">' > report.xml
+status=0
+for t in "$@"; do
+  if [ "${t#flaky}" != "$t" ] && [ ! -e /tmp/flaky-$t ]; then
+    touch /tmp/flaky-$t
+    echo "<testcase classname=\"suite\" name=\"case-$t\" time=\"0.01\"><failure message=\"boom\"/></testcase>" >> report.xml
+    status=1
+  else
+    echo "<testcase classname=\"suite\" name=\"case-$t\" time=\"0.01\"/>" >> report.xml
+  fi
+done
+echo '</testsuite></testsuites>' >> report.xml
+exit $status
+"#;
+    let repo = Repo::new(
+        "env: { image: busybox }\njobs:\n  test:\n    retry_failed: 1\n    tests:\n      list: printf 'ok1\\nok2\\nflaky3\\n'\n      run: sh ci/fake-tests.sh {tests}\n      junit: report.xml\n",
+    );
+    repo.write("ci/fake-tests.sh", script);
+    let (outcome, events) = run_with_timings(&repo, Timings::new()).await;
+    assert_eq!(
+        outcome.jobs["test"].status,
+        JobStatus::Success,
+        "{outcome:?}"
+    );
+    let flaky: Vec<String> = events
+        .iter()
+        .flat_map(|e| match e {
+            Event::ShardFinished { flaky, .. } => flaky.clone(),
+            _ => vec![],
+        })
+        .collect();
+    assert!(flaky.is_empty(), "no test is known to be flaky: {flaky:?}");
+    let said: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output { line, .. } => Some(line.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mismatch = said
+        .iter()
+        .filter(|l| l.contains("match no JUnit case"))
+        .count();
+    assert_eq!(mismatch, 1, "said once: {said:#?}");
+    assert!(
+        said.iter()
+            .any(|l| l.contains("which of them failed is unknown")),
+        "{said:#?}"
+    );
+}
