@@ -86,7 +86,7 @@ pub fn package_lookup(
         let eco = package.ecosystem.osv_language_name()?;
         let key = PackageKey {
             ecosystem: eco.to_string(),
-            name: normalize_name(eco, &package.name),
+            name: package_name_key(package.ecosystem, &package.name),
         };
         Some((vec![key], package.version.clone()))
     }
@@ -194,6 +194,13 @@ pub fn fixed_version<'a>(a: &'a Affected, version: &str) -> Option<&'a str> {
     let scheme = VersionScheme::for_osv_ecosystem(&a.ecosystem)?;
     fixes.sort_by(|x, y| scheme.compare(x, y).unwrap_or(Ordering::Equal));
     fixes.into_iter().find(|fix| !affects(a, fix))
+}
+
+/// The name a scanned package is filed under, as [`package_lookup`] files a language package:
+/// [`normalize_name`] under its OSV ecosystem (`pyyaml` and `PyYAML` are one PyPI package).
+/// OS package names have no folding rules and stay as written.
+pub fn package_name_key(ecosystem: Ecosystem, name: &str) -> String {
+    normalize_name(ecosystem.osv_language_name().unwrap_or_default(), name)
 }
 
 /// One package hit by one advisory.

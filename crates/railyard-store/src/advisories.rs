@@ -468,7 +468,7 @@ impl Store {
 }
 
 /// `$from, $from+1, …` for an `IN` list of `n` values.
-fn placeholders(from: usize, n: usize) -> String {
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()

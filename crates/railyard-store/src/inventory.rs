@@ -2,8 +2,10 @@
 //! store, so an unchanged layer is read once across every image and project), whole scans
 //! (the latest per project and image ID), and `who-has` queries over them.
 
+use crate::advisories::placeholders;
 use crate::{Store, StoreError};
-use railyard_scan::{CACHE_FORMAT, CacheError, ImageInventory, LayerCache, LayerScan};
+use railyard_advisory::matching::package_name_key;
+use railyard_scan::{CACHE_FORMAT, CacheError, Ecosystem, ImageInventory, LayerCache, LayerScan};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -135,22 +137,45 @@ impl Store {
     }
 
     /// Every stored image holding a package named `name` (binary or source name), newest
-    /// scans first. Version filtering is the caller's: it needs the ecosystem's ordering.
+    /// scans first. Names are compared as the advisory matcher files them
+    /// ([`package_name_key`]: `pyyaml` finds `PyYAML`, PEP 503), source names as written.
+    /// Version filtering is the caller's: it needs the ecosystem's ordering.
     pub async fn who_has(&self, name: &str) -> Result<Vec<PackageHolder>, StoreError> {
         let err = self.query_error("looking up who has a package");
-        let rows = sqlx::query(
+        let name = name.trim();
+        let same = |eco: Ecosystem, stored: &str| {
+            package_name_key(eco, stored) == package_name_key(eco, name)
+        };
+        // SQL cannot fold names as the matcher does: the stored spellings (read from the name
+        // index) that some ecosystem takes for `name` are looked up, and each row is kept
+        // below only when its own ecosystem does.
+        let mut names: Vec<String> = vec![name.to_string()];
+        for r in sqlx::query("SELECT DISTINCT name FROM image_packages")
+            .fetch_all(self.pool())
+            .await
+            .map_err(&err)?
+        {
+            let stored: String = r.try_get(0).map_err(&err)?;
+            if stored != name && Ecosystem::ALL.into_iter().any(|e| same(e, &stored)) {
+                names.push(stored);
+            }
+        }
+        let sql = format!(
             "SELECT s.project, s.reference, s.image_id, s.scanned_at, p.name, p.version, \
              p.ecosystem, p.source_name, p.location, p.layer_index, p.diff_id, p.instruction, \
              p.owned_by_os \
              FROM image_packages p JOIN image_scans s ON s.id = p.scan_id \
-             WHERE p.name = $1 OR p.source_name = $1 \
+             WHERE p.source_name = $1 OR p.name IN ({}) \
              ORDER BY s.scanned_at DESC, s.project, s.reference, p.ecosystem, p.name, p.version",
-        )
-        .bind(name)
-        .fetch_all(self.pool())
-        .await
-        .map_err(&err)?;
-        rows.iter()
+            placeholders(2, names.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name);
+        for n in &names {
+            q = q.bind(n);
+        }
+        let rows = q.fetch_all(self.pool()).await.map_err(&err)?;
+        let holders = rows
+            .iter()
             .map(|r| {
                 Ok(PackageHolder {
                     project: r.try_get(0)?,
@@ -169,7 +194,14 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(&err)
+            .map_err(&err)?;
+        Ok(holders
+            .into_iter()
+            .filter(|h| {
+                h.source_name.as_deref() == Some(name)
+                    || Ecosystem::parse(&h.ecosystem).map_or(h.name == name, |e| same(e, &h.name))
+            })
+            .collect())
     }
 
     /// Every stored scan with its inventory, oldest first (to match advisories again).
@@ -349,6 +381,71 @@ mod tests {
         assert_eq!(scans.len(), 2);
         assert_eq!(scans[1].run_id.as_deref(), Some("run1"));
         assert_eq!(scans[1].inventory.packages[0].version, "2.36-9");
+    }
+
+    #[tokio::test]
+    async fn who_has_folds_names_as_the_matcher_does_on_both_backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).await.unwrap();
+        folding_story(&store).await;
+        store.close().await;
+        let name = "who_has_folds_names_as_the_matcher_does_on_both_backends";
+        if let Some(db) = crate::test_pg::PgDb::create(name).await {
+            let store = Store::open(&db.url).await.unwrap();
+            folding_story(&store).await;
+            store.close().await;
+            db.drop_db().await;
+        }
+    }
+
+    /// Names as the packages' own metadata spell them, looked up as people type them.
+    async fn folding_story(store: &Store) {
+        let mut inv = inventory("sha256:i3", "2.36-9");
+        let template = inv.packages[0].clone();
+        let pkg = |eco: Ecosystem, name: &str, version: &str| Package {
+            name: name.into(),
+            version: version.into(),
+            ecosystem: eco,
+            source_name: None,
+            ..template.clone()
+        };
+        inv.packages = vec![
+            pkg(Ecosystem::PyPI, "PyYAML", "5.3.1"),
+            pkg(Ecosystem::PyPI, "Django", "2.2"),
+            pkg(Ecosystem::PyPI, "zope.interface", "6.0"),
+            pkg(Ecosystem::Cargo, "serde_json", "1.0.100"),
+            pkg(Ecosystem::Deb, "foo-bar", "1.0-1"),
+            pkg(Ecosystem::Npm, "@types/node", "20.1.0"),
+        ];
+        store.save_scan("a", None, &inv, 1).await.unwrap();
+        // A second image spells PyYAML another way; both are found.
+        let mut other = inventory("sha256:i4", "2.36-9");
+        other.packages = vec![pkg(Ecosystem::PyPI, "pyyaml", "6.0.1")];
+        store.save_scan("b", None, &other, 2).await.unwrap();
+
+        let found = async |query: &str| {
+            let hits = store.who_has(query).await.unwrap();
+            hits.iter()
+                .map(|h| format!("{} {}@{}", h.project, h.name, h.version))
+                .collect::<Vec<_>>()
+        };
+        let yaml = ["b pyyaml@6.0.1", "a PyYAML@5.3.1"];
+        assert_eq!(found("pyyaml").await, yaml);
+        assert_eq!(found("PyYAML").await, yaml);
+        assert_eq!(found(" PYYAML ").await, yaml);
+        assert_eq!(found("django").await, ["a Django@2.2"]);
+        assert_eq!(found("Zope_Interface").await, ["a zope.interface@6.0"]);
+        assert_eq!(found("zope--interface").await, ["a zope.interface@6.0"]);
+        assert_eq!(found("serde-json").await, ["a serde_json@1.0.100"]);
+        assert_eq!(found("@types/node").await, ["a @types/node@20.1.0"]);
+        // Distro names have no folding rules, even where PyPI's would fold them.
+        assert_eq!(found("foo-bar").await, ["a foo-bar@1.0-1"]);
+        assert!(found("foo_bar").await.is_empty());
+        assert!(found("Foo-Bar").await.is_empty());
+        assert!(
+            found("py-yaml").await.is_empty(),
+            "PEP 503 keeps letters apart"
+        );
     }
 
     async fn cache_story(store: &Store) {

@@ -21,7 +21,8 @@ pub struct InventoryArgs {
 pub enum InventoryCommand {
     /// Images holding a package: `NAME`, `NAME@VERSION`, or `NAME@RANGE` such as
     /// `openssl@<3.0.12`, `libc6@>=2.36,<2.37` (the package's own version rules: dpkg, PEP 440,
-    /// SemVer…). NAME matches binary and source package names.
+    /// SemVer…). NAME matches binary and source package names, folded as advisories are
+    /// matched: `pyyaml` finds `PyYAML` (PEP 503), `serde-json` finds `serde_json`.
     WhoHas(WhoHasArgs),
     /// Images hit by an advisory (same as `railyard advisories affected`).
     Affected(super::advisories::AffectedArgs),
@@ -49,19 +50,7 @@ pub async fn run(g: &crate::cli::Global, args: InventoryArgs) -> Result<i32> {
 }
 
 async fn who_has(g: &crate::cli::Global, args: WhoHasArgs) -> Result<i32> {
-    let (name, range) = match args.package.split_once('@') {
-        // npm scopes start with `@`: `@types/node@>=1`.
-        Some(("", _)) => match args.package[1..].split_once('@') {
-            Some((n, r)) => (format!("@{n}"), Some(r.to_string())),
-            None => (args.package.clone(), None),
-        },
-        Some((n, r)) => (n.to_string(), Some(r.to_string())),
-        None => (args.package.clone(), None),
-    };
-    let constraints = match &range {
-        Some(r) => parse_range(r).map_err(super::Expected::Input)?,
-        None => Vec::new(),
-    };
+    let (name, constraints) = parse_query(&args.package).map_err(super::Expected::Input)?;
     let store = super::store(g).await?;
     let hits: Vec<PackageHolder> = store
         .who_has(&name)
@@ -108,6 +97,29 @@ async fn who_has(g: &crate::cli::Global, args: WhoHasArgs) -> Result<i32> {
     } else {
         exit_codes::OK
     })
+}
+
+/// `NAME`, `NAME@VERSION` or `NAME@RANGE`: the name and the range's comparisons.
+fn parse_query(query: &str) -> Result<(String, Vec<Constraint>), String> {
+    let (name, range) = match query.split_once('@') {
+        // npm scopes start with `@`: `@types/node@>=1`.
+        Some(("", _)) => match query[1..].split_once('@') {
+            Some((n, r)) => (format!("@{n}"), Some(r)),
+            None => (query.to_string(), None),
+        },
+        Some((n, r)) => (n.to_string(), Some(r)),
+        None => (query.to_string(), None),
+    };
+    if name.trim().is_empty() || name == "@" {
+        return Err(format!(
+            "`{query}` names no package: give NAME, NAME@VERSION or NAME@RANGE (`pyyaml@<6`)"
+        ));
+    }
+    let constraints = match range {
+        Some(r) => parse_range(r)?,
+        None => Vec::new(),
+    };
+    Ok((name, constraints))
 }
 
 /// One comparison of a range.
@@ -215,5 +227,20 @@ mod tests {
         assert!(r[0].holds(&holder("pypi", "1.0rc1")));
         assert!(parse_range("1.0").unwrap()[0].holds(&holder("pypi", "1.0.0")));
         assert!(parse_range(">=1,").is_err());
+    }
+
+    #[test]
+    fn queries_name_a_package() {
+        let (name, range) = parse_query("@types/node@>=20").unwrap();
+        assert_eq!((name.as_str(), range.len()), ("@types/node", 1));
+        assert_eq!(parse_query("PyYAML").unwrap().0, "PyYAML");
+        for bad in ["", " ", "@", "@@1"] {
+            let err = parse_query(bad).map(|q| q.0).unwrap_err();
+            assert!(
+                err.starts_with(&format!("`{bad}` names no package")),
+                "{err}"
+            );
+        }
+        assert!(parse_query("pyyaml@").unwrap_err().contains("empty part"));
     }
 }
