@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use railyard_runner::{Event, Stream};
-use railyard_types::protocol::{Claim, LogAck, LogChunk};
+use railyard_types::protocol::{Claim, LogAck, LogChunk, path_segment};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -38,6 +38,9 @@ pub(crate) struct LogShip {
     shared: Arc<Shared>,
     task: Option<JoinHandle<Result<(), AgentError>>>,
     job: String,
+    /// Where the server serves the job's artifacts (what the log points to, not this
+    /// machine's temporary folder).
+    artifacts: String,
 }
 
 impl LogShip {
@@ -64,6 +67,11 @@ impl LogShip {
             shared,
             task: Some(task),
             job: claim.job.clone(),
+            artifacts: format!(
+                "/api/v1/runs/{}/artifacts/{}",
+                path_segment(&claim.run_id),
+                path_segment(&claim.job)
+            ),
         }
     }
 
@@ -74,7 +82,14 @@ impl LogShip {
 
     /// Adds the log lines the runner's events make (not every event makes one).
     pub(crate) fn events(&self, events: &[Event]) {
-        self.push(events.iter().filter_map(event_line));
+        self.push(events.iter().filter_map(|e| match e {
+            Event::ArtifactSaved { path, .. } => Some(Cow::Owned(format!(
+                "[railyard] artifact `{path}` collected: the server keeps it at {}/{}",
+                self.artifacts,
+                path.trim_start_matches("./")
+            ))),
+            _ => event_line(e),
+        }));
     }
 
     fn push<S: AsRef<str>>(&self, lines: impl IntoIterator<Item = S>) {

@@ -70,6 +70,16 @@ pub enum Event {
         /// The command.
         command: String,
     },
+    /// A job's artifact was copied out of its container. Each reporter says where it is
+    /// kept: locally the file itself, on an agent the server it is sent to.
+    ArtifactSaved {
+        /// The job (the shard, for a sharded job).
+        job: String,
+        /// The artifact as the pipeline names it.
+        path: String,
+        /// Where the runner put it on this machine.
+        saved_to: std::path::PathBuf,
+    },
     /// A line of output.
     Output {
         /// The job.

@@ -445,11 +445,11 @@ impl JobContext {
                     source,
                 },
             })?;
-            self.say(format!(
-                "artifact `{path}` saved to {}",
-                dest.join(Path::new(rel).file_name().unwrap_or_default())
-                    .display()
-            ));
+            self.emit(Event::ArtifactSaved {
+                job: self.job.name.clone(),
+                path: path.clone(),
+                saved_to: dest.join(Path::new(rel).file_name().unwrap_or_default()),
+            });
         }
         Ok(())
     }

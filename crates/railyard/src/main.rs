@@ -11,10 +11,21 @@ use railyard_types::exit_codes;
 
 fn main() {
     let cli = cli::Cli::parse();
+    // The server and agents run unattended: they say what they do (a line per agent
+    // registered, job leased, job ended) unless told otherwise; the other commands speak
+    // through their own output and log only warnings.
+    let default = match cli.command {
+        cli::Command::Server(_) | cli::Command::Agent(_) => "info",
+        _ => "warn",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAILYARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         // On a closed stderr (`2>&1 | head`) the default reports the failed write with
         // `eprintln!`, which panics in whatever thread logged: a store worker holding the

@@ -103,6 +103,13 @@ pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> any
         networks,
         clone_depth,
     };
-    railyard_agent::run(config, docker, shutdown).await?;
-    Ok(0)
+    match railyard_agent::run(config, docker, shutdown).await {
+        Err(e) if e.is_unauthorized() => Err(super::Expected::Input(format!(
+            "the server no longer accepts this agent's token (revoked, or not an agent token): \
+             start the agent with a valid one (--token or RAILYARD__AGENT__TOKEN); the server said: {e}"
+        ))
+        .into()),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(0),
+    }
 }

@@ -104,6 +104,17 @@ impl Recorder {
                 };
                 self.log(job, &line).await?
             }
+            Event::ArtifactSaved {
+                job,
+                path,
+                saved_to,
+            } => {
+                let line = format!(
+                    "railyard: artifact `{path}` saved to {}",
+                    saved_to.display()
+                );
+                self.log(job, &line).await?
+            }
             Event::StepFinished {
                 job,
                 index,

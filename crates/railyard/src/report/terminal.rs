@@ -204,6 +204,17 @@ impl Terminal {
                 };
                 self.job_line(job, text);
             }
+            Event::ArtifactSaved {
+                job,
+                path,
+                saved_to,
+            } => {
+                let line = format!(
+                    "railyard: artifact `{path}` saved to {}",
+                    saved_to.display()
+                );
+                self.job_line(job, self.paint(yellow, &line));
+            }
             Event::StepFinished {
                 job,
                 index,

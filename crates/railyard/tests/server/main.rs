@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod checkout;
 mod config;
+mod console;
 mod durability;
 mod env_reuse;
 mod failures;

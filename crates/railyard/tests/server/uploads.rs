@@ -41,6 +41,15 @@ fn steps_timings_and_artifacts_reach_the_server() {
         assert!(step["finished_at"].as_i64().unwrap() >= step["started_at"].as_i64().unwrap());
     }
     assert_eq!(steps[1]["command"], "echo second");
+    // The log says where the server keeps each artifact, not the agent's temporary folder.
+    let log = fleet.log(&run, "build");
+    assert!(
+        log.contains(&format!(
+            "artifact `b.txt` collected: the server keeps it at /api/v1/runs/{run}/artifacts/build/b.txt"
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("railyard-job-"), "{log}");
     // Artifacts: listed, downloaded.
     let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/artifacts/build"));
     assert_eq!(status, 200, "{body}");
