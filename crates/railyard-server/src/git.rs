@@ -3,8 +3,83 @@
 //! `git show`. The server never checks out a work tree.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::ApiError;
+
+/// How long the check of a new project's repository may take: `git ls-remote` of a host that
+/// drops packets would otherwise hold the request for minutes.
+const CHECK_WITHIN: Duration = Duration::from_secs(60);
+
+/// Checks that `url` is a repository this server can read (`git ls-remote`, as the trigger's
+/// clone will reach it): a wrong path, host or credentials are refused when the project is
+/// added, not at its first run. Any credentials in the URL are masked in the error.
+pub async fn check_remote(url: &str) -> Result<(), ApiError> {
+    let shown = mask_url(url);
+    let mut ls_remote = command();
+    ls_remote.args(["ls-remote", "--quiet", "--", url, "HEAD"]);
+    let out = tokio::time::timeout(CHECK_WITHIN, ls_remote.output())
+        .await
+        .map_err(|_| {
+            ApiError::Git(format!(
+                "cannot read the repository {shown}: no answer within {} s; check the host and \
+                 the network between it and this server",
+                CHECK_WITHIN.as_secs()
+            ))
+        })?
+        .map_err(|e| ApiError::Git(format!("running git: {e} (is git installed?)")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = mask_in(url, &String::from_utf8_lossy(&out.stderr));
+    let said: Vec<&str> = said
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    Err(ApiError::Git(format!(
+        "cannot read the repository {shown}: git says: {}; check the URL, and that this server \
+         can reach it with its credentials",
+        said.join(" ")
+    )))
+}
+
+/// `url` with the password, or a user that may be a token (an `http(s)` URL's user without a
+/// password), replaced by `***`: a repository URL may carry credentials, and errors are
+/// shown to people and logged.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let user = match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{user}:***"),
+        None if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
+            "***".to_owned()
+        }
+        None => return url.to_owned(),
+    };
+    format!("{scheme}://{user}{}", &rest[at..])
+}
+
+/// `text` (git's own words) with the URL's credentials masked wherever git repeated them.
+fn mask_in(url: &str, text: &str) -> String {
+    let masked = mask_url(url);
+    if masked == url {
+        return text.to_owned();
+    }
+    // The userinfo as typed, and as git may print it (the whole URL, or the URL with its
+    // userinfo alone): replace the longest first.
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let at = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let at = url[start..at].rfind('@').map_or(start, |i| start + i);
+    let secret = &url[start..at];
+    let shown = &masked[start..masked.len() - (url.len() - at)];
+    text.replace(url, &masked).replace(secret, shown)
+}
 
 /// Fetches (or first clones) the project's mirror and resolves `git_ref` to a commit.
 pub async fn resolve(
@@ -14,41 +89,43 @@ pub async fn resolve(
     git_ref: &str,
 ) -> Result<(PathBuf, String), ApiError> {
     let mirror = mirrors.join(format!("{project}.git"));
-    if mirror.join("HEAD").exists() {
-        git(
-            &mirror,
-            &[
-                "fetch",
-                "--quiet",
-                "--prune",
-                "--force",
-                "origin",
-                "+refs/*:refs/*",
-            ],
-        )
-        .await?;
+    let out = if mirror.join("HEAD").exists() {
+        // From the project's URL rather than the mirror's `origin`: a project removed and
+        // added again under its name with another repository must not fetch the old one
+        // (another server's mirror outlives the removal).
+        command()
+            .arg("--git-dir")
+            .arg(&mirror)
+            .args(["fetch", "--quiet", "--prune", "--force", "--", url])
+            .arg("+refs/*:refs/*")
+            .output()
+            .await
     } else {
         tokio::fs::create_dir_all(mirrors)
             .await
             .map_err(|e| ApiError::Git(format!("creating {}: {e}", mirrors.display())))?;
-        let out = tokio::process::Command::new("git")
+        command()
             .args(["clone", "--quiet", "--mirror", "--", url])
             .arg(&mirror)
             .output()
             .await
-            .map_err(|e| ApiError::Git(format!("running git: {e} (is git installed?)")))?;
-        if !out.status.success() {
-            return Err(ApiError::Git(format!(
-                "cannot clone {url}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
+    }
+    .map_err(|e| ApiError::Git(format!("running git: {e} (is git installed?)")))?;
+    if !out.status.success() {
+        return Err(ApiError::Git(format!(
+            "cannot fetch {}: {}",
+            mask_url(url),
+            mask_in(url, String::from_utf8_lossy(&out.stderr).trim())
+        )));
     }
     let spec = format!("{git_ref}^{{commit}}");
     let commit = git(&mirror, &["rev-parse", "--verify", "--quiet", &spec])
         .await
         .map_err(|_| {
-            ApiError::BadRequest(format!("no branch, tag or commit `{git_ref}` in {url}"))
+            ApiError::BadRequest(format!(
+                "no branch, tag or commit `{git_ref}` in {}",
+                mask_url(url)
+            ))
         })?;
     Ok((mirror, String::from_utf8_lossy(&commit).trim().to_string()))
 }
@@ -68,8 +145,19 @@ pub async fn pipeline_at(mirror: &Path, commit: &str) -> Result<String, ApiError
     })
 }
 
+/// `git`, never asking for anything: the server has no one to answer a credentials prompt
+/// (run in a terminal, git would wait there and hold the request).
+fn command() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("git");
+    command
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
 async fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, ApiError> {
-    let out = tokio::process::Command::new("git")
+    let out = command()
         .arg("--git-dir")
         .arg(dir)
         .args(args)
@@ -84,5 +172,37 @@ async fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, ApiError> {
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{mask_in, mask_url};
+
+    #[test]
+    fn credentials_in_a_url_are_masked() {
+        for (url, shown) in [
+            (
+                "https://bob:s3cret@git.example.com/web.git",
+                "https://bob:***@git.example.com/web.git",
+            ),
+            (
+                "https://ghp_token@github.com/o/r.git",
+                "https://***@github.com/o/r.git",
+            ),
+            ("ssh://git@host/r.git", "ssh://git@host/r.git"),
+            ("ssh://git:pw@host:22/r.git", "ssh://git:***@host:22/r.git"),
+            ("git@host:o/r.git", "git@host:o/r.git"),
+            ("file:///srv/a@b.git", "file:///srv/a@b.git"),
+            ("https://host/p@th.git", "https://host/p@th.git"),
+        ] {
+            assert_eq!(mask_url(url), shown, "{url}");
+        }
+        let url = "https://bob:s3cret@git.example.com/web.git";
+        let said = "fatal: unable to access 'https://bob:s3cret@git.example.com/web.git/': \
+                    403; remote: bob:s3cret rejected";
+        let masked = mask_in(url, said);
+        assert!(!masked.contains("s3cret"), "{masked}");
+        assert!(masked.contains("https://bob:***@git.example.com/web.git/"));
     }
 }

@@ -21,7 +21,8 @@ pub(crate) enum Auth {
     Webhook,
 }
 
-/// One operation: method, path, auth, summary, request body (if any), success status.
+/// One operation: method, path, auth, summary, request body (if any), success status, and
+/// the errors particular to it (every operation may answer 400, 401 and 404).
 pub(crate) struct Op {
     pub method: &'static str,
     pub path: &'static str,
@@ -29,6 +30,7 @@ pub(crate) struct Op {
     summary: &'static str,
     body: Option<&'static str>,
     ok: (u16, &'static str),
+    errors: &'static [(u16, &'static str)],
 }
 
 const fn op(
@@ -46,6 +48,14 @@ const fn op(
         summary,
         body,
         ok,
+        errors: &[],
+    }
+}
+
+impl Op {
+    /// The same operation with errors of its own documented.
+    const fn errors(self, errors: &'static [(u16, &'static str)]) -> Op {
+        Op { errors, ..self }
     }
 }
 
@@ -57,10 +67,17 @@ pub(crate) const OPS: &[Op] = &[
         "post",
         "/api/v1/projects",
         Admin,
-        "Add a project",
-        Some("`{name, repo, webhook_secret?}`"),
+        "Add a project; its repository is checked with `git ls-remote` first",
+        Some("`{name, repo, webhook_secret?, weight?, max_running?}`"),
         (201, "the project"),
-    ),
+    )
+    .errors(&[
+        (409, "a project of that name exists"),
+        (
+            422,
+            "`git`: the server cannot read the repository (what git said, credentials masked)",
+        ),
+    ]),
     op(
         "get",
         "/api/v1/projects",
@@ -85,6 +102,18 @@ pub(crate) const OPS: &[Op] = &[
         Some("`{ref?}`"),
         (201, "`{run, jobs}`"),
     ),
+    op(
+        "post",
+        "/api/v1/projects/{name}/remove",
+        Admin,
+        "Remove a project with its runs, logs, artifacts and timings",
+        Some("`{force?}` (may be left out)"),
+        (200, "`{name, runs, unfinished}`"),
+    )
+    .errors(&[(
+        409,
+        "runs of it are unfinished (named): wait, cancel them, or send `{force: true}`",
+    )]),
     op(
         "post",
         "/api/v1/projects/{name}/webhook",
@@ -275,6 +304,23 @@ pub(crate) const OPS: &[Op] = &[
     ),
     op(
         "get",
+        "/healthz",
+        Open,
+        "Liveness: the process answers",
+        None,
+        (200, "`{status: \"ok\"}`"),
+    ),
+    op(
+        "get",
+        "/readyz",
+        Open,
+        "Readiness: the database answers (within 5 s) and holds every migration",
+        None,
+        (200, "`{status: \"ok\"}`"),
+    )
+    .errors(&[(503, "`unavailable`: what is not ready")]),
+    op(
+        "get",
         "/metrics",
         Open,
         "Prometheus metrics",
@@ -298,16 +344,31 @@ fn build() -> Value {
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
         let error = json!({"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        let mut responses = json!({
+            o.ok.0.to_string(): {"description": o.ok.1},
+            "400": error.clone(),
+            "401": error.clone(),
+            "404": error.clone(),
+        });
+        for (status, description) in o.errors {
+            let mut e = error.clone();
+            e["description"] = json!(description);
+            responses[status.to_string()] = e;
+        }
+        // A JSON body is described by its shape in backticks (an upload's or a webhook's is
+        // read as it comes).
+        if o.body.is_some_and(|b| b.starts_with('`')) {
+            let mut e = error.clone();
+            e["description"] = json!(
+                "`unsupported_media_type`: a body sent without `Content-Type: application/json`"
+            );
+            responses["415"] = e;
+        }
         let mut operation = json!({
             "operationId": format!("{} {}", o.method, o.path),
             "summary": o.summary,
             "parameters": params,
-            "responses": {
-                o.ok.0.to_string(): {"description": o.ok.1},
-                "400": error.clone(),
-                "401": error.clone(),
-                "404": error,
-            },
+            "responses": responses,
         });
         match o.auth {
             Admin => operation["security"] = json!([{"admin": []}]),
@@ -335,7 +396,7 @@ fn build() -> Value {
         "info": {
             "title": "Railyard server",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Projects, runs, logs and the agent protocol. Errors are `{\"error\": {\"code\", \"message\"}}`.",
+            "description": "Projects, runs, logs and the agent protocol. Every error, the framework's own included (an unknown route, a method a route does not take, a body or path that does not parse), is `{\"error\": {\"code\", \"message\"}}`.",
         },
         "paths": paths,
         "components": {
@@ -348,7 +409,7 @@ fn build() -> Value {
                     "type": "object",
                     "required": ["error"],
                     "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                        "code": {"type": "string", "enum": ["unauthorized", "bad_request", "not_found", "conflict", "lease_lost", "too_large", "git", "pipeline", "internal"]},
+                        "code": {"type": "string", "enum": ["unauthorized", "bad_request", "not_found", "method_not_allowed", "conflict", "lease_lost", "too_large", "unsupported_media_type", "git", "pipeline", "internal", "unavailable"]},
                         "message": {"type": "string"},
                     }}},
                 },

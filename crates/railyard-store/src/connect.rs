@@ -334,6 +334,34 @@ async fn lock_file(db: &Path) -> std::io::Result<std::fs::File> {
     .map_err(std::io::Error::other)?
 }
 
+impl Store {
+    /// The migrations of this build that the database has not applied (empty when it holds
+    /// them all): what a server's readiness check asks, in one query that also proves the
+    /// database answers.
+    pub async fn missing_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let err = self.query_error("reading the applied migrations");
+        let rows = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(self.pool())
+            .await
+            .map_err(&err)?;
+        let applied: std::collections::HashSet<i64> = rows
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(&err)?;
+        let ours = match self.backend() {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        Ok(ours
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .map(|m| m.version)
+            .filter(|v| !applied.contains(v))
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,7 +42,9 @@ pub use fleet::{AgentInfo, WAIT_BOUNDS_MS, WaitHistogram};
 pub use inventory::{PackageHolder, StoredScan};
 pub use job_logs::{ChunkOutcome, LogChunkRow};
 pub use logs::{LogWriter, log_file_name};
-pub use queue::{Claim, Lapsed, OpenedQueue, Project, QueueStats, QueuedJob, ShardOf};
+pub use queue::{
+    Claim, Lapsed, OpenedQueue, Project, ProjectRemoval, QueueStats, QueuedJob, ShardOf,
+};
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
 pub use tokens::TokenInfo;

@@ -24,6 +24,7 @@ mod projects;
 mod stats;
 mod tests_queue;
 
+pub use projects::ProjectRemoval;
 pub use stats::QueueStats;
 pub use tests_queue::OpenedQueue;
 

@@ -17,6 +17,17 @@ impl Store {
     /// and its number: the project's last number plus one, bumped atomically so that
     /// concurrent creators never share one.
     pub async fn create_run(&self, new: &NewRun) -> Result<RunRecord, StoreError> {
+        self.insert_run(new, RunStatus::Running).await
+    }
+
+    /// Like [`Store::create_run`] for a run of the server's queue: it is `queued` until an
+    /// agent claims one of its jobs (the claim makes it `running`), so nobody reads a run
+    /// whose jobs all wait for an agent as running.
+    pub async fn create_queued_run(&self, new: &NewRun) -> Result<RunRecord, StoreError> {
+        self.insert_run(new, RunStatus::Queued).await
+    }
+
+    async fn insert_run(&self, new: &NewRun, status: RunStatus) -> Result<RunRecord, StoreError> {
         let err = self.query_error("creating a run");
         let mut tx = self.pool().begin().await.map_err(&err)?;
         let number: i64 = sqlx::query(
@@ -36,7 +47,7 @@ impl Store {
             pipeline_path: new.pipeline_path.clone(),
             commit: new.commit.clone(),
             owner: new.owner.clone(),
-            status: RunStatus::Running,
+            status,
             started_at: new.started_at,
             finished_at: None,
         };
@@ -256,6 +267,19 @@ pub(crate) async fn record_job_start(
         .bind(job)
         .bind(JobStatus::Running.as_str())
         .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A queued run becomes `running` when an agent claims its first job, in the claim's
+/// transaction; only a `queued` run changes, so later claims of its jobs write nothing.
+pub(crate) async fn record_run_start(
+    conn: &mut AnyConnection,
+    run_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE runs SET status = 'running' WHERE id = $1 AND status = 'queued'")
+        .bind(run_id)
         .execute(conn)
         .await?;
     Ok(())

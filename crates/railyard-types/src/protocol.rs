@@ -165,6 +165,36 @@ pub struct NewProject {
     pub share: ProjectShare,
 }
 
+/// `POST /api/v1/projects/{name}/remove`: removes the project with its runs, logs,
+/// artifacts and timings. A project with unfinished runs is refused (409) unless `force`,
+/// which removes those too (their agents stop the jobs at their next call).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RemoveProject {
+    /// Remove it even while runs of it have not finished.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// The answer to [`RemoveProject`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemovedProject {
+    /// The project removed.
+    pub name: String,
+    /// How many of its runs were deleted with it.
+    pub runs: u64,
+    /// How many of those had not finished (only with `force`).
+    pub unfinished: u64,
+}
+
+/// `GET /healthz` (the process answers) and `GET /readyz` (its database answers and holds
+/// every migration): `{"status": "ok"}`; a server that is not ready answers 503 with an
+/// [`ErrorBody`] saying why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
 /// A project's share of the fleet: `PATCH /api/v1/projects/{name}`, and part of
 /// [`NewProject`]. A field left out keeps its value (or the default: weight 1, no cap).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -349,8 +379,9 @@ pub struct ErrorBody {
 /// One error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// A stable code: `unauthorized`, `not_found`, `conflict`, `lease_lost`, `bad_request`,
-    /// `git`, `pipeline`, `internal`.
+    /// A stable code: `unauthorized`, `not_found`, `method_not_allowed`, `conflict`,
+    /// `lease_lost`, `bad_request`, `too_large`, `unsupported_media_type`, `git`, `pipeline`,
+    /// `internal`, `unavailable`.
     pub code: String,
     /// What went wrong and what to do.
     pub message: String,

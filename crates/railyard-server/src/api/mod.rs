@@ -2,6 +2,7 @@
 
 mod agents;
 mod fleet;
+mod health;
 mod logs;
 mod metrics;
 mod projects;
@@ -11,10 +12,13 @@ mod tests_queue;
 pub(crate) mod tokens;
 mod uploads;
 
-use axum::extract::DefaultBodyLimit;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, OptionalFromRequest, Request,
+};
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 
@@ -26,7 +30,18 @@ pub(crate) use projects::start_run;
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
+/// The most a JSON body may hold (axum's default limit, named here for its error message).
+const BODY_LIMIT: usize = 2 << 20;
+
 pub(crate) fn router(state: AppState) -> Router {
+    // The envelope goes around the whole router, not each route: a route's 405 gets its
+    // `Allow` header from the router after the route's own layers ran.
+    Router::new()
+        .fallback_service(routes(state))
+        .layer(axum::middleware::from_fn(crate::error::envelope))
+}
+
+fn routes(state: AppState) -> Router {
     Router::new()
         .route(
             "/api/v1/projects",
@@ -34,6 +49,10 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/api/v1/projects/{name}", patch(shares::update_project))
         .route("/api/v1/projects/{name}/trigger", post(projects::trigger))
+        .route(
+            "/api/v1/projects/{name}/remove",
+            post(projects::remove_project),
+        )
         .route(
             "/api/v1/projects/{name}/webhook",
             post(crate::webhook::push),
@@ -72,7 +91,15 @@ pub(crate) fn router(state: AppState) -> Router {
             get(uploads::download),
         )
         .route("/metrics", get(metrics::metrics))
-        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(|method: Method, uri: Uri| async move {
+            ApiError::NoRoute {
+                method,
+                path: uri.path().to_owned(),
+            }
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 
@@ -146,19 +173,90 @@ impl FromRequestParts<AppState> for AgentAuth {
     }
 }
 
-/// A JSON body whose rejection (malformed, wrong type) is our JSON error with status 400.
+/// A JSON body. Every way it can be wrong is our error, in the envelope: 415 without a JSON
+/// `Content-Type`, 413 over the body limit, 400 for text that is not JSON or does not fit
+/// the route's body (serde names the field and the place).
 pub(crate) struct Body<T>(pub T);
 
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(ApiError::BadRequest(format!(
-                "malformed request body: {}",
-                rejection.body_text()
-            ))),
+        let route = format!("{} {}", req.method(), req.uri().path());
+        read_json(req, state).await?.map(Body).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{route} takes a JSON body and got none (GET /api/v1/openapi.json describes it)"
+            ))
+        })
+    }
+}
+
+/// A body that may be left out (a trigger's): an empty body is `None`, anything else is read
+/// as [`Body`] reads it.
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> ApiResult<Option<Self>> {
+        Ok(read_json(req, state).await?.map(Body))
+    }
+}
+
+/// The request's body as JSON of `T`; `None` when it is empty.
+async fn read_json<T: serde::de::DeserializeOwned, S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> ApiResult<Option<T>> {
+    let route = format!("{} {}", req.method(), req.uri().path());
+    let declared = req.headers().get(header::CONTENT_TYPE).map(|v| {
+        String::from_utf8_lossy(v.as_bytes())
+            .chars()
+            .take(100)
+            .collect::<String>()
+    });
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
+                "the request body is over the server's limit of {} MiB",
+                BODY_LIMIT >> 20
+            )),
+            _ => ApiError::BadRequest(format!("reading the request body: {}", e.body_text())),
+        })?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let json = declared.as_deref().is_some_and(|t| {
+        let essence = t
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        essence == "application/json"
+            || essence.starts_with("application/") && essence.ends_with("+json")
+    });
+    if !json {
+        let sent = match declared {
+            Some(t) => format!("a `{t}` body"),
+            None => "a body without `Content-Type`".to_string(),
+        };
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "{route} got {sent}: send JSON with `Content-Type: application/json`"
+        )));
+    }
+    match Json::<T>::from_bytes(&bytes) {
+        Ok(Json(value)) => Ok(Some(value)),
+        Err(rejection) => {
+            // axum's text is "<what failed>: <serde's report>"; serde's report names the
+            // field and the line and column.
+            let text = rejection.body_text();
+            let detail = text.split_once(": ").map_or(text.as_str(), |(_, d)| d);
+            Err(ApiError::BadRequest(match rejection {
+                JsonRejection::JsonSyntaxError(_) => {
+                    format!("the request body is not valid JSON: {detail}")
+                }
+                _ => format!("the request body does not fit {route}: {detail}"),
+            }))
         }
     }
 }

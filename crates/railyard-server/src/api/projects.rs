@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use railyard_store::NewRun;
+use railyard_store::{NewRun, ProjectRemoval};
 
 use super::{Admin, ApiResult, Body};
 use crate::error::ApiError;
@@ -35,6 +35,14 @@ pub(super) async fn add_project(
         return Err(ApiError::BadRequest("the repository URL is empty".into()));
     }
     super::shares::check(&body.share)?;
+    // Before reaching out to the repository, which may take a while.
+    if state.store().project(&body.name).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "project `{}` exists",
+            body.name
+        )));
+    }
+    git::check_remote(&body.repo).await?;
     if !state
         .store()
         .add_project(&body.name, &body.repo, now_ms())
@@ -71,12 +79,68 @@ pub(super) async fn trigger(
     State(state): State<AppState>,
     _auth: Admin,
     Path(name): Path<String>,
-    body: Option<Json<TriggerRequest>>,
+    body: Option<Body<TriggerRequest>>,
 ) -> ApiResult<(StatusCode, Json<Triggered>)> {
-    let request = body.map(|Json(b)| b).unwrap_or_default();
+    let request = body.map(|Body(b)| b).unwrap_or_default();
     let git_ref = request.git_ref.as_deref().unwrap_or("HEAD");
     let triggered = start_run(&state, &name, git_ref).await?;
     Ok((StatusCode::CREATED, Json(triggered)))
+}
+
+/// Removes a project with everything stored for it (see [`Store::remove_project`]), then
+/// its mirror on this server. Refused with 409 while runs of it are unfinished, unless
+/// forced.
+///
+/// [`Store::remove_project`]: railyard_store::Store::remove_project
+pub(super) async fn remove_project(
+    State(state): State<AppState>,
+    _auth: Admin,
+    Path(name): Path<String>,
+    body: Option<Body<RemoveProject>>,
+) -> ApiResult<Json<RemovedProject>> {
+    let force = body.is_some_and(|Body(b)| b.force);
+    let (runs, unfinished) = match state.store().remove_project(&name, force).await? {
+        ProjectRemoval::NotFound => {
+            return Err(ApiError::NotFound(format!("project `{name}`")));
+        }
+        ProjectRemoval::Unfinished(runs) => {
+            let numbers: Vec<String> = runs.iter().map(|r| format!("#{}", r.number)).collect();
+            return Err(ApiError::Conflict(format!(
+                "project `{name}` has {} unfinished run(s) ({}): wait for them or cancel them \
+                 (`railyard cancel RUN`), or remove it with --force (`{{\"force\": true}}`), \
+                 which stops them",
+                runs.len(),
+                numbers.join(", ")
+            )));
+        }
+        ProjectRemoval::Removed { runs, unfinished } => (runs, unfinished),
+    };
+    if unfinished > 0 {
+        // Their jobs are gone from the queue: claims and agents waiting on it move on.
+        state.work().notify_waiters();
+    }
+    // What lives on this server's disk: the mirror, and files of runs stored before logs
+    // and artifacts moved into the database. Another server's mirror is refreshed from the
+    // project's URL at its next fetch, whatever it holds.
+    let mirror = state.config().mirrors_dir.join(format!("{name}.git"));
+    let mut leftovers = vec![mirror];
+    for run in &runs {
+        leftovers.push(state.store().logs_dir().join(run));
+        leftovers.push(super::uploads::artifacts_root(&state).join(run));
+    }
+    for dir in leftovers {
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("removing {}: {e} (delete it by hand)", dir.display()),
+        }
+    }
+    tracing::info!(project = %name, runs = runs.len(), unfinished, "project removed");
+    Ok(Json(RemovedProject {
+        name,
+        runs: runs.len() as u64,
+        unfinished: unfinished as u64,
+    }))
 }
 
 /// Resolves `git_ref` in the project's mirror, reads the pipeline there, records the run and
@@ -115,7 +179,7 @@ pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> Ap
     let now = now_ms();
     let run = state
         .store()
-        .create_run(&NewRun {
+        .create_queued_run(&NewRun {
             project: project.name.clone(),
             pipeline_path: railyard_pipeline::FILE_NAME.into(),
             commit: Some(commit.clone()),
@@ -126,7 +190,7 @@ pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> Ap
             started_at: now,
         })
         .await?;
-    state
+    let queued = state
         .store()
         .enqueue_run(
             &run.id,
@@ -137,7 +201,22 @@ pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> Ap
             state.config().max_attempts,
             now,
         )
-        .await?;
+        .await;
+    // The project may have been removed while its repository was fetched: its removal did
+    // not see this run (or took it, and the queue rows above failed on it), so drop it here.
+    if state.store().project(name).await?.is_none() {
+        state.store().delete_run(&run.id).await?;
+        return Err(ApiError::NotFound(format!(
+            "project `{name}` (removed while the run was being queued)"
+        )));
+    }
+    if let Err(e) = queued {
+        // A run without its queue rows would never end.
+        if let Err(d) = state.store().delete_run(&run.id).await {
+            tracing::error!("deleting run {} that could not be queued: {d}", run.id);
+        }
+        return Err(e.into());
+    }
     state.work().notify_waiters();
     tracing::info!(run = %run.id, project = %project.name, %commit, "run queued");
     Ok(Triggered { run, jobs: names })

@@ -36,7 +36,7 @@ pub(super) struct UploadQuery {
 }
 
 /// Where the server keeps artifacts: `artifacts/` beside the mirrors, in the data folder.
-fn artifacts_root(state: &AppState) -> PathBuf {
+pub(super) fn artifacts_root(state: &AppState) -> PathBuf {
     state.config().mirrors_dir.with_file_name("artifacts")
 }
 

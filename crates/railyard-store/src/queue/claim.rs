@@ -13,7 +13,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::stats::{WAIT_CONFLICT, WAIT_INSERT, record_wait, wait_bucket, wait_stripe};
 use super::{COLUMNS, Claim, claim_from_row};
-use crate::runs::{JOB_START, JOB_START_CONFLICT, record_job_start};
+use crate::runs::{JOB_START, JOB_START_CONFLICT, record_job_start, record_run_start};
 use crate::{Backend, Store, StoreError};
 
 /// True for a queue row `x` whose `runs_on` labels the claiming agent (`$1`) all has. The
@@ -43,9 +43,10 @@ impl Store {
     /// project, not per queued row (that made a claim over 2,000 queued jobs cost about
     /// 170 ms).
     ///
-    /// The lease, the job marked `running` (as [`Store::job_started`]) and its queue wait
-    /// counted (see [`Store::wait_histograms`]) are one commit, where they were two or
-    /// three: a commit holds SQLite's one write lock and waits for PostgreSQL's WAL flush.
+    /// The lease, the job marked `running` (as [`Store::job_started`]), its run too if it
+    /// was still `queued`, and its queue wait counted (see [`Store::wait_histograms`]) are
+    /// one commit, where they were two or three: a commit holds SQLite's one write lock and
+    /// waits for PostgreSQL's WAL flush.
     pub async fn claim(
         &self,
         agent_id: &str,
@@ -76,8 +77,8 @@ impl Store {
                 .await;
         }
         // SQLite: the statement holds the one write lock, so its count of leases is exact,
-        // and the `queue_claimed` trigger (migration 0015) marks the job running and counts its
-        // wait in the same statement. `fetch_all` steps it to its end, so that its implicit
+        // and the `queue_claimed` trigger (migrations 0015, 0017) marks the job and its run
+        // running and counts its wait in the same statement. `fetch_all` steps it to its end, so that its implicit
         // transaction commits now.
         let err = self.query_error("claiming a job");
         let rows = sqlx::query(sqlx::AssertSqlSafe(update))
@@ -109,7 +110,9 @@ impl Store {
              s AS ({JOB_START} SELECT c.run_id, c.job_name, (SELECT COUNT(*) FROM jobs x \
              WHERE x.run_id = c.run_id), $5, $3 FROM c WHERE c.cap = 0 {JOB_START_CONFLICT}), \
              w AS ({WAIT_INSERT} SELECT c.project, {bucket}, $4, 1, {wait} FROM c \
-             WHERE c.cap = 0 {WAIT_CONFLICT}) SELECT * FROM c",
+             WHERE c.cap = 0 {WAIT_CONFLICT}), \
+             r AS (UPDATE runs SET status = 'running' WHERE status = 'queued' \
+             AND id IN (SELECT c.run_id FROM c WHERE c.cap = 0)) SELECT * FROM c",
             bucket = wait_bucket(wait)
         );
         let err = self.query_error("claiming a job");
@@ -173,6 +176,9 @@ impl Store {
         record_job_start(&mut *tx, &claim.run_id, &claim.job, now)
             .await
             .map_err(|e| self.job_error(e, &claim.run_id, &claim.job, "claiming a job"))?;
+        record_run_start(&mut *tx, &claim.run_id)
+            .await
+            .map_err(self.query_error("claiming a job"))?;
         record_wait(tx, &claim.project, now - queued_at)
             .await
             .map_err(self.query_error("claiming a job"))

@@ -3,7 +3,24 @@
 use sqlx::Row;
 
 use super::Project;
+use crate::records::{RunRecord, run_columns};
 use crate::{Store, StoreError};
+
+/// What [`Store::remove_project`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectRemoval {
+    /// No project has that name.
+    NotFound,
+    /// The project has unfinished runs and the removal was not forced: nothing changed.
+    Unfinished(Vec<RunRecord>),
+    /// Removed with its runs.
+    Removed {
+        /// The ids of the runs deleted with it.
+        runs: Vec<String>,
+        /// How many of them had not finished.
+        unfinished: usize,
+    },
+}
 
 impl Store {
     /// Adds a project; false when one of that name exists (nothing changes).
@@ -68,6 +85,96 @@ impl Store {
                 .map_err(self.query_error("reading a webhook secret")),
             None => Ok(None),
         }
+    }
+
+    /// Removes a project and everything stored for it, in one transaction: its runs with
+    /// their jobs, steps, queue rows, logs and artifacts, its test timings, run numbers and
+    /// queue-wait counts. A project with unfinished runs is left as it is unless `force`;
+    /// forced, their queue rows go too, so an agent holding one of their jobs hears
+    /// `lease_lost` at its next call and drops the job. Files of runs stored before logs and
+    /// artifacts moved into the database are the caller's (the ids come back for that).
+    pub async fn remove_project(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<ProjectRemoval, StoreError> {
+        let err = self.query_error("removing a project");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        // First, so that two removals (or a removal and a share change) take turns on the row.
+        let gone = sqlx::query("DELETE FROM projects WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
+        if gone.rows_affected() == 0 {
+            return Ok(ProjectRemoval::NotFound);
+        }
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE project = $1 AND finished_at IS NULL ORDER BY number"
+        ))
+        .bind(name)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(&err)?;
+        let unfinished = rows
+            .iter()
+            .map(|r| self.run_from_row(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !unfinished.is_empty() && !force {
+            // Dropping the transaction rolls the project's deletion back.
+            return Ok(ProjectRemoval::Unfinished(unfinished));
+        }
+        let runs = sqlx::query("SELECT id FROM runs WHERE project = $1 ORDER BY number")
+            .bind(name)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(&err)?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&err)?;
+        // Artifact chunks hang off their upload, not the run: they go first, by the
+        // artifacts that point at them. Everything else of a run cascades from its row.
+        for sql in [
+            "DELETE FROM artifact_chunks WHERE upload_id IN (SELECT a.upload_id FROM artifacts a \
+             JOIN runs r ON r.id = a.run_id WHERE r.project = $1)",
+            "DELETE FROM runs WHERE project = $1",
+            "DELETE FROM test_timings WHERE project = $1",
+            "DELETE FROM run_counters WHERE project = $1",
+            "DELETE FROM queue_waits WHERE project = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)?;
+        Ok(ProjectRemoval::Removed {
+            runs,
+            unfinished: unfinished.len(),
+        })
+    }
+
+    /// Deletes one run with everything of it, as [`Store::remove_project`] deletes a
+    /// project's: the server drops a run it queued for a project removed meanwhile.
+    pub async fn delete_run(&self, run_id: &str) -> Result<(), StoreError> {
+        let err = self.query_error("deleting a run");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        for sql in [
+            "DELETE FROM artifact_chunks WHERE upload_id IN \
+             (SELECT upload_id FROM artifacts WHERE run_id = $1)",
+            "DELETE FROM runs WHERE id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        }
+        tx.commit().await.map_err(&err)
     }
 
     /// Every project, by name.

@@ -9,6 +9,7 @@ mod concurrency;
 mod job_logs;
 mod logs;
 mod pg;
+mod projects;
 mod queue;
 mod shares;
 mod story;

@@ -1,8 +1,8 @@
-//! `railyard project add|set|list`: the server's projects.
+//! `railyard project add|set|list|remove`: the server's projects.
 
 use clap::{Args, Subcommand};
 use railyard_agent::Client;
-use railyard_server::protocol::{NewProject, Project, ProjectShare};
+use railyard_server::protocol::{NewProject, Project, ProjectShare, RemoveProject, RemovedProject};
 use railyard_types::protocol::path_segment;
 
 /// Where the server is and the admin token.
@@ -102,6 +102,18 @@ pub enum ProjectCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Remove a project from the server with its runs, their logs and artifacts, and its
+    /// test timings. Refused while runs of it are unfinished, unless --force.
+    Remove {
+        /// Its name.
+        name: String,
+        /// Remove it even while runs of it are unfinished: their jobs stop at their agents'
+        /// next call to the server.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// List the server's projects.
     List {
         /// Print JSON.
@@ -141,6 +153,28 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
             let project: Option<Project> = remote.client().patch(&path, &share.share()).await?;
             if let Some(p) = project {
                 println!("{}: weight {}, {}", p.name, p.weight, cap(p.max_running));
+            }
+        }
+        ProjectCommand::Remove {
+            name,
+            force,
+            remote,
+        } => {
+            let path = format!("/api/v1/projects/{}/remove", path_segment(&name));
+            let removed: Option<RemovedProject> = remote
+                .client()
+                .post(&path, &RemoveProject { force })
+                .await?;
+            if let Some(r) = removed {
+                let stopped = if r.unfinished > 0 {
+                    format!(", {} of them unfinished and stopped", r.unfinished)
+                } else {
+                    String::new()
+                };
+                println!(
+                    "removed project {}: {} run(s) deleted with their logs and artifacts{stopped}",
+                    r.name, r.runs
+                );
             }
         }
         ProjectCommand::List { json, remote } => {
