@@ -5,12 +5,13 @@ use crate::errors::RunnerError;
 use crate::events::{Event, Stream};
 use crate::lines::LineBuffer;
 use crate::names::JobNames;
+use crate::unpack::UnpackError;
 use crate::workspace::WORKSPACE_DIR;
 use futures_util::TryStreamExt;
 use railyard_docker::{ContainerSpec, Docker, ExecSpec, Limits, Output, VolumeMount};
 use railyard_pipeline::{Job, Resources, Service};
 use railyard_types::StepStatus;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
@@ -429,22 +430,47 @@ impl JobContext {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let chunks: Vec<bytes::Bytes> = stream.try_collect().await?;
-            let tar_bytes = chunks.concat();
-            // The archive's root entry is the path's last component: unpack into its parent.
-            let parent = Path::new(rel).parent().unwrap_or(Path::new(""));
-            let dest = self.artifacts_dir.join(parent);
-            unpack_safely(&tar_bytes, &dest).map_err(|entry| match entry {
+            // The archive's root entry is the path's last component: unpack into its parent,
+            // streamed from the engine to the disk (an artifact may be larger than memory).
+            let parent = Path::new(rel)
+                .parent()
+                .unwrap_or(Path::new(""))
+                .to_path_buf();
+            std::fs::create_dir_all(&self.artifacts_dir).map_err(|source| RunnerError::Io {
+                doing: format!("creating {}", self.artifacts_dir.display()),
+                source,
+            })?;
+            let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(
+                stream.map_err(std::io::Error::other),
+            ));
+            let root = self.artifacts_dir.clone();
+            let unpacked =
+                tokio::task::spawn_blocking(move || crate::unpack::unpack(reader, &root, &parent))
+                    .await
+                    .map_err(|e| RunnerError::Io {
+                        doing: format!("unpacking artifact `{path}`"),
+                        source: std::io::Error::other(e),
+                    })?;
+            let skipped = unpacked.map_err(|entry| match entry {
                 UnpackError::Unsafe(entry) => RunnerError::UnsafeArtifact {
                     job: self.job.name.clone(),
                     path: path.clone(),
                     entry,
                 },
                 UnpackError::Io(source) => RunnerError::Io {
-                    doing: format!("writing artifact `{path}` into {}", dest.display()),
+                    doing: format!(
+                        "writing artifact `{path}` into {}",
+                        self.artifacts_dir.display()
+                    ),
                     source,
                 },
             })?;
+            for line in skipped {
+                self.say(format!("artifact `{path}`: {line}"));
+            }
+            let dest = self
+                .artifacts_dir
+                .join(Path::new(rel).parent().unwrap_or(Path::new("")));
             self.emit(Event::ArtifactSaved {
                 job: self.job.name.clone(),
                 path: path.clone(),
@@ -486,129 +512,5 @@ fn limits(resources: &Resources) -> Limits {
         nano_cpus: resources.cpus.map(|c| (c * 1e9) as i64),
         memory_bytes: resources.memory.map(|m| m as i64),
         pids: PIDS_LIMIT,
-    }
-}
-
-enum UnpackError {
-    Unsafe(String),
-    Io(std::io::Error),
-}
-
-/// Unpacks a tar into `dest`, refusing entries that are absolute or climb out with `..`, and
-/// links that point outside.
-fn unpack_safely(tar_bytes: &[u8], dest: &Path) -> Result<(), UnpackError> {
-    std::fs::create_dir_all(dest).map_err(UnpackError::Io)?;
-    let mut archive = tar::Archive::new(tar_bytes);
-    archive.set_preserve_permissions(true);
-    for entry in archive.entries().map_err(UnpackError::Io)? {
-        let mut entry = entry.map_err(UnpackError::Io)?;
-        let path = entry.path().map_err(UnpackError::Io)?.into_owned();
-        let climbs = |p: &Path| {
-            p.components().any(|c| {
-                matches!(
-                    c,
-                    Component::ParentDir | Component::RootDir | Component::Prefix(_)
-                )
-            })
-        };
-        if climbs(&path) {
-            return Err(UnpackError::Unsafe(path.display().to_string()));
-        }
-        if let Ok(Some(target)) = entry.link_name() {
-            let resolved = path.parent().unwrap_or(Path::new("")).join(&target);
-            if target.is_absolute() || escapes(&resolved) {
-                return Err(UnpackError::Unsafe(format!(
-                    "{} -> {}",
-                    path.display(),
-                    target.display()
-                )));
-            }
-        }
-        entry.unpack_in(dest).map_err(UnpackError::Io)?;
-    }
-    Ok(())
-}
-
-/// Whether a relative path climbs above its start once `..` are resolved.
-fn escapes(path: &Path) -> bool {
-    let mut depth = 0i32;
-    for c in path.components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            Component::RootDir | Component::Prefix(_) => return true,
-            Component::CurDir => {}
-        }
-        if depth < 0 {
-            return true;
-        }
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tar_with(entries: &[(&str, Option<&str>)]) -> Vec<u8> {
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, link) in entries {
-            let mut h = tar::Header::new_gnu();
-            match link {
-                None => {
-                    h.set_size(2);
-                    h.set_mode(0o644);
-                    h.set_entry_type(tar::EntryType::Regular);
-                    // set_path refuses `..`, so write the raw name as a hostile archive would.
-                    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-                    h.set_cksum();
-                    b.append(&h, &b"hi"[..]).unwrap();
-                }
-                Some(target) => {
-                    h.set_size(0);
-                    h.set_entry_type(tar::EntryType::Symlink);
-                    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-                    h.set_link_name(target).unwrap();
-                    h.set_cksum();
-                    b.append(&h, &b""[..]).unwrap();
-                }
-            }
-        }
-        b.into_inner().unwrap()
-    }
-
-    #[test]
-    fn entries_climbing_out_are_refused_and_nothing_is_written_outside() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("artifacts");
-        let bytes = tar_with(&[("ok.txt", None), ("../evil.txt", None)]);
-        let Err(err) = unpack_safely(&bytes, &dest) else {
-            panic!("must refuse")
-        };
-        assert!(matches!(err, UnpackError::Unsafe(ref e) if e == "../evil.txt"));
-        assert!(!dir.path().join("evil.txt").exists());
-    }
-
-    #[test]
-    fn links_pointing_outside_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let bytes = tar_with(&[("out/link", Some("../../etc"))]);
-        assert!(matches!(
-            unpack_safely(&bytes, dir.path()),
-            Err(UnpackError::Unsafe(_))
-        ));
-        let bytes = tar_with(&[("abs", Some("/etc/passwd"))]);
-        assert!(matches!(
-            unpack_safely(&bytes, dir.path()),
-            Err(UnpackError::Unsafe(_))
-        ));
-    }
-
-    #[test]
-    fn plain_archives_unpack() {
-        let dir = tempfile::tempdir().unwrap();
-        let bytes = tar_with(&[("bin/app", None), ("bin/link", Some("app"))]);
-        assert!(unpack_safely(&bytes, dir.path()).is_ok());
-        assert_eq!(std::fs::read(dir.path().join("bin/app")).unwrap(), b"hi");
     }
 }

@@ -21,6 +21,7 @@ mod run;
 pub mod shards;
 pub mod shell;
 pub mod tail;
+mod unpack;
 pub mod workspace;
 
 pub use errors::RunnerError;

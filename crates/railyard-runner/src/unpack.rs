@@ -1,0 +1,289 @@
+//! Unpacking a job's artifacts onto the machine that runs it. The archive comes from the job
+//! container, which a committer controls: its entries may climb out with `..`, be absolute,
+//! be links (to anywhere, or through other links), devices or setuid files. Every path is
+//! resolved inside the job's artifacts folder opened as a capability (`cap-std`), links
+//! included, so nothing is ever written outside it whatever the links on disk say; special
+//! files are skipped, setuid and setgid bits dropped, and files streamed, never held whole.
+
+use cap_std::fs::{Dir, OpenOptions, Permissions};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+/// Why an artifact could not be unpacked.
+#[derive(Debug)]
+pub(crate) enum UnpackError {
+    /// An entry would land outside the artifacts folder: its name, or the link it follows.
+    Unsafe(String),
+    /// Reading the archive or writing a file failed.
+    Io(std::io::Error),
+}
+
+/// Unpacks the tar read from `archive` into `base` (relative) under `root`, which the
+/// caller created. Returns a line for each entry skipped.
+pub(crate) fn unpack(
+    archive: impl Read,
+    root: &Path,
+    base: &Path,
+) -> Result<Vec<String>, UnpackError> {
+    let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(UnpackError::Io)?;
+    let mut skipped = Vec::new();
+    let mut archive = tar::Archive::new(archive);
+    for entry in archive.entries().map_err(UnpackError::Io)? {
+        let mut entry = entry.map_err(UnpackError::Io)?;
+        let name = entry.path().map_err(UnpackError::Io)?.into_owned();
+        let path = inside(base, &name)?;
+        let kind = entry.header().entry_type();
+        // Outside the folder through a link on disk: cap-std refuses to follow it there.
+        let escaped = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied
+                || e.to_string().contains("outside of the filesystem")
+            {
+                UnpackError::Unsafe(format!("{} (through a link)", name.display()))
+            } else {
+                UnpackError::Io(e)
+            }
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            // A folder of the path that exists as something else (a link cap-std will not
+            // follow out of the folder, a file) is in the way: nothing is written.
+            dir.create_dir_all(parent).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => UnpackError::Unsafe(format!(
+                    "{} (a link or file stands where its folder {} should be)",
+                    name.display(),
+                    parent.display()
+                )),
+                _ => escaped(e),
+            })?;
+        }
+        let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
+        match kind {
+            tar::EntryType::Directory => dir.create_dir_all(&path).map_err(escaped)?,
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                // A link left at this name by an earlier entry is replaced, not followed.
+                if dir.symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
+                    dir.remove_file(&path).map_err(escaped)?;
+                }
+                let mut options = OpenOptions::new();
+                options.write(true).create_new(true);
+                let mut file = dir.open_with(&path, &options).map_err(escaped)?;
+                std::io::copy(&mut entry, &mut file).map_err(UnpackError::Io)?;
+                file.set_permissions(Permissions::from_std(std::fs::Permissions::from_mode(mode)))
+                    .map_err(UnpackError::Io)?;
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(UnpackError::Io)?
+                    .unwrap_or_default()
+                    .into_owned();
+                let resolved = path.parent().unwrap_or(Path::new("")).join(&target);
+                if target.is_absolute() || escapes(&resolved) {
+                    return Err(UnpackError::Unsafe(format!(
+                        "{} -> {}",
+                        name.display(),
+                        target.display()
+                    )));
+                }
+                dir.symlink(&target, &path).map_err(escaped)?;
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(UnpackError::Io)?
+                    .unwrap_or_default()
+                    .into_owned();
+                let source = inside(base, &target)?;
+                dir.hard_link(&source, &dir, &path).map_err(escaped)?;
+            }
+            other => skipped.push(format!(
+                "skipped `{}`: a {} is not kept as an artifact",
+                name.display(),
+                match other {
+                    tar::EntryType::Char => "character device",
+                    tar::EntryType::Block => "block device",
+                    tar::EntryType::Fifo => "named pipe",
+                    _ => "special file",
+                }
+            )),
+        }
+    }
+    Ok(skipped)
+}
+
+/// `base/name`, or why `name` cannot be unpacked: absolute, or climbing out with `..`.
+fn inside(base: &Path, name: &Path) -> Result<PathBuf, UnpackError> {
+    let climbs = name.components().any(|c| {
+        matches!(
+            c,
+            Component::ParentDir | Component::RootDir | Component::Prefix(_)
+        )
+    });
+    if climbs {
+        return Err(UnpackError::Unsafe(name.display().to_string()));
+    }
+    Ok(base.join(name))
+}
+
+/// Whether a relative path climbs above its start once `..` are resolved as text.
+fn escapes(path: &Path) -> bool {
+    let mut depth = 0i32;
+    for c in path.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            Component::RootDir | Component::Prefix(_) => return true,
+            Component::CurDir => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    enum Entry<'a> {
+        File(&'a str, u32),
+        Link(&'a str, &'a str),
+        Hard(&'a str, &'a str),
+        Fifo(&'a str),
+    }
+
+    /// A tar with raw names (`set_path` refuses `..`, a hostile archive does not).
+    fn tar_with(entries: &[Entry]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for entry in entries {
+            let mut h = tar::Header::new_gnu();
+            let (name, body): (&str, &[u8]) = match entry {
+                Entry::File(name, mode) => {
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_mode(*mode);
+                    (name, b"hi")
+                }
+                Entry::Link(name, target) | Entry::Hard(name, target) => {
+                    let kind = if matches!(entry, Entry::Link(..)) {
+                        tar::EntryType::Symlink
+                    } else {
+                        tar::EntryType::Link
+                    };
+                    h.set_entry_type(kind);
+                    h.set_mode(0o777);
+                    h.set_link_name(target).unwrap();
+                    (name, b"")
+                }
+                Entry::Fifo(name) => {
+                    h.set_entry_type(tar::EntryType::Fifo);
+                    h.set_mode(0o644);
+                    (name, b"")
+                }
+            };
+            h.set_size(body.len() as u64);
+            h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, body).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn unpack_into(root: &Path, entries: &[Entry]) -> Result<Vec<String>, UnpackError> {
+        std::fs::create_dir_all(root).unwrap();
+        unpack(tar_with(entries).as_slice(), root, Path::new(""))
+    }
+
+    #[test]
+    fn entries_climbing_out_are_refused_and_nothing_is_written_outside() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("artifacts");
+        let err = unpack_into(
+            &root,
+            &[
+                Entry::File("ok.txt", 0o644),
+                Entry::File("../evil.txt", 0o644),
+            ],
+        );
+        assert!(matches!(err, Err(UnpackError::Unsafe(ref e)) if e == "../evil.txt"));
+        assert!(!dir.path().join("evil.txt").exists());
+    }
+
+    #[test]
+    fn links_pointing_outside_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for link in [
+            Entry::Link("out/link", "../../etc"),
+            Entry::Link("abs", "/etc/passwd"),
+        ] {
+            assert!(matches!(
+                unpack_into(dir.path(), &[link]),
+                Err(UnpackError::Unsafe(_))
+            ));
+        }
+    }
+
+    /// The reproduction of the escape: `y -> .` makes `y/y/…/..` climb on disk while it
+    /// stays inside as text, so a file written through `d` landed outside.
+    #[test]
+    fn a_file_written_through_links_that_climb_on_disk_stays_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("artifacts");
+        let victim = dir.path().join("victim");
+        std::fs::create_dir_all(&victim).unwrap();
+        // From `artifacts/a`: eight times `.`, then two levels up on disk, while as text
+        // `a/y/…/../..` stays six levels inside.
+        let climb = format!("{}{}victim", "y/".repeat(8), "../".repeat(2));
+        let first = unpack_into(
+            &root,
+            &[Entry::Link("a/y", "."), Entry::Link("a/d", &climb)],
+        );
+        assert!(first.is_ok(), "{first:?}");
+        let second = unpack(
+            tar_with(&[Entry::File("pwned.txt", 0o644)]).as_slice(),
+            &root,
+            Path::new("a/d"),
+        );
+        assert!(matches!(second, Err(UnpackError::Unsafe(_))), "{second:?}");
+        assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn setuid_bits_are_dropped_special_files_skipped_and_hard_links_kept_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let skipped = unpack_into(
+            dir.path(),
+            &[
+                Entry::File("bin/app", 0o4755),
+                Entry::Hard("bin/same", "bin/app"),
+                Entry::Fifo("bin/pipe"),
+            ],
+        )
+        .unwrap();
+        let mode = std::fs::metadata(dir.path().join("bin/app"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o755);
+        assert_eq!(std::fs::read(dir.path().join("bin/same")).unwrap(), b"hi");
+        assert!(!dir.path().join("bin/pipe").exists());
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].contains("named pipe"), "{skipped:?}");
+        let err = unpack_into(dir.path(), &[Entry::Hard("x", "../../etc/passwd")]);
+        assert!(matches!(err, Err(UnpackError::Unsafe(_))));
+    }
+
+    #[test]
+    fn plain_archives_unpack() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = unpack_into(
+            dir.path(),
+            &[
+                Entry::File("bin/app", 0o644),
+                Entry::Link("bin/link", "app"),
+            ],
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        assert_eq!(std::fs::read(dir.path().join("bin/link")).unwrap(), b"hi");
+    }
+}
