@@ -39,8 +39,7 @@ pub fn describe(source: &EnvSource) -> String {
 /// context as `.dockerignore` filters it (path, kind, mode, contents), the build args and the
 /// target. Mtimes are left out on purpose: a fresh clone must hit the same key.
 pub fn cache_key(repo_root: &Path, spec: &BuildSpec) -> Result<String, RunnerError> {
-    let dockerfile = repo_root.join(&spec.dockerfile);
-    let context_dir = repo_root.join(&spec.context);
+    let (dockerfile, context_dir) = build_paths(repo_root, spec)?;
     let dockerfile_bytes =
         std::fs::read(&dockerfile).map_err(|source| RunnerError::MissingDockerfile {
             path: dockerfile.clone(),
@@ -90,6 +89,34 @@ pub fn cache_key(repo_root: &Path, spec: &BuildSpec) -> Result<String, RunnerErr
     }
     field(spec.target.as_deref().unwrap_or("").as_bytes());
     Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// The Dockerfile and the context folder of a build, resolved through links and checked to be
+/// inside the repository: a committed link (`ctx -> /home/agent`) would otherwise send the
+/// machine's own files into the image, where a job can read them.
+pub fn build_paths(
+    repo_root: &Path,
+    spec: &BuildSpec,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), RunnerError> {
+    let root = repo_root.canonicalize().map_err(|source| RunnerError::Io {
+        doing: format!("resolving the repository {}", repo_root.display()),
+        source,
+    })?;
+    let inside = |key: &'static str, rel: &Path| match repo_root.join(rel).canonicalize() {
+        Ok(resolved) if resolved.starts_with(&root) => Ok(Some(resolved)),
+        Ok(resolved) => Err(RunnerError::OutsideRepository {
+            key,
+            path: rel.to_path_buf(),
+            resolved,
+        }),
+        // Missing: said below, with the error of each key.
+        Err(_) => Ok(None),
+    };
+    let dockerfile = inside("env.dockerfile", &spec.dockerfile)?
+        .unwrap_or_else(|| repo_root.join(&spec.dockerfile));
+    let context =
+        inside("env.context", &spec.context)?.unwrap_or_else(|| repo_root.join(&spec.context));
+    Ok((dockerfile, context))
 }
 
 /// The tag an env image with this key carries.
@@ -176,9 +203,10 @@ pub async fn ensure(
                     cached: true,
                 });
             }
+            let (dockerfile, context_dir) = build_paths(repo_root, spec)?;
             let request = BuildRequest {
-                context_dir: repo_root.join(&spec.context),
-                dockerfile: repo_root.join(&spec.dockerfile),
+                context_dir,
+                dockerfile,
                 args: spec.args.clone(),
                 target: spec.target.clone(),
                 tags: vec![tag],

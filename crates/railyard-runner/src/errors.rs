@@ -20,6 +20,20 @@ pub enum RunnerError {
         /// The file system's word.
         source: std::io::Error,
     },
+    /// `env.dockerfile` or `env.context` leads out of the repository through a link.
+    #[error(
+        "`{key}: {}` resolves to {}, outside the repository: a build may only read the repository's own files (a link to elsewhere is not followed); point `{key}` inside it",
+        path.display(),
+        resolved.display()
+    )]
+    OutsideRepository {
+        /// `env.dockerfile` or `env.context`.
+        key: &'static str,
+        /// As the pipeline gives it.
+        path: PathBuf,
+        /// Where it leads.
+        resolved: PathBuf,
+    },
     /// `env.context` is not a folder.
     #[error("build context {path} is not a folder: check `env.context` in the pipeline file")]
     MissingContext {

@@ -240,3 +240,52 @@ async fn a_builds_output_comes_line_by_line() {
     let key = env_ready(&ran.events)[0].1.clone().unwrap();
     remove_image(&key).await;
 }
+
+/// A committed link as the build context or the Dockerfile (`ctx -> /a/host/folder`) would
+/// send the machine's own files into the image, where a job reads them: refused, naming the
+/// key, before anything is built.
+#[tokio::test]
+async fn a_context_or_dockerfile_linked_out_of_the_repository_is_refused() {
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("secret"), "host-secret-value\n").unwrap();
+    std::fs::write(
+        host.path().join("Dockerfile"),
+        "FROM busybox\nCOPY . /ctx\n",
+    )
+    .unwrap();
+    for (key, pipeline) in [
+        (
+            "env.context",
+            "env: { dockerfile: Dockerfile, context: ctx }",
+        ),
+        (
+            "env.dockerfile",
+            "env: { dockerfile: ci/Dockerfile, context: . }",
+        ),
+    ] {
+        let repo = Repo::new(&format!(
+            "{pipeline}\njobs:\n  leak: {{ script: [cat /ctx/secret] }}\n"
+        ));
+        repo.write("Dockerfile", "FROM busybox\nCOPY . /ctx\n");
+        std::fs::create_dir_all(repo.root().join("ci")).unwrap();
+        std::os::unix::fs::symlink(host.path(), repo.root().join("ctx")).unwrap();
+        std::os::unix::fs::symlink(
+            host.path().join("Dockerfile"),
+            repo.root().join("ci/Dockerfile"),
+        )
+        .unwrap();
+        let ran = run(&repo).await;
+        assert_eq!(ran.status("leak"), JobStatus::Failed, "{key}");
+        let error = ran.outcome.jobs["leak"].error.clone().unwrap_or_default();
+        assert!(
+            error.contains(&format!("`{key}:")) && error.contains("outside the repository"),
+            "{key}: {error}"
+        );
+        assert!(
+            !ran.output("leak")
+                .iter()
+                .any(|l| l.contains("host-secret-value")),
+            "{key}"
+        );
+    }
+}
