@@ -19,6 +19,9 @@ use crate::tests_queue::ServerQueue;
 use crate::{AgentError, Client};
 use railyard_runner::shards::OneShard;
 
+/// How long a job's checkout may take.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// The runner's events are taken by batches of at most this many.
 const EVENTS_AT_ONCE: usize = 512;
 
@@ -161,7 +164,26 @@ async fn execute(
         "[railyard] checking out {} at {}",
         claim.repo_url, claim.commit
     ));
-    checkout_commit(&claim.repo_url, &claim.commit, setup.clone_depth, &checkout).await?;
+    // A checkout stops with the job (a cancelled run, a lost lease) and after
+    // CHECKOUT_TIMEOUT: git against a server that never answers would hold the slot and
+    // renew the lease for ever.
+    let checked_out = tokio::select! {
+        r = tokio::time::timeout(
+            CHECKOUT_TIMEOUT,
+            checkout_commit(&claim.repo_url, &claim.commit, setup.clone_depth, &checkout),
+        ) => r,
+        _ = cancel.cancelled() => {
+            log.line("[railyard] cancelled during the checkout");
+            return Ok((JobStatus::Cancelled, Some("cancelled during the checkout".into())));
+        }
+    };
+    checked_out.map_err(|_| {
+        AgentError::Workspace(format!(
+            "checking out {} took over {} s: is the repository reachable?",
+            claim.commit,
+            CHECKOUT_TIMEOUT.as_secs()
+        ))
+    })??;
     let file = checkout.join(railyard_pipeline::FILE_NAME);
     let mut pipeline = railyard_pipeline::load(&file).map_err(|e| {
         AgentError::Workspace(format!("the pipeline at {} is invalid: {e}", claim.commit))
@@ -273,7 +295,15 @@ async fn checkout_commit(
 ) -> Result<(), AgentError> {
     let git = |args: &[&std::ffi::OsStr]| {
         let mut cmd = tokio::process::Command::new("git");
-        cmd.arg("-C").arg(into).args(args);
+        cmd.arg("-C")
+            .arg(into)
+            .args(args)
+            // Never wait for a person: no terminal prompt, no credential helper of the
+            // agent's user; and die with the checkout when it is dropped (cancel, timeout).
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GCM_INTERACTIVE", "never")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
         async move {
             let out = match cmd.output().await {
                 Ok(out) => out,
@@ -373,6 +403,43 @@ async fn heartbeat(
                 return;
             }
             Err(e) => tracing::warn!("heartbeat: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository server that accepts and never answers: the checkout must end when it is
+    /// dropped (a cancelled job), its git killed, not run on.
+    #[tokio::test]
+    async fn a_checkout_dropped_kills_its_git() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("git://{}/repo", listener.local_addr().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let into = dir.path().join("src");
+        let checkout = checkout_commit(&url, "0123456789abcdef0123456789abcdef01234567", 1, &into);
+        let stopped = tokio::time::timeout(Duration::from_millis(1500), checkout).await;
+        assert!(
+            stopped.is_err(),
+            "the silent server held the checkout: {stopped:?}"
+        );
+        // The git that was talking to it is gone once the checkout is dropped.
+        let (socket, _) = listener.accept().unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let mut socket = socket;
+        loop {
+            match std::io::Read::read(&mut socket, &mut buf) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) => {
+                    panic!("git still holds the connection after its checkout was dropped: {e}")
+                }
+            }
         }
     }
 }
