@@ -32,6 +32,8 @@ pub(crate) struct Setup {
     pub networks: railyard_runner::NetworkPool,
     /// Commits of history a checkout fetches (0: everything).
     pub clone_depth: u32,
+    /// The memory and CPUs each job may have.
+    pub allowance: railyard_runner::Allowance,
 }
 
 pub(crate) async fn run(
@@ -218,6 +220,7 @@ async fn execute(
         secrets: Vec::new(),
         networks: setup.networks,
         run_variables: vec![("RAILYARD_COMMIT".to_string(), claim.commit.clone())],
+        allowance: setup.allowance,
     };
     // An earlier attempt of this job on this engine whose agent died (kill -9) left its
     // network and containers (named apart from this attempt's, each owner has its own): free

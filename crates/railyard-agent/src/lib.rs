@@ -48,6 +48,8 @@ pub struct AgentConfig {
     pub networks: railyard_runner::NetworkPool,
     /// Commits of history each checkout fetches; 0 for all of every branch and tag.
     pub clone_depth: u32,
+    /// The memory and CPUs each job may have, and its env builds' memory.
+    pub allowance: railyard_runner::Allowance,
 }
 
 /// Commits of history a job's checkout fetches unless the agent is told otherwise.
@@ -82,6 +84,7 @@ pub async fn run(
             job::Setup {
                 networks: config.networks,
                 clone_depth: config.clone_depth,
+                allowance: config.allowance,
             },
         ));
     }

@@ -96,6 +96,19 @@ impl Docker {
         &self.client
     }
 
+    /// The engine's machine: its CPUs and memory in bytes.
+    pub async fn machine(&self) -> Result<(u64, u64), DockerError> {
+        let info = self
+            .client
+            .info()
+            .await
+            .map_err(self.err("reading the engine's info"))?;
+        Ok((
+            info.ncpu.unwrap_or(1).max(1) as u64,
+            info.mem_total.unwrap_or(0).max(0) as u64,
+        ))
+    }
+
     /// The API version in use after negotiation, e.g. `1.41`.
     pub fn api_version(&self) -> String {
         self.client.client_version().to_string()

@@ -21,6 +21,11 @@ pub const DEFAULT_PIDS_LIMIT: i64 = 4096;
 /// The security option every container gets.
 pub const NO_NEW_PRIVILEGES: &str = "no-new-privileges";
 
+/// Capabilities of Docker's default set that no build or test needs and every container
+/// loses: raw sockets (spoofing on the job's network), device nodes, writing the kernel's
+/// audit log. Docker's seccomp profile stays on.
+pub const DROPPED_CAPABILITIES: [&str; 3] = ["NET_RAW", "MKNOD", "AUDIT_WRITE"];
+
 /// A container to create.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerSpec {
@@ -135,6 +140,7 @@ impl ContainerSpec {
         HostConfig {
             privileged: Some(false),
             security_opt: Some(vec![NO_NEW_PRIVILEGES.to_string()]),
+            cap_drop: Some(DROPPED_CAPABILITIES.iter().map(|c| c.to_string()).collect()),
             pids_limit: Some(pids),
             nano_cpus: self.limits.nano_cpus,
             memory: self.limits.memory_bytes,
@@ -305,6 +311,10 @@ mod tests {
         let hc = spec().host_config();
         assert_eq!(hc.privileged, Some(false));
         assert_eq!(hc.security_opt, Some(vec!["no-new-privileges".to_string()]));
+        assert_eq!(
+            hc.cap_drop,
+            Some(vec!["NET_RAW".into(), "MKNOD".into(), "AUDIT_WRITE".into()])
+        );
         assert_eq!(hc.pids_limit, Some(DEFAULT_PIDS_LIMIT));
         assert_eq!(hc.binds, None);
     }

@@ -38,6 +38,8 @@ pub struct BuildRequest {
     pub tags: Vec<String>,
     /// Labels added to the resulting image.
     pub labels: HashMap<String, String>,
+    /// Memory of each `RUN` step's container, in bytes (swap limited to the same).
+    pub memory: Option<i64>,
 }
 
 /// The name a Dockerfile from outside the context gets inside the context tar.
@@ -145,6 +147,15 @@ impl Docker {
             .forcerm(true);
         if let Some(target) = &req.target {
             options = options.target(target);
+        }
+        // bollard types the build's memory as i32: a limit of 2 GiB or more cannot be sent
+        // and is left to the engine (said, so an operator knows).
+        match req.memory.map(i32::try_from) {
+            Some(Ok(memory)) => options = options.memory(memory).memswap(memory),
+            Some(Err(_)) => tracing::warn!(
+                "a build memory limit of 2 GiB or more cannot be passed to Docker's build API here: RUN steps are not limited"
+            ),
+            None => {}
         }
         if let Some(tag) = req.tags.first() {
             options = options.t(tag);

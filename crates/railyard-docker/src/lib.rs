@@ -23,7 +23,8 @@ mod resources;
 
 pub use client::{API_VERSION, DEFAULT_ENDPOINT, Docker};
 pub use containers::{
-    ContainerSpec, ContainerState, DEFAULT_PIDS_LIMIT, Limits, NO_NEW_PRIVILEGES, VolumeMount,
+    ContainerSpec, ContainerState, DEFAULT_PIDS_LIMIT, DROPPED_CAPABILITIES, Limits,
+    NO_NEW_PRIVILEGES, VolumeMount,
 };
 pub use errors::{DockerError, OUTPUT_TAIL_LINES};
 pub use exec::{EXIT_NOT_FOUND, ExecSpec, Output};

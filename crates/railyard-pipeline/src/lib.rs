@@ -35,6 +35,7 @@ pub use matrix::MAX_MATRIX_JOBS;
 pub use model::*;
 pub use schema::json_schema;
 pub use shards::{MAX_PARALLEL, MAX_RETRY_FAILED, RESERVED_VARIABLES, TEST_TOOLS};
+pub use units::{format_memory, parse_memory};
 
 use errors::Issue;
 use std::path::Path;

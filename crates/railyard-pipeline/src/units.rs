@@ -60,7 +60,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Parses a memory size: a byte count, or a number (fraction allowed) with a binary unit
 /// `k`, `m`, `g` or `t` (case-insensitive, optionally followed by `b` or `ib`): `512m`,
 /// `4g`, `1.5G`, `256MiB`.
-pub(crate) fn parse_memory(text: &str) -> Result<u64, String> {
+pub fn parse_memory(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -100,7 +100,7 @@ pub(crate) fn parse_memory(text: &str) -> Result<u64, String> {
 }
 
 /// Renders a byte count the way the file would say it (`4g`, `1536m`, `100000`).
-pub(crate) fn format_memory(bytes: u64) -> String {
+pub fn format_memory(bytes: u64) -> String {
     for (shift, unit) in [(40, "t"), (30, "g"), (20, "m"), (10, "k")] {
         if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
             return format!("{}{unit}", bytes >> shift);

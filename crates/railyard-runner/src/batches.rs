@@ -213,6 +213,12 @@ impl JobContext {
             // shard stops and gives its batch back rather than failing the batch's tests.
             self.capture(container, "true").await?;
         }
+        if tail.was_cut() {
+            self.say(format!(
+                "warning: the batch's JUnit reports are larger than {} MiB: their end was dropped, and the tests in it keep their old timings",
+                crate::tail::MAX_REPORTS_BYTES >> 20
+            ));
+        }
         let cases = self.parse_reports(&tail.into_tail().unwrap_or_default());
         // Where a batch's time goes beyond its tests (RAILYARD_LOG=railyard_runner=debug).
         tracing::debug!(

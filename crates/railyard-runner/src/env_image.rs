@@ -160,6 +160,7 @@ pub async fn ensure(
     repo_root: &Path,
     project: &str,
     source: &EnvSource,
+    build_memory: Option<u64>,
     on_output: &mut (dyn FnMut(&str) + Send),
 ) -> Result<EnvImage, RunnerError> {
     match source {
@@ -207,6 +208,7 @@ pub async fn ensure(
             let request = BuildRequest {
                 context_dir,
                 dockerfile,
+                memory: build_memory.map(|m| m as i64),
                 args: spec.args.clone(),
                 target: spec.target.clone(),
                 tags: vec![tag],

@@ -20,6 +20,20 @@ pub enum RunnerError {
         /// The file system's word.
         source: std::io::Error,
     },
+    /// A job asks for more than the machine's operator allows.
+    #[error(
+        "job `{job}` asks for {what} {asked} in `resources`, more than this machine allows ({max}, set by its operator): ask for at most {max}"
+    )]
+    OverAllowance {
+        /// The job.
+        job: String,
+        /// `memory` or `cpus`.
+        what: String,
+        /// What it asks.
+        asked: String,
+        /// The most allowed.
+        max: String,
+    },
     /// `env.dockerfile` or `env.context` leads out of the repository through a link.
     #[error(
         "`{key}: {}` resolves to {}, outside the repository: a build may only read the repository's own files (a link to elsewhere is not followed); point `{key}` inside it",

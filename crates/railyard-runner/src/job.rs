@@ -8,8 +8,8 @@ use crate::names::JobNames;
 use crate::unpack::UnpackError;
 use crate::workspace::WORKSPACE_DIR;
 use futures_util::TryStreamExt;
-use railyard_docker::{ContainerSpec, Docker, ExecSpec, Limits, Output, VolumeMount};
-use railyard_pipeline::{Job, Resources, Service};
+use railyard_docker::{ContainerSpec, Docker, ExecSpec, Output, VolumeMount};
+use railyard_pipeline::{Job, Service};
 use railyard_types::StepStatus;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -18,9 +18,6 @@ use tokio::sync::mpsc::UnboundedSender;
 
 /// Keeps a job container alive between `exec`s, whatever the image's own command is.
 const KEEP_ALIVE: &str = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
-
-/// The pids limit of job and service containers: enough for any build, not for a fork bomb.
-const PIDS_LIMIT: i64 = railyard_docker::DEFAULT_PIDS_LIMIT;
 
 /// What a job needs from the run around it.
 #[derive(Clone)]
@@ -45,6 +42,8 @@ pub struct JobContext {
     pub mask: Arc<crate::mask::Masker>,
     /// Where the job's network takes its addresses.
     pub networks: crate::NetworkPool,
+    /// The memory and CPUs the operator allows.
+    pub allowance: crate::Allowance,
 }
 
 /// The step running now, so a cancel or timeout can close it in the event stream.
@@ -180,7 +179,9 @@ impl JobContext {
                 target: WORKSPACE_DIR.into(),
             }],
             working_dir: Some(WORKSPACE_DIR.into()),
-            limits: limits(&self.job.resources),
+            limits: self
+                .allowance
+                .limits_for(&self.job.name, &self.job.resources)?,
             init: true,
         };
         let container = docker.create_container(&spec).await?;
@@ -215,7 +216,9 @@ impl JobContext {
             network_aliases: vec![service.name.clone()],
             mounts: vec![],
             working_dir: None,
-            limits: limits(&self.job.resources),
+            limits: self
+                .allowance
+                .limits_for(&self.job.name, &self.job.resources)?,
             init: true,
         };
         let id = docker.create_container(&spec).await?;
@@ -505,12 +508,4 @@ pub async fn prepare(
         async { Ok(docker.create_volume(&volume, &volume_labels).await?) },
     )?;
     Ok(())
-}
-
-fn limits(resources: &Resources) -> Limits {
-    Limits {
-        nano_cpus: resources.cpus.map(|c| (c * 1e9) as i64),
-        memory_bytes: resources.memory.map(|m| m as i64),
-        pids: PIDS_LIMIT,
-    }
 }

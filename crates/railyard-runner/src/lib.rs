@@ -7,6 +7,7 @@
 //! The runner never prints: it sends [`Event`]s, and reporters decide what to show or store.
 #![warn(missing_docs)]
 
+pub mod allowance;
 pub mod batches;
 pub mod cleanup;
 pub mod env_image;
@@ -24,6 +25,7 @@ pub mod tail;
 mod unpack;
 pub mod workspace;
 
+pub use allowance::Allowance;
 pub use errors::RunnerError;
 pub use events::{Event, ShardForecast, Stream};
 pub use networks::NetworkPool;

@@ -56,6 +56,8 @@ pub struct RunOptions {
     /// What every job is told about the run beside Railyard's own variables: the commit and
     /// ref it builds (`RAILYARD_COMMIT`, `RAILYARD_REF`), set by the caller, which knows them.
     pub run_variables: Vec<(String, String)>,
+    /// The memory and CPUs each job may have, and its env builds' memory.
+    pub allowance: crate::Allowance,
 }
 
 impl RunOptions {
@@ -397,6 +399,7 @@ pub(crate) fn job_context(
         artifacts_dir: opts.artifacts_dir.join(names::artifacts_folder(name)),
         events: events.clone(),
         networks: opts.networks,
+        allowance: opts.allowance,
     }
 }
 
@@ -583,7 +586,7 @@ async fn prepare_envs(
             lines.push(b"\n", &mut emit_line);
         };
         let ensured = tokio::select! {
-            r = env_image::ensure(docker, &opts.repo_root, &opts.project, &source, &mut on_output) => Some(r),
+            r = env_image::ensure(docker, &opts.repo_root, &opts.project, &source, opts.allowance.build_memory, &mut on_output) => Some(r),
             _ = cancel.cancelled() => None,
         };
         lines.finish(&mut emit_line);

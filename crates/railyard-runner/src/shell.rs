@@ -78,6 +78,7 @@ pub(crate) async fn context_for(
         &opts.repo_root,
         &opts.project,
         &env.source,
+        opts.allowance.build_memory,
         &mut |s: &str| {
             lines.push(s.as_bytes(), &mut emit);
             lines.push(b"\n", &mut emit);

@@ -6,13 +6,19 @@
 use bytes::Bytes;
 use std::hash::{BuildHasher, Hasher};
 
+/// The most of a batch's JUnit reports kept (a job's output is not trusted: past this, the
+/// rest is dropped rather than held in the runner's memory).
+pub const MAX_REPORTS_BYTES: usize = 256 << 20;
+
 /// Splits a stdout stream at a marker no test prints (random per batch).
 pub struct StdoutTail {
     marker: Vec<u8>,
     /// Bytes that may be the start of the marker, held back until the next chunk says.
     held: Vec<u8>,
-    /// Everything after the marker, once it was seen.
+    /// Everything after the marker, once it was seen (at most [`MAX_REPORTS_BYTES`]).
     tail: Option<Vec<u8>>,
+    /// Whether bytes past the cap were dropped.
+    cut: bool,
 }
 
 impl Default for StdoutTail {
@@ -31,6 +37,7 @@ impl StdoutTail {
             marker: format!("\0railyard-junit-{nonce:016x}\0").into_bytes(),
             held: Vec::new(),
             tail: None,
+            cut: false,
         }
     }
 
@@ -42,14 +49,18 @@ impl StdoutTail {
     /// Takes a chunk of stdout; returns the part that belongs in the log.
     pub fn feed(&mut self, chunk: Bytes) -> Bytes {
         if let Some(tail) = &mut self.tail {
-            tail.extend_from_slice(&chunk);
+            let room = MAX_REPORTS_BYTES.saturating_sub(tail.len());
+            self.cut |= chunk.len() > room;
+            tail.extend_from_slice(&chunk[..chunk.len().min(room)]);
             return Bytes::new();
         }
         let mut buf = std::mem::take(&mut self.held);
         buf.extend_from_slice(&chunk);
         let m = &self.marker;
         if let Some(at) = buf.windows(m.len()).position(|w| w == m.as_slice()) {
-            self.tail = Some(buf[at + m.len()..].to_vec());
+            let after = &buf[at + m.len()..];
+            self.cut = after.len() > MAX_REPORTS_BYTES;
+            self.tail = Some(after[..after.len().min(MAX_REPORTS_BYTES)].to_vec());
             buf.truncate(at);
             return Bytes::from(buf);
         }
@@ -66,6 +77,11 @@ impl StdoutTail {
     /// the marker was held back at the very end, bytes that start with a NUL no log needs).
     pub fn into_tail(self) -> Option<Vec<u8>> {
         self.tail
+    }
+
+    /// Whether the reports went past [`MAX_REPORTS_BYTES`] and their end was dropped.
+    pub fn was_cut(&self) -> bool {
+        self.cut
     }
 }
 
@@ -86,6 +102,7 @@ mod tests {
                 marker: marker.clone(),
                 held: Vec::new(),
                 tail: None,
+                cut: false,
             };
             let mut log = t.feed(Bytes::copy_from_slice(&stream[..cut])).to_vec();
             log.extend_from_slice(&t.feed(Bytes::copy_from_slice(&stream[cut..])));
@@ -120,5 +137,18 @@ mod tests {
             .output()
             .expect("sh runs");
         assert_eq!(out.stdout, t.marker);
+    }
+
+    #[test]
+    fn reports_past_the_cap_are_cut_not_held() {
+        let mut tail = StdoutTail::new();
+        let marker = tail.marker.clone();
+        tail.feed(Bytes::from(marker));
+        let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+        for _ in 0..(MAX_REPORTS_BYTES >> 20) + 3 {
+            tail.feed(chunk.clone());
+        }
+        assert!(tail.was_cut());
+        assert_eq!(tail.into_tail().unwrap().len(), MAX_REPORTS_BYTES);
     }
 }

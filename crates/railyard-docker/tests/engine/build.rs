@@ -14,6 +14,7 @@ fn request(run: &TestRun, context: &Path, dockerfile: &Path) -> BuildRequest {
         context_dir: context.to_path_buf(),
         dockerfile: dockerfile.to_path_buf(),
         labels: run.labels(),
+        memory: None,
         ..Default::default()
     }
 }

@@ -137,6 +137,7 @@ async fn two_calls_for_one_run_leave_each_other_alone() {
             secrets: vec![],
             networks: Default::default(),
             run_variables: vec![],
+            allowance: Default::default(),
         };
         let docker = docker.clone();
         let pipeline = pipeline.clone();

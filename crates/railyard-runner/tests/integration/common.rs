@@ -127,6 +127,7 @@ pub async fn run_configured(
         secrets: vec![],
         networks: Default::default(),
         run_variables: vec![],
+        allowance: Default::default(),
     };
     configure(&mut opts);
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -113,3 +113,31 @@ async fn a_job_cannot_reach_another_runs_network() {
         first.outcome
     );
 }
+
+/// The operator's allowance: a job without `resources` gets the default memory and CPUs, a
+/// job asking for more than the maximum fails naming what it asked and what is allowed, and
+/// every container loses the capabilities no build needs (device nodes, raw sockets).
+#[tokio::test]
+async fn jobs_get_the_operators_defaults_and_never_more_than_the_maximum() {
+    let repo = Repo::new(
+        "env: { image: busybox }\njobs:\n  plain:\n    script:\n      - cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max\n      - if mknod /tmp/null c 1 3; then echo made a device; fi\n  greedy:\n    resources: { memory: 512m }\n    script: [echo ran]\n",
+    );
+    let ran = crate::common::run_configured(&repo, &[], None, |opts| {
+        opts.allowance = railyard_runner::Allowance {
+            memory: Some(64 << 20),
+            max_memory: Some(256 << 20),
+            cpus: Some(0.5),
+            max_cpus: Some(1.0),
+            build_memory: None,
+        };
+    })
+    .await;
+    assert_eq!(ran.status("plain"), JobStatus::Success);
+    let out = ran.output("plain");
+    assert!(out.contains(&(64u64 << 20).to_string()), "{out:?}");
+    assert!(!out.iter().any(|l| l.contains("made a device")), "{out:?}");
+    assert_eq!(ran.status("greedy"), JobStatus::Failed);
+    let error = ran.outcome.jobs["greedy"].error.clone().unwrap_or_default();
+    assert!(error.contains("512m") && error.contains("256m"), "{error}");
+    assert!(!ran.output("greedy").contains(&"ran".to_string()));
+}

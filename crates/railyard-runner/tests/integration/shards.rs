@@ -66,6 +66,7 @@ async fn run_keeping_artifacts(
         secrets: vec![],
         networks: Default::default(),
         run_variables: vec![],
+        allowance: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(async move {
@@ -382,6 +383,7 @@ async fn two_shards_of_one_job_in_one_process_leave_each_other_alone() {
         secrets: vec![],
         networks: Default::default(),
         run_variables: vec![],
+        allowance: Default::default(),
     };
     let tests = Arc::new(Shared(railyard_split::LocalQueue::new(
         &[],

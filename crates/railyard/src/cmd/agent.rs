@@ -29,6 +29,79 @@ pub struct AgentArgs {
     /// job's workspace); 0 fetches every branch and tag whole [default: 50].
     #[arg(long, env = "RAILYARD__AGENT__CLONE_DEPTH")]
     pub clone_depth: Option<u32>,
+    #[command(flatten)]
+    pub limits: JobLimits,
+}
+
+/// What each job may have on this machine (defaults for what a pipeline leaves unset, and
+/// maxima it may not pass).
+#[derive(Debug, Args)]
+pub struct JobLimits {
+    /// Memory of a job (and of each of its services) that sets none in `resources`
+    /// [default: the machine's memory divided by the slots].
+    #[arg(long, env = "RAILYARD__AGENT__JOB_MEMORY", value_parser = size)]
+    pub job_memory: Option<u64>,
+    /// The most memory a job may ask for [default: the machine's memory].
+    #[arg(long, env = "RAILYARD__AGENT__MAX_JOB_MEMORY", value_parser = size)]
+    pub max_job_memory: Option<u64>,
+    /// CPUs of a job that sets none [default: the machine's CPUs divided by the slots].
+    #[arg(long, env = "RAILYARD__AGENT__JOB_CPUS")]
+    pub job_cpus: Option<f64>,
+    /// The most CPUs a job may ask for [default: the machine's CPUs].
+    #[arg(long, env = "RAILYARD__AGENT__MAX_JOB_CPUS")]
+    pub max_job_cpus: Option<f64>,
+    /// Memory of each `RUN` step of an env image build, below 2g [default: unlimited].
+    #[arg(long, env = "RAILYARD__AGENT__BUILD_MEMORY", value_parser = size)]
+    pub build_memory: Option<u64>,
+}
+
+/// A size as a pipeline writes it (`512m`, `4g`).
+fn size(text: &str) -> Result<u64, String> {
+    railyard_pipeline::parse_memory(text)
+}
+
+/// What each job may have on this machine: the operator's values, else a fair share of the
+/// engine's machine per slot (a job without `resources` could otherwise take it all).
+async fn allowance(
+    args: &JobLimits,
+    slots: u32,
+    docker: &railyard_docker::Docker,
+) -> anyhow::Result<railyard_runner::Allowance> {
+    let (cpus, memory) = docker.machine().await?;
+    let share = |total: u64| (total / u64::from(slots.max(1))).max(railyard_pipeline::MIN_MEMORY);
+    let max_memory = args.max_job_memory.or((memory > 0).then_some(memory));
+    let max_cpus = args.max_job_cpus.or(Some(cpus as f64));
+    let job_memory = args.job_memory.or((memory > 0).then(|| share(memory)));
+    let job_cpus = args
+        .job_cpus
+        .or(Some((cpus as f64 / f64::from(slots.max(1))).max(0.5)));
+    for (what, default, max) in [
+        (
+            "--job-memory",
+            job_memory.map(|m| m as f64),
+            max_memory.map(|m| m as f64),
+        ),
+        ("--job-cpus", job_cpus, max_cpus),
+    ] {
+        if let (Some(default), Some(max)) = (default, max)
+            && default > max
+        {
+            return Err(super::Expected::Input(format!(
+                "{what} is more than its maximum ({what} must be at most --max-{})",
+                what.trim_start_matches("--")
+            ))
+            .into());
+        }
+    }
+    Ok(railyard_runner::Allowance {
+        memory: job_memory,
+        max_memory,
+        cpus: job_cpus,
+        max_cpus,
+        // Not the job's share by default: bollard can pass a build limit below 2 GiB only,
+        // and a smaller one would break builds that fit the machine.
+        build_memory: args.build_memory,
+    })
 }
 
 pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> anyhow::Result<i32> {
@@ -66,6 +139,7 @@ pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> any
         return Err(super::Expected::Input(format!("--labels: {problem}")).into());
     }
     let docker = super::docker().await?;
+    let allowance = allowance(&args.limits, slots, &docker).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn({
         let shutdown = shutdown.clone();
@@ -102,6 +176,7 @@ pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> any
         labels,
         networks,
         clone_depth,
+        allowance,
     };
     match railyard_agent::run(config, docker, shutdown).await {
         Err(e) if e.is_unauthorized() => Err(super::Expected::Input(format!(

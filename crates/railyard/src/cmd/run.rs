@@ -86,6 +86,8 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         secrets,
         networks: g.network_pool,
         run_variables: project.run_variables(),
+        // A person's own machine: what the pipeline's `resources` ask, no default or maximum.
+        allowance: Default::default(),
     };
     let runner = tokio::spawn({
         let docker = docker.clone();

@@ -59,6 +59,7 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
         secrets: super::secrets(&pipeline)?,
         networks: g.network_pool,
         run_variables: project.run_variables(),
+        allowance: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

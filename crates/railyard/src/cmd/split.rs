@@ -50,6 +50,7 @@ pub async fn run(g: &Global, args: SplitArgs) -> anyhow::Result<i32> {
         secrets: vec![],
         networks: g.network_pool,
         run_variables: vec![],
+        allowance: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {
