@@ -9,6 +9,7 @@ use std::fmt;
 
 pub mod protocol;
 pub mod records;
+pub mod terminal;
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use railyard_agent::{AgentError, Client};
 use railyard_store::{JobStatus, RunDetail};
 use railyard_types::exit_codes;
 use railyard_types::protocol::path_segment;
+use railyard_types::terminal::{for_stdout, terminal_safe};
 
 use super::Expected;
 
@@ -29,7 +30,7 @@ pub async fn remote_logs(
                 path_segment(job)
             );
             let text = client.get_text(&path).await?;
-            print!("{text}");
+            print!("{}", for_stdout(&text));
             Ok(exit_codes::OK)
         }
         (None, true) => Err(Expected::Input(
@@ -51,8 +52,8 @@ pub async fn remote_logs(
                     Err(AgentError::Api { status: 404, .. }) => continue,
                     Err(e) => return Err(e.into()),
                 };
-                println!("==> {} <==", j.name);
-                print!("{text}");
+                println!("==> {} <==", terminal_safe(&j.name));
+                print!("{}", for_stdout(&text));
             }
             Ok(exit_codes::OK)
         }
@@ -99,7 +100,7 @@ async fn follow_job(server: &str, token: &str, run: &str, job: &str) -> anyhow::
                     _ => exit_codes::JOBS_FAILED,
                 });
             }
-            writeln!(out, "{}", event.data)?;
+            writeln!(out, "{}", for_stdout(&event.data))?;
             out.flush()?;
         }
     }

@@ -5,6 +5,7 @@ use super::Expected;
 use crate::cli::{Global, LogsArgs};
 use crate::project;
 use crate::report::recorder::ENV_LOG;
+use railyard_types::terminal::{for_stdout, terminal_safe};
 use std::io::Write;
 
 pub async fn run(g: &Global, args: LogsArgs) -> anyhow::Result<i32> {
@@ -56,7 +57,7 @@ pub async fn run(g: &Global, args: LogsArgs) -> anyhow::Result<i32> {
                 .into());
             }
             let bytes = store.read_log(&run_id, &job).await?;
-            let _ = out.write_all(&bytes);
+            write_log(&mut out, &bytes);
         }
         None => {
             let names = std::iter::once(ENV_LOG.to_string())
@@ -65,10 +66,20 @@ pub async fn run(g: &Global, args: LogsArgs) -> anyhow::Result<i32> {
                 let Ok(bytes) = store.read_log(&run_id, &name).await else {
                     continue;
                 };
-                let _ = writeln!(out, "==> {name} <==");
-                let _ = out.write_all(&bytes);
+                let _ = writeln!(out, "==> {} <==", terminal_safe(&name));
+                write_log(&mut out, &bytes);
             }
         }
     }
     Ok(0)
+}
+
+/// A stored log on standard output: its bytes as stored into a file or pipe; on a terminal,
+/// only its colours of its escape sequences (see [`for_stdout`]).
+fn write_log(out: &mut impl Write, bytes: &[u8]) {
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        let _ = out.write_all(for_stdout(&String::from_utf8_lossy(bytes)).as_bytes());
+    } else {
+        let _ = out.write_all(bytes);
+    }
 }

@@ -4,6 +4,7 @@
 mod advisories;
 mod common;
 mod envscan;
+mod escapes;
 mod history;
 mod run;
 mod sharding;
