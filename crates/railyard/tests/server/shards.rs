@@ -24,24 +24,6 @@ fn pipeline(mode: &str) -> String {
     )
 }
 
-/// Adds a file to the fleet's repository (committed and pushed).
-fn push_file(fleet: &Fleet, path: &str, contents: &str) {
-    let work = fleet.dir.path().join("work");
-    let file = work.join(path);
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(&file, contents).unwrap();
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "-qm", path]);
-    git(&work, &["push", "-q", "../repo.git", "main"]);
-}
-
-fn encoded(job: &str) -> String {
-    job.replace(' ', "%20")
-        .replace('[', "%5B")
-        .replace(']', "%5D")
-        .replace('/', "%2F")
-}
-
 /// Waits until the server lists `n` agents.
 fn wait_agents(fleet: &Fleet, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -61,7 +43,7 @@ fn wait_agents(fleet: &Fleet, n: usize) {
 
 /// Runs the job on two agents; returns, per shard, the ids its log says it ran.
 fn two_agents_run(mut fleet: Fleet, database: Option<&str>) -> Vec<Vec<String>> {
-    push_file(&fleet, "ci/fake-tests.sh", FAKE_TESTS);
+    fleet.push_file("ci/fake-tests.sh", FAKE_TESTS);
     fleet.agent("a1");
     fleet.agent("a2");
     wait_agents(&fleet, 2);
@@ -88,7 +70,10 @@ fn two_agents_run(mut fleet: Fleet, database: Option<&str>) -> Vec<Vec<String>> 
     }
     let mut ran = Vec::new();
     for (k, shard) in ["test [1/2]", "test [2/2]"].into_iter().enumerate() {
-        let (status, log) = fleet.get(&format!("/api/v1/runs/{run}/logs/{}", encoded(shard)));
+        let (status, log) = fleet.get(&format!(
+            "/api/v1/runs/{run}/logs/{}",
+            railyard_types::protocol::path_segment(shard)
+        ));
         assert_eq!(status, 200, "{log}");
         let mine: Vec<String> = log
             .lines()
@@ -152,7 +137,7 @@ fn static_mode_shards_run_the_same_plan_on_two_agents() {
 #[test]
 fn the_cli_reads_a_shards_log_by_name_and_every_shard_of_a_run() {
     let mut fleet = Fleet::start(&pipeline("static"));
-    push_file(&fleet, "ci/fake-tests.sh", FAKE_TESTS);
+    fleet.push_file("ci/fake-tests.sh", FAKE_TESTS);
     fleet.agent("a1");
     let run = trigger(&fleet);
     fleet.wait_success(&run, 240);
@@ -354,7 +339,10 @@ fn shard_protocol_with_simulated_agents() {
 
 /// The shard log's `ran` ids.
 fn ran_in(fleet: &Fleet, run: &str, shard: &str) -> Vec<String> {
-    let (_, log) = fleet.get(&format!("/api/v1/runs/{run}/logs/{}", encoded(shard)));
+    let (_, log) = fleet.get(&format!(
+        "/api/v1/runs/{run}/logs/{}",
+        railyard_types::protocol::path_segment(shard)
+    ));
     log.lines()
         .filter_map(|l| l.strip_prefix("ran "))
         .filter_map(|l| l.split_once(" on shard "))
@@ -368,7 +356,7 @@ fn ran_in(fleet: &Fleet, run: &str, shard: &str) -> Vec<String> {
 fn a_killed_agents_batch_goes_to_the_other_shard() {
     let slow = pipeline("queue").replace("SLEEP: \"0.1\"", "SLEEP: \"0.3\"");
     let mut fleet = Fleet::start(&slow);
-    push_file(&fleet, "ci/fake-tests.sh", FAKE_TESTS);
+    fleet.push_file("ci/fake-tests.sh", FAKE_TESTS);
     let first = fleet.agent("first");
     wait_agents(&fleet, 1);
     let run = trigger(&fleet);
@@ -396,7 +384,10 @@ fn a_killed_agents_batch_goes_to_the_other_shard() {
     all.dedup();
     let expected: Vec<String> = (10..30).map(|i| format!("t{i}")).collect();
     assert_eq!(all, expected, "every test ran");
-    let (_, log) = fleet.get(&format!("/api/v1/runs/{run}/logs/{}", encoded(killed)));
+    let (_, log) = fleet.get(&format!(
+        "/api/v1/runs/{run}/logs/{}",
+        railyard_types::protocol::path_segment(killed)
+    ));
     assert!(log.contains("[railyard: attempt 2"), "{log}");
     assert_nothing_left(&run);
 }
