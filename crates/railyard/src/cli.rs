@@ -7,30 +7,49 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "railyard", version, about, propagate_version = true)]
 pub struct Cli {
-    #[command(flatten)]
-    pub global: Global,
+    /// Run as if started in DIR.
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Options every command takes.
-#[derive(Debug, Args)]
+/// What a command was given of the options that only some commands take (`--file`,
+/// `--data-dir`, `--network-pool`): each command lists only its own in its help, where they
+/// were global and `railyard server --help` offered a pipeline file.
+#[derive(Debug, Clone)]
 pub struct Global {
-    /// Run as if started in DIR.
-    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
     pub directory: Option<PathBuf>,
-    /// The pipeline file [default: .railyard.yml in DIR or the nearest parent holding one].
-    #[arg(short, long, global = true, value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Where run history, logs and artifacts are kept [default: ~/.local/share/railyard].
+    pub data_dir: Option<PathBuf>,
+    pub network_pool: railyard_runner::NetworkPool,
+}
+
+/// `-f/--file`, for the commands that read the pipeline.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PipelineFile {
+    /// The pipeline file [default: .railyard.yml in DIR or the nearest parent holding one].
+    #[arg(short, long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `--data-dir`, for the commands that read or write the run history and scans. Global so
+/// that `railyard inventory who-has X --data-dir D` works as well as before the subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DataDir {
+    /// Where run history, logs, artifacts and scans are kept [default: ~/.local/share/railyard].
     #[arg(long, global = true, env = "RAILYARD_HOME", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Where each job's own network takes its addresses (`run`, `shell`, `split`, `agent`):
-    /// a subnet of /SIZE carved from BASE/PREFIX, or `docker` for the engine's default
-    /// pools (about 30 networks at once). Pick a range no network of this machine uses.
+}
+
+/// `--network-pool`, for the commands that start jobs.
+#[derive(Debug, Clone, Args)]
+pub struct Networks {
+    /// Where each job's own network takes its addresses: a subnet of /SIZE carved from
+    /// BASE/PREFIX, or `docker` for the engine's default pools (about 30 networks at once).
+    /// Pick a range no network of this machine uses.
     #[arg(
         long,
-        global = true,
         env = "RAILYARD_NETWORK_POOL",
         value_name = "BASE/PREFIX:SIZE",
         default_value = railyard_runner::networks::DEFAULT_POOL
@@ -38,14 +57,47 @@ pub struct Global {
     pub network_pool: railyard_runner::NetworkPool,
 }
 
+impl Cli {
+    /// The options the command was given, those it does not take left unset.
+    pub fn global(&self) -> Global {
+        let none = PipelineFile::default();
+        let (file, data, networks) = match &self.command {
+            Command::Run(a) => (&a.pipeline, Some(&a.data), Some(&a.networks)),
+            Command::Validate(p) | Command::Graph(p) => (p, None, None),
+            Command::Shell(a) => (&a.pipeline, Some(&a.data), Some(&a.networks)),
+            Command::Runs(a) => (&a.pipeline, Some(&a.data), None),
+            Command::Logs(a) => (&a.pipeline, Some(&a.data), None),
+            Command::Split(a) => (&a.pipeline, Some(&a.data), Some(&a.networks)),
+            Command::Tests(a) => (&a.pipeline, Some(&a.data), None),
+            Command::Scan(a) => (&none, Some(&a.data), None),
+            Command::Inventory(a) => (&none, Some(&a.data), None),
+            Command::Advisories(a) => (&none, Some(&a.data), None),
+            Command::Server(a) => (&none, Some(&a.data), None),
+            Command::Agent(a) => (&none, None, Some(&a.networks)),
+            Command::Clean(_)
+            | Command::Project(_)
+            | Command::Trigger(_)
+            | Command::Cancel(_)
+            | Command::Agents(_)
+            | Command::Token(_) => (&none, None, None),
+        };
+        Global {
+            directory: self.directory.clone(),
+            file: file.file.clone(),
+            data_dir: data.and_then(|d| d.data_dir.clone()),
+            network_pool: networks.map(|n| n.network_pool).unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the pipeline, or the named jobs and what they need.
     Run(RunArgs),
     /// Check the pipeline file and report every problem with its place.
-    Validate,
+    Validate(PipelineFile),
     /// Show the jobs as stages of the `needs` graph.
-    Graph,
+    Graph(PipelineFile),
     /// Open a shell in a job's environment, with its workspace and services up.
     Shell(ShellArgs),
     /// Remove containers, networks and volumes that crashed runs left behind.
@@ -90,6 +142,12 @@ pub struct SplitArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub pipeline: PipelineFile,
+    #[command(flatten)]
+    pub data: DataDir,
+    #[command(flatten)]
+    pub networks: Networks,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +158,10 @@ pub struct TestsArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub pipeline: PipelineFile,
+    #[command(flatten)]
+    pub data: DataDir,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +174,12 @@ pub struct RunArgs {
     /// Print events as JSON lines on stdout instead of the live display.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub pipeline: PipelineFile,
+    #[command(flatten)]
+    pub data: DataDir,
+    #[command(flatten)]
+    pub networks: Networks,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +189,12 @@ pub struct ShellArgs {
     /// Run this command instead of an interactive shell.
     #[arg(short, long, value_name = "COMMAND")]
     pub command: Option<String>,
+    #[command(flatten)]
+    pub pipeline: PipelineFile,
+    #[command(flatten)]
+    pub data: DataDir,
+    #[command(flatten)]
+    pub networks: Networks,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +220,10 @@ pub struct RunsArgs {
     pub project: Option<String>,
     #[command(flatten)]
     pub remote: crate::cmd::project::MaybeRemote,
+    #[command(flatten)]
+    pub pipeline: PipelineFile,
+    #[command(flatten)]
+    pub data: DataDir,
 }
 
 #[derive(Debug, Args)]
@@ -160,4 +238,8 @@ pub struct LogsArgs {
     pub follow: bool,
     #[command(flatten)]
     pub remote: crate::cmd::project::MaybeRemote,
+    #[command(flatten)]
+    pub pipeline: PipelineFile,
+    #[command(flatten)]
+    pub data: DataDir,
 }

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 pub struct AdvisoriesArgs {
     #[command(subcommand)]
     pub command: AdvisoriesCommand,
+    #[command(flatten)]
+    pub data: crate::cli::DataDir,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -206,9 +208,14 @@ pub async fn affected(g: &Global, args: AffectedArgs) -> anyhow::Result<i32> {
     let store = super::store(g).await?;
     let rows = match store.affected_by(&args.advisory).await {
         Ok(rows) => rows,
-        Err(e @ railyard_store::StoreError::NotFound { .. }) => {
-            let hint = "import it first with `railyard advisories import PATH`";
-            return Err(super::Expected::Input(format!("{e}: {hint}")).into());
+        // The store's own words ("no advisory with id or alias X is not in …") said it twice.
+        Err(railyard_store::StoreError::NotFound { location, .. }) => {
+            return Err(super::Expected::Input(format!(
+                "no advisory with id or alias `{}` in {location}: import it first with \
+                 `railyard advisories import PATH`",
+                args.advisory
+            ))
+            .into());
         }
         Err(e) => return Err(e.into()),
     };
@@ -220,40 +227,66 @@ pub async fn affected(g: &Global, args: AffectedArgs) -> anyhow::Result<i32> {
         println!("no stored image is hit by {}", args.advisory);
         return Ok(0);
     }
+    // One advisory (the usual case, an alias included) is said once above the table rather
+    // than on every row: the table then fits a terminal.
+    use crate::report::plural;
+    let mut advisories: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.advisory_id.as_str(), r.severity.as_str()))
+        .collect();
+    advisories.sort();
+    advisories.dedup();
+    let (hits, by_project) = super::inventory::summary(
+        rows.iter()
+            .map(|r| (r.project.as_str(), r.image_id.as_str())),
+    );
+    let one = match advisories.as_slice() {
+        [(id, severity)] => Some(format!("{id} ({severity}) hits {hits}")),
+        _ => None,
+    };
+    let heading = match &one {
+        Some(line) if args.advisory == advisories[0].0 => line.clone(),
+        Some(line) => format!("{}: {line}", args.advisory),
+        None => format!(
+            "{}: {} hit {hits}",
+            args.advisory,
+            plural(advisories.len(), "advisory", "advisories")
+        ),
+    };
+    println!("{heading}");
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
-    table.set_header([
-        "project",
-        "image",
-        "layer",
-        "instruction",
-        "package",
-        "version",
-        "fixed in",
-        "advisory",
-    ]);
-    for r in &rows {
-        table.add_row([
-            if r.project.is_empty() {
-                "-".to_string()
-            } else {
-                r.project.clone()
-            },
-            r.image.clone(),
-            format!("{} {}", r.layer_index, short_digest(&r.layer_diff_id)),
-            super::scan::clip(r.instruction.as_deref().unwrap_or(""), 50),
-            format!("{} ({})", r.package, r.ecosystem),
-            r.version.clone(),
-            r.fixed.clone().unwrap_or_default(),
-            format!("{} ({})", r.advisory_id, r.severity),
-        ]);
+    let mut header = vec!["image", "package", "version", "fixed in", "layer"];
+    if one.is_none() {
+        header.insert(4, "advisory");
     }
+    if by_project {
+        header.insert(0, "project");
+    }
+    table.set_header(header);
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                super::inventory::image_cell(&r.image, &r.image_id),
+                format!("{} ({})", r.package, r.ecosystem),
+                r.version.clone(),
+                r.fixed.clone().unwrap_or_default(),
+                super::inventory::layer_cell(r.layer_index, r.instruction.as_deref()),
+            ];
+            if one.is_none() {
+                row.insert(4, format!("{} ({})", r.advisory_id, r.severity));
+            }
+            if by_project {
+                row.insert(0, super::inventory::project_cell(&r.project));
+            }
+            row
+        })
+        .collect();
+    let cut = crate::report::add_rows_fitted(&mut table, rows);
     println!("{table}");
+    if cut {
+        println!("instructions cut to fit: whole with --json");
+    }
     Ok(0)
-}
-
-/// `sha256:0123456789ab…` → `0123456789ab`.
-fn short_digest(d: &str) -> &str {
-    let hex = d.strip_prefix("sha256:").unwrap_or(d);
-    &hex[..hex.len().min(12)]
 }

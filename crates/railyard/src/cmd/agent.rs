@@ -31,6 +31,8 @@ pub struct AgentArgs {
     pub clone_depth: Option<u32>,
     #[command(flatten)]
     pub limits: JobLimits,
+    #[command(flatten)]
+    pub networks: crate::cli::Networks,
 }
 
 /// What each job may have on this machine (defaults for what a pipeline leaves unset, and

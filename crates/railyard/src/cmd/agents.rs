@@ -15,7 +15,7 @@ pub struct AgentsArgs {
 }
 
 pub async fn run(args: AgentsArgs) -> anyhow::Result<i32> {
-    let agents: Vec<AgentInfo> = args.remote.client().get("/api/v1/agents").await?;
+    let agents: Vec<AgentInfo> = args.remote.client()?.get("/api/v1/agents").await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&agents)?);
         return Ok(0);

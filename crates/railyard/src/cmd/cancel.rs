@@ -20,7 +20,7 @@ pub struct CancelArgs {
 pub async fn run(args: CancelArgs) -> anyhow::Result<i32> {
     let answer = args
         .remote
-        .client()
+        .client()?
         .post(
             &format!("/api/v1/runs/{}/cancel", path_segment(&args.run)),
             &(),

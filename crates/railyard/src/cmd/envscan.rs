@@ -17,6 +17,26 @@ pub struct EnvScan {
     pub ignore_file: PathBuf,
 }
 
+impl EnvScan {
+    /// The name the scan is filed under in the inventory: the image the pipeline names, or a
+    /// built env image's tag `railyard-env:<key>` (scanned by ID, it was filed as a bare
+    /// `sha256:…` that `who-has` and `affected` then showed).
+    async fn image_name(&self, image_id: &str, env: &EnvSpec) -> String {
+        match &env.source {
+            EnvSource::Image(name) => name.clone(),
+            EnvSource::Build(_) => match self.docker.image(image_id).await {
+                Ok(Some(info)) => info
+                    .labels
+                    .get(railyard_types::labels::ENV_KEY)
+                    .filter(|key| key.len() >= 24)
+                    .map(|key| railyard_runner::env_image::tag_for(key))
+                    .unwrap_or_else(|| image_id.to_string()),
+                _ => image_id.to_string(),
+            },
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl railyard_runner::EnvCheck for EnvScan {
     async fn check(&self, image_id: &str, env: &EnvSpec) -> Result<Vec<String>, String> {
@@ -32,9 +52,10 @@ impl railyard_runner::EnvCheck for EnvScan {
         if matches!(env.source, EnvSource::Image(_)) && fail_on.is_none() {
             return Ok(vec![]);
         }
-        let inv = railyard_scan::scan_image(self.docker.client(), image_id, &self.store)
+        let mut inv = railyard_scan::scan_image(self.docker.client(), image_id, &self.store)
             .await
             .map_err(|e| format!("scanning the env image failed: {e}"))?;
+        inv.reference = self.image_name(image_id, env).await;
         let scan_id = self
             .store
             .save_scan(&self.project, Some(&self.run_id), &inv, super::now_ms())

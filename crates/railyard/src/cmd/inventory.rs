@@ -14,6 +14,8 @@ use std::cmp::Ordering;
 pub struct InventoryArgs {
     #[command(subcommand)]
     pub command: InventoryCommand,
+    #[command(flatten)]
+    pub data: crate::cli::DataDir,
 }
 
 /// Questions over every stored scan.
@@ -63,40 +65,101 @@ async fn who_has(g: &crate::cli::Global, args: WhoHasArgs) -> Result<i32> {
     } else if hits.is_empty() {
         println!("no stored scan holds {}", args.package);
     } else {
-        use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-        let mut t = Table::new();
-        t.load_style(UTF8_FULL_CONDENSED);
-        t.set_content_arrangement(ContentArrangement::Dynamic);
-        t.set_header(vec![
-            "PROJECT",
-            "IMAGE",
-            "PACKAGE",
-            "VERSION",
-            "LAYER",
-            "INSTRUCTION",
-        ]);
-        for h in &hits {
-            let hex = h.image_id.trim_start_matches("sha256:");
-            t.add_row(vec![
-                if h.project.is_empty() {
-                    "-".to_string()
-                } else {
-                    h.project.clone()
-                },
-                format!("{} ({})", h.reference, &hex[..hex.len().min(12)]),
-                format!("{} ({})", h.name, h.ecosystem),
-                h.version.clone(),
-                h.layer_index.to_string(),
-                super::scan::clip(h.instruction.as_deref().unwrap_or("-"), 50),
-            ]);
+        let (hits_line, by_project) = summary(
+            hits.iter()
+                .map(|h| (h.project.as_str(), h.image_id.as_str())),
+        );
+        println!("{}: {hits_line}", args.package);
+        let mut t = comfy_table::Table::new();
+        t.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
+        let mut header = vec!["image", "package", "version", "layer"];
+        if by_project {
+            header.insert(0, "project");
         }
+        t.set_header(header);
+        let rows = hits
+            .iter()
+            .map(|h| {
+                let mut row = vec![
+                    image_cell(&h.reference, &h.image_id),
+                    format!("{} ({})", h.name, h.ecosystem),
+                    h.version.clone(),
+                    layer_cell(h.layer_index, h.instruction.as_deref()),
+                ];
+                if by_project {
+                    row.insert(0, project_cell(&h.project));
+                }
+                row
+            })
+            .collect();
+        let cut = crate::report::add_rows_fitted(&mut t, rows);
         println!("{t}");
+        if cut {
+            println!("instructions cut to fit: whole with --json");
+        }
     }
     Ok(if hits.is_empty() && args.fail_if_none {
         exit_codes::JOBS_FAILED
     } else {
         exit_codes::OK
     })
+}
+
+/// What `who-has` and `affected` say above their table: how many packages in how many
+/// images, and the project when they all belong to one; then the table has no project
+/// column (with env images named `railyard-env:<key>`, it did not fit 100 columns). Returns
+/// the words and whether the table needs a project column. `rows`: (project, image ID).
+pub(crate) fn summary<'a>(rows: impl Iterator<Item = (&'a str, &'a str)>) -> (String, bool) {
+    use crate::report::plural;
+    let (mut projects, mut images, mut n) = (Vec::new(), Vec::new(), 0);
+    for (project, image) in rows {
+        projects.push(project);
+        images.push(image);
+        n += 1;
+    }
+    projects.sort_unstable();
+    projects.dedup();
+    images.sort_unstable();
+    images.dedup();
+    let mut line = format!(
+        "{} in {}",
+        plural(n, "package", "packages"),
+        plural(images.len(), "image", "images")
+    );
+    match projects.as_slice() {
+        [""] => {}
+        [one] => line.push_str(&format!(" of {one}")),
+        many => line.push_str(&format!(" of {} projects", many.len())),
+    }
+    (line, projects.len() > 1)
+}
+
+/// A stored scan's project, `-` for none.
+pub(crate) fn project_cell(project: &str) -> String {
+    if project.is_empty() {
+        "-".into()
+    } else {
+        project.into()
+    }
+}
+
+/// A stored scan's image by its name: the reference scanned, or the short ID of an image
+/// scanned by ID (pipelines did so before their scans were named after the env image).
+pub(crate) fn image_cell(reference: &str, image_id: &str) -> String {
+    if reference.starts_with("sha256:") || reference == image_id || reference.is_empty() {
+        let hex = image_id.trim_start_matches("sha256:");
+        hex[..hex.len().min(12)].to_string()
+    } else {
+        reference.to_string()
+    }
+}
+
+/// The layer that put a package there: its index and Dockerfile instruction.
+pub(crate) fn layer_cell(index: i64, instruction: Option<&str>) -> String {
+    match instruction {
+        Some(i) => format!("{index} {}", super::scan::clip(i, 50)),
+        None => index.to_string(),
+    }
 }
 
 /// `NAME`, `NAME@VERSION` or `NAME@RANGE`: the name and the range's comparisons.

@@ -45,11 +45,11 @@ impl Expected {
 
 /// Runs the command; returns the process exit code.
 pub async fn dispatch(cli: Cli) -> i32 {
-    let g = &cli.global;
+    let g = &cli.global();
     let result = match cli.command {
         Command::Run(args) => run::run(g, args).await,
-        Command::Validate => validate::run(g).await,
-        Command::Graph => graph::run(g).await,
+        Command::Validate(_) => validate::run(g).await,
+        Command::Graph(_) => graph::run(g).await,
         Command::Shell(args) => shell::run(g, args).await,
         Command::Clean(args) => clean::run(args).await,
         Command::Runs(args) => runs::run(g, args).await,

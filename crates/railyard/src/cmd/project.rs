@@ -5,20 +5,33 @@ use railyard_agent::Client;
 use railyard_server::protocol::{NewProject, Project, ProjectShare, RemoveProject, RemovedProject};
 use railyard_types::protocol::path_segment;
 
-/// Where the server is and the admin token.
+/// Where the server is and the admin token. Both are needed, but checked here rather than
+/// by clap, whose usage line showed them as required when the environment set them.
 #[derive(Debug, Args)]
 pub struct Remote {
-    /// The server, `http://host:port`.
+    /// The server, `http://host:port` (needed: here or from the environment).
     #[arg(long, env = "RAILYARD_SERVER")]
-    pub server: String,
-    /// The admin token.
+    pub server: Option<String>,
+    /// The admin token (needed: here or from the environment).
     #[arg(long, env = "RAILYARD_TOKEN", hide_env_values = true)]
-    pub token: String,
+    pub token: Option<String>,
 }
 
 impl Remote {
-    pub fn client(&self) -> Client {
-        Client::new(&self.server, &self.token)
+    /// The server's client; an input error saying what to pass when either is missing.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+        let server = given(&self.server).ok_or_else(|| {
+            super::Expected::Input(
+                "no server given: pass --server http://host:port or set RAILYARD_SERVER".into(),
+            )
+        })?;
+        let token = given(&self.token).ok_or_else(|| {
+            super::Expected::Input(format!(
+                "no token given for {server}: pass --token or set RAILYARD_TOKEN"
+            ))
+        })?;
+        Ok(Client::new(&server, &token))
     }
 }
 
@@ -139,7 +152,7 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
                 webhook_secret,
                 share: share.share(),
             };
-            let project: Option<Project> = remote.client().post("/api/v1/projects", &body).await?;
+            let project: Option<Project> = remote.client()?.post("/api/v1/projects", &body).await?;
             if let Some(p) = project {
                 println!("added project {} ({})", p.name, p.repo_url);
             }
@@ -150,7 +163,7 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
             remote,
         } => {
             let path = format!("/api/v1/projects/{}", path_segment(&name));
-            let project: Option<Project> = remote.client().patch(&path, &share.share()).await?;
+            let project: Option<Project> = remote.client()?.patch(&path, &share.share()).await?;
             if let Some(p) = project {
                 println!("{}: weight {}, {}", p.name, p.weight, cap(p.max_running));
             }
@@ -162,7 +175,7 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
         } => {
             let path = format!("/api/v1/projects/{}/remove", path_segment(&name));
             let removed: Option<RemovedProject> = remote
-                .client()
+                .client()?
                 .post(&path, &RemoveProject { force })
                 .await?;
             if let Some(r) = removed {
@@ -178,18 +191,28 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
             }
         }
         ProjectCommand::List { json, remote } => {
-            let projects: Vec<Project> = remote.client().get("/api/v1/projects").await?;
+            let projects: Vec<Project> = remote.client()?.get("/api/v1/projects").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&projects)?);
+            } else if projects.is_empty() {
+                println!("no projects yet: add one with `railyard project add NAME --repo URL`");
             } else {
-                for p in projects {
-                    println!(
-                        "{}\t{}\tweight {}, {}",
-                        p.name,
-                        p.repo_url,
-                        p.weight,
-                        cap(p.max_running)
-                    );
+                // A table like the CLI's other lists (it printed tab-separated lines); the
+                // URL, the longest, last so that it is what a narrow terminal cuts.
+                let mut table = comfy_table::Table::new();
+                table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
+                table.set_header(["name", "share", "repository"]);
+                let rows = projects
+                    .into_iter()
+                    .map(|p| {
+                        let share = format!("weight {}, {}", p.weight, cap(p.max_running));
+                        vec![p.name, share, p.repo_url]
+                    })
+                    .collect();
+                if crate::report::add_rows_fitted(&mut table, rows) {
+                    println!("{table}\nrepositories cut to fit: whole with --json");
+                } else {
+                    println!("{table}");
                 }
             }
         }

@@ -59,7 +59,7 @@ pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
 
 /// One run: a line for the run, then a table of its jobs with their time and what stands out
 /// (why a queued job waits, why a job failed).
-fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
+pub(crate) fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
     if json {
         println!("{}", serde_json::to_string_pretty(detail)?);
         return Ok(0);
@@ -90,7 +90,8 @@ fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
             .map(|w| format!("waiting: {w}"))
             .or_else(|| j.error.clone())
             .unwrap_or_default();
-        rows.push(vec![j.name.clone(), j.status.to_string(), time, note]);
+        let status = crate::report::status(j.status).to_string();
+        rows.push(vec![j.name.clone(), status, time, note]);
     }
     let cut = crate::report::add_rows_fitted(&mut table, rows);
     println!("{table}");

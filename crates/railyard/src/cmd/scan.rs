@@ -52,6 +52,8 @@ pub struct ScanArgs {
     /// `--fail-on` and the ignore file, applied to the advisories the store knows.
     #[command(flatten)]
     pub policy: super::advisories::PolicyArgs,
+    #[command(flatten)]
+    pub data: crate::cli::DataDir,
 }
 
 /// Runs `railyard scan`; returns the exit code.
@@ -104,7 +106,8 @@ pub async fn run(g: &crate::cli::Global, args: ScanArgs) -> Result<i32> {
         (None, _) => Vec::new(),
     };
     let outcome = args.policy.evaluate(findings)?;
-    let text = render(&inv, args.format, args.all, &outcome.findings)?;
+    let fit = args.output.is_none();
+    let text = render(&inv, args.format, args.all, fit, &outcome.findings)?;
     match &args.output {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
@@ -137,11 +140,13 @@ pub async fn run(g: &crate::cli::Global, args: ScanArgs) -> Result<i32> {
 }
 
 /// The inventory in `format`. JSON carries the findings with their policy status too, so a
-/// script sees what `--fail-on` judged without a second command.
+/// script sees what `--fail-on` judged without a second command. `fit`: a table goes to
+/// stdout, cut to the terminal's width when it is one (never in a file).
 pub fn render(
     inv: &ImageInventory,
     format: Format,
     all: bool,
+    fit: bool,
     findings: &[railyard_advisory::policy::Judged],
 ) -> Result<String> {
     #[derive(serde::Serialize)]
@@ -154,7 +159,7 @@ pub fn render(
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     Ok(match format {
-        Format::Table => table(inv, all),
+        Format::Table => table(inv, all, fit),
         Format::Json => {
             serde_json::to_string_pretty(&WithFindings {
                 inventory: inv,
@@ -186,8 +191,10 @@ pub(crate) fn clip(s: &str, n: usize) -> String {
     }
 }
 
-fn table(inv: &ImageInventory, all: bool) -> String {
-    use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+/// The layers, then the packages, as the CLI's other tables: cut to fit a terminal.
+fn table(inv: &ImageInventory, all: bool, fit: bool) -> String {
+    use crate::report::{add_rows_fitted, plural};
+    use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
     let mut out = String::new();
     let distro = inv
         .distro
@@ -204,11 +211,11 @@ fn table(inv: &ImageInventory, all: bool) -> String {
         .filter(|p| all || !p.owned_by_os)
         .collect();
     out.push_str(&format!(
-        "{} ({})\n{distro}, {} layers, {} packages{}\n\n",
+        "{} ({})\n{distro}, {}, {}{}\n\n",
         inv.reference,
         short(&inv.image_id),
-        inv.layers.len(),
-        inv.packages.len(),
+        plural(inv.layers.len(), "layer", "layers"),
+        plural(inv.packages.len(), "package", "packages"),
         if shown.len() < inv.packages.len() {
             format!(
                 " ({} installed by OS packages hidden; --all shows them)",
@@ -218,40 +225,56 @@ fn table(inv: &ImageInventory, all: bool) -> String {
             String::new()
         }
     ));
-    let mut layers = Table::new();
-    layers.load_style(UTF8_FULL_CONDENSED);
-    layers.set_content_arrangement(ContentArrangement::Dynamic);
-    layers.set_header(vec!["LAYER", "DIFF ID", "SIZE", "PACKAGES", "INSTRUCTION"]);
-    for l in &inv.layers {
-        let n = shown.iter().filter(|p| p.layer.index == l.index).count();
-        layers.add_row(vec![
-            l.index.to_string(),
-            short(&l.diff_id).to_string(),
-            human(l.size),
-            n.to_string(),
-            clip(l.instruction.as_deref().unwrap_or("-"), 70),
-        ]);
-    }
+    let new_table = || {
+        let mut t = Table::new();
+        t.load_style(UTF8_BORDERS_ONLY);
+        if !fit {
+            t.force_no_tty();
+        }
+        t
+    };
+    let mut layers = new_table();
+    layers.set_header(vec!["layer", "diff id", "size", "packages", "instruction"]);
+    let rows = inv
+        .layers
+        .iter()
+        .map(|l| {
+            let n = shown.iter().filter(|p| p.layer.index == l.index).count();
+            vec![
+                l.index.to_string(),
+                short(&l.diff_id).to_string(),
+                human(l.size),
+                n.to_string(),
+                clip(l.instruction.as_deref().unwrap_or("-"), 70),
+            ]
+        })
+        .collect();
+    let mut cut = add_rows_fitted(&mut layers, rows);
     out.push_str(&layers.to_string());
     out.push_str("\n\n");
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    t.set_content_arrangement(ContentArrangement::Dynamic);
+    let mut t = new_table();
     t.set_header(vec![
-        "NAME", "VERSION", "TYPE", "LAYER", "LICENSE", "LOCATION",
+        "name", "version", "type", "layer", "location", "license",
     ]);
-    for p in shown {
-        t.add_row(vec![
-            p.name.clone(),
-            p.version.clone(),
-            p.ecosystem.to_string(),
-            p.layer.index.to_string(),
-            clip(p.license.as_deref().unwrap_or("-"), 24),
-            clip(&p.location, 60),
-        ]);
-    }
+    let rows = shown
+        .iter()
+        .map(|p| {
+            vec![
+                p.name.clone(),
+                p.version.clone(),
+                p.ecosystem.to_string(),
+                p.layer.index.to_string(),
+                clip(&p.location, 60),
+                clip(p.license.as_deref().unwrap_or("-"), 24),
+            ]
+        })
+        .collect();
+    cut |= add_rows_fitted(&mut t, rows);
     out.push_str(&t.to_string());
     out.push('\n');
+    if cut {
+        out.push_str("cut to fit: `-o json` has every instruction and licence whole\n");
+    }
     out
 }
 

@@ -35,6 +35,8 @@ pub struct ServerArgs {
     /// [default: 3].
     #[arg(long, env = "RAILYARD__SERVER__MAX_ATTEMPTS")]
     pub max_attempts: Option<i64>,
+    #[command(flatten)]
+    pub data: crate::cli::DataDir,
 }
 
 pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32> {

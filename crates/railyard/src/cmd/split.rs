@@ -64,8 +64,14 @@ pub async fn run(g: &Global, args: SplitArgs) -> anyhow::Result<i32> {
     drop(tx);
     let _ = printer.await;
     let (ids, plan) = planned?;
+    let queue = pipeline.jobs[&job]
+        .tests
+        .as_ref()
+        .is_some_and(|t| t.mode == railyard_pipeline::SplitMode::Queue);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else if queue {
+        print!("{}", explain_queue(&job, ids.len(), &plan));
     } else {
         println!(
             "job `{job}`: {} tests over {} shard(s)",
@@ -75,4 +81,37 @@ pub async fn run(g: &Global, args: SplitArgs) -> anyhow::Result<i32> {
         print!("{}", plan.explain());
     }
     Ok(0)
+}
+
+/// What `--explain` says of a queue-mode job: the work the queue hands out, and no plan
+/// per shard (it printed a static plan, which is not what such a job's run does).
+fn explain_queue(job: &str, tests: usize, plan: &railyard_split::Plan) -> String {
+    use railyard_split::duration;
+    let mut out = format!(
+        "job `{job}`: {} over {} shard(s) through a queue (`mode: queue`)\n\
+         no plan per shard: each shard takes batches of the longest tests left, smaller as the\n\
+         queue empties, until none is left; which shard runs which test is settled as they run\n",
+        crate::report::plural(tests, "test", "tests"),
+        plan.shards.len(),
+    );
+    if tests > 0 && plan.estimated == tests {
+        out.push_str(
+            "no test has a timing yet: the queue hands them out by count (a run of the job \
+             measures them)\n",
+        );
+        return out;
+    }
+    out.push_str(&format!(
+        "predicted work {} in all: {} a shard at best (the longest test {})\n",
+        duration(plan.total_secs()),
+        duration(plan.ideal_secs()),
+        duration(plan.longest_secs),
+    ));
+    if plan.estimated > 0 {
+        out.push_str(&format!(
+            "{} without a timing yet, estimated at the median known time\n",
+            crate::report::plural(plan.estimated, "test", "tests")
+        ));
+    }
+    out
 }

@@ -46,7 +46,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
     match args.command {
         TokenCommand::Create { name, role, remote } => {
             let created: Option<CreatedToken> = remote
-                .client()
+                .client()?
                 .post("/api/v1/tokens", &NewToken { name, role })
                 .await?;
             let created = created.ok_or_else(|| anyhow::anyhow!("the server made no token"))?;
@@ -57,27 +57,35 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
             println!("{}", created.token);
         }
         TokenCommand::List { json, remote } => {
-            let tokens: Vec<TokenInfo> = remote.client().get("/api/v1/tokens").await?;
+            let tokens: Vec<TokenInfo> = remote.client()?.get("/api/v1/tokens").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else if tokens.is_empty() {
+                println!(
+                    "no stored tokens yet: make one with `railyard token create NAME --role agent`"
+                );
             } else {
-                for t in tokens {
-                    let state = match t.revoked_at {
-                        Some(at) => format!("revoked {}", super::runs::local_time(at)),
-                        None => "live".into(),
-                    };
-                    println!(
-                        "{}\t{}\t{}\t{state}",
-                        t.name,
-                        t.role,
-                        super::runs::local_time(t.created_at)
-                    );
-                }
+                // A table like the CLI's other lists (it printed tab-separated lines).
+                let mut table = comfy_table::Table::new();
+                table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
+                table.set_header(["name", "role", "created", "state"]);
+                let rows = tokens
+                    .into_iter()
+                    .map(|t| {
+                        let state = match t.revoked_at {
+                            Some(at) => format!("revoked {}", super::runs::local_time(at)),
+                            None => "live".into(),
+                        };
+                        vec![t.name, t.role, super::runs::local_time(t.created_at), state]
+                    })
+                    .collect();
+                crate::report::add_rows_fitted(&mut table, rows);
+                println!("{table}");
             }
         }
         TokenCommand::Revoke { name, remote } => {
             let _: Option<serde_json::Value> = remote
-                .client()
+                .client()?
                 .post(
                     &format!("/api/v1/tokens/{}/revoke", path_segment(&name)),
                     &(),

@@ -26,7 +26,7 @@ pub struct TriggerArgs {
 }
 
 pub async fn run(args: TriggerArgs) -> anyhow::Result<i32> {
-    let client = args.remote.client();
+    let client = args.remote.client()?;
     let path = format!("/api/v1/projects/{}/trigger", path_segment(&args.project));
     let triggered: Triggered = client
         .post(
@@ -66,10 +66,8 @@ pub async fn run(args: TriggerArgs) -> anyhow::Result<i32> {
     if args.json {
         println!("{}", serde_json::to_string(&detail)?);
     } else {
-        for job in &detail.jobs {
-            println!("{}\t{}", job.name, job.status.as_str());
-        }
-        println!("run #{} {}", detail.run.number, detail.run.status.as_str());
+        // As `railyard runs RUN` shows it (it printed tab-separated lines).
+        super::runs::show(&detail, false)?;
     }
     Ok(match detail.run.status {
         RunStatus::Success => exit_codes::OK,

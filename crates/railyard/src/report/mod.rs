@@ -11,19 +11,35 @@ pub fn duration(ms: u64) -> String {
     railyard_split::duration(ms as f64 / 1000.0)
 }
 
+/// `1 layer`, `2 layers`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A job status as people read it: the store's and JSON's `failed_allowed` and `timed_out`
+/// are `failed (allowed)` and `timed out`.
+pub fn status(status: railyard_types::JobStatus) -> &'static str {
+    match status {
+        railyard_types::JobStatus::FailedAllowed => "failed (allowed)",
+        railyard_types::JobStatus::TimedOut => "timed out",
+        other => other.as_str(),
+    }
+}
+
 /// Adds `rows` to `table` with their last cell cut (ending in `…`) so that the table fits
 /// the terminal: a failed job's note names its failing tests and made tables hundreds of
-/// columns wide. Returns whether a cell was cut. Off a terminal (a pipe, a file) comfy-table
-/// knows no width and nothing is cut.
+/// columns wide. A last cell of several lines (a build's error with its output) keeps its
+/// first. Should the other columns still not fit, comfy-table wraps them. Returns whether a
+/// cell was cut. Off a terminal (a pipe, a file) comfy-table knows no width and nothing is
+/// cut.
 pub fn add_rows_fitted(table: &mut comfy_table::Table, rows: Vec<Vec<String>>) -> bool {
-    /// A cell is never cut shorter than this, however narrow the terminal.
-    const MIN_CHARS: usize = 20;
     let Some(width) = table.width() else {
         for row in rows {
             table.add_row(row);
         }
         return false;
     };
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     // The table with the last cells empty: what it leaves of the width is theirs.
     let mut bare = table.clone();
     for row in &rows {
@@ -39,16 +55,22 @@ pub fn add_rows_fitted(table: &mut comfy_table::Table, rows: Vec<Vec<String>>) -
         .last()
         .copied()
         .unwrap_or(0);
+    // Never narrower than the column's header, which holds it that wide anyway; below that
+    // the other columns are too wide for the terminal and comfy-table wraps them.
     let room = (usize::from(width) + usize::from(header))
         .saturating_sub(used)
-        .max(MIN_CHARS);
+        .max(usize::from(header).max(2));
     let mut cut = false;
     for mut row in rows {
-        if let Some(last) = row.last_mut()
-            && last.chars().count() > room
-        {
-            *last = crate::cmd::scan::clip(last, room);
-            cut = true;
+        if let Some(last) = row.last_mut() {
+            if let Some((first, _)) = last.split_once('\n') {
+                *last = format!("{} …", first.trim_end());
+                cut = true;
+            }
+            if last.chars().count() > room {
+                *last = crate::cmd::scan::clip(last, room);
+                cut = true;
+            }
         }
         table.add_row(row);
     }
@@ -94,5 +116,42 @@ mod tests {
         table.set_width(60);
         let rows = vec![vec!["build".to_string(), "short".to_string()]];
         assert!(!super::add_rows_fitted(&mut table, rows));
+    }
+
+    /// A build's error holds the failing step's output: the summary keeps its first line.
+    /// Columns too wide for what is left are wrapped rather than drawn past the width.
+    #[test]
+    fn a_cell_of_several_lines_keeps_its_first_and_wide_columns_wrap() {
+        let mut table = comfy_table::Table::new();
+        table.set_header(["job", "detail"]);
+        table.set_width(60);
+        let rows = vec![vec![
+            "build".to_string(),
+            "step 2 failed\noutput of that step:\n  boom".to_string(),
+        ]];
+        assert!(super::add_rows_fitted(&mut table, rows));
+        let text = table.to_string();
+        assert!(
+            text.contains("step 2 failed …") && !text.contains("boom"),
+            "{text}"
+        );
+
+        let mut table = comfy_table::Table::new();
+        table.set_header(["project", "image", "note"]);
+        table.set_width(40);
+        let rows = vec![vec!["p".repeat(30), "i".repeat(30), "n".repeat(30)]];
+        assert!(super::add_rows_fitted(&mut table, rows));
+        let text = table.to_string();
+        assert!(text.lines().all(|l| l.chars().count() <= 40), "{text}");
+    }
+
+    #[test]
+    fn counts_and_statuses_read_as_words() {
+        use railyard_types::JobStatus;
+        assert_eq!(super::plural(1, "layer", "layers"), "1 layer");
+        assert_eq!(super::plural(0, "layer", "layers"), "0 layers");
+        assert_eq!(super::status(JobStatus::FailedAllowed), "failed (allowed)");
+        assert_eq!(super::status(JobStatus::TimedOut), "timed out");
+        assert_eq!(super::status(JobStatus::Success), "success");
     }
 }

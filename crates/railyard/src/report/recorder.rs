@@ -140,7 +140,7 @@ impl Recorder {
                 self.store
                     .job_finished(&run, job, *status, at, error.as_deref())
                     .await?;
-                let mut line = format!("railyard: job {status}");
+                let mut line = format!("railyard: job {}", super::status(*status));
                 if let Some(e) = error {
                     line.push_str(&format!(": {e}"));
                 }

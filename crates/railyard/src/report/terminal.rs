@@ -34,8 +34,15 @@ pub struct Terminal {
     colors: HashMap<String, AnsiColor>,
     /// (job, shard, tests, predicted, actual) of every sharded test run.
     shards: Vec<(String, u32, usize, Option<f64>, f64)>,
-    /// (seconds, id) of every test that ran.
-    slowest: Vec<(f64, String)>,
+    /// Each test that ran, with its longest time (a retried test ran twice and was listed
+    /// twice among the slowest).
+    slowest: HashMap<String, f64>,
+    /// Errors already printed in full, with the first job that had each: the other jobs of
+    /// an env that failed to build say so instead of repeating a long message.
+    errors: HashMap<String, String>,
+    /// The last line each env printed: a refused env image's reason, which every job of the
+    /// run then carries as its error.
+    env_last: HashMap<String, String>,
     /// Tests that passed only on a retry.
     flaky: Vec<String>,
     /// Whether the project had measured test timings when the run started: without, a
@@ -70,7 +77,9 @@ impl Terminal {
                 .map(|(i, (j, _))| (j.clone(), JOB_COLORS[i % JOB_COLORS.len()]))
                 .collect(),
             shards: Vec::new(),
-            slowest: Vec::new(),
+            slowest: HashMap::new(),
+            errors: HashMap::new(),
+            env_last: HashMap::new(),
             flaky: Vec::new(),
             timings,
         }
@@ -86,7 +95,11 @@ impl Terminal {
 
     fn job_tag(&self, job: &str) -> String {
         let color = self.colors.get(job).copied().unwrap_or(AnsiColor::Cyan);
-        let tag = format!("{job:>width$}", width = self.width);
+        let tag = format!(
+            "{:>width$}",
+            short_name(job, self.width),
+            width = self.width
+        );
         self.paint(Style::new().fg_color(Some(color.into())), &tag)
     }
 
@@ -147,6 +160,7 @@ impl Terminal {
                     bar.set_message("building");
                 }
                 self.print(self.paint(dim, &format!("  {line}")));
+                self.env_last.insert(env.clone(), line.clone());
             }
             Event::EnvReady {
                 env,
@@ -249,12 +263,29 @@ impl Terminal {
                 self.drop_bar(job);
                 self.durations.insert(job.clone(), *duration_ms);
                 let (mark, style) = status_mark(*status);
-                let mut text = format!("{} {job} {status}", self.paint(style, mark));
+                let mut text = format!(
+                    "{} {job} {}",
+                    self.paint(style, mark),
+                    super::status(*status)
+                );
                 if *duration_ms > 0 {
                     text.push_str(&format!(" in {}", super::duration(*duration_ms)));
                 }
                 if let Some(e) = error {
-                    text.push_str(&format!(": {e}"));
+                    // A refused env image's reason was its last line; an env that failed to
+                    // build fails each of its jobs with the same long message.
+                    let refused = self
+                        .env_last
+                        .iter()
+                        .find(|(env, line)| *e == format!("env {env}: {line}"));
+                    if let Some((env, _)) = refused {
+                        text.push_str(&format!(": env {env} refused, see above"));
+                    } else if let Some(first) = self.errors.get(e) {
+                        text.push_str(&format!(": the same error as {first}"));
+                    } else {
+                        text.push_str(&format!(": {e}"));
+                        self.errors.insert(e.clone(), job.clone());
+                    }
                 }
                 self.print(text);
             }
@@ -283,7 +314,8 @@ impl Terminal {
             }
             Event::TestResults { timings, .. } => {
                 for (id, secs) in timings {
-                    self.slowest.push((*secs, id.clone()));
+                    let longest = self.slowest.entry(id.clone()).or_insert(*secs);
+                    *longest = longest.max(*secs);
                 }
             }
             Event::ShardFinished {
@@ -334,7 +366,7 @@ impl Terminal {
                 .unwrap_or_default();
             rows.push(vec![
                 job.clone(),
-                format!("{mark} {}", result.status),
+                format!("{mark} {}", super::status(result.status)),
                 time,
                 result.error.clone().unwrap_or_default(),
             ]);
@@ -368,12 +400,12 @@ impl Terminal {
             let _ = writeln!(out, "{shards}");
         }
         if !self.slowest.is_empty() {
-            let mut slowest = self.slowest.clone();
-            slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut slowest: Vec<(&String, &f64)> = self.slowest.iter().collect();
+            slowest.sort_by(|a, b| b.1.total_cmp(a.1).then_with(|| a.0.cmp(b.0)));
             let list: Vec<String> = slowest
                 .iter()
                 .take(5)
-                .map(|(secs, id)| format!("{id} ({})", railyard_split::duration(*secs)))
+                .map(|(id, secs)| format!("{id} ({})", railyard_split::duration(**secs)))
                 .collect();
             let _ = writeln!(out, "slowest tests: {}", list.join(", "));
         }
@@ -403,6 +435,34 @@ impl Terminal {
     }
 }
 
+/// `name` in at most `width` characters, for the prefix of log lines: a matrix expansion
+/// first loses its keys (`test (PY=3.12, OS=bookworm)` is `test (3.12, bookworm)`), then
+/// its middle (`test (3.12, …bookworm)`), so that the prefixes of long names stay aligned.
+fn short_name(name: &str, width: usize) -> String {
+    let len = |s: &str| s.chars().count();
+    if len(name) <= width {
+        return name.to_string();
+    }
+    let mut short = name.to_string();
+    if let Some((base, rest)) = name.split_once(" (")
+        && let Some((combo, tail)) = rest.split_once(')')
+    {
+        let values: Vec<&str> = combo
+            .split(", ")
+            .map(|pair| pair.split_once('=').map_or(pair, |(_, v)| v))
+            .collect();
+        short = format!("{base} ({}){tail}", values.join(", "));
+    }
+    if len(&short) <= width {
+        return short;
+    }
+    let keep = width.saturating_sub(1);
+    let tail = keep / 2;
+    let head: String = short.chars().take(keep - tail).collect();
+    let end: String = short.chars().skip(len(&short) - tail).collect();
+    format!("{head}…{end}")
+}
+
 fn status_mark(status: JobStatus) -> (&'static str, Style) {
     let c = |c: AnsiColor| Style::new().fg_color(Some(c.into()));
     match status {
@@ -412,5 +472,23 @@ fn status_mark(status: JobStatus) -> (&'static str, Style) {
         JobStatus::Cancelled => ("■", c(AnsiColor::Yellow)),
         JobStatus::Running => ("…", Style::new()),
         JobStatus::Failed | JobStatus::TimedOut => ("✗", c(AnsiColor::Red)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    #[test]
+    fn long_names_fit_the_prefix_keeping_what_tells_them_apart() {
+        assert_eq!(short_name("unit", 24), "unit");
+        let matrix = "test (PYTHON_VERSION=3.11, DEBIAN_RELEASE=bookworm)";
+        assert_eq!(short_name(matrix, 24), "test (3.11, bookworm)");
+        let shard = "test (PYTHON_VERSION=3.11, DEBIAN_RELEASE=bookworm) [2/4]";
+        assert_eq!(short_name(shard, 24), "test (3.11, …worm) [2/4]");
+        let long = "integration-tests-against-the-staging-database";
+        let short = short_name(long, 24);
+        assert_eq!(short.chars().count(), 24, "{short}");
+        assert_eq!(short, "integration-…ng-database");
     }
 }

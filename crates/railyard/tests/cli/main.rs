@@ -6,6 +6,7 @@ mod common;
 mod envscan;
 mod escapes;
 mod history;
+mod output;
 mod run;
 mod sharding;
 mod shell;

@@ -15,6 +15,7 @@ mod failures;
 mod fleet;
 mod fleet_scale;
 mod forgotten;
+mod lists;
 mod logs;
 mod openapi;
 mod projects;

@@ -201,7 +201,9 @@ fn a_capped_project_leaves_its_slots_to_others() {
     );
     let listed = cli_ok(&fleet, &["project", "list"]);
     assert!(
-        listed.contains("a\t") && listed.contains("weight 1, at most 1 running"),
+        listed
+            .lines()
+            .any(|l| l.contains(" a ") && l.contains("weight 1, at most 1 running")),
         "{listed}"
     );
     let child = bin()
