@@ -159,7 +159,8 @@ impl Terminal {
                 if let Some(bar) = self.bars.get(&format!("env {env}")) {
                     bar.set_message("building");
                 }
-                self.print(self.paint(dim, &format!("  {line}")));
+                let shown = railyard_types::terminal::terminal_safe(line);
+                self.print(self.paint(dim, &format!("  {shown}")));
                 self.env_last.insert(env.clone(), line.clone());
             }
             Event::EnvReady {
@@ -212,9 +213,11 @@ impl Terminal {
             Event::Output {
                 job, line, stream, ..
             } => {
+                // A job's output is not trusted: only its colours reach the terminal.
+                let line = railyard_types::terminal::terminal_safe(line);
                 let text = match stream {
                     Stream::Railyard => self.paint(yellow, &format!("railyard: {line}")),
-                    _ => line.clone(),
+                    _ => line.into_owned(),
                 };
                 self.job_line(job, text);
             }

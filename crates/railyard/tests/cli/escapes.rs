@@ -30,3 +30,12 @@ fn logs_on_a_terminal_keep_colours_and_drop_other_escapes() {
     let piped = p.run(&["logs", "1", "noisy"]);
     assert!(String::from_utf8_lossy(&piped.stdout).contains("\u{1b}]52"));
 }
+
+#[test]
+fn a_run_on_a_terminal_shows_the_jobs_colours_and_nothing_else() {
+    let p = Project::new(HOSTILE);
+    let (shown, _) = p.on_terminal_stdout(&["run"], 100);
+    assert!(shown.contains("\u{1b}[31mred\u{1b}[0m done"), "{shown:?}");
+    assert!(!shown.contains("\u{1b}]52"), "{shown:?}");
+    assert!(!shown.contains("\u{1b}[2J"), "{shown:?}");
+}
