@@ -67,7 +67,11 @@ pub fn batch_command(
         railyard_split::expand_tests(run, ids),
         junit.join(" "),
     );
-    let shown = run.replace("{tests}", &format!("<{} tests>", ids.len()));
+    let count = match ids.len() {
+        1 => "<1 test>".to_string(),
+        n => format!("<{n} tests>"),
+    };
+    let shown = run.replace("{tests}", &count);
     (command, shown)
 }
 
