@@ -9,8 +9,7 @@ use crate::fleet::*;
 
 #[test]
 fn the_server_and_an_agent_say_what_they_do_and_a_revoked_agent_says_why_it_stops() {
-    let fleet =
-        Fleet::start("env: { image: busybox }\njobs:\n  hello:\n    script: [echo hi]\n");
+    let fleet = Fleet::start("env: { image: busybox }\njobs:\n  hello:\n    script: [echo hi]\n");
     let token = fleet.cli_ok(&["token", "create", "--role", "agent", "quiet-agent"]);
     let token = token.trim().to_string();
     let err = fleet.dir.path().join("quiet-agent.err");
