@@ -106,9 +106,18 @@ pub(crate) struct SyntaxError {
     pub span: Span,
 }
 
+/// The deepest nesting of lists and maps a pipeline file may have. Real files nest 7 deep
+/// (`jobs`, a job, `services`, a service, `variables`…); the parser, [`RawValue`] and the
+/// decoder recurse once per level, and at the parser's default of 64 a debug build overflowed
+/// a 2 MiB thread stack (a test's, a tokio worker's) and aborted.
+pub(crate) const MAX_DEPTH: usize = 24;
+
 /// Parses a YAML document into a spanned tree. An empty document is a `Null` node.
 pub(crate) fn parse(source: &str) -> Result<Node, SyntaxError> {
     let mut options = serde_saphyr::Options::default();
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    options.budget = Some(budget);
     // Duplicates reach our visitor, which reports them with both places.
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
     // YAML 1.2 booleans only: `on`, `yes`, `y` stay strings (and keys).
@@ -153,6 +162,15 @@ fn syntax_message(err: &serde_saphyr::Error) -> String {
     if text.starts_with("recursive references") {
         return "an alias refers to the anchor that contains it".into();
     }
+    // The parser's limits (serde-saphyr's `Budget`), which it names in Rust syntax.
+    if text.starts_with("budget breached: Depth") {
+        return format!("lists and maps nested more than {MAX_DEPTH} deep");
+    }
+    if text.starts_with("budget breached:") {
+        return "the file is too large once its aliases (`*name`) and merges (`<<`) are \
+                expanded"
+            .into();
+    }
     text.replace(", set DuplicateKeyPolicy in Options if acceptable", "")
 }
 
@@ -164,6 +182,8 @@ pub(crate) fn syntax_help(message: &str) -> &'static str {
         "close the bracket or quote opened here"
     } else if message.contains("several YAML documents") {
         "remove the `---` separators and merge the documents"
+    } else if message.contains("nested more than") {
+        "a pipeline nests a few levels deep: check the brackets and the indentation"
     } else if message.contains("alias") || message.contains("anchor") {
         "check the `&anchor` and `*alias` names"
     } else {

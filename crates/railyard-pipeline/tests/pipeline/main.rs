@@ -2,6 +2,7 @@
 
 mod bad;
 mod docs;
+mod fuzz;
 mod good;
 mod graph;
 mod matrix;

@@ -3,15 +3,21 @@
 use railyard_pipeline::parse;
 use std::path::Path;
 
-const BASE: &str = "env:\n  dockerfile: ci/Dockerfile\n  args: { V: 1.10 }\nvariables: { A: \"é\" }\n.t: &t { timeout: 5m }\njobs:\n  build:\n    <<: *t\n    script: [make, \"make 🎉\"]\n    artifacts: [out]\n  test:\n    needs: build\n    services:\n      db: { image: postgres, ready: pg_isready, ready_timeout: 1m }\n    script: |\n      make test\n    resources: { cpus: 1.5, memory: 512m }\n";
+pub const BASE: &str = "env:\n  dockerfile: ci/Dockerfile\n  args: { V: 1.10 }\nvariables: { A: \"é\" }\n.t: &t { timeout: 5m }\njobs:\n  build:\n    <<: *t\n    script: [make, \"make 🎉\"]\n    artifacts: [out]\n  test:\n    needs: build\n    services:\n      db: { image: postgres, ready: pg_isready, ready_timeout: 1m }\n    script: |\n      make test\n    resources: { cpus: 1.5, memory: 512m }\n";
 
 /// Sharding and matrix keys, with a `needs` on one expansion.
-const SHARDED: &str = "env: { image: busybox }\njobs:\n  t:\n    matrix: { PY: [\"3.11\", 3.12], DB: [pg] }\n    parallel: 4\n    tests:\n      list: pytest --collect-only -q\n      run: pytest {tests}\n      junit: [r.xml]\n      mode: queue\n      format: \"{classname}.{name}\"\n    retry_failed: 2\n  d:\n    needs: [\"t (PY=3.11, DB=pg)\"]\n    script: x\n";
+pub const SHARDED: &str = "env: { image: busybox }\njobs:\n  t:\n    matrix: { PY: [\"3.11\", 3.12], DB: [pg] }\n    parallel: 4\n    tests:\n      list: pytest --collect-only -q\n      run: pytest {tests}\n      junit: [r.xml]\n      mode: queue\n      format: \"{classname}.{name}\"\n    retry_failed: 2\n  d:\n    needs: [\"t (PY=3.11, DB=pg)\"]\n    script: x\n";
 
-fn check(source: &str) {
-    let Err(e) = parse(Path::new(".railyard.yml"), source) else {
-        return;
-    };
+/// Parses `source`; when it is refused, every problem must point inside it, at the right
+/// line and column.
+pub fn check(source: &str) {
+    if let Err(e) = parse(Path::new(".railyard.yml"), source) {
+        places(source, &e);
+    }
+}
+
+/// Every problem of `e` points inside `source`, at the right line and column.
+pub fn places(source: &str, e: &railyard_pipeline::PipelineError) {
     assert!(!e.problems().is_empty());
     for p in e.problems() {
         let start = p.span.offset();
