@@ -94,6 +94,9 @@ pub fn parse_report(path: &Path, bytes: &[u8]) -> Result<Report, JunitError> {
     let mut suites: Vec<(Option<String>, Option<String>)> = Vec::new();
     let mut case: Option<OpenCase> = None;
     let mut saw_root = false;
+    // The line at `lines.0`, counted on from the last element opened: counting from the
+    // start for each element took time quadratic in the report's size.
+    let mut lines = (0usize, 1u64);
     let malformed = |reader: &Reader<&[u8]>, reason: String| JunitError::Malformed {
         path: path.to_path_buf(),
         line: Some(line_of(
@@ -130,7 +133,10 @@ pub fn parse_report(path: &Path, bytes: &[u8]) -> Result<Report, JunitError> {
                 if empty {
                     end(&name, &mut suites, &mut case, &mut report);
                 } else {
-                    open.push((name, line_of(bytes, at)));
+                    let at = (at as usize).min(bytes.len());
+                    lines.1 += bytes[lines.0..at].iter().filter(|&&b| b == b'\n').count() as u64;
+                    lines.0 = at;
+                    open.push((name, lines.1));
                 }
             }
             Event::End(e) => {

@@ -3,6 +3,7 @@
 //! the exact shape those tools use (jest-junit, Surefire, go-junit-report).
 
 mod common;
+mod fuzz;
 mod ids;
 mod junit;
 mod merge;
