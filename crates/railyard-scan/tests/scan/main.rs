@@ -5,6 +5,7 @@
 mod archives;
 mod binaries;
 mod common;
+mod fuzz;
 mod images;
 mod rpmdb;
 mod sbom;
