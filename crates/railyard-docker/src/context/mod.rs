@@ -115,3 +115,7 @@ pub fn collect_keeping(context_dir: &Path, keep: &[&str]) -> io::Result<Vec<Cont
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "fuzz_tests.rs"]
+mod fuzz_tests;
