@@ -49,7 +49,9 @@ impl Docker {
                     name: name.to_string(),
                     message: message.to_string(),
                 },
-                Some((_, message)) if message.contains("overlaps") && subnet.is_some() => {
+                // IPAM's "Pool overlaps with other one", or the bridge driver's "networks
+                // have overlapping IPv4" while a removed network's bridge is still going.
+                Some((_, message)) if message.contains("overlap") && subnet.is_some() => {
                     DockerError::SubnetTaken {
                         subnet: subnet.unwrap_or_default().to_string(),
                         message: message.to_string(),

@@ -217,6 +217,10 @@ impl NetworkPool {
                     ))),
                 }
                 pause = (pause * 2).min(Duration::from_secs(2));
+            } else if taken.is_some() {
+                // Refused though the engine lists a free subnet: one just removed is still
+                // being torn down. Not a busy loop meanwhile.
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
             taken = Some(in_pool);
         }

@@ -14,25 +14,6 @@ async fn a_service_is_reachable_by_its_alias_only_from_its_own_network() {
     db.network = Some(net.clone());
     db.network_aliases = vec!["db".into()];
     let db_id = run.start(&db).await;
-
-    let mut job = run.sleeper("job");
-    job.network = Some(net.clone());
-    let job = run.start(&job).await;
-    let (code, out, err) = run.sh(&job, "ping -c1 -W5 db").await;
-    assert_eq!(code, 0, "{out}{err}");
-
-    // A container of another run, on another network, cannot even resolve the name.
-    let other_net = run.name("other-net");
-    run.docker
-        .create_network(&other_net, &run.labels())
-        .await
-        .unwrap();
-    let mut outsider = run.sleeper("outsider");
-    outsider.network = Some(other_net);
-    let outsider = run.start(&outsider).await;
-    let (code, _, _) = run.sh(&outsider, "ping -c1 -W2 db").await;
-    assert_ne!(code, 0);
-    // Nor reach it by address: Docker isolates bridge networks from each other.
     let inspect = run
         .docker
         .client()
@@ -44,10 +25,28 @@ async fn a_service_is_reachable_by_its_alias_only_from_its_own_network() {
         .clone()
         .unwrap();
     assert!(!ip.is_empty());
-    let (code, _, _) = run.sh(&job, &format!("ping -c1 -W5 {ip}")).await;
-    assert_eq!(code, 0, "same network, by address");
-    let (code, _, _) = run.sh(&outsider, &format!("ping -c1 -W2 {ip}")).await;
-    assert_ne!(code, 0, "another network reached {ip}");
+
+    // The alias resolves to the service on its own network (containers have no NET_RAW,
+    // so no ping; reaching it by address from another network is the runner's isolation
+    // test, through real jobs).
+    let mut job = run.sleeper("job");
+    job.network = Some(net.clone());
+    let job = run.start(&job).await;
+    let (code, out, err) = run.sh(&job, "nslookup db").await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&ip), "{out}");
+
+    // A container of another run, on another network, cannot even resolve the name.
+    let other_net = run.name("other-net");
+    run.docker
+        .create_network(&other_net, &run.labels())
+        .await
+        .unwrap();
+    let mut outsider = run.sleeper("outsider");
+    outsider.network = Some(other_net);
+    let outsider = run.start(&outsider).await;
+    let (_, out, _) = run.sh(&outsider, "nslookup db").await;
+    assert!(!out.contains(&ip), "another network resolved db: {out}");
     run.finish().await;
 }
 

@@ -56,11 +56,10 @@ async fn a_job_cannot_reach_another_runs_network() {
                 .map(String::as_str)
                 == Some("job")
         }) {
-            let inspect = docker
-                .client()
-                .inspect_container(&c.id, None)
-                .await
-                .unwrap();
+            // Gone between the listing and now: the job ended (said below).
+            let Ok(inspect) = docker.client().inspect_container(&c.id, None).await else {
+                continue;
+            };
             let nets = inspect
                 .network_settings
                 .and_then(|n| n.networks)
@@ -74,7 +73,12 @@ async fn a_job_cannot_reach_another_runs_network() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let addr = addr.expect("the server job's container has an address");
+    let Some(addr) = addr else {
+        panic!(
+            "the server job's container never had an address: {:?}",
+            first.await.unwrap().outcome
+        );
+    };
     // From the host the server answers once httpd is up.
     let mut reached_from_host = false;
     for _ in 0..50 {
