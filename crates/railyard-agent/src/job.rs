@@ -187,7 +187,9 @@ async fn execute(
         ))
     })??;
     let file = checkout.join(railyard_pipeline::FILE_NAME);
-    let mut pipeline = railyard_pipeline::load(&file).map_err(|e| {
+    // The server took this pipeline under its own limits already.
+    let limits = railyard_pipeline::Limits::none();
+    let mut pipeline = railyard_pipeline::load_with(&file, &limits).map_err(|e| {
         AgentError::Workspace(format!("the pipeline at {} is invalid: {e}", claim.commit))
     })?;
     let name = claim.shard.as_ref().map_or(&claim.job, |s| &s.job).clone();
@@ -219,7 +221,14 @@ async fn execute(
         env_check: None,
         secrets: Vec::new(),
         networks: setup.networks,
-        run_variables: vec![("RAILYARD_COMMIT".to_string(), claim.commit.clone())],
+        run_variables: std::iter::once(("RAILYARD_COMMIT".to_string(), claim.commit.clone()))
+            .chain(
+                claim
+                    .git_ref
+                    .clone()
+                    .map(|r| ("RAILYARD_REF".to_string(), r)),
+            )
+            .collect(),
         allowance: setup.allowance,
     };
     // An earlier attempt of this job on this engine whose agent died (kill -9) left its

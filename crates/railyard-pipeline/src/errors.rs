@@ -316,6 +316,16 @@ pub enum ProblemKind {
         /// What is wrong.
         message: String,
     },
+    /// The pipeline expands to more jobs than its runner allows.
+    #[error("too many jobs: {arithmetic}")]
+    TooManyJobs {
+        /// How many jobs it expands to (saturated at `usize::MAX`).
+        count: usize,
+        /// The limit.
+        max: usize,
+        /// How the count comes about: `3 jobs × matrix 16 × parallel 64 = 3,072 > 1,000`.
+        arithmetic: String,
+    },
     /// The `needs` form a cycle.
     #[error("cycle in `needs`: {}", .path.join(" -> "))]
     Cycle {
@@ -346,6 +356,7 @@ impl ProblemKind {
             ProblemKind::UnknownNeed { .. } => "unknown_need",
             ProblemKind::SelfNeed { .. } => "self_need",
             ProblemKind::Cycle { .. } => "cycle",
+            ProblemKind::TooManyJobs { .. } => "too_many_jobs",
             ProblemKind::Other { .. } => "other",
         }
     }

@@ -36,6 +36,7 @@ pub use model::*;
 pub use schema::json_schema;
 pub use shards::{MAX_PARALLEL, MAX_RETRY_FAILED, RESERVED_VARIABLES, TEST_TOOLS};
 pub use units::{format_memory, parse_memory};
+pub use validate::DEFAULT_MAX_JOBS;
 
 use errors::Issue;
 use std::path::Path;
@@ -43,9 +44,40 @@ use std::path::Path;
 /// The file name of a pipeline at the repository root.
 pub const FILE_NAME: &str = ".railyard.yml";
 
-/// Parses and validates a pipeline. `path` is only used in messages (and kept in
-/// [`Pipeline::path`]).
+/// What a pipeline may ask for, beyond the file's own rules: set by whoever runs it (the
+/// server's operator, `railyard run`'s flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most jobs the pipeline may expand to, each `matrix` combination and each
+    /// `parallel` shard counted: every one is a row of the server's queue and a container.
+    pub max_jobs: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_jobs: DEFAULT_MAX_JOBS,
+        }
+    }
+}
+
+impl Limits {
+    /// No limit: for a pipeline someone checked already (an agent runs what its server took).
+    pub fn none() -> Limits {
+        Limits {
+            max_jobs: usize::MAX,
+        }
+    }
+}
+
+/// Parses and validates a pipeline under the default [`Limits`]. `path` is only used in
+/// messages (and kept in [`Pipeline::path`]).
 pub fn parse(path: &Path, source: &str) -> Result<Pipeline, PipelineError> {
+    parse_with(path, source, &Limits::default())
+}
+
+/// Parses and validates a pipeline under `limits`.
+pub fn parse_with(path: &Path, source: &str, limits: &Limits) -> Result<Pipeline, PipelineError> {
     let root = match yaml::parse(source) {
         Ok(root) => root,
         Err(err) => {
@@ -65,6 +97,7 @@ pub fn parse(path: &Path, source: &str) -> Result<Pipeline, PipelineError> {
     let (pipeline, spans) = decode::pipeline(&mut reader, path, &root);
     let mut issues = reader.issues;
     validate::validate(&pipeline, &spans, &mut issues);
+    validate::job_count(&pipeline, &spans, limits.max_jobs, &mut issues);
     if issues.is_empty() {
         Ok(matrix::expand(pipeline, &spans))
     } else {
@@ -75,11 +108,16 @@ pub fn parse(path: &Path, source: &str) -> Result<Pipeline, PipelineError> {
 /// Reads and parses a pipeline file. A missing or unreadable file is a
 /// [`PipelineError::Read`].
 pub fn load(path: &Path) -> Result<Pipeline, PipelineError> {
+    load_with(path, &Limits::default())
+}
+
+/// Reads and parses a pipeline file under `limits`.
+pub fn load_with(path: &Path, limits: &Limits) -> Result<Pipeline, PipelineError> {
     let source = std::fs::read_to_string(path).map_err(|source| PipelineError::Read {
         path: path.to_owned(),
         source,
     })?;
-    parse(path, &source)
+    parse_with(path, &source, limits)
 }
 
 /// A problem found after parsing (a Dockerfile that does not exist, an image that cannot be

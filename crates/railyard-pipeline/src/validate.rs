@@ -1,14 +1,20 @@
 //! Checks across jobs: every job has an environment, `needs` name existing jobs (a matrix
-//! job by its name or one expansion by its full name), no expansion of a matrix takes the
-//! name of another job, and the `needs` graph has no cycle. The graph is checked on the
-//! jobs as written: all expansions of a matrix job share its `needs`, so a cycle among
-//! expansions is a cycle among the jobs they come from.
+//! job by its name or one expansion by its full name), no expansion of a matrix and no job
+//! takes the name of another job or of a shard, and the `needs` graph has no cycle. The
+//! graph is checked on the jobs as written: all expansions of a matrix job share its
+//! `needs`, so a cycle among expansions is a cycle among the jobs they come from. Last, the
+//! jobs the file expands to are counted against the limit of whoever runs it.
 
 use crate::decode::Spans;
 use crate::errors::{Issue, ProblemKind, suggest};
 use crate::model::Pipeline;
 use crate::yaml::Span;
 use std::collections::HashMap;
+
+/// The most jobs a pipeline may expand to unless its runner says otherwise ([`crate::Limits`]).
+/// Each is a queue row and a container: 81,920 of them (5 KB of YAML) held a server's
+/// database for seconds.
+pub const DEFAULT_MAX_JOBS: usize = 1_000;
 
 /// Adds the cross-job issues of a decoded pipeline to `issues`.
 pub(crate) fn validate(pipeline: &Pipeline, spans: &Spans, issues: &mut Vec<Issue>) {
@@ -44,6 +50,11 @@ pub(crate) fn validate(pipeline: &Pipeline, spans: &Spans, issues: &mut Vec<Issu
                 )
                 .help("rename this job"),
             );
+        }
+    }
+    for (name, job) in &spans.jobs {
+        if let Some((base, _, _)) = shard_form(name) {
+            shard_named(pipeline, &expanded, name, base, job.key, issues);
         }
     }
     for (name, job) in &spans.jobs {
@@ -99,6 +110,141 @@ pub(crate) fn validate(pipeline: &Pipeline, spans: &Spans, issues: &mut Vec<Issu
         }
     }
     cycles(spans, &expanded, issues);
+}
+
+/// `JOB [K/N]`, the form of a shard's name (`railyard_types::shard_name`), as (JOB, K, N).
+fn shard_form(name: &str) -> Option<(&str, u32, u32)> {
+    let (base, rest) = name.strip_suffix(']')?.rsplit_once(" [")?;
+    let (k, n) = rest.split_once('/')?;
+    let number = |t: &str| {
+        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    Some((base, number(k)?, number(n)?))
+}
+
+/// A job named like a shard: the server records and queues each shard of a `parallel` job
+/// under such a name, so the two would be one row (the trigger failed half-way, leaving a
+/// run that never ended). Every name of the form is kept for shards, whether or not a job
+/// of the file makes it today.
+fn shard_named(
+    pipeline: &Pipeline,
+    expanded: &HashMap<String, String>,
+    name: &str,
+    base: &str,
+    span: Span,
+    issues: &mut Vec<Issue>,
+) {
+    let source = expanded.get(base).map_or(base, String::as_str);
+    let reason = match pipeline.jobs.get(source).map(|j| j.parallel) {
+        Some(n) if n > 1 => format!(
+            "job `{base}` has `parallel: {n}`, and its shards are named `{base} [1/{n}]` to \
+             `{base} [{n}/{n}]`"
+        ),
+        _ => "a name ending in ` [K/N]` is a shard's: a `parallel: N` job runs as `JOB [1/N]` \
+              to `JOB [N/N]`"
+            .to_owned(),
+    };
+    issues.push(
+        Issue::new(
+            ProblemKind::BadJobName {
+                name: name.to_owned(),
+                reason,
+            },
+            span,
+            "a shard's name",
+        )
+        .help(format!(
+            "rename this job, e.g. `{}`: names ending in ` [K/N]` are kept for shards",
+            suggested_name(name)
+        )),
+    );
+}
+
+/// `test [1/2]` → `test-1-of-2`.
+fn suggested_name(name: &str) -> String {
+    match shard_form(name) {
+        Some((base, k, n)) => format!("{base}-{k}-of-{n}"),
+        None => name.to_owned(),
+    }
+}
+
+/// Counts the jobs the file expands to (each matrix combination, each shard) and reports a
+/// count over `max` at `jobs:`, with the arithmetic: `3 jobs × matrix 16 × parallel 64 =
+/// 3,072 > 1,000`. Runs before any expansion, so a file over the limit costs nothing more.
+pub(crate) fn job_count(pipeline: &Pipeline, spans: &Spans, max: usize, issues: &mut Vec<Issue>) {
+    // (matrix combinations, shards) → jobs of that shape, in file order.
+    let mut shapes: Vec<((usize, usize), usize)> = Vec::new();
+    let mut count = 0usize;
+    for (name, job) in &spans.jobs {
+        let combos = job
+            .matrix
+            .iter()
+            .fold(1usize, |n, (_, values)| n.saturating_mul(values.len()));
+        let shards = pipeline.jobs.get(name).map_or(1, |j| j.parallel as usize);
+        count = count.saturating_add(combos.saturating_mul(shards));
+        match shapes
+            .iter_mut()
+            .find(|(shape, _)| *shape == (combos, shards))
+        {
+            Some((_, n)) => *n += 1,
+            None => shapes.push(((combos, shards), 1)),
+        }
+    }
+    if count <= max {
+        return;
+    }
+    let terms: Vec<String> = shapes
+        .iter()
+        .map(|&((combos, shards), n)| {
+            let mut term = format!("{} job{}", thousands(n), if n == 1 { "" } else { "s" });
+            if combos > 1 {
+                term.push_str(&format!(" × matrix {}", thousands(combos)));
+            }
+            if shards > 1 {
+                term.push_str(&format!(" × parallel {shards}"));
+            }
+            term
+        })
+        .collect();
+    let arithmetic = format!(
+        "{} = {} > {}",
+        terms.join(" + "),
+        thousands(count),
+        thousands(max)
+    );
+    let span = spans.jobs_key.unwrap_or_default();
+    issues.push(
+        Issue::new(
+            ProblemKind::TooManyJobs {
+                count,
+                max,
+                arithmetic,
+            },
+            span,
+            format!("expands to {} jobs", thousands(count)),
+        )
+        .help(format!(
+            "each matrix combination and each shard is a job of its own: use fewer `matrix` \
+             values or `parallel` shards, or split the pipeline; whoever runs it may allow \
+             more (`railyard run --max-jobs N`, the server's `--max-jobs`), {} by default",
+            thousands(DEFAULT_MAX_JOBS)
+        )),
+    );
+}
+
+/// `81920` → `81,920`.
+pub(crate) fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Whether `need` looks like an expansion (`job (…)`) of a job whose `matrix` is invalid:

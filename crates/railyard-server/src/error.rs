@@ -113,6 +113,26 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Logs a failure of the server's own (its database, its disk) in full, under an id,
+    /// and says to the client what failed and where to look, never how: the full text names
+    /// the database file or URL and server folders, which are the operator's.
+    fn logged(&self) -> String {
+        let mut bytes = [0u8; 6];
+        let _ = getrandom::fill(&mut bytes);
+        let id = hex::encode(bytes);
+        tracing::error!(error_id = %id, "{self}");
+        let what = match self {
+            ApiError::Store(railyard_store::StoreError::Query { doing, .. }) => {
+                format!("the server's database failed while {doing}")
+            }
+            ApiError::Store(_) => "the server's database failed".to_owned(),
+            _ => "the server failed".to_owned(),
+        };
+        format!("{what}; the server's log says why (error {id}): retry, or ask its operator")
+    }
+}
+
 /// The envelope's code for a status the framework chose.
 fn code_of(status: StatusCode) -> &'static str {
     match status {
@@ -131,9 +151,15 @@ fn code_of(status: StatusCode) -> &'static str {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_code();
-        if status.is_server_error() {
-            tracing::error!("{self}");
-        }
+        let message = match &self {
+            ApiError::Store(_) | ApiError::Internal(_) => self.logged(),
+            _ => {
+                if status.is_server_error() {
+                    tracing::error!("{self}");
+                }
+                self.to_string()
+            }
+        };
         let allow = match &self {
             ApiError::MethodNotAllowed { allowed, .. } => {
                 HeaderValue::from_str(&allowed.replace(' ', "")).ok()
@@ -143,7 +169,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: code.into(),
-                message: self.to_string(),
+                message,
             },
         };
         let mut response = (status, Json(body)).into_response();

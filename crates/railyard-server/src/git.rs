@@ -130,6 +130,20 @@ pub async fn resolve(
     Ok((mirror, String::from_utf8_lossy(&commit).trim().to_string()))
 }
 
+/// The full name of the branch or tag `git_ref` names in the mirror (`main` →
+/// `refs/heads/main`, `HEAD` → the default branch's); `None` for a commit or an expression
+/// (`main~1`), which name no ref.
+pub async fn full_ref(mirror: &Path, git_ref: &str) -> Option<String> {
+    if git_ref.starts_with('-') {
+        return None;
+    }
+    let out = git(mirror, &["rev-parse", "--symbolic-full-name", git_ref])
+        .await
+        .ok()?;
+    let name = String::from_utf8_lossy(&out).trim().to_owned();
+    name.starts_with("refs/").then_some(name)
+}
+
 /// The pipeline file's text at a commit.
 pub async fn pipeline_at(mirror: &Path, commit: &str) -> Result<String, ApiError> {
     let spec = format!("{commit}:{}", railyard_pipeline::FILE_NAME);

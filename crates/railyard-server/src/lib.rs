@@ -80,6 +80,9 @@ pub struct ServerConfig {
     pub lease: Duration,
     /// How many times a job is handed out before a lapsed lease fails it as `agent lost`.
     pub max_attempts: i64,
+    /// The most jobs one pipeline may expand to ([`railyard_pipeline::Limits`]): a trigger
+    /// over it is refused before anything is stored.
+    pub max_jobs: usize,
     /// Where the bare mirrors of the projects' repositories live.
     pub mirrors_dir: PathBuf,
     /// The longest a claim waits for work.

@@ -100,8 +100,15 @@ pub(crate) const OPS: &[Op] = &[
         Admin,
         "Start a run of a ref",
         Some("`{ref?}`"),
-        (201, "`{run, jobs}`"),
-    ),
+        (
+            201,
+            "`{run, jobs}` (the run's `ref`: the branch or tag named, in full)",
+        ),
+    )
+    .errors(&[(
+        422,
+        "`pipeline`: the file is invalid, or expands to more jobs than the server's --max-jobs",
+    )]),
     op(
         "post",
         "/api/v1/projects/{name}/remove",
@@ -190,7 +197,10 @@ pub(crate) const OPS: &[Op] = &[
         Agent,
         "Long-poll for a job",
         Some("`{agent_id, wait_ms?}`"),
-        (200, "the claim; 204 after the wait"),
+        (
+            200,
+            "the claim (`ref`: the branch or tag of its run, for RAILYARD_REF); 204 after the wait",
+        ),
     ),
     op(
         "post",

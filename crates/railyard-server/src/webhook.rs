@@ -87,7 +87,13 @@ pub(crate) async fn push(
     if after.bytes().all(|b| b == b'0') {
         return Ok(ignored("a deleted branch"));
     }
-    let triggered = crate::api::start_run(&state, &name, after).await?;
+    // The ref pushed (`refs/heads/main`), given to the jobs as RAILYARD_REF; one that does
+    // not look like a ref name is left out rather than passed on.
+    let pushed_ref = payload
+        .get("ref")
+        .and_then(|v| v.as_str())
+        .filter(|r| is_ref_name(r));
+    let triggered = crate::api::start_run(&state, &name, after, pushed_ref).await?;
     Ok((
         StatusCode::CREATED,
         Json(WebhookAnswer {
@@ -95,6 +101,14 @@ pub(crate) async fn push(
             ignored: None,
         }),
     ))
+}
+
+/// `refs/…` of at most 1,024 characters, without spaces or control characters (which git
+/// refuses in ref names too).
+fn is_ref_name(name: &str) -> bool {
+    name.starts_with("refs/")
+        && name.len() <= 1024
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn ignored(why: &str) -> (StatusCode, Json<WebhookAnswer>) {
@@ -135,6 +149,21 @@ mod tests {
         let gitea = headers("x-gitea-signature", sig.trim_start_matches("sha256="));
         assert!(verify(&gitea, secret, b"Hello, World!").is_ok());
         assert!(verify(&headers("x-gitea-signature", "zz"), secret, b"").is_err());
+    }
+
+    #[test]
+    fn only_ref_names_are_passed_on() {
+        assert!(is_ref_name("refs/heads/main"));
+        assert!(is_ref_name("refs/tags/v1.2"));
+        for bad in [
+            "main",
+            "refs/heads/a b",
+            "refs/heads/x\nEVIL=1",
+            "refs/\u{7}",
+        ] {
+            assert!(!is_ref_name(bad), "{bad:?}");
+        }
+        assert!(!is_ref_name(&format!("refs/heads/{}", "x".repeat(1100))));
     }
 
     #[test]

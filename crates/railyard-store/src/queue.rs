@@ -11,10 +11,12 @@
 //! Which queued job a claim gets (labels, caps, weights) is `claim`'s; projects and agents
 //! are in `projects`, moving a run on in `advance`, counts for `/metrics` in `stats`.
 
-use railyard_types::JobStatus;
+use railyard_types::{JobStatus, RunStatus};
 use sqlx::Row;
 
-use crate::{Store, StoreError};
+use crate::records::{NewRun, RunRecord};
+use crate::runs::{batches, insert_run, values};
+use crate::{Backend, Store, StoreError};
 
 pub use railyard_types::protocol::{Claim, Project, ShardOf};
 
@@ -66,8 +68,118 @@ pub struct Lapsed {
     pub requeued: bool,
 }
 
-pub(crate) const COLUMNS: &str = "id, run_id, job_name, project, repo_url, git_commit, attempt, \
-     lease_until, sharded_job, shard, shards";
+pub(crate) const COLUMNS: &str = "id, run_id, job_name, project, repo_url, git_commit, git_ref, \
+     attempt, lease_until, sharded_job, shard, shards";
+
+/// What every queue row of one run shares.
+struct RunQueue<'a> {
+    run_id: &'a str,
+    project: &'a str,
+    repo_url: &'a str,
+    commit: &'a str,
+    git_ref: Option<&'a str>,
+    max_attempts: i64,
+    at: i64,
+}
+
+/// Writes a run's queue rows and their labels on a caller's transaction, by batches of rows
+/// (one statement each): the largest pipeline a server takes is a few statements, so a
+/// trigger holds SQLite's one writer for milliseconds.
+async fn enqueue(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    run: &RunQueue<'_>,
+    jobs: &[QueuedJob],
+) -> Result<(), sqlx::Error> {
+    let names: std::collections::HashMap<&str, Vec<String>> = jobs
+        .iter()
+        .map(|j| (j.name.as_str(), j.queued_names()))
+        .collect();
+    struct Row<'j> {
+        id: String,
+        name: String,
+        needs: String,
+        state: &'static str,
+        job: &'j QueuedJob,
+        shard: Option<i64>,
+    }
+    let mut rows = Vec::new();
+    for job in jobs {
+        let needs: Vec<String> = job
+            .needs
+            .iter()
+            .flat_map(|n| {
+                names
+                    .get(n.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| vec![n.clone()])
+            })
+            .collect();
+        let state = if needs.is_empty() {
+            "queued"
+        } else {
+            "waiting"
+        };
+        let needs = serde_json::to_string(&needs).expect("names serialize");
+        for (k, name) in job.queued_names().into_iter().enumerate() {
+            rows.push(Row {
+                id: ulid::Ulid::new().to_string(),
+                name,
+                needs: needs.clone(),
+                state,
+                job,
+                shard: (job.shards > 1).then_some(k as i64 + 1),
+            });
+        }
+    }
+    for (_, chunk) in batches(&rows) {
+        let sql = format!(
+            "INSERT INTO queue (id, run_id, job_name, project, repo_url, git_commit, git_ref, \
+             needs, state, attempt, max_attempts, log_seq, queued_at, labelled, sharded_job, \
+             shard, shards) VALUES {}",
+            values(backend, chunk.len(), 17)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for row in chunk {
+            let sharded = row.shard.is_some();
+            query = query
+                .bind(&row.id)
+                .bind(run.run_id)
+                .bind(&row.name)
+                .bind(run.project)
+                .bind(run.repo_url)
+                .bind(run.commit)
+                .bind(run.git_ref)
+                .bind(&row.needs)
+                .bind(row.state)
+                .bind(0i64)
+                .bind(run.max_attempts)
+                .bind(0i64)
+                .bind(run.at)
+                .bind(i64::from(!row.job.runs_on.is_empty()))
+                .bind(sharded.then_some(&row.job.name))
+                .bind(row.shard)
+                .bind(sharded.then_some(i64::from(row.job.shards)));
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let labels: Vec<(&str, &str)> = rows
+        .iter()
+        .flat_map(|r| r.job.runs_on.iter().map(|l| (r.id.as_str(), l.as_str())))
+        .collect();
+    for (_, chunk) in batches(&labels) {
+        let sql = format!(
+            "INSERT INTO job_labels (job_id, label) VALUES {} ON CONFLICT DO NOTHING",
+            values(backend, chunk.len(), 2)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, label) in chunk {
+            query = query.bind(*id).bind(*label);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
 
 impl Store {
     /// Puts a run's jobs in the queue: those without `needs` queued, the others waiting. A
@@ -87,74 +199,68 @@ impl Store {
     ) -> Result<(), StoreError> {
         let err = self.query_error("queueing a run's jobs");
         let mut tx = self.pool().begin().await.map_err(&err)?;
-        let names: std::collections::HashMap<&str, Vec<String>> = jobs
-            .iter()
-            .map(|j| (j.name.as_str(), j.queued_names()))
-            .collect();
-        for job in jobs {
-            let needs: Vec<String> = job
-                .needs
-                .iter()
-                .flat_map(|n| {
-                    names
-                        .get(n.as_str())
-                        .cloned()
-                        .unwrap_or_else(|| vec![n.clone()])
-                })
-                .collect();
-            let state = if needs.is_empty() {
-                "queued"
-            } else {
-                "waiting"
-            };
-            for (k, name) in job.queued_names().into_iter().enumerate() {
-                let id = ulid::Ulid::new().to_string();
-                let (sharded, shard, shards) = if job.shards > 1 {
-                    (
-                        Some(&job.name),
-                        Some(k as i64 + 1),
-                        Some(i64::from(job.shards)),
-                    )
-                } else {
-                    (None, None, None)
-                };
-                sqlx::query(
-                    "INSERT INTO queue (id, run_id, job_name, project, repo_url, git_commit, \
-                     needs, state, attempt, max_attempts, log_seq, queued_at, labelled, \
-                     sharded_job, shard, shards) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, 0, $10, $11, $12, $13, $14)",
-                )
-                .bind(&id)
-                .bind(run_id)
-                .bind(&name)
-                .bind(project)
-                .bind(repo_url)
-                .bind(commit)
-                .bind(serde_json::to_string(&needs).expect("names serialize"))
-                .bind(state)
-                .bind(max_attempts)
-                .bind(at)
-                .bind(i64::from(!job.runs_on.is_empty()))
-                .bind(sharded)
-                .bind(shard)
-                .bind(shards)
-                .execute(&mut *tx)
-                .await
-                .map_err(&err)?;
-                for label in &job.runs_on {
-                    sqlx::query(
-                        "INSERT INTO job_labels (job_id, label) VALUES ($1, $2) \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&id)
-                    .bind(label)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(&err)?;
-                }
-            }
-        }
+        let run = RunQueue {
+            run_id,
+            project,
+            repo_url,
+            commit,
+            git_ref: None,
+            max_attempts,
+            at,
+        };
+        enqueue(&mut tx, self.backend(), &run, jobs)
+            .await
+            .map_err(&err)?;
         tx.commit().await.map_err(&err)
+    }
+
+    /// Records a server's run (`queued`, see [`Store::create_queued_run`]) and puts its jobs
+    /// in the queue (as [`Store::enqueue_run`]) in one transaction: a failure anywhere leaves
+    /// nothing, where a run recorded without its queue rows stayed open for ever. `None`, with
+    /// nothing written, when the project is gone (removed while its repository was fetched).
+    /// `git_ref` is the ref the run was triggered for, in full, handed to its jobs.
+    pub async fn queue_run(
+        &self,
+        new: &NewRun,
+        git_ref: Option<&str>,
+        repo_url: &str,
+        jobs: &[QueuedJob],
+        max_attempts: i64,
+    ) -> Result<Option<RunRecord>, StoreError> {
+        let err = self.query_error("queueing a run");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        // First, and a lock: a removal of the project either went before (no row: nothing
+        // is queued) or waits for this commit and deletes the run with the project. A write
+        // on SQLite, so that the transaction holds the write lock from here.
+        let lock = match self.backend() {
+            Backend::Postgres => "SELECT name FROM projects WHERE name = $1 FOR KEY SHARE",
+            Backend::Sqlite => "UPDATE projects SET name = name WHERE name = $1 RETURNING name",
+        };
+        let project = sqlx::query(lock)
+            .bind(&new.project)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(&err)?;
+        if project.is_none() {
+            return Ok(None);
+        }
+        let run = insert_run(&mut tx, self.backend(), new, RunStatus::Queued, git_ref)
+            .await
+            .map_err(&err)?;
+        let queue = RunQueue {
+            run_id: &run.id,
+            project: &new.project,
+            repo_url,
+            commit: new.commit.as_deref().unwrap_or_default(),
+            git_ref,
+            max_attempts,
+            at: new.started_at,
+        };
+        enqueue(&mut tx, self.backend(), &queue, jobs)
+            .await
+            .map_err(&err)?;
+        tx.commit().await.map_err(&err)?;
+        Ok(Some(run))
     }
 
     /// Renews a lease: `None` when the agent no longer holds it (lapsed and handed on),
@@ -318,6 +424,7 @@ pub(crate) fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error
         project: r.try_get("project")?,
         repo_url: r.try_get("repo_url")?,
         commit: r.try_get("git_commit")?,
+        git_ref: r.try_get("git_ref")?,
         attempt: r.try_get("attempt")?,
         lease_until: r.try_get("lease_until")?,
         shard: match (

@@ -30,7 +30,8 @@ pub struct NewRun {
 /// The columns [`Store::run_from_row`] reads, for `concat!` into a `SELECT`.
 macro_rules! run_columns {
     () => {
-        "id, number, project, pipeline_path, git_commit, owner, status, started_at, finished_at"
+        "id, number, project, pipeline_path, git_commit, git_ref, owner, status, started_at, \
+         finished_at"
     };
 }
 pub(crate) use run_columns;
@@ -44,6 +45,7 @@ impl Store {
             project: self.get(row, "project")?,
             pipeline_path: self.get(row, "pipeline_path")?,
             commit: self.get(row, "git_commit")?,
+            git_ref: self.get(row, "git_ref")?,
             owner: self.get(row, "owner")?,
             status: RunStatus::parse(&status).ok_or_else(|| self.corrupt("run status", status))?,
             started_at: self.get(row, "started_at")?,

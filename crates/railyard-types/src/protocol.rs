@@ -43,6 +43,10 @@ pub struct Claim {
     pub repo_url: String,
     /// The commit to check out.
     pub commit: String,
+    /// The ref the run was triggered for, in full (`refs/heads/main`), which the job sees as
+    /// `RAILYARD_REF`; none for a commit given as such (and from servers before it).
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
     /// 1 for the first try; every lease check names it.
     pub attempt: i64,
     /// Milliseconds since the epoch; renew before.

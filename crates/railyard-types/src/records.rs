@@ -18,6 +18,10 @@ pub struct RunRecord {
     pub pipeline_path: String,
     /// The commit, if known.
     pub commit: Option<String>,
+    /// The ref a server run was triggered for, in full (`refs/heads/main`,
+    /// `refs/tags/v1`); none for a commit given as such, and for local runs.
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
     /// `host:pid` of the process that ran it.
     pub owner: String,
     /// Where it stands.

@@ -171,6 +171,9 @@ pub struct RunArgs {
     /// How many jobs may run at once [default: the number of cores].
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub parallel: Option<usize>,
+    /// The most jobs the pipeline may expand to, matrix combinations and shards counted.
+    #[arg(long, value_name = "N", default_value_t = railyard_pipeline::DEFAULT_MAX_JOBS)]
+    pub max_jobs: usize,
     /// Print events as JSON lines on stdout instead of the live display.
     #[arg(long)]
     pub json: bool,

@@ -112,8 +112,20 @@ pub fn data_dir(explicit: Option<&Path>) -> PathBuf {
 impl Project {
     /// Reads and validates the pipeline file; errors name it as users wrote it.
     pub fn load_pipeline(&self) -> Result<railyard_pipeline::Pipeline> {
+        self.load_pipeline_with(&railyard_pipeline::Limits::default())
+    }
+
+    /// Like [`Project::load_pipeline`], under `limits` (`railyard run --max-jobs`).
+    pub fn load_pipeline_with(
+        &self,
+        limits: &railyard_pipeline::Limits,
+    ) -> Result<railyard_pipeline::Pipeline> {
         let source = std::fs::read_to_string(&self.pipeline_file)
             .with_context(|| format!("reading {}", self.pipeline_file.display()))?;
-        Ok(railyard_pipeline::parse(&self.display_file(), &source)?)
+        Ok(railyard_pipeline::parse_with(
+            &self.display_file(),
+            &source,
+            limits,
+        )?)
     }
 }

@@ -5,6 +5,7 @@ mod docs;
 mod fuzz;
 mod good;
 mod graph;
+mod limits;
 mod matrix;
 mod robust;
 mod secrets;

@@ -83,7 +83,7 @@ pub(super) async fn trigger(
 ) -> ApiResult<(StatusCode, Json<Triggered>)> {
     let request = body.map(|Body(b)| b).unwrap_or_default();
     let git_ref = request.git_ref.as_deref().unwrap_or("HEAD");
-    let triggered = start_run(&state, &name, git_ref).await?;
+    let triggered = start_run(&state, &name, git_ref, None).await?;
     Ok((StatusCode::CREATED, Json(triggered)))
 }
 
@@ -143,9 +143,15 @@ pub(super) async fn remove_project(
     }))
 }
 
-/// Resolves `git_ref` in the project's mirror, reads the pipeline there, records the run and
-/// queues its jobs. Used by triggers and webhooks.
-pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> ApiResult<Triggered> {
+/// Resolves `git_ref` in the project's mirror, reads the pipeline there, and records the run
+/// with its queue in one transaction. Used by triggers and webhooks; a webhook names the ref
+/// it pushed (`pushed_ref`), a trigger's is found from `git_ref` (none for a commit).
+pub(crate) async fn start_run(
+    state: &AppState,
+    name: &str,
+    git_ref: &str,
+    pushed_ref: Option<&str>,
+) -> ApiResult<Triggered> {
     let project = state
         .store()
         .project(name)
@@ -159,10 +165,24 @@ pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> Ap
     )
     .await?;
     let text = git::pipeline_at(&mirror, &commit).await?;
-    let file = std::path::Path::new(railyard_pipeline::FILE_NAME);
-    let pipeline = railyard_pipeline::parse(file, &text).map_err(|e| ApiError::Pipeline {
+    let full_ref = match pushed_ref {
+        Some(pushed) => Some(pushed.to_owned()),
+        None => git::full_ref(&mirror, git_ref).await,
+    };
+    let limits = railyard_pipeline::Limits {
+        max_jobs: state.config().max_jobs,
+    };
+    // Off the async workers, which serve every agent's heartbeats: a large file takes a
+    // while (0.25 s for 480 KB).
+    let parsed = tokio::task::spawn_blocking(move || {
+        let file = std::path::Path::new(railyard_pipeline::FILE_NAME);
+        railyard_pipeline::parse_with(file, &text, &limits).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("reading the pipeline at {commit}: {e}")))?;
+    let pipeline = parsed.map_err(|message| ApiError::Pipeline {
         commit: commit.clone(),
-        message: e.to_string(),
+        message,
     })?;
     let jobs: Vec<railyard_store::QueuedJob> = pipeline
         .jobs
@@ -176,48 +196,33 @@ pub(crate) async fn start_run(state: &AppState, name: &str, git_ref: &str) -> Ap
         .collect();
     // A sharded job is recorded as its shards, each claimed (and shown) on its own.
     let names: Vec<String> = jobs.iter().flat_map(|j| j.queued_names()).collect();
-    let now = now_ms();
+    let new = NewRun {
+        project: project.name.clone(),
+        pipeline_path: railyard_pipeline::FILE_NAME.into(),
+        commit: Some(commit.clone()),
+        // Not a `host:pid`: the run belongs to the queue, not to a process, so no local
+        // `abandon_dead_runs` may take it for a crashed one.
+        owner: "railyard-server:queue".into(),
+        jobs: names.clone(),
+        started_at: now_ms(),
+    };
     let run = state
         .store()
-        .create_queued_run(&NewRun {
-            project: project.name.clone(),
-            pipeline_path: railyard_pipeline::FILE_NAME.into(),
-            commit: Some(commit.clone()),
-            // Not a `host:pid`: the run belongs to the queue, not to a process, so no local
-            // `abandon_dead_runs` may take it for a crashed one.
-            owner: "railyard-server:queue".into(),
-            jobs: names.clone(),
-            started_at: now,
-        })
-        .await?;
-    let queued = state
-        .store()
-        .enqueue_run(
-            &run.id,
-            &project.name,
+        .queue_run(
+            &new,
+            full_ref.as_deref(),
             &project.repo_url,
-            &commit,
             &jobs,
             state.config().max_attempts,
-            now,
         )
-        .await;
-    // The project may have been removed while its repository was fetched: its removal did
-    // not see this run (or took it, and the queue rows above failed on it), so drop it here.
-    if state.store().project(name).await?.is_none() {
-        state.store().delete_run(&run.id).await?;
-        return Err(ApiError::NotFound(format!(
-            "project `{name}` (removed while the run was being queued)"
-        )));
-    }
-    if let Err(e) = queued {
-        // A run without its queue rows would never end.
-        if let Err(d) = state.store().delete_run(&run.id).await {
-            tracing::error!("deleting run {} that could not be queued: {d}", run.id);
-        }
-        return Err(e.into());
-    }
+        .await?
+        // Removed while its repository was fetched: nothing was queued.
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "project `{name}` (removed while the run was being queued)"
+            ))
+        })?;
     state.work().notify_waiters();
-    tracing::info!(run = %run.id, project = %project.name, %commit, "run queued");
+    tracing::info!(run = %run.id, project = %project.name, %commit, jobs = names.len(), "run queued");
     Ok(Triggered { run, jobs: names })
 }

@@ -1,9 +1,11 @@
 //! Moving a run on after its jobs end: dependents queued or skipped, the run closed.
 
+use std::collections::HashMap;
+
 use railyard_types::{JobStatus, RunStatus, StepStatus};
 use sqlx::Row;
 
-use crate::runs::{JOB_END, JOB_END_CONFLICT};
+use crate::runs::{JOB_END, JOB_END_CONFLICT, batches, list, param};
 use crate::{Backend, Store, StoreError};
 
 impl Store {
@@ -105,88 +107,128 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(&err)?;
-        let mut jobs: Vec<(String, Vec<String>, String, Option<String>)> = Vec::new();
+        // Each distinct `needs` is read once: every shard of a job, and every job needing the
+        // same ones, share theirs (a thousand shards needing sixty each were a thousand lists).
+        let mut lists: Vec<Vec<String>> = Vec::new();
+        let mut list_of: HashMap<String, usize> = HashMap::new();
+        let mut jobs: Vec<Waiting> = Vec::with_capacity(rows.len());
         for r in &rows {
             let needs: String = r.try_get("needs").map_err(&err)?;
-            jobs.push((
-                r.try_get("job_name").map_err(&err)?,
-                serde_json::from_str(&needs).unwrap_or_default(),
-                r.try_get("state").map_err(&err)?,
-                r.try_get("result").map_err(&err)?,
-            ));
+            let list = match list_of.get(&needs) {
+                Some(&k) => k,
+                None => {
+                    lists.push(serde_json::from_str(&needs).unwrap_or_default());
+                    list_of.insert(needs, lists.len() - 1);
+                    lists.len() - 1
+                }
+            };
+            jobs.push(Waiting {
+                name: r.try_get("job_name").map_err(&err)?,
+                needs: list,
+                state: r.try_get("state").map_err(&err)?,
+                result: r.try_get("result").map_err(&err)?,
+            });
         }
-        let result_of = |jobs: &[(String, Vec<String>, String, Option<String>)], name: &str| {
-            jobs.iter()
-                .find(|j| j.0 == name)
-                .and_then(|j| (j.2 == "done").then(|| j.3.as_deref().and_then(JobStatus::parse)))
-                .flatten()
-        };
+        let index: HashMap<String, usize> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.name.clone(), i))
+            .collect();
+        // What changes, written after the loop by a few statements: jobs to queue, and jobs
+        // to skip grouped by why.
+        let mut queued: Vec<String> = Vec::new();
+        let mut skipped: Vec<(String, Vec<String>)> = Vec::new();
         let mut changed = true;
         while changed {
             changed = false;
+            // Within a pass, jobs with the same needs get the same verdict: a change made in
+            // the pass only skips waiting jobs, which moves no verdict but `wait`, and the next
+            // pass looks again.
+            let mut verdicts: Vec<Option<Verdict>> = vec![None; lists.len()];
             for i in 0..jobs.len() {
-                if jobs[i].2 != "waiting" {
+                if jobs[i].state != "waiting" {
                     continue;
                 }
-                let results: Vec<Option<JobStatus>> =
-                    jobs[i].1.iter().map(|n| result_of(&jobs, n)).collect();
-                let failed = jobs[i]
-                    .1
-                    .iter()
-                    .zip(&results)
-                    .filter(|(_, r)| r.is_some_and(|s| !s.lets_dependents_run()))
-                    .map(|(n, _)| format!("`{n}`"))
-                    .collect::<Vec<_>>();
-                if !failed.is_empty() {
-                    let why = format!("skipped: {} did not succeed", failed.join(", "));
-                    sqlx::query(
-                        "UPDATE queue SET state = 'done', result = 'skipped' WHERE run_id = $1 AND job_name = $2",
-                    )
-                    .bind(run_id)
-                    .bind(&jobs[i].0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(&err)?;
-                    sqlx::query(
-                        "UPDATE jobs SET status = 'skipped', finished_at = $3, error = $4 \
-                         WHERE run_id = $1 AND name = $2",
-                    )
-                    .bind(run_id)
-                    .bind(&jobs[i].0)
-                    .bind(now)
-                    .bind(&why)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(&err)?;
-                    jobs[i].2 = "done".into();
-                    jobs[i].3 = Some("skipped".into());
-                    changed = true;
-                } else if results
-                    .iter()
-                    .all(|r| r.is_some_and(|s| s.lets_dependents_run()))
-                {
-                    sqlx::query(
-                        "UPDATE queue SET state = 'queued', queued_at = $3 WHERE run_id = $1 AND job_name = $2",
-                    )
-                    .bind(run_id)
-                    .bind(&jobs[i].0)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(&err)?;
-                    jobs[i].2 = "queued".into();
-                    changed = true;
+                let k = jobs[i].needs;
+                let verdict = verdicts[k]
+                    .get_or_insert_with(|| verdict(&lists[k], &jobs, &index))
+                    .clone();
+                match verdict {
+                    Verdict::Skip(why) => {
+                        match skipped.iter_mut().find(|(w, _)| *w == why) {
+                            Some((_, names)) => names.push(jobs[i].name.clone()),
+                            None => skipped.push((why, vec![jobs[i].name.clone()])),
+                        }
+                        jobs[i].state = "done".into();
+                        jobs[i].result = Some("skipped".into());
+                        changed = true;
+                    }
+                    Verdict::Ready => {
+                        queued.push(jobs[i].name.clone());
+                        jobs[i].state = "queued".into();
+                        changed = true;
+                    }
+                    Verdict::Wait => {}
                 }
             }
         }
+        let backend = self.backend();
+        for (_, names) in batches(&queued) {
+            let sql = format!(
+                "UPDATE queue SET state = 'queued', queued_at = {} WHERE run_id = {} \
+                 AND job_name IN {}",
+                param(backend, 1),
+                param(backend, 2),
+                list(backend, 3, names.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(run_id);
+            for name in names {
+                query = query.bind(name);
+            }
+            query.execute(&mut *tx).await.map_err(&err)?;
+        }
+        for (why, names) in &skipped {
+            for (_, names) in batches(names) {
+                let sql = format!(
+                    "UPDATE queue SET state = 'done', result = 'skipped' WHERE run_id = {} \
+                     AND job_name IN {}",
+                    param(backend, 1),
+                    list(backend, 2, names.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id);
+                for name in names {
+                    query = query.bind(name);
+                }
+                query.execute(&mut *tx).await.map_err(&err)?;
+                let sql = format!(
+                    "UPDATE jobs SET status = 'skipped', finished_at = {}, error = {} \
+                     WHERE run_id = {} AND name IN {}",
+                    param(backend, 1),
+                    param(backend, 2),
+                    param(backend, 3),
+                    list(backend, 4, names.len())
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(why)
+                    .bind(run_id);
+                for name in names {
+                    query = query.bind(name);
+                }
+                query.execute(&mut *tx).await.map_err(&err)?;
+            }
+        }
         let mut finished = None;
-        if !jobs.is_empty() && jobs.iter().all(|j| j.2 == "done") {
+        if !jobs.is_empty() && jobs.iter().all(|j| j.state == "done") {
             let ok = jobs.iter().all(|j| {
-                j.3.as_deref()
+                j.result
+                    .as_deref()
                     .and_then(JobStatus::parse)
                     .is_some_and(|s| s.lets_dependents_run())
             });
-            let cancelled = jobs.iter().any(|j| j.3.as_deref() == Some("cancelled"));
+            let cancelled = jobs
+                .iter()
+                .any(|j| j.result.as_deref() == Some("cancelled"));
             let status = if cancelled {
                 RunStatus::Cancelled
             } else if ok {
@@ -207,6 +249,51 @@ impl Store {
         }
         tx.commit().await.map_err(&err)?;
         Ok(finished)
+    }
+}
+
+/// A job of a run being moved on.
+struct Waiting {
+    name: String,
+    /// Its `needs`, as an index into the run's distinct lists.
+    needs: usize,
+    state: String,
+    result: Option<String>,
+}
+
+/// What a waiting job's needs say.
+#[derive(Clone)]
+enum Verdict {
+    /// One did not succeed: the job is skipped, with this reason.
+    Skip(String),
+    /// All let dependents run: the job is queued.
+    Ready,
+    /// Some are not done.
+    Wait,
+}
+
+/// The verdict of `needs` on the jobs as they stand.
+fn verdict(needs: &[String], jobs: &[Waiting], index: &HashMap<String, usize>) -> Verdict {
+    let mut failed = Vec::new();
+    let mut all_done = true;
+    for need in needs {
+        let result = index
+            .get(need)
+            .map(|&i| &jobs[i])
+            .filter(|j| j.state == "done")
+            .and_then(|j| j.result.as_deref().and_then(JobStatus::parse));
+        match result {
+            Some(s) if !s.lets_dependents_run() => failed.push(format!("`{need}`")),
+            Some(_) => {}
+            None => all_done = false,
+        }
+    }
+    if !failed.is_empty() {
+        Verdict::Skip(format!("skipped: {} did not succeed", failed.join(", ")))
+    } else if all_done {
+        Verdict::Ready
+    } else {
+        Verdict::Wait
     }
 }
 

@@ -158,25 +158,6 @@ impl Store {
         })
     }
 
-    /// Deletes one run with everything of it, as [`Store::remove_project`] deletes a
-    /// project's: the server drops a run it queued for a project removed meanwhile.
-    pub async fn delete_run(&self, run_id: &str) -> Result<(), StoreError> {
-        let err = self.query_error("deleting a run");
-        let mut tx = self.pool().begin().await.map_err(&err)?;
-        for sql in [
-            "DELETE FROM artifact_chunks WHERE upload_id IN \
-             (SELECT upload_id FROM artifacts WHERE run_id = $1)",
-            "DELETE FROM runs WHERE id = $1",
-        ] {
-            sqlx::query(sql)
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(&err)?;
-        }
-        tx.commit().await.map_err(&err)
-    }
-
     /// Every project, by name.
     pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let rows = sqlx::query(

@@ -11,6 +11,7 @@ mod logs;
 mod pg;
 mod projects;
 mod queue;
+mod queued_runs;
 mod shares;
 mod story;
 mod test_queues;

@@ -32,6 +32,7 @@ pub struct ServerFile {
     pub agent_token: Option<String>,
     pub lease_secs: Option<u64>,
     pub max_attempts: Option<i64>,
+    pub max_jobs: Option<usize>,
     /// The data folder (logs, mirrors, SQLite); `--data-dir` and `RAILYARD_HOME` win.
     pub data_dir: Option<PathBuf>,
 }

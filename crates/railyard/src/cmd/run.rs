@@ -14,7 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     let project = project::find(g.directory.as_deref(), g.file.as_deref())?;
-    let pipeline = Arc::new(project.load_pipeline()?);
+    if args.max_jobs == 0 {
+        return Err(Expected::Input("--max-jobs must be at least 1".into()).into());
+    }
+    let limits = railyard_pipeline::Limits {
+        max_jobs: args.max_jobs,
+    };
+    let pipeline = Arc::new(project.load_pipeline_with(&limits)?);
     let jobs = pipeline.select(&args.jobs)?;
     let secrets = super::secrets(&pipeline)?;
     let parallel = match args.parallel {

@@ -35,6 +35,10 @@ pub struct ServerArgs {
     /// [default: 3].
     #[arg(long, env = "RAILYARD__SERVER__MAX_ATTEMPTS")]
     pub max_attempts: Option<i64>,
+    /// The most jobs one pipeline may expand to, matrix combinations and shards counted; a
+    /// trigger over it is refused [default: 1000].
+    #[arg(long, env = "RAILYARD__SERVER__MAX_JOBS", value_name = "N")]
+    pub max_jobs: Option<usize>,
     #[command(flatten)]
     pub data: crate::cli::DataDir,
 }
@@ -65,6 +69,13 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
     let database = args.database.or(file.database);
     let lease_secs = args.lease_secs.or(file.lease_secs).unwrap_or(30);
     let max_attempts = args.max_attempts.or(file.max_attempts).unwrap_or(3);
+    let max_jobs = args
+        .max_jobs
+        .or(file.max_jobs)
+        .unwrap_or(railyard_pipeline::DEFAULT_MAX_JOBS);
+    if max_jobs == 0 {
+        return Err(super::Expected::Input("--max-jobs must be at least 1".into()).into());
+    }
     let data_dir = crate::project::data_dir(g.data_dir.as_deref().or(file.data_dir.as_deref()));
     let store = match &database {
         Some(url) => {
@@ -82,6 +93,7 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
         agent_token: agent_token.as_deref().map(TokenHash::of),
         lease: Duration::from_secs(lease_secs.max(1)),
         max_attempts: max_attempts.max(1),
+        max_jobs,
         mirrors_dir: data_dir.join("mirrors"),
         max_wait: Duration::from_secs(30),
     };

@@ -79,3 +79,43 @@ fn graph_shows_stages() {
     let test = stdout.find("test").unwrap();
     assert!(build < test, "{stdout}");
 }
+
+/// The jobs a pipeline expands to are counted against a limit, 1,000 unless `railyard run
+/// --max-jobs` says otherwise: the sum is in the error, at `jobs:`, and nothing runs.
+#[test]
+fn a_pipeline_over_the_job_limit_is_refused_with_the_sum() {
+    let values: Vec<String> = (0..16).map(|v| v.to_string()).collect();
+    let mut huge = "env: { image: busybox }\njobs:\n".to_string();
+    for j in 0..5 {
+        huge.push_str(&format!(
+            "  job{j}:\n    matrix: {{ A: [{0}], B: [{0}] }}\n    parallel: 64\n    script: [x]\n",
+            values.join(", ")
+        ));
+    }
+    let p = Project::new(&huge);
+    let out = p.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    // The terminal's width may wrap the line.
+    assert!(
+        stderr.contains(".railyard.yml:2:1: too many jobs: 5 jobs × matrix 256 × parallel 64 =")
+            && stderr.contains("81,920 > 1,000"),
+        "{stderr}"
+    );
+
+    let p =
+        Project::new("env: { image: busybox }\njobs:\n  t:\n    parallel: 3\n    script: [true]\n");
+    let out = p.run(&["run", "--max-jobs", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("too many jobs: 1 job × parallel 3 = 3 > 2"),
+        "{stderr}"
+    );
+    assert!(p.runs().is_empty(), "nothing ran");
+    let out = p.run(&["run", "--max-jobs", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--max-jobs must be at least 1"));
+    let out = p.run(&["run", "--max-jobs", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -110,10 +110,15 @@ impl Fleet {
 
     /// Kills the server (SIGKILL) and starts it again on the same address and data.
     pub fn restart_server(&mut self, database: Option<&str>) {
+        self.restart_server_with(database, &[]);
+    }
+
+    /// Like [`Fleet::restart_server`], with these flags added.
+    pub fn restart_server_with(&mut self, database: Option<&str>, flags: &[&str]) {
         self.server.kill().unwrap();
         self.server.wait().unwrap();
         let addr = self.url.trim_start_matches("http://").to_string();
-        let (server, url) = spawn_server(self.dir.path(), &addr, database);
+        let (server, url) = spawn_server_with(self.dir.path(), &addr, database, flags);
         assert_eq!(url, self.url);
         self.server = server;
     }
@@ -260,8 +265,19 @@ impl Fleet {
 
 /// Starts `railyard server` on `listen` with its data under `dir`; returns it and its URL.
 pub fn spawn_server(dir: &Path, listen: &str, database: Option<&str>) -> (Child, String) {
+    spawn_server_with(dir, listen, database, &[])
+}
+
+/// Like [`spawn_server`], with these flags added.
+pub fn spawn_server_with(
+    dir: &Path,
+    listen: &str,
+    database: Option<&str>,
+    flags: &[&str],
+) -> (Child, String) {
     let mut server = bin();
     server.args(["server", "--listen", listen, "--admin-token", ADMIN]);
+    server.args(flags);
     if let Some(url) = database {
         server.args(["--database", url]);
     }
