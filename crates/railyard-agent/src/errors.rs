@@ -35,6 +35,11 @@ impl AgentError {
         matches!(self, AgentError::Api { status: 401, .. })
     }
 
+    /// True for a 413: the server takes no body this large, however often it is sent.
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, AgentError::Api { status: 413, .. })
+    }
+
     /// True when the server says the lease is no longer this agent's.
     pub fn is_lease_lost(&self) -> bool {
         matches!(self, AgentError::Api { status: 410, .. })

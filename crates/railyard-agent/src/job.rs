@@ -125,7 +125,7 @@ pub(crate) async fn run(
         return;
     }
     let path = format!("/api/v1/jobs/{}/complete", claim.job_id);
-    let body = Completion {
+    let mut body = Completion {
         agent_id: me.agent_id.clone(),
         attempt: claim.attempt,
         status,
@@ -135,12 +135,38 @@ pub(crate) async fn run(
         env_image: gathered.env_image,
     };
     let what = format!("reporting job {}", claim.job);
-    let reported =
+    let mut reported =
         until_answered(&what, || client.post::<_, serde_json::Value>(&path, &body)).await;
+    // A result over the server's limit is reported again without its timings (then without
+    // its steps), as failed and saying why: dropped, the job's lease lapsed and it ran
+    // again until `agent lost`.
+    let timings = body.timings.len();
+    for drop_steps in [false, true] {
+        let Err(e) = &reported else { break };
+        if !e.is_too_large() {
+            break;
+        }
+        let why = format!(
+            "the job's result ({} test timings) is too large for the server: its timings{} \
+             were dropped and the job counts as failed; spread its tests over more shards \
+             (`parallel`) ({e})",
+            timings,
+            if drop_steps { " and steps" } else { "" },
+        );
+        tracing::warn!(job = %claim.job, run = %claim.run_id, "{why}");
+        body.status = JobStatus::Failed;
+        body.error = Some(why);
+        body.timings.clear();
+        if drop_steps {
+            body.steps.clear();
+        }
+        reported =
+            until_answered(&what, || client.post::<_, serde_json::Value>(&path, &body)).await;
+    }
     heartbeat.abort();
     match reported {
         Ok(_) => {
-            tracing::info!(job = %claim.job, run = %claim.run_id, status = status.as_str(), "job reported")
+            tracing::info!(job = %claim.job, run = %claim.run_id, status = body.status.as_str(), "job reported")
         }
         Err(e) if e.is_lease_lost() => tracing::warn!(
             job = %claim.job,

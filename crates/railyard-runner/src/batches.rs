@@ -7,7 +7,7 @@ use crate::events::Event;
 use crate::job::{CurrentStep, JobContext};
 use crate::tail::StdoutTail;
 use railyard_pipeline::TestsSpec;
-use railyard_split::{Batch, Done, IdFormat, TestCase, TestQueue, shell_quote};
+use railyard_split::{Batch, Done, IdFormat, TestCase, TestQueue};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,22 +48,21 @@ pub struct TestsOutcome {
     pub flaky: Vec<String>,
 }
 
-/// The command that runs one batch, and how it is shown: writes the ids to
-/// `$RAILYARD_TESTS_FILE`, runs the template with `{tests}` expanded (under `-e`, in a
-/// subshell, so a failing line ends it but not what follows), then prints `marker` and each
-/// report matching `junit` as NUL, name, NUL, contents (XML holds no NUL), removing it so the
-/// next batch starts clean, and exits with the tests' status. One `exec` per batch.
+/// The command that runs one batch, and how it is shown: runs the template with `{tests}`
+/// expanded (under `-e`, in a subshell, so a failing line ends it but not what follows), then
+/// prints `marker` and each report matching `junit` as NUL, name, NUL, contents (XML holds no
+/// NUL), removing it so the next batch starts clean, and exits with the tests' status. One
+/// `exec` per batch; the ids are in `$RAILYARD_TESTS_FILE` before it starts
+/// ([`tests_file_tar`]).
 pub fn batch_command(
     run: &str,
     ids: &[String],
     junit: &[String],
     marker: &str,
 ) -> (String, String) {
-    let quoted: Vec<String> = ids.iter().map(|i| shell_quote(i)).collect();
     let command = format!(
-        "printf '%s\\n' {} > \"$RAILYARD_TESTS_FILE\"\nset +e\n(\nset -e\n{}\n)\ncode=$?\nprintf '{marker}'\n\
+        "set +e\n(\nset -e\n{}\n)\ncode=$?\nprintf '{marker}'\n\
          for f in {}; do [ -f \"$f\" ] && {{ printf '\\0%s\\0' \"$f\"; cat \"$f\"; rm -f \"$f\"; }}; done\nexit $code",
-        quoted.join(" "),
         railyard_split::expand_tests(run, ids),
         junit.join(" "),
     );
@@ -73,6 +72,29 @@ pub fn batch_command(
     };
     let shown = run.replace("{tests}", &count);
     (command, shown)
+}
+
+/// A tar of [`TESTS_FILE`] holding `ids`, one a line, readable by any user of the image.
+pub fn tests_file_tar(ids: &[String]) -> bytes::Bytes {
+    let mut text = String::with_capacity(ids.iter().map(|i| i.len() + 1).sum());
+    for id in ids {
+        text.push_str(id);
+        text.push('\n');
+    }
+    let name = Path::new(TESTS_FILE).file_name().unwrap_or_default();
+    let mut header = tar::Header::new_gnu();
+    header.set_size(text.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.append_data(&mut header, name, text.as_bytes())
+        .and_then(|()| tar.into_inner())
+        .map(bytes::Bytes::from)
+        .expect("a tar in memory is written")
 }
 
 impl JobContext {
@@ -209,6 +231,15 @@ impl JobContext {
             &tail.printf_marker(),
         );
         let started = Instant::now();
+        // Copied in, not written by the command: an exec's command is one argument, which
+        // Linux caps at 128 KiB (about 1,200 ids of 100 characters; past it the exec failed).
+        let dir = Path::new(TESTS_FILE)
+            .parent()
+            .and_then(Path::to_str)
+            .unwrap_or("/");
+        self.docker
+            .put_archive(container, dir, tests_file_tar(ids))
+            .await?;
         let exit = self
             .run_step(container, step, &shown, &command, current, Some(&mut tail))
             .await;
@@ -455,14 +486,23 @@ mod tests {
         let out = std::process::Command::new("sh")
             .args(["-ec", &command])
             .current_dir(dir.path())
-            .env("RAILYARD_TESTS_FILE", dir.path().join("ids.txt"))
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "the tests' status");
         let log = tail.feed(bytes::Bytes::from(out.stdout));
         assert_eq!(&log[..], b"ran a b c\n", "a failing line ends the tests");
-        let ids_file = std::fs::read_to_string(dir.path().join("ids.txt")).unwrap();
-        assert_eq!(ids_file, "a\nb c\n");
+        // The ids file, copied in before the command: one a line, readable by all.
+        let mut tar = tar::Archive::new(std::io::Cursor::new(tests_file_tar(&ids)));
+        let mut entry = tar.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(entry.path().unwrap(), Path::new("railyard-tests.txt"));
+        assert_eq!(entry.header().mode().unwrap(), 0o644);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+        assert_eq!(text, "a\nb c\n");
+        // A batch of any size: the command does not grow with its ids.
+        let many: Vec<String> = (0..100_000).map(|i| format!("{i:0100}")).collect();
+        let (command, _) = batch_command("pytest -q", &many, &junit, &tail.printf_marker());
+        assert!(command.len() < 1_000, "{}", command.len());
         assert_eq!(tail.into_tail().unwrap(), b"\0r1.xml\0<testsuites/>");
         assert!(
             !dir.path().join("r1.xml").exists(),

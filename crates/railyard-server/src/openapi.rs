@@ -228,7 +228,8 @@ pub(crate) const OPS: &[Op] = &[
         "Report a job's result, its step records and its tests' timings",
         Some("`{agent_id, attempt, status, error?, steps?, timings?}`"),
         (204, "recorded"),
-    ),
+    )
+    .errors(&[(413, "over 16 MiB: report the job failed without its timings")]),
     op(
         "post",
         "/api/v1/jobs/{id}/tests",
@@ -236,7 +237,8 @@ pub(crate) const OPS: &[Op] = &[
         "A shard posts the test ids it listed: the first opens the job's test queue, the others must agree (409)",
         Some("`{agent_id, attempt, tests}`"),
         (200, "`{timings}`: what every shard splits by"),
-    ),
+    )
+    .errors(&[(413, "over 16 MiB")]),
     op(
         "post",
         "/api/v1/jobs/{id}/tests/next",

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::Row;
 
+use crate::runs::param;
 use crate::{Store, StoreError};
 
 /// Weight of the newest sample once warmed up.
@@ -54,10 +55,13 @@ impl Store {
         let err = self.query_error("recording test timings");
         let mut tx = self.pool().begin().await.map_err(&err)?;
         for chunk in rows.chunks(CHUNK) {
+            // Each row its own parameters, `?` on SQLite (see `runs::param`): 100,000 tests
+            // as `$N` spent seconds in SQLite's look-up of parameter names.
+            let backend = self.backend();
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let (id, secs) = (3 + 2 * i, 4 + 2 * i);
-                    format!("($1, ${id}, ${secs}, ${secs}, 1, $2)")
+                    let p = |k: usize| param(backend, 5 * i + k);
+                    format!("({}, {}, {}, {}, 1, {})", p(1), p(2), p(3), p(4), p(5))
                 })
                 .collect();
             let sql = format!(
@@ -71,11 +75,14 @@ impl Store {
                 values.join(", "),
                 keep = 1.0 - EMA_ALPHA,
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(project)
-                .bind(at_ms);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (id, secs) in chunk {
-                query = query.bind(*id).bind(*secs);
+                query = query
+                    .bind(project)
+                    .bind(*id)
+                    .bind(*secs)
+                    .bind(*secs)
+                    .bind(at_ms);
             }
             query.execute(&mut *tx).await.map_err(&err)?;
         }

@@ -33,6 +33,28 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
 /// The most a JSON body may hold (axum's default limit, named here for its error message).
 const BODY_LIMIT: usize = 2 << 20;
 
+/// The most a job's result (`complete`) or a shard's test list (`tests`) may hold: real
+/// suites are large. 100,000 test ids of 100 characters are 10.3 MB as a list and 12.5 MB as
+/// timings. Refused past it with 413 (the agent then reports the job failed without its
+/// timings, never drops it).
+pub(crate) const RESULT_LIMIT: usize = 16 << 20;
+
+/// The body limit of a route, when it is not [`BODY_LIMIT`]: the route's layers set it for
+/// the framework and, as this extension, for the 413's message.
+#[derive(Debug, Clone, Copy)]
+struct BodyLimit(usize);
+
+/// A route's layers for a body limit of `bytes`.
+fn limited<S: Clone + Send + Sync + 'static>(
+    route: axum::routing::MethodRouter<S>,
+    bytes: usize,
+) -> axum::routing::MethodRouter<S> {
+    use std::convert::Infallible;
+    route
+        .layer::<_, Infallible>(DefaultBodyLimit::max(bytes))
+        .layer::<_, Infallible>(axum::Extension(BodyLimit(bytes)))
+}
+
 pub(crate) fn router(state: AppState) -> Router {
     // The envelope goes around the whole router, not each route: a route's 405 gets its
     // `Allow` header from the router after the route's own layers ran.
@@ -69,8 +91,14 @@ fn routes(state: AppState) -> Router {
         .route("/api/v1/agents/claim", post(agents::claim))
         .route("/api/v1/jobs/{id}/heartbeat", post(agents::heartbeat))
         .route("/api/v1/jobs/{id}/logs", post(logs::log_chunk))
-        .route("/api/v1/jobs/{id}/complete", post(agents::complete))
-        .route("/api/v1/jobs/{id}/tests", post(tests_queue::open))
+        .route(
+            "/api/v1/jobs/{id}/complete",
+            limited(post(agents::complete), RESULT_LIMIT),
+        )
+        .route(
+            "/api/v1/jobs/{id}/tests",
+            limited(post(tests_queue::open), RESULT_LIMIT),
+        )
         .route("/api/v1/jobs/{id}/tests/next", post(tests_queue::next))
         .route(
             "/api/v1/jobs/{id}/tests/give-back",
@@ -207,6 +235,10 @@ async fn read_json<T: serde::de::DeserializeOwned, S: Send + Sync>(
     state: &S,
 ) -> ApiResult<Option<T>> {
     let route = format!("{} {}", req.method(), req.uri().path());
+    let limit = req
+        .extensions()
+        .get::<BodyLimit>()
+        .map_or(BODY_LIMIT, |l| l.0);
     let declared = req.headers().get(header::CONTENT_TYPE).map(|v| {
         String::from_utf8_lossy(v.as_bytes())
             .chars()
@@ -217,8 +249,8 @@ async fn read_json<T: serde::de::DeserializeOwned, S: Send + Sync>(
         .await
         .map_err(|e| match e.status() {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
-                "the request body is over the server's limit of {} MiB",
-                BODY_LIMIT >> 20
+                "the request body is over the server's limit of {} MiB for {route}",
+                limit >> 20
             )),
             _ => ApiError::BadRequest(format!("reading the request body: {}", e.body_text())),
         })?;

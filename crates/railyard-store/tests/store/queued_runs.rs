@@ -240,6 +240,27 @@ async fn a_thousand_jobs(store: &Store) {
     assert!(store.queue_stats(0).await.unwrap().jobs.is_empty());
 }
 
+/// A job's result as large as a real suite's (100,000 timings of ids of 100 characters) is
+/// recorded by a few statements: SQLite took `$N` parameters for names and spent seconds
+/// looking them up, holding its one writer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_thousand_timings_are_recorded_at_once() {
+    let dir = data_dir();
+    let store = Store::open_in(dir.path()).await.unwrap();
+    let timings: Vec<(String, f64)> = (0..100_000)
+        .map(|i| (format!("{i:0100}"), 0.001 * f64::from(i % 1000)))
+        .collect();
+    let started = std::time::Instant::now();
+    assert_eq!(
+        store.record_timings("p", &timings, now_ms()).await.unwrap(),
+        100_000
+    );
+    eprintln!("100,000 timings recorded in {:?}", started.elapsed());
+    let stored = store.timings("p").await.unwrap();
+    assert_eq!(stored.len(), 100_000);
+    assert_eq!(stored[&format!("{:0100}", 1234)], (0.234, 1));
+}
+
 /// A claim from a server before refs were kept reads without one, and one with none sends
 /// no `ref`: older agents and servers interoperate.
 #[test]

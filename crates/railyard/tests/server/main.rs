@@ -23,6 +23,7 @@ mod projects;
 mod proxy;
 mod queue;
 mod refs;
+mod results;
 mod server_away;
 mod shards;
 mod slots;
