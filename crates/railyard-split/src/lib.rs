@@ -27,7 +27,7 @@ pub use duration::duration;
 pub use errors::{IdFormatError, JunitError};
 pub use ids::{IdFormat, Matched, Normalize, Tool, failed_ids};
 pub use junit::{Outcome, Report, TestCase};
-pub use merge::{merge_attempts, write_junit};
+pub use merge::{attribute, merge_attempts, write_junit};
 pub use partition::{Plan, ShardPlan, count_partition, partition};
 pub use queue::{
     Batch, Batcher, Done, LocalQueue, Next, QueueState, RemoteTests, Speeds, TestQueue,

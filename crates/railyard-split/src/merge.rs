@@ -85,6 +85,12 @@ pub fn write_junit(report_name: &str, cases: &[TestCase]) -> Result<String, Juni
         .map_err(|e| JunitError::Write(e.to_string()))
 }
 
+/// An attribute's value as a reader will see it: quick-junit writes tabs and line breaks raw,
+/// and XML reads those back as spaces (a name given as `&#10;` would not read back the same).
+pub fn attribute(value: &str) -> String {
+    value.replace(['\n', '\r', '\t'], " ")
+}
+
 fn to_quick(case: &TestCase) -> quick_junit::TestCase {
     let status = match case.outcome {
         Outcome::Passed => {
@@ -113,9 +119,9 @@ fn to_quick(case: &TestCase) -> quick_junit::TestCase {
             s
         }
     };
-    let mut out = quick_junit::TestCase::new(case.name.as_str(), status);
+    let mut out = quick_junit::TestCase::new(attribute(&case.name).as_str(), status);
     if let Some(c) = &case.classname {
-        out.set_classname(c.as_str());
+        out.set_classname(attribute(c).as_str());
     }
     if let Some(t) = case.time {
         out.set_time(Duration::from_secs_f64(t));
