@@ -172,7 +172,9 @@ mod tests {
                     };
                     h.set_entry_type(kind);
                     h.set_mode(0o777);
-                    h.set_link_name(target).unwrap();
+                    // Raw, as a hostile archive writes it (`set_link_name` refuses some).
+                    let raw = target.as_bytes();
+                    h.as_old_mut().linkname[..raw.len()].copy_from_slice(raw);
                     (name, b"")
                 }
                 Entry::Fifo(name) => {
@@ -285,5 +287,76 @@ mod tests {
         );
         assert!(ok.is_ok(), "{ok:?}");
         assert_eq!(std::fs::read(dir.path().join("bin/link")).unwrap(), b"hi");
+    }
+
+    /// A name or link target a hostile job could leave: parts of `..`, `.`, links' names,
+    /// the outside folder, absolute roots.
+    fn part() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::sample::select(vec![
+            "a", "b", "..", ".", "y", "d", "outside", "/", "/tmp", "",
+        ])
+        .prop_map(str::to_string)
+    }
+
+    fn path() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::collection::vec(part(), 1..6).prop_map(|parts| parts.join("/"))
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: std::env::var("RAILYARD_FUZZ_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(128),
+            // The smallest failing input is kept as a named test, not a file.
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Archives of links, files and hard links with hostile names, unpacked one after
+        /// another into the same folder (as a job's artifacts are): nothing is ever written
+        /// outside it, whatever is refused.
+        #[test]
+        fn nothing_lands_outside_whatever_the_archives(
+            archives in proptest::collection::vec(
+                proptest::collection::vec((0u8..4, path(), path()), 1..6),
+                1..4,
+            ),
+            bases in proptest::collection::vec(path(), 1..4),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().join("root");
+            let outside = dir.path().join("outside");
+            std::fs::create_dir_all(&root).unwrap();
+            std::fs::create_dir_all(&outside).unwrap();
+            for (i, entries) in archives.iter().enumerate() {
+                let owned: Vec<(u8, String, String)> = entries.clone();
+                let entries: Vec<Entry> = owned
+                    .iter()
+                    .filter(|(_, name, _)| !name.is_empty() && name.len() < 90)
+                    .map(|(kind, name, target)| match kind {
+                        0 => Entry::File(name, 0o644),
+                        1 => Entry::Link(name, target),
+                        2 => Entry::Hard(name, target),
+                        _ => Entry::Fifo(name),
+                    })
+                    .collect();
+                let base = bases[i % bases.len()].trim_start_matches('/').to_string();
+                if base.split('/').any(|p| p == "..") {
+                    continue;
+                }
+                let _ = unpack(tar_with(&entries).as_slice(), &root, Path::new(&base));
+            }
+            let left: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
+            proptest::prop_assert!(left.is_empty(), "written outside: {left:?}");
+            let beside: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "root" && n != "outside")
+                .collect();
+            proptest::prop_assert!(beside.is_empty(), "written beside the root: {beside:?}");
+        }
     }
 }

@@ -73,27 +73,10 @@ pub(crate) async fn push(
     if !matches!(event, "push" | "Push Hook") {
         return Ok(ignored(&format!("event `{event}` starts no run")));
     }
-    let payload: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the push payload is not JSON: {e}")))?;
-    let after = payload
-        .get("after")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| ApiError::BadRequest("the push payload has no `after` commit".into()))?;
-    if after.len() < 7 || !after.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::BadRequest(format!(
-            "`after` is not a commit id: `{after}`"
-        )));
-    }
-    if after.bytes().all(|b| b == b'0') {
+    let Some(Pushed { after, pushed_ref }) = read_push(&body)? else {
         return Ok(ignored("a deleted branch"));
-    }
-    // The ref pushed (`refs/heads/main`), given to the jobs as RAILYARD_REF; one that does
-    // not look like a ref name is left out rather than passed on.
-    let pushed_ref = payload
-        .get("ref")
-        .and_then(|v| v.as_str())
-        .filter(|r| is_ref_name(r));
-    let triggered = crate::api::start_run(&state, &name, after, pushed_ref).await?;
+    };
+    let triggered = crate::api::start_run(&state, &name, &after, pushed_ref.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
         Json(WebhookAnswer {
@@ -101,6 +84,46 @@ pub(crate) async fn push(
             ignored: None,
         }),
     ))
+}
+
+/// What a push webhook's body asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Pushed {
+    /// The commit pushed.
+    pub after: String,
+    /// The ref pushed (`refs/heads/main`), given to the jobs as RAILYARD_REF; one that does
+    /// not look like a ref name is left out rather than passed on.
+    pub pushed_ref: Option<String>,
+}
+
+/// Reads a push body (GitHub, Gitea and GitLab agree on `after` and `ref`): the commit and
+/// ref, `None` for a deleted branch, or why it is refused. The body is not trusted: anything
+/// but a JSON object with a commit id is a clear error.
+pub(crate) fn read_push(body: &[u8]) -> Result<Option<Pushed>, ApiError> {
+    let payload: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the push payload is not JSON: {e}")))?;
+    let after = payload
+        .get("after")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| ApiError::BadRequest("the push payload has no `after` commit".into()))?;
+    if after.len() < 7 || after.len() > 64 || !after.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let shown: String = after.chars().take(80).collect();
+        return Err(ApiError::BadRequest(format!(
+            "`after` is not a commit id: `{shown}`"
+        )));
+    }
+    if after.bytes().all(|b| b == b'0') {
+        return Ok(None);
+    }
+    let pushed_ref = payload
+        .get("ref")
+        .and_then(|v| v.as_str())
+        .filter(|r| is_ref_name(r))
+        .map(str::to_string);
+    Ok(Some(Pushed {
+        after: after.to_string(),
+        pushed_ref,
+    }))
 }
 
 /// `refs/…` of at most 1,024 characters, without spaces or control characters (which git
@@ -171,5 +194,60 @@ mod tests {
         assert!(verify(&headers("x-gitlab-token", "s3cret"), "s3cret", b"{}").is_ok());
         assert!(verify(&headers("x-gitlab-token", "s3cre"), "s3cret", b"{}").is_err());
         assert!(verify(&HeaderMap::new(), "s3cret", b"{}").is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: std::env::var("RAILYARD_FUZZ_CASES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(128),
+            // The smallest failing input is kept as a named test, not a file.
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Any body: a push read whole, a deleted branch, or an error; never a panic, and
+        /// what is read is a commit id and a ref name.
+        #[test]
+        fn any_body_is_a_push_or_a_clear_error(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            check_push(&body);
+        }
+
+        /// JSON shaped like a push with hostile values.
+        #[test]
+        fn push_shaped_bodies_are_read_or_refused(
+            after in "[0-9a-fA-Fz \\n\"]{0,80}",
+            pushed in "(refs/)?[a-z/ \\t\\u{7}.-]{0,40}",
+            extra in proptest::collection::vec(("[a-z]{1,8}", "[ -~]{0,16}"), 0..4),
+        ) {
+            let mut body = serde_json::json!({ "after": after, "ref": pushed });
+            for (k, v) in extra {
+                body[k] = serde_json::Value::String(v);
+            }
+            check_push(body.to_string().as_bytes());
+        }
+
+        /// A signature header of any value never panics and never passes without the secret.
+        #[test]
+        fn forged_signatures_never_pass(value in "[ -~]{0,80}", body in "[ -~]{0,64}") {
+            for name in ["x-hub-signature-256", "x-gitea-signature", "x-gitlab-token"] {
+                let h = headers(name, &value);
+                let passed = verify(&h, "the real secret", body.as_bytes()).is_ok();
+                proptest::prop_assert!(!passed || (name == "x-gitlab-token" && value == "the real secret"));
+            }
+        }
+    }
+
+    fn check_push(body: &[u8]) {
+        if let Ok(Some(Pushed { after, pushed_ref })) = read_push(body) {
+            assert!(
+                (7..=64).contains(&after.len()) && after.bytes().all(|b| b.is_ascii_hexdigit())
+            );
+            assert!(!after.bytes().all(|b| b == b'0'));
+            if let Some(r) = pushed_ref {
+                assert!(is_ref_name(&r), "{r:?}");
+            }
+        }
     }
 }
