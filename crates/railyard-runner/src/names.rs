@@ -28,12 +28,18 @@ pub fn hostname() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
-/// The inode of this process's PID namespace (`pid:[4026531836]` -> `4026531836`).
+/// The inode of this process's PID namespace (`pid:[4026531836]` -> `4026531836`), read once:
+/// every reap asks it for each labelled object of the engine.
 fn pid_namespace() -> Option<String> {
-    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
-    let link = link.to_str()?;
-    let inode = link.strip_prefix("pid:[")?.strip_suffix(']')?;
-    Some(inode.to_string())
+    static NAMESPACE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    NAMESPACE
+        .get_or_init(|| {
+            let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+            let link = link.to_str()?;
+            let inode = link.strip_prefix("pid:[")?.strip_suffix(']')?;
+            Some(inode.to_string())
+        })
+        .clone()
 }
 
 /// When process `pid` of this PID namespace started, in clock ticks since boot: field 22 of

@@ -82,6 +82,17 @@ async fn run_keeping_artifacts(
     (outcome, events, artifacts)
 }
 
+/// The ids the shards of `job` report as flaky.
+fn flaky_of(events: &[Event], job: &str) -> Vec<String> {
+    events
+        .iter()
+        .flat_map(|e| match e {
+            Event::ShardFinished { job: j, flaky, .. } if j == job => flaky.clone(),
+            _ => vec![],
+        })
+        .collect()
+}
+
 fn ran_lines(events: &[Event]) -> Vec<String> {
     let mut lines: Vec<String> = events
         .iter()
@@ -203,13 +214,7 @@ async fn failing_tests_are_retried_and_flaky_ones_pass_with_a_warning() {
         JobStatus::Success,
         "{outcome:?}"
     );
-    let flaky: Vec<String> = events
-        .iter()
-        .flat_map(|e| match e {
-            Event::ShardFinished { job, flaky, .. } if job == "test" => flaky.clone(),
-            _ => vec![],
-        })
-        .collect();
+    let flaky = flaky_of(&events, "test");
     assert_eq!(flaky, ["flaky1"]);
     assert_eq!(outcome.jobs["broken"].status, JobStatus::Failed);
     let error = outcome.jobs["broken"].error.clone().unwrap();
@@ -463,13 +468,7 @@ exit $status
         JobStatus::Success,
         "{outcome:?}"
     );
-    let flaky: Vec<String> = events
-        .iter()
-        .flat_map(|e| match e {
-            Event::ShardFinished { flaky, .. } => flaky.clone(),
-            _ => vec![],
-        })
-        .collect();
+    let flaky = flaky_of(&events, "test");
     assert!(flaky.is_empty(), "no test is known to be flaky: {flaky:?}");
     let said: Vec<&str> = events
         .iter()
