@@ -1,9 +1,8 @@
 //! What the agent gathers from the runner's events besides log lines: each step's record,
 //! the tests' timings and the env image, sent with the job's result.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use railyard_runner::Event;
+use railyard_types::Millis;
 use railyard_types::protocol::{EnvImageReport, StepReport};
 
 /// Steps and timings of one claimed job.
@@ -16,13 +15,6 @@ pub(crate) struct Gathered {
     pub(crate) steps: Vec<StepReport>,
     pub(crate) timings: Vec<(String, f64)>,
     pub(crate) env_image: Option<EnvImageReport>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Gathered {
@@ -50,7 +42,7 @@ impl Gathered {
                     command: command.clone(),
                     status: railyard_types::StepStatus::Running,
                     exit_code: None,
-                    started_at: now_ms(),
+                    started_at: Millis::now().as_i64(),
                     finished_at: None,
                 });
             }
@@ -64,7 +56,7 @@ impl Gathered {
                 if let Some(step) = self.steps.iter_mut().find(|s| s.index == *index) {
                     step.status = *status;
                     step.exit_code = *exit_code;
-                    step.finished_at = Some(now_ms());
+                    step.finished_at = Some(Millis::now().as_i64());
                 }
             }
             Event::TestResults { timings, .. } => self.timings.extend(timings.iter().cloned()),

@@ -1,11 +1,12 @@
 //! What a server tidies every ten minutes: chunks of artifact uploads a crash cut, and agents
 //! gone for a day.
 
+use railyard_types::Millis;
 use std::time::Duration;
 
 use railyard_store::ORPHAN_CHUNK_AGE_MS;
 
-use crate::{AppState, now_ms};
+use crate::AppState;
 
 const EVERY_MS: i64 = 10 * 60 * 1000;
 
@@ -19,7 +20,7 @@ pub(crate) async fn run(state: AppState) {
     // so that a sweep does not read every chunk ever stored.
     let mut from = 0;
     loop {
-        let now = now_ms();
+        let now = Millis::now().as_i64();
         let before = now - ORPHAN_CHUNK_AGE_MS;
         match state.store().sweep_artifact_chunks(from, before).await {
             Ok(0) => {}

@@ -19,6 +19,7 @@ mod openapi;
 pub mod protocol;
 mod webhook;
 
+use railyard_types::Millis;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -173,7 +174,11 @@ pub async fn serve(
     match state.store().unfinished_queued_runs().await {
         Ok(runs) => {
             for run in runs {
-                if let Err(e) = state.store().advance_run(&run, now_ms()).await {
+                if let Err(e) = state
+                    .store()
+                    .advance_run(&run, Millis::now().as_i64())
+                    .await
+                {
                     tracing::error!("moving run {run} on at start: {e}");
                 }
             }
@@ -183,7 +188,11 @@ pub async fn serve(
     // While no server answered, agents could not renew their leases: give each held lease a
     // whole lease from now, so a restart does not hand running jobs on.
     let lease_ms = state.config().lease.as_millis() as i64;
-    match state.store().extend_leases(now_ms() + lease_ms).await {
+    match state
+        .store()
+        .extend_leases(Millis::now().as_i64() + lease_ms)
+        .await
+    {
         Ok(0) => {}
         Ok(n) => tracing::info!("{n} held lease(s) extended by one lease at start"),
         Err(e) => tracing::error!("extending held leases at start: {e}"),
@@ -197,12 +206,4 @@ pub async fn serve(
     sweep.abort();
     housekeeping.abort();
     result
-}
-
-/// Milliseconds since the epoch, the store's clock.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -6,6 +6,7 @@
 //!
 //!     cargo run --release -p railyard-store --example log_bench [-- --mib 10 --chunk-kib 32 --reps 5]
 
+use railyard_types::Millis;
 use std::time::{Duration, Instant};
 
 use railyard_store::{ChunkOutcome, QueuedJob, Store, StoreOptions};
@@ -56,13 +57,6 @@ fn chunks(mib: usize, kib: usize) -> Vec<String> {
     out
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
 /// A leased job of a new run: (run id, job id, agent id).
 async fn leased(store: &Store, project: &str) -> (String, String, String) {
     let run = store
@@ -72,7 +66,7 @@ async fn leased(store: &Store, project: &str) -> (String, String, String) {
             commit: None,
             owner: "bench".into(),
             jobs: vec!["job".into()],
-            started_at: now_ms(),
+            started_at: Millis::now().as_i64(),
         })
         .await
         .unwrap();
@@ -81,15 +75,23 @@ async fn leased(store: &Store, project: &str) -> (String, String, String) {
         ..Default::default()
     }];
     store
-        .enqueue_run(&run.id, project, "file:///r.git", "c", &job, 1, now_ms())
+        .enqueue_run(
+            &run.id,
+            project,
+            "file:///r.git",
+            "c",
+            &job,
+            1,
+            Millis::now().as_i64(),
+        )
         .await
         .unwrap();
     let agent = store
-        .register_agent("bench", 1, &[], now_ms())
+        .register_agent("bench", 1, &[], Millis::now().as_i64())
         .await
         .unwrap();
     let claim = store
-        .claim(&agent, now_ms(), 3_600_000)
+        .claim(&agent, Millis::now().as_i64(), 3_600_000)
         .await
         .unwrap()
         .unwrap();
@@ -151,7 +153,7 @@ async fn round(store: &Store, log: &[String], rep: usize, t: &mut Times) {
         let mut file = store.log_writer(&run, "job2").await.unwrap();
         file.append(chunk.as_bytes()).await.unwrap();
         store
-            .renew_lease(&job_id, &agent, 1, now_ms(), 3_600_000)
+            .renew_lease(&job_id, &agent, 1, Millis::now().as_i64(), 3_600_000)
             .await
             .unwrap()
             .unwrap();

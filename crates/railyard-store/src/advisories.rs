@@ -9,6 +9,7 @@
 //! one conditional upsert (`ON CONFLICT … DO UPDATE … WHERE older`), so two servers importing
 //! the same archive at once do not fail each other.
 
+use railyard_types::Millis;
 use std::collections::{BTreeMap, HashSet};
 
 use railyard_advisory::matching::{PackageKey, affected_key, inventory_keys};
@@ -88,7 +89,7 @@ impl Store {
         advisories: &[Advisory],
     ) -> Result<ImportCounts, StoreError> {
         let err = self.query_error("importing advisories");
-        let now = now_ms();
+        let now = Millis::now().as_i64();
         let mut counts = ImportCounts::default();
         let mut seen: HashSet<&str> = HashSet::new();
         for batch in advisories.chunks(IMPORT_BATCH) {
@@ -473,12 +474,6 @@ pub(crate) fn placeholders(from: usize, n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::advisories::placeholders;
 use crate::{Store, StoreError};
 use railyard_advisory::matching::package_name_key;
 use railyard_scan::{CACHE_FORMAT, CacheError, Ecosystem, ImageInventory, LayerCache, LayerScan};
+use railyard_types::Millis;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -233,13 +234,6 @@ impl Store {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// The layer cache in the database: entries never change (a diff ID names content), so
 /// inserts that lose a race are ignored.
 #[async_trait::async_trait]
@@ -266,7 +260,7 @@ impl LayerCache for Store {
         .bind(i64::from(CACHE_FORMAT))
         .bind(serde_json::to_string(scan)?)
         .bind(scan.size as i64)
-        .bind(now_ms())
+        .bind(Millis::now().as_i64())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -291,7 +285,7 @@ impl LayerCache for Store {
         )
         .bind(image_id)
         .bind(text.as_ref())
-        .bind(now_ms())
+        .bind(Millis::now().as_i64())
         .execute(self.pool())
         .await?;
         Ok(())

@@ -1,6 +1,7 @@
 //! Reading the history back (`railyard runs`, `railyard logs RUN`) and tidying runs whose
 //! process died.
 
+use railyard_types::Millis;
 use std::collections::HashMap;
 
 use railyard_types::RunStatus;
@@ -115,7 +116,7 @@ impl Store {
         .fetch_all(self.pool())
         .await
         .map_err(&err)?;
-        let now = now_ms();
+        let now = Millis::now().as_i64();
         let mut abandoned = Vec::new();
         for mut run in self.runs_from_rows(&rows)? {
             if is_alive(&run.owner) {
@@ -263,12 +264,6 @@ fn is_ulid_prefix(s: &str) -> bool {
         && s.len() <= 26
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b.is_ascii_alphabetic() && !b"IiLlOoUu".contains(&b)))
-}
-
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

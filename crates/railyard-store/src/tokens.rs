@@ -2,8 +2,10 @@
 //! The server hashes what a request shows and looks the hash up here (unique index), so a
 //! check is one indexed read and a revoke takes effect on the next request, on every server.
 
+use railyard_types::Role;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::{Store, StoreError};
 
@@ -12,8 +14,8 @@ use crate::{Store, StoreError};
 pub struct TokenInfo {
     /// Its unique name (`ci-runner-3`).
     pub name: String,
-    /// `admin` or `agent`.
-    pub role: String,
+    /// What it may do.
+    pub role: Role,
     /// Milliseconds since the epoch.
     pub created_at: i64,
     /// When it was revoked, if it was.
@@ -25,7 +27,7 @@ impl Store {
     pub async fn add_token(
         &self,
         name: &str,
-        role: &str,
+        role: Role,
         sha256_hex: &str,
         at: i64,
     ) -> Result<bool, StoreError> {
@@ -34,7 +36,7 @@ impl Store {
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
-        .bind(role)
+        .bind(role.as_str())
         .bind(sha256_hex)
         .bind(at)
         .execute(self.pool())
@@ -44,14 +46,14 @@ impl Store {
     }
 
     /// The role of the live (not revoked) token with this SHA-256, if any.
-    pub async fn token_role(&self, sha256_hex: &str) -> Result<Option<String>, StoreError> {
+    pub async fn token_role(&self, sha256_hex: &str) -> Result<Option<Role>, StoreError> {
         let row =
             sqlx::query("SELECT role FROM api_tokens WHERE sha256 = $1 AND revoked_at IS NULL")
                 .bind(sha256_hex)
                 .fetch_optional(self.pool())
                 .await
                 .map_err(self.query_error("checking a token"))?;
-        row.map(|r| r.try_get::<String, _>(0))
+        row.map(|r| role_at(&r, 0))
             .transpose()
             .map_err(self.query_error("checking a token"))
     }
@@ -69,7 +71,7 @@ impl Store {
             .map(|r| {
                 Ok(TokenInfo {
                     name: r.try_get(0)?,
-                    role: r.try_get(1)?,
+                    role: role_at(r, 1)?,
                     created_at: r.try_get(2)?,
                     revoked_at: r.try_get(3)?,
                 })
@@ -90,4 +92,11 @@ impl Store {
         .map_err(self.query_error("revoking a token"))?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// The role in column `i`; a word the server never writes is a decode error.
+fn role_at(row: &AnyRow, i: usize) -> Result<Role, sqlx::Error> {
+    row.try_get::<String, _>(i)?
+        .parse()
+        .map_err(|e: String| sqlx::Error::Decode(e.into()))
 }

@@ -7,6 +7,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub use ids::{AgentId, JobId, Millis, ProjectName, Role, RunId, TokenName};
+
+pub mod ids;
 pub mod protocol;
 pub mod records;
 pub mod terminal;

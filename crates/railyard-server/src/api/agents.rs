@@ -1,6 +1,7 @@
 //! The agent protocol: register, claim under a lease, heartbeat, complete; and the sweep
 //! that puts lapsed leases back. Log chunks are in `logs`.
 
+use railyard_types::Millis;
 use std::time::Duration;
 
 use axum::Json;
@@ -9,9 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::{AgentAuth, ApiResult, Body};
+use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::*;
-use crate::{AppState, now_ms};
 
 pub(super) async fn register(
     State(state): State<AppState>,
@@ -32,7 +33,12 @@ pub(super) async fn register(
     }
     let id = state
         .store()
-        .register_agent(&body.name, i64::from(body.slots), &body.labels, now_ms())
+        .register_agent(
+            &body.name,
+            i64::from(body.slots),
+            &body.labels,
+            Millis::now().as_i64(),
+        )
         .await?;
     tracing::info!(agent = %id, name = %body.name, slots = body.slots, labels = ?body.labels, "agent registered");
     Ok(Json(Registered {
@@ -54,7 +60,7 @@ pub(super) async fn claim(
         let notified = state.work().notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let now = now_ms();
+        let now = Millis::now().as_i64();
         if !state.note_agent(&body.agent_id, now, touch_every).await? {
             return Err(ApiError::NotFound(format!(
                 "agent `{}`: register first",
@@ -101,7 +107,7 @@ pub(super) async fn heartbeat(
     Path(id): Path<String>,
     Body(body): Body<LeaseRef>,
 ) -> ApiResult<Json<Renewed>> {
-    let now = now_ms();
+    let now = Millis::now().as_i64();
     let lease_ms = state.config().lease.as_millis() as i64;
     match state
         .store()
@@ -147,7 +153,7 @@ pub(super) async fn complete(
             .set_job_env_image(&claim.run_id, &claim.job, image.key.as_deref(), &image.id)
             .await?;
     }
-    let now = now_ms();
+    let now = Millis::now().as_i64();
     // The lease's end and the job's record in one transaction.
     if !state
         .store()
@@ -184,7 +190,7 @@ pub(super) async fn explain_waiting(state: &AppState, detail: &mut RunDetail) ->
     if detail.run.finished_at.is_some() {
         return Ok(());
     }
-    let live_since = now_ms() - state.config().lease.as_millis() as i64;
+    let live_since = Millis::now().as_i64() - state.config().lease.as_millis() as i64;
     let stuck = state
         .store()
         .unplaceable_jobs(&detail.run.id, live_since)
@@ -236,7 +242,7 @@ pub(crate) async fn sweep_leases(state: AppState) {
         (state.config().lease / 3).clamp(Duration::from_millis(200), Duration::from_secs(5));
     loop {
         tokio::time::sleep(every).await;
-        let now = now_ms();
+        let now = Millis::now().as_i64();
         match state.store().expire_leases(now).await {
             Ok(lapsed) => {
                 for l in lapsed {

@@ -3,9 +3,10 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use railyard_types::Millis;
 
 use super::ApiResult;
-use crate::{AppState, now_ms};
+use crate::AppState;
 use railyard_store::WAIT_BOUNDS_MS;
 
 /// Prometheus text: jobs per project and state, running jobs per project, how long jobs
@@ -13,7 +14,10 @@ use railyard_store::WAIT_BOUNDS_MS;
 /// most exporters; put it behind the network's rules.
 pub(super) async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     let lease_ms = state.config().lease.as_millis() as i64;
-    let stats = state.store().queue_stats(now_ms() - lease_ms).await?;
+    let stats = state
+        .store()
+        .queue_stats(Millis::now().as_i64() - lease_ms)
+        .await?;
     let waits = state.store().wait_histograms().await?;
     let mut out = Text::default();
     out.family(

@@ -24,6 +24,7 @@ use axum::{Json, Router};
 
 use crate::error::ApiError;
 use crate::{AppState, TokenHash};
+use railyard_types::Role;
 
 pub(crate) use agents::sweep_leases;
 pub(crate) use projects::start_run;
@@ -131,22 +132,6 @@ fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Which kind of token a route takes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Admin,
-    Agent,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Agent => "agent",
-        }
-    }
-}
-
 /// The bootstrap token of the flags (in memory, constant time), else a stored live token of
 /// that role: one lookup by its SHA-256 on a unique index, so a revoked token fails on the
 /// next request, on every server of the database. A store failure answers 500, never lets
@@ -171,7 +156,7 @@ async fn authorize(parts: &Parts, state: &AppState, role: Role) -> ApiResult<()>
         .token_role(&TokenHash::of(given).hex())
         .await?
     {
-        Some(r) if r == role.as_str() => Ok(()),
+        Some(r) if r == role => Ok(()),
         _ => Err(ApiError::Unauthorized(role.as_str())),
     }
 }

@@ -4,11 +4,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use railyard_store::{NewRun, ProjectRemoval};
+use railyard_types::Millis;
 
 use super::{Admin, ApiResult, Body};
 use crate::error::ApiError;
 use crate::protocol::*;
-use crate::{AppState, git, now_ms};
+use crate::{AppState, git};
 
 /// Names safe as a mirror folder and a label value.
 fn valid_name(name: &str) -> bool {
@@ -45,7 +46,7 @@ pub(super) async fn add_project(
     git::check_remote(&body.repo).await?;
     if !state
         .store()
-        .add_project(&body.name, &body.repo, now_ms())
+        .add_project(&body.name, &body.repo, Millis::now().as_i64())
         .await?
     {
         return Err(ApiError::Conflict(format!(
@@ -204,7 +205,7 @@ pub(crate) async fn start_run(
         // `abandon_dead_runs` may take it for a crashed one.
         owner: "railyard-server:queue".into(),
         jobs: names.clone(),
-        started_at: now_ms(),
+        started_at: Millis::now().as_i64(),
     };
     let run = state
         .store()

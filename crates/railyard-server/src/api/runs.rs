@@ -3,12 +3,13 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use railyard_types::Millis;
 use serde::Deserialize;
 
 use super::{Admin, ApiResult};
+use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::*;
-use crate::{AppState, now_ms};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct RunsQuery {
@@ -52,7 +53,7 @@ pub(super) async fn cancel_run(
         .find_run(None, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
-    let now = now_ms();
+    let now = Millis::now().as_i64();
     if !state.store().cancel_run(&found.run.id, now).await? {
         return Err(ApiError::Conflict(format!(
             "run {} has already ended",

@@ -11,12 +11,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use railyard_split::{Batcher, Next, QueueState, Timings};
 use railyard_store::{Claim, OpenedQueue, ShardOf};
+use railyard_types::Millis;
 use sha2::Digest;
 
 use super::{AgentAuth, ApiResult, Body};
+use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::*;
-use crate::{AppState, now_ms};
 
 /// How long a shard waits before asking again while other shards hold the last batches.
 const WAIT_MS: u64 = 250;
@@ -59,7 +60,14 @@ pub(super) async fn open(
     };
     let opened = state
         .store()
-        .open_test_queue(&claim.run_id, &of.job, of.shards, &mine, &queue, now_ms())
+        .open_test_queue(
+            &claim.run_id,
+            &of.job,
+            of.shards,
+            &mine,
+            &queue,
+            Millis::now().as_i64(),
+        )
         .await?;
     if opened.tests_hash != mine.tests_hash {
         return Err(ApiError::Conflict(format!(
@@ -86,20 +94,25 @@ pub(super) async fn next(
     let shard = body.shard;
     let next = state
         .store()
-        .change_test_queue(&claim.run_id, &of.job, now_ms(), |queue, live| {
-            if let Some(done) = body.done {
-                queue.complete(shard, done);
-            }
-            // A shard asks only once its batch is done: any batch it still holds was lost
-            // (an earlier attempt's, or an answer that never reached it) and goes back.
-            queue.give_back(shard);
-            for holder in queue.holders() {
-                if holder != shard && !live.contains(&holder) {
-                    queue.give_back(holder);
+        .change_test_queue(
+            &claim.run_id,
+            &of.job,
+            Millis::now().as_i64(),
+            |queue, live| {
+                if let Some(done) = body.done {
+                    queue.complete(shard, done);
                 }
-            }
-            queue.next(shard)
-        })
+                // A shard asks only once its batch is done: any batch it still holds was lost
+                // (an earlier attempt's, or an answer that never reached it) and goes back.
+                queue.give_back(shard);
+                for holder in queue.holders() {
+                    if holder != shard && !live.contains(&holder) {
+                        queue.give_back(holder);
+                    }
+                }
+                queue.next(shard)
+            },
+        )
         .await?
         .ok_or_else(|| not_open(&id, &of))?;
     Ok(Json(match next {
@@ -125,9 +138,12 @@ pub(super) async fn give_back(
     check_shard(body.shard, &of)?;
     let given = state
         .store()
-        .change_test_queue(&claim.run_id, &of.job, now_ms(), |queue, _| {
-            queue.give_back(body.shard)
-        })
+        .change_test_queue(
+            &claim.run_id,
+            &of.job,
+            Millis::now().as_i64(),
+            |queue, _| queue.give_back(body.shard),
+        )
         .await?
         .ok_or_else(|| not_open(&id, &of))?;
     tracing::info!(run = %claim.run_id, job = %of.job, shard = body.shard, batches = given, "batches given back");

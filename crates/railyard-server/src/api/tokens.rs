@@ -5,11 +5,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use railyard_types::Millis;
+use railyard_types::Role;
 use serde::{Deserialize, Serialize};
 
 use super::{Admin, ApiResult, Body};
 use crate::error::ApiError;
-use crate::{AppState, TokenHash, now_ms};
+use crate::{AppState, TokenHash};
 
 /// `POST /tokens`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -17,7 +19,7 @@ pub struct NewToken {
     /// A unique name: letters, digits, `.`, `_`, `-`.
     pub name: String,
     /// `admin` or `agent`.
-    pub role: String,
+    pub role: Role,
 }
 
 /// The answer to `POST /tokens`: the only time the token is shown.
@@ -26,7 +28,7 @@ pub struct CreatedToken {
     /// Its name.
     pub name: String,
     /// Its role.
-    pub role: String,
+    pub role: Role,
     /// The token itself.
     pub token: String,
 }
@@ -36,12 +38,6 @@ pub(super) async fn create(
     _auth: Admin,
     Body(body): Body<NewToken>,
 ) -> ApiResult<Response> {
-    if !matches!(body.role.as_str(), "admin" | "agent") {
-        return Err(ApiError::BadRequest(format!(
-            "role `{}`: a token's role is `admin` or `agent`",
-            body.role
-        )));
-    }
     let name_ok = !body.name.is_empty()
         && body.name.len() <= 64
         && body
@@ -62,9 +58,9 @@ pub(super) async fn create(
         .store()
         .add_token(
             &body.name,
-            &body.role,
+            body.role,
             &TokenHash::of(&token).hex(),
-            now_ms(),
+            Millis::now().as_i64(),
         )
         .await?;
     if !stored {
@@ -93,7 +89,11 @@ pub(super) async fn revoke(
     _auth: Admin,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if state.store().revoke_token(&name, now_ms()).await? {
+    if state
+        .store()
+        .revoke_token(&name, Millis::now().as_i64())
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!(

@@ -9,6 +9,7 @@
 //! becomes the artifact once whole, so a retried upload (the agent did not see the answer)
 //! replaces the file with the same bytes, and a cut one leaves nothing that shows.
 
+use railyard_types::Millis;
 use std::path::{Component, Path as FsPath, PathBuf};
 
 use axum::Json;
@@ -20,9 +21,9 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::{Admin, AgentAuth, ApiResult};
+use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::ArtifactEntry;
-use crate::{AppState, now_ms};
 use railyard_store::{ARTIFACT_CHUNK_BYTES, ArtifactUpload};
 
 /// The largest artifact file the server takes.
@@ -93,12 +94,12 @@ async fn write_body(
         }
         pending.extend_from_slice(&chunk);
         if pending.len() >= ARTIFACT_CHUNK_BYTES {
-            upload.write(&pending, now_ms()).await?;
+            upload.write(&pending, Millis::now().as_i64()).await?;
             pending.clear();
         }
     }
     if !pending.is_empty() || upload.size() == 0 {
-        upload.write(&pending, now_ms()).await?;
+        upload.write(&pending, Millis::now().as_i64()).await?;
     }
     Ok(())
 }
@@ -125,7 +126,13 @@ pub(super) async fn upload(
         return Err(e);
     }
     let stored = upload
-        .finish(&id, &lease.agent_id, lease.attempt, &path, now_ms())
+        .finish(
+            &id,
+            &lease.agent_id,
+            lease.attempt,
+            &path,
+            Millis::now().as_i64(),
+        )
         .await?;
     if !stored {
         return Err(ApiError::LeaseLost(id));

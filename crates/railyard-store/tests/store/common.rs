@@ -12,10 +12,7 @@ pub fn data_dir() -> tempfile::TempDir {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    railyard_types::Millis::now().as_i64()
 }
 
 pub fn new_run(project: &str, owner: &str, jobs: &[&str]) -> NewRun {

@@ -3,6 +3,7 @@
 //! and on PostgreSQL when available.
 
 use railyard_store::{JobStatus, QueuedJob, StepStatus, Store, WAIT_BOUNDS_MS};
+use railyard_types::Role;
 
 use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
 
@@ -28,15 +29,12 @@ async fn tokens_and_fleet_on_postgres() {
 }
 
 async fn tokens(store: &Store) {
-    assert!(store.add_token("ci", "agent", "aa11", 1).await.unwrap());
+    assert!(store.add_token("ci", Role::Agent, "aa11", 1).await.unwrap());
     assert!(
-        !store.add_token("ci", "admin", "bb22", 2).await.unwrap(),
+        !store.add_token("ci", Role::Admin, "bb22", 2).await.unwrap(),
         "a taken name"
     );
-    assert_eq!(
-        store.token_role("aa11").await.unwrap().as_deref(),
-        Some("agent")
-    );
+    assert_eq!(store.token_role("aa11").await.unwrap(), Some(Role::Agent));
     assert_eq!(
         store.token_role("bb22").await.unwrap(),
         None,

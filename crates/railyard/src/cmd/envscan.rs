@@ -5,6 +5,7 @@
 use railyard_advisory::{IgnoreFile, Severity};
 use railyard_pipeline::{EnvSource, EnvSpec};
 use railyard_store::Store;
+use railyard_types::Millis;
 use std::path::PathBuf;
 
 /// Scans env images for one run.
@@ -58,7 +59,12 @@ impl railyard_runner::EnvCheck for EnvScan {
         inv.reference = self.image_name(image_id, env).await;
         let scan_id = self
             .store
-            .save_scan(&self.project, Some(&self.run_id), &inv, super::now_ms())
+            .save_scan(
+                &self.project,
+                Some(&self.run_id),
+                &inv,
+                Millis::now().as_i64(),
+            )
             .await
             .map_err(|e| format!("storing the env image's scan failed: {e}"))?;
         let findings = self

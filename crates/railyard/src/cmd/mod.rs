@@ -123,14 +123,6 @@ pub fn secrets(pipeline: &railyard_pipeline::Pipeline) -> anyhow::Result<Vec<(St
     Ok(out)
 }
 
-/// Milliseconds since the epoch, the store's clock.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Ctrl-C, SIGTERM and SIGHUP as one stream.
 pub struct Signals {
     term: tokio::signal::unix::Signal,

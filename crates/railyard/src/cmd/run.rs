@@ -1,12 +1,13 @@
 //! `railyard run [JOB…]`: the pipeline (or the named jobs and what they need) in containers
 //! on the local engine, recorded in the store, shown live.
 
-use super::{Expected, now_ms};
+use super::Expected;
 use crate::cli::{Global, RunArgs};
 use crate::project;
 use crate::report::{json, recorder::Recorder, terminal::Terminal};
 use railyard_runner::{Event, RunOptions, names};
 use railyard_store::NewRun;
+use railyard_types::Millis;
 use railyard_types::{RunStatus, exit_codes};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -39,7 +40,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
             commit: project.git(&["rev-parse", "HEAD"]),
             owner: owner.clone(),
             jobs: jobs.clone(),
-            started_at: now_ms(),
+            started_at: Millis::now().as_i64(),
         })
         .await?;
     store
@@ -131,7 +132,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     recorder.finish().await;
     let outcome = runner.await?;
     store
-        .set_run_status(&record.id, outcome.status, Some(now_ms()))
+        .set_run_status(&record.id, outcome.status, Some(Millis::now().as_i64()))
         .await?;
     if let Some(t) = &mut terminal {
         t.summary(

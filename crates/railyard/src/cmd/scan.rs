@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use railyard_scan::{ImageInventory, LayerCache, NoCache};
+use railyard_types::Millis;
 use railyard_types::exit_codes;
 use std::io::Write;
 use std::path::PathBuf;
@@ -91,7 +92,7 @@ pub async fn run(g: &crate::cli::Global, args: ScanArgs) -> Result<i32> {
     let findings = match (&store, args.no_store) {
         (Some(store), false) => {
             let id = store
-                .save_scan(project, None, &inv, super::now_ms())
+                .save_scan(project, None, &inv, Millis::now().as_i64())
                 .await
                 .context("storing the scan")?;
             store

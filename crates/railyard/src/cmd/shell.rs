@@ -1,11 +1,12 @@
 //! `railyard shell [JOB]`: an interactive shell in a job's environment, with its workspace
 //! and services up, torn down on exit.
 
-use super::{Expected, now_ms};
+use super::Expected;
 use crate::cli::{Global, ShellArgs};
 use crate::project;
 use railyard_docker::ExecSpec;
 use railyard_runner::{Event, RunOptions, names, shell::JobSession};
+use railyard_types::Millis;
 use tokio::sync::mpsc;
 
 /// Prefers bash when the image has it.
@@ -72,7 +73,7 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
             }
         }
     });
-    let started = now_ms();
+    let started = Millis::now().as_i64();
     // A signal while the environment comes up (a slow `ready`) or while a non-interactive
     // command runs still tears everything down.
     let mut signals = super::Signals::new()?;
@@ -90,7 +91,7 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
     let session = session?;
     eprintln!(
         "railyard: shell in job `{job}` ({} to start); the workspace is /workspace; exit to tear down",
-        railyard_split::duration((now_ms() - started) as f64 / 1000.0)
+        railyard_split::duration((Millis::now().as_i64() - started) as f64 / 1000.0)
     );
     let spec = ExecSpec {
         cmd: vec![

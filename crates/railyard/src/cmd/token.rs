@@ -1,8 +1,10 @@
 //! `railyard token create|list|revoke`: the server's stored tokens (admin API).
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand};
 use railyard_server::{CreatedToken, NewToken};
 use railyard_store::TokenInfo;
+use railyard_types::Role;
 use railyard_types::protocol::path_segment;
 
 use super::project::Remote;
@@ -20,8 +22,9 @@ pub enum TokenCommand {
         /// A unique name (letters, digits, `.`, `_`, `-`).
         name: String,
         /// `agent` (register, claim, report) or `admin` (everything else).
-        #[arg(long, value_parser = ["agent", "admin"])]
-        role: String,
+        #[arg(long, value_parser = PossibleValuesParser::new(["agent", "admin"])
+            .try_map(|r| r.parse::<Role>()))]
+        role: Role,
         #[command(flatten)]
         remote: Remote,
     },
@@ -76,7 +79,12 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
                             Some(at) => format!("revoked {}", super::runs::local_time(at)),
                             None => "live".into(),
                         };
-                        vec![t.name, t.role, super::runs::local_time(t.created_at), state]
+                        vec![
+                            t.name,
+                            t.role.to_string(),
+                            super::runs::local_time(t.created_at),
+                            state,
+                        ]
                     })
                     .collect();
                 crate::report::add_rows_fitted(&mut table, rows);

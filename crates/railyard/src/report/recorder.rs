@@ -1,9 +1,9 @@
 //! Keeps the run in the store as it happens: job and step statuses with their times, and
 //! every log line in the job's log file, so history survives the process.
 
-use crate::cmd::now_ms;
 use railyard_runner::{Event, Stream};
 use railyard_store::{LogWriter, Store};
+use railyard_types::Millis;
 use std::collections::HashMap;
 
 /// The log that holds env image build output; parentheses keep it apart from a job named
@@ -83,7 +83,11 @@ impl Recorder {
                         .await?;
                 }
             }
-            Event::JobStarted { job } => self.store.job_started(&run, job, now_ms()).await?,
+            Event::JobStarted { job } => {
+                self.store
+                    .job_started(&run, job, Millis::now().as_i64())
+                    .await?
+            }
             Event::StepStarted {
                 job,
                 index,
@@ -91,7 +95,7 @@ impl Recorder {
             } => {
                 self.commands.insert((job.clone(), *index), command.clone());
                 self.store
-                    .step_started(&run, job, *index, command, now_ms())
+                    .step_started(&run, job, *index, command, Millis::now().as_i64())
                     .await?;
                 self.log(job, &format!("$ {command}")).await?;
             }
@@ -123,7 +127,14 @@ impl Recorder {
                 duration_ms,
             } => {
                 self.store
-                    .step_finished(&run, job, *index, *status, *exit_code, now_ms())
+                    .step_finished(
+                        &run,
+                        job,
+                        *index,
+                        *status,
+                        *exit_code,
+                        Millis::now().as_i64(),
+                    )
                     .await?;
                 let code = exit_code.map(|c| c.to_string()).unwrap_or("-".into());
                 let line = format!(
@@ -136,7 +147,7 @@ impl Recorder {
             Event::JobFinished {
                 job, status, error, ..
             } => {
-                let at = now_ms();
+                let at = Millis::now().as_i64();
                 self.store
                     .job_finished(&run, job, *status, at, error.as_deref())
                     .await?;
@@ -151,7 +162,7 @@ impl Recorder {
             }
             Event::TestResults { timings, .. } => {
                 self.store
-                    .record_timings(&self.project, timings, now_ms())
+                    .record_timings(&self.project, timings, Millis::now().as_i64())
                     .await?;
             }
             Event::ShardFinished {
