@@ -12,8 +12,8 @@ fn cargo_auditable_binary() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !have {
-        eprintln!(
-            "note: cargo-auditable is not installed (cargo install cargo-auditable); skipped"
+        railyard_test_support::skip(
+            "cargo-auditable is not installed (cargo install --locked cargo-auditable)",
         );
         return;
     }
@@ -72,7 +72,7 @@ fn go_module_binary() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !have {
-        eprintln!("note: go is not installed (apt-get install golang-go); skipped");
+        railyard_test_support::skip("go is not installed (apt-get install golang-go)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

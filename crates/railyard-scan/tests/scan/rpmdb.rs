@@ -14,7 +14,7 @@ async fn real_sqlite_rpmdb() {
             .is_ok_and(|o| o.status.success())
     };
     if !have("rpm") || !have("rpmbuild") {
-        eprintln!("note: rpm/rpmbuild not installed (apt-get install rpm); skipped");
+        railyard_test_support::skip("rpm/rpmbuild not installed (apt-get install rpm)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -66,8 +66,8 @@ async fn documents_pass_the_reference_validators() {
                 "SPDX 2.3 validation failed:\n{text}"
             );
         }
-        Err(_) => eprintln!(
-            "note: pyspdxtools not installed (pip install spdx-tools); SPDX validation skipped"
+        Err(_) => railyard_test_support::skip(
+            "pyspdxtools not installed (pip install spdx-tools): no SPDX validation",
         ),
     }
     let script = "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\ne = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())\nprint(e if e else '')\nsys.exit(1 if e else 0)\n";
@@ -79,13 +79,15 @@ async fn documents_pass_the_reference_validators() {
     {
         Ok(o) if o.status.success() => {}
         Ok(o) if String::from_utf8_lossy(&o.stderr).contains("ModuleNotFoundError") => {
-            eprintln!("note: cyclonedx-python-lib not installed; CycloneDX validation skipped");
+            railyard_test_support::skip(
+                "cyclonedx-python-lib not installed (pip install 'cyclonedx-python-lib[json-validation]'): no CycloneDX validation",
+            );
         }
         Ok(o) => panic!(
             "CycloneDX 1.5 validation failed:\n{}{}",
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         ),
-        Err(_) => eprintln!("note: python3 missing; CycloneDX validation skipped"),
+        Err(_) => railyard_test_support::skip("python3 missing: no CycloneDX validation"),
     }
 }

@@ -1,7 +1,7 @@
 //! Reports written by real tools during the test: cargo-nextest on a scratch crate (with a
 //! failing, a slow and a flaky test), its `list` output mapped onto its JUnit by the detected
-//! default; pytest (Debian's python3-pytest) likewise in both JUnit families. Each is
-//! skipped with a note where its tool is missing.
+//! default; pytest likewise in both JUnit families. Each skips loudly where its tool is
+//! missing (failing under `CI=true`).
 
 use std::path::Path;
 use std::process::Command;
@@ -32,7 +32,9 @@ fn cargo(dir: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn nextest_junit_from_a_real_run() {
     if !nextest_available() {
-        eprintln!("note: cargo nextest is not installed, skipping the real nextest run");
+        railyard_test_support::skip(
+            "cargo nextest is not installed (cargo install --locked cargo-nextest)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -148,9 +150,7 @@ fn pytest() -> Option<Vec<String>> {
 #[test]
 fn pytest_junit_from_a_real_run() {
     let Some(pytest) = pytest() else {
-        eprintln!(
-            "note: pytest is not installed (Debian: python3-pytest), skipping the real pytest run"
-        );
+        railyard_test_support::skip("pytest is not installed (pip install pytest)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

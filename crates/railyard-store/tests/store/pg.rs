@@ -18,9 +18,9 @@ impl PgDb {
     /// to something that is not a PostgreSQL URL, so that a broken setup fails loudly.
     pub async fn create(test: &str) -> Option<PgDb> {
         let Ok(admin_url) = std::env::var(PG_ENV) else {
-            eprintln!(
-                "note: {PG_ENV} is unset, skipping the PostgreSQL part of {test} (see scripts/postgres-test-db.sh)"
-            );
+            railyard_test_support::skip(&format!(
+                "{PG_ENV} is unset: no PostgreSQL part of {test} (see scripts/postgres-test-db.sh)"
+            ));
             return None;
         };
         assert!(

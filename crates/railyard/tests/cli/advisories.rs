@@ -13,7 +13,7 @@ fn image_present() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("note: {IMAGE} is missing (run scripts/test-images.sh); skipping");
+        railyard_test_support::skip(&format!("{IMAGE} is missing (run scripts/test-images.sh)"));
     }
     ok
 }

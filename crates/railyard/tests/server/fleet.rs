@@ -444,7 +444,9 @@ pub struct PgDb {
 impl PgDb {
     pub fn create() -> Option<PgDb> {
         let Ok(admin_url) = std::env::var("RAILYARD_TEST_POSTGRES_URL") else {
-            eprintln!("note: RAILYARD_TEST_POSTGRES_URL is unset, skipping");
+            railyard_test_support::skip(
+                "RAILYARD_TEST_POSTGRES_URL is unset: no PostgreSQL test (see scripts/postgres-test-db.sh)",
+            );
             return None;
         };
         assert!(

@@ -99,8 +99,8 @@ for line in sys.stdin:
 #[test]
 fn pep440_matches_python_packaging() {
     if !tool_present("python3", &["-c", "import packaging.version"]) {
-        eprintln!(
-            "note: python3 with `packaging` is not installed (pip install packaging); skipping"
+        railyard_test_support::skip(
+            "python3 with `packaging` is not installed (pip install packaging)",
         );
         return;
     }
