@@ -32,7 +32,6 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-pub use api::tokens::{CreatedToken, NewToken};
 pub use error::ApiError;
 
 /// A token as the server keeps it: only its SHA-256, so a dump of memory or config files

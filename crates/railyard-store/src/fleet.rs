@@ -2,25 +2,10 @@
 //! jobs waited in the queue; and the grace a starting server gives held leases. The queue
 //! itself lives in `queue`.
 
-use serde::{Deserialize, Serialize};
+pub use railyard_types::protocol::AgentInfo;
 use sqlx::Row;
 
 use crate::{Store, StoreError};
-
-/// An agent as `railyard agents` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentInfo {
-    /// Its id (a ULID, given at registration).
-    pub id: String,
-    /// The name it gave.
-    pub name: String,
-    /// How many jobs it runs at once.
-    pub slots: i64,
-    /// Jobs it holds a lease on now.
-    pub running: i64,
-    /// Milliseconds since the epoch of its last claim or heartbeat.
-    pub last_seen: i64,
-}
 
 /// Upper bounds of the queue-wait buckets, in milliseconds: from a claim that found its job
 /// at once to an hour behind a busy fleet. A claim counts itself in the first bucket that

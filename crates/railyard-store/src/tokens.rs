@@ -3,24 +3,11 @@
 //! check is one indexed read and a revoke takes effect on the next request, on every server.
 
 use railyard_types::Role;
-use serde::{Deserialize, Serialize};
+pub use railyard_types::protocol::TokenInfo;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::{Store, StoreError};
-
-/// A stored token as people see it (no hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenInfo {
-    /// Its unique name (`ci-runner-3`).
-    pub name: String,
-    /// What it may do.
-    pub role: Role,
-    /// Milliseconds since the epoch.
-    pub created_at: i64,
-    /// When it was revoked, if it was.
-    pub revoked_at: Option<i64>,
-}
 
 impl Store {
     /// Stores a token by its SHA-256 (hex); false when the name is taken (nothing changes).

@@ -9,6 +9,7 @@ use std::fmt;
 
 pub use ids::{AgentId, JobId, Millis, ProjectName, Role, RunId, TokenName};
 
+pub mod api;
 pub mod ids;
 pub mod protocol;
 pub mod records;
@@ -16,6 +17,7 @@ pub mod terminal;
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Recorded, not started.
@@ -34,6 +36,7 @@ pub enum RunStatus {
 
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     /// Waiting for its `needs`.
@@ -68,6 +71,7 @@ impl JobStatus {
 
 /// Where a step stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// Executing.

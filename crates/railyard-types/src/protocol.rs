@@ -8,6 +8,7 @@ pub use crate::records::{RunDetail, RunRecord};
 
 /// A repository known to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Project {
     /// Its name, unique.
     pub name: String,
@@ -30,6 +31,7 @@ fn one() -> i64 {
 
 /// What an agent gets when it claims a job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claim {
     /// The queue row's id: the job's handle in the agent protocol.
     pub job_id: String,
@@ -59,6 +61,7 @@ pub struct Claim {
 
 /// Which shard of which pipeline job a claimed job is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShardOf {
     /// The job's name in the pipeline (`test`).
     pub job: String,
@@ -72,6 +75,7 @@ pub struct ShardOf {
 /// job to post them opens the job's test queue (first wins); every later shard must have
 /// listed the same ids (in any order), else 409.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestsOpen {
     /// The agent holding the shard's lease.
     pub agent_id: String,
@@ -85,6 +89,7 @@ pub struct TestsOpen {
 /// project's stored timings when the queue was opened (so every shard, whenever it comes,
 /// computes the same static plan).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestsOpened {
     /// Seconds per test id, for the listed ids that have stored timings.
     pub timings: Vec<(String, f64)>,
@@ -93,6 +98,7 @@ pub struct TestsOpened {
 /// `POST /api/v1/jobs/{id}/tests/next`: completes the shard's last batch (if any) and asks
 /// for its next one (queue mode).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NextBatch {
     /// The agent holding the shard's lease.
     pub agent_id: String,
@@ -109,6 +115,7 @@ pub struct NextBatch {
 /// The answer to [`NextBatch`]: a batch, or `wait_ms` (other shards hold batches that may
 /// come back: ask again after that long), or neither once every test ran.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NextAnswer {
     /// The shard's next batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +128,7 @@ pub struct NextAnswer {
 /// `POST /api/v1/jobs/{id}/tests/give-back`: the shard stops (its batch failed to run, or
 /// it was cancelled): its unfinished batches go back to the queue for the other shards.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GiveBack {
     /// The agent holding the shard's lease.
     pub agent_id: String,
@@ -133,6 +141,7 @@ pub struct GiveBack {
 /// A share of a job's tests handed to one shard (queue mode), run as one `exec` of the
 /// job's `run` command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Batch {
     /// Unique within its queue.
     pub id: u64,
@@ -144,6 +153,7 @@ pub struct Batch {
 
 /// What a shard reports about a batch it finished, with its request for the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Done {
     /// The batch's id.
     pub batch: u64,
@@ -156,6 +166,7 @@ pub struct Done {
 
 /// `POST /api/v1/projects`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewProject {
     /// Its name.
     pub name: String,
@@ -173,14 +184,16 @@ pub struct NewProject {
 /// artifacts and timings. A project with unfinished runs is refused (409) unless `force`,
 /// which removes those too (their agents stop the jobs at their next call).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RemoveProject {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RemoveProjectRequest {
     /// Remove it even while runs of it have not finished.
     #[serde(default)]
     pub force: bool,
 }
 
-/// The answer to [`RemoveProject`].
+/// The answer to [`RemoveProjectRequest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemovedProject {
     /// The project removed.
     pub name: String,
@@ -194,6 +207,7 @@ pub struct RemovedProject {
 /// every migration): `{"status": "ok"}`; a server that is not ready answers 503 with an
 /// [`ErrorBody`] saying why.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// `ok`.
     pub status: String,
@@ -202,6 +216,7 @@ pub struct Health {
 /// A project's share of the fleet: `PATCH /api/v1/projects/{name}`, and part of
 /// [`NewProject`]. A field left out keeps its value (or the default: weight 1, no cap).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectShare {
     /// Its weight, 1 and up: a free slot goes to the project with the fewest running jobs
     /// per unit of weight.
@@ -214,6 +229,7 @@ pub struct ProjectShare {
 
 /// The answer to a webhook delivery.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookAnswer {
     /// The run started, if the event asked for one (a branch deletion or a ping does not).
     pub run: Option<RunRecord>,
@@ -224,6 +240,7 @@ pub struct WebhookAnswer {
 
 /// `POST /api/v1/projects/{name}/trigger`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TriggerRequest {
     /// A branch, tag or commit [default: the repository's HEAD].
     #[serde(default, rename = "ref")]
@@ -232,6 +249,7 @@ pub struct TriggerRequest {
 
 /// The answer to a trigger.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Triggered {
     /// The new run.
     pub run: RunRecord,
@@ -241,6 +259,7 @@ pub struct Triggered {
 
 /// `POST /api/v1/agents/register`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
     /// A name for people (host name, say).
     pub name: String,
@@ -253,6 +272,7 @@ pub struct RegisterRequest {
 
 /// The answer to a registration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Registered {
     /// The agent's id, named in every later call.
     pub agent_id: String,
@@ -263,6 +283,7 @@ pub struct Registered {
 /// `POST /api/v1/agents/claim`: answered with a [`Claim`], or 204 when nothing came
 /// within the long-poll window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimRequest {
     /// The agent asking.
     pub agent_id: String,
@@ -273,6 +294,7 @@ pub struct ClaimRequest {
 
 /// Names the lease a call is made under: `POST /api/v1/jobs/{id}/heartbeat`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaseRef {
     /// The agent holding it.
     pub agent_id: String,
@@ -282,6 +304,7 @@ pub struct LeaseRef {
 
 /// The answer to a heartbeat.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Renewed {
     /// Milliseconds since the epoch.
     pub lease_until: i64,
@@ -294,6 +317,7 @@ pub struct Renewed {
 /// 1, 2, … and sent in order; a chunk already stored is acknowledged again without being
 /// written twice, so an agent resends until acknowledged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogChunk {
     /// The agent holding the lease.
     pub agent_id: String,
@@ -307,6 +331,7 @@ pub struct LogChunk {
 
 /// The answer to a log chunk.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogAck {
     /// The last chunk stored.
     pub acked: i64,
@@ -314,6 +339,7 @@ pub struct LogAck {
 
 /// `POST /api/v1/jobs/{id}/complete`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Completion {
     /// The agent holding the lease.
     pub agent_id: String,
@@ -338,6 +364,7 @@ pub struct Completion {
 
 /// The env image a job ran in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnvImageReport {
     /// The cache key of a built image (none for a ready `image`).
     pub key: Option<String>,
@@ -349,6 +376,7 @@ pub struct EnvImageReport {
 
 /// One step of a finished job, as the agent saw it run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepReport {
     /// Its position in the script, from 0.
     pub index: u32,
@@ -366,6 +394,7 @@ pub struct StepReport {
 
 /// One file of a job's artifacts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArtifactEntry {
     /// Its path under the job's artifacts, `/`-separated.
     pub path: String,
@@ -373,8 +402,83 @@ pub struct ArtifactEntry {
     pub size: u64,
 }
 
+/// `POST /api/v1/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewToken {
+    /// A unique name: letters, digits, `.`, `_`, `-`.
+    pub name: String,
+    /// `admin` or `agent`.
+    pub role: crate::Role,
+}
+
+/// The answer to `POST /api/v1/tokens`: the only time the token is shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedToken {
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: crate::Role,
+    /// The token itself.
+    pub token: String,
+}
+
+/// A stored token as people see it (no hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenInfo {
+    /// Its unique name (`ci-runner-3`).
+    pub name: String,
+    /// What it may do.
+    pub role: crate::Role,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// An agent as `railyard agents` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentInfo {
+    /// Its id (a ULID, given at registration).
+    pub id: String,
+    /// The name it gave.
+    pub name: String,
+    /// How many jobs it runs at once.
+    pub slots: i64,
+    /// Jobs it holds a lease on now.
+    pub running: i64,
+    /// Milliseconds since the epoch of its last claim or heartbeat.
+    pub last_seen: i64,
+}
+
+/// The query of `GET /api/v1/runs`: newest first, of one project or all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RunsQuery {
+    /// Only this project's runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// At most this many [default: 20].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// The query of an artifact upload: the lease it is made under.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadQuery {
+    /// The agent holding the lease.
+    pub agent_id: String,
+    /// The attempt.
+    pub attempt: i64,
+}
+
 /// Every error body: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
@@ -382,6 +486,7 @@ pub struct ErrorBody {
 
 /// One error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// A stable code: `unauthorized`, `not_found`, `method_not_allowed`, `conflict`,
     /// `lease_lost`, `bad_request`, `too_large`, `unsupported_media_type`, `git`, `pipeline`,

@@ -7,6 +7,7 @@ use crate::{JobStatus, RunStatus, StepStatus};
 
 /// One run as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRecord {
     /// A ULID (26 characters, sortable by creation time).
     pub id: String,
@@ -34,6 +35,7 @@ pub struct RunRecord {
 
 /// A run with its jobs and their steps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunDetail {
     /// The run.
     pub run: RunRecord,
@@ -43,6 +45,7 @@ pub struct RunDetail {
 
 /// One job of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobRecord {
     /// The job's name (with a shard suffix for shards).
     pub name: String,
@@ -68,6 +71,7 @@ pub struct JobRecord {
 
 /// One step (one `script` line) of a job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepRecord {
     /// Position in the job's script, from 0 as the runner counts.
     pub index: u32,

@@ -9,7 +9,7 @@ mod projects;
 mod runs;
 mod shares;
 mod tests_queue;
-pub(crate) mod tokens;
+mod tokens;
 mod uploads;
 
 use axum::body::Bytes;
@@ -17,14 +17,16 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{
     DefaultBodyLimit, FromRequest, FromRequestParts, OptionalFromRequest, Request,
 };
+use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, Uri, header};
-use axum::routing::{get, patch, post, put};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router};
 
 use crate::error::ApiError;
 use crate::{AppState, TokenHash};
 use railyard_types::Role;
+use railyard_types::api::{self, Endpoint};
 
 pub(crate) use agents::sweep_leases;
 pub(crate) use projects::start_run;
@@ -46,10 +48,7 @@ pub(crate) const RESULT_LIMIT: usize = 16 << 20;
 struct BodyLimit(usize);
 
 /// A route's layers for a body limit of `bytes`.
-fn limited<S: Clone + Send + Sync + 'static>(
-    route: axum::routing::MethodRouter<S>,
-    bytes: usize,
-) -> axum::routing::MethodRouter<S> {
+fn limited(route: MethodRouter<AppState>, bytes: usize) -> MethodRouter<AppState> {
     use std::convert::Infallible;
     route
         .layer::<_, Infallible>(DefaultBodyLimit::max(bytes))
@@ -60,76 +59,97 @@ pub(crate) fn router(state: AppState) -> Router {
     // The envelope goes around the whole router, not each route: a route's 405 gets its
     // `Allow` header from the router after the route's own layers ran.
     Router::new()
-        .fallback_service(routes(state))
+        .fallback_service(routes().router.with_state(state))
         .layer(axum::middleware::from_fn(crate::error::envelope))
 }
 
-fn routes(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/api/v1/projects",
-            post(projects::add_project).get(projects::list_projects),
-        )
-        .route("/api/v1/projects/{name}", patch(shares::update_project))
-        .route("/api/v1/projects/{name}/trigger", post(projects::trigger))
-        .route(
-            "/api/v1/projects/{name}/remove",
-            post(projects::remove_project),
-        )
-        .route(
-            "/api/v1/projects/{name}/webhook",
-            post(crate::webhook::push),
-        )
-        .route("/api/v1/runs", get(runs::list_runs))
-        .route("/api/v1/runs/{id}", get(runs::run_detail))
-        .route("/api/v1/runs/{id}/cancel", post(runs::cancel_run))
-        .route("/api/v1/runs/{id}/logs/{job}", get(logs::job_log))
-        .route(
-            "/api/v1/runs/{id}/logs/{job}/follow",
-            get(crate::follow::follow),
-        )
-        .route("/api/v1/agents/register", post(agents::register))
-        .route("/api/v1/agents/claim", post(agents::claim))
-        .route("/api/v1/jobs/{id}/heartbeat", post(agents::heartbeat))
-        .route("/api/v1/jobs/{id}/logs", post(logs::log_chunk))
-        .route(
-            "/api/v1/jobs/{id}/complete",
-            limited(post(agents::complete), RESULT_LIMIT),
-        )
-        .route(
-            "/api/v1/jobs/{id}/tests",
-            limited(post(tests_queue::open), RESULT_LIMIT),
-        )
-        .route("/api/v1/jobs/{id}/tests/next", post(tests_queue::next))
-        .route(
-            "/api/v1/jobs/{id}/tests/give-back",
-            post(tests_queue::give_back),
-        )
-        .route("/api/v1/agents", get(fleet::list_agents))
-        .route("/api/v1/tokens", post(tokens::create).get(tokens::list))
-        .route("/api/v1/tokens/{name}/revoke", post(tokens::revoke))
-        .route("/api/v1/openapi.json", get(crate::openapi::document))
-        .route(
-            "/api/v1/jobs/{id}/artifacts/{*path}",
+/// The router being built, with the endpoints it serves: routes are added only through
+/// [`Routes::at`], by their declaration in [`railyard_types::api`].
+pub(crate) struct Routes {
+    router: Router<AppState>,
+    /// The (method, path) of every endpoint served, in the order added.
+    pub(crate) served: Vec<(api::Method, &'static str)>,
+}
+
+impl Routes {
+    /// Serves endpoint `E` with `handler`.
+    fn at<E: Endpoint, H: Handler<T, AppState>, T: 'static>(self, e: E, handler: H) -> Self {
+        self.at_with(e, handler, |r| r)
+    }
+
+    /// Serves endpoint `E` with `handler`, its route passed through `layers` (a body limit).
+    fn at_with<E: Endpoint, H: Handler<T, AppState>, T: 'static>(
+        mut self,
+        _: E,
+        handler: H,
+        layers: impl FnOnce(MethodRouter<AppState>) -> MethodRouter<AppState>,
+    ) -> Self {
+        let filter = match E::METHOD {
+            api::Method::Get => MethodFilter::GET,
+            api::Method::Post => MethodFilter::POST,
+            api::Method::Put => MethodFilter::PUT,
+            api::Method::Patch => MethodFilter::PATCH,
+        };
+        self.router = self.router.route(E::PATH, layers(on(filter, handler)));
+        self.served.push((E::METHOD, E::PATH));
+        self
+    }
+}
+
+/// Every endpoint with its handler.
+pub(crate) fn routes() -> Routes {
+    let routes = Routes {
+        router: Router::new(),
+        served: Vec::new(),
+    };
+    let mut routes = routes
+        .at(api::AddProject, projects::add_project)
+        .at(api::ListProjects, projects::list_projects)
+        .at(api::UpdateProject, shares::update_project)
+        .at(api::Trigger, projects::trigger)
+        .at(api::RemoveProject, projects::remove_project)
+        .at(api::Webhook, crate::webhook::push)
+        .at(api::ListRuns, runs::list_runs)
+        .at(api::GetRun, runs::run_detail)
+        .at(api::CancelRun, runs::cancel_run)
+        .at(api::JobLog, logs::job_log)
+        .at(api::FollowLog, crate::follow::follow)
+        .at(api::ListAgents, fleet::list_agents)
+        .at(api::Register, agents::register)
+        .at(api::ClaimJob, agents::claim)
+        .at(api::Heartbeat, agents::heartbeat)
+        .at(api::SendLog, logs::log_chunk)
+        .at_with(api::Complete, agents::complete, |r| {
+            limited(r, RESULT_LIMIT)
+        })
+        .at_with(api::OpenTests, tests_queue::open, |r| {
+            limited(r, RESULT_LIMIT)
+        })
+        .at(api::NextTests, tests_queue::next)
+        .at(api::GiveBackTests, tests_queue::give_back)
+        .at_with(api::UploadArtifact, uploads::upload, |r| {
             // The body limit is the upload's own, counted while streaming.
-            put(uploads::upload).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/api/v1/runs/{id}/artifacts/{job}", get(uploads::list))
-        .route(
-            "/api/v1/runs/{id}/artifacts/{job}/{*path}",
-            get(uploads::download),
-        )
-        .route("/metrics", get(metrics::metrics))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+            r.layer(DefaultBodyLimit::disable())
+        })
+        .at(api::ListArtifacts, uploads::list)
+        .at(api::DownloadArtifact, uploads::download)
+        .at(api::CreateToken, tokens::create)
+        .at(api::ListTokens, tokens::list)
+        .at(api::RevokeToken, tokens::revoke)
+        .at(api::OpenApi, crate::openapi::document)
+        .at(api::Healthz, health::healthz)
+        .at(api::Readyz, health::readyz)
+        .at(api::Metrics, metrics::metrics);
+    routes.router = routes
+        .router
         .fallback(|method: Method, uri: Uri| async move {
             ApiError::NoRoute {
                 method,
                 path: uri.path().to_owned(),
             }
         })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    routes
 }
 
 /// The bootstrap token of the flags (in memory, constant time), else a stored live token of

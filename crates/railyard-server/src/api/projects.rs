@@ -97,7 +97,7 @@ pub(super) async fn remove_project(
     State(state): State<AppState>,
     _auth: Admin,
     Path(name): Path<String>,
-    body: Option<Body<RemoveProject>>,
+    body: Option<Body<RemoveProjectRequest>>,
 ) -> ApiResult<Json<RemovedProject>> {
     let force = body.is_some_and(|Body(b)| b.force);
     let (runs, unfinished) = match state.store().remove_project(&name, force).await? {

@@ -4,18 +4,11 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use railyard_types::Millis;
-use serde::Deserialize;
 
 use super::{Admin, ApiResult};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::*;
-
-#[derive(Debug, Deserialize)]
-pub(super) struct RunsQuery {
-    project: Option<String>,
-    limit: Option<u32>,
-}
 
 pub(super) async fn list_runs(
     State(state): State<AppState>,

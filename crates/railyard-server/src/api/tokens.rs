@@ -6,32 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use railyard_types::Millis;
-use railyard_types::Role;
-use serde::{Deserialize, Serialize};
+use railyard_types::protocol::{CreatedToken, NewToken, TokenInfo};
 
 use super::{Admin, ApiResult, Body};
 use crate::error::ApiError;
 use crate::{AppState, TokenHash};
-
-/// `POST /tokens`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct NewToken {
-    /// A unique name: letters, digits, `.`, `_`, `-`.
-    pub name: String,
-    /// `admin` or `agent`.
-    pub role: Role,
-}
-
-/// The answer to `POST /tokens`: the only time the token is shown.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct CreatedToken {
-    /// Its name.
-    pub name: String,
-    /// Its role.
-    pub role: Role,
-    /// The token itself.
-    pub token: String,
-}
 
 pub(super) async fn create(
     State(state): State<AppState>,
@@ -80,7 +59,7 @@ pub(super) async fn create(
 pub(super) async fn list(
     State(state): State<AppState>,
     _auth: Admin,
-) -> ApiResult<Json<Vec<railyard_store::TokenInfo>>> {
+) -> ApiResult<Json<Vec<TokenInfo>>> {
     Ok(Json(state.store().tokens().await?))
 }
 

@@ -18,23 +18,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use serde::Deserialize;
 
 use super::{Admin, AgentAuth, ApiResult};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::protocol::ArtifactEntry;
+use crate::protocol::{ArtifactEntry, UploadQuery};
 use railyard_store::{ARTIFACT_CHUNK_BYTES, ArtifactUpload};
 
 /// The largest artifact file the server takes.
 pub const MAX_ARTIFACT_BYTES: u64 = 256 << 20;
-
-/// The lease an upload is made under.
-#[derive(Debug, Deserialize)]
-pub(super) struct UploadQuery {
-    agent_id: String,
-    attempt: i64,
-}
 
 /// Where the server keeps artifacts: `artifacts/` beside the mirrors, in the data folder.
 pub(super) fn artifacts_root(state: &AppState) -> PathBuf {

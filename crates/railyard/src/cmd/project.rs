@@ -2,7 +2,9 @@
 
 use clap::{Args, Subcommand};
 use railyard_agent::Client;
-use railyard_server::protocol::{NewProject, Project, ProjectShare, RemoveProject, RemovedProject};
+use railyard_server::protocol::{
+    NewProject, Project, ProjectShare, RemoveProjectRequest, RemovedProject,
+};
 use railyard_types::protocol::path_segment;
 
 /// Where the server is and the admin token. Both are needed, but checked here rather than
@@ -176,7 +178,7 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
             let path = format!("/api/v1/projects/{}/remove", path_segment(&name));
             let removed: Option<RemovedProject> = remote
                 .client()?
-                .post(&path, &RemoveProject { force })
+                .post(&path, &RemoveProjectRequest { force })
                 .await?;
             if let Some(r) = removed {
                 let stopped = if r.unfinished > 0 {

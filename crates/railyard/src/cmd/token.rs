@@ -2,10 +2,10 @@
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand};
-use railyard_server::{CreatedToken, NewToken};
-use railyard_store::TokenInfo;
 use railyard_types::Role;
+use railyard_types::protocol::TokenInfo;
 use railyard_types::protocol::path_segment;
+use railyard_types::protocol::{CreatedToken, NewToken};
 
 use super::project::Remote;
 

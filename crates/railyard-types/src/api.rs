@@ -1,0 +1,424 @@
+//! Every endpoint of the server, declared once: its method, path, who may call it, its path
+//! parameters, query, request body and answer. The server routes by these declarations and
+//! generates its OpenAPI document from them (with the bodies' schemas, feature `openapi`);
+//! the agent and the CLI call them through one typed call that fills the path from them. A
+//! route added here is served, documented and callable, or the build or the server's test
+//! says which is missing.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::protocol::*;
+use crate::records::{RunDetail, RunRecord};
+use crate::{AgentId, JobId, ProjectName, RunId, TokenName};
+
+/// An HTTP method of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    /// Reads.
+    Get,
+    /// Creates or acts.
+    Post,
+    /// Stores a file.
+    Put,
+    /// Changes some fields.
+    Patch,
+}
+
+impl Method {
+    /// `GET`, `POST`, … as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+        }
+    }
+}
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// An admin token.
+    Admin,
+    /// An agent token.
+    Agent,
+    /// Nobody needs a token (scrapers, probes, the document).
+    Open,
+    /// The project's webhook secret (signature or token header).
+    Webhook,
+}
+
+/// How a body travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// No body.
+    None,
+    /// JSON of the endpoint's type.
+    Json,
+    /// JSON of the endpoint's type, or no body at all (the type's default).
+    OptionalJson,
+    /// JSON that the endpoint reads as it comes (a forge's webhook payload), not by the
+    /// API's JSON rules.
+    Payload,
+    /// Plain text.
+    Text,
+    /// Bytes as they are (an artifact file).
+    Bytes,
+    /// Server-sent events.
+    Events,
+}
+
+impl Media {
+    /// The `Content-Type`, if there is a body.
+    pub fn content_type(self) -> Option<&'static str> {
+        match self {
+            Media::None => None,
+            Media::Json | Media::OptionalJson | Media::Payload => Some("application/json"),
+            Media::Text => Some("text/plain"),
+            Media::Bytes => Some("application/octet-stream"),
+            Media::Events => Some("text/event-stream"),
+        }
+    }
+}
+
+/// A body or query type the document can describe: every such type has a schema when the
+/// `openapi` feature is on, and nothing is asked of it otherwise.
+#[cfg(feature = "openapi")]
+pub trait Documented: utoipa::ToSchema {}
+#[cfg(feature = "openapi")]
+impl<T: utoipa::ToSchema> Documented for T {}
+/// A body or query type the document can describe: every such type has a schema when the
+/// `openapi` feature is on, and nothing is asked of it otherwise.
+#[cfg(not(feature = "openapi"))]
+pub trait Documented {}
+#[cfg(not(feature = "openapi"))]
+impl<T> Documented for T {}
+
+/// One endpoint. Implemented by one zero-sized type per endpoint, through [`endpoint!`].
+pub trait Endpoint {
+    /// Its method.
+    const METHOD: Method;
+    /// Its path as the router takes it: `{name}` is one segment, `{*name}` the rest of the
+    /// path (several segments).
+    const PATH: &'static str;
+    /// Who may call it.
+    const AUTH: Auth;
+    /// What it does, in a line.
+    const SUMMARY: &'static str;
+    /// Its success status and what it answers then.
+    const OK: (u16, &'static str);
+    /// The errors particular to it (every endpoint may answer 400, 401 and 404).
+    const ERRORS: &'static [(u16, &'static str)];
+    /// How its request body travels.
+    const REQUEST: Media;
+    /// How its answer travels.
+    const RESPONSE: Media;
+    /// Its path parameters, in the order of [`Endpoint::PATH`].
+    type Path: PathArgs;
+    /// Its query (`()` for none).
+    type Query: Serialize + DeserializeOwned + Documented;
+    /// Its request body (`()` for none).
+    type Request: Serialize + DeserializeOwned + Documented;
+    /// Its answer (`()` for none; `Option` when it may answer 204 instead).
+    type Response: Serialize + DeserializeOwned + Documented;
+
+    /// The path with `path` filled in, each value percent-encoded (a `{*rest}` value keeps
+    /// its `/`s), and the query appended.
+    fn url(path: &Self::Path, query: &Self::Query) -> String {
+        let mut args = path.args().into_iter();
+        let mut out = String::with_capacity(Self::PATH.len() + 32);
+        for (i, seg) in Self::PATH.split('/').enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                let value = args.next().unwrap_or_default();
+                if name.starts_with('*') {
+                    let parts: Vec<String> = value.split('/').map(path_segment).collect();
+                    out.push_str(&parts.join("/"));
+                } else {
+                    out.push_str(&path_segment(value));
+                }
+            } else {
+                out.push_str(seg);
+            }
+        }
+        let query = serde_urlencoded::to_string(query).unwrap_or_default();
+        if !query.is_empty() {
+            out.push('?');
+            out.push_str(&query);
+        }
+        out
+    }
+}
+
+/// One value of a path parameter.
+pub trait Segment {
+    /// The value as text (encoded when the path is filled in).
+    fn segment(&self) -> &str;
+}
+
+impl<T: AsRef<str> + ?Sized> Segment for T {
+    fn segment(&self) -> &str {
+        self.as_ref()
+    }
+}
+
+/// An endpoint's path parameters: none, one value, or a tuple of values.
+pub trait PathArgs {
+    /// The values in order.
+    fn args(&self) -> Vec<&str>;
+}
+
+impl PathArgs for () {
+    fn args(&self) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+macro_rules! one_arg {
+    ($($ty:ty),*) => {$(
+        impl PathArgs for $ty {
+            fn args(&self) -> Vec<&str> {
+                vec![self.segment()]
+            }
+        }
+    )*};
+}
+one_arg!(String, RunId, JobId, AgentId, ProjectName, TokenName);
+
+impl<A: Segment, B: Segment> PathArgs for (A, B) {
+    fn args(&self) -> Vec<&str> {
+        vec![self.0.segment(), self.1.segment()]
+    }
+}
+
+impl<A: Segment, B: Segment, C: Segment> PathArgs for (A, B, C) {
+    fn args(&self) -> Vec<&str> {
+        vec![self.0.segment(), self.1.segment(), self.2.segment()]
+    }
+}
+
+/// Declares endpoints: a zero-sized type each, its [`Endpoint`] impl, and [`for_each`]
+/// visiting them all.
+macro_rules! endpoints {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident = $method:ident $path:literal, $auth:ident, $summary:literal,
+        path: $p:ty, query: $q:ty,
+        takes: $req_media:ident $req:ty,
+        answers: $status:literal $resp_media:ident $resp:ty, $ok:literal
+        $(, errors: [$(($code:literal, $text:literal)),* $(,)?])?;
+    )*) => {
+        $(
+            #[doc = $summary]
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+
+            impl Endpoint for $name {
+                const METHOD: Method = Method::$method;
+                const PATH: &'static str = $path;
+                const AUTH: Auth = Auth::$auth;
+                const SUMMARY: &'static str = $summary;
+                const OK: (u16, &'static str) = ($status, $ok);
+                const ERRORS: &'static [(u16, &'static str)] = &[$($(($code, $text)),*)?];
+                const REQUEST: Media = Media::$req_media;
+                const RESPONSE: Media = Media::$resp_media;
+                type Path = $p;
+                type Query = $q;
+                type Request = $req;
+                type Response = $resp;
+            }
+        )*
+
+        /// Calls `visit` with every endpoint, in the order declared.
+        pub fn for_each<V: Visit>(visit: &mut V) {
+            $(visit.visit::<$name>();)*
+        }
+    };
+}
+
+/// What [`for_each`] calls with each endpoint.
+pub trait Visit {
+    /// Called once per endpoint.
+    fn visit<E: Endpoint>(&mut self);
+}
+
+endpoints! {
+    AddProject = Post "/api/v1/projects", Admin,
+        "Add a project; its repository is checked with `git ls-remote` first",
+        path: (), query: (),
+        takes: Json NewProject,
+        answers: 201 Json Project, "the project",
+        errors: [
+            (409, "a project of that name exists"),
+            (422, "`git`: the server cannot read the repository (what git said, credentials masked)"),
+        ];
+    ListProjects = Get "/api/v1/projects", Admin, "List the projects",
+        path: (), query: (),
+        takes: None (),
+        answers: 200 Json Vec<Project>, "`[project]`";
+    UpdateProject = Patch "/api/v1/projects/{name}", Admin,
+        "Set a project's share (weight, max running)",
+        path: ProjectName, query: (),
+        takes: Json ProjectShare,
+        answers: 200 Json Project, "the project";
+    Trigger = Post "/api/v1/projects/{name}/trigger", Admin, "Start a run of a ref",
+        path: ProjectName, query: (),
+        takes: OptionalJson TriggerRequest,
+        answers: 201 Json Triggered,
+            "`{run, jobs}` (the run's `ref`: the branch or tag named, in full)",
+        errors: [
+            (422, "`pipeline`: the file is invalid, or expands to more jobs than the server's --max-jobs"),
+        ];
+    RemoveProject = Post "/api/v1/projects/{name}/remove", Admin,
+        "Remove a project with its runs, logs, artifacts and timings",
+        path: ProjectName, query: (),
+        takes: OptionalJson RemoveProjectRequest,
+        answers: 200 Json RemovedProject, "`{name, runs, unfinished}`",
+        errors: [
+            (409, "runs of it are unfinished (named): wait, cancel them, or send `{force: true}`"),
+        ];
+    Webhook = Post "/api/v1/projects/{name}/webhook", Webhook,
+        "A forge's push webhook (GitHub, GitLab, Gitea)",
+        path: ProjectName, query: (),
+        takes: Payload (),
+        answers: 201 Json WebhookAnswer, "`{run}`; 200 `{ignored}` for pings and deleted branches";
+    ListRuns = Get "/api/v1/runs", Admin, "List runs, newest first (`?project=&limit=`)",
+        path: (), query: RunsQuery,
+        takes: None (),
+        answers: 200 Json Vec<RunRecord>, "`[run]`";
+    GetRun = Get "/api/v1/runs/{id}", Admin, "A run with its jobs (id, id prefix or number)",
+        path: RunId, query: (),
+        takes: None (),
+        answers: 200 Json RunDetail, "`{run, jobs}`";
+    CancelRun = Post "/api/v1/runs/{id}/cancel", Admin, "Cancel a run",
+        path: RunId, query: (),
+        takes: None (),
+        answers: 202 Json RunDetail, "`{run, jobs}`; 409 if it ended";
+    JobLog = Get "/api/v1/runs/{id}/logs/{job}", Admin, "A job's log",
+        path: (RunId, String), query: (),
+        takes: None (),
+        answers: 200 Text String, "the log, text/plain";
+    FollowLog = Get "/api/v1/runs/{id}/logs/{job}/follow", Admin,
+        "Follow a job's log (server-sent events)",
+        path: (RunId, String), query: (),
+        takes: None (),
+        answers: 200 Events String, "`data:` per line, then `event: end` with the job's status";
+    ListAgents = Get "/api/v1/agents", Admin, "List the agents",
+        path: (), query: (),
+        takes: None (),
+        answers: 200 Json Vec<AgentInfo>, "`[{id, name, slots, running, last_seen}]`";
+    Register = Post "/api/v1/agents/register", Agent, "Register an agent",
+        path: (), query: (),
+        takes: Json RegisterRequest,
+        answers: 200 Json Registered, "`{agent_id, lease_ms}`";
+    ClaimJob = Post "/api/v1/agents/claim", Agent, "Long-poll for a job",
+        path: (), query: (),
+        takes: Json ClaimRequest,
+        answers: 200 Json Option<Claim>,
+            "the claim (`ref`: the branch or tag of its run, for RAILYARD_REF); 204 after the wait";
+    Heartbeat = Post "/api/v1/jobs/{id}/heartbeat", Agent, "Renew a job's lease",
+        path: JobId, query: (),
+        takes: Json LeaseRef,
+        answers: 200 Json Renewed, "`{lease_until, cancel}`; 410 if the lease was lost";
+    SendLog = Post "/api/v1/jobs/{id}/logs", Agent, "Send a numbered log chunk",
+        path: JobId, query: (),
+        takes: Json LogChunk,
+        answers: 200 Json LogAck,
+            "`{acked}` (a chunk after chunks the database lost is kept after a line naming them); 410 if the lease was lost";
+    Complete = Post "/api/v1/jobs/{id}/complete", Agent,
+        "Report a job's result, its step records and its tests' timings",
+        path: JobId, query: (),
+        takes: Json Completion,
+        answers: 204 None (), "recorded",
+        errors: [(413, "over 16 MiB: report the job failed without its timings")];
+    OpenTests = Post "/api/v1/jobs/{id}/tests", Agent,
+        "A shard posts the test ids it listed: the first opens the job's test queue, the others must agree (409)",
+        path: JobId, query: (),
+        takes: Json TestsOpen,
+        answers: 200 Json TestsOpened, "`{timings}`: what every shard splits by",
+        errors: [(413, "over 16 MiB")];
+    NextTests = Post "/api/v1/jobs/{id}/tests/next", Agent,
+        "Queue mode: complete the shard's last batch and take its next",
+        path: JobId, query: (),
+        takes: Json NextBatch,
+        answers: 200 Json NextAnswer,
+            "`{batch?: {id, tests, predicted_secs}, wait_ms?}`; neither once drained";
+    GiveBackTests = Post "/api/v1/jobs/{id}/tests/give-back", Agent,
+        "Queue mode: a stopping shard gives its unfinished batches back",
+        path: JobId, query: (),
+        takes: Json GiveBack,
+        answers: 204 None (), "given back";
+    UploadArtifact = Put "/api/v1/jobs/{id}/artifacts/{*path}", Agent,
+        "Upload one artifact file under the job's lease (`?agent_id=&attempt=`); 413 over 256 MiB",
+        path: (JobId, String), query: UploadQuery,
+        takes: Bytes (),
+        answers: 204 None (), "stored";
+    ListArtifacts = Get "/api/v1/runs/{id}/artifacts/{job}", Admin, "List a job's artifacts",
+        path: (RunId, String), query: (),
+        takes: None (),
+        answers: 200 Json Vec<ArtifactEntry>, "`[{path, size}]`";
+    DownloadArtifact = Get "/api/v1/runs/{id}/artifacts/{job}/{*path}", Admin,
+        "Download one artifact file",
+        path: (RunId, String, String), query: (),
+        takes: None (),
+        answers: 200 Bytes (), "the file's bytes";
+    CreateToken = Post "/api/v1/tokens", Admin, "Create a stored token (shown once)",
+        path: (), query: (),
+        takes: Json NewToken,
+        answers: 201 Json CreatedToken, "`{name, role, token}`";
+    ListTokens = Get "/api/v1/tokens", Admin, "List stored tokens (never the tokens)",
+        path: (), query: (),
+        takes: None (),
+        answers: 200 Json Vec<TokenInfo>, "`[{name, role, created_at, revoked_at}]`";
+    RevokeToken = Post "/api/v1/tokens/{name}/revoke", Admin, "Revoke a stored token",
+        path: TokenName, query: (),
+        takes: None (),
+        answers: 204 None (), "revoked; 404 if no live token has that name";
+    OpenApi = Get "/api/v1/openapi.json", Open, "This document",
+        path: (), query: (),
+        takes: None (),
+        answers: 200 Json (), "OpenAPI 3.1 JSON";
+    Healthz = Get "/healthz", Open, "Liveness: the process answers",
+        path: (), query: (),
+        takes: None (),
+        answers: 200 Json Health, "`{status: \"ok\"}`";
+    Readyz = Get "/readyz", Open,
+        "Readiness: the database answers (within 5 s) and holds every migration",
+        path: (), query: (),
+        takes: None (),
+        answers: 200 Json Health, "`{status: \"ok\"}`",
+        errors: [(503, "`unavailable`: what is not ready")];
+    Metrics = Get "/metrics", Open, "Prometheus metrics",
+        path: (), query: (),
+        takes: None (),
+        answers: 200 Text String, "Prometheus text format 0.0.4";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_filled_with_encoded_values_and_the_query() {
+        let job = (RunId::from("01J"), "unit [2/4]".to_string());
+        assert_eq!(
+            JobLog::url(&job, &()),
+            "/api/v1/runs/01J/logs/unit%20%5B2%2F4%5D"
+        );
+        let file = (JobId::from("7"), "out dir/report.xml".to_string());
+        let lease = UploadQuery {
+            agent_id: "a b".into(),
+            attempt: 2,
+        };
+        assert_eq!(
+            UploadArtifact::url(&file, &lease),
+            "/api/v1/jobs/7/artifacts/out%20dir/report.xml?agent_id=a+b&attempt=2"
+        );
+        assert_eq!(ListRuns::url(&(), &RunsQuery::default()), "/api/v1/runs");
+    }
+}
