@@ -3,6 +3,7 @@
 //! artifact only when [`ArtifactUpload::finish`] points the artifact's row at it, in one
 //! transaction with the lease check: half a file never shows, and a resend replaces it whole.
 
+use railyard_run_model::LEASED;
 use sqlx::Row;
 
 use crate::{Backend, Store, StoreError};
@@ -206,7 +207,7 @@ impl ArtifactUpload {
         }
         let lease = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT run_id, job_name FROM queue WHERE id = $1 AND agent_id = $2 \
-             AND attempt = $3 AND state = 'leased'{lock}"
+             AND attempt = $3 AND state = '{LEASED}'{lock}"
         )))
         .bind(job_id)
         .bind(agent_id)

@@ -2,6 +2,7 @@
 //! jobs waited in the queue; and the grace a starting server gives held leases. The queue
 //! itself lives in `queue`.
 
+use railyard_run_model::LEASED;
 pub use railyard_types::protocol::AgentInfo;
 use sqlx::Row;
 
@@ -31,11 +32,11 @@ impl Store {
     /// Every registered agent, the most recently seen first.
     pub async fn agents(&self) -> Result<Vec<AgentInfo>, StoreError> {
         let err = self.query_error("listing agents");
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT a.id, a.name, a.slots, a.last_seen, \
-             (SELECT COUNT(*) FROM queue q WHERE q.agent_id = a.id AND q.state = 'leased') \
-             FROM agents a ORDER BY a.last_seen DESC, a.id",
-        )
+             (SELECT COUNT(*) FROM queue q WHERE q.agent_id = a.id AND q.state = '{LEASED}') \
+             FROM agents a ORDER BY a.last_seen DESC, a.id"
+        )))
         .fetch_all(self.pool())
         .await
         .map_err(&err)?;
@@ -100,9 +101,9 @@ impl Store {
     /// leases, and a restart must not hand their running jobs on. An agent that really died
     /// meanwhile is found one lease later.
     pub async fn extend_leases(&self, until: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE queue SET lease_until = $1 WHERE state = 'leased' AND lease_until < $1",
-        )
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE queue SET lease_until = $1 WHERE state = '{LEASED}' AND lease_until < $1"
+        )))
         .bind(until)
         .execute(self.pool())
         .await

@@ -11,6 +11,7 @@
 //! Local runs keep their files ([`crate::LogWriter`]); a server run stored before the table
 //! existed has only a file, read when the database holds no chunk of the job.
 
+use railyard_run_model::LEASED;
 use sqlx::{Any, Row, Transaction};
 
 use crate::{Store, StoreError};
@@ -89,11 +90,11 @@ impl Store {
         let mut tx = self.pool().begin().await.map_err(&err)?;
         // A write first: it takes the row lock (PostgreSQL) or the write lock (SQLite) now,
         // not at the insert, so two appends to one job never interleave.
-        let row = sqlx::query(
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE queue SET log_seq = log_seq WHERE id = $1 AND agent_id = $2 \
-             AND attempt = $3 AND state = 'leased' \
-             RETURNING run_id, job_name, log_seq, log_bytes",
-        )
+             AND attempt = $3 AND state = '{LEASED}' \
+             RETURNING run_id, job_name, log_seq, log_bytes"
+        )))
         .bind(job_id)
         .bind(agent_id)
         .bind(attempt)

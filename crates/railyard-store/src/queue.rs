@@ -11,6 +11,7 @@
 //! Which queued job a claim gets (labels, caps, weights) is `claim`'s; projects and agents
 //! are in `projects`, moving a run on in `advance`, counts for `/metrics` in `stats`.
 
+use railyard_run_model::{DONE, LEASED, QUEUED, QueueState};
 use railyard_types::{JobStatus, RunStatus};
 use sqlx::Row;
 
@@ -99,7 +100,7 @@ async fn enqueue(
         id: String,
         name: String,
         needs: String,
-        state: &'static str,
+        state: QueueState,
         job: &'j QueuedJob,
         shard: Option<i64>,
     }
@@ -116,9 +117,9 @@ async fn enqueue(
             })
             .collect();
         let state = if needs.is_empty() {
-            "queued"
+            QueueState::Queued
         } else {
-            "waiting"
+            QueueState::Waiting
         };
         let needs = serde_json::to_string(&needs).expect("names serialize");
         for (k, name) in job.queued_names().into_iter().enumerate() {
@@ -151,7 +152,7 @@ async fn enqueue(
                 .bind(run.commit)
                 .bind(run.git_ref)
                 .bind(&row.needs)
-                .bind(row.state)
+                .bind(row.state.as_str())
                 .bind(0i64)
                 .bind(run.max_attempts)
                 .bind(0i64)
@@ -273,10 +274,10 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> Result<Option<bool>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE queue SET lease_until = $4 WHERE id = $1 AND agent_id = $2 AND attempt = $3 \
-             AND state = 'leased' AND lease_until >= $5 RETURNING cancel_requested",
-        )
+             AND state = '{LEASED}' AND lease_until >= $5 RETURNING cancel_requested"
+        )))
         .bind(job_id)
         .bind(agent_id)
         .bind(attempt)
@@ -294,47 +295,6 @@ impl Store {
         }
     }
 
-    /// Cancels a run: jobs not started end `cancelled` now; leased jobs are flagged, so their
-    /// agents stop them at the next heartbeat and report. False when no such unfinished run.
-    pub async fn cancel_run(&self, run_id: &str, now: i64) -> Result<bool, StoreError> {
-        let err = self.query_error("cancelling a run");
-        let mut tx = self.pool().begin().await.map_err(&err)?;
-        let done =
-            sqlx::query("UPDATE runs SET status = status WHERE id = $1 AND finished_at IS NULL")
-                .bind(run_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(&err)?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "UPDATE jobs SET status = 'cancelled', finished_at = $2, error = 'cancelled' \
-             WHERE run_id = $1 AND name IN (SELECT job_name FROM queue WHERE run_id = $1 \
-             AND state IN ('waiting', 'queued'))",
-        )
-        .bind(run_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(&err)?;
-        sqlx::query(
-            "UPDATE queue SET state = 'done', result = 'cancelled' \
-             WHERE run_id = $1 AND state IN ('waiting', 'queued')",
-        )
-        .bind(run_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(&err)?;
-        sqlx::query("UPDATE queue SET cancel_requested = 1 WHERE run_id = $1 AND state = 'leased'")
-            .bind(run_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(&err)?;
-        tx.commit().await.map_err(&err)?;
-        Ok(true)
-    }
-
     /// The leased job and its last accepted log chunk, when the agent holds its lease.
     pub async fn leased_job(
         &self,
@@ -344,7 +304,7 @@ impl Store {
     ) -> Result<Option<(Claim, i64)>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS}, log_seq FROM queue WHERE id = $1 AND agent_id = $2 \
-             AND attempt = $3 AND state = 'leased'"
+             AND attempt = $3 AND state = '{LEASED}'"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(job_id)
@@ -369,10 +329,10 @@ impl Store {
     /// `agent lost` (job record included) once out of attempts.
     pub async fn expire_leases(&self, now: i64) -> Result<Vec<Lapsed>, StoreError> {
         let err = self.query_error("expiring leases");
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, run_id, job_name, attempt, max_attempts FROM queue \
-             WHERE state = 'leased' AND lease_until < $1",
-        )
+             WHERE state = '{LEASED}' AND lease_until < $1"
+        )))
         .bind(now)
         .fetch_all(self.pool())
         .await
@@ -386,15 +346,23 @@ impl Store {
             let max: i64 = row.try_get("max_attempts").map_err(&err)?;
             let requeued = attempt < max;
             let sql = if requeued {
-                "UPDATE queue SET state = 'queued', agent_id = NULL, lease_until = NULL \
-                 WHERE id = $1 AND attempt = $2 AND state = 'leased' AND lease_until < $3"
+                format!(
+                    "UPDATE queue SET state = '{QUEUED}', agent_id = NULL, lease_until = NULL \
+                     WHERE id = $1 AND attempt = $2 AND state = '{LEASED}' AND lease_until < $3"
+                )
             } else {
-                "UPDATE queue SET state = 'done', result = 'failed', lease_until = NULL, \
-                 ended_at = $3, error = $4 \
-                 WHERE id = $1 AND attempt = $2 AND state = 'leased' AND lease_until < $3"
+                format!(
+                    "UPDATE queue SET state = '{DONE}', result = '{}', lease_until = NULL, \
+                     ended_at = $3, error = $4 \
+                     WHERE id = $1 AND attempt = $2 AND state = '{LEASED}' AND lease_until < $3",
+                    JobStatus::Failed
+                )
             };
             let why = format!("agent lost: its lease lapsed on each of {max} attempt(s)");
-            let mut query = sqlx::query(sql).bind(&id).bind(attempt).bind(now);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&id)
+                .bind(attempt)
+                .bind(now);
             if !requeued {
                 query = query.bind(&why);
             }
@@ -418,8 +386,8 @@ impl Store {
 
 pub(crate) fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error> {
     Ok(Claim {
-        job_id: r.try_get("id")?,
-        run_id: r.try_get("run_id")?,
+        job_id: r.try_get::<String, _>("id")?.into(),
+        run_id: r.try_get::<String, _>("run_id")?.into(),
         job: r.try_get("job_name")?,
         project: r.try_get("project")?,
         repo_url: r.try_get("repo_url")?,

@@ -1,12 +1,21 @@
-//! Moving a run on after its jobs end: dependents queued or skipped, the run closed.
+//! Moving a run on after its jobs end, and cancelling it: the run model
+//! ([`railyard_run_model`]) decides what is queued, skipped, cancelled or stopped and when the
+//! run ends; this module reads a run's queue rows into it and writes its answers.
 
 use std::collections::HashMap;
 
-use railyard_types::{JobStatus, RunStatus, StepStatus};
-use sqlx::Row;
+use railyard_run_model::{
+    Change, DONE, Event, Job, JobStatus, LEASED, Needs, QUEUED, QueueState, Run, RunBuilder,
+    RunStatus, Transitions, WAITING,
+};
+use railyard_types::StepStatus;
+use sqlx::{AnyConnection, Row};
 
 use crate::runs::{JOB_END, JOB_END_CONFLICT, batches, list, param};
 use crate::{Backend, Store, StoreError};
+
+/// What a job that ends cancelled without having started is told.
+const CANCELLED: &str = "cancelled";
 
 impl Store {
     /// Ends a leased job with the agent's result and records it on the job (as
@@ -24,10 +33,12 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let doing = "completing a job";
         let err = self.query_error(doing);
-        let end = "UPDATE queue SET state = 'done', result = $4, lease_until = NULL, \
+        let end = format!(
+            "UPDATE queue SET state = '{DONE}', result = $4, lease_until = NULL, \
              ended_at = $5, error = $6 \
-             WHERE id = $1 AND agent_id = $2 AND attempt = $3 AND state = 'leased' \
-             RETURNING run_id, job_name";
+             WHERE id = $1 AND agent_id = $2 AND attempt = $3 AND state = '{LEASED}' \
+             RETURNING run_id, job_name"
+        );
         let pg = self.backend() == Backend::Postgres;
         let sql = if pg {
             // One statement, so one round trip: data-modifying CTEs record what ended.
@@ -42,7 +53,7 @@ impl Store {
         } else {
             // SQLite: the `queue_ended` trigger (migration 0015) records the job's end and
             // cancels its running steps in this one statement.
-            end.to_owned()
+            end
         };
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(job_id)
@@ -62,9 +73,9 @@ impl Store {
         Ok(!rows.is_empty())
     }
 
-    /// Moves a run on after a job ended: queues the waiting jobs whose needs all let
-    /// dependents run, skips those with a need that failed, and when every job is done
-    /// sets the run's final status (returned).
+    /// Moves a run on after a job ended: the run model queues the waiting jobs whose needs
+    /// all let dependents run and skips those with a need that failed; when every job is done
+    /// the run gets its final status (returned).
     pub async fn advance_run(
         &self,
         run_id: &str,
@@ -74,11 +85,11 @@ impl Store {
         // Most job ends change nothing else: no job of the run waits and some are not done.
         // A read sees that without the write lock and a commit. It is safe because the job's
         // own end was committed before: of two jobs ending together, the later sees both.
-        let open = sqlx::query(
-            "SELECT COALESCE(SUM(CASE WHEN state = 'waiting' THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN state <> 'done' THEN 1 ELSE 0 END), 0) \
-             FROM queue WHERE run_id = $1",
-        )
+        let open = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COALESCE(SUM(CASE WHEN state = '{WAITING}' THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN state <> '{DONE}' THEN 1 ELSE 0 END), 0) \
+             FROM queue WHERE run_id = $1"
+        )))
         .bind(run_id)
         .fetch_one(self.pool())
         .await
@@ -101,200 +112,193 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(&err)?;
-        let rows =
-            sqlx::query("SELECT job_name, needs, state, result FROM queue WHERE run_id = $1")
+        let mut run = read_run(&mut tx, run_id).await.map_err(&err)?;
+        let decided = run.apply(Event::Check);
+        write_changes(&mut tx, self.backend(), run_id, &run, &decided, now)
+            .await
+            .map_err(&err)?;
+        tx.commit().await.map_err(&err)?;
+        Ok(decided.closed)
+    }
+
+    /// Cancels a run: the run model ends the jobs not started `cancelled` now, and flags the
+    /// leased ones, so their agents stop them at the next heartbeat and report. The run's end
+    /// is [`Store::advance_run`]'s, called after. False when no such unfinished run.
+    pub async fn cancel_run(&self, run_id: &str, now: i64) -> Result<bool, StoreError> {
+        let err = self.query_error("cancelling a run");
+        let mut tx = self.pool().begin().await.map_err(&err)?;
+        let done =
+            sqlx::query("UPDATE runs SET status = status WHERE id = $1 AND finished_at IS NULL")
                 .bind(run_id)
-                .fetch_all(&mut *tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(&err)?;
-        // Each distinct `needs` is read once: every shard of a job, and every job needing the
-        // same ones, share theirs (a thousand shards needing sixty each were a thousand lists).
-        let mut lists: Vec<Vec<String>> = Vec::new();
-        let mut list_of: HashMap<String, usize> = HashMap::new();
-        let mut jobs: Vec<Waiting> = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let needs: String = r.try_get("needs").map_err(&err)?;
-            let list = match list_of.get(&needs) {
-                Some(&k) => k,
-                None => {
-                    lists.push(serde_json::from_str(&needs).unwrap_or_default());
-                    list_of.insert(needs, lists.len() - 1);
-                    lists.len() - 1
-                }
-            };
-            jobs.push(Waiting {
-                name: r.try_get("job_name").map_err(&err)?,
-                needs: list,
-                state: r.try_get("state").map_err(&err)?,
-                result: r.try_get("result").map_err(&err)?,
-            });
+        if done.rows_affected() == 0 {
+            return Ok(false);
         }
-        let index: HashMap<String, usize> = jobs
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (j.name.clone(), i))
-            .collect();
-        // What changes, written after the loop by a few statements: jobs to queue, and jobs
-        // to skip grouped by why.
-        let mut queued: Vec<String> = Vec::new();
-        let mut skipped: Vec<(String, Vec<String>)> = Vec::new();
-        let mut changed = true;
-        while changed {
-            changed = false;
-            // Within a pass, jobs with the same needs get the same verdict: a change made in
-            // the pass only skips waiting jobs, which moves no verdict but `wait`, and the next
-            // pass looks again.
-            let mut verdicts: Vec<Option<Verdict>> = vec![None; lists.len()];
-            for i in 0..jobs.len() {
-                if jobs[i].state != "waiting" {
-                    continue;
-                }
-                let k = jobs[i].needs;
-                let verdict = verdicts[k]
-                    .get_or_insert_with(|| verdict(&lists[k], &jobs, &index))
-                    .clone();
-                match verdict {
-                    Verdict::Skip(why) => {
-                        match skipped.iter_mut().find(|(w, _)| *w == why) {
-                            Some((_, names)) => names.push(jobs[i].name.clone()),
-                            None => skipped.push((why, vec![jobs[i].name.clone()])),
-                        }
-                        jobs[i].state = "done".into();
-                        jobs[i].result = Some("skipped".into());
-                        changed = true;
-                    }
-                    Verdict::Ready => {
-                        queued.push(jobs[i].name.clone());
-                        jobs[i].state = "queued".into();
-                        changed = true;
-                    }
-                    Verdict::Wait => {}
-                }
+        let mut run = read_run(&mut tx, run_id).await.map_err(&err)?;
+        let mut decided = run.apply(Event::RunCancelled);
+        // Closing is advance_run's (one place writes a run's end).
+        decided.closed = None;
+        write_changes(&mut tx, self.backend(), run_id, &run, &decided, now)
+            .await
+            .map_err(&err)?;
+        tx.commit().await.map_err(&err)?;
+        Ok(true)
+    }
+}
+
+/// Reads a run's queue rows into the run model: each distinct `needs` is parsed once (every
+/// shard of a job, and every job needing the same ones, share theirs: a thousand shards
+/// needing sixty each were a thousand lists). A run asked to cancel while jobs ran stays
+/// cancelled, as it does on a laptop.
+async fn read_run(conn: &mut AnyConnection, run_id: &str) -> Result<Run, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT job_name, needs, state, result, sharded_job, cancel_requested FROM queue \
+         WHERE run_id = $1",
+    )
+    .bind(run_id)
+    .fetch_all(conn)
+    .await?;
+    let mut run = RunBuilder::new();
+    let mut lists: HashMap<String, Needs> = HashMap::new();
+    let mut cancelled = false;
+    for r in &rows {
+        let needs: String = r.try_get("needs")?;
+        let needs = match lists.get(&needs) {
+            Some(&k) => k,
+            None => {
+                let k = run.needs(serde_json::from_str(&needs).unwrap_or_default());
+                lists.insert(needs, k);
+                k
             }
+        };
+        let state: String = r.try_get("state")?;
+        let state = QueueState::parse(&state)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown queue state `{state}`").into()))?;
+        let result: Option<String> = r.try_get("result")?;
+        let result = result.as_deref().and_then(JobStatus::parse);
+        let mut job = Job::new(
+            r.try_get::<String, _>("job_name")?,
+            needs,
+            state.job_state(result),
+        );
+        job.shard_of = r.try_get("sharded_job")?;
+        cancelled |= r.try_get::<i64, _>("cancel_requested")? != 0;
+        run.job(job);
+    }
+    run.cancelled(cancelled);
+    Ok(run.build())
+}
+
+/// Writes the model's changes, by batches of jobs (a few statements for the largest run).
+/// The run's end is written when the model closed it.
+async fn write_changes(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    run_id: &str,
+    run: &Run,
+    decided: &Transitions,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut queued: Vec<&str> = Vec::new();
+    let mut stopped: Vec<&str> = Vec::new();
+    // Jobs that end without starting, grouped by status and why.
+    let mut ended: Vec<(JobStatus, &str, Vec<&str>)> = Vec::new();
+    for change in &decided.changes {
+        let (status, why, i) = match change {
+            Change::Queue(i) => {
+                queued.push(&run.job(*i).name);
+                continue;
+            }
+            Change::Stop(i) => {
+                stopped.push(&run.job(*i).name);
+                continue;
+            }
+            Change::Skip(i, why) => (JobStatus::Skipped, why.as_str(), *i),
+            Change::Cancel(i) => (JobStatus::Cancelled, CANCELLED, *i),
+            // A waiting row stays waiting; the store sends no re-run yet (issue 15).
+            Change::AwaitApproval(_) | Change::Retry(_) => continue,
+        };
+        let name = run.job(i).name.as_str();
+        match ended.iter_mut().find(|(s, w, _)| *s == status && *w == why) {
+            Some((_, _, names)) => names.push(name),
+            None => ended.push((status, why, vec![name])),
         }
-        let backend = self.backend();
-        for (_, names) in batches(&queued) {
+    }
+    for (_, names) in batches(&queued) {
+        let sql = format!(
+            "UPDATE queue SET state = '{QUEUED}', queued_at = {} WHERE run_id = {} \
+             AND job_name IN {}",
+            param(backend, 1),
+            param(backend, 2),
+            list(backend, 3, names.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(run_id);
+        for name in names {
+            query = query.bind(*name);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    for (_, names) in batches(&stopped) {
+        let sql = format!(
+            "UPDATE queue SET cancel_requested = 1 WHERE run_id = {} AND job_name IN {}",
+            param(backend, 1),
+            list(backend, 2, names.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id);
+        for name in names {
+            query = query.bind(*name);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    for (status, why, names) in &ended {
+        for (_, names) in batches(names) {
             let sql = format!(
-                "UPDATE queue SET state = 'queued', queued_at = {} WHERE run_id = {} \
+                "UPDATE queue SET state = '{DONE}', result = {} WHERE run_id = {} \
                  AND job_name IN {}",
                 param(backend, 1),
                 param(backend, 2),
                 list(backend, 3, names.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(run_id);
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(status.as_str())
+                .bind(run_id);
             for name in names {
-                query = query.bind(name);
+                query = query.bind(*name);
             }
-            query.execute(&mut *tx).await.map_err(&err)?;
-        }
-        for (why, names) in &skipped {
-            for (_, names) in batches(names) {
-                let sql = format!(
-                    "UPDATE queue SET state = 'done', result = 'skipped' WHERE run_id = {} \
-                     AND job_name IN {}",
-                    param(backend, 1),
-                    list(backend, 2, names.len())
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id);
-                for name in names {
-                    query = query.bind(name);
-                }
-                query.execute(&mut *tx).await.map_err(&err)?;
-                let sql = format!(
-                    "UPDATE jobs SET status = 'skipped', finished_at = {}, error = {} \
-                     WHERE run_id = {} AND name IN {}",
-                    param(backend, 1),
-                    param(backend, 2),
-                    param(backend, 3),
-                    list(backend, 4, names.len())
-                );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(now)
-                    .bind(why)
-                    .bind(run_id);
-                for name in names {
-                    query = query.bind(name);
-                }
-                query.execute(&mut *tx).await.map_err(&err)?;
+            query.execute(&mut *conn).await?;
+            let sql = format!(
+                "UPDATE jobs SET status = {}, finished_at = {}, error = {} \
+                 WHERE run_id = {} AND name IN {}",
+                param(backend, 1),
+                param(backend, 2),
+                param(backend, 3),
+                param(backend, 4),
+                list(backend, 5, names.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(status.as_str())
+                .bind(now)
+                .bind(*why)
+                .bind(run_id);
+            for name in names {
+                query = query.bind(*name);
             }
-        }
-        let mut finished = None;
-        if !jobs.is_empty() && jobs.iter().all(|j| j.state == "done") {
-            let ok = jobs.iter().all(|j| {
-                j.result
-                    .as_deref()
-                    .and_then(JobStatus::parse)
-                    .is_some_and(|s| s.lets_dependents_run())
-            });
-            let cancelled = jobs
-                .iter()
-                .any(|j| j.result.as_deref() == Some("cancelled"));
-            let status = if cancelled {
-                RunStatus::Cancelled
-            } else if ok {
-                RunStatus::Success
-            } else {
-                RunStatus::Failed
-            };
-            sqlx::query(
-                "UPDATE runs SET status = $2, finished_at = $3 WHERE id = $1 AND finished_at IS NULL",
-            )
-            .bind(run_id)
-            .bind(status.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(&err)?;
-            finished = Some(status);
-        }
-        tx.commit().await.map_err(&err)?;
-        Ok(finished)
-    }
-}
-
-/// A job of a run being moved on.
-struct Waiting {
-    name: String,
-    /// Its `needs`, as an index into the run's distinct lists.
-    needs: usize,
-    state: String,
-    result: Option<String>,
-}
-
-/// What a waiting job's needs say.
-#[derive(Clone)]
-enum Verdict {
-    /// One did not succeed: the job is skipped, with this reason.
-    Skip(String),
-    /// All let dependents run: the job is queued.
-    Ready,
-    /// Some are not done.
-    Wait,
-}
-
-/// The verdict of `needs` on the jobs as they stand.
-fn verdict(needs: &[String], jobs: &[Waiting], index: &HashMap<String, usize>) -> Verdict {
-    let mut failed = Vec::new();
-    let mut all_done = true;
-    for need in needs {
-        let result = index
-            .get(need)
-            .map(|&i| &jobs[i])
-            .filter(|j| j.state == "done")
-            .and_then(|j| j.result.as_deref().and_then(JobStatus::parse));
-        match result {
-            Some(s) if !s.lets_dependents_run() => failed.push(format!("`{need}`")),
-            Some(_) => {}
-            None => all_done = false,
+            query.execute(&mut *conn).await?;
         }
     }
-    if !failed.is_empty() {
-        Verdict::Skip(format!("skipped: {} did not succeed", failed.join(", ")))
-    } else if all_done {
-        Verdict::Ready
-    } else {
-        Verdict::Wait
+    if let Some(status) = decided.closed {
+        sqlx::query(
+            "UPDATE runs SET status = $2, finished_at = $3 WHERE id = $1 AND finished_at IS NULL",
+        )
+        .bind(run_id)
+        .bind(status.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     }
+    Ok(())
 }
 
 impl Store {
@@ -303,18 +307,26 @@ impl Store {
     /// run's lock for a read-then-write transaction made them queue on it (3 ms a completion on
     /// PostgreSQL at 800 claims/s); a single conditional UPDATE holds it only while it writes,
     /// and only the first one changes the row. None when another already closed the run.
-    async fn close_run(&self, run_id: &str, now: i64) -> Result<Option<RunStatus>, StoreError> {
+    ///
+    /// Its `CASE` is the run model's [`railyard_run_model::run_status`] over the rows (a row
+    /// flagged to stop is the run's cancel), checked against it by the store's tests.
+    pub(crate) async fn close_run(
+        &self,
+        run_id: &str,
+        now: i64,
+    ) -> Result<Option<RunStatus>, StoreError> {
         // The statuses for which `JobStatus::lets_dependents_run` holds.
         let ok = [JobStatus::Success, JobStatus::FailedAllowed]
             .map(|s| format!("'{}'", s.as_str()))
             .join(", ");
         let sql = format!(
             "UPDATE runs SET finished_at = $2, status = CASE \
-             WHEN EXISTS (SELECT 1 FROM queue WHERE run_id = $1 AND result = $3) THEN $3 \
+             WHEN EXISTS (SELECT 1 FROM queue WHERE run_id = $1 \
+             AND (result = $3 OR cancel_requested <> 0)) THEN $3 \
              WHEN EXISTS (SELECT 1 FROM queue WHERE run_id = $1 \
              AND (result IS NULL OR result NOT IN ({ok}))) THEN $4 ELSE $5 END \
              WHERE id = $1 AND finished_at IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM queue WHERE run_id = $1 AND state <> 'done') \
+             AND NOT EXISTS (SELECT 1 FROM queue WHERE run_id = $1 AND state <> '{DONE}') \
              RETURNING status"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -332,9 +344,7 @@ impl Store {
         let status: String = row.try_get(0).map_err(self.query_error("closing a run"))?;
         Ok(RunStatus::parse(&status))
     }
-}
 
-impl Store {
     /// Unfinished runs that have jobs in the queue: what a starting server moves on, in case
     /// the last one stopped between recording a job's end and releasing its dependents.
     pub async fn unfinished_queued_runs(&self) -> Result<Vec<String>, StoreError> {
@@ -349,3 +359,6 @@ impl Store {
         rows.iter().map(|r| r.try_get(0).map_err(&err)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

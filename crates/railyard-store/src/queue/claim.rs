@@ -8,6 +8,7 @@
 //! - **Fair share**: among the projects left, the one with the fewest leased jobs per unit of
 //!   `weight` goes first (ties: the one with the oldest queued job), then its oldest job.
 
+use railyard_run_model::{LEASED, QUEUED};
 use railyard_types::JobStatus;
 use sqlx::{AnyConnection, Row};
 
@@ -26,16 +27,21 @@ fn fits(x: &str) -> String {
 }
 
 /// How many jobs of project `ps.project` are leased now.
-const LEASED: &str =
-    "(SELECT COUNT(*) FROM queue r WHERE r.project = ps.project AND r.state = 'leased')";
+fn leased_of_project() -> String {
+    format!("(SELECT COUNT(*) FROM queue r WHERE r.project = ps.project AND r.state = '{LEASED}')")
+}
 
 /// The projects that have queued jobs, one index look-up each along `queue_claim` (a skip
 /// scan), instead of grouping every queued row: over 8,000 queued jobs the grouping cost
 /// 4 ms a claim (0.3 ms this way), held under SQLite's one write lock.
-const QUEUED_PROJECTS: &str = "WITH RECURSIVE ps(project) AS (\
-     SELECT MIN(project) FROM queue WHERE state = 'queued' UNION ALL \
-     SELECT (SELECT MIN(n.project) FROM queue n WHERE n.state = 'queued' \
-     AND n.project > ps.project) FROM ps WHERE ps.project IS NOT NULL)";
+fn queued_projects() -> String {
+    format!(
+        "WITH RECURSIVE ps(project) AS (\
+         SELECT MIN(project) FROM queue WHERE state = '{QUEUED}' UNION ALL \
+         SELECT (SELECT MIN(n.project) FROM queue n WHERE n.state = '{QUEUED}' \
+         AND n.project > ps.project) FROM ps WHERE ps.project IS NOT NULL)"
+    )
+}
 
 impl Store {
     /// Leases the next queued job this agent can take, if any: its labels, the projects'
@@ -56,14 +62,16 @@ impl Store {
         let pg = self.backend() == Backend::Postgres;
         let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
         let (fits_q, fits_p) = (fits("q"), fits("p"));
+        let (queued_projects, leased) = (queued_projects(), leased_of_project());
         let update = format!(
-            "UPDATE queue SET state = 'leased', agent_id = $1, lease_until = $2, \
+            "UPDATE queue SET state = '{LEASED}', agent_id = $1, lease_until = $2, \
              attempt = attempt + 1, log_seq = 0, claimed_at = $3 \
-             WHERE state = 'queued' AND id = (SELECT q.id FROM queue q WHERE q.state = 'queued' \
-             AND {fits_q} AND q.project = ({QUEUED_PROJECTS}, ready AS (SELECT ps.project, \
-             (SELECT p.queued_at FROM queue p WHERE p.state = 'queued' \
+             WHERE state = '{QUEUED}' AND id = (SELECT q.id FROM queue q \
+             WHERE q.state = '{QUEUED}' \
+             AND {fits_q} AND q.project = ({queued_projects}, ready AS (SELECT ps.project, \
+             (SELECT p.queued_at FROM queue p WHERE p.state = '{QUEUED}' \
              AND p.project = ps.project AND {fits_p} ORDER BY p.queued_at LIMIT 1) AS oldest, \
-             {LEASED} AS leased, COALESCE(pr.weight, 1) AS weight, \
+             {leased} AS leased, COALESCE(pr.weight, 1) AS weight, \
              COALESCE(pr.max_running, 0) AS cap \
              FROM ps LEFT JOIN projects pr ON pr.name = ps.project \
              WHERE ps.project IS NOT NULL) \
@@ -139,19 +147,20 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(&err)?;
-        let leased: i64 =
-            sqlx::query("SELECT COUNT(*) FROM queue WHERE project = $1 AND state = 'leased'")
-                .bind(&claim.project)
-                .fetch_one(&mut *tx)
-                .await
-                .and_then(|r| r.try_get(0))
-                .map_err(&err)?;
+        let leased: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM queue WHERE project = $1 AND state = '{LEASED}'"
+        )))
+        .bind(&claim.project)
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(&err)?;
         if leased > cap {
-            sqlx::query(
-                "UPDATE queue SET state = 'queued', agent_id = NULL, lease_until = NULL, \
-                 attempt = attempt - 1 WHERE id = $1 AND attempt = $2 AND state = 'leased'",
-            )
-            .bind(&claim.job_id)
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE queue SET state = '{QUEUED}', agent_id = NULL, lease_until = NULL, \
+                 attempt = attempt - 1 WHERE id = $1 AND attempt = $2 AND state = '{LEASED}'"
+            )))
+            .bind(claim.job_id.as_str())
             .bind(claim.attempt)
             .execute(&mut *tx)
             .await
@@ -213,13 +222,13 @@ impl Store {
         live_since: i64,
     ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
         let err = self.query_error("finding jobs no agent can take");
-        let rows = sqlx::query(
-            "SELECT q.id, q.job_name FROM queue q WHERE q.run_id = $1 AND q.state = 'queued' \
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT q.id, q.job_name FROM queue q WHERE q.run_id = $1 AND q.state = '{QUEUED}' \
              AND q.labelled = 1 AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.last_seen >= $2 \
              AND NOT EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = q.id AND NOT EXISTS \
              (SELECT 1 FROM agent_labels al WHERE al.agent_id = a.id AND al.label = l.label))) \
-             ORDER BY q.job_name",
-        )
+             ORDER BY q.job_name"
+        )))
         .bind(run_id)
         .bind(live_since)
         .fetch_all(self.pool())

@@ -1,5 +1,6 @@
 //! The queue's members: projects (repository, webhook secret) and agents (slots, labels).
 
+use railyard_run_model::LEASED;
 use sqlx::Row;
 
 use super::Project;
@@ -178,10 +179,10 @@ impl Store {
     pub async fn forget_agents(&self, seen_before: i64) -> Result<u64, StoreError> {
         let err = self.query_error("forgetting agents");
         let mut tx = self.pool().begin().await.map_err(&err)?;
-        let done = sqlx::query(
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM agents WHERE last_seen < $1 AND NOT EXISTS \
-             (SELECT 1 FROM queue q WHERE q.agent_id = agents.id AND q.state = 'leased')",
-        )
+             (SELECT 1 FROM queue q WHERE q.agent_id = agents.id AND q.state = '{LEASED}')"
+        )))
         .bind(seen_before)
         .execute(&mut *tx)
         .await

@@ -7,6 +7,7 @@
 //! write lock), then reads the [`QueueState`], changes it and writes it back, so two shards
 //! asking at once are served one after the other.
 
+use railyard_run_model::LEASED;
 use railyard_split::QueueState;
 use sqlx::Row;
 
@@ -102,10 +103,10 @@ impl Store {
         let text: String = row.try_get("state").map_err(&err)?;
         let mut state: QueueState = serde_json::from_str(&text)
             .map_err(|_| self.corrupt("test queue", text.chars().take(80).collect()))?;
-        let live = sqlx::query(
+        let live = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT shard FROM queue WHERE run_id = $1 AND sharded_job = $2 \
-             AND state = 'leased' AND lease_until >= $3 ORDER BY shard",
-        )
+             AND state = '{LEASED}' AND lease_until >= $3 ORDER BY shard"
+        )))
         .bind(run_id)
         .bind(job)
         .bind(now)
