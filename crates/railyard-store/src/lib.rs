@@ -24,8 +24,7 @@ mod queue;
 mod records;
 mod runs;
 #[cfg(test)]
-#[path = "../tests/store/pg.rs"]
-mod test_pg;
+use railyard_test_support::pg as test_pg;
 pub mod timings;
 mod tokens;
 

@@ -1,5 +1,6 @@
 //! What Railyard's tests share, as a dev-dependency only: one way to skip work loudly
-//! ([`skip`]).
+//! ([`skip`]), one way to get a fresh PostgreSQL database ([`pg`]), and one HTTP client
+//! ([`http`]).
 //!
 //! A test that cannot do its work (a reference tool or PostgreSQL missing) must never count
 //! as a quiet pass: it says so on stderr, notes it where `./scripts/test.sh` counts skips,
@@ -7,6 +8,21 @@
 
 #![warn(missing_docs)]
 
+pub mod http;
+pub mod pg;
 mod skip;
 
 pub use skip::{SKIPS_ENV, skip};
+
+/// The runtime behind the blocking helpers (tests of real processes are plain `#[test]`s).
+/// Calling them from inside another runtime panics, as any `block_on` there would.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the test helpers")
+    })
+}

@@ -1,7 +1,7 @@
 //! Helpers: temp SQLite stores, fresh PostgreSQL databases, a clock.
 
-pub use crate::pg::PgDb;
 use railyard_store::{NewRun, Store};
+pub use railyard_test_support::pg::PgDb;
 
 /// A fresh, empty SQLite data folder.
 pub fn data_dir() -> tempfile::TempDir {

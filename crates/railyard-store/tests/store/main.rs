@@ -8,7 +8,6 @@ mod common;
 mod concurrency;
 mod job_logs;
 mod logs;
-mod pg;
 mod projects;
 mod queue;
 mod queued_runs;

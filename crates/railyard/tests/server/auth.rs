@@ -1,6 +1,6 @@
 //! Who may call: tokens and signed push webhooks.
 
-use std::io::{Read, Write};
+use railyard_test_support::http::request;
 use std::process::Command;
 
 use crate::fleet::*;
@@ -68,22 +68,9 @@ fn push_webhooks_are_verified_and_start_runs() {
     let commit = text(&head.stdout).trim().to_string();
     let push = format!(r#"{{"ref":"refs/heads/main","after":"{commit}"}}"#);
     let hook = |project: &str, headers: &[(&str, &str)], body: &str| {
-        let addr = fleet.url.trim_start_matches("http://");
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        let extra: String = headers
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}\r\n"))
-            .collect();
-        write!(
-            stream,
-            "POST /api/v1/projects/{project}/webhook HTTP/1.1\r\nHost: {addr}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status: u16 = response.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, response)
+        let path = format!("/api/v1/projects/{project}/webhook");
+        let reply = request(&fleet.url, "POST", &path, headers, body);
+        (reply.status, reply.body)
     };
     let github = |body: &str| format!("sha256={}", hmac_hex("s3cret", body));
     let gitlab = [
@@ -196,8 +183,7 @@ fn push_webhooks_are_verified_and_start_runs() {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let (status, response) = hook("demo", &headers, &push);
         assert_eq!(status, 201, "{headers:?}: {response}");
-        let body = response.split_once("\r\n\r\n").unwrap().1;
-        let answer: serde_json::Value = serde_json::from_str(body).unwrap();
+        let answer: serde_json::Value = serde_json::from_str(&response).unwrap();
         assert_eq!(answer["run"]["commit"], commit.as_str());
         started.push(answer["run"]["id"].as_str().unwrap().to_string());
     }

@@ -3,73 +3,28 @@
 //! nothing; `/healthz` and `/readyz` answer without a token, `/readyz` 503 while the database
 //! lacks a migration or does not answer.
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
+
+use railyard_test_support::http::{Reply, request};
 
 use crate::fleet::*;
 
-/// One request as written (headers given whole, so a test may leave out `Content-Type`):
-/// status, headers (lower-cased names) and body.
+/// One request with exactly these headers (`Name: value`, so a test may leave out
+/// `Content-Type`).
 fn raw(base: &str, method: &str, path: &str, headers: &[&str], body: &[u8]) -> Reply {
-    let addr = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for h in headers {
-        head.push_str(&format!("{h}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    stream.write_all(head.as_bytes()).unwrap();
-    // A server may answer (413) before taking the whole body and close: that is fine.
-    let _ = stream.write_all(body);
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let response = text(&response);
-    let (head, rest) = response.split_once("\r\n\r\n").expect("a response");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
+    let headers: Vec<(&str, &str)> = headers
         .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked {
-        unchunk(rest)
-    } else {
-        rest.to_string()
-    };
-    Reply {
-        status,
-        headers,
-        body,
-    }
+        .map(|h| h.split_once(": ").expect("a header as `Name: value`"))
+        .collect();
+    request(base, method, path, &headers, body)
 }
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+/// The error envelope of a [`Reply`].
+trait Envelope {
+    fn error(&self, status: u16, code: &str) -> String;
 }
 
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
+impl Envelope for Reply {
     /// Asserts the envelope with this status and code; returns the message.
     fn error(&self, status: u16, code: &str) -> String {
         assert_eq!(self.status, status, "{}", self.body);
@@ -211,15 +166,8 @@ fn health_and_readiness_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let (mut server, url) = spawn_server(dir.path(), "127.0.0.1:0", Some(&db.url));
     assert_ready(&url);
-    let name = db.url.rsplit('/').next().unwrap().to_string();
-    let admin = std::env::var("RAILYARD_TEST_POSTGRES_URL").unwrap();
-    let admin_sql = |sql: &str| {
-        let out = std::process::Command::new("psql")
-            .args(["-d", &admin, "-qc", sql])
-            .output()
-            .expect("psql runs");
-        assert!(out.status.success(), "{sql}: {}", text(&out.stderr));
-    };
+    let name = db.name().to_string();
+    let admin_sql = |sql: &str| db.admin_sql(sql);
     admin_sql(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
     admin_sql(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"

@@ -1,7 +1,7 @@
 //! What the server tests share: a [`Fleet`] (a real server process, agent processes and a bare
-//! git repository in a temp folder), raw HTTP over loopback, and leftover checks.
+//! git repository in a temp folder), HTTP over loopback, and leftover checks.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -316,43 +316,8 @@ pub fn start_printing_address(cmd: &mut Command) -> (Child, String) {
     (server, url)
 }
 
-/// A bare HTTP/1.1 request over loopback: (status, body).
-pub fn http(
-    base: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> (u16, String) {
-    let addr = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let response = text(&response);
-    let (head, rest) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        unchunk(rest)
-    } else {
-        rest.to_string()
-    };
-    (status, body)
-}
+/// A request with the token (when given) and a JSON body: (status, body).
+pub use railyard_test_support::http::json as http;
 
 /// Follows a job's log on the server at `base` (`GET …/logs/{job}/follow`) to its end: the
 /// data of every event, the last one the job's status (the `end` event).
@@ -366,19 +331,6 @@ pub fn follow(base: &str, run: &str, job: &str) -> Vec<String> {
         .filter_map(|l| l.strip_prefix("data: "))
         .map(str::to_string)
         .collect()
-}
-
-pub fn unchunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
 }
 
 /// Asserts that nothing of the run is left on the engine: no object labelled with it, and
@@ -433,76 +385,6 @@ pub fn trigger(fleet: &Fleet) -> String {
     triggered["run"]["id"].as_str().unwrap().to_string()
 }
 
-/// A fresh database on the PostgreSQL server named by `RAILYARD_TEST_POSTGRES_URL` (see
-/// `scripts/postgres-test-db.sh`), dropped with the value; `None` with a note when unset.
-pub struct PgDb {
-    admin_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl PgDb {
-    pub fn create() -> Option<PgDb> {
-        let Ok(admin_url) = std::env::var("RAILYARD_TEST_POSTGRES_URL") else {
-            railyard_test_support::skip(
-                "RAILYARD_TEST_POSTGRES_URL is unset: no PostgreSQL test (see scripts/postgres-test-db.sh)",
-            );
-            return None;
-        };
-        assert!(
-            admin_url.starts_with("postgres://"),
-            "RAILYARD_TEST_POSTGRES_URL must be a postgres:// URL, got [{admin_url}]"
-        );
-        let name = format!(
-            "railyard_srv_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
-        psql(&admin_url, &format!("CREATE DATABASE {name}"));
-        let base = &admin_url[..admin_url.rfind('/').unwrap()];
-        let url = format!("{base}/{name}");
-        Some(PgDb {
-            admin_url,
-            name,
-            url,
-        })
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let sql = format!("DROP DATABASE {} WITH (FORCE)", self.name);
-        if let Err(e) = try_psql(&self.admin_url, &sql) {
-            // Not the test's failure; a leftover database is visible by its name.
-            eprintln!("warning: {e}");
-        }
-    }
-}
-
-fn psql(url: &str, sql: &str) {
-    if let Err(e) = try_psql(url, sql) {
-        panic!("{e}");
-    }
-}
-
-/// Runs `sql`, again a few times when PostgreSQL refuses it for a moment: `DROP DATABASE ...
-/// WITH (FORCE)` cannot end an autovacuum worker that this role does not own ("must be a
-/// member of the role whose process is being terminated"), seen once in a full run.
-fn try_psql(url: &str, sql: &str) -> Result<(), String> {
-    let mut last = String::new();
-    for _ in 0..5 {
-        let out = Command::new("psql")
-            .args(["-d", url, "-qc", sql])
-            .output()
-            .expect("psql runs");
-        if out.status.success() {
-            return Ok(());
-        }
-        last = text(&out.stderr);
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
-    Err(format!("{sql}: {last}"))
-}
+/// A fresh database on the PostgreSQL server named by `RAILYARD_TEST_POSTGRES_URL`, dropped
+/// with the value; `None` after a loud skip when unset.
+pub use railyard_test_support::pg::SyncPgDb as PgDb;

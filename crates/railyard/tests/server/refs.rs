@@ -2,7 +2,7 @@
 //! local runs): the full name of the branch or tag a trigger or push named, none for a bare
 //! commit. The run keeps it (`ref` in the API).
 
-use std::io::{Read, Write};
+use railyard_test_support::http::request;
 
 use crate::fleet::*;
 
@@ -33,21 +33,14 @@ fn shown(fleet: &Fleet, run: &str) -> (serde_json::Value, String) {
 
 /// A GitLab push delivery (the secret as a token).
 fn push(fleet: &Fleet, payload: &str) -> (u16, String) {
-    let addr = fleet.url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST /api/v1/projects/demo/webhook HTTP/1.1\r\nHost: {addr}\r\nX-Gitlab-Token: {SECRET}\r\nX-Gitlab-Event: Push Hook\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (
-        head.split(' ').nth(1).unwrap().parse().unwrap(),
-        body.to_owned(),
-    )
+    let headers = [
+        ("X-Gitlab-Token", SECRET),
+        ("X-Gitlab-Event", "Push Hook"),
+        ("Content-Type", "application/json"),
+    ];
+    let path = "/api/v1/projects/demo/webhook";
+    let reply = request(&fleet.url, "POST", path, &headers, payload);
+    (reply.status, reply.body)
 }
 
 #[test]
