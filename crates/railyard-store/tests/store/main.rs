@@ -11,6 +11,7 @@ mod logs;
 mod projects;
 mod queue;
 mod queued_runs;
+mod schemas;
 mod shares;
 mod story;
 mod test_queues;
