@@ -1,6 +1,7 @@
 //! A real server process, real agent processes and a real bare git repository on loopback:
 //! pipelines queued by `railyard trigger` run on the agents against the real Docker engine.
-//! One test binary, a module per area; `fleet` holds what they share.
+//! One test binary, a module per area; `fleet` holds what they share. What needs only the HTTP
+//! API runs in-process in `crates/railyard-server/tests/api`.
 
 mod acceptance;
 mod api;
@@ -10,7 +11,6 @@ mod config;
 mod console;
 mod durability;
 mod env_reuse;
-mod envelope;
 mod failures;
 mod fleet;
 mod fleet_scale;
@@ -18,7 +18,6 @@ mod forgotten;
 mod limits;
 mod lists;
 mod logs;
-mod openapi;
 mod projects;
 mod proxy;
 mod queue;

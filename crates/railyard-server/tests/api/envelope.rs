@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use railyard_test_support::http::{Reply, request};
 
-use crate::fleet::*;
+use railyard_test_support::http::json as http;
+use railyard_test_support::pg::SyncPgDb as PgDb;
+
+use crate::server::{ADMIN, Server};
 
 /// One request with exactly these headers (`Name: value`, so a test may leave out
 /// `Content-Type`).
@@ -47,8 +50,8 @@ const JSON: &str = "Content-Type: application/json";
 
 #[test]
 fn every_error_is_in_the_envelope() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, url) = spawn_server(dir.path(), "127.0.0.1:0", None);
+    let server = Server::start();
+    let url = server.url.clone();
     let post = |path: &str, headers: &[&str], body: &str| {
         raw(&url, "POST", path, headers, body.as_bytes())
     };
@@ -120,23 +123,22 @@ fn every_error_is_in_the_envelope() {
     assert_eq!((status, body.as_str()), (200, "[]"));
     let (status, body) = http(&url, "GET", "/api/v1/runs", Some(ADMIN), "");
     assert_eq!((status, body.as_str()), (200, "[]"));
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
 #[test]
 fn health_and_readiness_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, url) = spawn_server(dir.path(), "127.0.0.1:0", None);
+    let server = Server::start();
+    let url = server.url.clone();
     assert_ready(&url);
     // A database that lost a migration this server has is not ready; the process still is.
-    let db = dir.path().join("data/railyard.db");
+    let db = server.db_file();
     let sqlite = |sql: &str| {
         let out = std::process::Command::new("sqlite3")
             .arg(&db)
             .arg(sql)
             .output()
             .expect("sqlite3 runs");
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         assert!(out.status.success(), "{}", text(&out.stderr));
         text(&out.stdout).trim().to_string()
     };
@@ -152,8 +154,6 @@ fn health_and_readiness_on_sqlite() {
         "{m}"
     );
     assert_eq!(raw(&url, "GET", "/healthz", &[], b"").status, 200);
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
 /// On PostgreSQL: a database that stops taking connections makes the server unready (within
@@ -163,8 +163,8 @@ fn health_and_readiness_on_postgres() {
     let Some(db) = PgDb::create() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, url) = spawn_server(dir.path(), "127.0.0.1:0", Some(&db.url));
+    let server = Server::start_on(Some(&db.url));
+    let url = server.url.clone();
     assert_ready(&url);
     let name = db.name().to_string();
     let admin_sql = |sql: &str| db.admin_sql(sql);
@@ -183,8 +183,6 @@ fn health_and_readiness_on_postgres() {
         assert!(Instant::now() < deadline, "never ready again");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
 /// Both probes answer `{"status": "ok"}` without a token.

@@ -1,13 +1,15 @@
-//! The OpenAPI document against the running server: every documented operation is served
+//! The OpenAPI document against the served API: every documented operation is served
 //! (neither the fallback's 404 nor 405), so the document cannot list a route that is gone.
 //! The server crate's unit test checks the other way, every routed path documented.
 
-use crate::fleet::*;
+use railyard_test_support::http::json as http;
+
+use crate::server::Server;
 
 #[test]
 fn every_documented_operation_is_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut server, url) = spawn_server(dir.path(), "127.0.0.1:0", None);
+    let server = Server::start();
+    let url = server.url.clone();
     let (status, body) = http(&url, "GET", "/api/v1/openapi.json", None, "");
     assert_eq!(status, 200, "{body}");
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -36,6 +38,4 @@ fn every_documented_operation_is_served() {
     let (status, body) = http(&url, "GET", "/api/v1/nothing", None, "");
     assert_eq!(status, 404);
     assert!(body.contains("no such endpoint"), "{body}");
-    let _ = server.kill();
-    let _ = server.wait();
 }
