@@ -19,7 +19,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use railyard_agent::Client;
-use serde_json::{Value, json};
+use railyard_types::JobStatus;
+use railyard_types::api;
+use railyard_types::protocol::{
+    ClaimRequest, Completion, NewProject, RegisterRequest, TriggerRequest,
+};
 
 const ADMIN: &str = "bench-admin";
 const AGENT: &str = "bench-agent";
@@ -149,11 +153,14 @@ fn server(a: &Args, dir: &Path) -> (Child, String) {
 async fn fill(url: &str, repo: &str, a: &Args) -> usize {
     let admin = Client::new(url, ADMIN);
     for p in 0..a.projects {
-        let _: Option<Value> = admin
-            .post(
-                "/api/v1/projects",
-                &json!({"name": format!("p{p}"), "repo": repo}),
-            )
+        let project = NewProject {
+            name: format!("p{p}"),
+            repo: repo.to_string(),
+            webhook_secret: None,
+            share: Default::default(),
+        };
+        admin
+            .call::<api::AddProject>(&(), &project)
             .await
             .expect("adding a project");
     }
@@ -169,14 +176,15 @@ async fn fill(url: &str, repo: &str, a: &Args) -> usize {
                 if i >= runs as u64 {
                     return queued;
                 }
-                let path = format!("/api/v1/projects/p{}/trigger", i % projects);
-                let t: Option<Value> = admin
-                    .post(&path, &json!({"ref": "main"}))
+                let project = format!("p{}", i % projects).into();
+                let main = TriggerRequest {
+                    git_ref: Some("main".into()),
+                };
+                let t = admin
+                    .call::<api::Trigger>(&project, &main)
                     .await
                     .expect("triggering a run");
-                queued += t
-                    .and_then(|t| t["jobs"].as_array().map(Vec::len))
-                    .unwrap_or(0);
+                queued += t.jobs.len();
             }
         }));
     }
@@ -208,15 +216,16 @@ async fn agent(
 ) -> Seen {
     let client = Client::new(&url, AGENT);
     let mut seen = Seen::default();
-    let reg: Value = client
-        .post(
-            "/api/v1/agents/register",
-            &json!({"name": format!("a{n}"), "slots": 1}),
-        )
+    let me = RegisterRequest {
+        name: format!("a{n}"),
+        slots: 1,
+        labels: Vec::new(),
+    };
+    let reg = client
+        .call::<api::Register>(&(), &me)
         .await
-        .expect("registering")
-        .expect("an agent id");
-    let id = reg["agent_id"].as_str().unwrap().to_string();
+        .expect("registering");
+    let id = reg.agent_id;
     // Spread the agents' schedules over one period, so the offered load is even.
     let mut next = start + period.map_or(Duration::ZERO, |p| p.mul_f64(n as f64 / 997.0 % 1.0));
     tokio::time::sleep_until(start.into()).await;
@@ -231,12 +240,11 @@ async fn agent(
             next += p;
         }
         let t = Instant::now();
-        let claim: Result<Option<Value>, _> = client
-            .post(
-                "/api/v1/agents/claim",
-                &json!({"agent_id": id, "wait_ms": 0}),
-            )
-            .await;
+        let request = ClaimRequest {
+            agent_id: id.clone(),
+            wait_ms: Some(0),
+        };
+        let claim = client.call::<api::ClaimJob>(&(), &request).await;
         let claimed_us = t.elapsed().as_micros() as u64;
         let job = match claim {
             Ok(Some(job)) => job,
@@ -250,17 +258,22 @@ async fn agent(
             }
         };
         seen.claim_us.push(claimed_us);
-        let job_id = job["job_id"].as_str().unwrap_or_default().to_string();
-        let body = json!({"agent_id": id, "attempt": job["attempt"], "status": "success"});
+        let body = Completion {
+            agent_id: id.clone(),
+            attempt: job.attempt,
+            status: JobStatus::Success,
+            error: None,
+            steps: Vec::new(),
+            timings: Vec::new(),
+            env_image: None,
+        };
         let t = Instant::now();
-        let done: Result<Option<Value>, _> = client
-            .post(&format!("/api/v1/jobs/{job_id}/complete"), &body)
-            .await;
+        let done = client.call::<api::Complete>(&job.job_id, &body).await;
         match done {
             Ok(_) => seen.complete_us.push(t.elapsed().as_micros() as u64),
             Err(e) => seen.errors.push(format!("complete: {e}")),
         }
-        seen.job_ids.push(job_id);
+        seen.job_ids.push(job.job_id.into_string());
     }
     seen
 }

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use railyard_types::protocol::Claim;
+use railyard_types::api::UploadArtifact;
+use railyard_types::protocol::{Claim, UploadQuery};
 
 use crate::retry::until_answered;
 use crate::{AgentError, Client};
@@ -32,33 +33,21 @@ pub(crate) async fn upload_all(
         };
         let parts: Vec<String> = relative
             .components()
-            .map(|c| percent_encode(&c.as_os_str().to_string_lossy()))
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
-        let path = format!(
-            "/api/v1/jobs/{}/artifacts/{}?agent_id={}&attempt={}",
-            claim.job_id,
-            parts.join("/"),
-            percent_encode(agent_id),
-            claim.attempt
-        );
+        let path = (claim.job_id.clone(), parts.join("/"));
+        let lease = UploadQuery {
+            agent_id: agent_id.to_string(),
+            attempt: claim.attempt,
+        };
         // Resent until the server answers, however long it is away: its lease is renewed
         // meanwhile, and a starting server gives it a whole lease again.
         let what = format!("uploading {}", relative.display());
-        until_answered(&what, || client.put_file(&path, entry.path())).await?;
+        until_answered(&what, || {
+            client.put_file::<UploadArtifact>(&path, &lease, entry.path())
+        })
+        .await?;
         sent += 1;
     }
     Ok(sent)
-}
-
-/// Escapes what a URL path segment or query value cannot hold as is.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
+use railyard_types::api::{Endpoint, Media, Method};
 use railyard_types::protocol::ErrorBody;
 
 use crate::AgentError;
@@ -54,97 +53,133 @@ impl Client {
         }
     }
 
-    /// POSTs `body` to `path`; `None` when the server answered 204 (no content).
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
+    /// Calls endpoint `E` (declared in [`railyard_types::api`]) with its path parameters and
+    /// body; its answer as declared (`()` for 204, `Option` where it may be 204).
+    pub async fn call<E: Endpoint<Query = ()>>(
         &self,
-        path: &str,
-        body: &B,
-    ) -> Result<Option<T>, AgentError> {
-        self.post_waiting(path, body, Duration::ZERO).await
+        path: &E::Path,
+        body: &E::Request,
+    ) -> Result<E::Response, AgentError> {
+        self.call_with::<E>(&E::url(path, &()), body, self.timeout)
+            .await
     }
 
-    /// POSTs `body` to a long-poll at `path` where the server may hold the answer for up to
-    /// `wait`: the call's timeout is that much longer.
-    pub async fn post_waiting<B: Serialize, T: DeserializeOwned>(
+    /// [`Client::call`] of a long-poll where the server may hold the answer for up to `wait`:
+    /// the call's timeout is that much longer.
+    pub async fn call_waiting<E: Endpoint<Query = ()>>(
         &self,
-        path: &str,
-        body: &B,
+        path: &E::Path,
+        body: &E::Request,
         wait: Duration,
-    ) -> Result<Option<T>, AgentError> {
-        self.post_within(path, body, self.timeout + wait).await
+    ) -> Result<E::Response, AgentError> {
+        self.call_with::<E>(&E::url(path, &()), body, self.timeout + wait)
+            .await
     }
 
-    /// POSTs `body` to `path`, giving up after `timeout` (a heartbeat must not outlast the
-    /// lease it renews: the next beat goes out instead).
-    pub async fn post_within<B: Serialize, T: DeserializeOwned>(
+    /// [`Client::call`] giving up after `timeout` (a heartbeat must not outlast the lease it
+    /// renews: the next beat goes out instead).
+    pub async fn call_within<E: Endpoint<Query = ()>>(
         &self,
-        path: &str,
-        body: &B,
+        path: &E::Path,
+        body: &E::Request,
         timeout: Duration,
-    ) -> Result<Option<T>, AgentError> {
-        let request = self.http.post(self.url(path)).json(body).timeout(timeout);
-        self.send(path, request).await
+    ) -> Result<E::Response, AgentError> {
+        self.call_with::<E>(&E::url(path, &()), body, timeout).await
     }
 
-    /// PATCHes `path` with `body`; `None` when the server answered 204 (no content).
-    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+    /// [`Client::call`] of an endpoint that takes a query.
+    pub async fn call_query<E: Endpoint>(
+        &self,
+        path: &E::Path,
+        query: &E::Query,
+        body: &E::Request,
+    ) -> Result<E::Response, AgentError> {
+        self.call_with::<E>(&E::url(path, query), body, self.timeout)
+            .await
+    }
+
+    /// The address of endpoint `E` (a stream the caller reads itself, such as a log's events).
+    pub fn url_of<E: Endpoint<Query = ()>>(&self, path: &E::Path) -> String {
+        self.url(&E::url(path, &()))
+    }
+
+    /// The token the client shows, for a request the caller makes itself.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    async fn call_with<E: Endpoint>(
         &self,
         path: &str,
-        body: &B,
-    ) -> Result<Option<T>, AgentError> {
-        let request = self
+        body: &E::Request,
+        timeout: Duration,
+    ) -> Result<E::Response, AgentError> {
+        let method = match E::METHOD {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+        };
+        let mut request = self
             .http
-            .patch(self.url(path))
-            .json(body)
-            .timeout(self.timeout);
-        self.send(path, request).await
+            .request(method, self.url(path))
+            .timeout(timeout)
+            .bearer_auth(&self.token);
+        if matches!(E::REQUEST, Media::Json | Media::OptionalJson) {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|source| self.http_error(path, source))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(api_error(path, response).await);
+        }
+        let read = |source| self.http_error(path, source);
+        let answer = match E::RESPONSE {
+            _ if status == StatusCode::NO_CONTENT => serde_json::Value::Null,
+            Media::Json | Media::OptionalJson => response.json().await.map_err(read)?,
+            Media::Text => serde_json::Value::String(response.text().await.map_err(read)?),
+            _ => serde_json::Value::Null,
+        };
+        serde_json::from_value(answer).map_err(|_| AgentError::Api {
+            path: path.into(),
+            status: status.as_u16(),
+            code: "no_content".into(),
+            message: "the server sent nothing".into(),
+        })
     }
 
-    /// PUTs the file at `file` to `path`, streamed from disk. It may take the call timeout
-    /// plus a second per 64 KiB (a slow link), then counts as unanswered: a frozen server
-    /// would otherwise hold it for ever.
-    pub async fn put_file(&self, path: &str, file: &std::path::Path) -> Result<(), AgentError> {
+    /// PUTs the file at `file` to endpoint `E` (an artifact upload), streamed from disk. It
+    /// may take the call timeout plus a second per 64 KiB (a slow link), then counts as
+    /// unanswered: a frozen server would otherwise hold it for ever.
+    pub async fn put_file<E: Endpoint>(
+        &self,
+        path: &E::Path,
+        query: &E::Query,
+        file: &std::path::Path,
+    ) -> Result<(), AgentError> {
+        let path = E::url(path, query);
         let opened = tokio::fs::File::open(file)
             .await
             .map_err(|e| AgentError::Workspace(format!("opening {}: {e}", file.display())))?;
         let size = opened.metadata().await.map(|m| m.len()).unwrap_or(0);
         let timeout = self.timeout + Duration::from_secs(size / (64 * 1024));
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(opened));
-        let request = self.http.put(self.url(path)).body(body).timeout(timeout);
-        self.send::<serde_json::Value>(path, request).await?;
-        Ok(())
-    }
-
-    /// GETs `path` as JSON.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, AgentError> {
-        let request = self.http.get(self.url(path)).timeout(self.timeout);
-        self.send(path, request)
-            .await?
-            .ok_or_else(|| AgentError::Api {
-                path: path.into(),
-                status: 204,
-                code: "no_content".into(),
-                message: "the server sent nothing".into(),
-            })
-    }
-
-    /// GETs `path` as text.
-    pub async fn get_text(&self, path: &str) -> Result<String, AgentError> {
         let response = self
             .http
-            .get(self.url(path))
-            .timeout(self.timeout)
+            .put(self.url(&path))
+            .body(body)
+            .timeout(timeout)
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(|source| self.http_error(path, source))?;
+            .map_err(|source| self.http_error(&path, source))?;
         if !response.status().is_success() {
-            return Err(api_error(path, response).await);
+            return Err(api_error(&path, response).await);
         }
-        response
-            .text()
-            .await
-            .map_err(|source| self.http_error(path, source))
+        Ok(())
     }
 
     fn url(&self, path: &str) -> String {
@@ -155,27 +190,6 @@ impl Client {
         AgentError::Http {
             url: self.url(path),
             source,
-        }
-    }
-
-    async fn send<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        request: reqwest::RequestBuilder,
-    ) -> Result<Option<T>, AgentError> {
-        let response = request
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|source| self.http_error(path, source))?;
-        match response.status() {
-            StatusCode::NO_CONTENT => Ok(None),
-            s if s.is_success() => response
-                .json()
-                .await
-                .map(Some)
-                .map_err(|source| self.http_error(path, source)),
-            _ => Err(api_error(path, response).await),
         }
     }
 }
@@ -202,6 +216,9 @@ async fn api_error(path: &str, response: reqwest::Response) -> AgentError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use railyard_types::JobId;
+    use railyard_types::api;
+    use railyard_types::protocol::{ClaimRequest, LeaseRef};
 
     /// A server that takes the connection and never answers (frozen, or a dropped route)
     /// fails the call after the timeout, as a call to send again, where it hung for ever.
@@ -216,8 +233,12 @@ mod tests {
             }
         });
         let client = Client::with_timeout(&base, "t", Duration::from_millis(300));
-        let body = serde_json::json!({});
-        let call = client.post::<_, serde_json::Value>("/api/v1/x", &body);
+        let lease = LeaseRef {
+            agent_id: "a".into(),
+            attempt: 1,
+        };
+        let job = JobId::from("1");
+        let call = client.call::<api::Heartbeat>(&job, &lease);
         let outcome = tokio::time::timeout(Duration::from_secs(20), call)
             .await
             .expect("the call gave up by itself");
@@ -229,8 +250,11 @@ mod tests {
         );
         // A long-poll gets its wait on top: the same server holds it past the plain timeout.
         let started = std::time::Instant::now();
-        let waiting =
-            client.post_waiting::<_, serde_json::Value>("/x", &body, Duration::from_millis(700));
+        let claim = ClaimRequest {
+            agent_id: "a".into(),
+            wait_ms: None,
+        };
+        let waiting = client.call_waiting::<api::ClaimJob>(&(), &claim, Duration::from_millis(700));
         assert!(waiting.await.is_err());
         assert!(started.elapsed() >= Duration::from_millis(1000));
         held.abort();

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use railyard_types::api;
+
 use railyard_docker::Docker;
 use railyard_runner::{Event, RunOptions};
 use railyard_types::JobStatus;
@@ -124,7 +126,6 @@ pub(crate) async fn run(
         tracing::warn!(job = %claim.job, run = %claim.run_id, "lease lost: result discarded");
         return;
     }
-    let path = format!("/api/v1/jobs/{}/complete", claim.job_id);
     let mut body = Completion {
         agent_id: me.agent_id.clone(),
         attempt: claim.attempt,
@@ -136,7 +137,7 @@ pub(crate) async fn run(
     };
     let what = format!("reporting job {}", claim.job);
     let mut reported =
-        until_answered(&what, || client.post::<_, serde_json::Value>(&path, &body)).await;
+        until_answered(&what, || client.call::<api::Complete>(&claim.job_id, &body)).await;
     // A result over the server's limit is reported again without its timings (then without
     // its steps), as failed and saying why: dropped, the job's lease lapsed and it ran
     // again until `agent lost`.
@@ -161,7 +162,7 @@ pub(crate) async fn run(
             body.steps.clear();
         }
         reported =
-            until_answered(&what, || client.post::<_, serde_json::Value>(&path, &body)).await;
+            until_answered(&what, || client.call::<api::Complete>(&claim.job_id, &body)).await;
     }
     heartbeat.abort();
     match reported {
@@ -236,7 +237,7 @@ async fn execute(
     // The server already ran what this job needs, maybe on other agents.
     job.needs.clear();
     let options = RunOptions {
-        run_id: claim.run_id.clone(),
+        run_id: claim.run_id.to_string(),
         owner: railyard_runner::names::owner(),
         project: claim.project.clone(),
         repo_root: checkout.clone(),
@@ -417,7 +418,6 @@ async fn heartbeat(
     // A beat stuck on a dead connection must not outlast the lease: after a third of it the
     // next one goes out.
     let beat_timeout = Duration::from_millis((me.lease_ms / 3).max(100));
-    let path = format!("/api/v1/jobs/{}/heartbeat", claim.job_id);
     let body = LeaseRef {
         agent_id: me.agent_id.clone(),
         attempt: claim.attempt,
@@ -425,10 +425,10 @@ async fn heartbeat(
     loop {
         tokio::time::sleep(every).await;
         match client
-            .post_within::<_, Renewed>(&path, &body, beat_timeout)
+            .call_within::<api::Heartbeat>(&claim.job_id, &body, beat_timeout)
             .await
         {
-            Ok(Some(Renewed { cancel: true, .. })) => {
+            Ok(Renewed { cancel: true, .. }) => {
                 tracing::info!(job = %claim.job, "the run was cancelled: stopping the job");
                 cancel.cancel();
                 // Keep the lease while the job stops and reports.

@@ -22,8 +22,10 @@ mod tests_queue;
 use std::sync::Arc;
 use std::time::Duration;
 
+use railyard_types::api;
+
 use railyard_docker::Docker;
-use railyard_types::protocol::{Claim, ClaimRequest, RegisterRequest, Registered};
+use railyard_types::protocol::{ClaimRequest, RegisterRequest, Registered};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -132,11 +134,8 @@ impl Registration {
 }
 
 async fn register(client: &Client, request: &RegisterRequest) -> Result<Registered, AgentError> {
-    let registered: Registered = retry::until_answered("registering", || {
-        client.post("/api/v1/agents/register", request)
-    })
-    .await?
-    .ok_or_else(|| AgentError::Workspace("the server did not register the agent".into()))?;
+    let registered =
+        retry::until_answered("registering", || client.call::<api::Register>(&(), request)).await?;
     tracing::info!(agent = %registered.agent_id, "registered");
     Ok(registered)
 }
@@ -156,7 +155,7 @@ async fn slot(
             wait_ms: Some(wait.as_millis() as u64),
         };
         let claimed = tokio::select! {
-            r = client.post_waiting::<_, Claim>("/api/v1/agents/claim", &request, wait) => r,
+            r = client.call_waiting::<api::ClaimJob>(&(), &request, wait) => r,
             _ = shutdown.cancelled() => break,
         };
         match claimed {

@@ -9,8 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use railyard_types::JobId;
+use railyard_types::api::{self, Endpoint};
+
 use railyard_runner::{Event, Stream};
-use railyard_types::protocol::{Claim, LogAck, LogChunk, path_segment};
+use railyard_types::protocol::{Claim, LogChunk};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -59,7 +62,7 @@ impl LogShip {
         let task = tokio::spawn(ship(
             shared.clone(),
             client,
-            format!("/api/v1/jobs/{}/logs", claim.job_id),
+            claim.job_id.clone(),
             agent_id,
             claim.attempt,
         ));
@@ -67,11 +70,7 @@ impl LogShip {
             shared,
             task: Some(task),
             job: claim.job.clone(),
-            artifacts: format!(
-                "/api/v1/runs/{}/artifacts/{}",
-                path_segment(&claim.run_id),
-                path_segment(&claim.job)
-            ),
+            artifacts: api::ListArtifacts::url(&(claim.run_id.clone(), claim.job.clone()), &()),
         }
     }
 
@@ -185,7 +184,7 @@ fn event_line(event: &Event) -> Option<Cow<'_, str>> {
 async fn ship(
     shared: Arc<Shared>,
     client: Client,
-    path: String,
+    job: JobId,
     agent_id: String,
     attempt: i64,
 ) -> Result<(), AgentError> {
@@ -220,7 +219,7 @@ async fn ship(
                 text,
             };
             let what = format!("sending log chunk {seq}");
-            let sent = until_answered(&what, || client.post::<_, LogAck>(&path, &chunk)).await;
+            let sent = until_answered(&what, || client.call::<api::SendLog>(&job, &chunk)).await;
             match sent {
                 Ok(_) => shared.spool().acked(),
                 Err(e) if e.is_lease_lost() => {

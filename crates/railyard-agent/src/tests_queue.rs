@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use railyard_split::{Batch, Done, RemoteTests, TestQueue, Timings};
-use railyard_types::protocol::{Claim, GiveBack, NextAnswer, NextBatch, TestsOpen, TestsOpened};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use railyard_types::JobId;
+use railyard_types::api::{self, Endpoint};
+use railyard_types::protocol::{Claim, GiveBack, NextAnswer, NextBatch, TestsOpen};
 use tokio_util::sync::CancellationToken;
 
 use crate::retry::is_transient;
@@ -20,7 +20,7 @@ use crate::{AgentError, Client};
 /// One shard's handle on its job's queue at the server.
 pub(crate) struct ServerQueue {
     client: Client,
-    base: String,
+    job: JobId,
     agent_id: String,
     attempt: i64,
     cancel: CancellationToken,
@@ -36,7 +36,7 @@ impl ServerQueue {
     ) -> Self {
         ServerQueue {
             client: client.clone(),
-            base: format!("/api/v1/jobs/{}/tests", claim.job_id),
+            job: claim.job_id.clone(),
             agent_id: agent_id.to_string(),
             attempt: claim.attempt,
             cancel,
@@ -57,17 +57,16 @@ impl ServerQueue {
         *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
     }
 
-    /// Posts `body` to `path`, retrying transient errors (backing off to 5 s) until it is
+    /// Calls `E` for this job, retrying transient errors (backing off to 5 s) until it is
     /// answered or the job is cancelled (`None`).
-    async fn call<B: Serialize, T: DeserializeOwned>(
+    async fn call<E: Endpoint<Path = JobId, Query = ()>>(
         &self,
-        path: &str,
-        body: &B,
-    ) -> Option<Result<Option<T>, AgentError>> {
+        body: &E::Request,
+    ) -> Option<Result<E::Response, AgentError>> {
         let mut delay = Duration::from_millis(200);
         loop {
             let answer = tokio::select! {
-                r = self.client.post::<B, T>(path, body) => r,
+                r = self.client.call::<E>(&self.job, body) => r,
                 _ = self.cancel.cancelled() => return None,
             };
             match answer {
@@ -89,7 +88,6 @@ impl ServerQueue {
 #[async_trait]
 impl TestQueue for ServerQueue {
     async fn next_batch(&self, shard: u32, done: Option<Done>) -> Option<Batch> {
-        let path = format!("{}/next", self.base);
         let mut body = NextBatch {
             agent_id: self.agent_id.clone(),
             attempt: self.attempt,
@@ -97,13 +95,13 @@ impl TestQueue for ServerQueue {
             done,
         };
         loop {
-            match self.call::<_, NextAnswer>(&path, &body).await? {
-                Ok(Some(NextAnswer {
+            match self.call::<api::NextTests>(&body).await? {
+                Ok(NextAnswer {
                     batch: Some(batch), ..
-                })) => return Some(batch),
-                Ok(Some(NextAnswer {
+                }) => return Some(batch),
+                Ok(NextAnswer {
                     wait_ms: Some(ms), ..
-                })) => {
+                }) => {
                     // Completed already; the shard holds nothing while it waits.
                     body.done = None;
                     tokio::select! {
@@ -121,7 +119,6 @@ impl TestQueue for ServerQueue {
     }
 
     async fn give_back(&self, shard: u32) {
-        let path = format!("{}/give-back", self.base);
         let body = GiveBack {
             agent_id: self.agent_id.clone(),
             attempt: self.attempt,
@@ -129,7 +126,11 @@ impl TestQueue for ServerQueue {
         };
         // Once: a shard gives back as it stops (maybe cancelled); if this fails, the server
         // gives the batch back when the shard's lease ends.
-        if let Err(e) = self.client.post::<_, serde_json::Value>(&path, &body).await {
+        if let Err(e) = self
+            .client
+            .call::<api::GiveBackTests>(&self.job, &body)
+            .await
+        {
             tracing::warn!("test queue: giving back shard {shard}'s batch: {e}");
         }
     }
@@ -143,16 +144,15 @@ impl RemoteTests for ServerQueue {
             attempt: self.attempt,
             tests: tests.to_vec(),
         };
-        match self.call::<_, TestsOpened>(&self.base, &body).await {
+        match self.call::<api::OpenTests>(&body).await {
             None => Err("cancelled".into()),
-            Some(Ok(Some(opened))) => {
+            Some(Ok(opened)) => {
                 let mut timings = Timings::new();
                 for (id, secs) in opened.timings {
                     timings.insert(id, secs);
                 }
                 Ok(timings)
             }
-            Some(Ok(None)) => Err("the server did not answer the tests it was sent".into()),
             Some(Err(e)) => Err(e.to_string()),
         }
     }

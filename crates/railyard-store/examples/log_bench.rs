@@ -95,7 +95,7 @@ async fn leased(store: &Store, project: &str) -> (String, String, String) {
         .await
         .unwrap()
         .unwrap();
-    (run.id, claim.job_id, agent)
+    (run.id, claim.job_id.into_string(), agent)
 }
 
 #[derive(Default)]

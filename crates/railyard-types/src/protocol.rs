@@ -34,9 +34,9 @@ fn one() -> i64 {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claim {
     /// The queue row's id: the job's handle in the agent protocol.
-    pub job_id: String,
+    pub job_id: crate::JobId,
     /// The run it belongs to.
-    pub run_id: String,
+    pub run_id: crate::RunId,
     /// The job's name in the pipeline.
     pub job: String,
     /// The project.

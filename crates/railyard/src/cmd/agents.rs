@@ -1,7 +1,8 @@
 //! `railyard agents`: the server's agents, what they run and when they were last seen.
 
 use clap::Args;
-use railyard_store::AgentInfo;
+use railyard_types::api;
+use railyard_types::protocol::AgentInfo;
 
 use super::project::Remote;
 
@@ -15,7 +16,11 @@ pub struct AgentsArgs {
 }
 
 pub async fn run(args: AgentsArgs) -> anyhow::Result<i32> {
-    let agents: Vec<AgentInfo> = args.remote.client()?.get("/api/v1/agents").await?;
+    let agents: Vec<AgentInfo> = args
+        .remote
+        .client()?
+        .call::<api::ListAgents>(&(), &())
+        .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&agents)?);
         return Ok(0);

@@ -3,8 +3,8 @@
 
 use clap::Args;
 use railyard_store::RunDetail;
+use railyard_types::api;
 use railyard_types::exit_codes;
-use railyard_types::protocol::path_segment;
 
 use super::Expected;
 use super::project::Remote;
@@ -21,12 +21,9 @@ pub async fn run(args: CancelArgs) -> anyhow::Result<i32> {
     let answer = args
         .remote
         .client()?
-        .post(
-            &format!("/api/v1/runs/{}/cancel", path_segment(&args.run)),
-            &(),
-        )
+        .call::<api::CancelRun>(&args.run.as_str().into(), &())
         .await;
-    let detail: Option<RunDetail> = match answer {
+    let detail: RunDetail = match answer {
         Ok(detail) => detail,
         // The run has ended: nothing to cancel, which is not the server failing.
         Err(e @ railyard_agent::AgentError::Api { status: 409, .. }) => {
@@ -38,9 +35,6 @@ pub async fn run(args: CancelArgs) -> anyhow::Result<i32> {
         }
         Err(e) => return Err(e.into()),
     };
-    match detail {
-        Some(d) => println!("run #{} {} cancelling", d.run.number, d.run.id),
-        None => println!("run {} cancelling", args.run),
-    }
+    println!("run #{} {} cancelling", detail.run.number, detail.run.id);
     Ok(0)
 }

@@ -6,8 +6,9 @@ use std::io::Write;
 
 use railyard_agent::{AgentError, Client};
 use railyard_store::{JobStatus, RunDetail};
+use railyard_types::RunId;
+use railyard_types::api::{self, Endpoint};
 use railyard_types::exit_codes;
-use railyard_types::protocol::path_segment;
 use railyard_types::terminal::{for_stdout, terminal_safe};
 
 use super::Expected;
@@ -24,12 +25,9 @@ pub async fn remote_logs(
     match (job, follow) {
         (Some(job), true) => follow_job(server, token, run, job).await,
         (Some(job), false) => {
-            let path = format!(
-                "/api/v1/runs/{}/logs/{}",
-                path_segment(run),
-                path_segment(job)
-            );
-            let text = client.get_text(&path).await?;
+            let text = client
+                .call::<api::JobLog>(&(RunId::from(run), job.to_string()), &())
+                .await?;
             print!("{}", for_stdout(&text));
             Ok(exit_codes::OK)
         }
@@ -38,15 +36,11 @@ pub async fn remote_logs(
         )
         .into()),
         (None, false) => {
-            let path = format!("/api/v1/runs/{}", path_segment(run));
-            let detail: RunDetail = client.get(&path).await?;
+            let detail: RunDetail = client.call::<api::GetRun>(&run.into(), &()).await?;
+            let id = RunId::from(detail.run.id.as_str());
             for j in &detail.jobs {
-                let path = format!(
-                    "/api/v1/runs/{}/logs/{}",
-                    path_segment(&detail.run.id),
-                    path_segment(&j.name)
-                );
-                let text = match client.get_text(&path).await {
+                let log = (id.clone(), j.name.clone());
+                let text = match client.call::<api::JobLog>(&log, &()).await {
                     Ok(text) => text,
                     // A job that never started has no log yet.
                     Err(AgentError::Api { status: 404, .. }) => continue,
@@ -64,10 +58,9 @@ pub async fn remote_logs(
 /// event, whose data is the job's status.
 async fn follow_job(server: &str, token: &str, run: &str, job: &str) -> anyhow::Result<i32> {
     let url = format!(
-        "{}/api/v1/runs/{}/logs/{}/follow",
+        "{}{}",
         server.trim_end_matches('/'),
-        path_segment(run),
-        path_segment(job)
+        api::FollowLog::url(&(run.into(), job.to_string()), &())
     );
     let mut response = reqwest::Client::new()
         .get(&url)

@@ -2,10 +2,8 @@
 
 use clap::{Args, Subcommand};
 use railyard_agent::Client;
-use railyard_server::protocol::{
-    NewProject, Project, ProjectShare, RemoveProjectRequest, RemovedProject,
-};
-use railyard_types::protocol::path_segment;
+use railyard_server::protocol::{NewProject, Project, ProjectShare, RemoveProjectRequest};
+use railyard_types::api;
 
 /// Where the server is and the admin token. Both are needed, but checked here rather than
 /// by clap, whose usage line showed them as required when the environment set them.
@@ -154,46 +152,42 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
                 webhook_secret,
                 share: share.share(),
             };
-            let project: Option<Project> = remote.client()?.post("/api/v1/projects", &body).await?;
-            if let Some(p) = project {
-                println!("added project {} ({})", p.name, p.repo_url);
-            }
+            let p = remote.client()?.call::<api::AddProject>(&(), &body).await?;
+            println!("added project {} ({})", p.name, p.repo_url);
         }
         ProjectCommand::Set {
             name,
             share,
             remote,
         } => {
-            let path = format!("/api/v1/projects/{}", path_segment(&name));
-            let project: Option<Project> = remote.client()?.patch(&path, &share.share()).await?;
-            if let Some(p) = project {
-                println!("{}: weight {}, {}", p.name, p.weight, cap(p.max_running));
-            }
+            let p = remote
+                .client()?
+                .call::<api::UpdateProject>(&name.into(), &share.share())
+                .await?;
+            println!("{}: weight {}, {}", p.name, p.weight, cap(p.max_running));
         }
         ProjectCommand::Remove {
             name,
             force,
             remote,
         } => {
-            let path = format!("/api/v1/projects/{}/remove", path_segment(&name));
-            let removed: Option<RemovedProject> = remote
+            let r = remote
                 .client()?
-                .post(&path, &RemoveProjectRequest { force })
+                .call::<api::RemoveProject>(&name.into(), &RemoveProjectRequest { force })
                 .await?;
-            if let Some(r) = removed {
-                let stopped = if r.unfinished > 0 {
-                    format!(", {} of them unfinished and stopped", r.unfinished)
-                } else {
-                    String::new()
-                };
-                println!(
-                    "removed project {}: {} run(s) deleted with their logs and artifacts{stopped}",
-                    r.name, r.runs
-                );
-            }
+            let stopped = if r.unfinished > 0 {
+                format!(", {} of them unfinished and stopped", r.unfinished)
+            } else {
+                String::new()
+            };
+            println!(
+                "removed project {}: {} run(s) deleted with their logs and artifacts{stopped}",
+                r.name, r.runs
+            );
         }
         ProjectCommand::List { json, remote } => {
-            let projects: Vec<Project> = remote.client()?.get("/api/v1/projects").await?;
+            let projects: Vec<Project> =
+                remote.client()?.call::<api::ListProjects>(&(), &()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&projects)?);
             } else if projects.is_empty() {

@@ -5,20 +5,22 @@ use super::Expected;
 use crate::cli::{Global, RunsArgs};
 use crate::project;
 use railyard_store::{RunDetail, RunRecord};
-use railyard_types::protocol::path_segment;
+use railyard_types::api;
+use railyard_types::protocol::RunsQuery;
 
 pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
     if let Some(client) = args.remote.client()? {
         if let Some(run) = &args.run {
-            let path = format!("/api/v1/runs/{}", path_segment(run));
-            let detail: RunDetail = client.get(&path).await?;
+            let detail: RunDetail = client
+                .call::<api::GetRun>(&run.as_str().into(), &())
+                .await?;
             return show(&detail, args.json);
         }
-        let mut path = format!("/api/v1/runs?limit={}", args.limit);
-        if let Some(p) = &args.project {
-            path.push_str(&format!("&project={}", path_segment(p)));
-        }
-        let runs: Vec<RunRecord> = client.get(&path).await?;
+        let query = RunsQuery {
+            project: args.project.clone(),
+            limit: Some(args.limit),
+        };
+        let runs: Vec<RunRecord> = client.call_query::<api::ListRuns>(&(), &query, &()).await?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&runs)?);
         } else if runs.is_empty() {

@@ -3,8 +3,8 @@
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand};
 use railyard_types::Role;
+use railyard_types::api;
 use railyard_types::protocol::TokenInfo;
-use railyard_types::protocol::path_segment;
 use railyard_types::protocol::{CreatedToken, NewToken};
 
 use super::project::Remote;
@@ -48,11 +48,10 @@ pub enum TokenCommand {
 pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
     match args.command {
         TokenCommand::Create { name, role, remote } => {
-            let created: Option<CreatedToken> = remote
+            let created: CreatedToken = remote
                 .client()?
-                .post("/api/v1/tokens", &NewToken { name, role })
+                .call::<api::CreateToken>(&(), &NewToken { name, role })
                 .await?;
-            let created = created.ok_or_else(|| anyhow::anyhow!("the server made no token"))?;
             eprintln!(
                 "token `{}` ({}) created; it is shown only now:",
                 created.name, created.role
@@ -60,7 +59,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
             println!("{}", created.token);
         }
         TokenCommand::List { json, remote } => {
-            let tokens: Vec<TokenInfo> = remote.client()?.get("/api/v1/tokens").await?;
+            let tokens: Vec<TokenInfo> = remote.client()?.call::<api::ListTokens>(&(), &()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tokens)?);
             } else if tokens.is_empty() {
@@ -92,12 +91,9 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
             }
         }
         TokenCommand::Revoke { name, remote } => {
-            let _: Option<serde_json::Value> = remote
+            remote
                 .client()?
-                .post(
-                    &format!("/api/v1/tokens/{}/revoke", path_segment(&name)),
-                    &(),
-                )
+                .call::<api::RevokeToken>(&name.as_str().into(), &())
                 .await?;
             println!("token `{name}` revoked");
         }

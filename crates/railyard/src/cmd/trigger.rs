@@ -2,7 +2,7 @@
 
 use clap::Args;
 use railyard_server::protocol::{RunDetail, TriggerRequest, Triggered};
-use railyard_types::protocol::path_segment;
+use railyard_types::api;
 use railyard_types::{RunStatus, exit_codes};
 use std::time::Duration;
 
@@ -27,16 +27,12 @@ pub struct TriggerArgs {
 
 pub async fn run(args: TriggerArgs) -> anyhow::Result<i32> {
     let client = args.remote.client()?;
-    let path = format!("/api/v1/projects/{}/trigger", path_segment(&args.project));
+    let request = TriggerRequest {
+        git_ref: args.git_ref.clone(),
+    };
     let triggered: Triggered = client
-        .post(
-            &path,
-            &TriggerRequest {
-                git_ref: args.git_ref.clone(),
-            },
-        )
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the server started no run"))?;
+        .call::<api::Trigger>(&args.project.as_str().into(), &request)
+        .await?;
     let run = &triggered.run;
     if !args.wait {
         if args.json {
@@ -57,7 +53,7 @@ pub async fn run(args: TriggerArgs) -> anyhow::Result<i32> {
     let detail = loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let detail: RunDetail = client
-            .get(&format!("/api/v1/runs/{}", path_segment(&run.id)))
+            .call::<api::GetRun>(&run.id.as_str().into(), &())
             .await?;
         if detail.run.finished_at.is_some() {
             break detail;
