@@ -13,9 +13,10 @@ use crate::workspace;
 use indexmap::IndexMap;
 use railyard_docker::Docker;
 use railyard_pipeline::{EnvSource, Pipeline};
+use railyard_run_model::{Change, Event as RunEvent, Job, JobState, Run, RunBuilder, Transitions};
 use railyard_split::Timings;
 use railyard_types::{JobStatus, RunStatus, StepStatus};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -209,110 +210,94 @@ async fn run_pipeline_with(
         }
     };
 
+    // The run model decides what starts, what is skipped or cancelled, and the run's status;
+    // this loop starts jobs (at most `max_parallel`, the earliest in the file first) and
+    // reports what it decided.
+    let mut model = run_model(&pipeline, &opts.jobs, &results);
+    let mut ready: BTreeSet<usize> = BTreeSet::new();
     let mut running = JoinSet::new();
     let mut tasks: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut told_cancel = false;
+    let mut ended: Option<(String, JobStatus)> = None;
     loop {
-        // Start whatever is ready, skip whatever can no longer run.
-        let mut progressed = true;
-        while progressed {
-            progressed = false;
-            for name in &opts.jobs {
-                if results.contains_key(name) {
-                    continue;
-                }
-                let job = &pipeline.jobs[name];
-                let needs: Vec<_> = job.needs.iter().map(|n| results.get(n)).collect();
-                if cancel.is_cancelled() {
-                    finish_unstarted(name, JobStatus::Cancelled, None, &mut results, &emit);
-                    progressed = true;
-                } else if needs.iter().any(|r| {
-                    r.is_some_and(|r| {
-                        r.status != JobStatus::Running && !r.status.lets_dependents_run()
-                    })
-                }) {
-                    let why = format!(
-                        "skipped: {} did not succeed",
-                        job.needs
-                            .iter()
-                            .filter(|n| results
-                                .get(*n)
-                                .is_some_and(|r| !r.status.lets_dependents_run()))
-                            .map(|n| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                    finish_unstarted(name, JobStatus::Skipped, Some(why), &mut results, &emit);
-                    progressed = true;
-                } else if needs
-                    .iter()
-                    .all(|r| r.is_some_and(|r| r.status.lets_dependents_run()))
-                    && running.len() < opts.max_parallel.max(1)
-                {
-                    let Some(image_id) = images.get(name).cloned() else {
-                        continue;
-                    };
-                    let Some(workspace) = workspace.clone() else {
-                        continue;
-                    };
-                    results.insert(
-                        name.clone(),
-                        JobResult {
-                            status: JobStatus::Running,
-                            image_id: Some(image_id.clone()),
-                            error: None,
-                        },
-                    );
-                    let ctx = job_context(
-                        docker,
-                        (&pipeline, &opts, &invocation),
-                        name,
-                        image_id,
-                        workspace,
-                        &events,
-                    );
-                    let timeout = job.timeout.unwrap_or(DEFAULT_TIMEOUT);
-                    let early = prepared.remove(name);
-                    let task = if crate::shards::is_sharded(job) {
-                        running.spawn(crate::shards::run_sharded_job(
-                            ctx,
-                            timeout,
-                            cancel.clone(),
-                            opts.timings.clone(),
-                            opts.repo_root.clone(),
-                            one_shard.clone(),
-                        ))
-                    } else {
-                        running.spawn(run_job(ctx, early, timeout, cancel.clone(), None))
-                    };
-                    tasks.insert(task.id(), name.clone());
-                    progressed = true;
-                }
-            }
+        // A cancel first: the jobs it finds unstarted are cancelled, not skipped.
+        if cancel.is_cancelled() && !told_cancel {
+            told_cancel = true;
+            let decided = model.apply(RunEvent::RunCancelled);
+            carry_out(&model, &decided, &mut ready, &mut results, &emit);
+        }
+        let decided = match &ended {
+            Some((name, status)) => model.apply(RunEvent::JobEnded(name, *status)),
+            None => model.apply(RunEvent::Check),
+        };
+        carry_out(&model, &decided, &mut ready, &mut results, &emit);
+        while running.len() < opts.max_parallel.max(1) {
+            // A job whose env image or workspace is missing never starts (its needs never
+            // finish, as the end says).
+            let startable = ready
+                .iter()
+                .copied()
+                .find(|&i| images.contains_key(&model.job(i).name) && workspace.is_some());
+            let (Some(i), Some(workspace)) = (startable, workspace.clone()) else {
+                break;
+            };
+            ready.remove(&i);
+            let name = model.job(i).name.clone();
+            model.apply(RunEvent::JobStarted(&name));
+            let image_id = images[&name].clone();
+            let job = &pipeline.jobs[&name];
+            results.insert(
+                name.clone(),
+                JobResult {
+                    status: JobStatus::Running,
+                    image_id: Some(image_id.clone()),
+                    error: None,
+                },
+            );
+            let ctx = job_context(
+                docker,
+                (&pipeline, &opts, &invocation),
+                &name,
+                image_id,
+                workspace,
+                &events,
+            );
+            let timeout = job.timeout.unwrap_or(DEFAULT_TIMEOUT);
+            let early = prepared.remove(&name);
+            let task = if crate::shards::is_sharded(job) {
+                running.spawn(crate::shards::run_sharded_job(
+                    ctx,
+                    timeout,
+                    cancel.clone(),
+                    opts.timings.clone(),
+                    opts.repo_root.clone(),
+                    one_shard.clone(),
+                ))
+            } else {
+                running.spawn(run_job(ctx, early, timeout, cancel.clone(), None))
+            };
+            tasks.insert(task.id(), name);
         }
         let Some(done) = running.join_next_with_id().await else {
             break;
         };
-        match done {
+        ended = match done {
             Ok((_, (name, result))) => {
-                results.insert(name, result);
+                let status = result.status;
+                results.insert(name.clone(), result);
+                Some((name, status))
             }
             // A bug, not the user's: the job still ends, as failed, and its dependents skip.
-            Err(e) => {
-                if let Some(name) = tasks.get(&e.id()) {
-                    let why = format!("Railyard failed running this job: {e} (please report it)");
-                    finish_unstarted(name, JobStatus::Failed, Some(why), &mut results, &emit);
-                }
-            }
-        }
+            Err(e) => tasks.get(&e.id()).map(|name| {
+                let why = format!("Railyard failed running this job: {e} (please report it)");
+                finish_unstarted(name, JobStatus::Failed, Some(why), &mut results, &emit);
+                (name.clone(), JobStatus::Failed)
+            }),
+        };
     }
-
     // Jobs that could never start (their needs were not selected) are skipped, not lost.
-    for name in &opts.jobs {
-        if !results.contains_key(name) {
-            let why = Some("skipped: its needs never finished".to_string());
-            finish_unstarted(name, JobStatus::Skipped, why, &mut results, &emit);
-        }
-    }
+    let decided = model.apply(RunEvent::Stalled);
+    carry_out(&model, &decided, &mut ready, &mut results, &emit);
 
     match reaper.await {
         Ok(Err(e)) => tracing::warn!("could not reap leftovers of earlier runs: {e}"),
@@ -328,13 +313,8 @@ async fn run_pipeline_with(
         tracing::warn!("could not remove every object of run {}: {e}", opts.run_id);
     }
 
-    let status = if cancel.is_cancelled() {
-        RunStatus::Cancelled
-    } else if results.values().all(|r| r.status.lets_dependents_run()) {
-        RunStatus::Success
-    } else {
-        RunStatus::Failed
-    };
+    // Every job has ended by now, so the model has closed the run.
+    let status = model.closed().unwrap_or(RunStatus::Failed);
     emit(Event::RunFinished {
         status,
         duration_ms: started.elapsed().as_millis() as u64,
@@ -662,6 +642,56 @@ fn finish_unstarted(
             error,
         },
     );
+}
+
+/// The run model of the selected jobs, those that already ended (their env image failed)
+/// with their status.
+fn run_model(pipeline: &Pipeline, jobs: &[String], results: &IndexMap<String, JobResult>) -> Run {
+    let mut run = RunBuilder::new();
+    for name in jobs {
+        let needs = run.needs(pipeline.jobs[name].needs.clone());
+        let state = match results.get(name) {
+            Some(r) => JobState::Ended(r.status),
+            None => JobState::Waiting,
+        };
+        run.job(Job::new(name, needs, state));
+    }
+    run.build()
+}
+
+/// Reports what the model decided: skipped and cancelled jobs end now (in the order decided),
+/// queued ones wait for a slot. Running jobs asked to stop hear it from the cancel token.
+fn carry_out(
+    model: &Run,
+    decided: &Transitions,
+    ready: &mut BTreeSet<usize>,
+    results: &mut IndexMap<String, JobResult>,
+    emit: &impl Fn(Event),
+) {
+    for change in &decided.changes {
+        match change {
+            Change::Queue(i) => {
+                ready.insert(*i);
+            }
+            Change::Skip(i, why) => {
+                ready.remove(i);
+                let why = Some(why.clone());
+                finish_unstarted(&model.job(*i).name, JobStatus::Skipped, why, results, emit);
+            }
+            Change::Cancel(i) => {
+                ready.remove(i);
+                finish_unstarted(
+                    &model.job(*i).name,
+                    JobStatus::Cancelled,
+                    None,
+                    results,
+                    emit,
+                );
+            }
+            // No local job is manual, asked to stop one by one or run again.
+            Change::Stop(_) | Change::AwaitApproval(_) | Change::Retry(_) => {}
+        }
+    }
 }
 
 fn fail_remaining(
