@@ -13,18 +13,6 @@ use railyard_run_model::{
     Change, Event, Job, JobState, JobStatus, Run, RunBuilder, RunStatus, run_status,
 };
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("RAILYARD_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// A job of the generated pipeline.
 #[derive(Debug, Clone)]
 struct Spec {
@@ -248,7 +236,7 @@ impl Oracle {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(railyard_test_support::fuzz_config())]
 
     #[test]
     fn any_run_any_order((specs, expand) in pipeline(), picks in picks()) {

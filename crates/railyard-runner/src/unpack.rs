@@ -305,15 +305,7 @@ mod tests {
     use proptest::strategy::Strategy;
 
     proptest::proptest! {
-        #![proptest_config(proptest::test_runner::Config {
-            cases: std::env::var("RAILYARD_FUZZ_CASES")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(128),
-            // The smallest failing input is kept as a named test, not a file.
-            failure_persistence: None,
-            ..Default::default()
-        })]
+        #![proptest_config(railyard_test_support::fuzz_config())]
 
         /// Archives of links, files and hard links with hostile names, unpacked one after
         /// another into the same folder (as a job's artifacts are): nothing is ever written

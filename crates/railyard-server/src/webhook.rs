@@ -197,15 +197,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::test_runner::Config {
-            cases: std::env::var("RAILYARD_FUZZ_CASES")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(128),
-            // The smallest failing input is kept as a named test, not a file.
-            failure_persistence: None,
-            ..Default::default()
-        })]
+        #![proptest_config(railyard_test_support::fuzz_config())]
 
         /// Any body: a push read whole, a deleted branch, or an error; never a panic, and
         /// what is read is a commit id and a ref name.

@@ -1,6 +1,6 @@
 //! What Railyard's tests share, as a dev-dependency only: one way to skip work loudly
-//! ([`skip`]), one way to get a fresh PostgreSQL database ([`pg`]), and one HTTP client
-//! ([`http`]).
+//! ([`skip`]), one way to get a fresh PostgreSQL database ([`pg`]), one HTTP client
+//! ([`http`]), and the fuzz tests' settings ([`fuzz_config`]).
 //!
 //! A test that cannot do its work (a reference tool or PostgreSQL missing) must never count
 //! as a quiet pass: it says so on stderr, notes it where `./scripts/test.sh` counts skips,
@@ -8,10 +8,12 @@
 
 #![warn(missing_docs)]
 
+mod fuzz;
 pub mod http;
 pub mod pg;
 mod skip;
 
+pub use fuzz::fuzz_config;
 pub use skip::{SKIPS_ENV, skip};
 
 /// The runtime behind the blocking helpers (tests of real processes are plain `#[test]`s).

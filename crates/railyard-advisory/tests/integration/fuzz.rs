@@ -13,18 +13,6 @@ use std::cmp::Ordering;
 use std::io::Write;
 use std::path::Path;
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("RAILYARD_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 const SCHEMES: &[VersionScheme] = &[
     VersionScheme::Debian,
     VersionScheme::Alpine,
@@ -156,7 +144,7 @@ fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(railyard_test_support::fuzz_config())]
 
     #[test]
     fn orderings_are_total_and_consistent(a in version(), b in version(), c in version()) {

@@ -9,18 +9,6 @@ use super::*;
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("RAILYARD_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// Pattern pieces with a meaning to the matcher, and plain names.
 const PIECES: &[&str] = &[
     "*", "**", "?", "/", "!", "[a-c]", "[^x]", "[", "]", "\\", "\\*", ".", "..", "a", "b", "x.go",
@@ -88,7 +76,7 @@ fn context_patterns() -> impl Strategy<Value = Vec<String>> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(railyard_test_support::fuzz_config())]
 
     #[test]
     fn any_pattern_file_and_path_are_answered(

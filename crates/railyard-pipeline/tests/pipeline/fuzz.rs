@@ -14,20 +14,6 @@ use serde_json::Value as Json;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Cases per property: `RAILYARD_FUZZ_CASES`, else 128 (fast enough for every test run).
-pub fn config() -> ProptestConfig {
-    let cases = std::env::var("RAILYARD_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    ProptestConfig {
-        cases,
-        // A failure is kept as a named regression test, not in a file beside the sources.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// Parses `source`; an error must place each problem right, a pipeline must be coherent.
 /// (What the job count may be is `limits`' business.)
 fn check(source: &str) -> Option<Pipeline> {
@@ -109,7 +95,7 @@ const TOKENS: &[&str] = &[
 ];
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(railyard_test_support::fuzz_config())]
 
     #[test]
     fn random_text_is_a_pipeline_or_placed_errors(source in "\\PC{0,400}") {

@@ -11,18 +11,6 @@ use proptest::prelude::*;
 use railyard_scan::catalog::{apk, binary::BinaryScanner, dpkg, npm, osrelease, python, rpm};
 use railyard_scan::{NoCache, layer::read_layer, scan_archive};
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("RAILYARD_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// Lines of package databases, for text that is nearly one.
 const LINES: &[&str] = &[
     "Package: a\n",
@@ -122,7 +110,7 @@ fn build(entries: &[(u8, &'static str, Vec<u8>)]) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(railyard_test_support::fuzz_config())]
 
     #[test]
     fn catalogers_read_any_text(text in db_text()) {

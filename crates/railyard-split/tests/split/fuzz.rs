@@ -11,18 +11,6 @@ use railyard_split::{JunitError, Outcome, junit, write_junit};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("RAILYARD_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
 /// Parses `bytes`: the cases hold nothing the report did not, an error names a line of it.
 fn check(bytes: &[u8]) -> Option<Vec<junit::TestCase>> {
     let path = Path::new("r.xml");
@@ -174,7 +162,7 @@ const PROLOGS: &[&str] = &[
 ];
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(railyard_test_support::fuzz_config())]
 
     #[test]
     fn random_bytes_are_cases_or_errors(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
