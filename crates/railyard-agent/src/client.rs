@@ -98,16 +98,6 @@ impl Client {
             .await
     }
 
-    /// The address of endpoint `E` (a stream the caller reads itself, such as a log's events).
-    pub fn url_of<E: Endpoint<Query = ()>>(&self, path: &E::Path) -> String {
-        self.url(&E::url(path, &()))
-    }
-
-    /// The token the client shows, for a request the caller makes itself.
-    pub fn token(&self) -> &str {
-        &self.token
-    }
-
     async fn call_with<E: Endpoint>(
         &self,
         path: &str,

@@ -96,7 +96,7 @@ pub trait Documented {}
 #[cfg(not(feature = "openapi"))]
 impl<T> Documented for T {}
 
-/// One endpoint. Implemented by one zero-sized type per endpoint, through [`endpoint!`].
+/// One endpoint. Implemented by one zero-sized type per endpoint, declared below.
 pub trait Endpoint {
     /// Its method.
     const METHOD: Method;
