@@ -21,7 +21,7 @@ pub struct VersionError {
 pub enum ImportError {
     /// The path given does not exist or cannot be read.
     #[error(
-        "cannot read advisories from {path}: {source}; give an OSV JSON file, a folder of them, or an OSV zip archive"
+        "cannot read advisories from {path} (give an OSV JSON file, a folder of them, or an OSV zip archive)"
     )]
     Unreadable {
         /// The path given.
@@ -36,7 +36,7 @@ pub enum ImportError {
 #[derive(Debug, thiserror::Error)]
 pub enum IgnoreFileError {
     /// The file cannot be read.
-    #[error("cannot read ignore file {path}: {source}")]
+    #[error("cannot read ignore file {path}")]
     Unreadable {
         /// The file.
         path: PathBuf,

@@ -4,7 +4,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     /// The server could not be reached, or its answer not read.
-    #[error("cannot talk to the server at {url}: {source} (is `railyard server` running there?)")]
+    #[error("cannot talk to the server at {url} (is `railyard server` running there?)")]
     Http {
         /// The URL called.
         url: String,

@@ -10,6 +10,7 @@ use railyard_types::api;
 use railyard_docker::Docker;
 use railyard_runner::{Event, RunOptions};
 use railyard_types::JobStatus;
+use railyard_types::error::{Chain, chain};
 use railyard_types::protocol::{Claim, Completion, LeaseRef, Registered, Renewed};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -82,8 +83,9 @@ pub(crate) async fn run(
             )
             .await;
             ran.unwrap_or_else(|e| {
+                let e = chain(&e);
                 log.line(&format!("[railyard] {e}"));
-                (JobStatus::Failed, Some(e.to_string()))
+                (JobStatus::Failed, Some(e))
             })
         }
         Err(e) => {
@@ -109,6 +111,7 @@ pub(crate) async fn run(
             )),
             Err(e) if e.is_lease_lost() => {}
             Err(e) => {
+                let e = Chain(&e);
                 // The job's files did not all reach the server: it cannot count as passed.
                 log.line(&format!("[railyard] artifacts: {e}"));
                 if status.lets_dependents_run() {
@@ -150,9 +153,10 @@ pub(crate) async fn run(
         let why = format!(
             "the job's result ({} test timings) is too large for the server: its timings{} \
              were dropped and the job counts as failed; spread its tests over more shards \
-             (`parallel`) ({e})",
+             (`parallel`) ({})",
             timings,
             if drop_steps { " and steps" } else { "" },
+            Chain(e),
         );
         tracing::warn!(job = %claim.job, run = %claim.run_id, "{why}");
         body.status = JobStatus::Failed;
@@ -174,7 +178,7 @@ pub(crate) async fn run(
             run = %claim.run_id,
             "the server no longer holds this lease (it lapsed, or an earlier try of this report was recorded): result not resent"
         ),
-        Err(e) => tracing::warn!("reporting job {}: {e}", claim.job),
+        Err(e) => tracing::warn!("reporting job {}: {}", claim.job, Chain(&e)),
     }
 }
 
@@ -263,7 +267,8 @@ async fn execute(
     // them before this attempt makes its own (the runner also reaps, beside its first steps).
     if let Err(e) = railyard_runner::cleanup::reap_dead_owners(docker).await {
         log.line(&format!(
-            "[railyard] could not reap what dead agents left: {e}"
+            "[railyard] could not reap what dead agents left: {}",
+            Chain(&e)
         ));
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
@@ -440,7 +445,7 @@ async fn heartbeat(
                 cancel.cancel();
                 return;
             }
-            Err(e) => tracing::warn!("heartbeat: {e}"),
+            Err(e) => tracing::warn!("heartbeat: {}", Chain(&e)),
         }
     }
 }

@@ -25,6 +25,7 @@ use std::time::Duration;
 use railyard_types::api;
 
 use railyard_docker::Docker;
+use railyard_types::error::Chain;
 use railyard_types::protocol::{ClaimRequest, RegisterRequest, Registered};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
@@ -169,7 +170,7 @@ async fn slot(
                 };
             }
             Err(e) => {
-                tracing::warn!("claiming a job: {e}; retrying");
+                tracing::warn!("claiming a job: {}; retrying", Chain(&e));
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use railyard_types::error::Chain;
 use tokio::time::Instant;
 
 use crate::AgentError;
@@ -43,7 +44,8 @@ where
                 if first_500.get_or_insert_with(Instant::now).elapsed() >= LONGEST_500S =>
             {
                 tracing::error!(
-                    "{what}: {e}; the server answered 500 for {} s: giving up",
+                    "{what}: {}; the server answered 500 for {} s: giving up",
+                    Chain(&e),
                     LONGEST_500S.as_secs()
                 );
                 return Err(e);
@@ -54,7 +56,8 @@ where
                 }
                 misses += 1;
                 tracing::warn!(
-                    "{what}: {e}; retrying in {:.1} s (no answer for {} s, try {misses})",
+                    "{what}: {}; retrying in {:.1} s (no answer for {} s, try {misses})",
+                    Chain(&e),
                     delay.as_secs_f64(),
                     started.elapsed().as_secs()
                 );

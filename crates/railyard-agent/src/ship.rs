@@ -13,6 +13,7 @@ use railyard_types::JobId;
 use railyard_types::api::{self, Endpoint};
 
 use railyard_runner::{Event, Stream};
+use railyard_types::error::Chain;
 use railyard_types::protocol::{Claim, LogChunk};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -207,7 +208,7 @@ async fn ship(
                         "reading the log kept in {}: {e}",
                         shared.spool().path().display()
                     ));
-                    tracing::error!("{e}");
+                    tracing::error!("{}", Chain(&e));
                     shared.spool().discard();
                     return Err(e);
                 }
@@ -227,7 +228,7 @@ async fn ship(
                     return Err(e);
                 }
                 Err(e) => {
-                    tracing::error!("log chunk {seq} refused: {e}");
+                    tracing::error!("log chunk {seq} refused: {}", Chain(&e));
                     shared.spool().refused();
                     refused = Some(e);
                 }

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use railyard_split::{Batch, Done, RemoteTests, TestQueue, Timings};
 use railyard_types::JobId;
 use railyard_types::api::{self, Endpoint};
+use railyard_types::error::{Chain, chain};
 use railyard_types::protocol::{Claim, GiveBack, NextAnswer, NextBatch, TestsOpen};
 use tokio_util::sync::CancellationToken;
 
@@ -72,7 +73,7 @@ impl ServerQueue {
             match answer {
                 Ok(v) => return Some(Ok(v)),
                 Err(e) if is_transient(&e) => {
-                    tracing::warn!("test queue: {e}; retrying");
+                    tracing::warn!("test queue: {}; retrying", Chain(&e));
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = self.cancel.cancelled() => return None,
@@ -111,7 +112,7 @@ impl TestQueue for ServerQueue {
                 }
                 Ok(_) => return None,
                 Err(e) => {
-                    self.fail(e.to_string());
+                    self.fail(chain(&e));
                     return None;
                 }
             }
@@ -131,7 +132,10 @@ impl TestQueue for ServerQueue {
             .call::<api::GiveBackTests>(&self.job, &body)
             .await
         {
-            tracing::warn!("test queue: giving back shard {shard}'s batch: {e}");
+            tracing::warn!(
+                "test queue: giving back shard {shard}'s batch: {}",
+                Chain(&e)
+            );
         }
     }
 }
@@ -153,7 +157,7 @@ impl RemoteTests for ServerQueue {
                 }
                 Ok(timings)
             }
-            Some(Err(e)) => Err(e.to_string()),
+            Some(Err(e)) => Err(chain(&e)),
         }
     }
 }

@@ -36,7 +36,7 @@ pub enum DockerError {
     },
 
     /// The Dockerfile of a build does not exist or cannot be read.
-    #[error("cannot read Dockerfile {path}: {source}")]
+    #[error("cannot read Dockerfile {path}")]
     Dockerfile {
         /// The Dockerfile path given in the build request.
         path: PathBuf,
@@ -104,7 +104,7 @@ pub enum DockerError {
     },
 
     /// A local file operation failed (reading a build context, a terminal).
-    #[error("{doing}: {source}")]
+    #[error("{doing}")]
     Io {
         /// What we were doing, e.g. "reading the build context /src/ci".
         doing: String,
@@ -113,7 +113,7 @@ pub enum DockerError {
     },
 
     /// Any other failure the engine reported.
-    #[error("Docker failed while {doing}: {source}")]
+    #[error("Docker failed while {doing}")]
     Api {
         /// What we were doing, e.g. "creating container `x`".
         doing: String,
@@ -178,19 +178,7 @@ pub(crate) fn server_error(err: &bollard::errors::Error) -> Option<(u16, &str)> 
 
 /// The whole `source()` chain of an error on one line, so "connection refused" is not lost
 /// behind "client error (Connect)".
-pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
-}
+pub(crate) use railyard_types::error::chain;
 
 /// True when a request failed before the engine answered: the connection itself broke.
 pub(crate) fn is_connection_failure(err: &bollard::errors::Error) -> bool {

@@ -162,7 +162,7 @@ impl Docker {
                 match result {
                     Ok(()) => *count(&mut report) += 1,
                     Err(e) if e.is_unreachable() => return Err(e),
-                    Err(e) => report.failures.push(e.to_string()),
+                    Err(e) => report.failures.push(crate::errors::chain(&e)),
                 }
             }
             Ok(())

@@ -13,7 +13,7 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// The file could not be read (missing, unreadable, not UTF-8).
-    #[error("cannot read pipeline file `{}`: {source}", path.display())]
+    #[error("cannot read pipeline file `{}`", path.display())]
     Read {
         /// The file.
         path: PathBuf,

@@ -3,6 +3,31 @@
 use railyard_docker::DockerError;
 use std::path::PathBuf;
 
+/// Why an [`crate::EnvCheck`] lets no job of the run start.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvCheckError {
+    /// The image was checked and may not be used (known vulnerabilities at or above the
+    /// pipeline's limit, say): the message says which and what to do.
+    #[error("{0}")]
+    Refused(String),
+    /// A setting of the check is invalid.
+    #[error("{setting}")]
+    Invalid {
+        /// The setting as written, e.g. "`env.scan.fail_on: severe`".
+        setting: String,
+        /// What is wrong with it.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The check could not be made.
+    #[error("{doing} failed")]
+    Failed {
+        /// What failed, e.g. "scanning the env image".
+        doing: &'static str,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
 /// Errors of the runner. A failing step is not an error: it is a job status.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
@@ -13,7 +38,7 @@ pub enum RunnerError {
     #[error("{0}")]
     Network(String),
     /// `env.dockerfile` does not exist.
-    #[error("Dockerfile {path} not found ({source}): check `env.dockerfile` in the pipeline file")]
+    #[error("Dockerfile {path} not found: check `env.dockerfile` in the pipeline file")]
     MissingDockerfile {
         /// Where it was looked for.
         path: PathBuf,
@@ -55,7 +80,7 @@ pub enum RunnerError {
         path: PathBuf,
     },
     /// The env image failed to build.
-    #[error("building {}{} failed: {source}", dockerfile.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    #[error("building {}{} failed", dockerfile.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Build {
         /// The Dockerfile, relative to the repository.
         dockerfile: PathBuf,
@@ -107,7 +132,7 @@ pub enum RunnerError {
         reason: String,
     },
     /// Reading or writing local files failed.
-    #[error("{doing}: {source}")]
+    #[error("{doing}")]
     Io {
         /// What we were doing.
         doing: String,

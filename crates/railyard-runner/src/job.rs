@@ -11,6 +11,7 @@ use futures_util::TryStreamExt;
 use railyard_docker::{ContainerSpec, Docker, ExecSpec, Output, VolumeMount};
 use railyard_pipeline::{Job, Service};
 use railyard_types::StepStatus;
+use railyard_types::error::Chain;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -287,7 +288,7 @@ impl JobContext {
                 .map(|l| format!("    {l}"))
                 .collect::<Vec<_>>()
                 .join("\n"),
-            Err(e) => format!("    (could not read its logs: {e})"),
+            Err(e) => format!("    (could not read its logs: {})", Chain(&e)),
         }
     }
 
@@ -365,7 +366,7 @@ impl JobContext {
         let exit_code = match result {
             Ok(code) => Some(code),
             Err(e) => {
-                self.say(format!("step {} could not run: {e}", index + 1));
+                self.say(format!("step {} could not run: {}", index + 1, Chain(&e)));
                 None
             }
         };

@@ -26,7 +26,7 @@ mod unpack;
 pub mod workspace;
 
 pub use allowance::Allowance;
-pub use errors::RunnerError;
+pub use errors::{EnvCheckError, RunnerError};
 pub use events::{Event, ShardForecast, Stream};
 pub use networks::NetworkPool;
 pub use run::{

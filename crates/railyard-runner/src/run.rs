@@ -15,6 +15,7 @@ use railyard_docker::Docker;
 use railyard_pipeline::{EnvSource, Pipeline};
 use railyard_run_model::{Change, Event as RunEvent, Job, JobState, Run, RunBuilder, Transitions};
 use railyard_split::Timings;
+use railyard_types::error::{Chain, chain};
 use railyard_types::{JobStatus, RunStatus, StepStatus};
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -87,7 +88,7 @@ pub trait EnvCheck: Send + Sync {
         &self,
         image_id: &str,
         env: &railyard_pipeline::EnvSpec,
-    ) -> Result<Vec<String>, String>;
+    ) -> Result<Vec<String>, crate::EnvCheckError>;
 }
 
 impl std::fmt::Debug for dyn EnvCheck {
@@ -201,7 +202,7 @@ async fn run_pipeline_with(
     let workspace = match packing.await {
         Ok(Ok(packed)) => Some(packed),
         Ok(Err(e)) => {
-            fail_remaining(&opts, &mut results, &e.to_string(), &emit);
+            fail_remaining(&opts, &mut results, &chain(&e), &emit);
             None
         }
         Err(e) => {
@@ -300,7 +301,7 @@ async fn run_pipeline_with(
     carry_out(&model, &decided, &mut ready, &mut results, &emit);
 
     match reaper.await {
-        Ok(Err(e)) => tracing::warn!("could not reap leftovers of earlier runs: {e}"),
+        Ok(Err(e)) => tracing::warn!("could not reap leftovers of earlier runs: {}", Chain(&e)),
         Err(e) => tracing::warn!("the reaper failed: {e}"),
         Ok(Ok(_)) => {}
     }
@@ -310,7 +311,11 @@ async fn run_pipeline_with(
         let _ = early.await;
     }
     if let Err(e) = cleanup::remove_invocation(docker, &opts.run_id, &invocation).await {
-        tracing::warn!("could not remove every object of run {}: {e}", opts.run_id);
+        tracing::warn!(
+            "could not remove every object of run {}: {}",
+            opts.run_id,
+            Chain(&e)
+        );
     }
 
     // Every job has ended by now, so the model has closed the run.
@@ -482,7 +487,7 @@ pub(crate) async fn run_job(
                 None => format!("step {} could not run", index + 1),
             }),
         ),
-        End::Done(Err(e)) => (JobStatus::Failed, Some(e.to_string())),
+        End::Done(Err(e)) => (JobStatus::Failed, Some(chain(&e))),
         End::Cancelled => (JobStatus::Cancelled, Some("cancelled".into())),
         End::TimedOut => (
             JobStatus::TimedOut,
@@ -493,7 +498,7 @@ pub(crate) async fn run_job(
         status = JobStatus::FailedAllowed;
     }
     if let Some(e) = teardown {
-        let note = format!("cleanup failed: {e} (run `railyard clean`)");
+        let note = format!("cleanup failed: {} (run `railyard clean`)", Chain(&e));
         error = Some(match error {
             Some(prev) => format!("{prev}; {note}"),
             None => note,
@@ -584,6 +589,7 @@ async fn prepare_envs(
                     match check.check(&id, &spec).await {
                         Ok(lines) => lines.into_iter().for_each(&mut emit_line),
                         Err(reason) => {
+                            let reason = chain(&reason);
                             emit_line(reason.clone());
                             refused.get_or_insert(format!("env {env}: {reason}"));
                         }
@@ -594,7 +600,7 @@ async fn prepare_envs(
                 }
             }
             Some(Err(e)) => {
-                let error = e.to_string();
+                let error = chain(&e);
                 for job in jobs {
                     finish_unstarted(&job, JobStatus::Failed, Some(error.clone()), results, &emit);
                 }

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use railyard_pipeline::{Job, SplitMode, TestList, TestsSpec};
 use railyard_split::{LocalQueue, RemoteTests, TestQueue, Timings};
 use railyard_types::JobStatus;
+use railyard_types::error::chain;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -136,7 +137,7 @@ pub(crate) async fn run_sharded_job(
             };
             let ids = match listed {
                 Ok(ids) => ids,
-                Err(e) => return finish(JobStatus::Failed, Some(e.to_string())),
+                Err(e) => return finish(JobStatus::Failed, Some(chain(&e))),
             };
             match &one {
                 None => split(&ctx, spec, &ids, &timings, shards),

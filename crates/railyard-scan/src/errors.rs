@@ -15,7 +15,7 @@ pub enum ScanError {
         reference: String,
     },
     /// The Docker engine refused or failed a call.
-    #[error("Docker engine call `{call}` failed for `{reference}`: {source}")]
+    #[error("Docker engine call `{call}` failed for `{reference}`")]
     Docker {
         /// The API call (`inspect`, `export`).
         call: &'static str,
@@ -47,7 +47,7 @@ pub enum ScanError {
     #[error("layer cache: {0}")]
     Cache(String),
     /// Reading a local file failed.
-    #[error("cannot read `{path}`: {source}")]
+    #[error("cannot read `{path}`")]
     Io {
         /// The file.
         path: String,

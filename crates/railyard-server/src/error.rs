@@ -7,6 +7,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::protocol::{ErrorBody, ErrorDetail};
+use railyard_types::error::Chain;
 
 /// What a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +122,7 @@ impl ApiError {
         let mut bytes = [0u8; 6];
         let _ = getrandom::fill(&mut bytes);
         let id = hex::encode(bytes);
-        tracing::error!(error_id = %id, "{self}");
+        tracing::error!(error_id = %id, "{}", Chain(self));
         let what = match self {
             ApiError::Store(railyard_store::StoreError::Query { doing, .. }) => {
                 format!("the server's database failed while {doing}")
@@ -155,7 +156,7 @@ impl IntoResponse for ApiError {
             ApiError::Store(_) | ApiError::Internal(_) => self.logged(),
             _ => {
                 if status.is_server_error() {
-                    tracing::error!("{self}");
+                    tracing::error!("{}", Chain(&self));
                 }
                 self.to_string()
             }

@@ -108,7 +108,7 @@ impl Follow {
         {
             Ok(chunks) => chunks,
             Err(e) => {
-                tracing::warn!(run = %self.run_id, job = %self.job, "following a log: {e}");
+                tracing::warn!(run = %self.run_id, job = %self.job, "following a log: {}", railyard_types::error::Chain(&e));
                 return None;
             }
         };

@@ -25,7 +25,7 @@ pub(crate) async fn run(state: AppState) {
         match state.store().sweep_artifact_chunks(from, before).await {
             Ok(0) => {}
             Ok(n) => tracing::info!("deleted {n} chunk(s) of artifact uploads cut by a crash"),
-            Err(e) => tracing::error!("deleting cut artifact uploads: {e}"),
+            Err(e) => tracing::error!("deleting cut artifact uploads: {}", railyard_types::error::Chain(&e)),
         }
         from = before - EVERY_MS;
         match state
@@ -35,7 +35,7 @@ pub(crate) async fn run(state: AppState) {
         {
             Ok(0) => {}
             Ok(n) => tracing::info!("forgot {n} agent(s) not seen for a day"),
-            Err(e) => tracing::error!("forgetting agents: {e}"),
+            Err(e) => tracing::error!("forgetting agents: {}", railyard_types::error::Chain(&e)),
         }
         tokio::time::sleep(Duration::from_millis(EVERY_MS as u64)).await;
     }

@@ -178,11 +178,11 @@ pub async fn serve(
                     .advance_run(&run, Millis::now().as_i64())
                     .await
                 {
-                    tracing::error!("moving run {run} on at start: {e}");
+                    tracing::error!("moving run {run} on at start: {}", railyard_types::error::Chain(&e));
                 }
             }
         }
-        Err(e) => tracing::error!("listing unfinished runs at start: {e}"),
+        Err(e) => tracing::error!("listing unfinished runs at start: {}", railyard_types::error::Chain(&e)),
     }
     // While no server answered, agents could not renew their leases: give each held lease a
     // whole lease from now, so a restart does not hand running jobs on.
@@ -194,7 +194,7 @@ pub async fn serve(
     {
         Ok(0) => {}
         Ok(n) => tracing::info!("{n} held lease(s) extended by one lease at start"),
-        Err(e) => tracing::error!("extending held leases at start: {e}"),
+        Err(e) => tracing::error!("extending held leases at start: {}", railyard_types::error::Chain(&e)),
     }
     let sweep = tokio::spawn(api::sweep_leases(state.clone()));
     let housekeeping = tokio::spawn(housekeeping::run(state.clone()));

@@ -116,7 +116,7 @@ async fn open_sqlite(path: PathBuf, options: &StoreOptions) -> Result<Store, Sto
         },
         None => StoreError::Connect {
             location: location.clone(),
-            hint: "; check that the folder is writable and the path is a file",
+            hint: " (check that the folder is writable and the path is a file)",
             source,
         },
     };
@@ -207,7 +207,7 @@ async fn open_postgres(
 ) -> Result<Store, StoreError> {
     let connect_error = |source| StoreError::Connect {
         location: shown.clone(),
-        hint: "; is PostgreSQL running, and are the URL's host, user, password and database right?",
+        hint: " (is PostgreSQL running, and are the URL's host, user, password and database right?)",
         source,
     };
     // One plain connection first: the pool would retry a refused connection until its
@@ -298,10 +298,10 @@ fn not_a_database(error: &sqlx::Error) -> Option<String> {
 fn migrate_error(location: String, source: MigrateError) -> StoreError {
     let hint = match source {
         MigrateError::VersionMissing(_) | MigrateError::VersionTooNew(..) => {
-            "; the database was updated by a newer Railyard: use that version"
+            " (the database was updated by a newer Railyard: use that version)"
         }
         MigrateError::VersionMismatch(_) => {
-            "; a schema file changed after it was applied: this Railyard build does not match the database"
+            " (a schema file changed after it was applied: this Railyard build does not match the database)"
         }
         _ => "",
     };

@@ -19,7 +19,7 @@ pub enum StoreError {
     },
 
     /// A folder the store needs could not be created.
-    #[error("cannot create folder {}: {source}", path.display())]
+    #[error("cannot create folder {}", path.display())]
     CreateDir {
         /// The folder.
         path: PathBuf,
@@ -52,29 +52,29 @@ pub enum StoreError {
     },
 
     /// The database could not be reached or opened.
-    #[error("cannot open database {location}: {source}{hint}")]
+    #[error("cannot open database {location}{hint}")]
     Connect {
         /// Path or URL (password hidden).
         location: String,
-        /// A hint on what to check, starting with "; " (or empty).
+        /// A hint on what to check, in parentheses after a space (or empty).
         hint: &'static str,
         /// The driver's error.
         source: sqlx::Error,
     },
 
     /// The schema could not be brought up to date.
-    #[error("cannot update the schema of {location}: {source}{hint}")]
+    #[error("cannot update the schema of {location}{hint}")]
     Migrate {
         /// Path or URL (password hidden).
         location: String,
-        /// A hint on what to check, starting with "; " (or empty).
+        /// A hint on what to check, in parentheses after a space (or empty).
         hint: &'static str,
         /// SQLx's migration error.
         source: sqlx::migrate::MigrateError,
     },
 
     /// A query failed.
-    #[error("database error in {location} while {doing}: {source}")]
+    #[error("database error in {location} while {doing}")]
     Query {
         /// Path or URL (password hidden).
         location: String,
@@ -125,7 +125,7 @@ pub enum StoreError {
     },
 
     /// A log file could not be written or read.
-    #[error("cannot {doing} log file {}: {source}", path.display())]
+    #[error("cannot {doing} log file {}", path.display())]
     Log {
         /// "write", "read" or "open".
         doing: &'static str,

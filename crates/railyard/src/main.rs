@@ -52,7 +52,7 @@ pub fn report_error(err: anyhow::Error) -> i32 {
         Err(err) => err,
     };
     let mut msg = format!("error: {err}");
-    for cause in err.chain().skip(1) {
+    for cause in railyard_types::error::causes(err.as_ref()) {
         msg.push_str(&format!("\n  caused by: {cause}"));
     }
     anstream::eprintln!("{msg}");

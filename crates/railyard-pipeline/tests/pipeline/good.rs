@@ -279,13 +279,13 @@ fn load_names_a_missing_file() {
     assert!(
         matches!(&e, PipelineError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     );
+    // The message says what failed; its cause is the source, said once by the report.
     assert_eq!(
         e.to_string(),
-        format!(
-            "cannot read pipeline file `{}`: No such file or directory (os error 2)",
-            path.display()
-        )
+        format!("cannot read pipeline file `{}`", path.display())
     );
+    let cause = std::error::Error::source(&e).unwrap().to_string();
+    assert_eq!(cause, "No such file or directory (os error 2)");
     let help = miette::Diagnostic::help(&e).unwrap().to_string();
     assert!(help.contains("`.railyard.yml`"), "{help}");
 }

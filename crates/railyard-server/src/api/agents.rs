@@ -81,7 +81,7 @@ pub(super) async fn claim(
                     &note,
                 );
                 if let Err(e) = noted.await {
-                    tracing::warn!(job = %claim.job, run = %claim.run_id, "noting attempt {} in the log: {e}", claim.attempt);
+                    tracing::warn!(job = %claim.job, run = %claim.run_id, "noting attempt {} in the log: {}", claim.attempt, railyard_types::error::Chain(&e));
                 }
             }
             tracing::info!(job = %claim.job, run = %claim.run_id, agent = %body.agent_id, attempt = claim.attempt, "job leased");
@@ -250,12 +250,16 @@ pub(crate) async fn sweep_leases(state: AppState) {
                     if !l.requeued
                         && let Err(e) = state.store().advance_run(&l.run_id, now).await
                     {
-                        tracing::error!("moving run {} on: {e}", l.run_id);
+                        tracing::error!(
+                            "moving run {} on: {}",
+                            l.run_id,
+                            railyard_types::error::Chain(&e)
+                        );
                     }
                     state.work().notify_waiters();
                 }
             }
-            Err(e) => tracing::error!("sweeping leases: {e}"),
+            Err(e) => tracing::error!("sweeping leases: {}", railyard_types::error::Chain(&e)),
         }
     }
 }

@@ -36,7 +36,12 @@ pub(super) async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Heal
                 READY_WITHIN.as_secs()
             ))
         })?
-        .map_err(|e| ApiError::Unavailable(format!("the database does not answer: {e}")))?;
+        .map_err(|e| {
+            ApiError::Unavailable(format!(
+                "the database does not answer: {}",
+                railyard_types::error::Chain(&e)
+            ))
+        })?;
     if !missing.is_empty() {
         let versions: Vec<String> = missing.iter().map(i64::to_string).collect();
         return Err(ApiError::Unavailable(format!(

@@ -166,8 +166,8 @@ async fn artifacts(store: &Store, other: &Store) {
     let e = stalled
         .finish(id, &agent, 1, "stalled.txt", now)
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    let e = railyard_types::error::chain(&e);
     assert!(e.contains("send the file again"), "{e}");
     assert_eq!(
         store
@@ -180,7 +180,7 @@ async fn artifacts(store: &Store, other: &Store) {
     // A job ended: its lease is gone, so no upload lands any more.
     assert!(
         store
-            .finish_leased_job(id, &agent, 1, railyard_store::JobStatus::Success, now, None)
+            .finish_leased_job(&id.into(), &agent.as_str().into(), 1, railyard_store::JobStatus::Success, now.into(), None)
             .await
             .unwrap()
     );

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use railyard_store::{Store, StoreError};
+use railyard_types::error::chain;
 
 use crate::common::data_dir;
 
@@ -142,11 +143,11 @@ async fn a_wrong_postgres_password_or_database_is_named() {
     let (user_part, host_part) = db.url.split_once('@').expect("URL with user@host");
     let (scheme_user, _password) = user_part.rsplit_once(':').expect("URL with a password");
     let wrong = format!("{scheme_user}:not-the-password@{host_part}");
-    let err = Store::open(&wrong).await.unwrap_err().to_string();
+    let err = chain(&Store::open(&wrong).await.unwrap_err());
     assert!(err.contains("password authentication failed"), "{err}");
     assert!(!err.contains("not-the-password"), "{err}");
     let missing = format!("{}_missing", db.url);
-    let err = Store::open(&missing).await.unwrap_err().to_string();
+    let err = chain(&Store::open(&missing).await.unwrap_err());
     assert!(err.contains("does not exist"), "{err}");
     db.drop_db().await;
 }

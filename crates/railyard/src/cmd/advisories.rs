@@ -79,7 +79,7 @@ impl PolicyArgs {
         };
         IgnoreFile::load(&path)
             .map(Some)
-            .map_err(|e| super::Expected::Input(e.to_string()).into())
+            .map_err(|e| super::Expected::Invalid(e.into()).into())
     }
 
     /// Applies `--fail-on` and the ignore file to findings, as of today.
@@ -160,7 +160,7 @@ pub async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<i32> {
         let read = tokio::task::spawn_blocking(move || railyard_advisory::read_path(&p))
             .await
             .context("reading advisories")?
-            .map_err(|e| super::Expected::Input(e.to_string()))?;
+            .map_err(|e| super::Expected::Invalid(e.into()))?;
         for w in &read.warnings {
             anstream::eprintln!("warning: {w} (skipped)");
         }

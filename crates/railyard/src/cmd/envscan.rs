@@ -4,6 +4,7 @@
 
 use railyard_advisory::{IgnoreFile, Severity};
 use railyard_pipeline::{EnvSource, EnvSpec};
+use railyard_runner::EnvCheckError;
 use railyard_store::Store;
 use railyard_types::Millis;
 use std::path::PathBuf;
@@ -40,12 +41,15 @@ impl EnvScan {
 
 #[async_trait::async_trait]
 impl railyard_runner::EnvCheck for EnvScan {
-    async fn check(&self, image_id: &str, env: &EnvSpec) -> Result<Vec<String>, String> {
+    async fn check(&self, image_id: &str, env: &EnvSpec) -> Result<Vec<String>, EnvCheckError> {
         let fail_on = match env.scan.as_ref().and_then(|s| s.fail_on.as_deref()) {
             Some(level) => Some(
                 level
                     .parse::<Severity>()
-                    .map_err(|e| format!("`env.scan.fail_on: {level}`: {e}"))?,
+                    .map_err(|e| EnvCheckError::Invalid {
+                        setting: format!("`env.scan.fail_on: {level}`"),
+                        source: e.into(),
+                    })?,
             ),
             None => None,
         };
@@ -55,7 +59,7 @@ impl railyard_runner::EnvCheck for EnvScan {
         }
         let mut inv = railyard_scan::scan_image(self.docker.client(), image_id, &self.store)
             .await
-            .map_err(|e| format!("scanning the env image failed: {e}"))?;
+            .map_err(|e| failed("scanning the env image", e))?;
         inv.reference = self.image_name(image_id, env).await;
         let scan_id = self
             .store
@@ -66,12 +70,12 @@ impl railyard_runner::EnvCheck for EnvScan {
                 Millis::now().as_i64(),
             )
             .await
-            .map_err(|e| format!("storing the env image's scan failed: {e}"))?;
+            .map_err(|e| failed("storing the env image's scan", e))?;
         let findings = self
             .store
             .record_findings(&scan_id, &self.project, &inv)
             .await
-            .map_err(|e| format!("matching advisories failed: {e}"))?;
+            .map_err(|e| failed("matching advisories", e))?;
         let summary = format!(
             "scanned: {} packages, {} known vulnerabilit{}",
             inv.packages.len(),
@@ -82,7 +86,7 @@ impl railyard_runner::EnvCheck for EnvScan {
             return Ok(vec![summary]);
         };
         let ignore = if self.ignore_file.exists() {
-            Some(IgnoreFile::load(&self.ignore_file).map_err(|e| e.to_string())?)
+            Some(IgnoreFile::load(&self.ignore_file).map_err(|e| failed("reading the ignore file", e))?)
         } else {
             None
         };
@@ -109,7 +113,7 @@ impl railyard_runner::EnvCheck for EnvScan {
                 )
             })
             .collect();
-        Err(format!(
+        Err(EnvCheckError::Refused(format!(
             "{} known vulnerabilit{} at or above `{level}` (env.scan.fail_on): {}{}; no job was started. \
              Update the image, or accept them in .railyard-ignore.yml with a reason and an expiry",
             outcome.failing,
@@ -120,6 +124,13 @@ impl railyard_runner::EnvCheck for EnvScan {
             } else {
                 ""
             }
-        ))
+        )))
+    }
+}
+
+fn failed(doing: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> EnvCheckError {
+    EnvCheckError::Failed {
+        doing,
+        source: Box::new(e),
     }
 }

@@ -12,6 +12,7 @@ use railyard_types::exit_codes;
 use railyard_types::terminal::{for_stdout, terminal_safe};
 
 use super::Expected;
+use anyhow::Context;
 
 /// Prints the log of `job` (or of every job) of a server's run; follows it with `follow`.
 pub async fn remote_logs(
@@ -67,7 +68,7 @@ async fn follow_job(server: &str, token: &str, run: &str, job: &str) -> anyhow::
         .bearer_auth(token)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach {url}: {e}"))?;
+        .with_context(|| format!("cannot reach {url}"))?;
     if !response.status().is_success() {
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
@@ -82,7 +83,7 @@ async fn follow_job(server: &str, token: &str, run: &str, job: &str) -> anyhow::
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| anyhow::anyhow!("following {url}: {e}"))?
+        .with_context(|| format!("following {url}"))?
     {
         for event in events.push(&chunk) {
             if event.name == "end" {

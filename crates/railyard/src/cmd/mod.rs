@@ -32,13 +32,16 @@ pub enum Expected {
     /// Bad input: a flag, a job name, a file.
     #[error("{0}")]
     Input(String),
+    /// Bad input, as the library that read it says (its causes are shown below it).
+    #[error(transparent)]
+    Invalid(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Expected {
     /// The exit code this error ends the process with.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Expected::Input(_) => exit_codes::INVALID_INPUT,
+            Expected::Input(_) | Expected::Invalid(_) => exit_codes::INVALID_INPUT,
         }
     }
 }

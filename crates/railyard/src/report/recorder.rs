@@ -42,7 +42,10 @@ impl Recorder {
     /// Records one event. Store failures are reported once per event and do not stop the run.
     pub async fn record(&mut self, event: &Event) {
         if let Err(e) = self.try_record(event).await {
-            tracing::warn!("could not record the run: {e}");
+            tracing::warn!(
+                "could not record the run: {}",
+                railyard_types::error::Chain(&e)
+            );
         }
     }
 

@@ -4,6 +4,7 @@
 mod advisories;
 mod common;
 mod envscan;
+mod errors;
 mod escapes;
 mod history;
 mod output;
