@@ -173,16 +173,18 @@ pub async fn serve(
     match state.store().unfinished_queued_runs().await {
         Ok(runs) => {
             for run in runs {
-                if let Err(e) = state
-                    .store()
-                    .advance_run(&run, Millis::now().as_i64())
-                    .await
-                {
-                    tracing::error!("moving run {run} on at start: {}", railyard_types::error::Chain(&e));
+                if let Err(e) = state.store().advance_run(&run, Millis::now()).await {
+                    tracing::error!(
+                        "moving run {run} on at start: {}",
+                        railyard_types::error::Chain(&e)
+                    );
                 }
             }
         }
-        Err(e) => tracing::error!("listing unfinished runs at start: {}", railyard_types::error::Chain(&e)),
+        Err(e) => tracing::error!(
+            "listing unfinished runs at start: {}",
+            railyard_types::error::Chain(&e)
+        ),
     }
     // While no server answered, agents could not renew their leases: give each held lease a
     // whole lease from now, so a restart does not hand running jobs on.
@@ -194,7 +196,10 @@ pub async fn serve(
     {
         Ok(0) => {}
         Ok(n) => tracing::info!("{n} held lease(s) extended by one lease at start"),
-        Err(e) => tracing::error!("extending held leases at start: {}", railyard_types::error::Chain(&e)),
+        Err(e) => tracing::error!(
+            "extending held leases at start: {}",
+            railyard_types::error::Chain(&e)
+        ),
     }
     let sweep = tokio::spawn(api::sweep_leases(state.clone()));
     let housekeeping = tokio::spawn(housekeeping::run(state.clone()));

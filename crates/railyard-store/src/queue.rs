@@ -12,7 +12,7 @@
 //! are in `projects`, moving a run on in `advance`, counts for `/metrics` in `stats`.
 
 use railyard_run_model::{DONE, LEASED, QUEUED, QueueState};
-use railyard_types::{JobStatus, RunStatus};
+use railyard_types::{JobStatus, RunId, RunStatus};
 use sqlx::Row;
 
 use crate::records::{NewRun, RunRecord};
@@ -62,7 +62,7 @@ impl QueuedJob {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lapsed {
     /// The run.
-    pub run_id: String,
+    pub run_id: RunId,
     /// The job.
     pub job: String,
     /// True when it went back to the queue; false when it ran out of attempts.
@@ -340,7 +340,7 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let id: String = row.try_get("id").map_err(&err)?;
-            let run_id: String = row.try_get("run_id").map_err(&err)?;
+            let run_id = RunId::from(row.try_get::<String, _>("run_id").map_err(&err)?);
             let job: String = row.try_get("job_name").map_err(&err)?;
             let attempt: i64 = row.try_get("attempt").map_err(&err)?;
             let max: i64 = row.try_get("max_attempts").map_err(&err)?;

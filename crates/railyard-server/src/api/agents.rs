@@ -158,11 +158,11 @@ pub(super) async fn complete(
     if !state
         .store()
         .finish_leased_job(
-            &id,
-            &body.agent_id,
+            &id.as_str().into(),
+            &body.agent_id.as_str().into(),
             body.attempt,
             body.status,
-            now,
+            Millis(now),
             body.error.as_deref(),
         )
         .await?
@@ -176,7 +176,10 @@ pub(super) async fn complete(
             .record_timings(&claim.project, &body.timings, now)
             .await?;
     }
-    let finished = state.store().advance_run(&claim.run_id, now).await?;
+    let finished = state
+        .store()
+        .advance_run(&claim.run_id, Millis(now))
+        .await?;
     state.work().notify_waiters();
     tracing::info!(job = %claim.job, run = %claim.run_id, status = body.status.as_str(), "job done");
     if let Some(status) = finished {
@@ -248,7 +251,7 @@ pub(crate) async fn sweep_leases(state: AppState) {
                 for l in lapsed {
                     tracing::warn!(run = %l.run_id, job = %l.job, requeued = l.requeued, "lease lapsed");
                     if !l.requeued
-                        && let Err(e) = state.store().advance_run(&l.run_id, now).await
+                        && let Err(e) = state.store().advance_run(&l.run_id, Millis(now)).await
                     {
                         tracing::error!(
                             "moving run {} on: {}",

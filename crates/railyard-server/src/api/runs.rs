@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use railyard_types::Millis;
+use railyard_types::{Millis, RunId};
 
 use super::{Admin, ApiResult};
 use crate::AppState;
@@ -46,15 +46,15 @@ pub(super) async fn cancel_run(
         .find_run(None, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
-    let now = Millis::now().as_i64();
-    if !state.store().cancel_run(&found.run.id, now).await? {
+    let (run_id, now) = (RunId::from(found.run.id.as_str()), Millis::now());
+    if !state.store().cancel_run(&run_id, now).await? {
         return Err(ApiError::Conflict(format!(
             "run {} has already ended",
             found.run.id
         )));
     }
     // Jobs not started are done now; the run ends here if none was running.
-    state.store().advance_run(&found.run.id, now).await?;
+    state.store().advance_run(&run_id, now).await?;
     let detail = state
         .store()
         .find_run(None, &found.run.id)

@@ -8,7 +8,7 @@ use railyard_run_model::{
     Change, DONE, Event, Job, JobStatus, LEASED, Needs, QUEUED, QueueState, Run, RunBuilder,
     RunStatus, Transitions, WAITING,
 };
-use railyard_types::StepStatus;
+use railyard_types::{AgentId, JobId, Millis, RunId, StepStatus};
 use sqlx::{AnyConnection, Row};
 
 use crate::runs::{JOB_END, JOB_END_CONFLICT, batches, list, param};
@@ -24,11 +24,11 @@ impl Store {
     /// [`Store::advance_run`] after: its check must see this end committed.
     pub async fn finish_leased_job(
         &self,
-        job_id: &str,
-        agent_id: &str,
+        job_id: &JobId,
+        agent_id: &AgentId,
         attempt: i64,
         status: JobStatus,
-        at: i64,
+        at: Millis,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
         let doing = "completing a job";
@@ -56,11 +56,11 @@ impl Store {
             end
         };
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(job_id)
-            .bind(agent_id)
+            .bind(job_id.as_str())
+            .bind(agent_id.as_str())
             .bind(attempt)
             .bind(status.as_str())
-            .bind(at)
+            .bind(at.as_i64())
             .bind(error);
         if pg {
             query = query
@@ -78,8 +78,8 @@ impl Store {
     /// the run gets its final status (returned).
     pub async fn advance_run(
         &self,
-        run_id: &str,
-        now: i64,
+        run_id: &RunId,
+        now: Millis,
     ) -> Result<Option<RunStatus>, StoreError> {
         let err = self.query_error("moving a run on");
         // Most job ends change nothing else: no job of the run waits and some are not done.
@@ -90,7 +90,7 @@ impl Store {
              COALESCE(SUM(CASE WHEN state <> '{DONE}' THEN 1 ELSE 0 END), 0) \
              FROM queue WHERE run_id = $1"
         )))
-        .bind(run_id)
+        .bind(run_id.as_str())
         .fetch_one(self.pool())
         .await
         .map_err(&err)?;
@@ -108,7 +108,7 @@ impl Store {
         // A write first: takes SQLite's write lock (and PostgreSQL's row lock on the run)
         // before reading, so two jobs ending at once are seen one after the other.
         sqlx::query("UPDATE runs SET status = status WHERE id = $1")
-            .bind(run_id)
+            .bind(run_id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(&err)?;
@@ -124,12 +124,12 @@ impl Store {
     /// Cancels a run: the run model ends the jobs not started `cancelled` now, and flags the
     /// leased ones, so their agents stop them at the next heartbeat and report. The run's end
     /// is [`Store::advance_run`]'s, called after. False when no such unfinished run.
-    pub async fn cancel_run(&self, run_id: &str, now: i64) -> Result<bool, StoreError> {
+    pub async fn cancel_run(&self, run_id: &RunId, now: Millis) -> Result<bool, StoreError> {
         let err = self.query_error("cancelling a run");
         let mut tx = self.pool().begin().await.map_err(&err)?;
         let done =
             sqlx::query("UPDATE runs SET status = status WHERE id = $1 AND finished_at IS NULL")
-                .bind(run_id)
+                .bind(run_id.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(&err)?;
@@ -152,12 +152,12 @@ impl Store {
 /// shard of a job, and every job needing the same ones, share theirs: a thousand shards
 /// needing sixty each were a thousand lists). A run asked to cancel while jobs ran stays
 /// cancelled, as it does on a laptop.
-async fn read_run(conn: &mut AnyConnection, run_id: &str) -> Result<Run, sqlx::Error> {
+async fn read_run(conn: &mut AnyConnection, run_id: &RunId) -> Result<Run, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT job_name, needs, state, result, sharded_job, cancel_requested FROM queue \
          WHERE run_id = $1",
     )
-    .bind(run_id)
+    .bind(run_id.as_str())
     .fetch_all(conn)
     .await?;
     let mut run = RunBuilder::new();
@@ -196,11 +196,12 @@ async fn read_run(conn: &mut AnyConnection, run_id: &str) -> Result<Run, sqlx::E
 async fn write_changes(
     conn: &mut AnyConnection,
     backend: Backend,
-    run_id: &str,
+    run_id: &RunId,
     run: &Run,
     decided: &Transitions,
-    now: i64,
+    now: Millis,
 ) -> Result<(), sqlx::Error> {
+    let (run_id, now) = (run_id.as_str(), now.as_i64());
     let mut queued: Vec<&str> = Vec::new();
     let mut stopped: Vec<&str> = Vec::new();
     // Jobs that end without starting, grouped by status and why.
@@ -312,8 +313,8 @@ impl Store {
     /// flagged to stop is the run's cancel), checked against it by the store's tests.
     pub(crate) async fn close_run(
         &self,
-        run_id: &str,
-        now: i64,
+        run_id: &RunId,
+        now: Millis,
     ) -> Result<Option<RunStatus>, StoreError> {
         // The statuses for which `JobStatus::lets_dependents_run` holds.
         let ok = [JobStatus::Success, JobStatus::FailedAllowed]
@@ -330,8 +331,8 @@ impl Store {
              RETURNING status"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(run_id)
-            .bind(now)
+            .bind(run_id.as_str())
+            .bind(now.as_i64())
             .bind(RunStatus::Cancelled.as_str())
             .bind(RunStatus::Failed.as_str())
             .bind(RunStatus::Success.as_str())
@@ -347,7 +348,7 @@ impl Store {
 
     /// Unfinished runs that have jobs in the queue: what a starting server moves on, in case
     /// the last one stopped between recording a job's end and releasing its dependents.
-    pub async fn unfinished_queued_runs(&self) -> Result<Vec<String>, StoreError> {
+    pub async fn unfinished_queued_runs(&self) -> Result<Vec<RunId>, StoreError> {
         let err = self.query_error("listing unfinished runs");
         let rows = sqlx::query(
             "SELECT DISTINCT q.run_id FROM queue q JOIN runs r ON r.id = q.run_id \
@@ -356,7 +357,9 @@ impl Store {
         .fetch_all(self.pool())
         .await
         .map_err(&err)?;
-        rows.iter().map(|r| r.try_get(0).map_err(&err)).collect()
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map(RunId::from).map_err(&err))
+            .collect()
     }
 }
 

@@ -180,7 +180,14 @@ async fn artifacts(store: &Store, other: &Store) {
     // A job ended: its lease is gone, so no upload lands any more.
     assert!(
         store
-            .finish_leased_job(&id.into(), &agent.as_str().into(), 1, railyard_store::JobStatus::Success, now.into(), None)
+            .finish_leased_job(
+                &id.into(),
+                &agent.as_str().into(),
+                1,
+                railyard_store::JobStatus::Success,
+                now.into(),
+                None
+            )
             .await
             .unwrap()
     );

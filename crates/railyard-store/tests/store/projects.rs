@@ -5,6 +5,7 @@
 //! On SQLite, and on PostgreSQL when available.
 
 use railyard_store::{JobStatus, ProjectRemoval, QueuedJob, RunStatus, Store};
+use railyard_types::{AgentId, Millis, RunId};
 
 use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
 
@@ -73,7 +74,7 @@ async fn story(store: &Store) {
     );
 
     // The claim makes the run running, and only that run.
-    let agent = store.register_agent("a1", 2, &[], now).await.unwrap();
+    let agent = AgentId::from(store.register_agent("a1", 2, &[], now).await.unwrap());
     let claim = store.claim(&agent, now_ms(), LEASE).await.unwrap().unwrap();
     assert_eq!(claim.run_id, first);
     assert_eq!(status(store, &first).await, RunStatus::Running);
@@ -107,10 +108,19 @@ async fn story(store: &Store) {
     assert!(store.project("gone").await.unwrap().is_some());
     assert_eq!(store.job_log(&first, "a").await.unwrap(), b"built\n");
 
-    let done =
-        store.finish_leased_job(&claim.job_id, &agent, 1, JobStatus::Success, now_ms(), None);
+    let done = store.finish_leased_job(
+        &claim.job_id,
+        &agent,
+        1,
+        JobStatus::Success,
+        Millis::now(),
+        None,
+    );
     assert!(done.await.unwrap());
-    store.advance_run(&first, now_ms()).await.unwrap();
+    store
+        .advance_run(&RunId::from(first.as_str()), Millis::now())
+        .await
+        .unwrap();
     assert_eq!(status(store, &first).await, RunStatus::Success);
     // A second run not claimed yet: still refused without force, taken with it.
     let second = queued_run(store, "gone").await;

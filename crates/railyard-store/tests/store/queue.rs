@@ -3,6 +3,7 @@
 //! the project with the fewest running jobs. On SQLite, and on PostgreSQL when available.
 
 use railyard_store::{JobStatus, QueuedJob, RunStatus, Store};
+use railyard_types::{AgentId, Millis, RunId};
 
 use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
 
@@ -46,7 +47,7 @@ async fn queue_on_postgres() {
     db.drop_db().await;
 }
 
-async fn run_with(store: &Store, project: &str, jobs: &[(&str, &[&str])], attempts: i64) -> String {
+async fn run_with(store: &Store, project: &str, jobs: &[(&str, &[&str])], attempts: i64) -> RunId {
     let names: Vec<&str> = jobs.iter().map(|(n, _)| *n).collect();
     let run = store
         .create_run(&new_run(project, "railyard-server:queue", &names))
@@ -73,14 +74,15 @@ async fn run_with(store: &Store, project: &str, jobs: &[(&str, &[&str])], attemp
         )
         .await
         .unwrap();
-    run.id
+    run.id.into()
 }
 
-async fn agent(store: &Store) -> String {
+async fn agent(store: &Store) -> AgentId {
     store
         .register_agent("test", 1, &[], now_ms())
         .await
         .unwrap()
+        .into()
 }
 
 async fn queue_story(store: &Store) {
@@ -138,17 +140,24 @@ async fn queue_story(store: &Store) {
     assert_eq!(renewed.await.unwrap(), Some(false));
     assert!(
         !store
-            .finish_leased_job(&a.job_id, "other", 1, JobStatus::Success, now_ms(), None)
+            .finish_leased_job(
+                &a.job_id,
+                &"other".into(),
+                1,
+                JobStatus::Success,
+                Millis::now(),
+                None
+            )
             .await
             .unwrap()
     );
     assert!(
         store
-            .finish_leased_job(&a.job_id, &me, 1, JobStatus::Success, now_ms(), None)
+            .finish_leased_job(&a.job_id, &me, 1, JobStatus::Success, Millis::now(), None)
             .await
             .unwrap()
     );
-    assert_eq!(store.advance_run(&run, now_ms()).await.unwrap(), None);
+    assert_eq!(store.advance_run(&run, Millis::now()).await.unwrap(), None);
 
     assert!(
         store.unfinished_queued_runs().await.unwrap().contains(&run),
@@ -190,7 +199,14 @@ async fn queue_story(store: &Store) {
     );
 
     store
-        .finish_leased_job(&first.job_id, &me, 1, JobStatus::Success, now_ms(), None)
+        .finish_leased_job(
+            &first.job_id,
+            &me,
+            1,
+            JobStatus::Success,
+            Millis::now(),
+            None,
+        )
         .await
         .unwrap();
     store
@@ -198,7 +214,14 @@ async fn queue_story(store: &Store) {
         .await
         .unwrap();
     store
-        .finish_leased_job(&second.job_id, &me, 1, JobStatus::Failed, now_ms(), None)
+        .finish_leased_job(
+            &second.job_id,
+            &me,
+            1,
+            JobStatus::Failed,
+            Millis::now(),
+            None,
+        )
         .await
         .unwrap();
     store
@@ -212,7 +235,7 @@ async fn queue_story(store: &Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.advance_run(&run, now_ms()).await.unwrap(),
+        store.advance_run(&run, Millis::now()).await.unwrap(),
         Some(RunStatus::Failed)
     );
     assert!(
@@ -263,7 +286,14 @@ async fn leases(store: &Store) {
     );
     assert!(
         !store
-            .finish_leased_job(&first.job_id, &one, 1, JobStatus::Success, now_ms(), None)
+            .finish_leased_job(
+                &first.job_id,
+                &one,
+                1,
+                JobStatus::Success,
+                Millis::now(),
+                None
+            )
             .await
             .unwrap()
     );
@@ -272,7 +302,7 @@ async fn leases(store: &Store) {
     assert_eq!(lapsed.len(), 1);
     assert!(!lapsed[0].requeued);
     assert_eq!(
-        store.advance_run(&run, t0 + 5_000).await.unwrap(),
+        store.advance_run(&run, Millis(t0 + 5_000)).await.unwrap(),
         Some(RunStatus::Failed)
     );
     let detail = store.find_run(None, &run).await.unwrap().unwrap();
@@ -290,7 +320,7 @@ async fn cancel(store: &Store) {
     let run = run_with(store, "cancel", &[("p", &[]), ("q", &["p"])], 1).await;
     let me = agent(store).await;
     let p = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
-    assert!(store.cancel_run(&run, now_ms()).await.unwrap());
+    assert!(store.cancel_run(&run, Millis::now()).await.unwrap());
     assert_eq!(
         store
             .renew_lease(&p.job_id, &me, 1, now_ms(), LEASE)
@@ -303,15 +333,15 @@ async fn cancel(store: &Store) {
         "q is cancelled"
     );
     store
-        .finish_leased_job(&p.job_id, &me, 1, JobStatus::Cancelled, now_ms(), None)
+        .finish_leased_job(&p.job_id, &me, 1, JobStatus::Cancelled, Millis::now(), None)
         .await
         .unwrap();
     assert_eq!(
-        store.advance_run(&run, now_ms()).await.unwrap(),
+        store.advance_run(&run, Millis::now()).await.unwrap(),
         Some(RunStatus::Cancelled)
     );
     assert!(
-        !store.cancel_run(&run, now_ms()).await.unwrap(),
+        !store.cancel_run(&run, Millis::now()).await.unwrap(),
         "already finished"
     );
     let detail = store.find_run(None, &run).await.unwrap().unwrap();
@@ -339,12 +369,12 @@ async fn closing(store: &Store) {
             let job = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
             assert!(
                 store
-                    .finish_leased_job(&job.job_id, &me, 1, *status, now_ms(), None)
+                    .finish_leased_job(&job.job_id, &me, 1, *status, Millis::now(), None)
                     .await
                     .unwrap()
             );
         }
-        let at = now_ms();
+        let at = Millis::now();
         let tries = tokio::join!(
             store.advance_run(&run, at),
             store.advance_run(&run, at),

@@ -219,24 +219,32 @@ async fn a_thousand_jobs(store: &Store) {
             store
                 .finish_leased_job(
                     &claim.job_id,
-                    &agent,
+                    &agent.as_str().into(),
                     claim.attempt,
                     JobStatus::Success,
-                    now_ms(),
+                    now_ms().into(),
                     None
                 )
                 .await
                 .unwrap()
         );
         let started = std::time::Instant::now();
-        store.advance_run(&run.id, now_ms()).await.unwrap();
+        store
+            .advance_run(&run.id.as_str().into(), now_ms().into())
+            .await
+            .unwrap();
         slowest = slowest.max(started.elapsed());
     }
     eprintln!("{:?}: slowest advance {slowest:?}", store.backend());
     let counts = store.queue_stats(0).await.unwrap().jobs;
     assert_eq!(counts, [("p".to_string(), "queued".to_string(), 930)]);
     // One of them fails: nothing else is skipped (none needs it); a cancel ends the rest.
-    assert!(store.cancel_run(&run.id, now_ms()).await.unwrap());
+    assert!(
+        store
+            .cancel_run(&run.id.as_str().into(), now_ms().into())
+            .await
+            .unwrap()
+    );
     assert!(store.queue_stats(0).await.unwrap().jobs.is_empty());
 }
 

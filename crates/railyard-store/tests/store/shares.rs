@@ -79,16 +79,16 @@ async fn finish(store: &Store, agent: &str, c: &Claim) {
         store
             .finish_leased_job(
                 &c.job_id,
-                agent,
+                &agent.into(),
                 c.attempt,
                 JobStatus::Success,
-                now_ms(),
+                now_ms().into(),
                 None
             )
             .await
             .unwrap()
     );
-    store.advance_run(&c.run_id, now_ms()).await.unwrap();
+    store.advance_run(&c.run_id, now_ms().into()).await.unwrap();
 }
 
 async fn labels(store: &Store) {

@@ -115,11 +115,11 @@ async fn fleet(store: &Store) {
     let end = |agent: String, attempt: i64| async move {
         store
             .finish_leased_job(
-                job_id,
-                &agent,
+                &job_id.into(),
+                &agent.as_str().into(),
                 attempt,
                 JobStatus::Failed,
-                now + 5,
+                (now + 5).into(),
                 Some("boom"),
             )
             .await

@@ -4,6 +4,7 @@
 //! and wait buckets the Rust side uses.
 
 use railyard_run_model::{JobStatus, QueueState, RunStatus, run_status};
+use railyard_types::{AgentId, Millis, RunId};
 use sqlx::Row;
 
 use crate::{NewRun, QueuedJob, Store, WAIT_BOUNDS_MS};
@@ -29,7 +30,7 @@ where
 }
 
 /// A run of `jobs` (none needing another) in `project`'s queue, queued at `at`.
-async fn queued_run(store: &Store, project: &str, jobs: &[&str], at: i64) -> String {
+async fn queued_run(store: &Store, project: &str, jobs: &[&str], at: i64) -> RunId {
     let run = store
         .create_queued_run(&NewRun {
             project: project.into(),
@@ -52,7 +53,7 @@ async fn queued_run(store: &Store, project: &str, jobs: &[&str], at: i64) -> Str
         .enqueue_run(&run.id, project, "file:///r.git", "abc", &queued, 1, at)
         .await
         .unwrap();
-    run.id
+    RunId::from(run.id)
 }
 
 async fn text(store: &Store, sql: &str, id: &str) -> String {
@@ -93,7 +94,7 @@ async fn closing_a_run_follows_the_models_rule() {
                             )))
                             .bind(status.as_str())
                             .bind(i64::from(cancel_asked && job == "a"))
-                            .bind(&run)
+                            .bind(run.as_str())
                             .bind(job)
                             .execute(store.pool())
                             .await
@@ -101,12 +102,12 @@ async fn closing_a_run_follows_the_models_rule() {
                         }
                         let rule = run_status(cancel_asked, [a, b]);
                         assert_eq!(
-                            store.close_run(&run, 2).await.unwrap(),
+                            store.close_run(&run, Millis(2)).await.unwrap(),
                             Some(rule),
                             "{a} {b} cancel asked: {cancel_asked}"
                         );
                         // Once only.
-                        assert_eq!(store.close_run(&run, 3).await.unwrap(), None);
+                        assert_eq!(store.close_run(&run, Millis(3)).await.unwrap(), None);
                     }
                 }
             }
@@ -116,18 +117,18 @@ async fn closing_a_run_follows_the_models_rule() {
                 "UPDATE queue SET state = '{}' WHERE run_id = $1",
                 QueueState::Done
             )))
-            .bind(&run)
+            .bind(run.as_str())
             .execute(store.pool())
             .await
             .unwrap();
             let model = QueueState::Done.job_state(None).ended().unwrap();
             assert_eq!(
-                store.close_run(&run, 2).await.unwrap(),
+                store.close_run(&run, Millis(2)).await.unwrap(),
                 Some(run_status(false, [model]))
             );
             // Not every row done: not closed.
             let run = queued_run(&store, "p", &["a"], 1).await;
-            assert_eq!(store.close_run(&run, 2).await.unwrap(), None);
+            assert_eq!(store.close_run(&run, Millis(2)).await.unwrap(), None);
             store
         },
     )
@@ -141,7 +142,7 @@ async fn closing_a_run_follows_the_models_rule() {
 async fn claims_and_ends_record_the_models_states_and_wait_buckets() {
     let name = "claims_and_ends_record_the_models_states_and_wait_buckets";
     on_each_backend(name, |store| async move {
-        let agent = store.register_agent("a", 1, &[], 0).await.unwrap();
+        let agent = AgentId::from(store.register_agent("a", 1, &[], 0).await.unwrap());
         let mut waits: Vec<i64> = vec![0];
         for bound in WAIT_BOUNDS_MS {
             waits.extend([bound - 1, bound, bound + 1]);
@@ -189,7 +190,7 @@ async fn claims_and_ends_record_the_models_states_and_wait_buckets() {
             assert_eq!(got, (bucket, 1, *wait), "wait {wait}");
 
             let end = JobStatus::FailedAllowed;
-            let at = t0 + wait + 5;
+            let at = Millis(t0 + wait + 5);
             assert!(
                 store
                     .finish_leased_job(&claim.job_id, &agent, claim.attempt, end, at, None)
