@@ -1,6 +1,7 @@
 //! What Railyard's tests share, as a dev-dependency only: one way to skip work loudly
 //! ([`skip`]), one way to get a fresh PostgreSQL database ([`pg`]), one HTTP client
-//! ([`http`]), and the fuzz tests' settings ([`fuzz_config`]).
+//! ([`http`]), one check that a run left nothing on the engine ([`docker`]), and the fuzz
+//! tests' settings ([`fuzz_config`]).
 //!
 //! A test that cannot do its work (a reference tool or PostgreSQL missing) must never count
 //! as a quiet pass: it says so on stderr, notes it where `./scripts/test.sh` counts skips,
@@ -8,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+pub mod docker;
 mod fuzz;
 pub mod http;
 pub mod pg;

@@ -157,20 +157,8 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Fails when Docker still holds anything labelled with this run.
-pub fn assert_nothing_left(run_id: &str) {
-    for kind in ["ps -a", "network ls", "volume ls"] {
-        let mut args: Vec<&str> = kind.split(' ').collect();
-        let filter = format!("label=io.railyard.run={run_id}");
-        args.extend(["-q", "--filter", &filter]);
-        let out = Command::new("docker").args(&args).output().unwrap();
-        assert!(
-            out.stdout.is_empty(),
-            "docker {kind} still lists objects of run {run_id}: {}",
-            text(&out.stdout)
-        );
-    }
-}
+/// Fails when Docker still holds anything of this run (labelled with it, or named after it).
+pub use railyard_test_support::docker::assert_nothing_left;
 
 /// Whether Docker holds anything labelled with this run.
 pub fn anything_left(run_id: &str) -> bool {
