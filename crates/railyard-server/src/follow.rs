@@ -2,8 +2,7 @@
 //! event per line from the start, then new lines as they are stored, and a last `end` event
 //! (its data the job's final status) once the job is over and every line was sent. The
 //! lines come from the job's chunks in the database, read by id, so a follower of any server
-//! on the database sees what an agent sent to another; a run stored by an older server is
-//! sent from its log file once the job is over.
+//! on the database sees what an agent sent to another.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -124,14 +123,8 @@ impl Follow {
         Some(chunks.len())
     }
 
-    /// Once the job is over: a last line without its newline, or, for a run stored by an
-    /// older server (no chunks in the database), the lines of its log file.
+    /// Once the job is over: a last line without its newline.
     async fn read_rest(&mut self) {
-        if self.after == 0
-            && let Ok(bytes) = self.state.store().job_log(&self.run_id, &self.job).await
-        {
-            self.partial = bytes;
-        }
         let rest = std::mem::take(&mut self.partial);
         let rest = rest.strip_suffix(b"\n").unwrap_or(&rest);
         if !rest.is_empty() {

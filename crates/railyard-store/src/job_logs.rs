@@ -178,8 +178,7 @@ impl Store {
         kept
     }
 
-    /// A job's whole log: its chunks in the database, else (a run stored by an older server)
-    /// its log file; [`StoreError::NoLog`] when neither holds anything.
+    /// A job's whole log: its chunks in the database; [`StoreError::NoLog`] when it has none.
     pub async fn job_log(&self, run_id: &str, job: &str) -> Result<Vec<u8>, StoreError> {
         let rows = sqlx::query(
             "SELECT bytes FROM job_log_chunks WHERE run_id = $1 AND job_name = $2 ORDER BY id",
@@ -190,7 +189,10 @@ impl Store {
         .await
         .map_err(self.query_error("reading a job's log"))?;
         if rows.is_empty() {
-            return self.read_log(run_id, job).await;
+            return Err(StoreError::NoLog {
+                run: run_id.to_owned(),
+                job: job.to_owned(),
+            });
         }
         let mut log = Vec::new();
         for row in rows {

@@ -1,6 +1,6 @@
 //! Job logs: the agent's numbered chunks in, a job's whole log out. Both go through the
 //! database (see the store's `job_logs`), so every server on one database serves the same
-//! log; a run stored by an older server is read from its log file.
+//! log.
 
 use axum::Json;
 use axum::extract::{Path, State};

@@ -120,21 +120,13 @@ pub(super) async fn remove_project(
         // Their jobs are gone from the queue: claims and agents waiting on it move on.
         state.work().notify_waiters();
     }
-    // What lives on this server's disk: the mirror, and files of runs stored before logs
-    // and artifacts moved into the database. Another server's mirror is refreshed from the
-    // project's URL at its next fetch, whatever it holds.
-    let mirror = state.config().mirrors_dir.join(format!("{name}.git"));
-    let mut leftovers = vec![mirror];
-    for run in &runs {
-        leftovers.push(state.store().logs_dir().join(run));
-        leftovers.push(super::uploads::artifacts_root(&state).join(run));
-    }
-    for dir in leftovers {
-        match tokio::fs::remove_dir_all(&dir).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!("removing {}: {e} (delete it by hand)", dir.display()),
-        }
+    // What lives on this server's disk: the mirror. Another server's mirror is refreshed
+    // from the project's URL at its next fetch, whatever it holds.
+    let dir = state.config().mirrors_dir.join(format!("{name}.git"));
+    match tokio::fs::remove_dir_all(&dir).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("removing {}: {e} (delete it by hand)", dir.display()),
     }
     tracing::info!(project = %name, runs = runs.len(), unfinished, "project removed");
     Ok(Json(RemovedProject {

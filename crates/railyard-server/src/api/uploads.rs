@@ -1,8 +1,6 @@
 //! What agents send back besides logs and the result: a job's artifacts, kept in the
 //! database as chunks (see `railyard_store::ArtifactUpload`), so that every server on one
-//! PostgreSQL serves them; listed and downloaded through the API. Servers before that kept
-//! them under the data folder (`<data>/artifacts/<run id>/<job>/<path>`): those are still
-//! listed and served.
+//! PostgreSQL serves them; listed and downloaded through the API.
 //!
 //! An upload is `PUT /api/v1/jobs/{job_id}/artifacts/{path}?agent_id=…&attempt=…` with the
 //! file as the body, under the job's lease. It is streamed into chunks under its own id and
@@ -28,18 +26,6 @@ use railyard_store::{ARTIFACT_CHUNK_BYTES, ArtifactUpload};
 /// The largest artifact file the server takes.
 pub const MAX_ARTIFACT_BYTES: u64 = 256 << 20;
 
-/// Where the server keeps artifacts: `artifacts/` beside the mirrors, in the data folder.
-pub(super) fn artifacts_root(state: &AppState) -> PathBuf {
-    state.config().mirrors_dir.with_file_name("artifacts")
-}
-
-/// The folder of one job's artifacts.
-fn job_dir(state: &AppState, run_id: &str, job: &str) -> PathBuf {
-    artifacts_root(state)
-        .join(run_id)
-        .join(railyard_store::log_file_name(job).trim_end_matches(".log"))
-}
-
 /// `path` as a relative path of plain names, or why not: nothing may climb out of the job's
 /// folder (`..`, an absolute path, a drive) or hide in an empty or `.` component.
 pub fn safe_relative(path: &str) -> Result<PathBuf, String> {
@@ -60,10 +46,6 @@ pub fn safe_relative(path: &str) -> Result<PathBuf, String> {
     }
     Ok(out)
 }
-
-/// How a server before artifacts moved into the database named an upload in progress; its
-/// listings skip such files.
-const UPLOAD_PREFIX: &str = ".railyard-upload-";
 
 /// Streams `body` into `upload` in chunks of [`ARTIFACT_CHUNK_BYTES`], refusing more than
 /// `limit` bytes.
@@ -113,7 +95,10 @@ pub(super) async fn upload(
     let name = path.rsplit('/').next().unwrap_or(&path).to_string();
     if let Err(e) = write_body(&mut upload, &name, body, MAX_ARTIFACT_BYTES).await {
         if let Err(gone) = upload.abandon().await {
-            tracing::warn!("deleting a refused upload of `{path}`: {gone}");
+            tracing::warn!(
+                "deleting a refused upload of `{path}`: {}",
+                railyard_types::error::Chain(&gone)
+            );
         }
         return Err(e);
     }
@@ -151,48 +136,15 @@ pub(super) async fn list(
 ) -> ApiResult<Json<Vec<ArtifactEntry>>> {
     let run_id = run_id(&state, &id).await?;
     let stored = state.store().artifacts(&run_id, &job).await?;
-    if !stored.is_empty() {
-        return Ok(Json(
-            stored
-                .into_iter()
-                .map(|a| ArtifactEntry {
-                    path: a.path,
-                    size: a.size as u64,
-                })
-                .collect(),
-        ));
-    }
-    // A run stored by an older server: its artifacts are files.
-    let dir = job_dir(&state, &run_id, &job);
-    let entries = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-            let Ok(entry) = entry else { continue };
-            if !entry.file_type().is_file()
-                || entry
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with(UPLOAD_PREFIX)
-            {
-                continue;
-            }
-            let Ok(rel) = entry.path().strip_prefix(&dir) else {
-                continue;
-            };
-            let parts: Vec<String> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            out.push(ArtifactEntry {
-                path: parts.join("/"),
-                size: entry.metadata().map(|m| m.len()).unwrap_or(0),
-            });
-        }
-        out
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("listing artifacts: {e}")))?;
-    Ok(Json(entries))
+    Ok(Json(
+        stored
+            .into_iter()
+            .map(|a| ArtifactEntry {
+                path: a.path,
+                size: a.size as u64,
+            })
+            .collect(),
+    ))
 }
 
 pub(super) async fn download(
@@ -200,41 +152,33 @@ pub(super) async fn download(
     _auth: Admin,
     Path((id, job, path)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
-    let relative = safe_relative(&path).map_err(ApiError::BadRequest)?;
+    safe_relative(&path).map_err(ApiError::BadRequest)?;
     let run_id = run_id(&state, &id).await?;
     let octets = (header::CONTENT_TYPE, "application/octet-stream");
-    if let Some(stored) = state.store().artifact(&run_id, &job, &path).await? {
-        // One chunk in memory at a time. A resend that replaces the file meanwhile ends the
-        // stream early: the length header lets the client see it was cut.
-        let store = state.store().clone();
-        let chunks = futures_util::stream::unfold(0i64, move |seq| {
-            let (store, upload) = (store.clone(), stored.upload_id.clone());
-            async move {
-                if seq >= stored.chunks {
-                    return None;
-                }
-                match store.artifact_chunk(&upload, seq).await {
-                    Ok(Some(bytes)) => Some((Ok(bytes), seq + 1)),
-                    Ok(None) => None,
-                    Err(e) => Some((Err(std::io::Error::other(e)), stored.chunks)),
-                }
-            }
-        });
-        let length = stored.size.to_string();
-        let headers = [octets, (header::CONTENT_LENGTH, length.as_str())];
-        return Ok((headers, RawBody::from_stream(chunks)).into_response());
-    }
-    let file = job_dir(&state, &run_id, &job).join(relative);
-    let opened = match tokio::fs::File::open(&file).await {
-        Ok(f) if f.metadata().await.is_ok_and(|m| m.is_file()) => f,
-        _ => {
-            return Err(ApiError::NotFound(format!(
-                "artifact `{path}` of job `{job}` of run {id}"
-            )));
-        }
+    let Some(stored) = state.store().artifact(&run_id, &job, &path).await? else {
+        return Err(ApiError::NotFound(format!(
+            "artifact `{path}` of job `{job}` of run {id}"
+        )));
     };
-    let body = RawBody::from_stream(tokio_util::io::ReaderStream::new(opened));
-    Ok(([octets], body).into_response())
+    // One chunk in memory at a time. A resend that replaces the file meanwhile ends the
+    // stream early: the length header lets the client see it was cut.
+    let store = state.store().clone();
+    let chunks = futures_util::stream::unfold(0i64, move |seq| {
+        let (store, upload) = (store.clone(), stored.upload_id.clone());
+        async move {
+            if seq >= stored.chunks {
+                return None;
+            }
+            match store.artifact_chunk(&upload, seq).await {
+                Ok(Some(bytes)) => Some((Ok(bytes), seq + 1)),
+                Ok(None) => None,
+                Err(e) => Some((Err(std::io::Error::other(e)), stored.chunks)),
+            }
+        }
+    });
+    let length = stored.size.to_string();
+    let headers = [octets, (header::CONTENT_LENGTH, length.as_str())];
+    Ok((headers, RawBody::from_stream(chunks)).into_response())
 }
 
 #[cfg(test)]

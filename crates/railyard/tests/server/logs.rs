@@ -1,9 +1,6 @@
 //! Job logs live in the database: two servers on one PostgreSQL, an agent talking to one, and
 //! the log read (whole and followed) from the other has every line once, and its artifact
-//! downloads there whole; a run stored by an older server (its log a file in the data folder,
-//! no chunks in the database) still reads.
-
-use railyard_store::{JobStatus, NewRun, RunStatus, Store, StoreOptions};
+//! downloads there whole.
 
 use crate::fleet::*;
 
@@ -86,81 +83,6 @@ fn a_log_and_an_artifact_sent_to_one_server_are_read_whole_from_another_on_postg
 }
 
 #[test]
-fn an_older_servers_log_file_is_still_served() {
-    older_servers_log(Fleet::start(""), None);
-}
-
-#[test]
-fn an_older_servers_log_file_is_still_served_on_postgres() {
-    let Some(db) = PgDb::create() else {
-        return;
-    };
-    older_servers_log(Fleet::start_on("", Some(&db.url)), Some(&db.url));
-}
-
-/// A run as a server before the log table left it: its job's log in the data folder's
-/// `logs/`, written by the same store code, and nothing in the database.
-fn older_servers_log(fleet: Fleet, database: Option<&str>) {
-    let data = fleet.dir.path().join("data");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let run = runtime.block_on(async {
-        let store = match database {
-            Some(url) => {
-                let options = StoreOptions {
-                    logs_dir: Some(data.join("logs")),
-                    ..Default::default()
-                };
-                Store::open_with(url, &options).await.unwrap()
-            }
-            None => Store::open_in(&data).await.unwrap(),
-        };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
-        let run = store
-            .create_run(&NewRun {
-                project: "demo".into(),
-                pipeline_path: ".railyard.yml".into(),
-                commit: None,
-                owner: "railyard-server".into(),
-                jobs: vec!["old".into()],
-                started_at: now,
-            })
-            .await
-            .unwrap();
-        let mut log = store.log_writer(&run.id, "old").await.unwrap();
-        log.append(b"from an older server\nits last line")
-            .await
-            .unwrap();
-        drop(log);
-        store
-            .job_finished(&run.id, "old", JobStatus::Success, now, None)
-            .await
-            .unwrap();
-        store
-            .set_run_status(&run.id, RunStatus::Success, Some(now))
-            .await
-            .unwrap();
-        store.close().await;
-        run.id
-    });
-    assert_eq!(
-        fleet.log(&run, "old"),
-        "from an older server\nits last line"
-    );
-    assert_eq!(
-        follow(&fleet.url, &run, "old"),
-        ["from an older server", "its last line", "success"]
-    );
-    let printed = fleet.cli_ok(&["logs", &run, "old"]);
-    assert!(printed.contains("from an older server"), "{printed}");
-    // A job with neither chunks nor a file has no log.
-    let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/logs/other"));
-    assert_eq!(status, 404, "{body}");
-}
-
-#[test]
 fn log_chunks_over_http_are_stored_once_and_in_order() {
     chunks_over_http(Fleet::start(ONE_JOB));
 }
@@ -217,4 +139,7 @@ fn chunks_over_http(fleet: Fleet) {
         fleet.log(&run, "only"),
         "first\n[railyard: chunk 2 of this attempt's log is missing: the server lost them]\nthird\n"
     );
+    // A job with no chunks has no log.
+    let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/logs/other"));
+    assert_eq!(status, 404, "{body}");
 }

@@ -1,6 +1,5 @@
 //! What agents send back besides logs: step records, test timings, and artifacts, listed and
-//! downloaded through the API (those an older server kept as files too), with paths that climb
-//! out refused.
+//! downloaded through the API, with paths that climb out refused.
 
 use crate::fleet::*;
 
@@ -90,25 +89,6 @@ fn steps_timings_and_artifacts_reach_the_server() {
         "x",
     );
     assert_eq!(status, 410);
-    // Artifacts a server before 0016 kept as files in its data folder are still served.
-    let legacy = fleet
-        .dir
-        .path()
-        .join("data/artifacts")
-        .join(&run)
-        .join("legacy");
-    std::fs::create_dir_all(legacy.join("sub")).unwrap();
-    std::fs::write(legacy.join("sub/old.txt"), "kept\n").unwrap();
-    std::fs::write(legacy.join(".railyard-upload-x1"), "cut").unwrap();
-    let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/artifacts/legacy"));
-    assert_eq!(status, 200, "{body}");
-    let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        listed,
-        serde_json::json!([{"path": "sub/old.txt", "size": 5}])
-    );
-    let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/artifacts/legacy/sub/old.txt"));
-    assert_eq!((status, body.as_str()), (200, "kept\n"));
     // The test job's timings are the project's now: its next split uses them.
     let store = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let store = railyard_store::Store::open_in(&fleet.dir.path().join("data"))
