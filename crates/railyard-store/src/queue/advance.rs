@@ -227,67 +227,20 @@ async fn write_changes(
             None => ended.push((status, why, vec![name])),
         }
     }
-    for (_, names) in batches(&queued) {
-        let sql = format!(
-            "UPDATE queue SET state = '{QUEUED}', queued_at = {} WHERE run_id = {} \
-             AND job_name IN {}",
-            param(backend, 1),
-            param(backend, 2),
-            list(backend, 3, names.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(run_id);
-        for name in names {
-            query = query.bind(*name);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    for (_, names) in batches(&stopped) {
-        let sql = format!(
-            "UPDATE queue SET cancel_requested = 1 WHERE run_id = {} AND job_name IN {}",
-            param(backend, 1),
-            list(backend, 2, names.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_id);
-        for name in names {
-            query = query.bind(*name);
-        }
-        query.execute(&mut *conn).await?;
-    }
+    use Value::{Int, Text};
+    let set = [("state", Text(QUEUED)), ("queued_at", Int(now))];
+    update_named(conn, backend, QUEUE_ROWS, &set, run_id, &queued).await?;
+    let set = [("cancel_requested", Int(1))];
+    update_named(conn, backend, QUEUE_ROWS, &set, run_id, &stopped).await?;
     for (status, why, names) in &ended {
-        for (_, names) in batches(names) {
-            let sql = format!(
-                "UPDATE queue SET state = '{DONE}', result = {} WHERE run_id = {} \
-                 AND job_name IN {}",
-                param(backend, 1),
-                param(backend, 2),
-                list(backend, 3, names.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(status.as_str())
-                .bind(run_id);
-            for name in names {
-                query = query.bind(*name);
-            }
-            query.execute(&mut *conn).await?;
-            let sql = format!(
-                "UPDATE jobs SET status = {}, finished_at = {}, error = {} \
-                 WHERE run_id = {} AND name IN {}",
-                param(backend, 1),
-                param(backend, 2),
-                param(backend, 3),
-                param(backend, 4),
-                list(backend, 5, names.len())
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(status.as_str())
-                .bind(now)
-                .bind(*why)
-                .bind(run_id);
-            for name in names {
-                query = query.bind(*name);
-            }
-            query.execute(&mut *conn).await?;
-        }
+        let set = [("state", Text(DONE)), ("result", Text(status.as_str()))];
+        update_named(conn, backend, QUEUE_ROWS, &set, run_id, names).await?;
+        let set = [
+            ("status", Text(status.as_str())),
+            ("finished_at", Int(now)),
+            ("error", Text(why)),
+        ];
+        update_named(conn, backend, JOB_RECORDS, &set, run_id, names).await?;
     }
     if let Some(status) = decided.closed {
         sqlx::query(
@@ -298,6 +251,55 @@ async fn write_changes(
         .bind(now)
         .execute(&mut *conn)
         .await?;
+    }
+    Ok(())
+}
+
+/// A value set on rows.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// Queue rows, by job name.
+const QUEUE_ROWS: (&str, &str) = ("queue", "job_name");
+/// Job records, by name.
+const JOB_RECORDS: (&str, &str) = ("jobs", "name");
+
+/// `UPDATE table SET …` of a run's rows named in `names`: a few statements however many.
+/// The pair is the table and its name column.
+async fn update_named(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    (table, name_column): (&str, &str),
+    set: &[(&str, Value<'_>)],
+    run_id: &str,
+    names: &[&str],
+) -> Result<(), sqlx::Error> {
+    let n = set.len();
+    let columns: Vec<String> = (set.iter().enumerate())
+        .map(|(k, (column, _))| format!("{column} = {}", param(backend, k + 1)))
+        .collect();
+    for (_, names) in batches(names) {
+        let sql = format!(
+            "UPDATE {table} SET {} WHERE run_id = {} AND {name_column} IN {}",
+            columns.join(", "),
+            param(backend, n + 1),
+            list(backend, n + 2, names.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (_, value) in set {
+            query = match *value {
+                Value::Int(v) => query.bind(v),
+                Value::Text(v) => query.bind(v),
+            };
+        }
+        query = query.bind(run_id);
+        for name in names {
+            query = query.bind(*name);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
