@@ -11,7 +11,9 @@
 //! Which queued job a claim gets (labels, caps, weights) is `claim`'s; projects and agents
 //! are in `projects`, moving a run on in `advance`, counts for `/metrics` in `stats`.
 
-use railyard_run_model::{DONE, LEASED, QUEUED, QueueState};
+use railyard_run_model::{
+    Change, DONE, Event, Job, JobState, LEASED, QUEUED, QueueState, RunBuilder,
+};
 use railyard_types::{JobStatus, RunId, RunStatus};
 use sqlx::Row;
 
@@ -104,6 +106,8 @@ async fn enqueue(
         job: &'j QueuedJob,
         shard: Option<i64>,
     }
+    // Every row waits but those the run model queues at once.
+    let mut model = RunBuilder::new();
     let mut rows = Vec::new();
     for job in jobs {
         let needs: Vec<String> = job
@@ -116,21 +120,25 @@ async fn enqueue(
                     .unwrap_or_else(|| vec![n.clone()])
             })
             .collect();
-        let state = if needs.is_empty() {
-            QueueState::Queued
-        } else {
-            QueueState::Waiting
-        };
-        let needs = serde_json::to_string(&needs).expect("names serialize");
+        let listed = serde_json::to_string(&needs).expect("names serialize");
+        let needs = model.needs(needs);
         for (k, name) in job.queued_names().into_iter().enumerate() {
+            let mut entry = Job::new(&name, needs, JobState::Waiting);
+            entry.shard_of = (job.shards > 1).then(|| job.name.clone());
+            model.job(entry);
             rows.push(Row {
                 id: ulid::Ulid::new().to_string(),
                 name,
-                needs: needs.clone(),
-                state,
+                needs: listed.clone(),
+                state: QueueState::Waiting,
                 job,
                 shard: (job.shards > 1).then_some(k as i64 + 1),
             });
+        }
+    }
+    for change in model.build().apply(Event::Check).changes {
+        if let Change::Queue(i) = change {
+            rows[i].state = QueueState::Queued;
         }
     }
     for (_, chunk) in batches(&rows) {
