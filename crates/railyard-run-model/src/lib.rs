@@ -18,5 +18,5 @@ pub use queue::{DONE, LEASED, QUEUED, QueueState, WAITING};
 pub use railyard_types::{JobStatus, RunStatus};
 pub use run::{
     Change, Event, Job, JobState, NEEDS_NEVER_FINISHED, Needs, Run, RunBuilder, Transitions,
-    run_status,
+    run_status, speaking_shard,
 };

@@ -32,6 +32,23 @@ pub fn run_status(cancelled: bool, jobs: impl IntoIterator<Item = JobStatus>) ->
     }
 }
 
+/// The shard whose end speaks for a job run as shards in one place (the local runner's
+/// `parallel`): the worst, cancelled first, then timed out, failed, skipped, failed but
+/// allowed; success only when every shard succeeded. `None` for no shards.
+pub fn speaking_shard<T>(
+    shards: impl IntoIterator<Item = (T, JobStatus)>,
+) -> Option<(T, JobStatus)> {
+    let severity = |status: JobStatus| match status {
+        JobStatus::Success | JobStatus::Pending | JobStatus::Running => 0,
+        JobStatus::FailedAllowed => 1,
+        JobStatus::Skipped => 2,
+        JobStatus::Failed => 3,
+        JobStatus::TimedOut => 4,
+        JobStatus::Cancelled => 5,
+    };
+    shards.into_iter().max_by_key(|(_, s)| severity(*s))
+}
+
 /// Where a job (or a shard) of a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobState {

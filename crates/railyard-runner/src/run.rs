@@ -171,13 +171,14 @@ async fn run_pipeline_with(
         move || workspace::pack(&root)
     });
     let mut prepared: HashMap<String, JoinHandle<Result<(), RunnerError>>> = HashMap::new();
-    for name in opts
-        .jobs
-        .iter()
-        .filter(|n| {
-            let job = &pipeline.jobs[*n];
-            job.needs.is_empty() && !crate::shards::is_sharded(job)
+    // The first jobs: those the run model queues at once (a sharded job makes its own).
+    let first = run_model(&pipeline, &opts.jobs, &IndexMap::new()).apply(RunEvent::Check);
+    for name in (first.changes.iter())
+        .filter_map(|c| match c {
+            Change::Queue(i) => Some(&opts.jobs[*i]),
+            _ => None,
         })
+        .filter(|n| !crate::shards::is_sharded(&pipeline.jobs[*n]))
         .take(opts.max_parallel.max(1))
     {
         let names = JobNames::new(&opts.run_id, name, &opts.owner).in_invocation(&invocation);

@@ -180,28 +180,13 @@ pub(crate) async fn run_sharded_job(
         let (_, result) = results.into_iter().next().expect("one shard ran");
         return (job.name.clone(), result);
     }
-    let worst = results
-        .iter()
-        .max_by_key(|(_, r)| severity(r.status))
-        .map(|(name, r)| (name.clone(), r.clone()));
-    match worst {
-        Some((name, r)) if r.status != JobStatus::Success => {
-            let error = r.error.map(|e| format!("{name}: {e}"));
-            finish(r.status, error)
+    let shards = results.iter().map(|(name, r)| ((name, r), r.status));
+    match railyard_run_model::speaking_shard(shards) {
+        Some(((name, r), status)) if status != JobStatus::Success => {
+            let error = r.error.as_ref().map(|e| format!("{name}: {e}"));
+            finish(status, error)
         }
         _ => finish(JobStatus::Success, None),
-    }
-}
-
-/// Which shard status speaks for the job.
-fn severity(status: JobStatus) -> u8 {
-    match status {
-        JobStatus::Success | JobStatus::Pending | JobStatus::Running => 0,
-        JobStatus::FailedAllowed => 1,
-        JobStatus::Skipped => 2,
-        JobStatus::Failed => 3,
-        JobStatus::TimedOut => 4,
-        JobStatus::Cancelled => 5,
     }
 }
 

@@ -258,3 +258,18 @@ fn shards_sharing_their_needs_are_decided_together() {
     assert_eq!(t.changes.len(), 64_000);
     assert_eq!(t.closed, Some(RunStatus::Failed));
 }
+
+#[test]
+fn the_worst_shard_speaks_for_its_job() {
+    use JobStatus::*;
+    let order = [Success, FailedAllowed, Skipped, Failed, TimedOut, Cancelled];
+    for (k, worst) in order.iter().enumerate() {
+        let shards = order[..=k].iter().rev().enumerate().map(|(i, s)| (i, *s));
+        assert_eq!(speaking_shard(shards), Some((0, *worst)));
+    }
+    assert_eq!(
+        speaking_shard([("a", Success), ("b", Success)]).map(|s| s.1),
+        Some(Success)
+    );
+    assert_eq!(speaking_shard(Vec::<((), JobStatus)>::new()), None);
+}
