@@ -10,7 +10,9 @@ use crate::{Store, StoreError};
 
 /// Upper bounds of the queue-wait buckets, in milliseconds: from a claim that found its job
 /// at once to an hour behind a busy fleet. A claim counts itself in the first bucket that
-/// holds its wait (migrations 0013 and, on SQLite, 0015 write the same bounds).
+/// holds its wait. Migration 0013's one-time backfill and SQLite's claim trigger (0015, 0017)
+/// write the same bounds: a test claims jobs that waited on and around each bound, on both
+/// backends, and reads the bucket counted.
 pub const WAIT_BOUNDS_MS: [i64; 12] = [
     100, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000,
 ];
