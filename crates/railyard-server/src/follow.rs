@@ -8,12 +8,12 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::Stream;
+use railyard_types::api::FollowLog;
 
 use crate::AppState;
-use crate::api::Admin;
+use crate::api::{ApiResult, Params, Raw};
 use crate::error::ApiError;
 
 struct Follow {
@@ -30,9 +30,8 @@ struct Follow {
 
 pub(crate) async fn follow(
     State(state): State<AppState>,
-    _auth: Admin,
-    Path((id, job)): Path<(String, String)>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    Params((id, job)): Params<FollowLog>,
+) -> ApiResult<Raw<FollowLog>> {
     let run = state
         .store()
         .find_run(None, &id)
@@ -53,10 +52,11 @@ pub(crate) async fn follow(
         pending: VecDeque::new(),
         finished: false,
     };
+    // Each line is one event's data; the stream is not a value, so the answer is raw.
     let stream = futures_util::stream::unfold(start, |mut s| async move {
         loop {
             if let Some(event) = s.pending.pop_front() {
-                return Some((Ok(event), s));
+                return Some((Ok::<_, Infallible>(event), s));
             }
             if s.finished {
                 return None;
@@ -78,7 +78,7 @@ pub(crate) async fn follow(
             }
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(Raw::new(Sse::new(stream).keep_alive(KeepAlive::default())))
 }
 
 impl Follow {

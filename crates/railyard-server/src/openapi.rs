@@ -2,16 +2,16 @@
 //! declarations in [`railyard_types::api`] (method, path, auth, summary, statuses) and the
 //! schemas utoipa derives for their bodies, so it cannot drift from what is served.
 
-use axum::Json;
 use railyard_types::api::{self, Auth, Endpoint, Media, Visit};
 use serde_json::{Map, Value, json};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 use utoipa::{PartialSchema, ToSchema};
 
-/// The document, built once per request (it is small).
-pub(crate) async fn document() -> Json<Value> {
-    Json(build())
+/// The document, built once per request (it is small). Raw: it is declared as JSON with no
+/// schema of its own (`()`), which a value of the document's type would change.
+pub(crate) async fn document() -> crate::api::ApiResult<crate::api::Raw<api::OpenApi>> {
+    Ok(crate::api::Raw::new(axum::Json(build())))
 }
 
 /// Collects each endpoint's operation and the schemas its bodies refer to.

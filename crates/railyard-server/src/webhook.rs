@@ -4,13 +4,13 @@
 //! the body is read: a bad or missing one gets 401, a malformed payload 400, and neither
 //! queues anything. A push starts a run for its `after` commit.
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
+use railyard_types::api::Webhook;
 use sha2::Sha256;
 
+use crate::api::{Params, Payload, Reply};
 use crate::error::ApiError;
 use crate::protocol::WebhookAnswer;
 use crate::{AppState, TokenHash};
@@ -48,10 +48,13 @@ fn verify(headers: &HeaderMap, secret: &str, body: &[u8]) -> Result<(), ApiError
 
 pub(crate) async fn push(
     State(state): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<(StatusCode, Json<WebhookAnswer>), ApiError> {
+    Params(name): Params<Webhook>,
+    Payload {
+        headers,
+        bytes: body,
+        ..
+    }: Payload<Webhook>,
+) -> Result<Reply<Webhook>, ApiError> {
     // Unknown project and project without a secret look the same as a bad signature, so a
     // caller without the secret learns nothing.
     let secret = state.store().webhook_secret(&name).await?;
@@ -77,13 +80,10 @@ pub(crate) async fn push(
         return Ok(ignored("a deleted branch"));
     };
     let triggered = crate::api::start_run(&state, &name, &after, pushed_ref.as_deref()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(WebhookAnswer {
-            run: Some(triggered.run),
-            ignored: None,
-        }),
-    ))
+    Ok(Reply::new(WebhookAnswer {
+        run: Some(triggered.run),
+        ignored: None,
+    }))
 }
 
 /// What a push webhook's body asks for.
@@ -134,13 +134,13 @@ fn is_ref_name(name: &str) -> bool {
         && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-fn ignored(why: &str) -> (StatusCode, Json<WebhookAnswer>) {
-    (
+fn ignored(why: &str) -> Reply<Webhook> {
+    Reply::with_status(
         StatusCode::OK,
-        Json(WebhookAnswer {
+        WebhookAnswer {
             run: None,
             ignored: Some(why.into()),
-        }),
+        },
     )
 }
 

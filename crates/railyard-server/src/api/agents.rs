@@ -4,21 +4,18 @@
 use railyard_types::Millis;
 use std::time::Duration;
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use railyard_types::api::{ClaimJob, Complete, Heartbeat, Register};
 
-use super::{AgentAuth, ApiResult, Body};
+use super::{ApiResult, Body, Params, Reply};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::*;
 
 pub(super) async fn register(
     State(state): State<AppState>,
-    _auth: AgentAuth,
-    Body(body): Body<RegisterRequest>,
-) -> ApiResult<Json<Registered>> {
+    Body(body): Body<Register>,
+) -> ApiResult<Reply<Register>> {
     if body.slots == 0 {
         return Err(ApiError::BadRequest(
             "an agent needs at least one slot".into(),
@@ -41,7 +38,7 @@ pub(super) async fn register(
         )
         .await?;
     tracing::info!(agent = %id, name = %body.name, slots = body.slots, labels = ?body.labels, "agent registered");
-    Ok(Json(Registered {
+    Ok(Reply::new(Registered {
         agent_id: id,
         lease_ms: state.config().lease.as_millis() as u64,
     }))
@@ -49,9 +46,8 @@ pub(super) async fn register(
 
 pub(super) async fn claim(
     State(state): State<AppState>,
-    _auth: AgentAuth,
-    Body(body): Body<ClaimRequest>,
-) -> ApiResult<Response> {
+    Body(body): Body<ClaimJob>,
+) -> ApiResult<Reply<ClaimJob>> {
     let wait = Duration::from_millis(body.wait_ms.unwrap_or(20_000)).min(state.config().max_wait);
     let deadline = tokio::time::Instant::now() + wait;
     let lease_ms = state.config().lease.as_millis() as i64;
@@ -85,13 +81,13 @@ pub(super) async fn claim(
                 }
             }
             tracing::info!(job = %claim.job, run = %claim.run_id, agent = %body.agent_id, attempt = claim.attempt, "job leased");
-            return Ok(Json(claim).into_response());
+            return Ok(Reply::new(Some(claim)));
         }
         // Woken by a new job here; other servers on the same database are seen by polling.
         tokio::select! {
             _ = &mut notified => {}
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            _ = tokio::time::sleep_until(deadline) => return Ok(Reply::new(None)),
         }
     }
 }
@@ -103,10 +99,9 @@ fn touch_every(lease_ms: i64) -> i64 {
 
 pub(super) async fn heartbeat(
     State(state): State<AppState>,
-    _auth: AgentAuth,
-    Path(id): Path<String>,
-    Body(body): Body<LeaseRef>,
-) -> ApiResult<Json<Renewed>> {
+    Params(id): Params<Heartbeat>,
+    Body(body): Body<Heartbeat>,
+) -> ApiResult<Reply<Heartbeat>> {
     let now = Millis::now().as_i64();
     let lease_ms = state.config().lease.as_millis() as i64;
     match state
@@ -119,26 +114,25 @@ pub(super) async fn heartbeat(
             state
                 .note_agent(&body.agent_id, now, touch_every(lease_ms))
                 .await?;
-            Ok(Json(Renewed {
+            Ok(Reply::new(Renewed {
                 lease_until: now + lease_ms,
                 cancel,
             }))
         }
-        None => Err(ApiError::LeaseLost(id)),
+        None => Err(ApiError::LeaseLost(id.into_string())),
     }
 }
 
 pub(super) async fn complete(
     State(state): State<AppState>,
-    _auth: AgentAuth,
-    Path(id): Path<String>,
-    Body(body): Body<Completion>,
-) -> ApiResult<StatusCode> {
+    Params(id): Params<Complete>,
+    Body(body): Body<Complete>,
+) -> ApiResult<Reply<Complete>> {
     let (claim, _) = state
         .store()
         .leased_job(&id, &body.agent_id, body.attempt)
         .await?
-        .ok_or_else(|| ApiError::LeaseLost(id.clone()))?;
+        .ok_or_else(|| ApiError::LeaseLost(id.to_string()))?;
     if !body.status.is_final() {
         return Err(ApiError::BadRequest(format!(
             "`{}` is not a final job status",
@@ -158,7 +152,7 @@ pub(super) async fn complete(
     if !state
         .store()
         .finish_leased_job(
-            &id.as_str().into(),
+            &id,
             &body.agent_id.as_str().into(),
             body.attempt,
             body.status,
@@ -167,7 +161,7 @@ pub(super) async fn complete(
         )
         .await?
     {
-        return Err(ApiError::LeaseLost(id));
+        return Err(ApiError::LeaseLost(id.into_string()));
     }
     // After the one transition to done, so a resent report never counts them twice.
     if !body.timings.is_empty() {
@@ -185,7 +179,7 @@ pub(super) async fn complete(
     if let Some(status) = finished {
         tracing::info!(run = %claim.run_id, status = status.as_str(), "run done");
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Reply::new(()))
 }
 
 /// Says on each queued job that no live agent (seen within one lease) can take why it waits.

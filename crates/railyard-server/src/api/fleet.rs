@@ -1,14 +1,11 @@
 //! The agents as operators see them.
 
-use axum::Json;
 use axum::extract::State;
+use railyard_types::api::ListAgents;
 
-use super::{Admin, ApiResult};
+use super::{ApiResult, Reply};
 use crate::AppState;
 
-pub(super) async fn list_agents(
-    State(state): State<AppState>,
-    _auth: Admin,
-) -> ApiResult<Json<Vec<railyard_store::AgentInfo>>> {
-    Ok(Json(state.store().agents().await?))
+pub(super) async fn list_agents(State(state): State<AppState>) -> ApiResult<Reply<ListAgents>> {
+    Ok(Reply::new(state.store().agents().await?))
 }

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
+use railyard_types::api::{Healthz, Readyz};
 
-use super::ApiResult;
+use super::{ApiResult, Reply};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::Health;
@@ -17,15 +17,15 @@ const READY_WITHIN: Duration = Duration::from_secs(5);
 
 /// The process is up and serving HTTP; it asks nothing else, so a slow database never makes
 /// a supervisor restart a server that is fine.
-pub(super) async fn healthz() -> Json<Health> {
-    Json(Health {
+pub(super) async fn healthz() -> ApiResult<Reply<Healthz>> {
+    Ok(Reply::new(Health {
         status: "ok".into(),
-    })
+    }))
 }
 
 /// Ready when one query reaches the database within [`READY_WITHIN`] and finds every
 /// migration of this build applied; otherwise 503 `unavailable` saying which.
-pub(super) async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+pub(super) async fn readyz(State(state): State<AppState>) -> ApiResult<Reply<Readyz>> {
     let store = state.store();
     let missing = tokio::time::timeout(READY_WITHIN, store.missing_migrations())
         .await
@@ -50,7 +50,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Heal
             versions.join(", ")
         )));
     }
-    Ok(Json(Health {
+    Ok(Reply::new(Health {
         status: "ok".into(),
     }))
 }

@@ -2,13 +2,11 @@
 //! database (see the store's `job_logs`), so every server on one database serves the same
 //! log.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
 use railyard_store::{ChunkOutcome, StoreError};
+use railyard_types::api::{JobLog, SendLog};
 
-use super::{Admin, AgentAuth, ApiResult, Body};
+use super::{ApiResult, Body, Params, Reply};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::*;
@@ -18,10 +16,9 @@ use crate::protocol::*;
 /// an agent that lost the lease (410).
 pub(super) async fn log_chunk(
     State(state): State<AppState>,
-    _auth: AgentAuth,
-    Path(id): Path<String>,
-    Body(chunk): Body<LogChunk>,
-) -> ApiResult<Json<LogAck>> {
+    Params(id): Params<SendLog>,
+    Body(chunk): Body<SendLog>,
+) -> ApiResult<Reply<SendLog>> {
     let stored = state
         .store()
         .append_log_chunk(
@@ -33,9 +30,9 @@ pub(super) async fn log_chunk(
         )
         .await;
     match stored {
-        Ok(ChunkOutcome::Stored) => Ok(Json(LogAck { acked: chunk.seq })),
-        Ok(ChunkOutcome::AlreadyStored { last }) => Ok(Json(LogAck { acked: last })),
-        Ok(ChunkOutcome::LeaseLost) => Err(ApiError::LeaseLost(id)),
+        Ok(ChunkOutcome::Stored) => Ok(Reply::new(LogAck { acked: chunk.seq })),
+        Ok(ChunkOutcome::AlreadyStored { last }) => Ok(Reply::new(LogAck { acked: last })),
+        Ok(ChunkOutcome::LeaseLost) => Err(ApiError::LeaseLost(id.into_string())),
         Err(e) => Err(e.into()),
     }
 }
@@ -43,17 +40,19 @@ pub(super) async fn log_chunk(
 /// `GET /runs/{id}/logs/{job}`: the job's log as stored so far.
 pub(super) async fn job_log(
     State(state): State<AppState>,
-    _auth: Admin,
-    Path((id, job)): Path<(String, String)>,
-) -> ApiResult<Response> {
+    Params((id, job)): Params<JobLog>,
+) -> ApiResult<Reply<JobLog>> {
     let run = state
         .store()
         .find_run(None, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
     match state.store().job_log(&run.run.id, &job).await {
+        // Chunks arrive as JSON strings, so a stored log is UTF-8.
         Ok(bytes) => {
-            Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response())
+            Ok(Reply::new(String::from_utf8(bytes).unwrap_or_else(|e| {
+                String::from_utf8_lossy(e.as_bytes()).into_owned()
+            })))
         }
         Err(StoreError::NoLog { .. }) => Err(ApiError::NotFound(format!(
             "log of job `{job}` of run {}",

@@ -1,18 +1,17 @@
 //! Prometheus text for scrapers (exposition format 0.0.4).
 
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use railyard_types::Millis;
+use railyard_types::api::Metrics;
 
-use super::ApiResult;
+use super::{ApiResult, Reply};
 use crate::AppState;
 use railyard_store::WAIT_BOUNDS_MS;
 
 /// Prometheus text: jobs per project and state, running jobs per project, how long jobs
 /// waited in the queue (a histogram per project), agents registered and live. Open, like
 /// most exporters; put it behind the network's rules.
-pub(super) async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
+pub(super) async fn metrics(State(state): State<AppState>) -> ApiResult<Reply<Metrics>> {
     let lease_ms = state.config().lease.as_millis() as i64;
     let stats = state
         .store()
@@ -71,7 +70,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> ApiResult<Response
         "Agents seen within one lease.",
     );
     out.sample("railyard_agents_live", &[], stats.agents_seen);
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out.0).into_response())
+    Ok(Reply::new(out.0).content_type("text/plain; version=0.0.4"))
 }
 
 /// The exposition text being written.

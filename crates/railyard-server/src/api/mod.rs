@@ -1,6 +1,9 @@
-//! The routes under `/api/v1`: authentication and bodies here, handlers per area.
+//! The routes under `/api/v1`: each endpoint of [`railyard_types::api`] with its handler,
+//! checked against its declaration (see `endpoint`); tokens and JSON bodies here, handlers
+//! per area.
 
 mod agents;
+mod endpoint;
 mod fleet;
 mod health;
 mod logs;
@@ -14,12 +17,9 @@ mod uploads;
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{
-    DefaultBodyLimit, FromRequest, FromRequestParts, OptionalFromRequest, Request,
-};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::handler::Handler;
-use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Json, Router};
 
@@ -29,6 +29,8 @@ use railyard_types::Role;
 use railyard_types::api::{self, Endpoint};
 
 pub(crate) use agents::sweep_leases;
+use endpoint::{Authorized, Serves};
+pub(crate) use endpoint::{Body, Params, Payload, Query, Raw, Reply, Upload};
 pub(crate) use projects::start_run;
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
@@ -72,25 +74,37 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
-    /// Serves endpoint `E` with `handler`.
-    fn at<E: Endpoint, H: Handler<T, AppState>, T: 'static>(self, e: E, handler: H) -> Self {
+    /// Serves endpoint `E` with `handler`, a handler of `E` and of no other endpoint.
+    fn at<E, H, A, T>(self, e: E, handler: H) -> Self
+    where
+        E: Endpoint + 'static,
+        H: Serves<E, A> + Handler<T, AppState>,
+        T: 'static,
+    {
         self.at_with(e, handler, |r| r)
     }
 
     /// Serves endpoint `E` with `handler`, its route passed through `layers` (a body limit).
-    fn at_with<E: Endpoint, H: Handler<T, AppState>, T: 'static>(
+    fn at_with<E, H, A, T>(
         mut self,
         _: E,
         handler: H,
         layers: impl FnOnce(MethodRouter<AppState>) -> MethodRouter<AppState>,
-    ) -> Self {
+    ) -> Self
+    where
+        E: Endpoint + 'static,
+        H: Serves<E, A> + Handler<T, AppState>,
+        T: 'static,
+    {
+        endpoint::check::<E, A, H>();
         let filter = match E::METHOD {
             api::Method::Get => MethodFilter::GET,
             api::Method::Post => MethodFilter::POST,
             api::Method::Put => MethodFilter::PUT,
             api::Method::Patch => MethodFilter::PATCH,
         };
-        self.router = self.router.route(E::PATH, layers(on(filter, handler)));
+        let route = on(filter, Authorized::<E, H>::new(handler));
+        self.router = self.router.route(E::PATH, layers(route));
         self.served.push((E::METHOD, E::PATH));
         self
     }
@@ -156,9 +170,8 @@ pub(crate) fn routes() -> Routes {
 /// that role: one lookup by its SHA-256 on a unique index, so a revoked token fails on the
 /// next request, on every server of the database. A store failure answers 500, never lets
 /// the request through.
-async fn authorize(parts: &Parts, state: &AppState, role: Role) -> ApiResult<()> {
-    let given = parts
-        .headers
+async fn authorize(headers: &HeaderMap, state: &AppState, role: Role) -> ApiResult<()> {
+    let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -178,59 +191,6 @@ async fn authorize(parts: &Parts, state: &AppState, role: Role) -> ApiResult<()>
     {
         Some(r) if r == role => Ok(()),
         _ => Err(ApiError::Unauthorized(role.as_str())),
-    }
-}
-
-/// A request made with an admin token; checked before the body is read, so a bad token
-/// gets 401 whatever the body.
-pub(crate) struct Admin;
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        authorize(parts, state, Role::Admin).await.map(|_| Admin)
-    }
-}
-
-/// A request made with an agent token.
-pub(crate) struct AgentAuth;
-
-impl FromRequestParts<AppState> for AgentAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        authorize(parts, state, Role::Agent)
-            .await
-            .map(|_| AgentAuth)
-    }
-}
-
-/// A JSON body. Every way it can be wrong is our error, in the envelope: 415 without a JSON
-/// `Content-Type`, 413 over the body limit, 400 for text that is not JSON or does not fit
-/// the route's body (serde names the field and the place).
-pub(crate) struct Body<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
-        let route = format!("{} {}", req.method(), req.uri().path());
-        read_json(req, state).await?.map(Body).ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "{route} takes a JSON body and got none (GET /api/v1/openapi.json describes it)"
-            ))
-        })
-    }
-}
-
-/// A body that may be left out (a trigger's): an empty body is `None`, anything else is read
-/// as [`Body`] reads it.
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> ApiResult<Option<Self>> {
-        Ok(read_json(req, state).await?.map(Body))
     }
 }
 

@@ -1,12 +1,11 @@
 //! Projects and triggers: add, list, start a run for a ref.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use railyard_store::{NewRun, ProjectRemoval};
 use railyard_types::Millis;
+use railyard_types::api::{AddProject, ListProjects, RemoveProject, Trigger};
 
-use super::{Admin, ApiResult, Body};
+use super::{ApiResult, Body, Params, Reply};
 use crate::error::ApiError;
 use crate::protocol::*;
 use crate::{AppState, git};
@@ -23,9 +22,8 @@ fn valid_name(name: &str) -> bool {
 
 pub(super) async fn add_project(
     State(state): State<AppState>,
-    _auth: Admin,
-    Body(body): Body<NewProject>,
-) -> ApiResult<(StatusCode, Json<Project>)> {
+    Body(body): Body<AddProject>,
+) -> ApiResult<Reply<AddProject>> {
     if !valid_name(&body.name) {
         return Err(ApiError::BadRequest(format!(
             "invalid project name `{}`: use letters, digits, `-`, `_` and `.`",
@@ -66,26 +64,22 @@ pub(super) async fn add_project(
         .project(&body.name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("project `{}`", body.name)))?;
-    Ok((StatusCode::CREATED, Json(project)))
+    Ok(Reply::new(project))
 }
 
-pub(super) async fn list_projects(
-    State(state): State<AppState>,
-    _auth: Admin,
-) -> ApiResult<Json<Vec<Project>>> {
-    Ok(Json(state.store().projects().await?))
+pub(super) async fn list_projects(State(state): State<AppState>) -> ApiResult<Reply<ListProjects>> {
+    Ok(Reply::new(state.store().projects().await?))
 }
 
 pub(super) async fn trigger(
     State(state): State<AppState>,
-    _auth: Admin,
-    Path(name): Path<String>,
-    body: Option<Body<TriggerRequest>>,
-) -> ApiResult<(StatusCode, Json<Triggered>)> {
+    Params(name): Params<Trigger>,
+    body: Option<Body<Trigger>>,
+) -> ApiResult<Reply<Trigger>> {
     let request = body.map(|Body(b)| b).unwrap_or_default();
     let git_ref = request.git_ref.as_deref().unwrap_or("HEAD");
     let triggered = start_run(&state, &name, git_ref, None).await?;
-    Ok((StatusCode::CREATED, Json(triggered)))
+    Ok(Reply::new(triggered))
 }
 
 /// Removes a project with everything stored for it (see [`Store::remove_project`]), then
@@ -95,10 +89,9 @@ pub(super) async fn trigger(
 /// [`Store::remove_project`]: railyard_store::Store::remove_project
 pub(super) async fn remove_project(
     State(state): State<AppState>,
-    _auth: Admin,
-    Path(name): Path<String>,
-    body: Option<Body<RemoveProjectRequest>>,
-) -> ApiResult<Json<RemovedProject>> {
+    Params(name): Params<RemoveProject>,
+    body: Option<Body<RemoveProject>>,
+) -> ApiResult<Reply<RemoveProject>> {
     let force = body.is_some_and(|Body(b)| b.force);
     let (runs, unfinished) = match state.store().remove_project(&name, force).await? {
         ProjectRemoval::NotFound => {
@@ -129,8 +122,8 @@ pub(super) async fn remove_project(
         Err(e) => tracing::warn!("removing {}: {e} (delete it by hand)", dir.display()),
     }
     tracing::info!(project = %name, runs = runs.len(), unfinished, "project removed");
-    Ok(Json(RemovedProject {
-        name,
+    Ok(Reply::new(RemovedProject {
+        name: name.into_string(),
         runs: runs.len() as u64,
         unfinished: unfinished as u64,
     }))

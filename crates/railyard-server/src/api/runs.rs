@@ -1,46 +1,41 @@
 //! Runs for people: list, detail, cancel (a job's log is in `logs`).
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use railyard_types::api::{CancelRun, GetRun, ListRuns};
 use railyard_types::{Millis, RunId};
 
-use super::{Admin, ApiResult};
+use super::{ApiResult, Params, Query, Reply};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::protocol::*;
 
 pub(super) async fn list_runs(
     State(state): State<AppState>,
-    _auth: Admin,
-    Query(q): Query<RunsQuery>,
-) -> ApiResult<Json<Vec<RunRecord>>> {
+    Query(q): Query<ListRuns>,
+) -> ApiResult<Reply<ListRuns>> {
     let runs = state
         .store()
         .list_runs(q.project.as_deref(), q.limit.unwrap_or(20))
         .await?;
-    Ok(Json(runs))
+    Ok(Reply::new(runs))
 }
 
 pub(super) async fn run_detail(
     State(state): State<AppState>,
-    _auth: Admin,
-    Path(id): Path<String>,
-) -> ApiResult<Json<RunDetail>> {
+    Params(id): Params<GetRun>,
+) -> ApiResult<Reply<GetRun>> {
     let mut detail = state
         .store()
         .find_run(None, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
     super::agents::explain_waiting(&state, &mut detail).await?;
-    Ok(Json(detail))
+    Ok(Reply::new(detail))
 }
 
 pub(super) async fn cancel_run(
     State(state): State<AppState>,
-    _auth: Admin,
-    Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<RunDetail>)> {
+    Params(id): Params<CancelRun>,
+) -> ApiResult<Reply<CancelRun>> {
     let found = state
         .store()
         .find_run(None, &id)
@@ -61,5 +56,5 @@ pub(super) async fn cancel_run(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
     tracing::info!(run = %found.run.id, "run cancelled");
-    Ok((StatusCode::ACCEPTED, Json(detail)))
+    Ok(Reply::new(detail))
 }

@@ -1,13 +1,13 @@
 //! A project's share of the fleet: its weight and its cap on running jobs, set when the
 //! project is added or later with `PATCH /api/v1/projects/{name}`.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use railyard_types::api::UpdateProject;
 
-use super::{Admin, ApiResult, Body};
+use super::{ApiResult, Body, Params, Reply};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::protocol::{Project, ProjectShare};
+use crate::protocol::ProjectShare;
 
 /// The most a weight may be: enough to say "this project counts a thousand times more".
 const MAX_WEIGHT: i64 = 1000;
@@ -44,10 +44,9 @@ pub(super) async fn apply(state: &AppState, name: &str, share: &ProjectShare) ->
 
 pub(super) async fn update_project(
     State(state): State<AppState>,
-    _auth: Admin,
-    Path(name): Path<String>,
-    Body(share): Body<ProjectShare>,
-) -> ApiResult<Json<Project>> {
+    Params(name): Params<UpdateProject>,
+    Body(share): Body<UpdateProject>,
+) -> ApiResult<Reply<UpdateProject>> {
     check(&share)?;
     if !apply(&state, &name, &share).await? {
         return Err(ApiError::NotFound(format!("project `{name}`")));
@@ -58,5 +57,5 @@ pub(super) async fn update_project(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("project `{name}`")))?;
     tracing::info!(project = %name, weight = project.weight, max_running = project.max_running, "project share set");
-    Ok(Json(project))
+    Ok(Reply::new(project))
 }

@@ -6,15 +6,14 @@
 //! lost) or comes from a new attempt gives back what the shard held. A shard whose lease is not live (its agent died) has its batches given
 //! back at the next request of any shard, so another shard runs them.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use railyard_split::{Batcher, Next, QueueState, Timings};
 use railyard_store::{Claim, OpenedQueue, ShardOf};
 use railyard_types::Millis;
+use railyard_types::api::{GiveBackTests, NextTests, OpenTests};
 use sha2::Digest;
 
-use super::{AgentAuth, ApiResult, Body};
+use super::{ApiResult, Body, Params, Reply};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::*;
@@ -24,10 +23,9 @@ const WAIT_MS: u64 = 250;
 
 pub(super) async fn open(
     State(state): State<AppState>,
-    _auth: AgentAuth,
-    Path(id): Path<String>,
-    Body(body): Body<TestsOpen>,
-) -> ApiResult<Json<TestsOpened>> {
+    Params(id): Params<OpenTests>,
+    Body(body): Body<OpenTests>,
+) -> ApiResult<Reply<OpenTests>> {
     let (claim, of) = shard_lease(&state, &id, &body.agent_id, body.attempt).await?;
     if body.tests.is_empty() {
         return Err(ApiError::BadRequest(
@@ -78,17 +76,16 @@ pub(super) async fn open(
             ids.len()
         )));
     }
-    Ok(Json(TestsOpened {
+    Ok(Reply::new(TestsOpened {
         timings: opened.timings,
     }))
 }
 
 pub(super) async fn next(
     State(state): State<AppState>,
-    _auth: AgentAuth,
-    Path(id): Path<String>,
-    Body(body): Body<NextBatch>,
-) -> ApiResult<Json<NextAnswer>> {
+    Params(id): Params<NextTests>,
+    Body(body): Body<NextTests>,
+) -> ApiResult<Reply<NextTests>> {
     let (claim, of) = shard_lease(&state, &id, &body.agent_id, body.attempt).await?;
     check_shard(body.shard, &of)?;
     let shard = body.shard;
@@ -115,7 +112,7 @@ pub(super) async fn next(
         )
         .await?
         .ok_or_else(|| not_open(&id, &of))?;
-    Ok(Json(match next {
+    Ok(Reply::new(match next {
         Next::Batch(batch) => NextAnswer {
             batch: Some(batch),
             wait_ms: None,
@@ -130,10 +127,9 @@ pub(super) async fn next(
 
 pub(super) async fn give_back(
     State(state): State<AppState>,
-    _auth: AgentAuth,
-    Path(id): Path<String>,
-    Body(body): Body<GiveBack>,
-) -> ApiResult<StatusCode> {
+    Params(id): Params<GiveBackTests>,
+    Body(body): Body<GiveBackTests>,
+) -> ApiResult<Reply<GiveBackTests>> {
     let (claim, of) = shard_lease(&state, &id, &body.agent_id, body.attempt).await?;
     check_shard(body.shard, &of)?;
     let given = state
@@ -147,7 +143,7 @@ pub(super) async fn give_back(
         .await?
         .ok_or_else(|| not_open(&id, &of))?;
     tracing::info!(run = %claim.run_id, job = %of.job, shard = body.shard, batches = given, "batches given back");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Reply::new(()))
 }
 
 /// The shard job `id`, when this agent holds its lease: 404 for an unknown job, 410 for a

@@ -1,22 +1,19 @@
 //! Tokens for people and agents: created (the token shown once, only its SHA-256 stored),
 //! listed, revoked. Admin only.
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
 use railyard_types::Millis;
-use railyard_types::protocol::{CreatedToken, NewToken, TokenInfo};
+use railyard_types::api::{CreateToken, ListTokens, RevokeToken};
+use railyard_types::protocol::CreatedToken;
 
-use super::{Admin, ApiResult, Body};
+use super::{ApiResult, Body, Params, Reply};
 use crate::error::ApiError;
 use crate::{AppState, TokenHash};
 
 pub(super) async fn create(
     State(state): State<AppState>,
-    _auth: Admin,
-    Body(body): Body<NewToken>,
-) -> ApiResult<Response> {
+    Body(body): Body<CreateToken>,
+) -> ApiResult<Reply<CreateToken>> {
     let name_ok = !body.name.is_empty()
         && body.name.len() <= 64
         && body
@@ -53,27 +50,23 @@ pub(super) async fn create(
         role: body.role,
         token,
     };
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    Ok(Reply::new(created))
 }
 
-pub(super) async fn list(
-    State(state): State<AppState>,
-    _auth: Admin,
-) -> ApiResult<Json<Vec<TokenInfo>>> {
-    Ok(Json(state.store().tokens().await?))
+pub(super) async fn list(State(state): State<AppState>) -> ApiResult<Reply<ListTokens>> {
+    Ok(Reply::new(state.store().tokens().await?))
 }
 
 pub(super) async fn revoke(
     State(state): State<AppState>,
-    _auth: Admin,
-    Path(name): Path<String>,
-) -> ApiResult<StatusCode> {
+    Params(name): Params<RevokeToken>,
+) -> ApiResult<Reply<RevokeToken>> {
     if state
         .store()
         .revoke_token(&name, Millis::now().as_i64())
         .await?
     {
-        Ok(StatusCode::NO_CONTENT)
+        Ok(Reply::new(()))
     } else {
         Err(ApiError::NotFound(format!(
             "live token `{name}` (see `railyard token list`)"

@@ -10,17 +10,16 @@
 use railyard_types::Millis;
 use std::path::{Component, Path as FsPath, PathBuf};
 
-use axum::Json;
 use axum::body::Body as RawBody;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::header;
 use futures_util::StreamExt;
+use railyard_types::api::{DownloadArtifact, ListArtifacts, UploadArtifact};
 
-use super::{Admin, AgentAuth, ApiResult};
+use super::{ApiResult, Params, Query, Raw, Reply, Upload};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::protocol::{ArtifactEntry, UploadQuery};
+use crate::protocol::ArtifactEntry;
 use railyard_store::{ARTIFACT_CHUNK_BYTES, ArtifactUpload};
 
 /// The largest artifact file the server takes.
@@ -80,17 +79,16 @@ async fn write_body(
 
 pub(super) async fn upload(
     State(state): State<AppState>,
-    _auth: AgentAuth,
-    Path((id, path)): Path<(String, String)>,
-    Query(lease): Query<UploadQuery>,
-    body: RawBody,
-) -> ApiResult<StatusCode> {
+    Params((id, path)): Params<UploadArtifact>,
+    Query(lease): Query<UploadArtifact>,
+    Upload { body, .. }: Upload<UploadArtifact>,
+) -> ApiResult<Reply<UploadArtifact>> {
     safe_relative(&path).map_err(ApiError::BadRequest)?;
     let (claim, _) = state
         .store()
         .leased_job(&id, &lease.agent_id, lease.attempt)
         .await?
-        .ok_or_else(|| ApiError::LeaseLost(id.clone()))?;
+        .ok_or_else(|| ApiError::LeaseLost(id.to_string()))?;
     let mut upload = state.store().begin_artifact();
     let name = path.rsplit('/').next().unwrap_or(&path).to_string();
     if let Err(e) = write_body(&mut upload, &name, body, MAX_ARTIFACT_BYTES).await {
@@ -112,10 +110,10 @@ pub(super) async fn upload(
         )
         .await?;
     if !stored {
-        return Err(ApiError::LeaseLost(id));
+        return Err(ApiError::LeaseLost(id.into_string()));
     }
     tracing::info!(job = %claim.job, run = %claim.run_id, %path, "artifact stored");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Reply::new(()))
 }
 
 /// The run's id from an id, id prefix or number.
@@ -131,12 +129,11 @@ async fn run_id(state: &AppState, id: &str) -> ApiResult<String> {
 
 pub(super) async fn list(
     State(state): State<AppState>,
-    _auth: Admin,
-    Path((id, job)): Path<(String, String)>,
-) -> ApiResult<Json<Vec<ArtifactEntry>>> {
+    Params((id, job)): Params<ListArtifacts>,
+) -> ApiResult<Reply<ListArtifacts>> {
     let run_id = run_id(&state, &id).await?;
     let stored = state.store().artifacts(&run_id, &job).await?;
-    Ok(Json(
+    Ok(Reply::new(
         stored
             .into_iter()
             .map(|a| ArtifactEntry {
@@ -149,9 +146,8 @@ pub(super) async fn list(
 
 pub(super) async fn download(
     State(state): State<AppState>,
-    _auth: Admin,
-    Path((id, job, path)): Path<(String, String, String)>,
-) -> ApiResult<Response> {
+    Params((id, job, path)): Params<DownloadArtifact>,
+) -> ApiResult<Raw<DownloadArtifact>> {
     safe_relative(&path).map_err(ApiError::BadRequest)?;
     let run_id = run_id(&state, &id).await?;
     let octets = (header::CONTENT_TYPE, "application/octet-stream");
@@ -178,7 +174,7 @@ pub(super) async fn download(
     });
     let length = stored.size.to_string();
     let headers = [octets, (header::CONTENT_LENGTH, length.as_str())];
-    Ok((headers, RawBody::from_stream(chunks)).into_response())
+    Ok(Raw::new((headers, RawBody::from_stream(chunks))))
 }
 
 #[cfg(test)]
