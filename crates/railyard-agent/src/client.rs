@@ -98,34 +98,26 @@ impl Client {
             .await
     }
 
+    /// Starts a call of `E` whose answer is read as it comes (a followed log's events): the
+    /// answer once its status is a success, with no timeout, since it lasts as long as what
+    /// it follows.
+    pub async fn open<E: Endpoint>(
+        &self,
+        path: &E::Path,
+        query: &E::Query,
+        body: &E::Request,
+    ) -> Result<reqwest::Response, AgentError> {
+        self.send::<E>(&E::url(path, query), body, None).await
+    }
+
     async fn call_with<E: Endpoint>(
         &self,
         path: &str,
         body: &E::Request,
         timeout: Duration,
     ) -> Result<E::Response, AgentError> {
-        let method = match E::METHOD {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Patch => reqwest::Method::PATCH,
-        };
-        let mut request = self
-            .http
-            .request(method, self.url(path))
-            .timeout(timeout)
-            .bearer_auth(&self.token);
-        if matches!(E::REQUEST, Media::Json | Media::OptionalJson) {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|source| self.http_error(path, source))?;
+        let response = self.send::<E>(path, body, Some(timeout)).await?;
         let status = response.status();
-        if !status.is_success() {
-            return Err(api_error(path, response).await);
-        }
         let read = |source| self.http_error(path, source);
         let answer = match E::RESPONSE {
             _ if status == StatusCode::NO_CONTENT => serde_json::Value::Null,
@@ -139,6 +131,40 @@ impl Client {
             code: "no_content".into(),
             message: "the server sent nothing".into(),
         })
+    }
+
+    /// Sends `E`'s request to `path`; the answer when its status is a success, else the
+    /// server's error.
+    async fn send<E: Endpoint>(
+        &self,
+        path: &str,
+        body: &E::Request,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, AgentError> {
+        let method = match E::METHOD {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+        };
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        if matches!(E::REQUEST, Media::Json | Media::OptionalJson) {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|source| self.http_error(path, source))?;
+        if !response.status().is_success() {
+            return Err(api_error(path, response).await);
+        }
+        Ok(response)
     }
 
     /// PUTs the file at `file` to endpoint `E` (an artifact upload), streamed from disk. It

@@ -18,13 +18,12 @@ use anyhow::Context;
 pub async fn remote_logs(
     client: &Client,
     server: &str,
-    token: &str,
     run: &str,
     job: Option<&str>,
     follow: bool,
 ) -> anyhow::Result<i32> {
     match (job, follow) {
-        (Some(job), true) => follow_job(server, token, run, job).await,
+        (Some(job), true) => follow_job(client, server, run, job).await,
         (Some(job), false) => {
             let text = client
                 .call::<api::JobLog>(&(RunId::from(run), job.to_string()), &())
@@ -57,27 +56,27 @@ pub async fn remote_logs(
 
 /// Streams `text/event-stream`: each `data:` line printed as it comes, until the `end`
 /// event, whose data is the job's status.
-async fn follow_job(server: &str, token: &str, run: &str, job: &str) -> anyhow::Result<i32> {
+async fn follow_job(client: &Client, server: &str, run: &str, job: &str) -> anyhow::Result<i32> {
+    let log = (RunId::from(run), job.to_string());
     let url = format!(
         "{}{}",
         server.trim_end_matches('/'),
-        api::FollowLog::url(&(run.into(), job.to_string()), &())
+        api::FollowLog::url(&log, &())
     );
-    let mut response = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}"))?;
-    if !response.status().is_success() {
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or(body);
-        return Err(Expected::Input(format!("{url}: {status}: {message}")).into());
-    }
+    let mut response = match client.open::<api::FollowLog>(&log, &(), &()).await {
+        Ok(response) => response,
+        Err(AgentError::Http { source, .. }) => {
+            return Err(anyhow::Error::new(source).context(format!("cannot reach {url}")));
+        }
+        Err(AgentError::Api {
+            status, message, ..
+        }) => {
+            let status = reqwest::StatusCode::from_u16(status)
+                .map_or_else(|_| status.to_string(), |s| s.to_string());
+            return Err(Expected::Input(format!("{url}: {status}: {message}")).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut events = EventParser::default();
     let mut out = std::io::stdout();
     while let Some(chunk) = response

@@ -10,14 +10,10 @@ use std::io::Write;
 
 pub async fn run(g: &Global, args: LogsArgs) -> anyhow::Result<i32> {
     if let Some(client) = args.remote.client()? {
-        let (server, token) = (
-            args.remote.server.as_deref().unwrap_or_default(),
-            args.remote.token.as_deref().unwrap_or_default(),
-        );
+        let server = args.remote.server.as_deref().unwrap_or_default();
         return super::follow::remote_logs(
             &client,
             server,
-            token,
             &args.run,
             args.job.as_deref(),
             args.follow,
