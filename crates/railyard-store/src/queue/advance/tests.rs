@@ -1,7 +1,8 @@
 //! The statements that carry the run model's names and rule, run on both backends: the run's
 //! close against [`run_status`], and the claim and end (SQLite's triggers, PostgreSQL's
 //! CTEs, which cannot import the model's constants) against the queue states, job statuses
-//! and wait buckets the Rust side uses.
+//! and wait buckets the Rust side uses; and whole runs, moved on by the store, against the
+//! model alone.
 
 use railyard_run_model::{JobStatus, QueueState, RunStatus, run_status};
 use railyard_types::{AgentId, Millis, RunId};
@@ -208,6 +209,135 @@ async fn claims_and_ends_record_the_models_states_and_wait_buckets() {
                 Some(run_status(false, [end]))
             );
         }
+        store
+    })
+    .await;
+}
+
+/// A small xorshift: the same pipelines and orders at every run, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// The store carries out what the model decides: random pipelines (needs on earlier jobs,
+/// some sharded) whose jobs are claimed and ended in the claim's order with random results
+/// end, job by job (status and reason) and as a run, as the model alone says they do.
+#[tokio::test]
+async fn the_store_persists_what_the_model_decides() {
+    use railyard_run_model::{Change, Event, Job, JobState, RunBuilder};
+    let name = "the_store_persists_what_the_model_decides";
+    on_each_backend(name, |store| async move {
+        let agent = AgentId::from(store.register_agent("a", 1, &[], 0).await.unwrap());
+        let ends = [
+            JobStatus::Success,
+            JobStatus::Success,
+            JobStatus::Failed,
+            JobStatus::FailedAllowed,
+            JobStatus::TimedOut,
+            JobStatus::Cancelled,
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        // What the cases reached: skipped jobs, and runs of each final status.
+        let (mut skipped, mut runs) = (0, std::collections::HashSet::new());
+        for case in 0..40 {
+            let count = 1 + rng.below(7);
+            let jobs: Vec<QueuedJob> = (0..count)
+                .map(|i| QueuedJob {
+                    name: format!("j{i}"),
+                    needs: (0..i)
+                        .filter(|_| rng.below(3) == 0)
+                        .map(|n| format!("j{n}"))
+                        .collect(),
+                    shards: [1, 1, 1, 2, 3][rng.below(5)],
+                    ..QueuedJob::default()
+                })
+                .collect();
+            let rows: Vec<String> = jobs.iter().flat_map(QueuedJob::queued_names).collect();
+            let run = store
+                .create_queued_run(&NewRun {
+                    project: format!("p{case}"),
+                    pipeline_path: ".railyard.yml".into(),
+                    commit: None,
+                    owner: "railyard-server:queue".into(),
+                    jobs: rows.clone(),
+                    started_at: 1,
+                })
+                .await
+                .unwrap();
+            let run = RunId::from(run.id);
+            let project = format!("p{case}");
+            store
+                .enqueue_run(&run, &project, "file:///r.git", "abc", &jobs, 1, 1)
+                .await
+                .unwrap();
+            // The model alone, told the same ends.
+            let mut model = RunBuilder::new();
+            for job in &jobs {
+                let needs: Vec<String> = (job.needs.iter())
+                    .flat_map(|n| jobs.iter().find(|j| j.name == *n).unwrap().queued_names())
+                    .collect();
+                let needs = model.needs(needs);
+                for name in job.queued_names() {
+                    model.job(Job::new(name, needs, JobState::Waiting));
+                }
+            }
+            let mut model = model.build();
+            let mut reasons = std::collections::HashMap::new();
+            let mut closed = model.apply(Event::Check).closed;
+            let mut now = 10;
+            while let Some(claim) = store.claim(&agent, now, 60_000).await.unwrap() {
+                let end = ends[rng.below(ends.len())];
+                now += 1;
+                assert!(
+                    store
+                        .finish_leased_job(
+                            &claim.job_id,
+                            &agent,
+                            claim.attempt,
+                            end,
+                            Millis(now),
+                            None
+                        )
+                        .await
+                        .unwrap()
+                );
+                let stored = store.advance_run(&run, Millis(now)).await.unwrap();
+                let decided = model.apply(Event::JobEnded(&claim.job, end));
+                for change in &decided.changes {
+                    if let Change::Skip(i, why) = change {
+                        reasons.insert(model.job(*i).name.clone(), why.clone());
+                    }
+                }
+                closed = closed.or(decided.closed);
+                assert_eq!(stored, decided.closed, "case {case}: {jobs:?}");
+            }
+            let detail = store.find_run(None, &run).await.unwrap().unwrap();
+            assert_eq!(Some(detail.run.status), closed, "case {case}: {jobs:?}");
+            for record in &detail.jobs {
+                let i = model.position(&record.name).unwrap();
+                assert_eq!(
+                    Some(record.status),
+                    model.job(i).state.ended(),
+                    "{}",
+                    record.name
+                );
+                if record.status == JobStatus::Skipped {
+                    assert_eq!(record.error.as_ref(), reasons.get(&record.name));
+                }
+            }
+            assert_eq!(detail.jobs.len(), rows.len());
+            skipped += reasons.len();
+            runs.insert(detail.run.status);
+        }
+        assert!(skipped > 10, "{skipped}");
+        assert_eq!(runs.len(), 3, "{runs:?}");
         store
     })
     .await;
