@@ -365,3 +365,75 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use railyard_types::api;
+    use railyard_types::protocol::{CreatedToken, Health, WebhookAnswer};
+
+    fn answer(response: Response) -> (u16, Option<String>) {
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status().as_u16(), content_type)
+    }
+
+    /// The answers the handlers gave by hand before: the declared status, JSON or text with
+    /// the same `Content-Type`, 204 with no type for nothing.
+    #[test]
+    fn a_reply_answers_as_declared() {
+        let health = || Health {
+            status: "ok".into(),
+        };
+        let json = Some("application/json".to_owned());
+        let token = CreatedToken {
+            name: "ci".into(),
+            role: Role::Agent,
+            token: "ry_1".into(),
+        };
+        let created = Reply::<api::CreateToken>::new(token).into_response();
+        assert_eq!(answer(created), (201, json.clone()));
+        let ping = WebhookAnswer {
+            run: None,
+            ignored: Some("ping".into()),
+        };
+        let ignored = Reply::<api::Webhook>::with_status(StatusCode::OK, ping);
+        assert_eq!(answer(ignored.into_response()), (200, json.clone()));
+        assert_eq!(
+            answer(Reply::<api::Healthz>::new(health()).into_response()),
+            (200, json)
+        );
+        let none = Reply::<api::ClaimJob>::new(None).into_response();
+        assert_eq!(answer(none), (204, None));
+        assert_eq!(
+            answer(Reply::<api::Complete>::new(()).into_response()),
+            (204, None)
+        );
+        let log = Reply::<api::JobLog>::new("line\n".into()).into_response();
+        assert_eq!(answer(log), (200, Some("text/plain; charset=utf-8".into())));
+        let metrics =
+            Reply::<api::Metrics>::new(String::new()).content_type("text/plain; version=0.0.4");
+        assert_eq!(
+            answer(metrics.into_response()),
+            (200, Some("text/plain; version=0.0.4".into()))
+        );
+    }
+
+    /// What the types allow but the declaration does not: a body where `GetRun` takes none.
+    #[test]
+    #[should_panic(expected = "GET /api/v1/runs/{id}: its handler reads another body")]
+    fn a_handler_reading_an_undeclared_body_is_refused() {
+        async fn handler(
+            _: Params<api::GetRun>,
+            _: Body<api::GetRun>,
+        ) -> ApiResult<Reply<api::GetRun>> {
+            unreachable!()
+        }
+        fn route<A, H: Serves<api::GetRun, A>>(_: H) {
+            check::<api::GetRun, A, H>();
+        }
+        route(handler);
+    }
+}
