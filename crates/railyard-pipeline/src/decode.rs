@@ -7,7 +7,8 @@ use crate::model::{BuildSpec, EnvSource, EnvSpec, Pipeline, ScanPolicy};
 use crate::read::{Entry, Extra, Reader, list_keys};
 use crate::yaml::{Node, Span, Value};
 use indexmap::IndexMap;
-use std::path::{Component, Path, PathBuf};
+use railyard_types::path::{UnsafePath, relative_inside};
+use std::path::{Path, PathBuf};
 
 pub(crate) const TOP_KEYS: &[&str] = &["env", "variables", "secrets", "jobs"];
 pub(crate) const ENV_KEYS: &[&str] = &["dockerfile", "context", "args", "target", "image", "scan"];
@@ -308,32 +309,15 @@ pub(crate) fn check_relative(
     span: Span,
     context: &str,
 ) -> Option<PathBuf> {
-    let path = PathBuf::from(text.trim());
-    let reason = if text.trim().is_empty() {
-        "the path is empty"
-    } else if path.is_absolute() {
-        "the path must be relative to the repository root"
-    } else if escapes(&path) {
-        "the path leaves the repository (too many `..`)"
-    } else {
-        return Some(path);
+    let reason = match relative_inside(text.trim()) {
+        Ok(_) => return Some(PathBuf::from(text.trim())),
+        Err(UnsafePath::Absolute) => "the path must be relative to the repository root",
+        Err(UnsafePath::Climbs) => "the path leaves the repository (too many `..`)",
+        Err(UnsafePath::Empty) => "the path is empty",
+        Err(UnsafePath::Backslash) => "the path holds a backslash: separate folders with `/`",
+        Err(UnsafePath::Nul) => "the path holds a NUL byte",
+        Err(UnsafePath::NotPlain) => "the path has `.`, `..` or empty parts",
     };
     r.invalid(key, context, span, reason);
     None
-}
-
-/// Whether a relative path climbs above its starting folder.
-fn escapes(path: &Path) -> bool {
-    let mut depth = 0i32;
-    for c in path.components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return true;
-        }
-    }
-    false
 }

@@ -6,9 +6,10 @@
 //! files are skipped, setuid and setgid bits dropped, and files streamed, never held whole.
 
 use cap_std::fs::{Dir, OpenOptions, Permissions};
+use railyard_types::path::relative_inside;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Why an artifact could not be unpacked.
 #[derive(Debug)]
@@ -78,7 +79,7 @@ pub(crate) fn unpack(
                     .unwrap_or_default()
                     .into_owned();
                 let resolved = path.parent().unwrap_or(Path::new("")).join(&target);
-                if target.is_absolute() || escapes(&resolved) {
+                if relative_inside(&resolved.to_string_lossy()).is_err() {
                     return Err(UnpackError::Unsafe(format!(
                         "{} -> {}",
                         name.display(),
@@ -111,35 +112,15 @@ pub(crate) fn unpack(
     Ok(skipped)
 }
 
-/// `base/name`, or why `name` cannot be unpacked: absolute, or climbing out with `..`.
+/// `base/name`, or why `name` cannot be unpacked: not a relative path inside the folder
+/// (absolute, a drive, a backslash), or with a `..` anywhere, which no archive of a folder
+/// holds.
 fn inside(base: &Path, name: &Path) -> Result<PathBuf, UnpackError> {
-    let climbs = name.components().any(|c| {
-        matches!(
-            c,
-            Component::ParentDir | Component::RootDir | Component::Prefix(_)
-        )
-    });
-    if climbs {
-        return Err(UnpackError::Unsafe(name.display().to_string()));
+    let text = name.to_string_lossy();
+    match relative_inside(&text) {
+        Ok(relative) if !text.split('/').any(|part| part == "..") => Ok(base.join(relative)),
+        _ => Err(UnpackError::Unsafe(name.display().to_string())),
     }
-    Ok(base.join(name))
-}
-
-/// Whether a relative path climbs above its start once `..` are resolved as text.
-fn escapes(path: &Path) -> bool {
-    let mut depth = 0i32;
-    for c in path.components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            Component::RootDir | Component::Prefix(_) => return true,
-            Component::CurDir => {}
-        }
-        if depth < 0 {
-            return true;
-        }
-    }
-    false
 }
 
 #[cfg(test)]

@@ -105,18 +105,12 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// Normalises a tar entry path: no leading `/` or `./`, no `.` parts. `None` for a path that
-/// climbs out of the layer (`..`) or is empty.
+/// Normalises a tar entry path as Docker extracts it: no leading `/` or `./`, no `.` parts,
+/// a `..` resolved against the part before it. `None` for a path that climbs out of the layer
+/// or is empty.
 pub fn normalize(raw: &[u8]) -> Option<String> {
     let s = String::from_utf8_lossy(raw);
-    let mut parts = Vec::new();
-    for part in s.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => return None,
-            p => parts.push(p),
-        }
-    }
+    let parts = railyard_types::path::resolve(s.trim_start_matches('/')).ok()?;
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 

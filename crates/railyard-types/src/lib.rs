@@ -12,6 +12,7 @@ pub use ids::{AgentId, JobId, Millis, ProjectName, Role, RunId, TokenName};
 pub mod api;
 pub mod error;
 pub mod ids;
+pub mod path;
 pub mod protocol;
 pub mod records;
 pub mod terminal;

@@ -8,7 +8,8 @@
 //! replaces the file with the same bytes, and a cut one leaves nothing that shows.
 
 use railyard_types::Millis;
-use std::path::{Component, Path as FsPath, PathBuf};
+use railyard_types::path::{UnsafePath, plain_relative};
+use std::path::PathBuf;
 
 use axum::body::Body as RawBody;
 use axum::extract::State;
@@ -28,22 +29,12 @@ pub const MAX_ARTIFACT_BYTES: u64 = 256 << 20;
 /// `path` as a relative path of plain names, or why not: nothing may climb out of the job's
 /// folder (`..`, an absolute path, a drive) or hide in an empty or `.` component.
 pub fn safe_relative(path: &str) -> Result<PathBuf, String> {
-    if path.is_empty() {
-        return Err("the artifact path is empty".into());
-    }
-    let mut out = PathBuf::new();
-    for part in path.split('/') {
-        let mut components = FsPath::new(part).components();
-        match (components.next(), components.next()) {
-            (Some(Component::Normal(name)), None) if part != "." => out.push(name),
-            _ => {
-                return Err(format!(
-                    "artifact path `{path}`: `{part}` is not a plain name (no `..`, no absolute paths, no empty parts)"
-                ));
-            }
-        }
-    }
-    Ok(out)
+    plain_relative(path).map_err(|why| match why {
+        UnsafePath::Empty => "the artifact path is empty".to_owned(),
+        why => format!(
+            "artifact path `{path}` is not a plain name: {why} (no `..`, no absolute paths, no empty parts)"
+        ),
+    })
 }
 
 /// Streams `body` into `upload` in chunks of [`ARTIFACT_CHUNK_BYTES`], refusing more than
