@@ -3,6 +3,7 @@
 //! before any shard starts; the runner and the split crate interpret them.
 
 use crate::errors::suggest;
+use railyard_types::template::{Token, tokens};
 
 /// Aliases of [`crate::TEST_TOOLS`] that the split crate accepts too.
 pub(crate) const TOOL_ALIASES: &[&str] = &[
@@ -73,42 +74,24 @@ fn backwards_range(members: &[char]) -> bool {
 /// `{classname}`, `{file}`, `{suite}`; `{{` and `}}` for braces; at least one field), with
 /// a field it may have meant.
 pub(crate) fn template_problem(template: &str) -> Option<(String, Option<String>)> {
-    let mut chars = template.chars().peekable();
     let mut fields = 0;
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
+    for token in tokens(template) {
+        match token {
+            Token::Text(_) => {}
+            Token::StrayOpen => return Some(("the template has a `{` without `}`".into(), None)),
+            Token::StrayClose => {
+                return Some(("the template has a `}` without `{`".into(), None));
             }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
+            Token::Field(field) if FIELDS.contains(&field) => fields += 1,
+            Token::Field(field) => {
+                // `{class}` for `{classname}` is a cut-off more than a typo.
+                let suggestion = FIELDS
+                    .iter()
+                    .find(|f| !field.is_empty() && f.starts_with(field))
+                    .map(|f| f.to_string())
+                    .or_else(|| suggest(field, FIELDS.iter().copied()));
+                return Some((format!("unknown field `{{{field}}}`"), suggestion));
             }
-            '{' => {
-                let mut field = String::new();
-                let mut closed = false;
-                for c in chars.by_ref() {
-                    if c == '}' {
-                        closed = true;
-                        break;
-                    }
-                    field.push(c);
-                }
-                if !closed {
-                    return Some(("the template has a `{` without `}`".into(), None));
-                }
-                if !FIELDS.contains(&field.as_str()) {
-                    // `{class}` for `{classname}` is a cut-off more than a typo.
-                    let suggestion = FIELDS
-                        .iter()
-                        .find(|f| !field.is_empty() && f.starts_with(field.as_str()))
-                        .map(|f| f.to_string())
-                        .or_else(|| suggest(&field, FIELDS.iter().copied()));
-                    return Some((format!("unknown field `{{{field}}}`"), suggestion));
-                }
-                fields += 1;
-            }
-            '}' => return Some(("the template has a `}` without `{`".into(), None)),
-            _ => {}
         }
     }
     (fields == 0).then(|| ("the template names no field".into(), None))

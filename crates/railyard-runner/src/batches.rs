@@ -70,7 +70,8 @@ pub fn batch_command(
         1 => "<1 test>".to_string(),
         n => format!("<{n} tests>"),
     };
-    let shown = run.replace("{tests}", &count);
+    let shown =
+        railyard_types::template::expand(run, |field| (field == "tests").then(|| count.clone()));
     (command, shown)
 }
 

@@ -23,6 +23,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::errors::IdFormatError;
 use crate::junit::{Outcome, Report, TestCase};
+use railyard_types::template::{Token, tokens};
 
 /// A test tool with a known JUnit shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -155,50 +156,29 @@ impl IdFormat {
         };
         let mut parts = Vec::new();
         let mut lit = String::new();
-        let mut chars = template.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '{' if chars.peek() == Some(&'{') => {
-                    chars.next();
-                    lit.push('{');
+        for token in tokens(template) {
+            let part = match token {
+                Token::Text(text) => {
+                    lit.push_str(text);
+                    continue;
                 }
-                '}' if chars.peek() == Some(&'}') => {
-                    chars.next();
-                    lit.push('}');
+                Token::StrayOpen => return Err(invalid("has a `{` without `}`")),
+                Token::StrayClose => return Err(invalid("has a `}` without `{`")),
+                Token::Field("name") => Part::Name,
+                Token::Field("classname") => Part::Classname,
+                Token::Field("file") => Part::File,
+                Token::Field("suite") => Part::Suite,
+                Token::Field(field) => {
+                    return Err(IdFormatError::UnknownField {
+                        template: template.to_string(),
+                        field: field.to_string(),
+                    });
                 }
-                '{' => {
-                    let mut field = String::new();
-                    let mut closed = false;
-                    for c in chars.by_ref() {
-                        if c == '}' {
-                            closed = true;
-                            break;
-                        }
-                        field.push(c);
-                    }
-                    if !closed {
-                        return Err(invalid("has a `{` without `}`"));
-                    }
-                    let part = match field.as_str() {
-                        "name" => Part::Name,
-                        "classname" => Part::Classname,
-                        "file" => Part::File,
-                        "suite" => Part::Suite,
-                        _ => {
-                            return Err(IdFormatError::UnknownField {
-                                template: template.to_string(),
-                                field,
-                            });
-                        }
-                    };
-                    if !lit.is_empty() {
-                        parts.push(Part::Lit(std::mem::take(&mut lit)));
-                    }
-                    parts.push(part);
-                }
-                '}' => return Err(invalid("has a `}` without `{`")),
-                c => lit.push(c),
+            };
+            if !lit.is_empty() {
+                parts.push(Part::Lit(std::mem::take(&mut lit)));
             }
+            parts.push(part);
         }
         if !lit.is_empty() {
             parts.push(Part::Lit(lit));

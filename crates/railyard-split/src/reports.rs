@@ -59,24 +59,7 @@ pub fn collect(
 pub fn expand_tests(template: &str, ids: &[String]) -> String {
     let quoted: Vec<String> = ids.iter().map(|id| shell_quote(id)).collect();
     let joined = quoted.join(" ");
-    let mut out = String::with_capacity(template.len() + joined.len());
-    let mut rest = template;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if let Some(after) = tail.strip_prefix("{tests}") {
-            out.push_str(&joined);
-            rest = after;
-        } else if let Some(after) = tail.strip_prefix("{{").or_else(|| tail.strip_prefix("}}")) {
-            out.push_str(&tail[..1]);
-            rest = after;
-        } else {
-            out.push_str(&tail[..1]);
-            rest = &tail[1..];
-        }
-    }
-    out.push_str(rest);
-    out
+    railyard_types::template::expand(template, |field| (field == "tests").then(|| joined.clone()))
 }
 
 /// The file behind `$RAILYARD_TESTS_FILE`: one id a line.

@@ -13,6 +13,7 @@ pub mod api;
 pub mod error;
 pub mod ids;
 pub mod path;
+pub mod template;
 pub mod protocol;
 pub mod records;
 pub mod terminal;
