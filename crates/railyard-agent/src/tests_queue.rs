@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use railyard_split::{Batch, Done, RemoteTests, TestQueue, Timings};
-use railyard_types::JobId;
+use railyard_split::{Batch, Done, OpenError, RemoteTests, TestQueue, Timings};
+use railyard_types::{AgentId, JobId};
 use railyard_types::api::{self, Endpoint};
 use railyard_types::error::{Chain, chain};
 use railyard_types::protocol::{Claim, GiveBack, NextAnswer, NextBatch, TestsOpen};
@@ -22,7 +22,7 @@ use crate::{AgentError, Client};
 pub(crate) struct ServerQueue {
     client: Client,
     job: JobId,
-    agent_id: String,
+    agent_id: AgentId,
     attempt: i64,
     cancel: CancellationToken,
     failure: Mutex<Option<String>>,
@@ -31,14 +31,14 @@ pub(crate) struct ServerQueue {
 impl ServerQueue {
     pub(crate) fn new(
         client: &Client,
-        agent_id: &str,
+        agent_id: &AgentId,
         claim: &Claim,
         cancel: CancellationToken,
     ) -> Self {
         ServerQueue {
             client: client.clone(),
             job: claim.job_id.clone(),
-            agent_id: agent_id.to_string(),
+            agent_id: agent_id.clone(),
             attempt: claim.attempt,
             cancel,
             failure: Mutex::new(None),
@@ -142,14 +142,14 @@ impl TestQueue for ServerQueue {
 
 #[async_trait]
 impl RemoteTests for ServerQueue {
-    async fn open(&self, tests: &[String]) -> Result<Timings, String> {
+    async fn open(&self, tests: &[String]) -> Result<Timings, OpenError> {
         let body = TestsOpen {
             agent_id: self.agent_id.clone(),
             attempt: self.attempt,
             tests: tests.to_vec(),
         };
         match self.call::<api::OpenTests>(&body).await {
-            None => Err("cancelled".into()),
+            None => Err(OpenError::Cancelled),
             Some(Ok(opened)) => {
                 let mut timings = Timings::new();
                 for (id, secs) in opened.timings {
@@ -157,7 +157,7 @@ impl RemoteTests for ServerQueue {
                 }
                 Ok(timings)
             }
-            Some(Err(e)) => Err(chain(&e)),
+            Some(Err(e)) => Err(OpenError::Failed(e.into())),
         }
     }
 }

@@ -148,7 +148,7 @@ pub(crate) async fn run_sharded_job(
                     };
                     let timings = match opened {
                         Ok(timings) => timings,
-                        Err(e) => return finish(JobStatus::Failed, Some(e)),
+                        Err(e) => return finish(JobStatus::Failed, Some(chain(&e))),
                     };
                     let queue: Arc<dyn TestQueue> = one.tests.clone();
                     split_for(&ctx, spec, &ids, &timings, shards, Some(queue))

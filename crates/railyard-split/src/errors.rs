@@ -74,3 +74,16 @@ pub enum IdFormatError {
     )]
     UnknownTool(String),
 }
+
+/// Why a shard could not open its job's shared test queue ([`crate::RemoteTests::open`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The shard was cancelled while it waited.
+    #[error("cancelled")]
+    Cancelled,
+    /// The queue's keeper refused (the shards listed different ids, say) or could not be
+    /// reached: its error, shown as it is.
+    #[error(transparent)]
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+}

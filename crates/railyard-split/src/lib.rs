@@ -24,7 +24,7 @@ mod reports;
 mod timings;
 
 pub use duration::duration;
-pub use errors::{IdFormatError, JunitError};
+pub use errors::{IdFormatError, JunitError, OpenError};
 pub use ids::{IdFormat, Matched, Normalize, Tool, failed_ids};
 pub use junit::{Outcome, Report, TestCase};
 pub use merge::{attribute, merge_attempts, write_junit};

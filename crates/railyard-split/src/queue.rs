@@ -46,7 +46,7 @@ pub trait TestQueue: Send + Sync {
 pub trait RemoteTests: TestQueue {
     /// Posts the ids this shard listed; returns the timings every shard splits by, or why
     /// the shard cannot go on (the shards listed different ids, say).
-    async fn open(&self, tests: &[String]) -> Result<Timings, String>;
+    async fn open(&self, tests: &[String]) -> Result<Timings, crate::OpenError>;
 }
 
 /// Cuts a sorted test list into shrinking batches. Not thread-safe: [`QueueState`] wraps it

@@ -358,7 +358,7 @@ impl railyard_split::TestQueue for Shared {
 
 #[async_trait::async_trait]
 impl railyard_split::RemoteTests for Shared {
-    async fn open(&self, _tests: &[String]) -> Result<Timings, String> {
+    async fn open(&self, _tests: &[String]) -> Result<Timings, railyard_split::OpenError> {
         Ok(Timings::new())
     }
 }
