@@ -154,7 +154,7 @@ async fn fill(url: &str, repo: &str, a: &Args) -> usize {
     let admin = Client::new(url, ADMIN);
     for p in 0..a.projects {
         let project = NewProject {
-            name: format!("p{p}"),
+            name: format!("p{p}").into(),
             repo: repo.to_string(),
             webhook_secret: None,
             share: Default::default(),

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use railyard_types::AgentId;
 use railyard_types::api::UploadArtifact;
 use railyard_types::protocol::{Claim, UploadQuery};
 
@@ -15,7 +16,7 @@ use crate::{AgentError, Client};
 /// (too large, lease lost) with its error.
 pub(crate) async fn upload_all(
     client: &Client,
-    agent_id: &str,
+    agent_id: &AgentId,
     claim: &Claim,
     dir: &Path,
 ) -> Result<usize, AgentError> {
@@ -37,7 +38,7 @@ pub(crate) async fn upload_all(
             .collect();
         let path = (claim.job_id.clone(), parts.join("/"));
         let lease = UploadQuery {
-            agent_id: agent_id.to_string(),
+            agent_id: agent_id.clone(),
             attempt: claim.attempt,
         };
         // Resent until the server answers, however long it is away: its lease is renewed

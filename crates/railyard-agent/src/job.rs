@@ -243,7 +243,7 @@ async fn execute(
     let options = RunOptions {
         run_id: claim.run_id.to_string(),
         owner: railyard_runner::names::owner(),
-        project: claim.project.clone(),
+        project: claim.project.to_string(),
         repo_root: checkout.clone(),
         jobs: vec![name.clone()],
         max_parallel: 1,

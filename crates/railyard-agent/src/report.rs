@@ -42,7 +42,7 @@ impl Gathered {
                     command: command.clone(),
                     status: railyard_types::StepStatus::Running,
                     exit_code: None,
-                    started_at: Millis::now().as_i64(),
+                    started_at: Millis::now(),
                     finished_at: None,
                 });
             }
@@ -56,7 +56,7 @@ impl Gathered {
                 if let Some(step) = self.steps.iter_mut().find(|s| s.index == *index) {
                     step.status = *status;
                     step.exit_code = *exit_code;
-                    step.finished_at = Some(Millis::now().as_i64());
+                    step.finished_at = Some(Millis::now());
                 }
             }
             Event::TestResults { timings, .. } => self.timings.extend(timings.iter().cloned()),

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use railyard_types::JobId;
 use railyard_types::api::{self, Endpoint};
+use railyard_types::{AgentId, JobId};
 
 use railyard_runner::{Event, Stream};
 use railyard_types::error::Chain;
@@ -51,7 +51,7 @@ impl LogShip {
     /// Starts shipping; past the memory cap lines wait in `spool_file`.
     pub(crate) fn start(
         client: Client,
-        agent_id: String,
+        agent_id: AgentId,
         claim: &Claim,
         spool_file: PathBuf,
     ) -> LogShip {
@@ -186,7 +186,7 @@ async fn ship(
     shared: Arc<Shared>,
     client: Client,
     job: JobId,
-    agent_id: String,
+    agent_id: AgentId,
     attempt: i64,
 ) -> Result<(), AgentError> {
     let mut refused = None;

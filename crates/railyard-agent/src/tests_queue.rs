@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use railyard_split::{Batch, Done, OpenError, RemoteTests, TestQueue, Timings};
-use railyard_types::{AgentId, JobId};
 use railyard_types::api::{self, Endpoint};
 use railyard_types::error::{Chain, chain};
 use railyard_types::protocol::{Claim, GiveBack, NextAnswer, NextBatch, TestsOpen};
+use railyard_types::{AgentId, JobId};
 use tokio_util::sync::CancellationToken;
 
 use crate::retry::is_transient;

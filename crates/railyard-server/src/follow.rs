@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use railyard_types::RunId;
 use railyard_types::api::FollowLog;
 
 use crate::AppState;
@@ -18,7 +19,7 @@ use crate::error::ApiError;
 
 struct Follow {
     state: AppState,
-    run_id: String,
+    run_id: RunId,
     job: String,
     /// The id of the last chunk read (0: none yet).
     after: i64,

@@ -18,10 +18,10 @@ pub(crate) const FORGET_AGENTS_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
 pub(crate) async fn run(state: AppState) {
     // Everything old enough once at start, then only what came of age since (with overlap),
     // so that a sweep does not read every chunk ever stored.
-    let mut from = 0;
+    let mut from = Millis(0);
     loop {
         let now = Millis::now().as_i64();
-        let before = now - ORPHAN_CHUNK_AGE_MS;
+        let before = Millis(now - ORPHAN_CHUNK_AGE_MS);
         match state.store().sweep_artifact_chunks(from, before).await {
             Ok(0) => {}
             Ok(n) => tracing::info!("deleted {n} chunk(s) of artifact uploads cut by a crash"),
@@ -30,10 +30,10 @@ pub(crate) async fn run(state: AppState) {
                 railyard_types::error::Chain(&e)
             ),
         }
-        from = before - EVERY_MS;
+        from = Millis(before.as_i64() - EVERY_MS);
         match state
             .store()
-            .forget_agents(now - FORGET_AGENTS_AFTER_MS)
+            .forget_agents(Millis(now - FORGET_AGENTS_AFTER_MS))
             .await
         {
             Ok(0) => {}

@@ -19,7 +19,7 @@ mod openapi;
 pub mod protocol;
 mod webhook;
 
-use railyard_types::Millis;
+use railyard_types::{AgentId, Millis};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -102,7 +102,7 @@ struct Shared {
     /// Woken whenever a job enters the queue, so waiting claims answer at once.
     work: Notify,
     /// When this server last noted each agent as seen (see [`AppState::note_agent`]).
-    noted: Mutex<HashMap<String, i64>>,
+    noted: Mutex<HashMap<AgentId, i64>>,
 }
 
 impl AppState {
@@ -136,16 +136,18 @@ impl AppState {
     /// such agent is registered.
     pub(crate) async fn note_agent(
         &self,
-        id: &str,
-        now: i64,
+        id: &AgentId,
+        now: Millis,
         every_ms: i64,
     ) -> Result<bool, railyard_store::StoreError> {
-        let fresh =
-            |noted: &HashMap<String, i64>| noted.get(id).is_some_and(|at| now - at < every_ms);
+        let now = now.as_i64();
+        let fresh = |noted: &HashMap<AgentId, i64>| {
+            noted.get(id.as_str()).is_some_and(|at| now - at < every_ms)
+        };
         if fresh(&self.noted()) {
             return Ok(true);
         }
-        if !self.store().touch_agent(id, now, every_ms).await? {
+        if !self.store().touch_agent(id, Millis(now), every_ms).await? {
             return Ok(false);
         }
         let mut noted = self.noted();
@@ -153,11 +155,11 @@ impl AppState {
             // Agents gone for good (each registration has its own id) fall out.
             noted.retain(|_, at| now - *at < every_ms);
         }
-        noted.insert(id.to_owned(), now);
+        noted.insert(id.clone(), now);
         Ok(true)
     }
 
-    fn noted(&self) -> MutexGuard<'_, HashMap<String, i64>> {
+    fn noted(&self) -> MutexGuard<'_, HashMap<AgentId, i64>> {
         self.inner.noted.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -188,10 +190,9 @@ pub async fn serve(
     }
     // While no server answered, agents could not renew their leases: give each held lease a
     // whole lease from now, so a restart does not hand running jobs on.
-    let lease_ms = state.config().lease.as_millis() as i64;
     match state
         .store()
-        .extend_leases(Millis::now().as_i64() + lease_ms)
+        .extend_leases(Millis::now().plus(state.config().lease))
         .await
     {
         Ok(0) => {}

@@ -6,7 +6,7 @@
 //!
 //!     cargo run --release -p railyard-store --example log_bench [-- --mib 10 --chunk-kib 32 --reps 5]
 
-use railyard_types::Millis;
+use railyard_types::{AgentId, JobId, Millis, ProjectName, RunId};
 use std::time::{Duration, Instant};
 
 use railyard_store::{ChunkOutcome, QueuedJob, Store, StoreOptions};
@@ -58,7 +58,7 @@ fn chunks(mib: usize, kib: usize) -> Vec<String> {
 }
 
 /// A leased job of a new run: (run id, job id, agent id).
-async fn leased(store: &Store, project: &str) -> (String, String, String) {
+async fn leased(store: &Store, project: &str) -> (RunId, JobId, AgentId) {
     let run = store
         .create_run(&railyard_store::NewRun {
             project: project.into(),
@@ -66,7 +66,7 @@ async fn leased(store: &Store, project: &str) -> (String, String, String) {
             commit: None,
             owner: "bench".into(),
             jobs: vec!["job".into()],
-            started_at: Millis::now().as_i64(),
+            started_at: Millis::now(),
         })
         .await
         .unwrap();
@@ -77,25 +77,25 @@ async fn leased(store: &Store, project: &str) -> (String, String, String) {
     store
         .enqueue_run(
             &run.id,
-            project,
+            &ProjectName::from(project),
             "file:///r.git",
             "c",
             &job,
             1,
-            Millis::now().as_i64(),
+            Millis::now(),
         )
         .await
         .unwrap();
     let agent = store
-        .register_agent("bench", 1, &[], Millis::now().as_i64())
+        .register_agent("bench", 1, &[], Millis::now())
         .await
         .unwrap();
     let claim = store
-        .claim(&agent, Millis::now().as_i64(), 3_600_000)
+        .claim(&agent, Millis::now(), 3_600_000)
         .await
         .unwrap()
         .unwrap();
-    (run.id, claim.job_id.into_string(), agent)
+    (run.id, claim.job_id, agent)
 }
 
 #[derive(Default)]
@@ -153,7 +153,7 @@ async fn round(store: &Store, log: &[String], rep: usize, t: &mut Times) {
         let mut file = store.log_writer(&run, "job2").await.unwrap();
         file.append(chunk.as_bytes()).await.unwrap();
         store
-            .renew_lease(&job_id, &agent, 1, Millis::now().as_i64(), 3_600_000)
+            .renew_lease(&job_id, &agent, 1, Millis::now(), 3_600_000)
             .await
             .unwrap()
             .unwrap();

@@ -4,6 +4,7 @@
 //! transaction with the lease check: half a file never shows, and a resend replaces it whole.
 
 use railyard_run_model::LEASED;
+use railyard_types::{AgentId, JobId, Millis, RunId};
 use sqlx::Row;
 
 use crate::{Backend, Store, StoreError};
@@ -52,7 +53,7 @@ impl Store {
     /// A job's artifacts, by path.
     pub async fn artifacts(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
     ) -> Result<Vec<StoredArtifact>, StoreError> {
         self.stored_artifacts(run_id, job, None).await
@@ -61,7 +62,7 @@ impl Store {
     /// One artifact of a job, if stored.
     pub async fn artifact(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
         path: &str,
     ) -> Result<Option<StoredArtifact>, StoreError> {
@@ -71,7 +72,7 @@ impl Store {
     /// A job's artifacts by path, or just the one at `path`.
     async fn stored_artifacts(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
         path: Option<&str>,
     ) -> Result<Vec<StoredArtifact>, StoreError> {
@@ -86,7 +87,7 @@ impl Store {
              WHERE c.upload_id = a.upload_id) AS chunks FROM artifacts a \
              WHERE a.run_id = $1 AND a.job_name = $2{one} ORDER BY a.path"
         )))
-        .bind(run_id)
+        .bind(run_id.as_str())
         .bind(job);
         if let Some(path) = path {
             query = query.bind(path);
@@ -128,7 +129,11 @@ impl Store {
     /// longer than [`ORPHAN_CHUNK_AGE_MS`], has a newer chunk). A server sweeps everything
     /// older once when it starts, then only the latest window (a full sweep reads every stored
     /// chunk). Returns how many chunks went.
-    pub async fn sweep_artifact_chunks(&self, from: i64, before: i64) -> Result<u64, StoreError> {
+    pub async fn sweep_artifact_chunks(
+        &self,
+        from: Millis,
+        before: Millis,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "DELETE FROM artifact_chunks WHERE upload_id IN (SELECT DISTINCT c.upload_id \
              FROM artifact_chunks c WHERE c.stored_at >= $1 AND c.stored_at < $2 \
@@ -136,8 +141,8 @@ impl Store {
              AND NOT EXISTS (SELECT 1 FROM artifact_chunks n \
              WHERE n.upload_id = c.upload_id AND n.stored_at >= $2))",
         )
-        .bind(from)
-        .bind(before)
+        .bind(from.as_i64())
+        .bind(before.as_i64())
         .execute(self.pool())
         .await
         .map_err(self.query_error("deleting cut artifact uploads"))?;
@@ -162,14 +167,14 @@ impl ArtifactUpload {
 
     /// Stores the next chunk of the file (the caller cuts the body into chunks of about
     /// [`ARTIFACT_CHUNK_BYTES`]).
-    pub async fn write(&mut self, bytes: &[u8], now: i64) -> Result<(), StoreError> {
+    pub async fn write(&mut self, bytes: &[u8], now: Millis) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO artifact_chunks (upload_id, seq, bytes, stored_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(&self.upload_id)
         .bind(self.next_seq)
         .bind(bytes)
-        .bind(now)
+        .bind(now.as_i64())
         .execute(self.store.pool())
         .await
         .map_err(self.store.query_error("storing an artifact"))?;
@@ -183,11 +188,11 @@ impl ArtifactUpload {
     /// replaces are one transaction. False (and the upload deleted) when the lease is gone.
     pub async fn finish(
         self,
-        job_id: &str,
-        agent_id: &str,
+        job_id: &JobId,
+        agent_id: &AgentId,
         attempt: i64,
         path: &str,
-        now: i64,
+        now: Millis,
     ) -> Result<bool, StoreError> {
         let store = self.store.clone();
         let err = store.query_error("storing an artifact");
@@ -200,7 +205,7 @@ impl ArtifactUpload {
         };
         if store.backend() == Backend::Sqlite {
             sqlx::query("UPDATE queue SET log_seq = log_seq WHERE id = $1")
-                .bind(job_id)
+                .bind(job_id.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(&err)?;
@@ -209,8 +214,8 @@ impl ArtifactUpload {
             "SELECT run_id, job_name FROM queue WHERE id = $1 AND agent_id = $2 \
              AND attempt = $3 AND state = '{LEASED}'{lock}"
         )))
-        .bind(job_id)
-        .bind(agent_id)
+        .bind(job_id.as_str())
+        .bind(agent_id.as_str())
         .bind(attempt)
         .fetch_optional(&mut *tx)
         .await
@@ -270,7 +275,7 @@ impl ArtifactUpload {
         .bind(path)
         .bind(self.size)
         .bind(&self.upload_id)
-        .bind(now)
+        .bind(now.as_i64())
         .execute(&mut *tx)
         .await
         .map_err(&err)?;

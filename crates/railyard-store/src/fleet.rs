@@ -4,6 +4,7 @@
 
 use railyard_run_model::LEASED;
 pub use railyard_types::protocol::AgentInfo;
+use railyard_types::{AgentId, Millis};
 use sqlx::Row;
 
 use crate::{Store, StoreError};
@@ -45,10 +46,10 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(AgentInfo {
-                    id: r.try_get(0)?,
+                    id: AgentId::from(r.try_get::<String, _>(0)?),
                     name: r.try_get(1)?,
                     slots: r.try_get(2)?,
-                    last_seen: r.try_get(3)?,
+                    last_seen: Millis(r.try_get(3)?),
                     running: r.try_get(4)?,
                 })
             })
@@ -102,11 +103,11 @@ impl Store {
     /// starting server calls it: while no server answered, agents could not renew their
     /// leases, and a restart must not hand their running jobs on. An agent that really died
     /// meanwhile is found one lease later.
-    pub async fn extend_leases(&self, until: i64) -> Result<u64, StoreError> {
+    pub async fn extend_leases(&self, until: Millis) -> Result<u64, StoreError> {
         let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE queue SET lease_until = $1 WHERE state = '{LEASED}' AND lease_until < $1"
         )))
-        .bind(until)
+        .bind(until.as_i64())
         .execute(self.pool())
         .await
         .map_err(self.query_error("extending leases at start"))?;

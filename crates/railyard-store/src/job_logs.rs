@@ -12,6 +12,7 @@
 //! existed has only a file, read when the database holds no chunk of the job.
 
 use railyard_run_model::LEASED;
+use railyard_types::{AgentId, JobId, RunId};
 use sqlx::{Any, Row, Transaction};
 
 use crate::{Store, StoreError};
@@ -54,8 +55,8 @@ impl Store {
     /// chunk after a gap (chunks the database lost) is stored after a line naming the gap.
     pub async fn append_log_chunk(
         &self,
-        job_id: &str,
-        agent_id: &str,
+        job_id: &JobId,
+        agent_id: &AgentId,
         attempt: i64,
         seq: i64,
         bytes: &[u8],
@@ -69,8 +70,8 @@ impl Store {
     /// once, under the same lock and size limit as the agent's.
     pub async fn append_log_note(
         &self,
-        job_id: &str,
-        agent_id: &str,
+        job_id: &JobId,
+        agent_id: &AgentId,
         attempt: i64,
         text: &str,
     ) -> Result<ChunkOutcome, StoreError> {
@@ -80,8 +81,8 @@ impl Store {
 
     async fn append(
         &self,
-        job_id: &str,
-        agent_id: &str,
+        job_id: &JobId,
+        agent_id: &AgentId,
         attempt: i64,
         writer: Writer,
         bytes: &[u8],
@@ -95,8 +96,8 @@ impl Store {
              AND attempt = $3 AND state = '{LEASED}' \
              RETURNING run_id, job_name, log_seq, log_bytes"
         )))
-        .bind(job_id)
-        .bind(agent_id)
+        .bind(job_id.as_str())
+        .bind(agent_id.as_str())
         .bind(attempt)
         .fetch_optional(&mut *tx)
         .await
@@ -148,7 +149,7 @@ impl Store {
             kept.clear(); // the note of this attempt is in already
         }
         sqlx::query("UPDATE queue SET log_seq = $2, log_bytes = $3 WHERE id = $1")
-            .bind(job_id)
+            .bind(job_id.as_str())
             .bind(seq.max(last))
             .bind(stored + kept.len() as i64)
             .execute(&mut *tx)
@@ -179,18 +180,18 @@ impl Store {
     }
 
     /// A job's whole log: its chunks in the database; [`StoreError::NoLog`] when it has none.
-    pub async fn job_log(&self, run_id: &str, job: &str) -> Result<Vec<u8>, StoreError> {
+    pub async fn job_log(&self, run_id: &RunId, job: &str) -> Result<Vec<u8>, StoreError> {
         let rows = sqlx::query(
             "SELECT bytes FROM job_log_chunks WHERE run_id = $1 AND job_name = $2 ORDER BY id",
         )
-        .bind(run_id)
+        .bind(run_id.as_str())
         .bind(job)
         .fetch_all(self.pool())
         .await
         .map_err(self.query_error("reading a job's log"))?;
         if rows.is_empty() {
             return Err(StoreError::NoLog {
-                run: run_id.to_owned(),
+                run: run_id.to_string(),
                 job: job.to_owned(),
             });
         }
@@ -208,7 +209,7 @@ impl Store {
     /// order, at most 256 at a time: a follower asks again from the last id it got.
     pub async fn log_chunks_after(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
         after: i64,
     ) -> Result<Vec<LogChunkRow>, StoreError> {
@@ -217,7 +218,7 @@ impl Store {
             "SELECT id, bytes FROM job_log_chunks WHERE run_id = $1 AND job_name = $2 \
              AND id > $3 ORDER BY id LIMIT $4",
         )
-        .bind(run_id)
+        .bind(run_id.as_str())
         .bind(job)
         .bind(after)
         .bind(CHUNKS_PER_READ)

@@ -6,6 +6,7 @@
 //! microseconds, where handing each one to tokio's blocking pool cost about 17 µs (100,000
 //! lines took 3.5 s). Only `flush`, which waits for the disk, leaves the thread.
 
+use railyard_types::RunId;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -105,14 +106,14 @@ impl LogWriter {
 
 impl Store {
     /// Where a job's log lives (whether or not it exists yet).
-    pub fn log_path(&self, run_id: &str, job: &str) -> PathBuf {
+    pub fn log_path(&self, run_id: &RunId, job: &str) -> PathBuf {
         self.logs_dir()
             .join(safe_component(run_id))
             .join(format!("{}.log", log_file_name(job)))
     }
 
     /// Opens a job's log for appending, creating the file and its folder.
-    pub async fn log_writer(&self, run_id: &str, job: &str) -> Result<LogWriter, StoreError> {
+    pub async fn log_writer(&self, run_id: &RunId, job: &str) -> Result<LogWriter, StoreError> {
         let path = self.log_path(run_id, job);
         let dir = path.parent().expect("log path has a folder");
         tokio::fs::create_dir_all(dir)
@@ -138,7 +139,7 @@ impl Store {
         let limit = self.inner.max_log_bytes;
         Ok(LogWriter {
             file,
-            run: run_id.to_owned(),
+            run: run_id.to_string(),
             job: job.to_owned(),
             size,
             limit,
@@ -148,12 +149,12 @@ impl Store {
     }
 
     /// The whole log of a job; [`StoreError::NoLog`] when none was written.
-    pub async fn read_log(&self, run_id: &str, job: &str) -> Result<Vec<u8>, StoreError> {
+    pub async fn read_log(&self, run_id: &RunId, job: &str) -> Result<Vec<u8>, StoreError> {
         let path = self.log_path(run_id, job);
         match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NoLog {
-                run: run_id.to_owned(),
+                run: run_id.to_string(),
                 job: job.to_owned(),
             }),
             Err(source) => Err(StoreError::Log {

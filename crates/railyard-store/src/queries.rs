@@ -1,7 +1,7 @@
 //! Reading the history back (`railyard runs`, `railyard logs RUN`) and tidying runs whose
 //! process died.
 
-use railyard_types::Millis;
+use railyard_types::{Millis, ProjectName};
 use std::collections::HashMap;
 
 use railyard_types::RunStatus;
@@ -18,7 +18,7 @@ impl Store {
     /// The newest runs first, of one project or all; `limit` 0 means no limit.
     pub async fn list_runs(
         &self,
-        project: Option<&str>,
+        project: Option<&ProjectName>,
         limit: u32,
     ) -> Result<Vec<RunRecord>, StoreError> {
         let limit = if limit == 0 {
@@ -33,7 +33,7 @@ impl Store {
                     run_columns!(),
                     " FROM runs WHERE project = $1 ORDER BY started_at DESC, number DESC, id DESC LIMIT $2"
                 ))
-                .bind(project)
+                .bind(project.as_str())
                 .bind(limit)
                 .fetch_all(self.pool())
                 .await
@@ -58,7 +58,7 @@ impl Store {
     /// projects' runs, like a prefix shared by several runs, is [`StoreError::AmbiguousRun`].
     pub async fn find_run(
         &self,
-        project: Option<&str>,
+        project: Option<&ProjectName>,
         id_or_number: &str,
     ) -> Result<Option<RunDetail>, StoreError> {
         let reference = id_or_number.trim();
@@ -72,11 +72,15 @@ impl Store {
             .ok()
             .filter(|_| rest.bytes().all(|b| b.is_ascii_digit()));
         if let Some(number) = number {
-            found = self.runs_by_number(project, number).await?;
+            found = self
+                .runs_by_number(project.map(ProjectName::as_str), number)
+                .await?;
         }
         if found.is_empty() && !hashed && is_ulid_prefix(rest) {
             let prefix = rest.to_ascii_uppercase();
-            found = self.runs_by_prefix(project, &prefix).await?;
+            found = self
+                .runs_by_prefix(project.map(ProjectName::as_str), &prefix)
+                .await?;
             if let Some(exact) = found.iter().position(|r| r.id == prefix) {
                 found = vec![found.swap_remove(exact)];
             }
@@ -116,7 +120,7 @@ impl Store {
         .fetch_all(self.pool())
         .await
         .map_err(&err)?;
-        let now = Millis::now().as_i64();
+        let now = Millis::now();
         let mut abandoned = Vec::new();
         for mut run in self.runs_from_rows(&rows)? {
             if is_alive(&run.owner) {
@@ -126,9 +130,9 @@ impl Store {
             let done = sqlx::query(
                 "UPDATE runs SET status = $2, finished_at = $3 WHERE id = $1 AND status IN ($4, $5)",
             )
-            .bind(&run.id)
+            .bind(run.id.as_str())
             .bind(RunStatus::Abandoned.as_str())
-            .bind(now)
+            .bind(now.as_i64())
             .bind(RunStatus::Running.as_str())
             .bind(RunStatus::Queued.as_str())
             .execute(&mut *tx)
@@ -223,7 +227,7 @@ impl Store {
             "SELECT name, status, started_at, finished_at, env_key, env_image_id, error \
              FROM jobs WHERE run_id = $1 ORDER BY position, name",
         )
-        .bind(&run.id)
+        .bind(run.id.as_str())
         .fetch_all(self.pool())
         .await
         .map_err(&err)?;
@@ -240,7 +244,7 @@ impl Store {
             "SELECT job_name, step_index, command, status, exit_code, started_at, finished_at \
              FROM steps WHERE run_id = $1 ORDER BY step_index",
         )
-        .bind(&run.id)
+        .bind(run.id.as_str())
         .fetch_all(self.pool())
         .await
         .map_err(&err)?;

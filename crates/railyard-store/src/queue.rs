@@ -14,7 +14,7 @@
 use railyard_run_model::{
     Change, DONE, Event, Job, JobState, LEASED, QUEUED, QueueState, RunBuilder,
 };
-use railyard_types::{JobStatus, RunId, RunStatus};
+use railyard_types::{AgentId, JobId, JobStatus, Millis, ProjectName, RunId, RunStatus};
 use sqlx::Row;
 
 use crate::records::{NewRun, RunRecord};
@@ -198,13 +198,13 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn enqueue_run(
         &self,
-        run_id: &str,
-        project: &str,
+        run_id: &RunId,
+        project: &ProjectName,
         repo_url: &str,
         commit: &str,
         jobs: &[QueuedJob],
         max_attempts: i64,
-        at: i64,
+        at: Millis,
     ) -> Result<(), StoreError> {
         let err = self.query_error("queueing a run's jobs");
         let mut tx = self.pool().begin().await.map_err(&err)?;
@@ -215,7 +215,7 @@ impl Store {
             commit,
             git_ref: None,
             max_attempts,
-            at,
+            at: at.as_i64(),
         };
         enqueue(&mut tx, self.backend(), &run, jobs)
             .await
@@ -246,7 +246,7 @@ impl Store {
             Backend::Sqlite => "UPDATE projects SET name = name WHERE name = $1 RETURNING name",
         };
         let project = sqlx::query(lock)
-            .bind(&new.project)
+            .bind(new.project.as_str())
             .fetch_optional(&mut *tx)
             .await
             .map_err(&err)?;
@@ -263,7 +263,7 @@ impl Store {
             commit: new.commit.as_deref().unwrap_or_default(),
             git_ref,
             max_attempts,
-            at: new.started_at,
+            at: new.started_at.as_i64(),
         };
         enqueue(&mut tx, self.backend(), &queue, jobs)
             .await
@@ -276,21 +276,21 @@ impl Store {
     /// else whether the job's run was cancelled (the agent should stop it and report).
     pub async fn renew_lease(
         &self,
-        job_id: &str,
-        agent_id: &str,
+        job_id: &JobId,
+        agent_id: &AgentId,
         attempt: i64,
-        now: i64,
+        now: Millis,
         lease_ms: i64,
     ) -> Result<Option<bool>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE queue SET lease_until = $4 WHERE id = $1 AND agent_id = $2 AND attempt = $3 \
              AND state = '{LEASED}' AND lease_until >= $5 RETURNING cancel_requested"
         )))
-        .bind(job_id)
-        .bind(agent_id)
+        .bind(job_id.as_str())
+        .bind(agent_id.as_str())
         .bind(attempt)
-        .bind(now + lease_ms)
-        .bind(now)
+        .bind(now.as_i64() + lease_ms)
+        .bind(now.as_i64())
         .fetch_optional(self.pool())
         .await
         .map_err(self.query_error("renewing a lease"))?;
@@ -306,8 +306,8 @@ impl Store {
     /// The leased job and its last accepted log chunk, when the agent holds its lease.
     pub async fn leased_job(
         &self,
-        job_id: &str,
-        agent_id: &str,
+        job_id: &JobId,
+        agent_id: &AgentId,
         attempt: i64,
     ) -> Result<Option<(Claim, i64)>, StoreError> {
         let sql = format!(
@@ -315,8 +315,8 @@ impl Store {
              AND attempt = $3 AND state = '{LEASED}'"
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(job_id)
-            .bind(agent_id)
+            .bind(job_id.as_str())
+            .bind(agent_id.as_str())
             .bind(attempt)
             .fetch_optional(self.pool())
             .await
@@ -335,13 +335,13 @@ impl Store {
 
     /// Puts jobs whose lease lapsed before `now` back in the queue, or fails them as
     /// `agent lost` (job record included) once out of attempts.
-    pub async fn expire_leases(&self, now: i64) -> Result<Vec<Lapsed>, StoreError> {
+    pub async fn expire_leases(&self, now: Millis) -> Result<Vec<Lapsed>, StoreError> {
         let err = self.query_error("expiring leases");
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, run_id, job_name, attempt, max_attempts FROM queue \
              WHERE state = '{LEASED}' AND lease_until < $1"
         )))
-        .bind(now)
+        .bind(now.as_i64())
         .fetch_all(self.pool())
         .await
         .map_err(&err)?;
@@ -370,7 +370,7 @@ impl Store {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(&id)
                 .bind(attempt)
-                .bind(now);
+                .bind(now.as_i64());
             if !requeued {
                 query = query.bind(&why);
             }
@@ -397,12 +397,12 @@ pub(crate) fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error
         job_id: r.try_get::<String, _>("id")?.into(),
         run_id: r.try_get::<String, _>("run_id")?.into(),
         job: r.try_get("job_name")?,
-        project: r.try_get("project")?,
+        project: ProjectName::from(r.try_get::<String, _>("project")?),
         repo_url: r.try_get("repo_url")?,
         commit: r.try_get("git_commit")?,
         git_ref: r.try_get("git_ref")?,
         attempt: r.try_get("attempt")?,
-        lease_until: r.try_get("lease_until")?,
+        lease_until: Millis(r.try_get("lease_until")?),
         shard: match (
             r.try_get::<Option<String>, _>("sharded_job")?,
             r.try_get::<Option<i64>, _>("shard")?,

@@ -1,6 +1,6 @@
 //! What the store hands in and out: plain data, serializable for `--json` and the API.
 
-use railyard_types::{JobStatus, RunStatus, StepStatus};
+use railyard_types::{JobStatus, Millis, ProjectName, RunId, RunStatus, StepStatus};
 use serde::{Deserialize, Serialize};
 
 // Moved to railyard-types: the API carries them, and its clients (agent, CLI) need no store.
@@ -14,7 +14,7 @@ use crate::{Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewRun {
     /// The project (repository) it belongs to; run numbers count per project.
-    pub project: String,
+    pub project: ProjectName,
     /// The pipeline file, as the user would name it.
     pub pipeline_path: String,
     /// The commit checked out, if the repository is a git repository.
@@ -23,8 +23,8 @@ pub struct NewRun {
     pub owner: String,
     /// Its jobs in pipeline order; each starts `pending`.
     pub jobs: Vec<String>,
-    /// Milliseconds since the Unix epoch.
-    pub started_at: i64,
+    /// When it started.
+    pub started_at: Millis,
 }
 
 /// The columns [`Store::run_from_row`] reads, for `concat!` into a `SELECT`.
@@ -40,16 +40,16 @@ impl Store {
     pub(crate) fn run_from_row(&self, row: &AnyRow) -> Result<RunRecord, StoreError> {
         let status: String = self.get(row, "status")?;
         Ok(RunRecord {
-            id: self.get(row, "id")?,
+            id: RunId::from(self.get::<String>(row, "id")?),
             number: self.get(row, "number")?,
-            project: self.get(row, "project")?,
+            project: ProjectName::from(self.get::<String>(row, "project")?),
             pipeline_path: self.get(row, "pipeline_path")?,
             commit: self.get(row, "git_commit")?,
             git_ref: self.get(row, "git_ref")?,
             owner: self.get(row, "owner")?,
             status: RunStatus::parse(&status).ok_or_else(|| self.corrupt("run status", status))?,
-            started_at: self.get(row, "started_at")?,
-            finished_at: self.get(row, "finished_at")?,
+            started_at: Millis(self.get(row, "started_at")?),
+            finished_at: self.millis(row, "finished_at")?,
         })
     }
 
@@ -58,8 +58,8 @@ impl Store {
         Ok(JobRecord {
             name: self.get(row, "name")?,
             status: JobStatus::parse(&status).ok_or_else(|| self.corrupt("job status", status))?,
-            started_at: self.get(row, "started_at")?,
-            finished_at: self.get(row, "finished_at")?,
+            started_at: self.millis(row, "started_at")?,
+            finished_at: self.millis(row, "finished_at")?,
             env_key: self.get(row, "env_key")?,
             env_image_id: self.get(row, "env_image_id")?,
             error: self.get(row, "error")?,
@@ -79,10 +79,15 @@ impl Store {
             status: StepStatus::parse(&status)
                 .ok_or_else(|| self.corrupt("step status", status))?,
             exit_code: self.get(row, "exit_code")?,
-            started_at: self.get(row, "started_at")?,
-            finished_at: self.get(row, "finished_at")?,
+            started_at: Millis(self.get(row, "started_at")?),
+            finished_at: self.millis(row, "finished_at")?,
         };
         Ok((self.get(row, "job_name")?, step))
+    }
+
+    /// A time column that may be NULL.
+    fn millis(&self, row: &AnyRow, column: &'static str) -> Result<Option<Millis>, StoreError> {
+        Ok(self.get::<Option<i64>>(row, column)?.map(Millis))
     }
 
     fn get<'r, T>(&self, row: &'r AnyRow, column: &'static str) -> Result<T, StoreError>

@@ -5,7 +5,7 @@
 //! the end. A run or job that reaches a final status closes what it left open (running steps
 //! and unfinished jobs become `cancelled`), so no finished run shows a job still running.
 
-use railyard_types::{JobStatus, RunStatus, StepStatus};
+use railyard_types::{JobStatus, Millis, RunId, RunStatus, StepStatus};
 use sqlx::error::ErrorKind;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
@@ -41,16 +41,16 @@ impl Store {
     /// running steps as `cancelled`.
     pub async fn set_run_status(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         status: RunStatus,
-        finished_at: Option<i64>,
+        finished_at: Option<Millis>,
     ) -> Result<(), StoreError> {
         let err = self.query_error("setting a run's status");
         let mut tx = self.pool().begin().await.map_err(&err)?;
         let done = sqlx::query("UPDATE runs SET status = $2, finished_at = $3 WHERE id = $1")
-            .bind(run_id)
+            .bind(run_id.as_str())
             .bind(status.as_str())
-            .bind(finished_at)
+            .bind(finished_at.map(Millis::as_i64))
             .execute(&mut *tx)
             .await
             .map_err(&err)?;
@@ -66,7 +66,12 @@ impl Store {
     }
 
     /// Marks a job `running` (adding it if the run did not list it).
-    pub async fn job_started(&self, run_id: &str, job: &str, at: i64) -> Result<(), StoreError> {
+    pub async fn job_started(
+        &self,
+        run_id: &RunId,
+        job: &str,
+        at: Millis,
+    ) -> Result<(), StoreError> {
         let mut conn =
             (self.pool().acquire().await).map_err(self.query_error("recording a job start"))?;
         record_job_start(&mut conn, run_id, job, at)
@@ -77,7 +82,7 @@ impl Store {
     /// Records the env image a job runs in: its cache key (none for a ready `image`) and ID.
     pub async fn set_job_env_image(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
         env_key: Option<&str>,
         image_id: &str,
@@ -85,7 +90,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE jobs SET env_key = $3, env_image_id = $4 WHERE run_id = $1 AND name = $2",
         )
-        .bind(run_id)
+        .bind(run_id.as_str())
         .bind(job)
         .bind(env_key)
         .bind(image_id)
@@ -102,10 +107,10 @@ impl Store {
     /// steps still running become `cancelled`.
     pub async fn job_finished(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
         status: JobStatus,
-        at: i64,
+        at: Millis,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let doing = "recording a job's end";
@@ -119,11 +124,11 @@ impl Store {
     /// Records a step starting (again, if it was retried).
     pub async fn step_started(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
         index: u32,
         command: &str,
-        at: i64,
+        at: Millis,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO steps (run_id, job_name, step_index, command, status, started_at) \
@@ -132,12 +137,12 @@ impl Store {
              status = excluded.status, exit_code = NULL, started_at = excluded.started_at, \
              finished_at = NULL",
         )
-        .bind(run_id)
+        .bind(run_id.as_str())
         .bind(job)
         .bind(i64::from(index))
         .bind(command)
         .bind(StepStatus::Running.as_str())
-        .bind(at)
+        .bind(at.as_i64())
         .execute(self.pool())
         .await
         .map_err(|e| self.job_error(e, run_id, job, "recording a step start"))?;
@@ -147,23 +152,23 @@ impl Store {
     /// Records how a step ended.
     pub async fn step_finished(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
         index: u32,
         status: StepStatus,
         exit_code: Option<i64>,
-        at: i64,
+        at: Millis,
     ) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE steps SET status = $4, exit_code = $5, finished_at = $6 \
              WHERE run_id = $1 AND job_name = $2 AND step_index = $3",
         )
-        .bind(run_id)
+        .bind(run_id.as_str())
         .bind(job)
         .bind(i64::from(index))
         .bind(status.as_str())
         .bind(exit_code)
-        .bind(at)
+        .bind(at.as_i64())
         .execute(self.pool())
         .await
         .map_err(self.query_error("recording a step's end"))?;
@@ -205,12 +210,12 @@ pub(crate) async fn insert_run(
          ON CONFLICT (project) DO UPDATE SET last_number = run_counters.last_number + 1 \
          RETURNING last_number",
     )
-    .bind(&new.project)
+    .bind(new.project.as_str())
     .fetch_one(&mut *conn)
     .await
     .and_then(|row| row.try_get(0))?;
     let run = RunRecord {
-        id: ulid::Ulid::new().to_string(),
+        id: RunId::from(ulid::Ulid::new().to_string()),
         number,
         project: new.project.clone(),
         pipeline_path: new.pipeline_path.clone(),
@@ -225,15 +230,15 @@ pub(crate) async fn insert_run(
         "INSERT INTO runs (id, number, project, pipeline_path, git_commit, git_ref, owner, \
          status, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(&run.id)
+    .bind(run.id.as_str())
     .bind(run.number)
-    .bind(&run.project)
+    .bind(run.project.as_str())
     .bind(&run.pipeline_path)
     .bind(&run.commit)
     .bind(&run.git_ref)
     .bind(&run.owner)
     .bind(run.status.as_str())
-    .bind(run.started_at)
+    .bind(run.started_at.as_i64())
     .execute(&mut *conn)
     .await?;
     let mut seen = std::collections::HashSet::new();
@@ -246,7 +251,7 @@ pub(crate) async fn insert_run(
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (k, job) in chunk.iter().enumerate() {
             query = query
-                .bind(&run.id)
+                .bind(run.id.as_str())
                 .bind(*job)
                 .bind((start + k) as i64)
                 .bind(JobStatus::Pending.as_str());
@@ -311,7 +316,7 @@ pub(crate) async fn record_job_start(
     conn: &mut AnyConnection,
     run_id: &str,
     job: &str,
-    at: i64,
+    at: Millis,
 ) -> Result<(), sqlx::Error> {
     let sql = format!(
         "{JOB_START} SELECT $1, $2, (SELECT COUNT(*) FROM jobs WHERE run_id = $1), $3, $4 \
@@ -321,7 +326,7 @@ pub(crate) async fn record_job_start(
         .bind(run_id)
         .bind(job)
         .bind(JobStatus::Running.as_str())
-        .bind(at)
+        .bind(at.as_i64())
         .execute(conn)
         .await?;
     Ok(())
@@ -347,7 +352,7 @@ pub(crate) async fn record_job_end(
     run_id: &str,
     job: &str,
     status: JobStatus,
-    at: i64,
+    at: Millis,
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let sql = format!(
@@ -358,7 +363,7 @@ pub(crate) async fn record_job_end(
         .bind(run_id)
         .bind(job)
         .bind(status.as_str())
-        .bind(at)
+        .bind(at.as_i64())
         .bind(error)
         .execute(&mut *conn)
         .await?;
@@ -369,7 +374,7 @@ pub(crate) async fn record_job_end(
     .bind(run_id)
     .bind(job)
     .bind(StepStatus::Cancelled.as_str())
-    .bind(at)
+    .bind(at.as_i64())
     .bind(StepStatus::Running.as_str())
     .execute(conn)
     .await?;
@@ -384,8 +389,9 @@ pub(crate) fn is_final(status: RunStatus) -> bool {
 pub(crate) async fn close_unfinished(
     tx: &mut Transaction<'static, Any>,
     run_id: &str,
-    at: Option<i64>,
+    at: Option<Millis>,
 ) -> Result<(), sqlx::Error> {
+    let at = at.map(Millis::as_i64);
     sqlx::query(
         "UPDATE steps SET status = $2, finished_at = COALESCE(finished_at, $3) \
          WHERE run_id = $1 AND status = $4",

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use railyard_types::{Millis, ProjectName};
 use sqlx::Row;
 
 use crate::runs::param;
@@ -32,8 +33,8 @@ pub struct TestTiming {
     pub last_secs: f64,
     /// How many runs fed the average.
     pub samples: u32,
-    /// When the latest sample was recorded (ms since the epoch).
-    pub updated_at: i64,
+    /// When the latest sample was recorded.
+    pub updated_at: Millis,
 }
 
 impl Store {
@@ -42,9 +43,9 @@ impl Store {
     /// many tests were recorded.
     pub async fn record_timings(
         &self,
-        project: &str,
+        project: &ProjectName,
         timings: &[(String, f64)],
-        at_ms: i64,
+        at_ms: Millis,
     ) -> Result<usize, StoreError> {
         let clean: BTreeMap<&str, f64> = timings
             .iter()
@@ -78,11 +79,11 @@ impl Store {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (id, secs) in chunk {
                 query = query
-                    .bind(project)
+                    .bind(project.as_str())
                     .bind(*id)
                     .bind(*secs)
                     .bind(*secs)
-                    .bind(at_ms);
+                    .bind(at_ms.as_i64());
             }
             query.execute(&mut *tx).await.map_err(&err)?;
         }
@@ -91,10 +92,13 @@ impl Store {
     }
 
     /// Every stored timing of `project`: test id -> (average seconds, samples).
-    pub async fn timings(&self, project: &str) -> Result<HashMap<String, (f64, u32)>, StoreError> {
+    pub async fn timings(
+        &self,
+        project: &ProjectName,
+    ) -> Result<HashMap<String, (f64, u32)>, StoreError> {
         let rows =
             sqlx::query("SELECT test_id, avg_secs, samples FROM test_timings WHERE project = $1")
-                .bind(project)
+                .bind(project.as_str())
                 .fetch_all(self.pool())
                 .await
                 .map_err(self.query_error("reading test timings"))?;
@@ -112,14 +116,14 @@ impl Store {
     /// The `limit` slowest tests of `project` by average (ties by id), for `railyard tests`.
     pub async fn tests_history(
         &self,
-        project: &str,
+        project: &ProjectName,
         limit: usize,
     ) -> Result<Vec<TestTiming>, StoreError> {
         let rows = sqlx::query(
             "SELECT test_id, avg_secs, last_secs, samples, updated_at FROM test_timings \
              WHERE project = $1 ORDER BY avg_secs DESC, test_id ASC LIMIT $2",
         )
-        .bind(project)
+        .bind(project.as_str())
         .bind(limit.min(i64::MAX as usize) as i64)
         .fetch_all(self.pool())
         .await
@@ -132,7 +136,7 @@ impl Store {
                     avg_secs: r.try_get(1)?,
                     last_secs: r.try_get(2)?,
                     samples: samples.clamp(0, u32::MAX as i64) as u32,
-                    updated_at: r.try_get(4)?,
+                    updated_at: Millis(r.try_get(4)?),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -146,10 +150,14 @@ mod tests {
 
     /// The same story on any backend: averages, warm-up then EMA, dedup, bad values, order.
     async fn story(store: &Store) {
-        let p = "shop";
+        let (p, big, conc) = (
+            ProjectName::from("shop"),
+            ProjectName::from("big"),
+            ProjectName::from("conc"),
+        );
         let n = store
             .record_timings(
-                p,
+                &p,
                 &[
                     ("a".into(), 2.0),
                     ("b".into(), 10.0),
@@ -157,21 +165,21 @@ mod tests {
                     ("bad".into(), f64::NAN),
                     ("neg".into(), -1.0),
                 ],
-                1000,
+                Millis(1000),
             )
             .await
             .unwrap();
         assert_eq!(n, 2, "a once (last value wins), bad values skipped");
-        let t = store.timings(p).await.unwrap();
+        let t = store.timings(&p).await.unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(t["a"], (4.0, 1));
         for (i, secs) in [6.0, 8.0].into_iter().enumerate() {
             store
-                .record_timings(p, &[("a".into(), secs)], 2000 + i as i64)
+                .record_timings(&p, &[("a".into(), secs)], Millis(2000 + i as i64))
                 .await
                 .unwrap();
         }
-        let t = store.timings(p).await.unwrap();
+        let t = store.timings(&p).await.unwrap();
         assert!(
             (t["a"].0 - 6.0).abs() < 1e-9,
             "plain mean of 4, 6, 8: {:?}",
@@ -179,10 +187,10 @@ mod tests {
         );
         assert_eq!(t["a"].1, 3);
         store
-            .record_timings(p, &[("a".into(), 16.0)], 3000)
+            .record_timings(&p, &[("a".into(), 16.0)], Millis(3000))
             .await
             .unwrap();
-        let t = store.timings(p).await.unwrap();
+        let t = store.timings(&p).await.unwrap();
         assert!(
             (t["a"].0 - (6.0 * 0.7 + 16.0 * 0.3)).abs() < 1e-9,
             "EMA after warm-up: {:?}",
@@ -190,7 +198,11 @@ mod tests {
         );
         assert_eq!(t["b"], (10.0, 1), "tests not in a run keep their timing");
         assert!(
-            store.timings("other").await.unwrap().is_empty(),
+            store
+                .timings(&ProjectName::from("other"))
+                .await
+                .unwrap()
+                .is_empty(),
             "projects are apart"
         );
 
@@ -199,32 +211,35 @@ mod tests {
             .map(|i| (format!("t{i:04}"), i as f64 / 100.0))
             .collect();
         assert_eq!(
-            store.record_timings("big", &many, 5000).await.unwrap(),
+            store
+                .record_timings(&big, &many, Millis(5000))
+                .await
+                .unwrap(),
             1000
         );
-        assert_eq!(store.timings("big").await.unwrap().len(), 1000);
-        let top = store.tests_history("big", 3).await.unwrap();
+        assert_eq!(store.timings(&big).await.unwrap().len(), 1000);
+        let top = store.tests_history(&big, 3).await.unwrap();
         let ids: Vec<&str> = top.iter().map(|t| t.test_id.as_str()).collect();
         assert_eq!(ids, ["t0999", "t0998", "t0997"]);
-        assert_eq!(top[0].updated_at, 5000);
-        let hist = store.tests_history(p, 10).await.unwrap();
+        assert_eq!(top[0].updated_at, Millis(5000));
+        let hist = store.tests_history(&p, 10).await.unwrap();
         assert_eq!(hist[0].test_id, "b");
         assert_eq!((hist[1].last_secs, hist[1].samples), (16.0, 4));
 
         // Concurrent recorders (shards finishing together) lose no sample.
         let mut tasks = Vec::new();
         for k in 0..8 {
-            let store = store.clone();
+            let (store, conc) = (store.clone(), conc.clone());
             tasks.push(tokio::spawn(async move {
                 store
-                    .record_timings("conc", &[("x".into(), 1.0 + k as f64)], k)
+                    .record_timings(&conc, &[("x".into(), 1.0 + k as f64)], Millis(k))
                     .await
             }));
         }
         for t in tasks {
             t.await.unwrap().unwrap();
         }
-        assert_eq!(store.timings("conc").await.unwrap()["x"].1, 8);
+        assert_eq!(store.timings(&conc).await.unwrap()["x"].1, 8);
     }
 
     #[tokio::test]
@@ -235,7 +250,8 @@ mod tests {
         store.close().await;
         // Still there after reopening the file.
         let store = Store::open_in(dir.path()).await.unwrap();
-        assert_eq!(store.timings("big").await.unwrap().len(), 1000);
+        let big = ProjectName::from("big");
+        assert_eq!(store.timings(&big).await.unwrap().len(), 1000);
         store.close().await;
     }
 

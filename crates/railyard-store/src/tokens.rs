@@ -2,8 +2,8 @@
 //! The server hashes what a request shows and looks the hash up here (unique index), so a
 //! check is one indexed read and a revoke takes effect on the next request, on every server.
 
-use railyard_types::Role;
 pub use railyard_types::protocol::TokenInfo;
+use railyard_types::{Millis, Role, TokenName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -13,19 +13,19 @@ impl Store {
     /// Stores a token by its SHA-256 (hex); false when the name is taken (nothing changes).
     pub async fn add_token(
         &self,
-        name: &str,
+        name: &TokenName,
         role: Role,
         sha256_hex: &str,
-        at: i64,
+        at: Millis,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO api_tokens (name, role, sha256, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO NOTHING",
         )
-        .bind(name)
+        .bind(name.as_str())
         .bind(role.as_str())
         .bind(sha256_hex)
-        .bind(at)
+        .bind(at.as_i64())
         .execute(self.pool())
         .await
         .map_err(self.query_error("storing a token"))?;
@@ -57,10 +57,10 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(TokenInfo {
-                    name: r.try_get(0)?,
+                    name: TokenName::from(r.try_get::<String, _>(0)?),
                     role: role_at(r, 1)?,
-                    created_at: r.try_get(2)?,
-                    revoked_at: r.try_get(3)?,
+                    created_at: Millis(r.try_get(2)?),
+                    revoked_at: r.try_get::<Option<i64>, _>(3)?.map(Millis),
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -68,12 +68,12 @@ impl Store {
     }
 
     /// Revokes the named token; false when there is no live token of that name.
-    pub async fn revoke_token(&self, name: &str, at: i64) -> Result<bool, StoreError> {
+    pub async fn revoke_token(&self, name: &TokenName, at: Millis) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL",
         )
-        .bind(name)
-        .bind(at)
+        .bind(name.as_str())
+        .bind(at.as_i64())
         .execute(self.pool())
         .await
         .map_err(self.query_error("revoking a token"))?;

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{AgentId, Millis, ProjectName, TokenName};
+
 pub use crate::records::{RunDetail, RunRecord};
 
 /// A repository known to the server.
@@ -11,11 +13,11 @@ pub use crate::records::{RunDetail, RunRecord};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Project {
     /// Its name, unique.
-    pub name: String,
+    pub name: ProjectName,
     /// Any URL `git clone` takes.
     pub repo_url: String,
-    /// Milliseconds since the epoch.
-    pub created_at: i64,
+    /// When it was added.
+    pub created_at: Millis,
     /// Its share of the fleet: a free slot goes to the project with the fewest running jobs
     /// per unit of weight (1 and up).
     #[serde(default = "one")]
@@ -40,7 +42,7 @@ pub struct Claim {
     /// The job's name in the pipeline.
     pub job: String,
     /// The project.
-    pub project: String,
+    pub project: ProjectName,
     /// Where to clone from.
     pub repo_url: String,
     /// The commit to check out.
@@ -51,8 +53,8 @@ pub struct Claim {
     pub git_ref: Option<String>,
     /// 1 for the first try; every lease check names it.
     pub attempt: i64,
-    /// Milliseconds since the epoch; renew before.
-    pub lease_until: i64,
+    /// When the lease ends; renew before.
+    pub lease_until: Millis,
     /// Set when the job is one shard of a `parallel: N` job: `job` is then the shard's name
     /// (`test [2/4]`), and the agent runs only that shard of the pipeline's job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,7 +80,7 @@ pub struct ShardOf {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestsOpen {
     /// The agent holding the shard's lease.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// The attempt.
     pub attempt: i64,
     /// The ids the shard listed.
@@ -101,7 +103,7 @@ pub struct TestsOpened {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NextBatch {
     /// The agent holding the shard's lease.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// The attempt.
     pub attempt: i64,
     /// The shard asking, 1…N.
@@ -131,7 +133,7 @@ pub struct NextAnswer {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GiveBack {
     /// The agent holding the shard's lease.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// The attempt.
     pub attempt: i64,
     /// The shard giving its batches back, 1…N.
@@ -169,7 +171,7 @@ pub struct Done {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewProject {
     /// Its name.
-    pub name: String,
+    pub name: ProjectName,
     /// Any URL `git clone` takes.
     pub repo: String,
     /// The secret push webhooks are signed with (GitHub, Gitea) or carry (GitLab).
@@ -196,7 +198,7 @@ pub struct RemoveProjectRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemovedProject {
     /// The project removed.
-    pub name: String,
+    pub name: ProjectName,
     /// How many of its runs were deleted with it.
     pub runs: u64,
     /// How many of those had not finished (only with `force`).
@@ -275,7 +277,7 @@ pub struct RegisterRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Registered {
     /// The agent's id, named in every later call.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// How long a lease lasts without a heartbeat, in milliseconds.
     pub lease_ms: u64,
 }
@@ -286,7 +288,7 @@ pub struct Registered {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimRequest {
     /// The agent asking.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// How long to wait for work, in milliseconds (capped by the server).
     #[serde(default)]
     pub wait_ms: Option<u64>,
@@ -297,7 +299,7 @@ pub struct ClaimRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaseRef {
     /// The agent holding it.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// The attempt it was claimed as.
     pub attempt: i64,
 }
@@ -306,8 +308,8 @@ pub struct LeaseRef {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Renewed {
-    /// Milliseconds since the epoch.
-    pub lease_until: i64,
+    /// When the lease now ends.
+    pub lease_until: Millis,
     /// The run was cancelled: stop the job and report it `cancelled`.
     #[serde(default)]
     pub cancel: bool,
@@ -320,7 +322,7 @@ pub struct Renewed {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogChunk {
     /// The agent holding the lease.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// The attempt.
     pub attempt: i64,
     /// 1-based chunk number within the attempt.
@@ -342,7 +344,7 @@ pub struct LogAck {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Completion {
     /// The agent holding the lease.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// The attempt.
     pub attempt: i64,
     /// The job's final status.
@@ -386,10 +388,10 @@ pub struct StepReport {
     pub status: crate::StepStatus,
     /// Its exit code, once exited.
     pub exit_code: Option<i64>,
-    /// Milliseconds since the epoch.
-    pub started_at: i64,
-    /// Milliseconds since the epoch.
-    pub finished_at: Option<i64>,
+    /// When it started.
+    pub started_at: Millis,
+    /// When it finished.
+    pub finished_at: Option<Millis>,
 }
 
 /// One file of a job's artifacts.
@@ -407,7 +409,7 @@ pub struct ArtifactEntry {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewToken {
     /// A unique name: letters, digits, `.`, `_`, `-`.
-    pub name: String,
+    pub name: TokenName,
     /// `admin` or `agent`.
     pub role: crate::Role,
 }
@@ -417,7 +419,7 @@ pub struct NewToken {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedToken {
     /// Its name.
-    pub name: String,
+    pub name: TokenName,
     /// Its role.
     pub role: crate::Role,
     /// The token itself.
@@ -429,13 +431,13 @@ pub struct CreatedToken {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenInfo {
     /// Its unique name (`ci-runner-3`).
-    pub name: String,
+    pub name: TokenName,
     /// What it may do.
     pub role: crate::Role,
-    /// Milliseconds since the epoch.
-    pub created_at: i64,
+    /// When it was created.
+    pub created_at: Millis,
     /// When it was revoked, if it was.
-    pub revoked_at: Option<i64>,
+    pub revoked_at: Option<Millis>,
 }
 
 /// An agent as `railyard agents` shows it.
@@ -443,15 +445,15 @@ pub struct TokenInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentInfo {
     /// Its id (a ULID, given at registration).
-    pub id: String,
+    pub id: AgentId,
     /// The name it gave.
     pub name: String,
     /// How many jobs it runs at once.
     pub slots: i64,
     /// Jobs it holds a lease on now.
     pub running: i64,
-    /// Milliseconds since the epoch of its last claim or heartbeat.
-    pub last_seen: i64,
+    /// Its last claim or heartbeat.
+    pub last_seen: Millis,
 }
 
 /// The query of `GET /api/v1/runs`: newest first, of one project or all.
@@ -460,7 +462,7 @@ pub struct AgentInfo {
 pub struct RunsQuery {
     /// Only this project's runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
+    pub project: Option<ProjectName>,
     /// At most this many [default: 20].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -471,7 +473,7 @@ pub struct RunsQuery {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadQuery {
     /// The agent holding the lease.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// The attempt.
     pub attempt: i64,
 }

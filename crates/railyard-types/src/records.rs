@@ -3,18 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{JobStatus, RunStatus, StepStatus};
+use crate::{JobStatus, Millis, ProjectName, RunId, RunStatus, StepStatus};
 
 /// One run as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRecord {
     /// A ULID (26 characters, sortable by creation time).
-    pub id: String,
+    pub id: RunId,
     /// 1, 2, … within its project.
     pub number: i64,
     /// The project it belongs to.
-    pub project: String,
+    pub project: ProjectName,
     /// The pipeline file.
     pub pipeline_path: String,
     /// The commit, if known.
@@ -27,10 +27,10 @@ pub struct RunRecord {
     pub owner: String,
     /// Where it stands.
     pub status: RunStatus,
-    /// Milliseconds since the Unix epoch.
-    pub started_at: i64,
-    /// Milliseconds since the Unix epoch, once finished.
-    pub finished_at: Option<i64>,
+    /// When it started.
+    pub started_at: Millis,
+    /// When it finished, once finished.
+    pub finished_at: Option<Millis>,
 }
 
 /// A run with its jobs and their steps.
@@ -51,10 +51,10 @@ pub struct JobRecord {
     pub name: String,
     /// Where it stands.
     pub status: JobStatus,
-    /// Milliseconds since the Unix epoch.
-    pub started_at: Option<i64>,
-    /// Milliseconds since the Unix epoch.
-    pub finished_at: Option<i64>,
+    /// When it started.
+    pub started_at: Option<Millis>,
+    /// When it finished.
+    pub finished_at: Option<Millis>,
     /// The env image's cache key (none for a ready `image`).
     pub env_key: Option<String>,
     /// The Docker image ID the job ran in.
@@ -81,8 +81,8 @@ pub struct StepRecord {
     pub status: StepStatus,
     /// The exit code, once exited.
     pub exit_code: Option<i64>,
-    /// Milliseconds since the Unix epoch.
-    pub started_at: i64,
-    /// Milliseconds since the Unix epoch.
-    pub finished_at: Option<i64>,
+    /// When it started.
+    pub started_at: Millis,
+    /// When it finished.
+    pub finished_at: Option<Millis>,
 }

@@ -1,6 +1,7 @@
 //! Where things are: the project's root and pipeline file, and the data folder.
 
 use anyhow::{Context, Result};
+use railyard_types::ProjectName;
 use std::path::{Path, PathBuf};
 
 /// The pipeline file's name at a repository's root.
@@ -17,8 +18,8 @@ pub struct Project {
 
 impl Project {
     /// The project's name in the store: its root's canonical path.
-    pub fn key(&self) -> String {
-        self.root.display().to_string()
+    pub fn key(&self) -> ProjectName {
+        ProjectName::from(self.root.display().to_string())
     }
 
     /// What `git ARGS` prints in the project's root (trimmed), if it is a git work tree and

@@ -34,7 +34,7 @@ pub(super) async fn register(
             &body.name,
             i64::from(body.slots),
             &body.labels,
-            Millis::now().as_i64(),
+            Millis::now(),
         )
         .await?;
     tracing::info!(agent = %id, name = %body.name, slots = body.slots, labels = ?body.labels, "agent registered");
@@ -56,7 +56,7 @@ pub(super) async fn claim(
         let notified = state.work().notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let now = Millis::now().as_i64();
+        let now = Millis::now();
         if !state.note_agent(&body.agent_id, now, touch_every).await? {
             return Err(ApiError::NotFound(format!(
                 "agent `{}`: register first",
@@ -102,7 +102,7 @@ pub(super) async fn heartbeat(
     Params(id): Params<Heartbeat>,
     Body(body): Body<Heartbeat>,
 ) -> ApiResult<Reply<Heartbeat>> {
-    let now = Millis::now().as_i64();
+    let now = Millis::now();
     let lease_ms = state.config().lease.as_millis() as i64;
     match state
         .store()
@@ -115,7 +115,7 @@ pub(super) async fn heartbeat(
                 .note_agent(&body.agent_id, now, touch_every(lease_ms))
                 .await?;
             Ok(Reply::new(Renewed {
-                lease_until: now + lease_ms,
+                lease_until: now.plus(state.config().lease),
                 cancel,
             }))
         }
@@ -147,16 +147,16 @@ pub(super) async fn complete(
             .set_job_env_image(&claim.run_id, &claim.job, image.key.as_deref(), &image.id)
             .await?;
     }
-    let now = Millis::now().as_i64();
+    let now = Millis::now();
     // The lease's end and the job's record in one transaction.
     if !state
         .store()
         .finish_leased_job(
             &id,
-            &body.agent_id.as_str().into(),
+            &body.agent_id,
             body.attempt,
             body.status,
-            Millis(now),
+            now,
             body.error.as_deref(),
         )
         .await?
@@ -170,10 +170,7 @@ pub(super) async fn complete(
             .record_timings(&claim.project, &body.timings, now)
             .await?;
     }
-    let finished = state
-        .store()
-        .advance_run(&claim.run_id, Millis(now))
-        .await?;
+    let finished = state.store().advance_run(&claim.run_id, now).await?;
     state.work().notify_waiters();
     tracing::info!(job = %claim.job, run = %claim.run_id, status = body.status.as_str(), "job done");
     if let Some(status) = finished {
@@ -187,7 +184,7 @@ pub(super) async fn explain_waiting(state: &AppState, detail: &mut RunDetail) ->
     if detail.run.finished_at.is_some() {
         return Ok(());
     }
-    let live_since = Millis::now().as_i64() - state.config().lease.as_millis() as i64;
+    let live_since = Millis::now().minus(state.config().lease);
     let stuck = state
         .store()
         .unplaceable_jobs(&detail.run.id, live_since)
@@ -239,13 +236,13 @@ pub(crate) async fn sweep_leases(state: AppState) {
         (state.config().lease / 3).clamp(Duration::from_millis(200), Duration::from_secs(5));
     loop {
         tokio::time::sleep(every).await;
-        let now = Millis::now().as_i64();
+        let now = Millis::now();
         match state.store().expire_leases(now).await {
             Ok(lapsed) => {
                 for l in lapsed {
                     tracing::warn!(run = %l.run_id, job = %l.job, requeued = l.requeued, "lease lapsed");
                     if !l.requeued
-                        && let Err(e) = state.store().advance_run(&l.run_id, Millis(now)).await
+                        && let Err(e) = state.store().advance_run(&l.run_id, now).await
                     {
                         tracing::error!(
                             "moving run {} on: {}",

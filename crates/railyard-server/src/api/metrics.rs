@@ -12,10 +12,9 @@ use railyard_store::WAIT_BOUNDS_MS;
 /// waited in the queue (a histogram per project), agents registered and live. Open, like
 /// most exporters; put it behind the network's rules.
 pub(super) async fn metrics(State(state): State<AppState>) -> ApiResult<Reply<Metrics>> {
-    let lease_ms = state.config().lease.as_millis() as i64;
     let stats = state
         .store()
-        .queue_stats(Millis::now().as_i64() - lease_ms)
+        .queue_stats(Millis::now().minus(state.config().lease))
         .await?;
     let waits = state.store().wait_histograms().await?;
     let mut out = Text::default();

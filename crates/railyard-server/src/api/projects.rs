@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use railyard_store::{NewRun, ProjectRemoval};
-use railyard_types::Millis;
 use railyard_types::api::{AddProject, ListProjects, RemoveProject, Trigger};
+use railyard_types::{Millis, ProjectName};
 
 use super::{ApiResult, Body, Params, Reply};
 use crate::error::ApiError;
@@ -44,7 +44,7 @@ pub(super) async fn add_project(
     git::check_remote(&body.repo).await?;
     if !state
         .store()
-        .add_project(&body.name, &body.repo, Millis::now().as_i64())
+        .add_project(&body.name, &body.repo, Millis::now())
         .await?
     {
         return Err(ApiError::Conflict(format!(
@@ -123,7 +123,7 @@ pub(super) async fn remove_project(
     }
     tracing::info!(project = %name, runs = runs.len(), unfinished, "project removed");
     Ok(Reply::new(RemovedProject {
-        name: name.into_string(),
+        name,
         runs: runs.len() as u64,
         unfinished: unfinished as u64,
     }))
@@ -134,7 +134,7 @@ pub(super) async fn remove_project(
 /// it pushed (`pushed_ref`), a trigger's is found from `git_ref` (none for a commit).
 pub(crate) async fn start_run(
     state: &AppState,
-    name: &str,
+    name: &ProjectName,
     git_ref: &str,
     pushed_ref: Option<&str>,
 ) -> ApiResult<Triggered> {
@@ -190,7 +190,7 @@ pub(crate) async fn start_run(
         // `abandon_dead_runs` may take it for a crashed one.
         owner: "railyard-server:queue".into(),
         jobs: names.clone(),
-        started_at: Millis::now().as_i64(),
+        started_at: Millis::now(),
     };
     let run = state
         .store()

@@ -14,7 +14,7 @@ pub(super) async fn list_runs(
 ) -> ApiResult<Reply<ListRuns>> {
     let runs = state
         .store()
-        .list_runs(q.project.as_deref(), q.limit.unwrap_or(20))
+        .list_runs(q.project.as_ref(), q.limit.unwrap_or(20))
         .await?;
     Ok(Reply::new(runs))
 }

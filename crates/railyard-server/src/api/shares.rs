@@ -2,6 +2,7 @@
 //! project is added or later with `PATCH /api/v1/projects/{name}`.
 
 use axum::extract::State;
+use railyard_types::ProjectName;
 use railyard_types::api::UpdateProject;
 
 use super::{ApiResult, Body, Params, Reply};
@@ -32,7 +33,11 @@ pub(super) fn check(share: &ProjectShare) -> ApiResult<()> {
 }
 
 /// Stores the share given (fields left out keep their value); false when no such project.
-pub(super) async fn apply(state: &AppState, name: &str, share: &ProjectShare) -> ApiResult<bool> {
+pub(super) async fn apply(
+    state: &AppState,
+    name: &ProjectName,
+    share: &ProjectShare,
+) -> ApiResult<bool> {
     if share.weight.is_none() && share.max_running.is_none() {
         return Ok(state.store().project(name).await?.is_some());
     }

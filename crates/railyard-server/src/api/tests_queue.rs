@@ -9,8 +9,8 @@
 use axum::extract::State;
 use railyard_split::{Batcher, Next, QueueState, Timings};
 use railyard_store::{Claim, OpenedQueue, ShardOf};
-use railyard_types::Millis;
 use railyard_types::api::{GiveBackTests, NextTests, OpenTests};
+use railyard_types::{AgentId, JobId, Millis};
 use sha2::Digest;
 
 use super::{ApiResult, Body, Params, Reply};
@@ -64,7 +64,7 @@ pub(super) async fn open(
             of.shards,
             &mine,
             &queue,
-            Millis::now().as_i64(),
+            Millis::now(),
         )
         .await?;
     if opened.tests_hash != mine.tests_hash {
@@ -91,25 +91,20 @@ pub(super) async fn next(
     let shard = body.shard;
     let next = state
         .store()
-        .change_test_queue(
-            &claim.run_id,
-            &of.job,
-            Millis::now().as_i64(),
-            |queue, live| {
-                if let Some(done) = body.done {
-                    queue.complete(shard, done);
+        .change_test_queue(&claim.run_id, &of.job, Millis::now(), |queue, live| {
+            if let Some(done) = body.done {
+                queue.complete(shard, done);
+            }
+            // A shard asks only once its batch is done: any batch it still holds was lost
+            // (an earlier attempt's, or an answer that never reached it) and goes back.
+            queue.give_back(shard);
+            for holder in queue.holders() {
+                if holder != shard && !live.contains(&holder) {
+                    queue.give_back(holder);
                 }
-                // A shard asks only once its batch is done: any batch it still holds was lost
-                // (an earlier attempt's, or an answer that never reached it) and goes back.
-                queue.give_back(shard);
-                for holder in queue.holders() {
-                    if holder != shard && !live.contains(&holder) {
-                        queue.give_back(holder);
-                    }
-                }
-                queue.next(shard)
-            },
-        )
+            }
+            queue.next(shard)
+        })
         .await?
         .ok_or_else(|| not_open(&id, &of))?;
     Ok(Reply::new(match next {
@@ -134,12 +129,9 @@ pub(super) async fn give_back(
     check_shard(body.shard, &of)?;
     let given = state
         .store()
-        .change_test_queue(
-            &claim.run_id,
-            &of.job,
-            Millis::now().as_i64(),
-            |queue, _| queue.give_back(body.shard),
-        )
+        .change_test_queue(&claim.run_id, &of.job, Millis::now(), |queue, _| {
+            queue.give_back(body.shard)
+        })
         .await?
         .ok_or_else(|| not_open(&id, &of))?;
     tracing::info!(run = %claim.run_id, job = %of.job, shard = body.shard, batches = given, "batches given back");
@@ -150,8 +142,8 @@ pub(super) async fn give_back(
 /// lost lease, 400 for a job that is not a shard.
 async fn shard_lease(
     state: &AppState,
-    id: &str,
-    agent_id: &str,
+    id: &JobId,
+    agent_id: &AgentId,
     attempt: i64,
 ) -> ApiResult<(Claim, ShardOf)> {
     let Some((claim, _)) = state.store().leased_job(id, agent_id, attempt).await? else {

@@ -36,7 +36,7 @@ pub(super) async fn create(
             &body.name,
             body.role,
             &TokenHash::of(&token).hex(),
-            Millis::now().as_i64(),
+            Millis::now(),
         )
         .await?;
     if !stored {
@@ -61,11 +61,7 @@ pub(super) async fn revoke(
     State(state): State<AppState>,
     Params(name): Params<RevokeToken>,
 ) -> ApiResult<Reply<RevokeToken>> {
-    if state
-        .store()
-        .revoke_token(&name, Millis::now().as_i64())
-        .await?
-    {
+    if state.store().revoke_token(&name, Millis::now()).await? {
         Ok(Reply::new(()))
     } else {
         Err(ApiError::NotFound(format!(

@@ -7,8 +7,8 @@
 //! becomes the artifact once whole, so a retried upload (the agent did not see the answer)
 //! replaces the file with the same bytes, and a cut one leaves nothing that shows.
 
-use railyard_types::Millis;
 use railyard_types::path::{UnsafePath, plain_relative};
+use railyard_types::{Millis, RunId};
 use std::path::PathBuf;
 
 use axum::body::Body as RawBody;
@@ -58,12 +58,12 @@ async fn write_body(
         }
         pending.extend_from_slice(&chunk);
         if pending.len() >= ARTIFACT_CHUNK_BYTES {
-            upload.write(&pending, Millis::now().as_i64()).await?;
+            upload.write(&pending, Millis::now()).await?;
             pending.clear();
         }
     }
     if !pending.is_empty() || upload.size() == 0 {
-        upload.write(&pending, Millis::now().as_i64()).await?;
+        upload.write(&pending, Millis::now()).await?;
     }
     Ok(())
 }
@@ -92,13 +92,7 @@ pub(super) async fn upload(
         return Err(e);
     }
     let stored = upload
-        .finish(
-            &id,
-            &lease.agent_id,
-            lease.attempt,
-            &path,
-            Millis::now().as_i64(),
-        )
+        .finish(&id, &lease.agent_id, lease.attempt, &path, Millis::now())
         .await?;
     if !stored {
         return Err(ApiError::LeaseLost(id.into_string()));
@@ -108,7 +102,7 @@ pub(super) async fn upload(
 }
 
 /// The run's id from an id, id prefix or number.
-async fn run_id(state: &AppState, id: &str) -> ApiResult<String> {
+async fn run_id(state: &AppState, id: &str) -> ApiResult<RunId> {
     Ok(state
         .store()
         .find_run(None, id)

@@ -9,7 +9,7 @@
 //!   `weight` goes first (ties: the one with the oldest queued job), then its oldest job.
 
 use railyard_run_model::{LEASED, QUEUED};
-use railyard_types::JobStatus;
+use railyard_types::{AgentId, JobId, JobStatus, Millis, ProjectName, RunId};
 use sqlx::{AnyConnection, Row};
 
 use super::stats::{WAIT_CONFLICT, WAIT_INSERT, record_wait, wait_bucket, wait_stripe};
@@ -55,8 +55,8 @@ impl Store {
     /// waits for PostgreSQL's WAL flush.
     pub async fn claim(
         &self,
-        agent_id: &str,
-        now: i64,
+        agent_id: &AgentId,
+        now: Millis,
         lease_ms: i64,
     ) -> Result<Option<Claim>, StoreError> {
         let pg = self.backend() == Backend::Postgres;
@@ -90,9 +90,9 @@ impl Store {
         // transaction commits now.
         let err = self.query_error("claiming a job");
         let rows = sqlx::query(sqlx::AssertSqlSafe(update))
-            .bind(agent_id)
-            .bind(now + lease_ms)
-            .bind(now)
+            .bind(agent_id.as_str())
+            .bind(now.as_i64() + lease_ms)
+            .bind(now.as_i64())
             .fetch_all(self.pool())
             .await
             .map_err(&err)?;
@@ -107,8 +107,8 @@ impl Store {
     async fn claim_on_postgres(
         &self,
         update: &str,
-        agent_id: &str,
-        now: i64,
+        agent_id: &AgentId,
+        now: Millis,
         lease_ms: i64,
     ) -> Result<Option<Claim>, StoreError> {
         let wait = "GREATEST($3 - c.queued_at, 0)";
@@ -125,9 +125,9 @@ impl Store {
         );
         let err = self.query_error("claiming a job");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(agent_id)
-            .bind(now + lease_ms)
-            .bind(now)
+            .bind(agent_id.as_str())
+            .bind(now.as_i64() + lease_ms)
+            .bind(now.as_i64())
             .bind(wait_stripe())
             .bind(JobStatus::Running.as_str())
             .fetch_optional(self.pool())
@@ -143,14 +143,14 @@ impl Store {
         }
         let mut tx = self.pool().begin().await.map_err(&err)?;
         sqlx::query("SELECT 1 FROM projects WHERE name = $1 FOR UPDATE")
-            .bind(&claim.project)
+            .bind(claim.project.as_str())
             .execute(&mut *tx)
             .await
             .map_err(&err)?;
         let leased: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM queue WHERE project = $1 AND state = '{LEASED}'"
         )))
-        .bind(&claim.project)
+        .bind(claim.project.as_str())
         .fetch_one(&mut *tx)
         .await
         .and_then(|r| r.try_get(0))
@@ -180,7 +180,7 @@ impl Store {
         tx: &mut AnyConnection,
         claim: &Claim,
         queued_at: i64,
-        now: i64,
+        now: Millis,
     ) -> Result<(), StoreError> {
         record_job_start(&mut *tx, &claim.run_id, &claim.job, now)
             .await
@@ -188,7 +188,7 @@ impl Store {
         record_run_start(&mut *tx, &claim.run_id)
             .await
             .map_err(self.query_error("claiming a job"))?;
-        record_wait(tx, &claim.project, now - queued_at)
+        record_wait(tx, &claim.project, now.as_i64() - queued_at)
             .await
             .map_err(self.query_error("claiming a job"))
     }
@@ -197,7 +197,7 @@ impl Store {
     /// keeps the value. False when no such project.
     pub async fn set_project_share(
         &self,
-        name: &str,
+        name: &ProjectName,
         weight: Option<i64>,
         max_running: Option<i64>,
     ) -> Result<bool, StoreError> {
@@ -205,7 +205,7 @@ impl Store {
             "UPDATE projects SET weight = COALESCE($2, weight), \
              max_running = COALESCE($3, max_running) WHERE name = $1",
         )
-        .bind(name)
+        .bind(name.as_str())
         .bind(weight)
         .bind(max_running)
         .execute(self.pool())
@@ -218,8 +218,8 @@ impl Store {
     /// can take, each with its `runs_on` labels: they wait for such an agent to come.
     pub async fn unplaceable_jobs(
         &self,
-        run_id: &str,
-        live_since: i64,
+        run_id: &RunId,
+        live_since: Millis,
     ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
         let err = self.query_error("finding jobs no agent can take");
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -229,14 +229,14 @@ impl Store {
              (SELECT 1 FROM agent_labels al WHERE al.agent_id = a.id AND al.label = l.label))) \
              ORDER BY q.job_name"
         )))
-        .bind(run_id)
-        .bind(live_since)
+        .bind(run_id.as_str())
+        .bind(live_since.as_i64())
         .fetch_all(self.pool())
         .await
         .map_err(&err)?;
         let mut out = Vec::new();
         for row in rows {
-            let id: String = row.try_get("id").map_err(&err)?;
+            let id = JobId::from(row.try_get::<String, _>("id").map_err(&err)?);
             out.push((
                 row.try_get("job_name").map_err(&err)?,
                 self.job_labels(&id).await?,
@@ -246,10 +246,10 @@ impl Store {
     }
 
     /// The `runs_on` labels of a queued job, sorted; empty when it has none.
-    pub async fn job_labels(&self, job_id: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn job_labels(&self, job_id: &JobId) -> Result<Vec<String>, StoreError> {
         let err = self.query_error("reading a job's labels");
         let rows = sqlx::query("SELECT label FROM job_labels WHERE job_id = $1 ORDER BY label")
-            .bind(job_id)
+            .bind(job_id.as_str())
             .fetch_all(self.pool())
             .await
             .map_err(&err)?;

@@ -1,6 +1,7 @@
 //! The queue's members: projects (repository, webhook secret) and agents (slots, labels).
 
 use railyard_run_model::LEASED;
+use railyard_types::{AgentId, Millis, ProjectName};
 use sqlx::Row;
 
 use super::Project;
@@ -27,17 +28,17 @@ impl Store {
     /// Adds a project; false when one of that name exists (nothing changes).
     pub async fn add_project(
         &self,
-        name: &str,
+        name: &ProjectName,
         repo_url: &str,
-        at: i64,
+        at: Millis,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO projects (name, repo_url, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO NOTHING",
         )
-        .bind(name)
+        .bind(name.as_str())
         .bind(repo_url)
-        .bind(at)
+        .bind(at.as_i64())
         .execute(self.pool())
         .await
         .map_err(self.query_error("adding a project"))?;
@@ -45,11 +46,11 @@ impl Store {
     }
 
     /// One project by name.
-    pub async fn project(&self, name: &str) -> Result<Option<Project>, StoreError> {
+    pub async fn project(&self, name: &ProjectName) -> Result<Option<Project>, StoreError> {
         let row = sqlx::query(
             "SELECT name, repo_url, created_at, weight, max_running FROM projects WHERE name = $1",
         )
-        .bind(name)
+        .bind(name.as_str())
         .fetch_optional(self.pool())
         .await
         .map_err(self.query_error("reading a project"))?;
@@ -61,11 +62,11 @@ impl Store {
     /// Sets (or with `None` removes) a project's webhook secret; false when no such project.
     pub async fn set_webhook_secret(
         &self,
-        name: &str,
+        name: &ProjectName,
         secret: Option<&str>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE projects SET webhook_secret = $2 WHERE name = $1")
-            .bind(name)
+            .bind(name.as_str())
             .bind(secret)
             .execute(self.pool())
             .await
@@ -74,9 +75,9 @@ impl Store {
     }
 
     /// A project's webhook secret, if it has one.
-    pub async fn webhook_secret(&self, name: &str) -> Result<Option<String>, StoreError> {
+    pub async fn webhook_secret(&self, name: &ProjectName) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT webhook_secret FROM projects WHERE name = $1")
-            .bind(name)
+            .bind(name.as_str())
             .fetch_optional(self.pool())
             .await
             .map_err(self.query_error("reading a webhook secret"))?;
@@ -96,14 +97,14 @@ impl Store {
     /// artifacts moved into the database are the caller's (the ids come back for that).
     pub async fn remove_project(
         &self,
-        name: &str,
+        name: &ProjectName,
         force: bool,
     ) -> Result<ProjectRemoval, StoreError> {
         let err = self.query_error("removing a project");
         let mut tx = self.pool().begin().await.map_err(&err)?;
         // First, so that two removals (or a removal and a share change) take turns on the row.
         let gone = sqlx::query("DELETE FROM projects WHERE name = $1")
-            .bind(name)
+            .bind(name.as_str())
             .execute(&mut *tx)
             .await
             .map_err(&err)?;
@@ -115,7 +116,7 @@ impl Store {
             run_columns!(),
             " FROM runs WHERE project = $1 AND finished_at IS NULL ORDER BY number"
         ))
-        .bind(name)
+        .bind(name.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(&err)?;
@@ -128,7 +129,7 @@ impl Store {
             return Ok(ProjectRemoval::Unfinished(unfinished));
         }
         let runs = sqlx::query("SELECT id FROM runs WHERE project = $1 ORDER BY number")
-            .bind(name)
+            .bind(name.as_str())
             .fetch_all(&mut *tx)
             .await
             .map_err(&err)?
@@ -147,7 +148,7 @@ impl Store {
             "DELETE FROM queue_waits WHERE project = $1",
         ] {
             sqlx::query(sql)
-                .bind(name)
+                .bind(name.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(&err)?;
@@ -176,14 +177,14 @@ impl Store {
     /// Forgets agents not seen since `seen_before` that hold no lease (each start of an agent
     /// registers anew, so the table otherwise keeps every agent that ever ran). One that comes
     /// back is told to register first, and does. Returns how many were forgotten.
-    pub async fn forget_agents(&self, seen_before: i64) -> Result<u64, StoreError> {
+    pub async fn forget_agents(&self, seen_before: Millis) -> Result<u64, StoreError> {
         let err = self.query_error("forgetting agents");
         let mut tx = self.pool().begin().await.map_err(&err)?;
         let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM agents WHERE last_seen < $1 AND NOT EXISTS \
              (SELECT 1 FROM queue q WHERE q.agent_id = agents.id AND q.state = '{LEASED}')"
         )))
-        .bind(seen_before)
+        .bind(seen_before.as_i64())
         .execute(&mut *tx)
         .await
         .map_err(&err)?;
@@ -215,8 +216,8 @@ impl Store {
         name: &str,
         slots: i64,
         labels: &[String],
-        at: i64,
-    ) -> Result<String, StoreError> {
+        at: Millis,
+    ) -> Result<AgentId, StoreError> {
         let id = ulid::Ulid::new().to_string();
         let err = self.query_error("registering an agent");
         let mut tx = self.pool().begin().await.map_err(&err)?;
@@ -226,7 +227,7 @@ impl Store {
         .bind(&id)
         .bind(name)
         .bind(slots)
-        .bind(at)
+        .bind(at.as_i64())
         .execute(&mut *tx)
         .await
         .map_err(&err)?;
@@ -241,7 +242,7 @@ impl Store {
             .map_err(&err)?;
         }
         tx.commit().await.map_err(&err)?;
-        Ok(id)
+        Ok(AgentId::from(id))
     }
 
     /// True when the agent id is registered; notes that it was seen at `at` unless the note
@@ -250,10 +251,15 @@ impl Store {
     /// see bench/server); the server passes at most a quarter of the lease, so an agent that
     /// keeps asking always counts as live (seen within one lease). Leases themselves never
     /// read `last_seen`: they lapse by their own `lease_until`.
-    pub async fn touch_agent(&self, id: &str, at: i64, every_ms: i64) -> Result<bool, StoreError> {
+    pub async fn touch_agent(
+        &self,
+        id: &AgentId,
+        at: Millis,
+        every_ms: i64,
+    ) -> Result<bool, StoreError> {
         let err = self.query_error("noting an agent");
         let row = sqlx::query("SELECT last_seen FROM agents WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await
             .map_err(&err)?;
@@ -261,12 +267,12 @@ impl Store {
             return Ok(false);
         };
         let seen: i64 = row.try_get(0).map_err(&err)?;
-        if at - seen >= every_ms {
+        if at.as_i64() - seen >= every_ms {
             // `last_seen < $2`: of two servers noting one agent, the later time stays.
             let done =
                 sqlx::query("UPDATE agents SET last_seen = $2 WHERE id = $1 AND last_seen < $2")
-                    .bind(id)
-                    .bind(at)
+                    .bind(id.as_str())
+                    .bind(at.as_i64())
                     .execute(self.pool())
                     .await
                     .map_err(&err)?;
@@ -281,9 +287,9 @@ impl Store {
 
 fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project, sqlx::Error> {
     Ok(Project {
-        name: r.try_get("name")?,
+        name: ProjectName::from(r.try_get::<String, _>("name")?),
         repo_url: r.try_get("repo_url")?,
-        created_at: r.try_get("created_at")?,
+        created_at: Millis(r.try_get("created_at")?),
         weight: r.try_get("weight")?,
         max_running: r.try_get("max_running")?,
     })

@@ -1,6 +1,7 @@
 //! Counts of the queue for monitoring (`/metrics`).
 
 use railyard_run_model::DONE;
+use railyard_types::Millis;
 use sqlx::Row;
 
 use crate::{Store, StoreError, WAIT_BOUNDS_MS};
@@ -18,7 +19,7 @@ pub struct QueueStats {
 
 impl Store {
     /// Counts for monitoring; agents seen since `since` (ms since the epoch) count as live.
-    pub async fn queue_stats(&self, since: i64) -> Result<QueueStats, StoreError> {
+    pub async fn queue_stats(&self, since: Millis) -> Result<QueueStats, StoreError> {
         let err = self.query_error("counting the queue");
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT project, state, COUNT(*) AS n FROM queue WHERE state <> '{DONE}' \
@@ -38,7 +39,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN last_seen >= $1 THEN 1 ELSE 0 END), 0) AS seen FROM agents",
         )
-        .bind(since)
+        .bind(since.as_i64())
         .fetch_one(self.pool())
         .await
         .map_err(&err)?;

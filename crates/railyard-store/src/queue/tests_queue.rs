@@ -9,6 +9,7 @@
 
 use railyard_run_model::LEASED;
 use railyard_split::QueueState;
+use railyard_types::{JobId, Millis, RunId};
 use sqlx::Row;
 
 use crate::{Store, StoreError};
@@ -29,12 +30,12 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn open_test_queue(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
         shards: u32,
         opened: &OpenedQueue,
         state: &QueueState,
-        now: i64,
+        now: Millis,
     ) -> Result<OpenedQueue, StoreError> {
         let err = self.query_error("opening a test queue");
         sqlx::query(
@@ -42,20 +43,20 @@ impl Store {
              updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (run_id, job_name) DO NOTHING",
         )
-        .bind(run_id)
+        .bind(run_id.as_str())
         .bind(job)
         .bind(i64::from(shards))
         .bind(&opened.tests_hash)
         .bind(serde_json::to_string(&opened.timings).expect("timings serialize"))
         .bind(serde_json::to_string(state).expect("a queue serializes"))
-        .bind(now)
+        .bind(now.as_i64())
         .execute(self.pool())
         .await
         .map_err(&err)?;
         let row = sqlx::query(
             "SELECT tests_hash, timings FROM test_queues WHERE run_id = $1 AND job_name = $2",
         )
-        .bind(run_id)
+        .bind(run_id.as_str())
         .bind(job)
         .fetch_one(self.pool())
         .await
@@ -74,9 +75,9 @@ impl Store {
     /// shard opened the queue yet.
     pub async fn change_test_queue<T>(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
-        now: i64,
+        now: Millis,
         change: impl FnOnce(&mut QueueState, &[u32]) -> T,
     ) -> Result<Option<T>, StoreError> {
         let err = self.query_error("changing a test queue");
@@ -85,9 +86,9 @@ impl Store {
         let locked = sqlx::query(
             "UPDATE test_queues SET updated_at = $3 WHERE run_id = $1 AND job_name = $2",
         )
-        .bind(run_id)
+        .bind(run_id.as_str())
         .bind(job)
-        .bind(now)
+        .bind(now.as_i64())
         .execute(&mut *tx)
         .await
         .map_err(&err)?;
@@ -95,7 +96,7 @@ impl Store {
             return Ok(None);
         }
         let row = sqlx::query("SELECT state FROM test_queues WHERE run_id = $1 AND job_name = $2")
-            .bind(run_id)
+            .bind(run_id.as_str())
             .bind(job)
             .fetch_one(&mut *tx)
             .await
@@ -107,9 +108,9 @@ impl Store {
             "SELECT shard FROM queue WHERE run_id = $1 AND sharded_job = $2 \
              AND state = '{LEASED}' AND lease_until >= $3 ORDER BY shard"
         )))
-        .bind(run_id)
+        .bind(run_id.as_str())
         .bind(job)
-        .bind(now)
+        .bind(now.as_i64())
         .fetch_all(&mut *tx)
         .await
         .map_err(&err)?;
@@ -120,7 +121,7 @@ impl Store {
             .map_err(&err)?;
         let out = change(&mut state, &live);
         sqlx::query("UPDATE test_queues SET state = $3 WHERE run_id = $1 AND job_name = $2")
-            .bind(run_id)
+            .bind(run_id.as_str())
             .bind(job)
             .bind(serde_json::to_string(&state).expect("a queue serializes"))
             .execute(&mut *tx)
@@ -131,9 +132,9 @@ impl Store {
     }
 
     /// True when a queue row (a job of a server run) has this id.
-    pub async fn queued_job_exists(&self, job_id: &str) -> Result<bool, StoreError> {
+    pub async fn queued_job_exists(&self, job_id: &JobId) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 FROM queue WHERE id = $1")
-            .bind(job_id)
+            .bind(job_id.as_str())
             .fetch_optional(self.pool())
             .await
             .map_err(self.query_error("looking up a job"))?;

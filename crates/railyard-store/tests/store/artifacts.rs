@@ -3,6 +3,7 @@
 //! would), and cut uploads swept. On SQLite, and on PostgreSQL when available.
 
 use railyard_store::{QueuedJob, Store};
+use railyard_types::{AgentId, JobId, Millis, ProjectName, RunId};
 
 use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
 
@@ -28,7 +29,10 @@ async fn artifacts_on_postgres() {
 
 /// The whole file an artifact's chunks hold, read through `store`.
 async fn read_all(store: &Store, run: &str, job: &str, path: &str) -> Option<Vec<u8>> {
-    let stored = store.artifact(run, job, path).await.unwrap()?;
+    let stored = store
+        .artifact(&RunId::from(run), job, path)
+        .await
+        .unwrap()?;
     let mut out = Vec::new();
     for seq in 0..stored.chunks {
         out.extend(
@@ -49,7 +53,7 @@ async fn read_all(store: &Store, run: &str, job: &str, path: &str) -> Option<Vec
 async fn upload(store: &Store, parts: &[&[u8]]) -> railyard_store::ArtifactUpload {
     let mut up = store.begin_artifact();
     for part in parts {
-        up.write(part, now_ms()).await.unwrap();
+        up.write(part, Millis::now()).await.unwrap();
     }
     up
 }
@@ -65,17 +69,36 @@ async fn artifacts(store: &Store, other: &Store) {
         ..Default::default()
     };
     store
-        .enqueue_run(&run.id, "arts", "file:///r.git", "abc", &[job], 2, now)
+        .enqueue_run(
+            &run.id,
+            &ProjectName::from("arts"),
+            "file:///r.git",
+            "abc",
+            &[job],
+            2,
+            Millis(now),
+        )
         .await
         .unwrap();
-    let agent = store.register_agent("a1", 1, &[], now).await.unwrap();
-    let claim = store.claim(&agent, now, 60_000).await.unwrap().unwrap();
+    let agent = store
+        .register_agent("a1", 1, &[], Millis(now))
+        .await
+        .unwrap();
+    let claim = store
+        .claim(&agent, Millis(now), 60_000)
+        .await
+        .unwrap()
+        .unwrap();
     let id = claim.job_id.as_str();
 
     // Written in three chunks: nothing shows until the upload is finished.
     let up = upload(store, &[b"hello ", b"big ", b"world\n"]).await;
     assert_eq!(store.artifacts(&run.id, "build").await.unwrap(), vec![]);
-    assert!(up.finish(id, &agent, 1, "out/a.txt", now).await.unwrap());
+    assert!(
+        up.finish(&JobId::from(id), &agent, 1, "out/a.txt", Millis(now))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         read_all(other, &run.id, "build", "out/a.txt")
             .await
@@ -89,7 +112,12 @@ async fn artifacts(store: &Store, other: &Store) {
 
     // A resend (the agent missed the answer) replaces the file whole; the old chunks go.
     let again = upload(other, &[b"second\n"]).await;
-    assert!(again.finish(id, &agent, 1, "out/a.txt", now).await.unwrap());
+    assert!(
+        again
+            .finish(&JobId::from(id), &agent, 1, "out/a.txt", Millis(now))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         read_all(store, &run.id, "build", "out/a.txt")
             .await
@@ -102,7 +130,12 @@ async fn artifacts(store: &Store, other: &Store) {
         "the replaced file's chunks are deleted"
     );
     let empty = upload(store, &[b""]).await;
-    assert!(empty.finish(id, &agent, 1, "empty", now).await.unwrap());
+    assert!(
+        empty
+            .finish(&JobId::from(id), &agent, 1, "empty", Millis(now))
+            .await
+            .unwrap()
+    );
     let listed: Vec<(String, i64)> = store
         .artifacts(&run.id, "build")
         .await
@@ -117,7 +150,13 @@ async fn artifacts(store: &Store, other: &Store) {
         let late = upload(store, &[b"late"]).await;
         assert!(
             !late
-                .finish(id, who, attempt, "late.txt", now)
+                .finish(
+                    &JobId::from(id),
+                    &AgentId::from(who),
+                    attempt,
+                    "late.txt",
+                    Millis(now)
+                )
                 .await
                 .unwrap()
         );
@@ -128,18 +167,33 @@ async fn artifacts(store: &Store, other: &Store) {
     );
     // An abandoned upload (cut, or over the limit) leaves nothing either.
     upload(store, &[b"cut"]).await.abandon().await.unwrap();
-    assert_eq!(store.sweep_artifact_chunks(0, i64::MAX).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .sweep_artifact_chunks(Millis(0), Millis(i64::MAX))
+            .await
+            .unwrap(),
+        0
+    );
 
     // A crash mid-upload leaves chunks no artifact points at: the sweep takes those in its
     // window and never a stored artifact's.
     let _crashed = upload(store, &[b"a", b"b"]).await;
     let later = now_ms() + 1;
     assert_eq!(
-        store.sweep_artifact_chunks(0, now - 1).await.unwrap(),
+        store
+            .sweep_artifact_chunks(Millis(0), Millis(now - 1))
+            .await
+            .unwrap(),
         0,
         "too young"
     );
-    assert_eq!(store.sweep_artifact_chunks(0, later).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .sweep_artifact_chunks(Millis(0), Millis(later))
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(
         read_all(other, &run.id, "build", "out/a.txt")
             .await
@@ -152,19 +206,38 @@ async fn artifacts(store: &Store, other: &Store) {
     // shows it is alive); one whose chunks were swept (stalled for an hour) stores nothing.
     let hour = 3_600_000;
     let mut slow = store.begin_artifact();
-    slow.write(b"early ", now - 2 * hour).await.unwrap();
-    slow.write(b"late\n", now).await.unwrap();
-    assert_eq!(store.sweep_artifact_chunks(0, now - hour).await.unwrap(), 0);
-    assert!(slow.finish(id, &agent, 1, "slow.txt", now).await.unwrap());
+    slow.write(b"early ", Millis(now - 2 * hour)).await.unwrap();
+    slow.write(b"late\n", Millis(now)).await.unwrap();
+    assert_eq!(
+        store
+            .sweep_artifact_chunks(Millis(0), Millis(now - hour))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        slow.finish(&JobId::from(id), &agent, 1, "slow.txt", Millis(now))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         read_all(other, &run.id, "build", "slow.txt").await.unwrap(),
         b"early late\n"
     );
     let mut stalled = store.begin_artifact();
-    stalled.write(b"gone", now - 2 * hour).await.unwrap();
-    assert_eq!(store.sweep_artifact_chunks(0, now - hour).await.unwrap(), 1);
+    stalled
+        .write(b"gone", Millis(now - 2 * hour))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .sweep_artifact_chunks(Millis(0), Millis(now - hour))
+            .await
+            .unwrap(),
+        1
+    );
     let e = stalled
-        .finish(id, &agent, 1, "stalled.txt", now)
+        .finish(&JobId::from(id), &agent, 1, "stalled.txt", Millis(now))
         .await
         .unwrap_err();
     let e = railyard_types::error::chain(&e);
@@ -192,6 +265,11 @@ async fn artifacts(store: &Store, other: &Store) {
             .unwrap()
     );
     let after = upload(store, &[b"after"]).await;
-    assert!(!after.finish(id, &agent, 1, "after.txt", now).await.unwrap());
+    assert!(
+        !after
+            .finish(&JobId::from(id), &agent, 1, "after.txt", Millis(now))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.artifacts(&run.id, "build").await.unwrap().len(), 3);
 }

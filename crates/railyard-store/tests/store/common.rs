@@ -1,7 +1,8 @@
 //! Helpers: temp SQLite stores, fresh PostgreSQL databases, a clock.
 
-use railyard_store::{NewRun, Store};
+use railyard_store::{NewRun, QueuedJob, Store};
 pub use railyard_test_support::pg::PgDb;
+use railyard_types::{Millis, ProjectName, RunId};
 
 /// A fresh, empty SQLite data folder.
 pub fn data_dir() -> tempfile::TempDir {
@@ -22,8 +23,19 @@ pub fn new_run(project: &str, owner: &str, jobs: &[&str]) -> NewRun {
         commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
         owner: owner.into(),
         jobs: jobs.iter().map(|j| j.to_string()).collect(),
-        started_at: now_ms(),
+        started_at: Millis::now(),
     }
+}
+
+/// Queues `jobs` of `run` now, each tried at most `attempts` times, at commit `abc` of
+/// `file:///r.git`.
+pub async fn enqueue(store: &Store, run: &RunId, project: &str, jobs: &[QueuedJob], attempts: i64) {
+    let project = ProjectName::from(project);
+    let (repo, commit, now) = ("file:///r.git", "abc", Millis::now());
+    store
+        .enqueue_run(run, &project, repo, commit, jobs, attempts, now)
+        .await
+        .unwrap();
 }
 
 /// Opens a Postgres store with its logs in `logs`.

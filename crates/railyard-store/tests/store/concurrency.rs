@@ -3,6 +3,7 @@
 //! places at once migrates it once.
 
 use railyard_store::Store;
+use railyard_types::ProjectName;
 
 use crate::common::{PgDb, data_dir, new_run, open_pg};
 
@@ -24,10 +25,13 @@ async fn twenty_creators(a: Store, b: Store) {
     }
     numbers.sort();
     assert_eq!(numbers, (1..=CREATORS).collect::<Vec<_>>());
-    let listed = a.list_runs(Some("busy"), 0).await.unwrap();
+    let listed = a
+        .list_runs(Some(&ProjectName::from("busy")), 0)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), CREATORS as usize);
     let detail = b
-        .find_run(Some("busy"), "#20")
+        .find_run(Some(&ProjectName::from("busy")), "#20")
         .await
         .unwrap()
         .expect("run #20");

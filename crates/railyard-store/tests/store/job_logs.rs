@@ -5,8 +5,9 @@
 //! run stored before the table. On SQLite, and on PostgreSQL when available.
 
 use railyard_store::{ChunkOutcome, QueuedJob, Store, StoreError, StoreOptions};
+use railyard_types::{AgentId, Millis, RunId};
 
-use crate::common::{PgDb, data_dir, new_run, now_ms};
+use crate::common::{PgDb, data_dir, enqueue, new_run, now_ms};
 
 const LEASE: i64 = 60_000;
 
@@ -70,7 +71,7 @@ async fn job_logs_on_postgres() {
 }
 
 /// A run of one job `job` in the queue; its id.
-async fn queued(store: &Store, project: &str, job: &str) -> String {
+async fn queued(store: &Store, project: &str, job: &str) -> RunId {
     let run = store
         .create_run(&new_run(project, "railyard-server:test", &[job]))
         .await
@@ -79,28 +80,31 @@ async fn queued(store: &Store, project: &str, job: &str) -> String {
         name: job.into(),
         ..Default::default()
     }];
-    store
-        .enqueue_run(&run.id, project, "file:///r.git", "abc", &jobs, 3, now_ms())
-        .await
-        .unwrap();
+    enqueue(store, &run.id, project, &jobs, 3).await;
     run.id
 }
 
-async fn text(store: &Store, run: &str, job: &str) -> String {
+async fn text(store: &Store, run: &RunId, job: &str) -> String {
     String::from_utf8(store.job_log(run, job).await.unwrap()).unwrap()
 }
 
 async fn job_logs(store: &Store) {
     let run = queued(store, "logs", "build").await;
-    let one = store.register_agent("one", 1, &[], now_ms()).await.unwrap();
-    let two = store.register_agent("two", 1, &[], now_ms()).await.unwrap();
+    let one = store
+        .register_agent("one", 1, &[], Millis::now())
+        .await
+        .unwrap();
+    let two = store
+        .register_agent("two", 1, &[], Millis::now())
+        .await
+        .unwrap();
     let t0 = now_ms();
-    let first = store.claim(&one, t0, 1_000).await.unwrap().unwrap();
-    let id = first.job_id.as_str();
+    let first = store.claim(&one, Millis(t0), 1_000).await.unwrap().unwrap();
+    let id = &first.job_id;
 
     // A chunk sent twice (its answer lost) is stored once and acknowledged both times.
-    let append = |agent: &str, attempt, seq, text: &'static str| {
-        let agent = agent.to_string();
+    let append = |agent: &AgentId, attempt, seq, text: &'static str| {
+        let agent = agent.clone();
         async move {
             store
                 .append_log_chunk(id, &agent, attempt, seq, text.as_bytes())
@@ -151,7 +155,10 @@ async fn job_logs(store: &Store) {
     assert_eq!(last, 6);
 
     // The lease lapses: the first agent's late chunk is refused and what it stored stays.
-    assert_eq!(store.expire_leases(t0 + 2_000).await.unwrap().len(), 1);
+    assert_eq!(
+        store.expire_leases(Millis(t0 + 2_000)).await.unwrap().len(),
+        1
+    );
     assert_eq!(
         append(&one, 1, 7, "late\n").await.unwrap(),
         ChunkOutcome::LeaseLost
@@ -159,8 +166,12 @@ async fn job_logs(store: &Store) {
     assert_eq!(text(store, &run, "build").await, kept);
 
     // The next attempt: the server's note, then its own chunks from 1.
-    let second = store.claim(&two, t0 + 2_100, LEASE).await.unwrap().unwrap();
-    assert_eq!((second.job_id.as_str(), second.attempt), (id, 2));
+    let second = store
+        .claim(&two, Millis(t0 + 2_100), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((&second.job_id, second.attempt), (id, 2));
     let note = "[railyard: attempt 2 on another agent]\n";
     for _ in 0..2 {
         let noted = store.append_log_note(id, &two, 2, note).await.unwrap();
@@ -233,9 +244,16 @@ async fn log_file(store: &Store) {
 /// acknowledged and dropped; the count covers every attempt of the job.
 async fn limit(store: &Store) {
     let run = queued(store, "limit", "big").await;
-    let me = store.register_agent("me", 1, &[], now_ms()).await.unwrap();
-    let claim = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
-    let id = claim.job_id.as_str();
+    let me = store
+        .register_agent("me", 1, &[], Millis::now())
+        .await
+        .unwrap();
+    let claim = store
+        .claim(&me, Millis::now(), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    let id = &claim.job_id;
     for (seq, text) in [(1, "0123456789\n"), (2, "abcdefghijk\n"), (3, "dropped\n")] {
         let stored = store.append_log_chunk(id, &me, 1, seq, text.as_bytes());
         assert_eq!(stored.await.unwrap(), ChunkOutcome::Stored, "chunk {seq}");
@@ -269,24 +287,20 @@ async fn followers(store: &Store) {
             ..Default::default()
         })
         .collect();
-    store
-        .enqueue_run(
-            &run.id,
-            "follow",
-            "file:///r.git",
-            "abc",
-            &jobs,
-            1,
-            now_ms(),
-        )
-        .await
-        .unwrap();
+    enqueue(store, &run.id, "follow", &jobs, 1).await;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut writers = Vec::new();
     let mut readers = Vec::new();
     for _ in 0..JOBS {
-        let agent = store.register_agent("w", 1, &[], now_ms()).await.unwrap();
-        let claim = store.claim(&agent, now_ms(), LEASE).await.unwrap().unwrap();
+        let agent = store
+            .register_agent("w", 1, &[], Millis::now())
+            .await
+            .unwrap();
+        let claim = store
+            .claim(&agent, Millis::now(), LEASE)
+            .await
+            .unwrap()
+            .unwrap();
         let (store, done) = (store.clone(), done.clone());
         let job = claim.job.clone();
         writers.push(tokio::spawn(async move {

@@ -2,6 +2,7 @@
 //! a size limit, and a clear error for a log never written.
 
 use railyard_store::{Store, StoreError, StoreOptions};
+use railyard_types::RunId;
 
 use crate::common::{data_dir, new_run};
 
@@ -33,7 +34,7 @@ async fn logs_from_two_writers_survive_reopen() {
 
     let path = store.log_path(&run.id, job);
     assert!(
-        path.starts_with(dir.path().join("logs").join(&run.id)),
+        path.starts_with(dir.path().join("logs").join(run.id.as_str())),
         "{}",
         path.display()
     );
@@ -56,7 +57,7 @@ async fn logs_from_two_writers_survive_reopen() {
 
     match again.read_log(&run.id, "build").await {
         Err(StoreError::NoLog { run: r, job: j }) => {
-            assert_eq!((r, j.as_str()), (run.id.clone(), "build"))
+            assert_eq!((r, j.as_str()), (run.id.to_string(), "build"))
         }
         other => panic!("expected NoLog: {other:?}"),
     }
@@ -65,7 +66,10 @@ async fn logs_from_two_writers_survive_reopen() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("build") && err.contains(&run.id), "{err}");
+    assert!(
+        err.contains("build") && err.contains(run.id.as_str()),
+        "{err}"
+    );
     again.close().await;
 }
 
@@ -78,7 +82,10 @@ async fn a_log_stops_at_its_limit_with_a_marker() {
     };
     let url = dir.path().join("railyard.db").display().to_string();
     let store = Store::open_with(&url, &options).await.unwrap();
-    let mut log = store.log_writer("01RUN", "build").await.unwrap();
+    let mut log = store
+        .log_writer(&RunId::from("01RUN"), "build")
+        .await
+        .unwrap();
     log.append(b"123456").await.unwrap();
     let err = log.append(b"7890abcdef").await.unwrap_err();
     assert!(
@@ -86,13 +93,26 @@ async fn a_log_stops_at_its_limit_with_a_marker() {
         "{err}"
     );
     assert!(log.append(b"more").await.is_err());
-    let text = String::from_utf8(store.read_log("01RUN", "build").await.unwrap()).unwrap();
+    let text = String::from_utf8(
+        store
+            .read_log(&RunId::from("01RUN"), "build")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(text, "1234567890\n[railyard: log truncated at 10 bytes]\n");
     // A later writer of a full log appends nothing more.
-    let mut later = store.log_writer("01RUN", "build").await.unwrap();
+    let mut later = store
+        .log_writer(&RunId::from("01RUN"), "build")
+        .await
+        .unwrap();
     assert!(later.append(b"x").await.is_err());
     assert_eq!(
-        store.read_log("01RUN", "build").await.unwrap().len(),
+        store
+            .read_log(&RunId::from("01RUN"), "build")
+            .await
+            .unwrap()
+            .len(),
         text.len()
     );
     store.close().await;

@@ -5,9 +5,9 @@
 //! On SQLite, and on PostgreSQL when available.
 
 use railyard_store::{JobStatus, ProjectRemoval, QueuedJob, RunStatus, Store};
-use railyard_types::{AgentId, Millis, RunId};
+use railyard_types::{Millis, ProjectName, RunId};
 
-use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
+use crate::common::{PgDb, data_dir, enqueue, new_run, now_ms, open_pg};
 
 const LEASE: i64 = 60_000;
 
@@ -31,7 +31,7 @@ async fn projects_on_postgres() {
 }
 
 /// A run of one job `a` in the queue, as a trigger records it.
-async fn queued_run(store: &Store, project: &str) -> String {
+async fn queued_run(store: &Store, project: &str) -> RunId {
     let run = store
         .create_queued_run(&new_run(project, "railyard-server:queue", &["a"]))
         .await
@@ -41,18 +41,7 @@ async fn queued_run(store: &Store, project: &str) -> String {
         name: "a".into(),
         ..Default::default()
     };
-    store
-        .enqueue_run(
-            &run.id,
-            project,
-            "file:///r.git",
-            "abc",
-            &[job],
-            3,
-            now_ms(),
-        )
-        .await
-        .unwrap();
+    enqueue(store, &run.id, project, &[job], 3).await;
     run.id
 }
 
@@ -63,7 +52,12 @@ async fn status(store: &Store, run: &str) -> RunStatus {
 async fn story(store: &Store) {
     let now = now_ms();
     for name in ["gone", "kept"] {
-        assert!(store.add_project(name, "file:///r.git", now).await.unwrap());
+        assert!(
+            store
+                .add_project(&ProjectName::from(name), "file:///r.git", Millis(now))
+                .await
+                .unwrap()
+        );
     }
     let first = queued_run(store, "gone").await;
     let kept = queued_run(store, "kept").await;
@@ -74,17 +68,24 @@ async fn story(store: &Store) {
     );
 
     // The claim makes the run running, and only that run.
-    let agent = AgentId::from(store.register_agent("a1", 2, &[], now).await.unwrap());
-    let claim = store.claim(&agent, now_ms(), LEASE).await.unwrap().unwrap();
+    let agent = store
+        .register_agent("a1", 2, &[], Millis(now))
+        .await
+        .unwrap();
+    let claim = store
+        .claim(&agent, Millis::now(), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(claim.run_id, first);
     assert_eq!(status(store, &first).await, RunStatus::Running);
     assert_eq!(status(store, &kept).await, RunStatus::Queued);
     let appended = store.append_log_chunk(&claim.job_id, &agent, 1, 1, b"built\n");
     appended.await.unwrap();
     let mut up = store.begin_artifact();
-    up.write(b"artifact", now).await.unwrap();
+    up.write(b"artifact", Millis(now)).await.unwrap();
     assert!(
-        up.finish(&claim.job_id, &agent, 1, "out.txt", now)
+        up.finish(&claim.job_id, &agent, 1, "out.txt", Millis(now))
             .await
             .unwrap()
     );
@@ -95,17 +96,30 @@ async fn story(store: &Store) {
         .unwrap();
     for project in ["gone", "kept"] {
         let timings = [("t1".to_string(), 1.5)];
-        store.record_timings(project, &timings, now).await.unwrap();
+        store
+            .record_timings(&ProjectName::from(project), &timings, Millis(now))
+            .await
+            .unwrap();
     }
 
     // Unfinished: refused, nothing changes.
-    match store.remove_project("gone", false).await.unwrap() {
+    match store
+        .remove_project(&ProjectName::from("gone"), false)
+        .await
+        .unwrap()
+    {
         ProjectRemoval::Unfinished(runs) => {
             assert_eq!(runs.iter().map(|r| &r.id).collect::<Vec<_>>(), [&first]);
         }
         other => panic!("{other:?}"),
     }
-    assert!(store.project("gone").await.unwrap().is_some());
+    assert!(
+        store
+            .project(&ProjectName::from("gone"))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(store.job_log(&first, "a").await.unwrap(), b"built\n");
 
     let done = store.finish_leased_job(
@@ -117,25 +131,31 @@ async fn story(store: &Store) {
         None,
     );
     assert!(done.await.unwrap());
-    store
-        .advance_run(&RunId::from(first.as_str()), Millis::now())
-        .await
-        .unwrap();
+    store.advance_run(&first, Millis::now()).await.unwrap();
     assert_eq!(status(store, &first).await, RunStatus::Success);
     // A second run not claimed yet: still refused without force, taken with it.
     let second = queued_run(store, "gone").await;
     assert!(matches!(
-        store.remove_project("gone", false).await.unwrap(),
+        store.remove_project(&ProjectName::from("gone"), false).await.unwrap(),
         ProjectRemoval::Unfinished(runs) if runs.len() == 1 && runs[0].id == second
     ));
     assert_eq!(
-        store.remove_project("gone", true).await.unwrap(),
+        store
+            .remove_project(&ProjectName::from("gone"), true)
+            .await
+            .unwrap(),
         ProjectRemoval::Removed {
-            runs: vec![first.clone(), second.clone()],
+            runs: vec![first.clone().into_string(), second.clone().into_string()],
             unfinished: 1,
         }
     );
-    assert!(store.project("gone").await.unwrap().is_none());
+    assert!(
+        store
+            .project(&ProjectName::from("gone"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     for run in [&first, &second] {
         assert!(store.find_run(None, run).await.unwrap().is_none());
     }
@@ -149,8 +169,18 @@ async fn story(store: &Store) {
     );
     let chunk = store.artifact_chunk(&upload.upload_id, 0).await.unwrap();
     assert_eq!(chunk, None, "the artifact's bytes are gone");
-    assert!(store.timings("gone").await.unwrap().is_empty());
-    let kept_claim = store.claim(&agent, now_ms(), LEASE).await.unwrap().unwrap();
+    assert!(
+        store
+            .timings(&ProjectName::from("gone"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let kept_claim = store
+        .claim(&agent, Millis::now(), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         kept_claim.run_id, kept,
         "only the kept project's job is left"
@@ -164,31 +194,60 @@ async fn story(store: &Store) {
             .all(|h| h.project != "gone")
     );
     assert_eq!(
-        store.remove_project("gone", true).await.unwrap(),
+        store
+            .remove_project(&ProjectName::from("gone"), true)
+            .await
+            .unwrap(),
         ProjectRemoval::NotFound
     );
 
     // The other project is whole, and its leased job's lease ends with a forced removal.
-    assert!(store.project("kept").await.unwrap().is_some());
-    assert_eq!(store.timings("kept").await.unwrap().len(), 1);
-    let leased = store.list_runs(Some("kept"), 10).await.unwrap();
+    assert!(
+        store
+            .project(&ProjectName::from("kept"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .timings(&ProjectName::from("kept"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let leased = store
+        .list_runs(Some(&ProjectName::from("kept")), 10)
+        .await
+        .unwrap();
     assert_eq!(leased[0].status, RunStatus::Running);
     assert!(matches!(
-        store.remove_project("kept", true).await.unwrap(),
+        store
+            .remove_project(&ProjectName::from("kept"), true)
+            .await
+            .unwrap(),
         ProjectRemoval::Removed { unfinished: 1, .. }
     ));
-    let renewed = store.renew_lease(&kept_claim.job_id, &agent, 1, now_ms(), LEASE);
+    let renewed = store.renew_lease(&kept_claim.job_id, &agent, 1, Millis::now(), LEASE);
     assert_eq!(renewed.await.unwrap(), None, "the lease is lost");
 
     // Added again, the name starts over: run #1, no history.
     assert!(
         store
-            .add_project("gone", "file:///other.git", now)
+            .add_project(&ProjectName::from("gone"), "file:///other.git", Millis(now))
             .await
             .unwrap()
     );
     let again = queued_run(store, "gone").await;
     let detail = store.find_run(None, &again).await.unwrap().unwrap();
     assert_eq!(detail.run.number, 1);
-    assert_eq!(store.list_runs(Some("gone"), 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .list_runs(Some(&ProjectName::from("gone")), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -3,7 +3,7 @@
 //! the project with the fewest running jobs. On SQLite, and on PostgreSQL when available.
 
 use railyard_store::{JobStatus, QueuedJob, RunStatus, Store};
-use railyard_types::{AgentId, Millis, RunId};
+use railyard_types::{AgentId, Millis, ProjectName, RunId};
 
 use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
 
@@ -65,44 +65,58 @@ async fn run_with(store: &Store, project: &str, jobs: &[(&str, &[&str])], attemp
     store
         .enqueue_run(
             &run.id,
-            project,
+            &ProjectName::from(project),
             "file:///repo.git",
             "abc",
             &jobs,
             attempts,
-            now_ms(),
+            Millis::now(),
         )
         .await
         .unwrap();
-    run.id.into()
+    run.id
 }
 
 async fn agent(store: &Store) -> AgentId {
     store
-        .register_agent("test", 1, &[], now_ms())
+        .register_agent("test", 1, &[], Millis::now())
         .await
         .unwrap()
-        .into()
 }
 
 async fn queue_story(store: &Store) {
     assert!(
         store
-            .add_project("demo", "file:///repo.git", now_ms())
+            .add_project(
+                &ProjectName::from("demo"),
+                "file:///repo.git",
+                Millis::now()
+            )
             .await
             .unwrap()
     );
     assert!(
         !store
-            .add_project("demo", "elsewhere", now_ms())
+            .add_project(&ProjectName::from("demo"), "elsewhere", Millis::now())
             .await
             .unwrap()
     );
     assert_eq!(
-        store.project("demo").await.unwrap().unwrap().repo_url,
+        store
+            .project(&ProjectName::from("demo"))
+            .await
+            .unwrap()
+            .unwrap()
+            .repo_url,
         "file:///repo.git"
     );
-    assert!(store.project("nope").await.unwrap().is_none());
+    assert!(
+        store
+            .project(&ProjectName::from("nope"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let run = run_with(
         store,
@@ -112,17 +126,22 @@ async fn queue_story(store: &Store) {
     )
     .await;
     let me = agent(store).await;
-    assert!(!store.touch_agent("unknown", now_ms(), 0).await.unwrap());
+    assert!(
+        !store
+            .touch_agent(&AgentId::from("unknown"), Millis::now(), 0)
+            .await
+            .unwrap()
+    );
     // Noted at most once per `every_ms`, and never moved back.
     let t = now_ms() + 10_000;
     for (at, seen) in [(t, t), (t + 999, t), (t + 1_000, t + 1_000), (t, t + 1_000)] {
-        assert!(store.touch_agent(&me, at, 1_000).await.unwrap());
+        assert!(store.touch_agent(&me, Millis(at), 1_000).await.unwrap());
         let agents = store.agents().await.unwrap();
-        assert_eq!(agents[0].last_seen, seen, "touched at {at}");
+        assert_eq!(agents[0].last_seen, Millis(seen), "touched at {at}");
     }
 
     let a = store
-        .claim(&me, now_ms(), LEASE)
+        .claim(&me, Millis::now(), LEASE)
         .await
         .unwrap()
         .expect("a is queued");
@@ -131,12 +150,16 @@ async fn queue_story(store: &Store) {
         ("a", 1, run.as_str())
     );
     assert!(
-        store.claim(&me, now_ms(), LEASE).await.unwrap().is_none(),
+        store
+            .claim(&me, Millis::now(), LEASE)
+            .await
+            .unwrap()
+            .is_none(),
         "b waits for a"
     );
-    let renewed = store.renew_lease(&a.job_id, &me, 2, now_ms(), LEASE);
+    let renewed = store.renew_lease(&a.job_id, &me, 2, Millis::now(), LEASE);
     assert_eq!(renewed.await.unwrap(), None);
-    let renewed = store.renew_lease(&a.job_id, &me, 1, now_ms(), LEASE);
+    let renewed = store.renew_lease(&a.job_id, &me, 1, Millis::now(), LEASE);
     assert_eq!(renewed.await.unwrap(), Some(false));
     assert!(
         !store
@@ -163,8 +186,16 @@ async fn queue_story(store: &Store) {
         store.unfinished_queued_runs().await.unwrap().contains(&run),
         "a running run is listed for the start-up pass"
     );
-    let first = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
-    let second = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+    let first = store
+        .claim(&me, Millis::now(), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = store
+        .claim(&me, Millis::now(), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     let mut names = [first.job.clone(), second.job.clone()];
     names.sort();
     assert_eq!(names, ["b", "c"]);
@@ -210,7 +241,7 @@ async fn queue_story(store: &Store) {
         .await
         .unwrap();
     store
-        .job_finished(&run, &first.job, JobStatus::Success, now_ms(), None)
+        .job_finished(&run, &first.job, JobStatus::Success, Millis::now(), None)
         .await
         .unwrap();
     store
@@ -229,7 +260,7 @@ async fn queue_story(store: &Store) {
             &run,
             &second.job,
             JobStatus::Failed,
-            now_ms(),
+            Millis::now(),
             Some("exit 1"),
         )
         .await
@@ -239,7 +270,11 @@ async fn queue_story(store: &Store) {
         Some(RunStatus::Failed)
     );
     assert!(
-        store.claim(&me, now_ms(), LEASE).await.unwrap().is_none(),
+        store
+            .claim(&me, Millis::now(), LEASE)
+            .await
+            .unwrap()
+            .is_none(),
         "d is skipped, not queued"
     );
     let detail = store.find_run(None, &run).await.unwrap().unwrap();
@@ -256,18 +291,22 @@ async fn leases(store: &Store) {
     let run = run_with(store, "leases", &[("x", &[])], 2).await;
     let (one, two) = (agent(store).await, agent(store).await);
     let t0 = now_ms();
-    let first = store.claim(&one, t0, 1_000).await.unwrap().unwrap();
+    let first = store.claim(&one, Millis(t0), 1_000).await.unwrap().unwrap();
     assert!(
-        store.expire_leases(t0 + 500).await.unwrap().is_empty(),
+        store
+            .expire_leases(Millis(t0 + 500))
+            .await
+            .unwrap()
+            .is_empty(),
         "not yet lapsed"
     );
-    let lapsed = store.expire_leases(t0 + 2_000).await.unwrap();
+    let lapsed = store.expire_leases(Millis(t0 + 2_000)).await.unwrap();
     assert_eq!(lapsed.len(), 1);
     assert!(lapsed[0].requeued);
     // The first agent comes back: its lease is gone, for renewing, logging and reporting.
     assert_eq!(
         store
-            .renew_lease(&first.job_id, &one, 1, t0 + 2_100, 1_000)
+            .renew_lease(&first.job_id, &one, 1, Millis(t0 + 2_100), 1_000)
             .await
             .unwrap(),
         None
@@ -279,7 +318,11 @@ async fn leases(store: &Store) {
             .unwrap()
             .is_none()
     );
-    let again = store.claim(&two, t0 + 2_100, 1_000).await.unwrap().unwrap();
+    let again = store
+        .claim(&two, Millis(t0 + 2_100), 1_000)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (again.job_id.as_str(), again.attempt),
         (first.job_id.as_str(), 2)
@@ -298,7 +341,7 @@ async fn leases(store: &Store) {
             .unwrap()
     );
     // Out of attempts: the job fails as `agent lost`, and so does the run.
-    let lapsed = store.expire_leases(t0 + 5_000).await.unwrap();
+    let lapsed = store.expire_leases(Millis(t0 + 5_000)).await.unwrap();
     assert_eq!(lapsed.len(), 1);
     assert!(!lapsed[0].requeued);
     assert_eq!(
@@ -319,17 +362,25 @@ async fn leases(store: &Store) {
 async fn cancel(store: &Store) {
     let run = run_with(store, "cancel", &[("p", &[]), ("q", &["p"])], 1).await;
     let me = agent(store).await;
-    let p = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+    let p = store
+        .claim(&me, Millis::now(), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(store.cancel_run(&run, Millis::now()).await.unwrap());
     assert_eq!(
         store
-            .renew_lease(&p.job_id, &me, 1, now_ms(), LEASE)
+            .renew_lease(&p.job_id, &me, 1, Millis::now(), LEASE)
             .await
             .unwrap(),
         Some(true)
     );
     assert!(
-        store.claim(&me, now_ms(), LEASE).await.unwrap().is_none(),
+        store
+            .claim(&me, Millis::now(), LEASE)
+            .await
+            .unwrap()
+            .is_none(),
         "q is cancelled"
     );
     store
@@ -366,7 +417,11 @@ async fn closing(store: &Store) {
     for (ends, expected) in cases {
         let run = run_with(store, "closing", &[("x", &[]), ("y", &[])], 1).await;
         for status in ends {
-            let job = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+            let job = store
+                .claim(&me, Millis::now(), LEASE)
+                .await
+                .unwrap()
+                .unwrap();
             assert!(
                 store
                     .finish_leased_job(&job.job_id, &me, 1, *status, Millis::now(), None)
@@ -402,7 +457,7 @@ async fn concurrent_claims(store: &Store) {
         let me = agent(&store).await;
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
-            while let Some(c) = store.claim(&me, now_ms(), LEASE).await.unwrap() {
+            while let Some(c) = store.claim(&me, Millis::now(), LEASE).await.unwrap() {
                 got.push(c.job_id);
             }
             got
@@ -424,17 +479,25 @@ async fn fair_share(store: &Store) {
     run_with(store, "big", &spec, 1).await;
     let me = agent(store).await;
     for _ in 0..2 {
-        let c = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+        let c = store
+            .claim(&me, Millis::now(), LEASE)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(c.project, "big");
     }
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     run_with(store, "small", &[("only", &[])], 1).await;
-    let c = store.claim(&me, now_ms(), LEASE).await.unwrap().unwrap();
+    let c = store
+        .claim(&me, Millis::now(), LEASE)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         c.project, "small",
         "the project with no running job goes first"
     );
-    let stats = store.queue_stats(0).await.unwrap();
+    let stats = store.queue_stats(Millis(0)).await.unwrap();
     let count = |project: &str, state: &str| {
         stats
             .jobs

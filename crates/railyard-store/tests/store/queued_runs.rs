@@ -3,6 +3,8 @@
 //! claim. On SQLite, and on PostgreSQL when available.
 
 use railyard_store::{JobStatus, QueuedJob, RunStatus, Store};
+use railyard_types::{Millis, ProjectName};
+use std::time::Duration;
 
 use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
 
@@ -40,11 +42,11 @@ fn names(jobs: &[QueuedJob]) -> Vec<String> {
 
 async fn queued_runs(store: &Store) {
     store
-        .add_project("p", "file:///r.git", now_ms())
+        .add_project(&ProjectName::from("p"), "file:///r.git", Millis::now())
         .await
         .unwrap();
     let agent = store
-        .register_agent("a", 1, &["linux".into()], now_ms())
+        .register_agent("a", 1, &["linux".into()], Millis::now())
         .await
         .unwrap();
 
@@ -60,11 +62,17 @@ async fn queued_runs(store: &Store) {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("queueing a run"), "{e}");
-    assert_eq!(store.list_runs(Some("p"), 0).await.unwrap(), vec![]);
-    assert!(store.queue_stats(0).await.unwrap().jobs.is_empty());
+    assert_eq!(
+        store
+            .list_runs(Some(&ProjectName::from("p")), 0)
+            .await
+            .unwrap(),
+        vec![]
+    );
+    assert!(store.queue_stats(Millis(0)).await.unwrap().jobs.is_empty());
     assert!(
         store
-            .claim(&agent, now_ms(), 60_000)
+            .claim(&agent, Millis::now(), 60_000)
             .await
             .unwrap()
             .is_none()
@@ -86,14 +94,18 @@ async fn queued_runs(store: &Store) {
         .expect("the project exists");
     assert_eq!((run.number, run.status), (1, RunStatus::Queued));
     assert_eq!(run.git_ref.as_deref(), Some("refs/heads/main"));
-    let detail = store.find_run(Some("p"), &run.id).await.unwrap().unwrap();
+    let detail = store
+        .find_run(Some(&ProjectName::from("p")), &run.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(detail.run.git_ref.as_deref(), Some("refs/heads/main"));
     let shown: Vec<&str> = detail.jobs.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(
         shown,
         ["build", "test [1/3]", "test [2/3]", "test [3/3]", "gpu"]
     );
-    let mut counts = store.queue_stats(0).await.unwrap().jobs;
+    let mut counts = store.queue_stats(Millis(0)).await.unwrap().jobs;
     counts.sort();
     assert_eq!(
         counts,
@@ -103,7 +115,7 @@ async fn queued_runs(store: &Store) {
         ]
     );
     let claim = store
-        .claim(&agent, now_ms(), 60_000)
+        .claim(&agent, Millis::now(), 60_000)
         .await
         .unwrap()
         .expect("build is for linux");
@@ -112,7 +124,7 @@ async fn queued_runs(store: &Store) {
     // `gpu` needs a label this agent lacks.
     assert!(
         store
-            .claim(&agent, now_ms(), 60_000)
+            .claim(&agent, Millis::now(), 60_000)
             .await
             .unwrap()
             .is_none()
@@ -121,16 +133,19 @@ async fn queued_runs(store: &Store) {
     // Without a ref (a commit given as such): none recorded or handed on.
     let plain = [job("one", &[], &[], 1)];
     let mut new = new_run("p", "railyard-server:queue", &["one"]);
-    new.started_at += 1;
+    new.started_at = new.started_at.plus(Duration::from_millis(1));
     let run = store
         .queue_run(&new, None, "file:///r.git", &plain, 3)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((run.number, run.git_ref), (2, None));
-    let other = store.register_agent("b", 1, &[], now_ms()).await.unwrap();
+    let other = store
+        .register_agent("b", 1, &[], Millis::now())
+        .await
+        .unwrap();
     let claim = store
-        .claim(&other, now_ms(), 60_000)
+        .claim(&other, Millis::now(), 60_000)
         .await
         .unwrap()
         .unwrap();
@@ -144,7 +159,13 @@ async fn queued_runs(store: &Store) {
         .await
         .unwrap();
     assert_eq!(none, None);
-    assert_eq!(store.list_runs(Some("gone"), 0).await.unwrap(), vec![]);
+    assert_eq!(
+        store
+            .list_runs(Some(&ProjectName::from("gone")), 0)
+            .await
+            .unwrap(),
+        vec![]
+    );
 }
 
 /// The largest pipeline a server takes (about 1,000 jobs, with labels and needs on every
@@ -171,7 +192,7 @@ async fn a_thousand_jobs_on_postgres() {
 
 async fn a_thousand_jobs(store: &Store) {
     store
-        .add_project("p", "file:///r.git", now_ms())
+        .add_project(&ProjectName::from("p"), "file:///r.git", Millis::now())
         .await
         .unwrap();
     let mut jobs = vec![job("build", &[], &["linux", "x86"], 64)];
@@ -192,9 +213,13 @@ async fn a_thousand_jobs(store: &Store) {
         store.backend(),
         started.elapsed()
     );
-    let detail = store.find_run(Some("p"), &run.id).await.unwrap().unwrap();
+    let detail = store
+        .find_run(Some(&ProjectName::from("p")), &run.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(detail.jobs.len(), 994);
-    let counts = store.queue_stats(0).await.unwrap().jobs;
+    let counts = store.queue_stats(Millis(0)).await.unwrap().jobs;
     assert_eq!(
         counts,
         [
@@ -204,13 +229,13 @@ async fn a_thousand_jobs(store: &Store) {
     );
     // The shards of `build` end; the last releases the 930 that need all 64.
     let agent = store
-        .register_agent("a", 64, &["linux".into(), "x86".into()], now_ms())
+        .register_agent("a", 64, &["linux".into(), "x86".into()], Millis::now())
         .await
         .unwrap();
     let mut slowest = std::time::Duration::ZERO;
     for _ in 0..64 {
         let claim = store
-            .claim(&agent, now_ms(), 60_000)
+            .claim(&agent, Millis::now(), 60_000)
             .await
             .unwrap()
             .unwrap();
@@ -236,7 +261,7 @@ async fn a_thousand_jobs(store: &Store) {
         slowest = slowest.max(started.elapsed());
     }
     eprintln!("{:?}: slowest advance {slowest:?}", store.backend());
-    let counts = store.queue_stats(0).await.unwrap().jobs;
+    let counts = store.queue_stats(Millis(0)).await.unwrap().jobs;
     assert_eq!(counts, [("p".to_string(), "queued".to_string(), 930)]);
     // One of them fails: nothing else is skipped (none needs it); a cancel ends the rest.
     assert!(
@@ -245,7 +270,7 @@ async fn a_thousand_jobs(store: &Store) {
             .await
             .unwrap()
     );
-    assert!(store.queue_stats(0).await.unwrap().jobs.is_empty());
+    assert!(store.queue_stats(Millis(0)).await.unwrap().jobs.is_empty());
 }
 
 /// A job's result as large as a real suite's (100,000 timings of ids of 100 characters) is
@@ -260,11 +285,14 @@ async fn a_hundred_thousand_timings_are_recorded_at_once() {
         .collect();
     let started = std::time::Instant::now();
     assert_eq!(
-        store.record_timings("p", &timings, now_ms()).await.unwrap(),
+        store
+            .record_timings(&ProjectName::from("p"), &timings, Millis::now())
+            .await
+            .unwrap(),
         100_000
     );
     eprintln!("100,000 timings recorded in {:?}", started.elapsed());
-    let stored = store.timings("p").await.unwrap();
+    let stored = store.timings(&ProjectName::from("p")).await.unwrap();
     assert_eq!(stored.len(), 100_000);
     assert_eq!(stored[&format!("{:0100}", 1234)], (0.234, 1));
 }

@@ -2,13 +2,14 @@
 //! story (project A queues 200 jobs, project B's one job starts at the next free slot) with a
 //! loop of concurrent claimers. On SQLite, and on PostgreSQL when available.
 
+use railyard_types::{AgentId, Millis, ProjectName, RunId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use railyard_store::{Claim, JobStatus, QueuedJob, Store};
 
-use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
+use crate::common::{PgDb, data_dir, enqueue, new_run, now_ms, open_pg};
 
 const LEASE: i64 = 60_000;
 
@@ -40,7 +41,7 @@ async fn every_rule(store: &Store) {
 }
 
 /// Queues one run of `project` with jobs `(name, runs_on)`; returns the run id.
-async fn queue(store: &Store, project: &str, jobs: &[(&str, &[&str])]) -> String {
+async fn queue(store: &Store, project: &str, jobs: &[(&str, &[&str])]) -> RunId {
     let names: Vec<&str> = jobs.iter().map(|(n, _)| *n).collect();
     let run = store
         .create_run(&new_run(project, "railyard-server:queue", &names))
@@ -55,23 +56,23 @@ async fn queue(store: &Store, project: &str, jobs: &[(&str, &[&str])]) -> String
             shards: 0,
         })
         .collect();
-    store
-        .enqueue_run(&run.id, project, "file:///r.git", "abc", &jobs, 1, now_ms())
-        .await
-        .unwrap();
+    enqueue(store, &run.id, project, &jobs, 1).await;
     run.id
 }
 
-async fn agent(store: &Store, labels: &[&str]) -> String {
+async fn agent(store: &Store, labels: &[&str]) -> AgentId {
     let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
     store
-        .register_agent("test", 1, &labels, now_ms())
+        .register_agent("test", 1, &labels, Millis::now())
         .await
         .unwrap()
 }
 
 async fn claim(store: &Store, agent: &str) -> Option<Claim> {
-    store.claim(agent, now_ms(), LEASE).await.unwrap()
+    store
+        .claim(&AgentId::from(agent), Millis::now(), LEASE)
+        .await
+        .unwrap()
 }
 
 async fn finish(store: &Store, agent: &str, c: &Claim) {
@@ -99,7 +100,7 @@ async fn labels(store: &Store) {
     )
     .await;
     let linux = agent(store, &["linux"]).await;
-    let stuck = store.unplaceable_jobs(&run, 0).await.unwrap();
+    let stuck = store.unplaceable_jobs(&run, Millis(0)).await.unwrap();
     assert_eq!(
         stuck,
         [(
@@ -117,10 +118,16 @@ async fn labels(store: &Store) {
     let bare = agent(store, &[]).await;
     assert!(claim(store, &bare).await.is_none());
     let gpu = agent(store, &["x86", "linux", "gpu"]).await;
-    assert!(store.unplaceable_jobs(&run, 0).await.unwrap().is_empty());
+    assert!(
+        store
+            .unplaceable_jobs(&run, Millis(0))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store
-            .unplaceable_jobs(&run, now_ms() + 60_000)
+            .unplaceable_jobs(&run, Millis(now_ms() + 60_000))
             .await
             .unwrap()
             .len(),
@@ -138,23 +145,27 @@ async fn labels(store: &Store) {
 async fn caps(store: &Store) {
     assert!(
         store
-            .add_project("capped", "file:///r.git", now_ms())
+            .add_project(&ProjectName::from("capped"), "file:///r.git", Millis::now())
             .await
             .unwrap()
     );
     assert!(
         store
-            .set_project_share("capped", None, Some(2))
+            .set_project_share(&ProjectName::from("capped"), None, Some(2))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .set_project_share("nope", Some(2), None)
+            .set_project_share(&ProjectName::from("nope"), Some(2), None)
             .await
             .unwrap()
     );
-    let project = store.project("capped").await.unwrap().unwrap();
+    let project = store
+        .project(&ProjectName::from("capped"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((project.weight, project.max_running), (1, 2));
     queue(store, "capped", &[("a", &[]), ("b", &[]), ("c", &[])]).await;
     let me = agent(store, &[]).await;
@@ -178,11 +189,11 @@ async fn caps(store: &Store) {
 /// rarely opens it, so it checks the cap under load, not that hand-back path alone.)
 async fn caps_hold_under_concurrent_claims(store: &Store) {
     store
-        .add_project("narrow", "file:///r.git", now_ms())
+        .add_project(&ProjectName::from("narrow"), "file:///r.git", Millis::now())
         .await
         .unwrap();
     store
-        .set_project_share("narrow", None, Some(2))
+        .set_project_share(&ProjectName::from("narrow"), None, Some(2))
         .await
         .unwrap();
     let jobs: Vec<String> = (0..20).map(|i| format!("n{i}")).collect();
@@ -214,11 +225,11 @@ async fn caps_hold_under_concurrent_claims(store: &Store) {
 async fn weights(store: &Store) {
     for (name, weight) in [("heavy", 3), ("light", 1)] {
         store
-            .add_project(name, "file:///r.git", now_ms())
+            .add_project(&ProjectName::from(name), "file:///r.git", Millis::now())
             .await
             .unwrap();
         store
-            .set_project_share(name, Some(weight), None)
+            .set_project_share(&ProjectName::from(name), Some(weight), None)
             .await
             .unwrap();
     }
@@ -263,7 +274,7 @@ async fn busy_project_does_not_hold_the_fleet(store: &Store) {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     continue;
                 };
-                log.push((started, Instant::now(), c.project.clone()));
+                log.push((started, Instant::now(), c.project.clone().into_string()));
                 if c.project == "project-b" {
                     stop.store(true, Ordering::SeqCst);
                 }
@@ -308,7 +319,7 @@ async fn busy_project_does_not_hold_the_fleet(store: &Store) {
 
 /// How many jobs of `project` are in `state` now.
 async fn count(store: &Store, project: &str, state: &str) -> i64 {
-    let stats = store.queue_stats(0).await.unwrap();
+    let stats = store.queue_stats(Millis(0)).await.unwrap();
     stats
         .jobs
         .iter()

@@ -2,6 +2,7 @@
 //! on PostgreSQL when available. Plus abandoning the runs of dead processes.
 
 use railyard_store::{JobStatus, RunStatus, StepStatus, Store, StoreError};
+use railyard_types::{Millis, ProjectName, RunId};
 
 use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
 
@@ -77,38 +78,55 @@ where
     assert_eq!(run1.finished_at, None);
 
     // build: two steps, the second fails.
-    store.job_started(&run1.id, "build", t0 + 1).await.unwrap();
+    store
+        .job_started(&run1.id, "build", Millis(t0 + 1))
+        .await
+        .unwrap();
     store
         .set_job_env_image(&run1.id, "build", Some("blake3:abc"), "sha256:feed")
         .await
         .unwrap();
     store
-        .step_started(&run1.id, "build", 0, "cargo build", t0 + 2)
+        .step_started(&run1.id, "build", 0, "cargo build", Millis(t0 + 2))
         .await
         .unwrap();
     store
-        .step_finished(&run1.id, "build", 0, StepStatus::Success, Some(0), t0 + 3)
+        .step_finished(
+            &run1.id,
+            "build",
+            0,
+            StepStatus::Success,
+            Some(0),
+            Millis(t0 + 3),
+        )
         .await
         .unwrap();
     store
-        .step_started(&run1.id, "build", 1, "cargo test", t0 + 4)
+        .step_started(&run1.id, "build", 1, "cargo test", Millis(t0 + 4))
         .await
         .unwrap();
     store
-        .step_finished(&run1.id, "build", 1, StepStatus::Failed, Some(2), t0 + 5)
+        .step_finished(
+            &run1.id,
+            "build",
+            1,
+            StepStatus::Failed,
+            Some(2),
+            Millis(t0 + 5),
+        )
         .await
         .unwrap();
     store
-        .job_finished(&run1.id, "build", JobStatus::Failed, t0 + 6, None)
+        .job_finished(&run1.id, "build", JobStatus::Failed, Millis(t0 + 6), None)
         .await
         .unwrap();
     // test (1/2): times out in its first step, which the store closes as cancelled.
     store
-        .job_started(&run1.id, "test (1/2)", t0 + 1)
+        .job_started(&run1.id, "test (1/2)", Millis(t0 + 1))
         .await
         .unwrap();
     store
-        .step_started(&run1.id, "test (1/2)", 0, "sleep 100", t0 + 2)
+        .step_started(&run1.id, "test (1/2)", 0, "sleep 100", Millis(t0 + 2))
         .await
         .unwrap();
     store
@@ -116,45 +134,52 @@ where
             &run1.id,
             "test (1/2)",
             JobStatus::TimedOut,
-            t0 + 7,
+            Millis(t0 + 7),
             Some("timed out after 5ms"),
         )
         .await
         .unwrap();
     // lint never starts; a shard the run did not list is added when it starts.
     store
-        .job_finished(&run1.id, "lint", JobStatus::Skipped, t0 + 8, None)
+        .job_finished(&run1.id, "lint", JobStatus::Skipped, Millis(t0 + 8), None)
         .await
         .unwrap();
     store
-        .job_started(&run1.id, "test (2/2)", t0 + 9)
+        .job_started(&run1.id, "test (2/2)", Millis(t0 + 9))
         .await
         .unwrap();
     store
-        .set_run_status(&run1.id, RunStatus::Failed, Some(t0 + 10))
+        .set_run_status(&run1.id, RunStatus::Failed, Some(Millis(t0 + 10)))
         .await
         .unwrap();
 
     // Events about things that do not exist are errors naming them.
     let missing = store
-        .step_finished(&run1.id, "build", 9, StepStatus::Success, Some(0), t0)
+        .step_finished(
+            &run1.id,
+            "build",
+            9,
+            StepStatus::Success,
+            Some(0),
+            Millis(t0),
+        )
         .await;
     assert!(
         matches!(missing, Err(StoreError::NotFound { .. })),
         "{missing:?}"
     );
     let missing = store
-        .set_run_status("01NOTARUN", RunStatus::Success, None)
+        .set_run_status(&RunId::from("01NOTARUN"), RunStatus::Success, None)
         .await
         .unwrap_err();
     assert!(missing.to_string().contains("01NOTARUN"), "{missing}");
     let missing = store
-        .job_started("01NOTARUN", "build", t0)
+        .job_started(&RunId::from("01NOTARUN"), "build", Millis(t0))
         .await
         .unwrap_err();
     assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
     let missing = store
-        .step_started(&run1.id, "nope", 0, "true", t0)
+        .step_started(&run1.id, "nope", 0, "true", Millis(t0))
         .await
         .unwrap_err();
     assert!(missing.to_string().contains("nope"), "{missing}");
@@ -165,17 +190,26 @@ where
     assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
 
     // Listing: newest first, per project or all, limited.
-    let web = store.list_runs(Some("web"), 10).await.unwrap();
+    let web = store
+        .list_runs(Some(&ProjectName::from("web")), 10)
+        .await
+        .unwrap();
     assert_eq!(web.iter().map(|r| r.number).collect::<Vec<_>>(), [2, 1]);
     assert_eq!(web[1].status, RunStatus::Failed);
-    assert_eq!(web[1].finished_at, Some(t0 + 10));
+    assert_eq!(web[1].finished_at, Some(Millis(t0 + 10)));
     assert_eq!(store.list_runs(None, 0).await.unwrap().len(), 3);
     assert_eq!(store.list_runs(None, 1).await.unwrap().len(), 1);
-    assert!(store.list_runs(Some("nobody"), 5).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_runs(Some(&ProjectName::from("nobody")), 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Finding: by number, #number, ULID, prefix in any case.
     let detail = store
-        .find_run(Some("web"), "1")
+        .find_run(Some(&ProjectName::from("web")), "1")
         .await
         .unwrap()
         .expect("run #1");
@@ -186,7 +220,7 @@ where
     assert_eq!(build.status, JobStatus::Failed);
     assert_eq!(
         (build.started_at, build.finished_at),
-        (Some(t0 + 1), Some(t0 + 6))
+        (Some(Millis(t0 + 1)), Some(Millis(t0 + 6)))
     );
     assert_eq!(build.env_key.as_deref(), Some("blake3:abc"));
     assert_eq!(build.env_image_id.as_deref(), Some("sha256:feed"));
@@ -198,25 +232,25 @@ where
     );
     assert_eq!(
         (build.steps[1].exit_code, build.steps[1].finished_at),
-        (Some(2), Some(t0 + 5))
+        (Some(2), Some(Millis(t0 + 5)))
     );
     let test = &detail.jobs[1];
     assert_eq!(test.status, JobStatus::TimedOut);
     assert_eq!(test.error.as_deref(), Some("timed out after 5ms"));
     assert_eq!(test.steps[0].status, StepStatus::Cancelled);
-    assert_eq!(test.steps[0].finished_at, Some(t0 + 7));
+    assert_eq!(test.steps[0].finished_at, Some(Millis(t0 + 7)));
     let lint = &detail.jobs[2];
     assert_eq!(
         (lint.status, lint.started_at, lint.finished_at),
-        (JobStatus::Skipped, None, Some(t0 + 8))
+        (JobStatus::Skipped, None, Some(Millis(t0 + 8)))
     );
     // The run ended while the unlisted shard ran: closed as cancelled.
     assert_eq!(detail.jobs[3].status, JobStatus::Cancelled);
-    assert_eq!(detail.jobs[3].finished_at, Some(t0 + 10));
+    assert_eq!(detail.jobs[3].finished_at, Some(Millis(t0 + 10)));
 
     assert_eq!(
         store
-            .find_run(Some("web"), "#2")
+            .find_run(Some(&ProjectName::from("web")), "#2")
             .await
             .unwrap()
             .unwrap()
@@ -239,7 +273,7 @@ where
     );
     assert_eq!(
         store
-            .find_run(Some("api"), "1")
+            .find_run(Some(&ProjectName::from("api")), "1")
             .await
             .unwrap()
             .unwrap()
@@ -249,7 +283,7 @@ where
     );
     assert!(
         store
-            .find_run(Some("api"), &run1.id)
+            .find_run(Some(&ProjectName::from("api")), &run1.id)
             .await
             .unwrap()
             .is_none()
@@ -278,7 +312,11 @@ where
     store.close().await;
     let again = reopen().await.unwrap();
     assert_eq!(
-        again.find_run(Some("web"), "#1").await.unwrap().unwrap(),
+        again
+            .find_run(Some(&ProjectName::from("web")), "#1")
+            .await
+            .unwrap()
+            .unwrap(),
         detail
     );
     let next = again
@@ -303,13 +341,16 @@ async fn abandon(store: Store) {
         .await
         .unwrap();
     let t = now_ms();
-    store.job_started(&dead.id, "build", t).await.unwrap();
     store
-        .step_started(&dead.id, "build", 0, "make", t)
+        .job_started(&dead.id, "build", Millis(t))
         .await
         .unwrap();
     store
-        .set_run_status(&done.id, RunStatus::Success, Some(t))
+        .step_started(&dead.id, "build", 0, "make", Millis(t))
+        .await
+        .unwrap();
+    store
+        .set_run_status(&done.id, RunStatus::Success, Some(Millis(t)))
         .await
         .unwrap();
 
@@ -319,7 +360,7 @@ async fn abandon(store: Store) {
     assert_eq!(abandoned[0].id, dead.id);
     assert_eq!(abandoned[0].status, RunStatus::Abandoned);
     let ended = abandoned[0].finished_at.expect("an end time");
-    assert!(ended >= t);
+    assert!(ended >= Millis(t));
 
     let detail = store.find_run(None, &dead.id).await.unwrap().unwrap();
     assert_eq!(detail.run, abandoned[0]);

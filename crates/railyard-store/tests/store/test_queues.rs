@@ -2,12 +2,13 @@
 //! queue winning, and shards pulling through several store handles (as several servers on
 //! one database do) each test handed out exactly once. On SQLite and on PostgreSQL.
 
+use railyard_types::{Millis, RunId};
 use std::collections::BTreeMap;
 
 use railyard_split::{Batcher, Done, Next, QueueState, Timings};
 use railyard_store::{OpenedQueue, QueuedJob, Store};
 
-use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
+use crate::common::{PgDb, data_dir, enqueue, new_run, open_pg};
 
 const SHARDS: u32 = 4;
 
@@ -44,12 +45,10 @@ async fn shared_queue(a: &Store, b: &Store) {
         shards: SHARDS,
         ..Default::default()
     };
-    a.enqueue_run(&run.id, "p", "file:///r.git", "abc", &[job], 1, now_ms())
-        .await
-        .unwrap();
-    let agent = a.register_agent("t", 4, &[], now_ms()).await.unwrap();
+    enqueue(a, &run.id, "p", &[job], 1).await;
+    let agent = a.register_agent("t", 4, &[], Millis::now()).await.unwrap();
     let mut claimed = Vec::new();
-    while let Some(claim) = a.claim(&agent, now_ms(), 60_000).await.unwrap() {
+    while let Some(claim) = a.claim(&agent, Millis::now(), 60_000).await.unwrap() {
         let of = claim.shard.clone().expect("a shard");
         assert_eq!(claim.job, format!("test [{}/4]", of.shard));
         assert_eq!((of.job.as_str(), of.shards), ("test", SHARDS));
@@ -60,7 +59,7 @@ async fn shared_queue(a: &Store, b: &Store) {
 
     // Not open yet: nothing to change.
     let none = a
-        .change_test_queue(&run.id, "test", now_ms(), |_, _| ())
+        .change_test_queue(&run.id, "test", Millis::now(), |_, _| ())
         .await;
     assert_eq!(none.unwrap(), None);
     let tests: Vec<String> = (0..200).map(|i| format!("t{i:03}")).collect();
@@ -79,7 +78,7 @@ async fn shared_queue(a: &Store, b: &Store) {
         timings: timings.clone(),
     };
     let opened = a
-        .open_test_queue(&run.id, "test", SHARDS, &first, &state, now_ms())
+        .open_test_queue(&run.id, "test", SHARDS, &first, &state, Millis::now())
         .await
         .unwrap();
     assert_eq!(opened, first);
@@ -89,7 +88,7 @@ async fn shared_queue(a: &Store, b: &Store) {
         timings: Vec::new(),
     };
     let opened = b
-        .open_test_queue(&run.id, "test", SHARDS, &later, &state, now_ms())
+        .open_test_queue(&run.id, "test", SHARDS, &later, &state, Millis::now())
         .await
         .unwrap();
     assert_eq!(opened, first);
@@ -118,7 +117,7 @@ async fn pull(store: &Store, run: &str, shard: u32) -> Vec<String> {
     let mut done: Option<Done> = None;
     loop {
         let next = store
-            .change_test_queue(run, "test", now_ms(), |queue, live| {
+            .change_test_queue(&RunId::from(run), "test", Millis::now(), |queue, live| {
                 assert_eq!(live, [1, 2, 3, 4], "every shard's lease is live");
                 if let Some(done) = done {
                     queue.complete(shard, done);

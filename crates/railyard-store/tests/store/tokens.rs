@@ -3,7 +3,7 @@
 //! and on PostgreSQL when available.
 
 use railyard_store::{JobStatus, QueuedJob, StepStatus, Store, WAIT_BOUNDS_MS};
-use railyard_types::Role;
+use railyard_types::{AgentId, Millis, ProjectName, Role, TokenName};
 
 use crate::common::{PgDb, data_dir, new_run, now_ms, open_pg};
 
@@ -29,9 +29,17 @@ async fn tokens_and_fleet_on_postgres() {
 }
 
 async fn tokens(store: &Store) {
-    assert!(store.add_token("ci", Role::Agent, "aa11", 1).await.unwrap());
     assert!(
-        !store.add_token("ci", Role::Admin, "bb22", 2).await.unwrap(),
+        store
+            .add_token(&TokenName::from("ci"), Role::Agent, "aa11", Millis(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_token(&TokenName::from("ci"), Role::Admin, "bb22", Millis(2))
+            .await
+            .unwrap(),
         "a taken name"
     );
     assert_eq!(store.token_role("aa11").await.unwrap(), Some(Role::Agent));
@@ -40,12 +48,26 @@ async fn tokens(store: &Store) {
         None,
         "nothing stored twice"
     );
-    assert!(store.revoke_token("ci", 3).await.unwrap());
-    assert!(!store.revoke_token("ci", 4).await.unwrap(), "revoked once");
+    assert!(
+        store
+            .revoke_token(&TokenName::from("ci"), Millis(3))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_token(&TokenName::from("ci"), Millis(4))
+            .await
+            .unwrap(),
+        "revoked once"
+    );
     assert_eq!(store.token_role("aa11").await.unwrap(), None);
     let list = store.tokens().await.unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!((list[0].name.as_str(), list[0].revoked_at), ("ci", Some(3)));
+    assert_eq!(
+        (list[0].name.as_str(), list[0].revoked_at),
+        ("ci", Some(Millis(3)))
+    );
 }
 
 async fn fleet(store: &Store) {
@@ -64,25 +86,36 @@ async fn fleet(store: &Store) {
     store
         .enqueue_run(
             &run.id,
-            "waits",
+            &ProjectName::from("waits"),
             "file:///r.git",
             "abc",
             &jobs,
             3,
-            now - 2_000,
+            Millis(now - 2_000),
         )
         .await
         .unwrap();
-    let agent = store.register_agent("w1", 2, &[], now).await.unwrap();
+    let agent = store
+        .register_agent("w1", 2, &[], Millis(now))
+        .await
+        .unwrap();
     assert!(store.wait_histograms().await.unwrap().is_empty());
     // Each claim counts its wait: 2 s, then a job claimed two hours after it was queued.
-    let first = store.claim(&agent, now, 60_000).await.unwrap().unwrap();
+    let first = store
+        .claim(&agent, Millis(now), 60_000)
+        .await
+        .unwrap()
+        .unwrap();
     let h = store.wait_histograms().await.unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].project, "waits");
     assert_eq!((h[0].count, h[0].sum_ms), (1, 2_000));
     let late = now + 7_200_000;
-    let second = store.claim(&agent, late, 60_000).await.unwrap().unwrap();
+    let second = store
+        .claim(&agent, Millis(late), 60_000)
+        .await
+        .unwrap()
+        .unwrap();
     let h = store.wait_histograms().await.unwrap();
     assert_eq!((h[0].count, h[0].sum_ms), (2, 2_000 + 7_202_000));
     let expected: Vec<i64> = WAIT_BOUNDS_MS
@@ -98,7 +131,10 @@ async fn fleet(store: &Store) {
     let detail = store.find_run(None, &run.id).await.unwrap().unwrap();
     for (claim, at) in [(&first, now), (&second, late)] {
         let job = detail.jobs.iter().find(|j| j.name == claim.job).unwrap();
-        assert_eq!((job.status, job.started_at), (JobStatus::Running, Some(at)));
+        assert_eq!(
+            (job.status, job.started_at),
+            (JobStatus::Running, Some(Millis(at)))
+        );
     }
     let agents = store.agents().await.unwrap();
     assert_eq!(agents.len(), 1);
@@ -108,18 +144,18 @@ async fn fleet(store: &Store) {
     );
     // Ending a lease records the job's end with it; only the holder of the lease can.
     store
-        .step_started(&run.id, &first.job, 0, "make", now)
+        .step_started(&run.id, &first.job, 0, "make", Millis(now))
         .await
         .unwrap();
-    let job_id = first.job_id.as_str();
-    let end = |agent: String, attempt: i64| async move {
+    let job_id = &first.job_id;
+    let end = |agent: AgentId, attempt: i64| async move {
         store
             .finish_leased_job(
-                &job_id.into(),
-                &agent.as_str().into(),
+                job_id,
+                &agent,
                 attempt,
                 JobStatus::Failed,
-                (now + 5).into(),
+                Millis(now + 5),
                 Some("boom"),
             )
             .await
@@ -138,11 +174,11 @@ async fn fleet(store: &Store) {
     let job = detail.jobs.iter().find(|j| j.name == first.job).unwrap();
     assert_eq!(
         (job.status, job.finished_at, job.error.as_deref()),
-        (JobStatus::Failed, Some(now + 5), Some("boom"))
+        (JobStatus::Failed, Some(Millis(now + 5)), Some("boom"))
     );
     assert_eq!(
         (job.steps[0].status, job.steps[0].finished_at),
-        (StepStatus::Cancelled, Some(now + 5)),
+        (StepStatus::Cancelled, Some(Millis(now + 5))),
         "a step left running is closed"
     );
     assert_eq!(store.agents().await.unwrap()[0].running, 1);
@@ -151,12 +187,12 @@ async fn fleet(store: &Store) {
     let day = 86_400_000;
     let labels = vec!["gpu".to_string()];
     let idle = store
-        .register_agent("idle", 1, &labels, now - 2 * day)
+        .register_agent("idle", 1, &labels, Millis(now - 2 * day))
         .await
         .unwrap();
-    assert_eq!(store.forget_agents(now - day).await.unwrap(), 1);
+    assert_eq!(store.forget_agents(Millis(now - day)).await.unwrap(), 1);
     assert_eq!(
-        store.forget_agents(i64::MAX).await.unwrap(),
+        store.forget_agents(Millis(i64::MAX)).await.unwrap(),
         0,
         "w1 holds a lease"
     );
@@ -169,7 +205,7 @@ async fn fleet(store: &Store) {
         .collect();
     assert_eq!(names, ["w1"]);
     assert!(
-        !store.touch_agent(&idle, now, 0).await.unwrap(),
+        !store.touch_agent(&idle, Millis(now), 0).await.unwrap(),
         "a claim would hear 404"
     );
 }

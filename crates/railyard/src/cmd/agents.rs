@@ -38,7 +38,7 @@ pub async fn run(args: AgentsArgs) -> anyhow::Result<i32> {
             a.running.to_string(),
             a.slots.to_string(),
             super::runs::local_time(a.last_seen),
-            a.id,
+            a.id.into_string(),
         ]);
     }
     println!("{table}");

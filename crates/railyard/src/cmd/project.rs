@@ -147,7 +147,7 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
             remote,
         } => {
             let body = NewProject {
-                name,
+                name: name.into(),
                 repo,
                 webhook_secret,
                 share: share.share(),
@@ -202,7 +202,7 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
                     .into_iter()
                     .map(|p| {
                         let share = format!("weight {}, {}", p.weight, cap(p.max_running));
-                        vec![p.name, share, p.repo_url]
+                        vec![p.name.into_string(), share, p.repo_url]
                     })
                     .collect();
                 if crate::report::add_rows_fitted(&mut table, rows) {

@@ -40,7 +40,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
             commit: project.git(&["rev-parse", "HEAD"]),
             owner: owner.clone(),
             jobs: jobs.clone(),
-            started_at: Millis::now().as_i64(),
+            started_at: Millis::now(),
         })
         .await?;
     store
@@ -53,7 +53,10 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     // Without any, a static split's "prediction" is a default per test: not shown as one.
     let measured = !timings.is_empty();
     let data_dir = project::data_dir(g.data_dir.as_deref());
-    let artifacts_dir = data_dir.join("runs").join(&record.id).join("artifacts");
+    let artifacts_dir = data_dir
+        .join("runs")
+        .join(record.id.as_str())
+        .join("artifacts");
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let cancel = CancellationToken::new();
@@ -75,9 +78,9 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     }
     let started = std::time::Instant::now();
     let options = RunOptions {
-        run_id: record.id.clone(),
+        run_id: record.id.to_string(),
         owner,
-        project: project.key(),
+        project: project.key().into_string(),
         repo_root: project.root.clone(),
         jobs,
         max_parallel: parallel,
@@ -86,8 +89,8 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         env_check: Some(Arc::new(super::envscan::EnvScan {
             docker: docker.clone(),
             store: store.clone(),
-            project: project.key(),
-            run_id: record.id.clone(),
+            project: project.key().into_string(),
+            run_id: record.id.to_string(),
             ignore_file: project.root.join(".railyard-ignore.yml"),
         })),
         secrets,
@@ -132,7 +135,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     recorder.finish().await;
     let outcome = runner.await?;
     store
-        .set_run_status(&record.id, outcome.status, Some(Millis::now().as_i64()))
+        .set_run_status(&record.id, outcome.status, Some(Millis::now()))
         .await?;
     if let Some(t) = &mut terminal {
         t.summary(

@@ -5,8 +5,8 @@ use super::Expected;
 use crate::cli::{Global, RunsArgs};
 use crate::project;
 use railyard_store::{RunDetail, RunRecord};
-use railyard_types::api;
 use railyard_types::protocol::RunsQuery;
+use railyard_types::{Millis, ProjectName, api};
 
 pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
     if let Some(client) = args.remote.client()? {
@@ -17,7 +17,7 @@ pub async fn run(g: &Global, args: RunsArgs) -> anyhow::Result<i32> {
             return show(&detail, args.json);
         }
         let query = RunsQuery {
-            project: args.project.clone(),
+            project: args.project.clone().map(ProjectName::from),
             limit: Some(args.limit),
         };
         let runs: Vec<RunRecord> = client.call_query::<api::ListRuns>(&(), &query, &()).await?;
@@ -83,7 +83,7 @@ pub(crate) fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
     let mut rows = Vec::new();
     for j in &detail.jobs {
         let time = match (j.started_at, j.finished_at) {
-            (Some(s), Some(f)) => crate::report::duration((f - s).max(0) as u64),
+            (Some(s), Some(f)) => crate::report::duration(f.since(s).as_millis() as u64),
             _ => String::new(),
         };
         let note = j
@@ -119,7 +119,7 @@ fn table(runs: Vec<RunRecord>, with_project: bool) -> comfy_table::Table {
     for r in runs {
         let time = r
             .finished_at
-            .map(|f| crate::report::duration((f - r.started_at).max(0) as u64))
+            .map(|f| crate::report::duration(f.since(r.started_at).as_millis() as u64))
             .unwrap_or_default();
         let mut row = vec![
             r.number.to_string(),
@@ -131,10 +131,10 @@ fn table(runs: Vec<RunRecord>, with_project: bool) -> comfy_table::Table {
                 .map(|c| &c[..c.len().min(10)])
                 .unwrap_or("")
                 .to_string(),
-            r.id,
+            r.id.into_string(),
         ];
         if with_project {
-            row.insert(0, r.project);
+            row.insert(0, r.project.into_string());
         }
         table.add_row(row);
     }
@@ -142,8 +142,8 @@ fn table(runs: Vec<RunRecord>, with_project: bool) -> comfy_table::Table {
 }
 
 /// `2026-11-28 10:31:02` in the local time zone.
-pub fn local_time(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
+pub fn local_time(at: Millis) -> String {
+    jiff::Timestamp::from_millisecond(at.as_i64())
         .map(|t| {
             t.to_zoned(jiff::tz::TimeZone::system())
                 .strftime("%Y-%m-%d %H:%M:%S")

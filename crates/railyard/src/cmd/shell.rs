@@ -50,7 +50,7 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
     let opts = RunOptions {
         run_id,
         owner: names::owner(),
-        project: project.key(),
+        project: project.key().into_string(),
         repo_root: project.root.clone(),
         jobs: vec![job.clone()],
         max_parallel: 1,

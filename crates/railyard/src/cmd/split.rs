@@ -40,7 +40,7 @@ pub async fn run(g: &Global, args: SplitArgs) -> anyhow::Result<i32> {
             ulid::Ulid::new().to_string().to_ascii_lowercase()
         ),
         owner: names::owner(),
-        project: project.key(),
+        project: project.key().into_string(),
         repo_root: project.root.clone(),
         jobs: vec![job.clone()],
         max_parallel: 1,

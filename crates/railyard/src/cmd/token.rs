@@ -50,7 +50,13 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
         TokenCommand::Create { name, role, remote } => {
             let created: CreatedToken = remote
                 .client()?
-                .call::<api::CreateToken>(&(), &NewToken { name, role })
+                .call::<api::CreateToken>(
+                    &(),
+                    &NewToken {
+                        name: name.into(),
+                        role,
+                    },
+                )
                 .await?;
             eprintln!(
                 "token `{}` ({}) created; it is shown only now:",
@@ -79,7 +85,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
                             None => "live".into(),
                         };
                         vec![
-                            t.name,
+                            t.name.into_string(),
                             t.role.to_string(),
                             super::runs::local_time(t.created_at),
                             state,

@@ -3,7 +3,7 @@
 
 use railyard_runner::{Event, Stream};
 use railyard_store::{LogWriter, Store};
-use railyard_types::Millis;
+use railyard_types::{Millis, ProjectName, RunId};
 use std::collections::HashMap;
 
 /// The log that holds env image build output; parentheses keep it apart from a job named
@@ -14,8 +14,8 @@ pub const ENV_LOG: &str = "(env)";
 /// Writes events into the store.
 pub struct Recorder {
     store: Store,
-    run_id: String,
-    project: String,
+    run_id: RunId,
+    project: ProjectName,
     logs: HashMap<String, LogWriter>,
     commands: HashMap<(String, u32), String>,
     /// Jobs whose log reached the store's size limit: their later lines are dropped quietly
@@ -27,7 +27,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// A recorder for one run; `timings` says whether the project has measured test timings.
-    pub fn new(store: Store, run_id: String, project: String, timings: bool) -> Self {
+    pub fn new(store: Store, run_id: RunId, project: ProjectName, timings: bool) -> Self {
         Self {
             store,
             run_id,
@@ -86,11 +86,7 @@ impl Recorder {
                         .await?;
                 }
             }
-            Event::JobStarted { job } => {
-                self.store
-                    .job_started(&run, job, Millis::now().as_i64())
-                    .await?
-            }
+            Event::JobStarted { job } => self.store.job_started(&run, job, Millis::now()).await?,
             Event::StepStarted {
                 job,
                 index,
@@ -98,7 +94,7 @@ impl Recorder {
             } => {
                 self.commands.insert((job.clone(), *index), command.clone());
                 self.store
-                    .step_started(&run, job, *index, command, Millis::now().as_i64())
+                    .step_started(&run, job, *index, command, Millis::now())
                     .await?;
                 self.log(job, &format!("$ {command}")).await?;
             }
@@ -130,14 +126,7 @@ impl Recorder {
                 duration_ms,
             } => {
                 self.store
-                    .step_finished(
-                        &run,
-                        job,
-                        *index,
-                        *status,
-                        *exit_code,
-                        Millis::now().as_i64(),
-                    )
+                    .step_finished(&run, job, *index, *status, *exit_code, Millis::now())
                     .await?;
                 let code = exit_code.map(|c| c.to_string()).unwrap_or("-".into());
                 let line = format!(
@@ -150,9 +139,8 @@ impl Recorder {
             Event::JobFinished {
                 job, status, error, ..
             } => {
-                let at = Millis::now().as_i64();
                 self.store
-                    .job_finished(&run, job, *status, at, error.as_deref())
+                    .job_finished(&run, job, *status, Millis::now(), error.as_deref())
                     .await?;
                 let mut line = format!("railyard: job {}", super::status(*status));
                 if let Some(e) = error {
@@ -165,7 +153,7 @@ impl Recorder {
             }
             Event::TestResults { timings, .. } => {
                 self.store
-                    .record_timings(&self.project, timings, Millis::now().as_i64())
+                    .record_timings(&self.project, timings, Millis::now())
                     .await?;
             }
             Event::ShardFinished {

@@ -3,6 +3,7 @@
 //! shards, run twice through a server and two agents of two slots each on one engine. The
 //! second run is split by the timings the first one measured.
 
+use railyard_types::ProjectName;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -83,7 +84,11 @@ fn a_skewed_pytest_suite_splits_by_measured_timings_on_two_agents() {
         .unwrap()
         .block_on(async {
             let store = railyard_store::Store::open_in(&fleet.dir.path().join("data")).await;
-            store.unwrap().timings("demo").await.unwrap()
+            store
+                .unwrap()
+                .timings(&ProjectName::from("demo"))
+                .await
+                .unwrap()
         })
         .into_iter()
         .map(|(id, (secs, _))| (id, secs))

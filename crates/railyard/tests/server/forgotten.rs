@@ -1,6 +1,7 @@
 //! An agent the server forgot (gone a day, or a server on a fresh database) is told to
 //! register first at its next claim, registers again, and takes the next job.
 
+use railyard_types::Millis;
 use std::time::{Duration, Instant};
 
 use crate::fleet::*;
@@ -24,7 +25,7 @@ fn a_forgotten_agent_registers_again_and_runs_the_next_job() {
         let store = railyard_store::Store::open_in(&fleet.dir.path().join("data"))
             .await
             .unwrap();
-        store.forget_agents(i64::MAX).await.unwrap()
+        store.forget_agents(Millis(i64::MAX)).await.unwrap()
     });
     assert_eq!(forgotten, 1);
     // Its next claim hears 404 and it registers again. Wait for that rather than for time:

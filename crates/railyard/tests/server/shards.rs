@@ -2,6 +2,7 @@
 //! different agents run different shards; their tests come from one queue the server keeps
 //! in its store (queue mode), or from the same static plan computed on every agent.
 
+use railyard_types::ProjectName;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -96,7 +97,11 @@ fn two_agents_run(mut fleet: Fleet, database: Option<&str>) -> Vec<Vec<String>> 
             Some(url) => railyard_store::Store::open(url).await,
             None => railyard_store::Store::open_in(&fleet.dir.path().join("data")).await,
         };
-        store.unwrap().timings("demo").await.unwrap()
+        store
+            .unwrap()
+            .timings(&ProjectName::from("demo"))
+            .await
+            .unwrap()
     });
     for id in &expected {
         assert!(timings.contains_key(id), "{id} has no timing: {timings:?}");

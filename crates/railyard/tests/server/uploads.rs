@@ -2,6 +2,7 @@
 //! downloaded through the API, with paths that climb out refused.
 
 use crate::fleet::*;
+use railyard_types::ProjectName;
 
 const WITH_OUTPUTS: &str = r#"env: { image: busybox }
 jobs:
@@ -94,7 +95,7 @@ fn steps_timings_and_artifacts_reach_the_server() {
         let store = railyard_store::Store::open_in(&fleet.dir.path().join("data"))
             .await
             .unwrap();
-        store.timings("demo").await.unwrap()
+        store.timings(&ProjectName::from("demo")).await.unwrap()
     });
     let (_, unit) = fleet.get(&format!("/api/v1/runs/{run}/logs/unit"));
     assert_eq!(store.get("t1").map(|t| t.0), Some(0.5), "{store:?}\n{unit}");

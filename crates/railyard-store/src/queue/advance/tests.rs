@@ -5,7 +5,7 @@
 //! model alone.
 
 use railyard_run_model::{JobStatus, QueueState, RunStatus, run_status};
-use railyard_types::{AgentId, Millis, RunId};
+use railyard_types::{Millis, ProjectName, RunId};
 use sqlx::Row;
 
 use crate::{NewRun, QueuedJob, Store, WAIT_BOUNDS_MS};
@@ -39,7 +39,7 @@ async fn queued_run(store: &Store, project: &str, jobs: &[&str], at: i64) -> Run
             commit: None,
             owner: "railyard-server:queue".into(),
             jobs: jobs.iter().map(|j| j.to_string()).collect(),
-            started_at: at,
+            started_at: Millis(at),
         })
         .await
         .unwrap();
@@ -51,10 +51,18 @@ async fn queued_run(store: &Store, project: &str, jobs: &[&str], at: i64) -> Run
         })
         .collect();
     store
-        .enqueue_run(&run.id, project, "file:///r.git", "abc", &queued, 1, at)
+        .enqueue_run(
+            &run.id,
+            &ProjectName::from(project),
+            "file:///r.git",
+            "abc",
+            &queued,
+            1,
+            Millis(at),
+        )
         .await
         .unwrap();
-    RunId::from(run.id)
+    run.id
 }
 
 async fn text(store: &Store, sql: &str, id: &str) -> String {
@@ -143,7 +151,7 @@ async fn closing_a_run_follows_the_models_rule() {
 async fn claims_and_ends_record_the_models_states_and_wait_buckets() {
     let name = "claims_and_ends_record_the_models_states_and_wait_buckets";
     on_each_backend(name, |store| async move {
-        let agent = AgentId::from(store.register_agent("a", 1, &[], 0).await.unwrap());
+        let agent = store.register_agent("a", 1, &[], Millis(0)).await.unwrap();
         let mut waits: Vec<i64> = vec![0];
         for bound in WAIT_BOUNDS_MS {
             waits.extend([bound - 1, bound, bound + 1]);
@@ -153,7 +161,7 @@ async fn claims_and_ends_record_the_models_states_and_wait_buckets() {
             let project = format!("p{k}");
             let run = queued_run(&store, &project, &["job"], t0).await;
             let claim = store
-                .claim(&agent, t0 + wait, 60_000)
+                .claim(&agent, Millis(t0 + wait), 60_000)
                 .await
                 .unwrap()
                 .unwrap();
@@ -234,7 +242,7 @@ async fn the_store_persists_what_the_model_decides() {
     use railyard_run_model::{Change, Event, Job, JobState, RunBuilder};
     let name = "the_store_persists_what_the_model_decides";
     on_each_backend(name, |store| async move {
-        let agent = AgentId::from(store.register_agent("a", 1, &[], 0).await.unwrap());
+        let agent = store.register_agent("a", 1, &[], Millis(0)).await.unwrap();
         let ends = [
             JobStatus::Success,
             JobStatus::Success,
@@ -262,19 +270,27 @@ async fn the_store_persists_what_the_model_decides() {
             let rows: Vec<String> = jobs.iter().flat_map(QueuedJob::queued_names).collect();
             let run = store
                 .create_queued_run(&NewRun {
-                    project: format!("p{case}"),
+                    project: format!("p{case}").into(),
                     pipeline_path: ".railyard.yml".into(),
                     commit: None,
                     owner: "railyard-server:queue".into(),
                     jobs: rows.clone(),
-                    started_at: 1,
+                    started_at: Millis(1),
                 })
                 .await
                 .unwrap();
-            let run = RunId::from(run.id);
+            let run = run.id;
             let project = format!("p{case}");
             store
-                .enqueue_run(&run, &project, "file:///r.git", "abc", &jobs, 1, 1)
+                .enqueue_run(
+                    &run,
+                    &ProjectName::from(project.as_str()),
+                    "file:///r.git",
+                    "abc",
+                    &jobs,
+                    1,
+                    Millis(1),
+                )
                 .await
                 .unwrap();
             // The model alone, told the same ends.
@@ -292,7 +308,7 @@ async fn the_store_persists_what_the_model_decides() {
             let mut reasons = std::collections::HashMap::new();
             let mut closed = model.apply(Event::Check).closed;
             let mut now = 10;
-            while let Some(claim) = store.claim(&agent, now, 60_000).await.unwrap() {
+            while let Some(claim) = store.claim(&agent, Millis(now), 60_000).await.unwrap() {
                 let end = ends[rng.below(ends.len())];
                 now += 1;
                 assert!(
