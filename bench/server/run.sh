@@ -28,12 +28,12 @@ trap cleanup EXIT
 # Built once and copied, so that a rebuild in the shared target/ cannot swap them mid-run.
 # RAILYARD=path/to/railyard measures that build instead (a before/after comparison).
 cargo build -q --release -p railyard-agent --example claim_bench
-cp target/release/examples/claim_bench "$work/"
+cp "${CARGO_TARGET_DIR:-target}/release/examples/claim_bench" "$work/"
 if [ -n "${RAILYARD:-}" ]; then
   cp "$RAILYARD" "$work/railyard"
 else
   cargo build -q --release -p railyard
-  cp target/release/railyard "$work/"
+  cp "${CARGO_TARGET_DIR:-target}/release/railyard" "$work/"
 fi
 export NO_COLOR=1
 

@@ -13,9 +13,9 @@ pub mod api;
 pub mod error;
 pub mod ids;
 pub mod path;
-pub mod template;
 pub mod protocol;
 pub mod records;
+pub mod template;
 pub mod terminal;
 
 /// Where a run stands.

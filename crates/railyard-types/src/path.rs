@@ -165,6 +165,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(railyard_test_support::fuzz_config())]
+
         /// Whatever is accepted, joined to a folder, stays in it: no component climbs or
         /// roots, and it is its own resolution.
         #[test]

@@ -124,6 +124,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(railyard_test_support::fuzz_config())]
+
         /// Writing the tokens back gives the template, and a field never holds a brace.
         #[test]
         fn tokens_write_back_to_the_template(template in "[a-z{} $]{0,24}") {
