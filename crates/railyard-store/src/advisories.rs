@@ -61,7 +61,7 @@ pub struct AffectedImage {
     /// The image ID.
     pub image_id: String,
     /// When the image was scanned (ms since the epoch).
-    pub scanned_at: i64,
+    pub scanned_at: Millis,
     /// The package hit.
     pub package: String,
     /// Its ecosystem (`deb`, `pypi`, …).
@@ -361,7 +361,7 @@ impl Store {
                     project: r.try_get(1).map_err(&err)?,
                     image: r.try_get(2).map_err(&err)?,
                     image_id: r.try_get(3).map_err(&err)?,
-                    scanned_at: r.try_get(4).map_err(&err)?,
+                    scanned_at: Millis(r.try_get(4).map_err(&err)?),
                     package: r.try_get(5).map_err(&err)?,
                     ecosystem: r.try_get(6).map_err(&err)?,
                     version: r.try_get(7).map_err(&err)?,
@@ -531,7 +531,10 @@ mod tests {
 
     async fn story(store: Store) {
         let inv = inventory();
-        let scan_id = store.save_scan("web", None, &inv, 1_000).await.unwrap();
+        let scan_id = store
+            .save_scan("web", None, &inv, Millis(1_000))
+            .await
+            .unwrap();
         assert!(
             store
                 .record_findings(&scan_id, "web", &inv)
@@ -620,7 +623,10 @@ mod tests {
         // A rescan of the image (new scan id) is matched, and the old scan's findings vanish.
         let v3 = advisory("DSA-1", "2026-11-21T00:00:00Z", "2.37-1");
         store.import_advisories(&[v3]).await.unwrap();
-        let new_id = store.save_scan("web", None, &inv, 2_000).await.unwrap();
+        let new_id = store
+            .save_scan("web", None, &inv, Millis(2_000))
+            .await
+            .unwrap();
         assert_ne!(new_id, scan_id);
         let m = store.rematch_all().await.unwrap();
         assert_eq!((m.scans, m.findings), (1, 1));
@@ -648,7 +654,10 @@ mod tests {
             .unwrap();
         // Scanned three times, as `railyard scan` and every pipeline run record it.
         for at in 1..=3 {
-            let id = store.save_scan("web", None, &inv, at).await.unwrap();
+            let id = store
+                .save_scan("web", None, &inv, Millis(at))
+                .await
+                .unwrap();
             assert_eq!(
                 store.record_findings(&id, "web", &inv).await.unwrap().len(),
                 2

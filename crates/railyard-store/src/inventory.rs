@@ -6,7 +6,7 @@ use crate::advisories::placeholders;
 use crate::{Store, StoreError};
 use railyard_advisory::matching::package_name_key;
 use railyard_scan::{CACHE_FORMAT, CacheError, Ecosystem, ImageInventory, LayerCache, LayerScan};
-use railyard_types::Millis;
+use railyard_types::{Millis, RunId};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -18,9 +18,9 @@ pub struct StoredScan {
     /// The project it was scanned for (`""` outside a project).
     pub project: String,
     /// The run that built the image, if any.
-    pub run_id: Option<String>,
-    /// When, in ms since the epoch.
-    pub scanned_at: i64,
+    pub run_id: Option<RunId>,
+    /// When it was scanned.
+    pub scanned_at: Millis,
     /// What was found.
     pub inventory: ImageInventory,
 }
@@ -34,8 +34,8 @@ pub struct PackageHolder {
     pub reference: String,
     /// The image ID.
     pub image_id: String,
-    /// When it was scanned (ms since the epoch).
-    pub scanned_at: i64,
+    /// When it was scanned.
+    pub scanned_at: Millis,
     /// Package name.
     pub name: String,
     /// Package version.
@@ -62,9 +62,9 @@ impl Store {
     pub async fn save_scan(
         &self,
         project: &str,
-        run_id: Option<&str>,
+        run_id: Option<&RunId>,
         inv: &ImageInventory,
-        now_ms: i64,
+        now: Millis,
     ) -> Result<String, StoreError> {
         let err = self.query_error("storing an image scan");
         let id = ulid::Ulid::new().to_string();
@@ -102,11 +102,11 @@ impl Store {
         )
         .bind(&id)
         .bind(project)
-        .bind(run_id)
+        .bind(run_id.map(RunId::as_str))
         .bind(&inv.reference)
         .bind(&inv.image_id)
         .bind(distro)
-        .bind(now_ms)
+        .bind(now.as_i64())
         .bind(json)
         .execute(&mut *tx)
         .await
@@ -182,7 +182,7 @@ impl Store {
                     project: r.try_get(0)?,
                     reference: r.try_get(1)?,
                     image_id: r.try_get(2)?,
-                    scanned_at: r.try_get(3)?,
+                    scanned_at: Millis(r.try_get(3)?),
                     name: r.try_get(4)?,
                     version: r.try_get(5)?,
                     ecosystem: r.try_get(6)?,
@@ -225,8 +225,11 @@ impl Store {
             out.push(StoredScan {
                 id: r.try_get(0).map_err(&err)?,
                 project: r.try_get(1).map_err(&err)?,
-                run_id: r.try_get(2).map_err(&err)?,
-                scanned_at: r.try_get(3).map_err(&err)?,
+                run_id: r
+                    .try_get::<Option<String>, _>(2)
+                    .map_err(&err)?
+                    .map(RunId::from),
+                scanned_at: Millis(r.try_get(3).map_err(&err)?),
                 inventory,
             });
         }
@@ -347,15 +350,20 @@ mod tests {
 
     async fn scans_story(store: &Store) {
         store
-            .save_scan("a", None, &inventory("sha256:i1", "2.36-9"), 1)
+            .save_scan("a", None, &inventory("sha256:i1", "2.36-9"), Millis(1))
             .await
             .unwrap();
         store
-            .save_scan("a", None, &inventory("sha256:i1", "2.36-10"), 2)
+            .save_scan("a", None, &inventory("sha256:i1", "2.36-10"), Millis(2))
             .await
             .unwrap();
         store
-            .save_scan("b", Some("run1"), &inventory("sha256:i2", "2.36-9"), 3)
+            .save_scan(
+                "b",
+                Some(&RunId::from("run1")),
+                &inventory("sha256:i2", "2.36-9"),
+                Millis(3),
+            )
             .await
             .unwrap();
         let hits = store.who_has("libc6").await.unwrap();
@@ -411,11 +419,11 @@ mod tests {
             pkg(Ecosystem::Deb, "foo-bar", "1.0-1"),
             pkg(Ecosystem::Npm, "@types/node", "20.1.0"),
         ];
-        store.save_scan("a", None, &inv, 1).await.unwrap();
+        store.save_scan("a", None, &inv, Millis(1)).await.unwrap();
         // A second image spells PyYAML another way; both are found.
         let mut other = inventory("sha256:i4", "2.36-9");
         other.packages = vec![pkg(Ecosystem::PyPI, "pyyaml", "6.0.1")];
-        store.save_scan("b", None, &other, 2).await.unwrap();
+        store.save_scan("b", None, &other, Millis(2)).await.unwrap();
 
         let found = async |query: &str| {
             let hits = store.who_has(query).await.unwrap();

@@ -6,7 +6,7 @@ use railyard_advisory::{IgnoreFile, Severity};
 use railyard_pipeline::{EnvSource, EnvSpec};
 use railyard_runner::EnvCheckError;
 use railyard_store::Store;
-use railyard_types::Millis;
+use railyard_types::{Millis, RunId};
 use std::path::PathBuf;
 
 /// Scans env images for one run.
@@ -14,7 +14,7 @@ pub struct EnvScan {
     pub docker: railyard_docker::Docker,
     pub store: Store,
     pub project: String,
-    pub run_id: String,
+    pub run_id: RunId,
     /// `.railyard-ignore.yml` at the repository root, when present.
     pub ignore_file: PathBuf,
 }
@@ -63,12 +63,7 @@ impl railyard_runner::EnvCheck for EnvScan {
         inv.reference = self.image_name(image_id, env).await;
         let scan_id = self
             .store
-            .save_scan(
-                &self.project,
-                Some(&self.run_id),
-                &inv,
-                Millis::now().as_i64(),
-            )
+            .save_scan(&self.project, Some(&self.run_id), &inv, Millis::now())
             .await
             .map_err(|e| failed("storing the env image's scan", e))?;
         let findings = self

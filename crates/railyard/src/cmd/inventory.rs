@@ -265,7 +265,7 @@ mod tests {
             project: String::new(),
             reference: "x".into(),
             image_id: "sha256:1".into(),
-            scanned_at: 0,
+            scanned_at: railyard_types::Millis(0),
             name: "p".into(),
             version: v.into(),
             ecosystem: eco.into(),

@@ -90,7 +90,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
             docker: docker.clone(),
             store: store.clone(),
             project: project.key().into_string(),
-            run_id: record.id.to_string(),
+            run_id: record.id.clone(),
             ignore_file: project.root.join(".railyard-ignore.yml"),
         })),
         secrets,

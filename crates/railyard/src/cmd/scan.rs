@@ -92,7 +92,7 @@ pub async fn run(g: &crate::cli::Global, args: ScanArgs) -> Result<i32> {
     let findings = match (&store, args.no_store) {
         (Some(store), false) => {
             let id = store
-                .save_scan(project, None, &inv, Millis::now().as_i64())
+                .save_scan(project, None, &inv, Millis::now())
                 .await
                 .context("storing the scan")?;
             store
