@@ -4,7 +4,7 @@
 
 use railyard_run_model::LEASED;
 pub use railyard_types::protocol::AgentInfo;
-use railyard_types::{AgentId, Millis};
+use railyard_types::{AgentId, Millis, ProjectName};
 use sqlx::Row;
 
 use crate::{Store, StoreError};
@@ -22,7 +22,7 @@ pub const WAIT_BOUNDS_MS: [i64; 12] = [
 #[derive(Debug, Clone, PartialEq)]
 pub struct WaitHistogram {
     /// The project.
-    pub project: String,
+    pub project: ProjectName,
     /// Per bound of [`WAIT_BOUNDS_MS`], how many waits were at most that long.
     pub cumulative: Vec<i64>,
     /// How many jobs were claimed.
@@ -73,7 +73,7 @@ impl Store {
         .map_err(&err)?;
         let mut out: Vec<WaitHistogram> = Vec::new();
         for r in rows {
-            let project: String = r.try_get(0).map_err(&err)?;
+            let project = ProjectName::from(r.try_get::<String, _>(0).map_err(&err)?);
             let le_ms: i64 = r.try_get(1).map_err(&err)?;
             let (n, sum_ms): (i64, i64) =
                 (r.try_get(2).map_err(&err)?, r.try_get(3).map_err(&err)?);

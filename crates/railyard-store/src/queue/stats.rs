@@ -1,7 +1,7 @@
 //! Counts of the queue for monitoring (`/metrics`).
 
 use railyard_run_model::DONE;
-use railyard_types::Millis;
+use railyard_types::{Millis, ProjectName};
 use sqlx::Row;
 
 use crate::{Store, StoreError, WAIT_BOUNDS_MS};
@@ -10,7 +10,7 @@ use crate::{Store, StoreError, WAIT_BOUNDS_MS};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueStats {
     /// (project, state, jobs) for states `waiting`, `queued` and `leased`.
-    pub jobs: Vec<(String, String, i64)>,
+    pub jobs: Vec<(ProjectName, String, i64)>,
     /// Registered agents.
     pub agents: i64,
     /// Agents seen (claim or heartbeat) since the `since` given.
@@ -31,7 +31,7 @@ impl Store {
         let mut stats = QueueStats::default();
         for r in rows {
             stats.jobs.push((
-                r.try_get("project").map_err(&err)?,
+                ProjectName::from(r.try_get::<String, _>("project").map_err(&err)?),
                 r.try_get("state").map_err(&err)?,
                 r.try_get("n").map_err(&err)?,
             ));

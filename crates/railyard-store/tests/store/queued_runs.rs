@@ -110,8 +110,8 @@ async fn queued_runs(store: &Store) {
     assert_eq!(
         counts,
         [
-            ("p".to_string(), "queued".to_string(), 2),
-            ("p".to_string(), "waiting".to_string(), 3)
+            (ProjectName::from("p"), "queued".to_string(), 2),
+            (ProjectName::from("p"), "waiting".to_string(), 3)
         ]
     );
     let claim = store
@@ -223,8 +223,8 @@ async fn a_thousand_jobs(store: &Store) {
     assert_eq!(
         counts,
         [
-            ("p".to_string(), "queued".to_string(), 64),
-            ("p".to_string(), "waiting".to_string(), 930)
+            (ProjectName::from("p"), "queued".to_string(), 64),
+            (ProjectName::from("p"), "waiting".to_string(), 930)
         ]
     );
     // The shards of `build` end; the last releases the 930 that need all 64.
@@ -262,7 +262,10 @@ async fn a_thousand_jobs(store: &Store) {
     }
     eprintln!("{:?}: slowest advance {slowest:?}", store.backend());
     let counts = store.queue_stats(Millis(0)).await.unwrap().jobs;
-    assert_eq!(counts, [("p".to_string(), "queued".to_string(), 930)]);
+    assert_eq!(
+        counts,
+        [(ProjectName::from("p"), "queued".to_string(), 930)]
+    );
     // One of them fails: nothing else is skipped (none needs it); a cancel ends the rest.
     assert!(
         store
