@@ -1,13 +1,15 @@
 //! A run's jobs, the events that move them, and the one rule of a run's status.
 //!
 //! Jobs are kept in the caller's order (a pipeline's file order; the store's row order), and
-//! every decision is made in that order: the local runner reports skips as it did when it
-//! decided them itself. Each distinct `needs` list is resolved once at [`RunBuilder::build`]
+//! decisions are made with every job after the jobs it needs, else in that order: the local
+//! runner reports skips as it did when it decided them itself, and the store, which reads its
+//! rows in no set order, gets the same decisions. Each distinct `needs` list is resolved once at [`RunBuilder::build`]
 //! and its verdict computed once per pass, so a thousand shards needing sixty jobs each cost
 //! one list, not a thousand.
 
 use railyard_types::{JobStatus, RunStatus};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 /// Why a job is skipped when the caller can start nothing more and its needs never ended
 /// (see [`Event::Stalled`]).
@@ -236,11 +238,13 @@ impl RunBuilder {
             .enumerate()
             .map(|(i, j)| (j.name.clone(), i))
             .collect();
+        let order = needs_first(&self.jobs, &lists);
         Run {
             jobs: self.jobs,
             lists,
             needed,
             index,
+            order,
             cancelled: self.cancelled,
             closed: self.closed,
         }
@@ -274,8 +278,52 @@ pub struct Run {
     /// Whether job `i` is named by some list: only its end can change a verdict.
     needed: Vec<bool>,
     index: HashMap<String, usize>,
+    /// The positions of the jobs, every job after the jobs it needs (see [`needs_first`]).
+    order: Vec<usize>,
     cancelled: bool,
     closed: Option<RunStatus>,
+}
+
+/// The jobs' positions with every job after those its list names, else in the order given
+/// (the file's order when it already is so). Settling in this order makes a decision
+/// independent of the order the caller listed the jobs in: the store reads its rows in no
+/// particular order, and a job skipped after its needs were settled names every need that
+/// failed, where the other order named only those decided before it. Jobs in a cycle (never
+/// in a validated pipeline) come last, in the order given.
+fn needs_first(jobs: &[Job], lists: &[Vec<Need>]) -> Vec<usize> {
+    // Per list, how many of its jobs are not placed yet; per job, the lists that name it.
+    let mut left: Vec<usize> = lists
+        .iter()
+        .map(|l| l.iter().map(|n| n.jobs.len()).sum())
+        .collect();
+    let mut naming: Vec<Vec<usize>> = vec![Vec::new(); jobs.len()];
+    for (k, list) in lists.iter().enumerate() {
+        for need in list {
+            need.jobs.iter().for_each(|&j| naming[j].push(k));
+        }
+    }
+    let mut having: Vec<Vec<usize>> = vec![Vec::new(); lists.len()];
+    for (i, job) in jobs.iter().enumerate() {
+        having[job.needs.0].push(i);
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..jobs.len())
+        .filter(|&i| left[jobs[i].needs.0] == 0)
+        .map(Reverse)
+        .collect();
+    let mut placed = vec![false; jobs.len()];
+    let mut order = Vec::with_capacity(jobs.len());
+    while let Some(Reverse(i)) = ready.pop() {
+        placed[i] = true;
+        order.push(i);
+        for &k in &naming[i] {
+            left[k] -= 1;
+            if left[k] == 0 {
+                ready.extend(having[k].iter().map(|&j| Reverse(j)));
+            }
+        }
+    }
+    order.extend((0..jobs.len()).filter(|&i| !placed[i]));
+    order
 }
 
 impl Run {
@@ -389,7 +437,8 @@ impl Run {
         let mut again = true;
         while again {
             again = false;
-            for i in 0..self.jobs.len() {
+            for n in 0..self.order.len() {
+                let i = self.order[n];
                 if self.jobs[i].state != JobState::Waiting {
                     continue;
                 }

@@ -31,19 +31,52 @@ fn a_failed_need_skips_its_dependents_and_theirs() {
     assert_eq!(r.apply(Event::Check).changes, [queue(0)]);
     r.apply(Event::JobStarted("a"));
     let t = r.apply(Event::JobEnded("a", JobStatus::Failed));
-    // In order, then again for the job before the one skipped.
+    // Each job after the jobs it needs (`c`, listed before `b`, after it), else in order.
     assert_eq!(
         t.changes,
         [
             skip(2, "skipped: `a` did not succeed"),
-            skip(3, "skipped: `a` did not succeed"),
             skip(1, "skipped: `b` did not succeed"),
+            skip(3, "skipped: `a` did not succeed"),
         ]
     );
     assert_eq!(t.closed, Some(RunStatus::Failed));
     assert_eq!(r.closed(), Some(RunStatus::Failed));
     // Once only.
     assert_eq!(r.apply(Event::Check), Transitions::default());
+}
+
+/// The store reads a run's rows in no set order: whatever order the jobs come in, the same
+/// jobs are skipped for the same reasons (a job needing `a` and `b`, where `b` needs `a`, is
+/// skipped naming both, as it was named only `a` when listed before `b`).
+#[test]
+fn decisions_do_not_depend_on_the_order_jobs_are_listed_in() {
+    let jobs: [(&str, &[&str]); 4] = [("a", &[]), ("b", &["a"]), ("x", &["a", "b"]), ("y", &["x"])];
+    let decided = |order: &[usize]| {
+        let listed: Vec<_> = order.iter().map(|&i| jobs[i]).collect();
+        let mut r = run(&listed);
+        r.apply(Event::Check);
+        let t = r.apply(Event::JobEnded("a", JobStatus::Failed));
+        let mut skips: Vec<(String, String)> = (t.changes.iter())
+            .map(|c| match c {
+                Change::Skip(i, why) => (r.job(*i).name.clone(), why.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        skips.sort();
+        skips
+    };
+    let expected = vec![
+        ("b".to_string(), "skipped: `a` did not succeed".to_string()),
+        (
+            "x".to_string(),
+            "skipped: `a`, `b` did not succeed".to_string(),
+        ),
+        ("y".to_string(), "skipped: `x` did not succeed".to_string()),
+    ];
+    for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]] {
+        assert_eq!(decided(&order), expected, "listed as {order:?}");
+    }
 }
 
 #[test]
