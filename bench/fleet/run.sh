@@ -10,6 +10,7 @@
 #     SLOTS…       one number per agent (default: 4, one agent of four slots; `2 2`: two agents)
 #
 #   bench/fleet/more-itertools.sh fetches the public more-itertools sdist and runs this on it.
+#   RAILYARD=path/to/railyard bench/fleet/run.sh …   runs that build instead of building this tree
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 project=$(realpath "$1")
@@ -18,8 +19,12 @@ shift 2 || shift $#
 slots=("$@")
 [ ${#slots[@]} -gt 0 ] || slots=(4)
 ./scripts/test-images.sh >/dev/null
-cargo build -q --release -p railyard
-ry=${CARGO_TARGET_DIR:-$PWD/target}/release/railyard
+if [ -n "${RAILYARD:-}" ]; then
+  ry=$RAILYARD # another build (a before/after)
+else
+  cargo build -q --release -p railyard
+  ry=${CARGO_TARGET_DIR:-$PWD/target}/release/railyard
+fi
 
 work=$(mktemp -d)
 pids=()
