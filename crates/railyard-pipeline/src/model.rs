@@ -88,8 +88,27 @@ pub struct Job {
     pub timeout: Option<Duration>,
     /// A failure of this job does not fail the run, and its dependents still run.
     pub allow_failure: bool,
-    /// Paths (relative to the workspace) copied out after the steps.
+    /// Paths (relative to the workspace) copied out after the steps, and handed to the
+    /// jobs that need this one at the same paths of their workspace.
     pub artifacts: Vec<String>,
+    /// When [`Job::artifacts`] are kept: after success (default), failure, or always.
+    #[serde(default)]
+    pub artifacts_when: ArtifactsWhen,
+    /// Jobs of [`Job::needs`] whose artifacts this job does not take (`needs: [{ job: build,
+    /// artifacts: false }]`); every other need hands over its artifacts.
+    #[serde(default)]
+    pub needs_without_artifacts: Vec<String>,
+    /// An image the job builds from its workspace after its steps (`image_build`).
+    #[serde(default)]
+    pub image_build: Option<ImageBuild>,
+    /// A named lock: jobs with the same group never run at once, across runs and projects
+    /// of one server (`concurrency`).
+    #[serde(default)]
+    pub concurrency: Option<Concurrency>,
+    /// The environment the job deploys to (`environment: production`): its runs are
+    /// recorded as deployments of that environment.
+    #[serde(default)]
+    pub environment: Option<String>,
     /// CPU and memory limits of the job and its services.
     pub resources: Resources,
     /// The key under `jobs:` this job comes from; equals [`Job::name`] unless the job is
@@ -115,6 +134,64 @@ pub struct Job {
     /// local `railyard run` ignores them.
     #[serde(default)]
     pub runs_on: Vec<String>,
+}
+
+/// When a job's artifacts are kept (`artifacts: { when: … }`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactsWhen {
+    /// Only when the job succeeds (default).
+    #[default]
+    OnSuccess,
+    /// Only when it fails (a failing test job's reports).
+    OnFailure,
+    /// Whatever its result.
+    Always,
+}
+
+impl ArtifactsWhen {
+    /// Whether artifacts are kept for a job that `passed` (or not).
+    pub fn keeps(self, passed: bool) -> bool {
+        match self {
+            ArtifactsWhen::OnSuccess => passed,
+            ArtifactsWhen::OnFailure => !passed,
+            ArtifactsWhen::Always => true,
+        }
+    }
+}
+
+/// `image_build` of a job: an image built on the engine from the job's workspace after its
+/// steps (never by the job itself: it has no Docker socket), then scanned and pushed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageBuild {
+    /// Dockerfile, context, args and target, relative to the workspace, with the same
+    /// context and symlink rules as env images.
+    pub build: BuildSpec,
+    /// Tags given to the image, `{commit}`, `{short_commit}`, `{run}` and `{ref}` expanded
+    /// (a tag without a repository part is under the project's name in the registry).
+    pub tags: Vec<String>,
+    /// Push the tags to the configured registry after the scan passes.
+    pub push: bool,
+    /// Checks on the image's inventory before it is pushed.
+    pub scan: Option<ScanPolicy>,
+}
+
+/// `concurrency` of a job: the named lock it takes while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Concurrency {
+    /// The lock's name (`production`); one server-wide namespace.
+    pub group: String,
+    /// A newer job waiting for the lock drops an older one that still waits, instead of
+    /// queueing behind it.
+    pub cancel_pending: bool,
+}
+
+impl Job {
+    /// Whether this job takes the artifacts of `need` (one of its [`Job::needs`]).
+    pub fn takes_artifacts_from(&self, need: &str) -> bool {
+        self.needs.iter().any(|n| n == need)
+            && !self.needs_without_artifacts.iter().any(|n| n == need)
+    }
 }
 
 /// A job serialized before sharding existed runs once.
