@@ -1,6 +1,7 @@
 //! What Railyard's tests share, as a dev-dependency only: one way to skip work loudly
 //! ([`skip`]), one way to get a fresh PostgreSQL database ([`pg`]), one HTTP client
-//! ([`http`]), one check that a run left nothing on the engine ([`docker`]), and the fuzz
+//! ([`http`]), one check that a run left nothing on the engine ([`docker`]), a real image registry
+//! ([`registry`]), and the fuzz
 //! tests' settings ([`fuzz_config`]).
 //!
 //! A test that cannot do its work (a reference tool or PostgreSQL missing) must never count
@@ -13,6 +14,7 @@ pub mod docker;
 mod fuzz;
 pub mod http;
 pub mod pg;
+pub mod registry;
 mod skip;
 
 pub use fuzz::fuzz_config;
