@@ -103,6 +103,19 @@ pub enum DockerError {
         reason: String,
     },
 
+    /// Pushing an image to a registry failed.
+    #[error(
+        "pushing `{reference}` to the registry {registry} failed: {reason}; check that the registry runs and that this machine's Docker engine reaches it at {registry} (an HTTP registry off loopback must be in the engine's `insecure-registries`)"
+    )]
+    PushFailed {
+        /// The reference pushed (`host:port/prefix/project/app:tag`).
+        reference: String,
+        /// The registry part of it (`host:port`).
+        registry: String,
+        /// What the registry or the engine said.
+        reason: String,
+    },
+
     /// A local file operation failed (reading a build context, a terminal).
     #[error("{doing}")]
     Io {

@@ -19,6 +19,7 @@ mod errors;
 mod exec;
 mod images;
 mod labelled;
+mod push;
 mod resources;
 
 pub use client::{API_VERSION, DEFAULT_ENDPOINT, Docker};

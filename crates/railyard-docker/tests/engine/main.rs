@@ -8,3 +8,4 @@ mod connect;
 mod containers;
 mod exec;
 mod labelled;
+mod push;
