@@ -1,7 +1,7 @@
 //! The schema of one job: its steps, needs, env, variables, services, limits, and (read
 //! by `shards` and `matrix`) its shards, tests and matrix.
 
-use crate::decode::{JobSpans, check_relative, env};
+use crate::decode::{JobSpans, env};
 use crate::errors::{Issue, ProblemKind};
 use crate::model::{Job, Resources, Service};
 use crate::read::{Entry, Extra, Reader};
@@ -94,16 +94,8 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
             }
         }
     }
-    if let Some(e) = fields.get("needs")
-        && let Some(needs) = r.string_or_list(e, &context, "a job name or a list of job names")
-    {
-        for (need, span) in needs {
-            let need = need.trim().to_owned();
-            if !job.needs.contains(&need) {
-                job.needs.push(need.clone());
-                spans.needs.push((need, span));
-            }
-        }
+    if let Some(e) = fields.get("needs") {
+        crate::handover::needs(r, e, &context, &mut job, &mut spans);
     }
     spans.env_given = fields.misspelled("env");
     if let Some(e) = fields.get("env") {
@@ -127,14 +119,8 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
     if let Some(e) = fields.get("allow_failure") {
         job.allow_failure = r.bool(e, &context).unwrap_or(false);
     }
-    if let Some(e) = fields.get("artifacts")
-        && let Some(paths) = r.string_or_list(e, &context, "a path or a list of paths")
-    {
-        job.artifacts = paths
-            .into_iter()
-            .filter_map(|(text, span)| check_relative(r, "artifacts", &text, span, &context))
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
+    if let Some(e) = fields.get("artifacts") {
+        crate::handover::artifacts(r, e, &context, &mut job);
     }
     if let Some(e) = fields.get("runs_on") {
         job.runs_on = crate::labels::runs_on(r, e, &context);

@@ -16,6 +16,7 @@
 mod decode;
 mod errors;
 mod graph;
+mod handover;
 mod job;
 mod labels;
 mod matrix;

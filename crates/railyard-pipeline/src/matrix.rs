@@ -179,7 +179,8 @@ pub(crate) fn expanded_names(spans: &Spans) -> HashMap<String, String> {
 }
 
 /// Replaces each matrix job by its expansions (in place, in matrix order) and each `needs`
-/// naming a matrix job by all its expansions. Runs on a validated pipeline.
+/// (and `needs` without artifacts) naming a matrix job by all its expansions. Runs on a
+/// validated pipeline.
 pub(crate) fn expand(mut pipeline: Pipeline, spans: &Spans) -> Pipeline {
     let mut expansions: HashMap<String, Vec<String>> = HashMap::new();
     let mut jobs: IndexMap<String, Job> = IndexMap::with_capacity(pipeline.jobs.len());
@@ -207,22 +208,30 @@ pub(crate) fn expand(mut pipeline: Pipeline, spans: &Spans) -> Pipeline {
         }
     }
     for job in jobs.values_mut() {
-        let mut needs = Vec::with_capacity(job.needs.len());
-        for need in &job.needs {
-            let names = match expansions.get(need) {
-                Some(names) => names.clone(),
-                None => vec![need.clone()],
-            };
-            for name in names {
-                if !needs.contains(&name) {
-                    needs.push(name);
-                }
-            }
-        }
-        job.needs = needs;
+        job.needs = expand_names(&job.needs, &expansions);
+        // The jobs whose artifacts are left follow their names: validation made sure that
+        // no expansion is both taken (through its matrix job) and left (by its full name).
+        job.needs_without_artifacts = expand_names(&job.needs_without_artifacts, &expansions);
     }
     pipeline.jobs = jobs;
     pipeline
+}
+
+/// `names` with each matrix job replaced by its expansions, each name once, in order.
+fn expand_names(names: &[String], expansions: &HashMap<String, Vec<String>>) -> Vec<String> {
+    let mut out = Vec::with_capacity(names.len());
+    for need in names {
+        let names = match expansions.get(need) {
+            Some(names) => names.as_slice(),
+            None => std::slice::from_ref(need),
+        };
+        for name in names {
+            if !out.contains(name) {
+                out.push(name.clone());
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -99,13 +99,29 @@ pub fn json_schema() -> Value {
             }
         }
     });
+    let need = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["job"],
+        "properties": {
+            "job": { "type": "string", "description": "The job (a matrix job, or one of its jobs by its full name)." },
+            "artifacts": { "type": "boolean", "description": "Take its artifacts (default `true`)." }
+        }
+    });
     let job = json!({
         "type": "object",
         "additionalProperties": false,
         "anyOf": [ { "required": ["script"] }, { "required": ["tests"] } ],
         "properties": {
             "script": strings("The steps, each run with `sh -c`; one string is one step. With `tests`, they run before the tests in each shard."),
-            "needs": strings("Jobs that must succeed before this one starts."),
+            "needs": {
+                "description": "Jobs that must succeed before this one starts, whose artifacts it takes unless `{ job: NAME, artifacts: false }`.",
+                "oneOf": [
+                    need,
+                    { "type": "string" },
+                    { "type": "array", "items": { "oneOf": [ { "type": ["string", "number", "boolean"] }, need ] } }
+                ]
+            },
             "env": env,
             "variables": variables,
             "services": {
@@ -116,7 +132,25 @@ pub fn json_schema() -> Value {
             },
             "timeout": duration,
             "allow_failure": { "type": "boolean", "description": "A failure does not fail the run." },
-            "artifacts": strings("Paths copied out after the steps."),
+            "artifacts": {
+                "description": "Paths copied out after the steps and placed at the same paths in the jobs that need this one: a path, a list of paths, or `{ paths, when }`.",
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["paths"],
+                        "properties": {
+                            "paths": strings("Paths relative to the workspace (files or folders)."),
+                            "when": {
+                                "enum": crate::handover::WHEN,
+                                "description": "When they are kept: `on_success` (default), `on_failure` or `always`."
+                            }
+                        }
+                    },
+                    { "type": "string" },
+                    { "type": "array", "items": { "type": ["string", "number", "boolean"] } }
+                ]
+            },
             "runs_on": strings("Labels an agent must all have to take the job."),
             "resources": {
                 "type": "object",
@@ -180,6 +214,7 @@ pub fn json_schema() -> Value {
 mod tests {
     use super::json_schema;
     use crate::decode::{ENV_KEYS, TOP_KEYS};
+    use crate::handover::{ARTIFACTS_KEYS, NEED_KEYS};
     use crate::job::{JOB_KEYS, SERVICE_KEYS};
     use crate::shards::TESTS_KEYS;
     use serde_json::Value;
@@ -219,5 +254,11 @@ mod tests {
         let mut tests_keys = keys(&job["properties"]["tests"]);
         tests_keys.sort();
         assert_eq!(tests_keys, sorted(TESTS_KEYS));
+        let mut artifacts_keys = keys(&job["properties"]["artifacts"]["oneOf"][0]);
+        artifacts_keys.sort();
+        assert_eq!(artifacts_keys, sorted(ARTIFACTS_KEYS));
+        let mut need_keys = keys(&job["properties"]["needs"]["oneOf"][0]);
+        need_keys.sort();
+        assert_eq!(need_keys, sorted(NEED_KEYS));
     }
 }

@@ -109,7 +109,64 @@ pub(crate) fn validate(pipeline: &Pipeline, spans: &Spans, issues: &mut Vec<Issu
             }
         }
     }
+    artifacts_both_ways(pipeline, spans, &expanded, issues);
     cycles(spans, &expanded, issues);
+}
+
+/// A job that needs a matrix job and also one of its expansions by its full name, one with
+/// `artifacts: false` and the other without: would it take that expansion's artifacts?
+/// Reported at whichever of the two comes later.
+fn artifacts_both_ways(
+    pipeline: &Pipeline,
+    spans: &Spans,
+    expanded: &HashMap<String, String>,
+    issues: &mut Vec<Issue>,
+) {
+    for (name, job_spans) in &spans.jobs {
+        let Some(job) = pipeline.jobs.get(name) else {
+            continue;
+        };
+        let takes = |need: &str| !job.needs_without_artifacts.iter().any(|n| n == need);
+        for (need, span) in &job_spans.needs {
+            let Some(base) = expanded.get(need) else {
+                continue;
+            };
+            let Some((_, base_span)) = job_spans.needs.iter().find(|(n, _)| n == base) else {
+                continue;
+            };
+            if takes(need) == takes(base) {
+                continue;
+            }
+            let (left, taken) = if takes(need) {
+                (base, need)
+            } else {
+                (need, base)
+            };
+            let span = if base_span.offset > span.offset {
+                *base_span
+            } else {
+                *span
+            };
+            issues.push(
+                Issue::new(
+                    ProblemKind::InvalidValue {
+                        key: "needs".into(),
+                        context: format!("in job `{name}`"),
+                        reason: format!(
+                            "`{need}` is one of the jobs of `{base}`, and `{left}` is listed \
+                             with `artifacts: false` but `{taken}` is not"
+                        ),
+                    },
+                    span,
+                    "takes and leaves the same artifacts",
+                )
+                .help(format!(
+                    "give both `artifacts: false`, or leave `{need}` out: needing `{base}` \
+                     already waits for it"
+                )),
+            );
+        }
+    }
 }
 
 /// `JOB [K/N]`, the form of a shard's name (`railyard_types::shard_name`), as (JOB, K, N).

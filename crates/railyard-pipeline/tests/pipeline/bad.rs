@@ -598,3 +598,105 @@ fn windows_line_endings_and_wide_characters_keep_columns() {
         "x",
     );
 }
+
+#[test]
+fn artifacts_map_keys_and_when_are_checked() {
+    let job = |extra: &str| with_env(&format!("jobs:\n  a:\n    script: [x]\n    {extra}\n"));
+    let p = check(
+        &job("artifacts: { path: [out] }"),
+        ".railyard.yml:5:18: unknown key `path` in `artifacts` of job `a`",
+        "path",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `paths`?"));
+    let p = check(
+        &job("artifacts: { paths: [out], when: allways }"),
+        ".railyard.yml:5:38: invalid `when` in `artifacts` of job `a`: `allways` is not one of `on_success`, `on_failure`, `always`",
+        "allways",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `always`?"));
+    let p = check(
+        &job("artifacts: { paths: [out], when: later }"),
+        ".railyard.yml:5:38: invalid `when` in `artifacts` of job `a`: `later` is not one of `on_success`, `on_failure`, `always`",
+        "later",
+    );
+    assert!(p.help.unwrap().starts_with("use one of `on_success`"));
+    let p = check(
+        &job("artifacts: { when: always }"),
+        ".railyard.yml:5:5: `paths` is missing in `artifacts` of job `a`",
+        "artifacts",
+    );
+    assert!(p.help.unwrap().contains("paths: [dist/]"));
+    check(
+        &job("artifacts: { paths: [out, /etc/passwd] }"),
+        ".railyard.yml:5:31: invalid `paths` in `artifacts` of job `a`: the path must be relative to the repository root",
+        "/etc/passwd",
+    );
+    check(
+        &job("artifacts: { paths: { a: b } }"),
+        ".railyard.yml:5:25: `paths` in `artifacts` of job `a` must be a path or a list of paths, found a map",
+        "{",
+    );
+    check(
+        &job("artifacts: { paths: out, when: [always] }"),
+        ".railyard.yml:5:36: `when` in `artifacts` of job `a` must be a string, found a list",
+        "[",
+    );
+    check(
+        &job("artifacts: [out, [nested]]"),
+        ".railyard.yml:5:22: `artifacts` in job `a` must be a path, a list of paths, or a map with `paths` and `when`, found a list as an entry",
+        "[",
+    );
+}
+
+#[test]
+fn needs_maps_are_checked_and_unknown_jobs_named_at_their_job() {
+    let job = |needs: &str| {
+        with_env(&format!(
+            "jobs:\n  build:\n    script: [x]\n  test:\n    script: [x]\n    needs: {needs}\n"
+        ))
+    };
+    let p = check(
+        &job("[{ job: biuld, artifacts: false }]"),
+        ".railyard.yml:7:20: job `test` needs `biuld`, which is not a job of this pipeline",
+        "biuld",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `build`?"));
+    let p = check(
+        &job("[{ job: build, artifact: false }]"),
+        ".railyard.yml:7:27: unknown key `artifact` in `needs` of job `test`",
+        "artifact",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `artifacts`?"));
+    let p = check(
+        &job("[{ artifacts: false }]"),
+        ".railyard.yml:7:13: `job` is missing in `needs` of job `test`",
+        "{",
+    );
+    assert!(p.help.unwrap().contains("{ job: build, artifacts: false }"));
+    check(
+        &job("[{ job: build, artifacts: no }]"),
+        ".railyard.yml:7:38: `artifacts` in `needs` of job `test` must be `true` or `false`, found a string",
+        "no",
+    );
+    check(
+        &job("[{ job: \"\" }]"),
+        ".railyard.yml:7:20: invalid `job` in `needs` of job `test`: must not be empty",
+        "\"\"",
+    );
+    check(
+        &job("[build, [lint]]"),
+        ".railyard.yml:7:20: `needs` in job `test` must be a job name, or a list of job names and `{ job: NAME, artifacts: false }` maps, found a list as an entry",
+        "[",
+    );
+    let p = check(
+        &job("[build, { job: build, artifacts: false }]"),
+        ".railyard.yml:7:27: invalid `needs` in job `test`: `build` is listed twice, once with `artifacts: false`",
+        "build",
+    );
+    assert!(p.help.unwrap().starts_with("list `build` once"));
+    check(
+        &job("[{ job: test }]"),
+        ".railyard.yml:7:20: job `test` needs itself",
+        "test",
+    );
+}

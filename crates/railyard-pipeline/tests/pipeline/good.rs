@@ -316,3 +316,73 @@ fn runs_on_takes_a_label_or_a_list_each_once() {
     assert_eq!(p.jobs["b"].runs_on, ["linux", "arch:arm64"]);
     assert!(p.jobs["c"].runs_on.is_empty());
 }
+
+#[test]
+fn artifacts_take_a_path_a_list_or_paths_and_when() {
+    let p = ok(r#"
+env: { image: busybox }
+jobs:
+  one: { script: [x], artifacts: dist/app }
+  list: { script: [x], artifacts: [dist/app, "reports/"] }
+  map:
+    script: [x]
+    artifacts: { paths: [reports/junit.xml, coverage], when: always }
+  failure: { script: [x], artifacts: { paths: logs, when: on_failure } }
+  success: { script: [x], artifacts: { paths: [out], when: on_success } }
+  default: { script: [x], artifacts: { paths: [out] } }
+  none: { script: [x] }
+"#);
+    let got = |name: &str| {
+        let job = &p.jobs[name];
+        (job.artifacts.clone(), job.artifacts_when)
+    };
+    use ArtifactsWhen::*;
+    assert_eq!(got("one"), (vec!["dist/app".into()], OnSuccess));
+    assert_eq!(
+        got("list"),
+        (vec!["dist/app".into(), "reports/".into()], OnSuccess)
+    );
+    assert_eq!(
+        got("map"),
+        (vec!["reports/junit.xml".into(), "coverage".into()], Always)
+    );
+    assert_eq!(got("failure"), (vec!["logs".into()], OnFailure));
+    assert_eq!(got("success"), (vec!["out".into()], OnSuccess));
+    assert_eq!(got("default"), (vec!["out".into()], OnSuccess));
+    assert_eq!(got("none"), (vec![], OnSuccess));
+    assert!(Always.keeps(false) && OnFailure.keeps(false) && !OnSuccess.keeps(false));
+}
+
+#[test]
+fn needs_mix_names_and_maps_that_leave_artifacts() {
+    let p = ok(r#"
+env: { image: busybox }
+jobs:
+  build: { script: [x] }
+  lint: { script: [x] }
+  docs: { script: [x] }
+  test:
+    needs:
+      - build
+      - { job: lint, artifacts: false }
+      - job: docs
+        artifacts: true
+      - build
+    script: [x]
+  alone: { needs: { job: build, artifacts: false }, script: [x] }
+  same: { needs: [{ job: lint, artifacts: false }, { job: lint, artifacts: false }], script: [x] }
+"#);
+    let test = &p.jobs["test"];
+    assert_eq!(test.needs, ["build", "lint", "docs"]);
+    assert_eq!(test.needs_without_artifacts, ["lint"]);
+    assert!(test.takes_artifacts_from("build"));
+    assert!(!test.takes_artifacts_from("lint"));
+    assert!(test.takes_artifacts_from("docs"));
+    assert!(!test.takes_artifacts_from("alone"), "not a need at all");
+    let alone = &p.jobs["alone"];
+    assert_eq!(
+        (alone.needs.clone(), alone.needs_without_artifacts.clone()),
+        (vec!["build".into()], vec!["build".into()])
+    );
+    assert_eq!(p.jobs["same"].needs_without_artifacts, ["lint"]);
+}

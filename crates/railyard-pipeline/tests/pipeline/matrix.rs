@@ -357,3 +357,64 @@ fn rendered_report_of_a_zero_parallel_and_a_matrix_over_the_limit() {
     ));
     insta::assert_snapshot!(crate::render(&e));
 }
+
+/// `artifacts: false` on a matrix job leaves the artifacts of every expansion; on one
+/// expansion, only its own. What is left stays a subset of what is needed.
+#[test]
+fn needs_without_artifacts_follow_the_expansion() {
+    let p = ok(r#"
+env: { image: busybox }
+jobs:
+  build: { script: [x] }
+  test:
+    needs: [{ job: build, artifacts: false }]
+    matrix: { PYTHON: ["3.11", "3.12"] }
+    script: [x]
+  report:
+    needs: [{ job: test, artifacts: false }, build]
+    script: [x]
+  one:
+    needs: [{ job: "test (PYTHON=3.12)", artifacts: false }, "test (PYTHON=3.11)"]
+    script: [x]
+  both:
+    needs: [{ job: test, artifacts: false }, { job: "test (PYTHON=3.12)", artifacts: false }]
+    script: [x]
+"#);
+    let tests = names(&["test (PYTHON=3.11)", "test (PYTHON=3.12)"]);
+    for t in &tests {
+        assert_eq!(p.jobs[t].needs_without_artifacts, ["build"], "{t}");
+    }
+    let report = &p.jobs["report"];
+    let mut needs = tests.clone();
+    needs.push("build".into());
+    assert_eq!(report.needs, needs);
+    assert_eq!(report.needs_without_artifacts, tests);
+    assert!(report.takes_artifacts_from("build"));
+    let one = &p.jobs["one"];
+    assert_eq!(one.needs_without_artifacts, ["test (PYTHON=3.12)"]);
+    assert!(one.takes_artifacts_from("test (PYTHON=3.11)"));
+    assert_eq!(p.jobs["both"].needs_without_artifacts, tests);
+    for job in p.jobs.values() {
+        for left in &job.needs_without_artifacts {
+            assert!(job.needs.contains(left), "{}: {left}", job.name);
+        }
+    }
+}
+
+#[test]
+fn a_matrix_job_and_one_of_its_jobs_with_different_artifacts_is_an_error() {
+    let src = format!(
+        "{ENV}jobs:\n  test:\n    matrix: {{ A: [x, y] }}\n    script: [x]\n  report:\n    needs:\n      - test\n      - {{ job: \"test (A=y)\", artifacts: false }}\n    script: [x]\n"
+    );
+    let p = check(
+        &src,
+        ".railyard.yml:9:16: invalid `needs` in job `report`: `test (A=y)` is one of the jobs of `test`, and `test (A=y)` is listed with `artifacts: false` but `test` is not",
+        "\"test (A=y)\"",
+    );
+    assert_eq!(
+        p.help.as_deref(),
+        Some(
+            "give both `artifacts: false`, or leave `test (A=y)` out: needing `test` already waits for it"
+        )
+    );
+}
