@@ -87,7 +87,14 @@ pub struct ServerConfig {
     pub mirrors_dir: PathBuf,
     /// The longest a claim waits for work.
     pub max_wait: Duration,
+    /// The largest artifact file an agent may upload (413 over it), in bytes:
+    /// [`DEFAULT_MAX_ARTIFACT_BYTES`] unless the operator says otherwise.
+    pub max_artifact_bytes: u64,
 }
+
+/// The largest artifact file the server takes by default: 1 GiB (a build's output; larger
+/// things belong in an image or a package registry).
+pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 1 << 30;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]

@@ -2,8 +2,13 @@
 //! PostgreSQL serves every artifact. An upload writes chunks under its own id and becomes the
 //! artifact only when [`ArtifactUpload::finish`] points the artifact's row at it, in one
 //! transaction with the lease check: half a file never shows, and a resend replaces it whole.
+//! The upload hashes the bytes as it writes them (migration 0019): the SHA-256 stored with the
+//! row is of exactly the bytes stored, which an agent fetching a need's artifacts checks.
+
+use sha2::{Digest, Sha256};
 
 use railyard_run_model::LEASED;
+use railyard_types::protocol::InputArtifact;
 use railyard_types::{AgentId, JobId, Millis, RunId};
 use sqlx::Row;
 
@@ -28,6 +33,8 @@ pub struct StoredArtifact {
     pub upload_id: String,
     /// How many chunks hold them.
     pub chunks: i64,
+    /// SHA-256 of the bytes, lowercase hex; `None` for a file stored before migration 0019.
+    pub sha256: Option<String>,
 }
 
 /// An upload in progress: chunks written so far under its own id.
@@ -37,6 +44,7 @@ pub struct ArtifactUpload {
     upload_id: String,
     next_seq: i64,
     size: i64,
+    digest: Sha256,
 }
 
 impl Store {
@@ -47,6 +55,7 @@ impl Store {
             upload_id: ulid::Ulid::new().to_string(),
             next_seq: 0,
             size: 0,
+            digest: Sha256::new(),
         }
     }
 
@@ -83,7 +92,7 @@ impl Store {
             ""
         };
         let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT a.path, a.size, a.upload_id, (SELECT COUNT(*) FROM artifact_chunks c \
+            "SELECT a.path, a.size, a.upload_id, a.sha256, (SELECT COUNT(*) FROM artifact_chunks c \
              WHERE c.upload_id = a.upload_id) AS chunks FROM artifacts a \
              WHERE a.run_id = $1 AND a.job_name = $2{one} ORDER BY a.path"
         )))
@@ -100,6 +109,48 @@ impl Store {
                     size: r.try_get("size")?,
                     upload_id: r.try_get("upload_id")?,
                     chunks: r.try_get("chunks")?,
+                    sha256: r.try_get("sha256")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(&err)
+    }
+
+    /// Every artifact of a run, by job then path, each with the pipeline job (and shard) its
+    /// queue row ran: what an agent fetches the artifacts of a job's `needs` from. A job
+    /// without a queue row (not expected) counts as its own pipeline job, unsharded.
+    pub async fn run_artifacts(&self, run_id: &RunId) -> Result<Vec<InputArtifact>, StoreError> {
+        let err = self.query_error("listing a run's artifacts");
+        let rows = sqlx::query(
+            "SELECT a.job_name, a.path, a.size, a.sha256, q.sharded_job, q.shard, q.shards \
+             FROM artifacts a LEFT JOIN queue q ON q.run_id = a.run_id AND q.job_name = a.job_name \
+             WHERE a.run_id = $1 ORDER BY a.job_name, a.path",
+        )
+        .bind(run_id.as_str())
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|r| {
+                let job: String = r.try_get("job_name")?;
+                let sharded: Option<String> = r.try_get("sharded_job")?;
+                let shard: Option<i64> = r.try_get("shard")?;
+                let shards: Option<i64> = r.try_get("shards")?;
+                let size: i64 = r.try_get("size")?;
+                let (pipeline_job, shard, shards) = match (sharded, shard, shards) {
+                    (Some(of), Some(shard), Some(shards)) => {
+                        (of, Some(shard as u32), shards as u32)
+                    }
+                    _ => (job.clone(), None, 1),
+                };
+                Ok(InputArtifact {
+                    job,
+                    pipeline_job,
+                    shard,
+                    shards,
+                    path: r.try_get("path")?,
+                    size: size as u64,
+                    sha256: r.try_get("sha256")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -165,6 +216,11 @@ impl ArtifactUpload {
         self.size
     }
 
+    /// SHA-256 of the bytes written so far, lowercase hex.
+    pub fn sha256(&self) -> String {
+        hex::encode(self.digest.clone().finalize())
+    }
+
     /// Stores the next chunk of the file (the caller cuts the body into chunks of about
     /// [`ARTIFACT_CHUNK_BYTES`]).
     pub async fn write(&mut self, bytes: &[u8], now: Millis) -> Result<(), StoreError> {
@@ -180,6 +236,7 @@ impl ArtifactUpload {
         .map_err(self.store.query_error("storing an artifact"))?;
         self.next_seq += 1;
         self.size += bytes.len() as i64;
+        self.digest.update(bytes);
         Ok(())
     }
 
@@ -266,9 +323,10 @@ impl ArtifactUpload {
         .await
         .map_err(&err)?;
         sqlx::query(
-            "INSERT INTO artifacts (run_id, job_name, path, size, upload_id, stored_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, job_name, path) DO UPDATE \
-             SET size = excluded.size, upload_id = excluded.upload_id, stored_at = excluded.stored_at",
+            "INSERT INTO artifacts (run_id, job_name, path, size, upload_id, stored_at, sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, job_name, path) DO UPDATE \
+             SET size = excluded.size, upload_id = excluded.upload_id, \
+             stored_at = excluded.stored_at, sha256 = excluded.sha256",
         )
         .bind(&run_id)
         .bind(&job)
@@ -276,6 +334,7 @@ impl ArtifactUpload {
         .bind(self.size)
         .bind(&self.upload_id)
         .bind(now.as_i64())
+        .bind(self.sha256())
         .execute(&mut *tx)
         .await
         .map_err(&err)?;

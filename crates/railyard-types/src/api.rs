@@ -354,10 +354,21 @@ endpoints! {
         takes: Json GiveBack,
         answers: 204 None (), "given back";
     UploadArtifact = Put "/api/v1/jobs/{id}/artifacts/{*path}", Agent,
-        "Upload one artifact file under the job's lease (`?agent_id=&attempt=`); 413 over 256 MiB",
+        "Upload one artifact file under the job's lease (`?agent_id=&attempt=`); 413 over the server's limit (1 GiB by default)",
         path: (JobId, String), query: UploadQuery,
         takes: Bytes (),
         answers: 204 None (), "stored";
+    ListInputs = Get "/api/v1/jobs/{id}/inputs", Agent,
+        "The artifacts of the leased job's run, with their sizes and digests (`?agent_id=&attempt=`): what it fetches its `needs`' artifacts from",
+        path: JobId, query: UploadQuery,
+        takes: None (),
+        answers: 200 Json Vec<InputArtifact>,
+            "`[{job, pipeline_job, shard?, shards, path, size, sha256?}]`; 410 if the lease was lost";
+    DownloadInput = Get "/api/v1/jobs/{id}/inputs/{job}/{*path}", Agent,
+        "Download one artifact of the leased job's run, by the job that stored it (`?agent_id=&attempt=`)",
+        path: (JobId, String, String), query: UploadQuery,
+        takes: None (),
+        answers: 200 Bytes (), "the file's bytes; 410 if the lease was lost";
     ListArtifacts = Get "/api/v1/runs/{id}/artifacts/{job}", Admin, "List a job's artifacts",
         path: (RunId, String), query: (),
         takes: None (),

@@ -404,6 +404,31 @@ pub struct ArtifactEntry {
     pub size: u64,
 }
 
+/// One artifact file of the run of a leased job (`GET /api/v1/jobs/{id}/inputs`): what the
+/// agent fetches the artifacts of the job's `needs` from, checked against `size` and `sha256`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InputArtifact {
+    /// The job that stored it, as queued (`test [2/4]` for a shard): the `{job}` of its
+    /// download.
+    pub job: String,
+    /// The pipeline's job it is of (`test`).
+    pub pipeline_job: String,
+    /// The shard (1-based) of a `parallel` job that stored it; none for an unsharded job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u32>,
+    /// How many shards `pipeline_job` has (1 unsharded).
+    pub shards: u32,
+    /// Its path under the job's artifacts, `/`-separated.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of its bytes, lowercase hex; none for a file stored before the server kept
+    /// digests (check its size alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
 /// `POST /api/v1/tokens`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -468,7 +493,8 @@ pub struct RunsQuery {
     pub limit: Option<u32>,
 }
 
-/// The query of an artifact upload: the lease it is made under.
+/// The query of a call under a job's lease that has no JSON body (an artifact upload, the
+/// inputs' list and downloads): the lease it is made under.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadQuery {

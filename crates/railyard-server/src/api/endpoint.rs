@@ -111,6 +111,9 @@ impl<E: Endpoint, S: Send + Sync> FromRequest<S> for Payload<E> {
 /// body limit; the handler counts it against its own.
 pub(crate) struct Upload<E> {
     pub body: axum::body::Body,
+    /// The `Content-Length` the client declared, if any: a body declared over the limit is
+    /// refused before a byte of it is read.
+    pub length: Option<u64>,
     endpoint: PhantomData<fn() -> E>,
 }
 
@@ -118,8 +121,14 @@ impl<E: Endpoint, S: Send + Sync> FromRequest<S> for Upload<E> {
     type Rejection = std::convert::Infallible;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let length = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
         Ok(Upload {
             body: req.into_body(),
+            length,
             endpoint: PhantomData,
         })
     }

@@ -6,6 +6,7 @@ mod agents;
 mod endpoint;
 mod fleet;
 mod health;
+mod inputs;
 mod logs;
 mod metrics;
 mod projects;
@@ -145,6 +146,8 @@ pub(crate) fn routes() -> Routes {
             // The body limit is the upload's own, counted while streaming.
             r.layer(DefaultBodyLimit::disable())
         })
+        .at(api::ListInputs, inputs::list)
+        .at(api::DownloadInput, inputs::download)
         .at(api::ListArtifacts, uploads::list)
         .at(api::DownloadArtifact, uploads::download)
         .at(api::CreateToken, tokens::create)

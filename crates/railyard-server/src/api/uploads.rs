@@ -5,7 +5,9 @@
 //! An upload is `PUT /api/v1/jobs/{job_id}/artifacts/{path}?agent_id=…&attempt=…` with the
 //! file as the body, under the job's lease. It is streamed into chunks under its own id and
 //! becomes the artifact once whole, so a retried upload (the agent did not see the answer)
-//! replaces the file with the same bytes, and a cut one leaves nothing that shows.
+//! replaces the file with the same bytes, and a cut one leaves nothing that shows. The store
+//! hashes the bytes as they are written: each artifact's row carries its SHA-256, which agents
+//! check when they fetch the artifacts of a job's `needs` (see `inputs`).
 
 use railyard_types::path::{UnsafePath, plain_relative};
 use railyard_types::{Millis, RunId};
@@ -21,10 +23,7 @@ use super::{ApiResult, Params, Query, Raw, Reply, Upload};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::ArtifactEntry;
-use railyard_store::{ARTIFACT_CHUNK_BYTES, ArtifactUpload};
-
-/// The largest artifact file the server takes.
-pub const MAX_ARTIFACT_BYTES: u64 = 256 << 20;
+use railyard_store::{ARTIFACT_CHUNK_BYTES, ArtifactUpload, StoredArtifact};
 
 /// `path` as a relative path of plain names, or why not: nothing may climb out of the job's
 /// folder (`..`, an absolute path, a drive) or hide in an empty or `.` component.
@@ -35,6 +34,15 @@ pub fn safe_relative(path: &str) -> Result<PathBuf, String> {
             "artifact path `{path}` is not a plain name: {why} (no `..`, no absolute paths, no empty parts)"
         ),
     })
+}
+
+/// Why an artifact of `size` bytes (or more) is refused.
+fn over_limit(name: &str, limit: u64) -> ApiError {
+    ApiError::TooLarge(format!(
+        "artifact `{name}` is over the server's limit of {limit} bytes ({} MiB): keep large \
+         outputs elsewhere (an image, a package registry) or leave them out of `artifacts`",
+        limit >> 20
+    ))
 }
 
 /// Streams `body` into `upload` in chunks of [`ARTIFACT_CHUNK_BYTES`], refusing more than
@@ -52,9 +60,7 @@ async fn write_body(
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the upload was cut: {e}")))?;
         total += chunk.len() as u64;
         if total > limit {
-            return Err(ApiError::TooLarge(format!(
-                "artifact `{name}` is over the server's limit of {limit} bytes: keep large outputs elsewhere or leave them out of `artifacts`"
-            )));
+            return Err(over_limit(name, limit));
         }
         pending.extend_from_slice(&chunk);
         if pending.len() >= ARTIFACT_CHUNK_BYTES {
@@ -72,17 +78,22 @@ pub(super) async fn upload(
     State(state): State<AppState>,
     Params((id, path)): Params<UploadArtifact>,
     Query(lease): Query<UploadArtifact>,
-    Upload { body, .. }: Upload<UploadArtifact>,
+    Upload { body, length, .. }: Upload<UploadArtifact>,
 ) -> ApiResult<Reply<UploadArtifact>> {
     safe_relative(&path).map_err(ApiError::BadRequest)?;
+    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+    let limit = state.config().max_artifact_bytes;
+    // Declared too large: refused before the lease is read or a byte stored.
+    if length.is_some_and(|n| n > limit) {
+        return Err(over_limit(&name, limit));
+    }
     let (claim, _) = state
         .store()
         .leased_job(&id, &lease.agent_id, lease.attempt)
         .await?
         .ok_or_else(|| ApiError::LeaseLost(id.to_string()))?;
     let mut upload = state.store().begin_artifact();
-    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
-    if let Err(e) = write_body(&mut upload, &name, body, MAX_ARTIFACT_BYTES).await {
+    if let Err(e) = write_body(&mut upload, &name, body, limit).await {
         if let Err(gone) = upload.abandon().await {
             tracing::warn!(
                 "deleting a refused upload of `{path}`: {}",
@@ -135,12 +146,21 @@ pub(super) async fn download(
 ) -> ApiResult<Raw<DownloadArtifact>> {
     safe_relative(&path).map_err(ApiError::BadRequest)?;
     let run_id = run_id(&state, &id).await?;
-    let octets = (header::CONTENT_TYPE, "application/octet-stream");
     let Some(stored) = state.store().artifact(&run_id, &job, &path).await? else {
         return Err(ApiError::NotFound(format!(
             "artifact `{path}` of job `{job}` of run {id}"
         )));
     };
+    Ok(Raw::new(stream(&state, stored)))
+}
+
+/// The bytes of a stored artifact as a streamed answer, with its length.
+pub(super) fn stream(
+    state: &AppState,
+    stored: StoredArtifact,
+) -> impl axum::response::IntoResponse {
+    let octets = (header::CONTENT_TYPE, "application/octet-stream".to_owned());
+    let length = (header::CONTENT_LENGTH, stored.size.to_string());
     // One chunk in memory at a time. A resend that replaces the file meanwhile ends the
     // stream early: the length header lets the client see it was cut.
     let store = state.store().clone();
@@ -157,9 +177,7 @@ pub(super) async fn download(
             }
         }
     });
-    let length = stored.size.to_string();
-    let headers = [octets, (header::CONTENT_LENGTH, length.as_str())];
-    Ok(Raw::new((headers, RawBody::from_stream(chunks))))
+    ([octets, length], RawBody::from_stream(chunks))
 }
 
 #[cfg(test)]

@@ -4,5 +4,6 @@
 //! connection stays with the real processes in `crates/railyard/tests/server`.
 
 mod envelope;
+mod inputs;
 mod openapi;
 mod server;

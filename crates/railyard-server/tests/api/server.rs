@@ -8,6 +8,8 @@ use railyard_store::{Store, StoreOptions};
 
 pub const ADMIN: &str = "admin-secret";
 pub const AGENT: &str = "agent-secret";
+/// The artifact limit of the test server: small, so that going over it is cheap.
+pub const ARTIFACT_LIMIT: u64 = 3 << 20;
 
 /// The server's API on its own runtime and port, until dropped.
 pub struct Server {
@@ -53,6 +55,7 @@ impl Server {
                 max_jobs: railyard_pipeline::DEFAULT_MAX_JOBS,
                 mirrors_dir: data.join("mirrors"),
                 max_wait: Duration::from_secs(30),
+                max_artifact_bytes: ARTIFACT_LIMIT,
             };
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());

@@ -273,3 +273,88 @@ async fn artifacts(store: &Store, other: &Store) {
     );
     assert_eq!(store.artifacts(&run.id, "build").await.unwrap().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digests_and_a_runs_inputs_on_sqlite() {
+    let dir = data_dir();
+    let store = Store::open_in(dir.path()).await.unwrap();
+    digests_and_inputs(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digests_and_a_runs_inputs_on_postgres() {
+    let Some(db) = PgDb::create("digests_and_a_runs_inputs").await else {
+        return;
+    };
+    let logs = data_dir();
+    let store = open_pg(&db.url, logs.path()).await;
+    digests_and_inputs(&store).await;
+    db.drop_db().await;
+}
+
+/// Each stored file carries the SHA-256 of the bytes stored (however they were cut into
+/// chunks), and a run's artifacts are listed with the pipeline job and shard each queue row
+/// ran, never another run's.
+async fn digests_and_inputs(store: &Store) {
+    use railyard_types::protocol::InputArtifact;
+    use sha2::Digest;
+    let now = Millis::now();
+    let agent = store.register_agent("a1", 4, &[], now).await.unwrap();
+    let mut runs = Vec::new();
+    for (project, job, shards) in [("mine", "unit", 2), ("other", "build", 1)] {
+        let run = store
+            .create_run(&new_run(project, "railyard-server:test", &[job]))
+            .await
+            .unwrap();
+        let queued = QueuedJob {
+            name: job.into(),
+            shards,
+            ..Default::default()
+        };
+        let project = ProjectName::from(project);
+        store
+            .enqueue_run(&run.id, &project, "file:///r.git", "abc", &[queued], 2, now)
+            .await
+            .unwrap();
+        runs.push(run.id);
+    }
+    // Every row of both runs claimed, and a file stored by each.
+    let mut claims = Vec::new();
+    while let Some(claim) = store.claim(&agent, now, 60_000).await.unwrap() {
+        claims.push(claim);
+    }
+    assert_eq!(claims.len(), 3, "{claims:?}");
+    for claim in &claims {
+        let up = upload(store, &[b"re", b"port ", claim.job.as_bytes()]).await;
+        let job = &claim.job_id;
+        assert!(up.finish(job, &agent, 1, "r/j.xml", now).await.unwrap());
+    }
+    let digest = |job: &str| hex::encode(sha2::Sha256::digest(format!("report {job}")));
+    let stored = store.artifact(&runs[0], "unit [2/2]", "r/j.xml").await;
+    let stored = stored.unwrap().unwrap();
+    assert_eq!(
+        stored.sha256.as_deref(),
+        Some(digest("unit [2/2]").as_str())
+    );
+    let listed = store.run_artifacts(&runs[0]).await.unwrap();
+    let shard = |n: u32| InputArtifact {
+        job: format!("unit [{n}/2]"),
+        pipeline_job: "unit".into(),
+        shard: Some(n),
+        shards: 2,
+        path: "r/j.xml".into(),
+        size: 17,
+        sha256: Some(digest(&format!("unit [{n}/2]"))),
+    };
+    assert_eq!(listed, [shard(1), shard(2)]);
+    let other = store.run_artifacts(&runs[1]).await.unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(
+        (
+            other[0].pipeline_job.as_str(),
+            other[0].shard,
+            other[0].shards
+        ),
+        ("build", None, 1)
+    );
+}

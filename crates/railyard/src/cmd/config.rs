@@ -33,6 +33,7 @@ pub struct ServerFile {
     pub lease_secs: Option<u64>,
     pub max_attempts: Option<i64>,
     pub max_jobs: Option<usize>,
+    pub max_artifact_mb: Option<u64>,
     /// The data folder (logs, mirrors, SQLite); `--data-dir` and `RAILYARD_HOME` win.
     pub data_dir: Option<PathBuf>,
 }

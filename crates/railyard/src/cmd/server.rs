@@ -39,6 +39,10 @@ pub struct ServerArgs {
     /// trigger over it is refused [default: 1000].
     #[arg(long, env = "RAILYARD__SERVER__MAX_JOBS", value_name = "N")]
     pub max_jobs: Option<usize>,
+    /// The largest artifact file an agent may upload, in MiB; a larger one is refused (413)
+    /// and fails its job [default: 1024].
+    #[arg(long, env = "RAILYARD__SERVER__MAX_ARTIFACT_MB", value_name = "MIB")]
+    pub max_artifact_mb: Option<u64>,
     #[command(flatten)]
     pub data: crate::cli::DataDir,
 }
@@ -76,6 +80,14 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
     if max_jobs == 0 {
         return Err(super::Expected::Input("--max-jobs must be at least 1".into()).into());
     }
+    let max_artifact_bytes = match args.max_artifact_mb.or(file.max_artifact_mb) {
+        Some(0) => {
+            let e = "--max-artifact-mb must be at least 1";
+            return Err(super::Expected::Input(e.into()).into());
+        }
+        Some(mib) => mib.saturating_mul(1 << 20),
+        None => railyard_server::DEFAULT_MAX_ARTIFACT_BYTES,
+    };
     let data_dir = crate::project::data_dir(g.data_dir.as_deref().or(file.data_dir.as_deref()));
     let store = match &database {
         Some(url) => {
@@ -96,6 +108,7 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
         max_jobs,
         mirrors_dir: data_dir.join("mirrors"),
         max_wait: Duration::from_secs(30),
+        max_artifact_bytes,
     };
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
