@@ -9,9 +9,19 @@ use railyard_pipeline::Resources;
 /// The pids limit of job and service containers: enough for any build, not for a fork bomb.
 const PIDS_LIMIT: i64 = railyard_docker::DEFAULT_PIDS_LIMIT;
 
+/// The most bytes a job's artifacts may hold in all (and a job may be handed from its
+/// needs), unless the operator sets another bound: a pipeline is untrusted, and one
+/// `dd` could otherwise fill the agent's disk.
+pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 1 << 30;
+
+/// The most files and folders a job's artifacts may hold in all (and a job may be handed
+/// from its needs), unless the operator sets another bound.
+pub const DEFAULT_MAX_ARTIFACT_FILES: u64 = 10_000;
+
 /// Defaults and maxima for jobs, their services and env image builds. `None` leaves a
-/// value unlimited.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// value unlimited; [`Allowance::default`] limits nothing but artifacts, which are bounded
+/// by [`DEFAULT_MAX_ARTIFACT_BYTES`] and [`DEFAULT_MAX_ARTIFACT_FILES`].
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Allowance {
     /// Memory of a job (and of each of its services) whose `resources` says none, in bytes.
     pub memory: Option<u64>,
@@ -23,6 +33,24 @@ pub struct Allowance {
     pub max_cpus: Option<f64>,
     /// Memory of each `RUN` step of an env image build, in bytes.
     pub build_memory: Option<u64>,
+    /// The most bytes of artifacts a job may keep, and be handed from its needs, in all.
+    pub max_artifact_bytes: Option<u64>,
+    /// The most files and folders of artifacts a job may keep, and be handed, in all.
+    pub max_artifact_files: Option<u64>,
+}
+
+impl Default for Allowance {
+    fn default() -> Self {
+        Allowance {
+            memory: None,
+            max_memory: None,
+            cpus: None,
+            max_cpus: None,
+            build_memory: None,
+            max_artifact_bytes: Some(DEFAULT_MAX_ARTIFACT_BYTES),
+            max_artifact_files: Some(DEFAULT_MAX_ARTIFACT_FILES),
+        }
+    }
 }
 
 impl Allowance {
@@ -68,6 +96,7 @@ mod tests {
             cpus: Some(1.0),
             max_cpus: Some(2.0),
             build_memory: None,
+            ..Allowance::default()
         };
         let unset = allowance.limits_for("a", &Resources::default()).unwrap();
         assert_eq!(unset.memory_bytes, Some(1 << 30));

@@ -322,14 +322,14 @@ impl JobContext {
     }
 
     /// Writes the shard's report, every batch and retry merged (a pass on a retry is kept as
-    /// flaky), as `railyard-junit.xml` in its artifacts folder (a name no artifact is likely
-    /// to have).
+    /// flaky), as [`crate::handover::MERGED_JUNIT`] in its artifacts folder (a name no
+    /// artifact is likely to have; not handed to dependents).
     fn write_merged_junit(&self, attempts: &[Vec<TestCase>]) {
         let merged = railyard_split::merge_attempts(attempts);
         if merged.is_empty() {
             return;
         }
-        let path = self.artifacts_dir.join("railyard-junit.xml");
+        let path = self.artifacts_dir.join(crate::handover::MERGED_JUNIT);
         let written = railyard_split::write_junit(&self.job.name, &merged)
             .map_err(|e| e.to_string())
             .and_then(|xml| {

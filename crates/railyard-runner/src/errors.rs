@@ -139,6 +139,58 @@ pub enum RunnerError {
         /// The file system's word.
         source: std::io::Error,
     },
+    /// A job's artifacts pass a bound of the operator's allowance: nothing of that path is
+    /// kept.
+    #[error(
+        "artifact `{path}` of job `{job}` is too large: its entry {entry} passes the bound of {limit} a job's artifacts may hold on this machine (set by its operator); keep fewer or smaller files, or compress them"
+    )]
+    ArtifactTooLarge {
+        /// The job.
+        job: String,
+        /// The artifact path.
+        path: String,
+        /// The first entry past the bound.
+        entry: String,
+        /// The bound, e.g. "1.0 GiB in all".
+        limit: String,
+    },
+    /// The artifacts a job's needs hand over pass a bound of the operator's allowance.
+    #[error(
+        "the artifacts handed to job `{job}` pass the bound of {limit} on this machine (set by its operator), at {path} of `{need}`: keep fewer or smaller artifacts, or opt out with `needs: [{{ job: …, artifacts: false }}]`"
+    )]
+    HandOverTooLarge {
+        /// The job.
+        job: String,
+        /// The need (or shard) whose file passed the bound.
+        need: String,
+        /// The file's path.
+        path: String,
+        /// The bound, e.g. "1.0 GiB in all".
+        limit: String,
+    },
+    /// Two shards of a need hold the same path: which one to hand over is not known.
+    #[error(
+        "artifacts of `{first}` and `{second}` both hold {path}: write each shard's files under a name of its own, e.g. {}$RAILYARD_SHARD/",
+        path.rsplit_once('/').map(|(dir, _)| format!("{dir}/")).unwrap_or_default()
+    )]
+    ArtifactCollision {
+        /// The shard found first.
+        first: String,
+        /// The other shard.
+        second: String,
+        /// The path both hold.
+        path: String,
+    },
+    /// A need's artifacts folder holds a path that is not plain and relative.
+    #[error("the artifacts of `{need}` hold `{path}`, which cannot be handed over: {why}")]
+    UnsafeHandOver {
+        /// The need.
+        need: String,
+        /// The path as read.
+        path: String,
+        /// Why it is refused.
+        why: String,
+    },
     /// An artifact archive tried to write outside the artifacts folder.
     #[error("artifact `{path}` of job `{job}` holds an entry that escapes its folder: {entry}")]
     UnsafeArtifact {

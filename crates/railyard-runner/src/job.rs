@@ -12,6 +12,7 @@ use railyard_docker::{ContainerSpec, Docker, ExecSpec, Output, VolumeMount};
 use railyard_pipeline::{Job, Service};
 use railyard_types::StepStatus;
 use railyard_types::error::Chain;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,6 +38,12 @@ pub struct JobContext {
     pub workspace: crate::workspace::Packed,
     /// Where this job's artifacts go.
     pub artifacts_dir: PathBuf,
+    /// The run's artifacts folder, where the artifacts of the job's needs are read from
+    /// (see [`crate::handover`]).
+    pub run_artifacts_dir: PathBuf,
+    /// The needs whose artifacts the job takes (`needs` less those with `artifacts: false`,
+    /// and those that keep none), in the order of `needs`.
+    pub handed_from: Vec<Job>,
     /// Where events go.
     pub events: UnboundedSender<Event>,
     /// Masks the run's secrets in everything the job reports.
@@ -414,13 +421,91 @@ impl JobContext {
         Ok((code, stdout, stderr))
     }
 
+    /// Puts the artifacts of the job's needs ([`JobContext::handed_from`]) into its
+    /// workspace at the same paths, as one tar streamed from the disk: called after
+    /// [`JobContext::setup`], before the first step. A line per need says what it handed.
+    pub async fn hand_over(&self, container: &str) -> Result<(), RunnerError> {
+        if self.handed_from.is_empty() {
+            return Ok(());
+        }
+        self.phase("handing over artifacts");
+        let (job, dir) = (self.job.name.clone(), self.run_artifacts_dir.clone());
+        let needs = self.handed_from.clone();
+        let allowance = self.allowance;
+        let read = tokio::task::spawn_blocking(move || {
+            let needs: Vec<&Job> = needs.iter().collect();
+            crate::handover::read_needs(
+                &job,
+                &dir,
+                &needs,
+                allowance.max_artifact_bytes,
+                allowance.max_artifact_files,
+            )
+        })
+        .await
+        .map_err(|e| RunnerError::Io {
+            doing: "reading the artifacts of the job's needs".into(),
+            source: std::io::Error::other(e),
+        })??;
+        for line in &read.lines {
+            self.say(line.clone());
+        }
+        if read.entries.is_empty() {
+            return Ok(());
+        }
+        // The tar is written on a blocking thread into a small channel the upload reads: at
+        // most a few chunks are in memory, whatever the artifacts' size.
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+        let entries = read.entries;
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut out = ChunkWriter {
+                tx: tx.clone(),
+                buf: Vec::with_capacity(ChunkWriter::CHUNK),
+            };
+            let written = crate::handover::write_tar(&entries, &mut out).and_then(|()| out.flush());
+            if let Err(e) = &written {
+                // The upload fails with it rather than ending as if the tar were whole.
+                let _ = tx.blocking_send(Err(std::io::Error::new(e.kind(), e.to_string())));
+            }
+            written
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        let put = self
+            .docker
+            .put_archive_stream(container, WORKSPACE_DIR, stream)
+            .await;
+        let written = writer.await.map_err(std::io::Error::other).and_then(|r| r);
+        match (put, written) {
+            (Ok(()), Ok(())) => Ok(()),
+            (_, Err(source)) if source.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(RunnerError::Io {
+                    doing: "handing over the artifacts of the job's needs".into(),
+                    source,
+                })
+            }
+            (Err(e), _) => Err(e.into()),
+            (Ok(()), Err(source)) => Err(RunnerError::Io {
+                doing: "handing over the artifacts of the job's needs".into(),
+                source,
+            }),
+        }
+    }
+
     /// Copies the job's artifacts out of the container into its artifacts folder. A path that
-    /// does not exist is a warning, as in other CI systems; an unsafe archive is an error.
+    /// does not exist is a warning, as in other CI systems; an unsafe archive is an error, and
+    /// so are artifacts past the allowance's bounds (counted over all paths of the job: the
+    /// path that passes one is removed, what came before it is kept).
     pub async fn collect_artifacts(&self, container: &str) -> Result<(), RunnerError> {
         if self.job.artifacts.is_empty() {
             return Ok(());
         }
         self.phase("copying artifacts");
+        let mut budget = crate::unpack::Budget::new(
+            self.allowance.max_artifact_bytes,
+            self.allowance.max_artifact_files,
+        );
         for path in &self.job.artifacts {
             let rel = path.trim_start_matches("./").trim_end_matches('/');
             let source = format!("{WORKSPACE_DIR}/{rel}");
@@ -448,19 +533,31 @@ impl JobContext {
                 stream.map_err(std::io::Error::other),
             ));
             let root = self.artifacts_dir.clone();
-            let unpacked =
-                tokio::task::spawn_blocking(move || crate::unpack::unpack(reader, &root, &parent))
-                    .await
-                    .map_err(|e| RunnerError::Io {
-                        doing: format!("unpacking artifact `{path}`"),
-                        source: std::io::Error::other(e),
-                    })?;
+            let (unpacked, left) = tokio::task::spawn_blocking(move || {
+                let unpacked = crate::unpack::unpack(reader, &root, &parent, &mut budget);
+                (unpacked, budget)
+            })
+            .await
+            .map_err(|e| RunnerError::Io {
+                doing: format!("unpacking artifact `{path}`"),
+                source: std::io::Error::other(e),
+            })?;
+            budget = left;
             let skipped = unpacked.map_err(|entry| match entry {
                 UnpackError::Unsafe(entry) => RunnerError::UnsafeArtifact {
                     job: self.job.name.clone(),
                     path: path.clone(),
                     entry,
                 },
+                UnpackError::Over { entry, limit } => {
+                    self.remove_partial(rel);
+                    RunnerError::ArtifactTooLarge {
+                        job: self.job.name.clone(),
+                        path: path.clone(),
+                        entry,
+                        limit,
+                    }
+                }
                 UnpackError::Io(source) => RunnerError::Io {
                     doing: format!(
                         "writing artifact `{path}` into {}",
@@ -482,6 +579,26 @@ impl JobContext {
             });
         }
         Ok(())
+    }
+
+    /// Removes what an artifact stopped half-way left of `rel` in the artifacts folder,
+    /// resolved inside it (cap-std: no link leads the removal out).
+    fn remove_partial(&self, rel: &str) {
+        let Ok(dir) =
+            cap_std::fs::Dir::open_ambient_dir(&self.artifacts_dir, cap_std::ambient_authority())
+        else {
+            return;
+        };
+        let removed = match dir.symlink_metadata(rel) {
+            Ok(m) if m.is_dir() => dir.remove_dir_all(rel),
+            Ok(_) => dir.remove_file(rel),
+            Err(_) => Ok(()),
+        };
+        if let Err(e) = removed {
+            self.say(format!(
+                "warning: could not remove the partial artifact `{rel}`: {e}"
+            ));
+        }
     }
 
     /// Removes every object of this job, found by its labels, so that nothing is left even
@@ -509,4 +626,40 @@ pub async fn prepare(
         async { Ok(docker.create_volume(&volume, &volume_labels).await?) },
     )?;
     Ok(())
+}
+
+/// Sends what is written to it as chunks of [`ChunkWriter::CHUNK`] bytes into a channel, from
+/// a blocking thread.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    const CHUNK: usize = 256 * 1024;
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(Self::CHUNK));
+        self.tx
+            .blocking_send(Ok(bytes::Bytes::from(chunk)))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(Self::CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == Self::CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
 }

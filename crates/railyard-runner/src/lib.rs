@@ -13,6 +13,7 @@ pub mod cleanup;
 pub mod env_image;
 mod errors;
 mod events;
+pub mod handover;
 pub mod job;
 pub mod lines;
 pub mod mask;

@@ -297,7 +297,7 @@ async fn run_pipeline_with(
             }),
         };
     }
-    // Jobs that could never start (their needs were not selected) are skipped, not lost.
+    // Jobs that could never start (a need that never ended) are skipped, not lost.
     let decided = model.apply(RunEvent::Stalled);
     carry_out(&model, &decided, &mut ready, &mut results, &emit);
 
@@ -343,6 +343,12 @@ pub(crate) fn job_context(
     events: &UnboundedSender<Event>,
 ) -> JobContext {
     let job = pipeline.jobs[name].clone();
+    let handed_from = (job.needs.iter())
+        .filter(|need| job.takes_artifacts_from(need))
+        .filter_map(|need| pipeline.jobs.get(need))
+        .filter(|need| !need.artifacts.is_empty())
+        .cloned()
+        .collect();
     let mut env: IndexMap<String, String> = IndexMap::new();
     env.insert("CI".into(), "true".into());
     // git refuses a work tree owned by another user ("dubious ownership"): the workspace's
@@ -383,6 +389,8 @@ pub(crate) fn job_context(
         env: env.into_iter().collect(),
         workspace,
         artifacts_dir: opts.artifacts_dir.join(names::artifacts_folder(name)),
+        run_artifacts_dir: opts.artifacts_dir.clone(),
+        handed_from,
         events: events.clone(),
         networks: opts.networks,
         allowance: opts.allowance,
@@ -425,6 +433,7 @@ pub(crate) async fn run_job(
             None => ctx.prepare().await?,
         }
         let container = ctx.setup().await?;
+        ctx.hand_over(&container).await?;
         let mut outcome = ctx.run_steps(&container, &current).await;
         if let (StepsOutcome::Passed, Some(tests)) = (&outcome, &tests) {
             let first = ctx.job.script.len() as u32;
@@ -435,8 +444,19 @@ pub(crate) async fn run_job(
                 };
             }
         }
-        if outcome == StepsOutcome::Passed {
-            ctx.collect_artifacts(&container).await?;
+        // Kept as `artifacts: { when }` says: a failing test job may hand over its
+        // reports. Not on a cancel or a timeout: this body is dropped then, the container
+        // with it.
+        let passed = outcome == StepsOutcome::Passed;
+        if ctx.job.artifacts_when.keeps(passed) {
+            let collected = ctx.collect_artifacts(&container).await;
+            match collected {
+                Err(e) if !passed => {
+                    // The job's failure stays its steps'; what the artifacts met is told.
+                    ctx.say(format!("artifacts not kept: {}", Chain(&e)));
+                }
+                other => other?,
+            }
         }
         Ok(outcome)
     };
@@ -652,11 +672,17 @@ fn finish_unstarted(
 }
 
 /// The run model of the selected jobs, those that already ended (their env image failed)
-/// with their status.
+/// with their status. Only needs among `jobs` are waited for: a local run selects every job
+/// a selected one needs, and an agent runs one job whose needs the server already ran
+/// elsewhere (it keeps `needs`, so that their artifacts are handed over).
 fn run_model(pipeline: &Pipeline, jobs: &[String], results: &IndexMap<String, JobResult>) -> Run {
     let mut run = RunBuilder::new();
     for name in jobs {
-        let needs = run.needs(pipeline.jobs[name].needs.clone());
+        let needs = (pipeline.jobs[name].needs.iter())
+            .filter(|need| jobs.contains(need))
+            .cloned()
+            .collect();
+        let needs = run.needs(needs);
         let state = match results.get(name) {
             Some(r) => JobState::Ended(r.status),
             None => JobState::Waiting,

@@ -16,16 +16,66 @@ use std::path::{Path, PathBuf};
 pub(crate) enum UnpackError {
     /// An entry would land outside the artifacts folder: its name, or the link it follows.
     Unsafe(String),
+    /// An entry would pass a bound of [`Budget`]: its name, and the bound in words.
+    Over {
+        /// The entry's name in the archive.
+        entry: String,
+        /// The bound passed, e.g. "1.0 GiB in all".
+        limit: String,
+    },
     /// Reading the archive or writing a file failed.
     Io(std::io::Error),
 }
 
+/// What a job's artifacts may still hold: counted over all its artifact paths, entry by
+/// entry as they are unpacked, so that an oversized artifact stops at its first entry past
+/// the bound (from the tar header, before its body is read), not after it filled the disk.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    max_bytes: Option<u64>,
+    max_files: Option<u64>,
+    bytes: u64,
+    files: u64,
+}
+
+impl Budget {
+    /// A budget of at most `max_bytes` bytes and `max_files` entries (None: unbounded).
+    pub(crate) fn new(max_bytes: Option<u64>, max_files: Option<u64>) -> Budget {
+        Budget {
+            max_bytes,
+            max_files,
+            bytes: 0,
+            files: 0,
+        }
+    }
+
+    /// Counts one entry of `size` bytes, or says which bound it passes.
+    pub(crate) fn take(&mut self, size: u64) -> Result<(), String> {
+        let files = self.files + 1;
+        let bytes = self.bytes.saturating_add(size);
+        if let Some(max) = self.max_files
+            && files > max
+        {
+            return Err(format!("{max} files and folders in all"));
+        }
+        if let Some(max) = self.max_bytes
+            && bytes > max
+        {
+            return Err(format!("{} in all", crate::handover::show_bytes(max)));
+        }
+        (self.files, self.bytes) = (files, bytes);
+        Ok(())
+    }
+}
+
 /// Unpacks the tar read from `archive` into `base` (relative) under `root`, which the
-/// caller created. Returns a line for each entry skipped.
+/// caller created, counting each entry against `budget`. Returns a line for each entry
+/// skipped.
 pub(crate) fn unpack(
     archive: impl Read,
     root: &Path,
     base: &Path,
+    budget: &mut Budget,
 ) -> Result<Vec<String>, UnpackError> {
     let dir = Dir::open_ambient_dir(root, cap_std::ambient_authority()).map_err(UnpackError::Io)?;
     let mut skipped = Vec::new();
@@ -35,6 +85,24 @@ pub(crate) fn unpack(
         let name = entry.path().map_err(UnpackError::Io)?.into_owned();
         let path = inside(base, &name)?;
         let kind = entry.header().entry_type();
+        let kept = matches!(
+            kind,
+            tar::EntryType::Directory
+                | tar::EntryType::Regular
+                | tar::EntryType::Continuous
+                | tar::EntryType::Symlink
+                | tar::EntryType::Link
+        );
+        if kept {
+            let size = match kind {
+                tar::EntryType::Regular | tar::EntryType::Continuous => entry.size(),
+                _ => 0,
+            };
+            budget.take(size).map_err(|limit| UnpackError::Over {
+                entry: name.display().to_string(),
+                limit,
+            })?;
+        }
         // Outside the folder through a link on disk: cap-std refuses to follow it there.
         let escaped = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::PermissionDenied
@@ -174,7 +242,16 @@ mod tests {
 
     fn unpack_into(root: &Path, entries: &[Entry]) -> Result<Vec<String>, UnpackError> {
         std::fs::create_dir_all(root).unwrap();
-        unpack(tar_with(entries).as_slice(), root, Path::new(""))
+        unpack(
+            tar_with(entries).as_slice(),
+            root,
+            Path::new(""),
+            &mut unbounded(),
+        )
+    }
+
+    fn unbounded() -> Budget {
+        Budget::new(None, None)
     }
 
     #[test]
@@ -226,6 +303,7 @@ mod tests {
             tar_with(&[Entry::File("pwned.txt", 0o644)]).as_slice(),
             &root,
             Path::new("a/d"),
+            &mut unbounded(),
         );
         assert!(matches!(second, Err(UnpackError::Unsafe(_))), "{second:?}");
         assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
@@ -254,6 +332,49 @@ mod tests {
         assert!(skipped[0].contains("named pipe"), "{skipped:?}");
         let err = unpack_into(dir.path(), &[Entry::Hard("x", "../../etc/passwd")]);
         assert!(matches!(err, Err(UnpackError::Unsafe(_))));
+    }
+
+    /// Bounds count across archives (a job's artifact paths): the entry past one stops the
+    /// unpacking before its body is written.
+    #[test]
+    fn an_entry_past_the_budget_stops_before_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut budget = Budget::new(Some(3), None);
+        let two = [Entry::File("a", 0o644)];
+        unpack(
+            tar_with(&two).as_slice(),
+            dir.path(),
+            Path::new(""),
+            &mut budget,
+        )
+        .unwrap();
+        let err = unpack(
+            tar_with(&[Entry::File("b", 0o644)]).as_slice(),
+            dir.path(),
+            Path::new(""),
+            &mut budget,
+        );
+        assert!(
+            matches!(&err, Err(UnpackError::Over { entry, limit }) if entry == "b" && limit == "3 B in all"),
+            "{err:?}"
+        );
+        assert!(!dir.path().join("b").exists());
+        let mut budget = Budget::new(None, Some(2));
+        let three = [
+            Entry::File("x/1", 0o644),
+            Entry::File("x/2", 0o644),
+            Entry::File("x/3", 0o644),
+        ];
+        let err = unpack(
+            tar_with(&three).as_slice(),
+            dir.path(),
+            Path::new(""),
+            &mut budget,
+        );
+        assert!(
+            matches!(&err, Err(UnpackError::Over { entry, .. }) if entry == "x/3"),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -320,7 +441,7 @@ mod tests {
                 if base.split('/').any(|p| p == "..") {
                     continue;
                 }
-                let _ = unpack(tar_with(&entries).as_slice(), &root, Path::new(&base));
+                let _ = unpack(tar_with(&entries).as_slice(), &root, Path::new(&base), &mut unbounded());
             }
             let left: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
             proptest::prop_assert!(left.is_empty(), "written outside: {left:?}");

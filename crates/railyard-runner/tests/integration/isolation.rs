@@ -133,6 +133,7 @@ async fn jobs_get_the_operators_defaults_and_never_more_than_the_maximum() {
             cpus: Some(0.5),
             max_cpus: Some(1.0),
             build_memory: None,
+            ..Default::default()
         };
     })
     .await;

@@ -5,6 +5,7 @@ mod artifacts;
 mod cancel;
 mod common;
 mod env;
+mod handover;
 mod isolation;
 mod jobs;
 mod networks;

@@ -103,6 +103,10 @@ async fn allowance(
         // Not the job's share by default: bollard can pass a build limit below 2 GiB only,
         // and a smaller one would break builds that fit the machine.
         build_memory: args.build_memory,
+        // A job's artifacts cross the agent's disk and the server's: bounded like the
+        // pipeline that makes them is untrusted.
+        max_artifact_bytes: Some(railyard_runner::allowance::DEFAULT_MAX_ARTIFACT_BYTES),
+        max_artifact_files: Some(railyard_runner::allowance::DEFAULT_MAX_ARTIFACT_FILES),
     })
 }
 

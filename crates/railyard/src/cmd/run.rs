@@ -96,7 +96,8 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         secrets,
         networks: g.network_pool,
         run_variables: project.run_variables(),
-        // A person's own machine: what the pipeline's `resources` ask, no default or maximum.
+        // A person's own machine: what the pipeline's `resources` ask, no default or maximum;
+        // artifacts bounded as on an agent (DEFAULT_MAX_ARTIFACT_BYTES and _FILES).
         allowance: Default::default(),
     };
     let runner = tokio::spawn({
