@@ -14,6 +14,7 @@
 mod advisories;
 mod artifacts;
 mod connect;
+mod deployments;
 mod errors;
 mod fleet;
 mod inventory;
@@ -44,6 +45,7 @@ pub use logs::{LogWriter, log_file_name};
 pub use queue::{
     Claim, Lapsed, OpenedQueue, Project, ProjectRemoval, QueueStats, QueuedJob, ShardOf,
 };
+pub use railyard_types::records::Deployment;
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
 pub use tokens::TokenInfo;

@@ -45,6 +45,13 @@ pub struct QueuedJob {
     /// Its `parallel`: above 1, it is queued as that many shards (`test [1/4]` …), each
     /// claimed on its own, and a job that needs it waits for them all.
     pub shards: u32,
+    /// Its `concurrency` group: no two leased rows of one group, across the runs and
+    /// projects of the server.
+    pub concurrency_group: Option<String>,
+    /// With a group: a newer job of the group queued drops an older one still queued.
+    pub cancel_pending: bool,
+    /// Its `environment`: the job is recorded as a deployment of it.
+    pub environment: Option<String>,
 }
 
 impl QueuedJob {
@@ -145,8 +152,8 @@ async fn enqueue(
         let sql = format!(
             "INSERT INTO queue (id, run_id, job_name, project, repo_url, git_commit, git_ref, \
              needs, state, attempt, max_attempts, log_seq, queued_at, labelled, sharded_job, \
-             shard, shards) VALUES {}",
-            values(backend, chunk.len(), 17)
+             shard, shards, concurrency_group, cancel_pending, environment) VALUES {}",
+            values(backend, chunk.len(), 20)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
@@ -168,7 +175,12 @@ async fn enqueue(
                 .bind(i64::from(!row.job.runs_on.is_empty()))
                 .bind(sharded.then_some(&row.job.name))
                 .bind(row.shard)
-                .bind(sharded.then_some(i64::from(row.job.shards)));
+                .bind(sharded.then_some(i64::from(row.job.shards)))
+                .bind(row.job.concurrency_group.as_deref())
+                .bind(i64::from(
+                    row.job.cancel_pending && row.job.concurrency_group.is_some(),
+                ))
+                .bind(row.job.environment.as_deref());
         }
         query.execute(&mut *conn).await?;
     }
@@ -220,7 +232,24 @@ impl Store {
         enqueue(&mut tx, self.backend(), &run, jobs)
             .await
             .map_err(&err)?;
-        tx.commit().await.map_err(&err)
+        tx.commit().await.map_err(&err)?;
+        self.supersede_if_pending(run_id, jobs, at).await
+    }
+
+    /// [`Store::supersede_waiting`] when some of `jobs` has `cancel_pending` (no query else).
+    async fn supersede_if_pending(
+        &self,
+        run_id: &RunId,
+        jobs: &[QueuedJob],
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        let pending = jobs
+            .iter()
+            .any(|j| j.cancel_pending && j.concurrency_group.is_some());
+        if pending {
+            self.supersede_waiting(run_id, at).await?;
+        }
+        Ok(())
     }
 
     /// Records a server's run (`queued`, see [`Store::create_queued_run`]) and puts its jobs
@@ -269,6 +298,8 @@ impl Store {
             .await
             .map_err(&err)?;
         tx.commit().await.map_err(&err)?;
+        self.supersede_if_pending(&run.id, jobs, new.started_at)
+            .await?;
         Ok(Some(run))
     }
 
@@ -338,7 +369,7 @@ impl Store {
     pub async fn expire_leases(&self, now: Millis) -> Result<Vec<Lapsed>, StoreError> {
         let err = self.query_error("expiring leases");
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, run_id, job_name, attempt, max_attempts FROM queue \
+            "SELECT id, run_id, job_name, attempt, max_attempts, environment FROM queue \
              WHERE state = '{LEASED}' AND lease_until < $1"
         )))
         .bind(now.as_i64())
@@ -380,6 +411,16 @@ impl Store {
                     // SQLite's `queue_ended` trigger wrote this already; PostgreSQL needs it.
                     self.job_finished(&run_id, &job, JobStatus::Failed, now, Some(&why))
                         .await?;
+                }
+                let environment: Option<String> = row.try_get("environment").map_err(&err)?;
+                if environment.is_some() {
+                    // Failed, or handed on (started again by the next claim): it ended here.
+                    let status = if requeued {
+                        JobStatus::Cancelled
+                    } else {
+                        JobStatus::Failed
+                    };
+                    self.deployment_ended(&run_id, &job, status, now).await?;
                 }
                 out.push(Lapsed {
                     run_id,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::protocol::*;
-use crate::records::{RunDetail, RunRecord};
+use crate::records::{Deployment, RunDetail, RunRecord};
 use crate::{AgentId, JobId, ProjectName, RunId, TokenName};
 
 /// An HTTP method of the API.
@@ -291,6 +291,11 @@ endpoints! {
         path: (), query: RunsQuery,
         takes: None (),
         answers: 200 Json Vec<RunRecord>, "`[run]`";
+    ListDeployments = Get "/api/v1/deployments/{env}", Admin,
+        "What was deployed to an environment, newest first (`?limit=`)",
+        path: String, query: DeploymentsQuery,
+        takes: None (),
+        answers: 200 Json Vec<Deployment>, "`[deployment]`";
     GetRun = Get "/api/v1/runs/{id}", Admin, "A run with its jobs (id, id prefix or number)",
         path: RunId, query: (),
         takes: None (),

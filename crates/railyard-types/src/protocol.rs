@@ -493,6 +493,15 @@ pub struct RunsQuery {
     pub limit: Option<u32>,
 }
 
+/// The query of `GET /api/v1/deployments/{env}`: newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeploymentsQuery {
+    /// At most this many [default: 20].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
 /// The query of a call under a job's lease that has no JSON body (an artifact upload, the
 /// inputs' list and downloads): the lease it is made under.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -86,3 +86,29 @@ pub struct StepRecord {
     /// When it finished.
     pub finished_at: Option<Millis>,
 }
+
+/// One deployment: a job with an `environment` that started, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deployment {
+    /// The environment (`production`).
+    pub environment: String,
+    /// The project whose run deployed.
+    pub project: ProjectName,
+    /// The run.
+    pub run_id: RunId,
+    /// The run's number within its project.
+    pub run_number: i64,
+    /// The deploy job.
+    pub job: String,
+    /// `running`, then how the job ended.
+    pub status: JobStatus,
+    /// When the job started.
+    pub started_at: Millis,
+    /// When it ended, once ended.
+    pub ended_at: Option<Millis>,
+    /// The image it shipped (built by the jobs it needs), when known.
+    pub image: Option<String>,
+    /// That image's digest, when known.
+    pub image_digest: Option<String>,
+}

@@ -3,6 +3,7 @@
 //! per area.
 
 mod agents;
+mod deployments;
 mod endpoint;
 mod fleet;
 mod health;
@@ -127,6 +128,7 @@ pub(crate) fn routes() -> Routes {
         .at(api::ListRuns, runs::list_runs)
         .at(api::GetRun, runs::run_detail)
         .at(api::CancelRun, runs::cancel_run)
+        .at(api::ListDeployments, deployments::list_deployments)
         .at(api::JobLog, logs::job_log)
         .at(api::FollowLog, crate::follow::follow)
         .at(api::ListAgents, fleet::list_agents)

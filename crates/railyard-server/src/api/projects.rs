@@ -178,6 +178,9 @@ pub(crate) async fn start_run(
             needs: j.needs.clone(),
             runs_on: j.runs_on.clone(),
             shards: j.parallel,
+            concurrency_group: j.concurrency.as_ref().map(|c| c.group.clone()),
+            cancel_pending: j.concurrency.as_ref().is_some_and(|c| c.cancel_pending),
+            environment: j.environment.clone(),
         })
         .collect();
     // A sharded job is recorded as its shards, each claimed (and shown) on its own.

@@ -2,7 +2,7 @@
 //! ([`railyard_run_model`]) decides what is queued, skipped, cancelled or stopped and when the
 //! run ends; this module reads a run's queue rows into it and writes its answers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use railyard_run_model::{
     Change, DONE, Event, Job, JobStatus, LEASED, Needs, QUEUED, QueueState, Run, RunBuilder,
@@ -37,7 +37,7 @@ impl Store {
             "UPDATE queue SET state = '{DONE}', result = $4, lease_until = NULL, \
              ended_at = $5, error = $6 \
              WHERE id = $1 AND agent_id = $2 AND attempt = $3 AND state = '{LEASED}' \
-             RETURNING run_id, job_name"
+             RETURNING run_id, job_name, environment"
         );
         let pg = self.backend() == Backend::Postgres;
         let sql = if pg {
@@ -48,7 +48,7 @@ impl Store {
                  WHERE x.run_id = d.run_id), $4, $5, $6 FROM d {JOB_END_CONFLICT}), \
                  s AS (UPDATE steps SET status = $7, finished_at = $5 FROM d \
                  WHERE steps.run_id = d.run_id AND steps.job_name = d.job_name \
-                 AND steps.status = $8) SELECT run_id FROM d"
+                 AND steps.status = $8) SELECT run_id, job_name, environment FROM d"
             )
         } else {
             // SQLite: the `queue_ended` trigger (migration 0015) records the job's end and
@@ -70,7 +70,17 @@ impl Store {
         // `fetch_all` steps the statement to its end, so that SQLite's implicit transaction
         // commits before this returns.
         let rows = query.fetch_all(self.pool()).await.map_err(&err)?;
-        Ok(!rows.is_empty())
+        let Some(row) = rows.first() else {
+            return Ok(false);
+        };
+        // A deploy job: its deployment's end (rows without an environment pay nothing more).
+        let environment: Option<String> = row.try_get("environment").map_err(&err)?;
+        if environment.is_some() {
+            let run_id = RunId::from(row.try_get::<String, _>("run_id").map_err(&err)?);
+            let job: String = row.try_get("job_name").map_err(&err)?;
+            self.deployment_ended(&run_id, &job, status, at).await?;
+        }
+        Ok(true)
     }
 
     /// Moves a run on after a job ended: the run model queues the waiting jobs whose needs
@@ -112,12 +122,27 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(&err)?;
-        let mut run = read_run(&mut tx, run_id).await.map_err(&err)?;
+        let (mut run, pending) = read_run(&mut tx, run_id).await.map_err(&err)?;
         let decided = run.apply(Event::Check);
-        write_changes(&mut tx, self.backend(), run_id, &run, &decided, now)
-            .await
-            .map_err(&err)?;
+        write_changes(
+            &mut tx,
+            self.backend(),
+            run_id,
+            &run,
+            &decided,
+            now,
+            CANCELLED,
+        )
+        .await
+        .map_err(&err)?;
         tx.commit().await.map_err(&err)?;
+        let queues_pending = decided.changes.iter().any(|c| match c {
+            Change::Queue(i) => pending.contains(&run.job(*i).name),
+            _ => false,
+        });
+        if queues_pending {
+            self.supersede_waiting(run_id, now).await?;
+        }
         Ok(decided.closed)
     }
 
@@ -136,13 +161,21 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        let mut run = read_run(&mut tx, run_id).await.map_err(&err)?;
+        let (mut run, _) = read_run(&mut tx, run_id).await.map_err(&err)?;
         let mut decided = run.apply(Event::RunCancelled);
         // Closing is advance_run's (one place writes a run's end).
         decided.closed = None;
-        write_changes(&mut tx, self.backend(), run_id, &run, &decided, now)
-            .await
-            .map_err(&err)?;
+        write_changes(
+            &mut tx,
+            self.backend(),
+            run_id,
+            &run,
+            &decided,
+            now,
+            CANCELLED,
+        )
+        .await
+        .map_err(&err)?;
         tx.commit().await.map_err(&err)?;
         Ok(true)
     }
@@ -151,11 +184,15 @@ impl Store {
 /// Reads a run's queue rows into the run model: each distinct `needs` is parsed once (every
 /// shard of a job, and every job needing the same ones, share theirs: a thousand shards
 /// needing sixty each were a thousand lists). A run asked to cancel while jobs ran stays
-/// cancelled, as it does on a laptop.
-async fn read_run(conn: &mut AnyConnection, run_id: &RunId) -> Result<Run, sqlx::Error> {
+/// cancelled, as it does on a laptop. With it, the names of the jobs whose `concurrency`
+/// has `cancel_pending` (see [`Store::supersede_waiting`]).
+async fn read_run(
+    conn: &mut AnyConnection,
+    run_id: &RunId,
+) -> Result<(Run, HashSet<String>), sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT job_name, needs, state, result, sharded_job, cancel_requested FROM queue \
-         WHERE run_id = $1",
+        "SELECT job_name, needs, state, result, sharded_job, cancel_requested, \
+         cancel_pending FROM queue WHERE run_id = $1",
     )
     .bind(run_id.as_str())
     .fetch_all(conn)
@@ -163,6 +200,7 @@ async fn read_run(conn: &mut AnyConnection, run_id: &RunId) -> Result<Run, sqlx:
     let mut run = RunBuilder::new();
     let mut lists: HashMap<String, Needs> = HashMap::new();
     let mut cancelled = false;
+    let mut pending = HashSet::new();
     for r in &rows {
         let needs: String = r.try_get("needs")?;
         let needs = match lists.get(&needs) {
@@ -185,14 +223,17 @@ async fn read_run(conn: &mut AnyConnection, run_id: &RunId) -> Result<Run, sqlx:
         );
         job.shard_of = r.try_get("sharded_job")?;
         cancelled |= r.try_get::<i64, _>("cancel_requested")? != 0;
+        if r.try_get::<i64, _>("cancel_pending")? != 0 {
+            pending.insert(job.name.clone());
+        }
         run.job(job);
     }
     run.cancelled(cancelled);
-    Ok(run.build())
+    Ok((run.build(), pending))
 }
 
 /// Writes the model's changes, by batches of jobs (a few statements for the largest run).
-/// The run's end is written when the model closed it.
+/// The run's end is written when the model closed it. A job cancelled is told `cancel_why`.
 async fn write_changes(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -200,6 +241,7 @@ async fn write_changes(
     run: &Run,
     decided: &Transitions,
     now: Millis,
+    cancel_why: &str,
 ) -> Result<(), sqlx::Error> {
     let (run_id, now) = (run_id.as_str(), now.as_i64());
     let mut queued: Vec<&str> = Vec::new();
@@ -217,7 +259,7 @@ async fn write_changes(
                 continue;
             }
             Change::Skip(i, why) => (JobStatus::Skipped, why.as_str(), *i),
-            Change::Cancel(i) => (JobStatus::Cancelled, CANCELLED, *i),
+            Change::Cancel(i) => (JobStatus::Cancelled, cancel_why, *i),
             // A waiting row stays waiting; the store sends no re-run yet (issue 15).
             Change::AwaitApproval(_) | Change::Retry(_) => continue,
         };
@@ -365,5 +407,6 @@ impl Store {
     }
 }
 
+mod supersede;
 #[cfg(test)]
 mod tests;

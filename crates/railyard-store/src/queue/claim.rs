@@ -17,13 +17,25 @@ use super::{COLUMNS, Claim, claim_from_row};
 use crate::runs::{JOB_START, JOB_START_CONFLICT, record_job_start, record_run_start};
 use crate::{Backend, Store, StoreError};
 
-/// True for a queue row `x` whose `runs_on` labels the claiming agent (`$1`) all has. The
-/// `labelled` flag spares the lookups for rows without labels.
+/// True for a queue row `x` whose `runs_on` labels the claiming agent (`$1`) all has, and
+/// whose `concurrency` group (if any) has no leased row. The `labelled` flag spares the
+/// lookups for rows without labels, a NULL group the look-up for rows without one (one
+/// probe of the `queue_group_leased` index otherwise).
 fn fits(x: &str) -> String {
     format!(
         "({x}.labelled = 0 OR NOT EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = {x}.id \
-         AND NOT EXISTS (SELECT 1 FROM agent_labels a WHERE a.agent_id = $1 AND a.label = l.label)))"
+         AND NOT EXISTS (SELECT 1 FROM agent_labels a WHERE a.agent_id = $1 AND a.label = l.label))) \
+         AND ({x}.concurrency_group IS NULL OR NOT EXISTS (SELECT 1 FROM queue g \
+         WHERE g.concurrency_group = {x}.concurrency_group AND g.state = '{LEASED}'))"
     )
+}
+
+/// How many times a claim is tried again after it lost a race for a group's lock.
+const GROUP_RACE_RETRIES: usize = 3;
+
+/// True when `e` is the `queue_group_leased` index refusing a second leased row of a group.
+fn lost_group_race(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
 /// How many jobs of project `ps.project` are leased now.
@@ -41,6 +53,11 @@ fn queued_projects() -> String {
          SELECT (SELECT MIN(n.project) FROM queue n WHERE n.state = '{QUEUED}' \
          AND n.project > ps.project) FROM ps WHERE ps.project IS NOT NULL)"
     )
+}
+
+/// A claimed row and its job's `environment`.
+fn with_environment(r: &sqlx::any::AnyRow) -> Result<(Claim, Option<String>), sqlx::Error> {
+    Ok((claim_from_row(r)?, r.try_get("environment")?))
 }
 
 impl Store {
@@ -77,11 +94,50 @@ impl Store {
              WHERE ps.project IS NOT NULL) \
              SELECT project FROM ready WHERE oldest IS NOT NULL AND (cap = 0 OR leased < cap) \
              ORDER BY leased * 1.0 / weight, oldest LIMIT 1) \
-             ORDER BY q.queued_at, q.id LIMIT 1{lock}) RETURNING {COLUMNS}, queued_at"
+             ORDER BY q.queued_at, q.id LIMIT 1{lock}) RETURNING {COLUMNS}, queued_at, environment"
         );
+        for _ in 0..GROUP_RACE_RETRIES {
+            match self.claim_once(&update, agent_id, now, lease_ms).await {
+                Err(StoreError::Query { source, .. }) if lost_group_race(&source) => continue,
+                other => return other,
+            }
+        }
+        // Each retry lost to another claim of the same group: the agent asks again soon.
+        Ok(None)
+    }
+
+    /// One try of [`Store::claim`]'s statement; a deployment is recorded for a job with an
+    /// `environment`.
+    async fn claim_once(
+        &self,
+        update: &str,
+        agent_id: &AgentId,
+        now: Millis,
+        lease_ms: i64,
+    ) -> Result<Option<Claim>, StoreError> {
+        let claimed = self.claim_row(update, agent_id, now, lease_ms).await?;
+        let Some((claim, environment)) = claimed else {
+            return Ok(None);
+        };
+        if let Some(environment) = environment {
+            self.deployment_started(&claim.run_id, &claim.job, &environment, now)
+                .await?;
+        }
+        Ok(Some(claim))
+    }
+
+    /// The claim's statement on either backend: the claim and its job's `environment`.
+    async fn claim_row(
+        &self,
+        update: &str,
+        agent_id: &AgentId,
+        now: Millis,
+        lease_ms: i64,
+    ) -> Result<Option<(Claim, Option<String>)>, StoreError> {
+        let pg = self.backend() == Backend::Postgres;
         if pg {
             return self
-                .claim_on_postgres(&update, agent_id, now, lease_ms)
+                .claim_on_postgres(update, agent_id, now, lease_ms)
                 .await;
         }
         // SQLite: the statement holds the one write lock, so its count of leases is exact,
@@ -89,14 +145,14 @@ impl Store {
         // running and counts its wait in the same statement. `fetch_all` steps it to its end, so that its implicit
         // transaction commits now.
         let err = self.query_error("claiming a job");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(update))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(update.to_owned()))
             .bind(agent_id.as_str())
             .bind(now.as_i64() + lease_ms)
             .bind(now.as_i64())
             .fetch_all(self.pool())
             .await
             .map_err(&err)?;
-        rows.first().map(claim_from_row).transpose().map_err(&err)
+        rows.first().map(with_environment).transpose().map_err(&err)
     }
 
     /// The claim on PostgreSQL: one statement (so one round trip and one commit) leases the
@@ -110,7 +166,7 @@ impl Store {
         agent_id: &AgentId,
         now: Millis,
         lease_ms: i64,
-    ) -> Result<Option<Claim>, StoreError> {
+    ) -> Result<Option<(Claim, Option<String>)>, StoreError> {
         let wait = "GREATEST($3 - c.queued_at, 0)";
         let sql = format!(
             "WITH c AS ({update}, COALESCE((SELECT pr.max_running FROM projects pr \
@@ -136,10 +192,10 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        let claim = claim_from_row(&row).map_err(&err)?;
+        let (claim, environment) = with_environment(&row).map_err(&err)?;
         let cap: i64 = row.try_get("cap").map_err(&err)?;
         if cap == 0 {
-            return Ok(Some(claim));
+            return Ok(Some((claim, environment)));
         }
         let mut tx = self.pool().begin().await.map_err(&err)?;
         sqlx::query("SELECT 1 FROM projects WHERE name = $1 FOR UPDATE")
@@ -171,7 +227,7 @@ impl Store {
         let queued_at: i64 = row.try_get("queued_at").map_err(&err)?;
         self.record_claim(&mut tx, &claim, queued_at, now).await?;
         tx.commit().await.map_err(&err)?;
-        Ok(Some(claim))
+        Ok(Some((claim, environment)))
     }
 
     /// Marks a claimed job `running` and counts its wait, in the claim's transaction.

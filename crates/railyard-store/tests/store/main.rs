@@ -6,6 +6,7 @@ mod artifacts;
 mod bad_input;
 mod common;
 mod concurrency;
+mod deploys;
 mod job_logs;
 mod logs;
 mod projects;

@@ -60,6 +60,7 @@ async fn run_with(store: &Store, project: &str, jobs: &[(&str, &[&str])], attemp
             needs: needs.iter().map(|s| s.to_string()).collect(),
             runs_on: Vec::new(),
             shards: 0,
+            ..Default::default()
         })
         .collect();
     store

@@ -33,6 +33,7 @@ fn job(name: &str, needs: &[&str], runs_on: &[&str], shards: u32) -> QueuedJob {
         needs: needs.iter().map(|s| s.to_string()).collect(),
         runs_on: runs_on.iter().map(|s| s.to_string()).collect(),
         shards,
+        ..Default::default()
     }
 }
 

@@ -54,6 +54,7 @@ async fn queue(store: &Store, project: &str, jobs: &[(&str, &[&str])]) -> RunId 
             needs: Vec::new(),
             runs_on: labels.iter().map(|l| l.to_string()).collect(),
             shards: 0,
+            ..Default::default()
         })
         .collect();
     enqueue(store, &run.id, project, &jobs, 1).await;

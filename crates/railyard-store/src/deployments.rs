@@ -1,0 +1,122 @@
+//! Deployments: a job with an `environment` is recorded when it starts and again when it
+//! ends, for local runs (by the run's recorder) and server runs (by the claim and the job's
+//! end) alike, so `railyard deployments ENV` answers what was deployed when, by which run.
+
+use railyard_types::records::Deployment;
+use railyard_types::{JobStatus, Millis, ProjectName, RunId};
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+impl Store {
+    /// Records that job `job` of run `run_id` started deploying to `environment`: `running`
+    /// since `at`. A job started again (a lapsed lease handed on) starts its record again.
+    pub async fn deployment_started(
+        &self,
+        run_id: &RunId,
+        job: &str,
+        environment: &str,
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO deployments (run_id, job_name, environment, project, status, started_at) \
+             SELECT id, $2, $3, project, $4, $5 FROM runs WHERE id = $1 \
+             ON CONFLICT (run_id, job_name) DO UPDATE SET status = excluded.status, \
+             started_at = excluded.started_at, ended_at = NULL",
+        )
+        .bind(run_id.as_str())
+        .bind(job)
+        .bind(environment)
+        .bind(JobStatus::Running.as_str())
+        .bind(at.as_i64())
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("recording a deployment's start"))?;
+        Ok(())
+    }
+
+    /// Records how a deployment ended; nothing when the job recorded none (it never started).
+    pub async fn deployment_ended(
+        &self,
+        run_id: &RunId,
+        job: &str,
+        status: JobStatus,
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deployments SET status = $3, ended_at = $4 WHERE run_id = $1 AND job_name = $2",
+        )
+        .bind(run_id.as_str())
+        .bind(job)
+        .bind(status.as_str())
+        .bind(at.as_i64())
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("recording a deployment's end"))?;
+        Ok(())
+    }
+
+    /// Records the image a deployment shipped.
+    pub async fn set_deployment_image(
+        &self,
+        run_id: &RunId,
+        job: &str,
+        image: &str,
+        digest: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE deployments SET image = $3, image_digest = $4 \
+             WHERE run_id = $1 AND job_name = $2",
+        )
+        .bind(run_id.as_str())
+        .bind(job)
+        .bind(image)
+        .bind(digest)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("recording a deployment's image"))?;
+        Ok(())
+    }
+
+    /// The deployments to `environment`, newest first, at most `limit`.
+    pub async fn deployments(
+        &self,
+        environment: &str,
+        limit: u32,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let doing = "listing deployments";
+        let err = self.query_error(doing);
+        let rows = sqlx::query(
+            "SELECT d.environment, d.project, d.run_id, r.number, d.job_name, d.status, \
+             d.started_at, d.ended_at, d.image, d.image_digest \
+             FROM deployments d JOIN runs r ON r.id = d.run_id \
+             WHERE d.environment = $1 ORDER BY d.started_at DESC, d.run_id DESC LIMIT $2",
+        )
+        .bind(environment)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status").map_err(&err)?;
+                Ok(Deployment {
+                    environment: r.try_get("environment").map_err(&err)?,
+                    project: ProjectName::from(r.try_get::<String, _>("project").map_err(&err)?),
+                    run_id: RunId::from(r.try_get::<String, _>("run_id").map_err(&err)?),
+                    run_number: r.try_get("number").map_err(&err)?,
+                    job: r.try_get("job_name").map_err(&err)?,
+                    status: JobStatus::parse(&status)
+                        .ok_or_else(|| self.corrupt("deployment status", status))?,
+                    started_at: Millis(r.try_get("started_at").map_err(&err)?),
+                    ended_at: r
+                        .try_get::<Option<i64>, _>("ended_at")
+                        .map_err(&err)?
+                        .map(Millis),
+                    image: r.try_get("image").map_err(&err)?,
+                    image_digest: r.try_get("image_digest").map_err(&err)?,
+                })
+            })
+            .collect()
+    }
+}
