@@ -233,7 +233,7 @@ pub(crate) fn env(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option
     Some(EnvSpec { source, scan })
 }
 
-fn build(
+pub(crate) fn build(
     r: &mut Reader<'_>,
     fields: &crate::read::Fields<'_>,
     dockerfile: Entry<'_>,
@@ -261,7 +261,7 @@ fn build(
     })
 }
 
-fn scan(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option<ScanPolicy> {
+pub(crate) fn scan(r: &mut Reader<'_>, entry: Entry<'_>, context: &str) -> Option<ScanPolicy> {
     let (fields, context) = r.sub_fields(entry, context, SCAN_KEYS)?;
     let Some(e) = fields.get("fail_on") else {
         return Some(ScanPolicy { fail_on: None });

@@ -24,6 +24,7 @@ pub(crate) const JOB_KEYS: &[&str] = &[
     "retry_failed",
     "matrix",
     "runs_on",
+    "image_build",
 ];
 pub(crate) const SERVICE_KEYS: &[&str] =
     &["image", "variables", "command", "ready", "ready_timeout"];
@@ -159,6 +160,10 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
     {
         spans.matrix = axes;
         matrix_over_variables(r, &job, e, &context);
+    }
+    if let Some(e) = fields.get("image_build") {
+        job.image_build = crate::image::image_build(r, e, &context);
+        crate::image::one_builder(r, &fields, e, job.parallel, &context);
     }
     (job, spans)
 }

@@ -17,6 +17,7 @@ mod decode;
 mod errors;
 mod graph;
 mod handover;
+mod image;
 mod job;
 mod labels;
 mod matrix;
@@ -30,6 +31,10 @@ mod validate;
 mod yaml;
 
 pub use errors::{PipelineError, Problem, ProblemKind, Problems};
+pub use image::{
+    MAX_REPOSITORY_LEN, MAX_TAG_LEN, TAG_PLACEHOLDERS, TagProblem, TagValues, expand_tag,
+    tag_problem,
+};
 pub use job::{DEFAULT_READY_TIMEOUT, MIN_MEMORY};
 pub use labels::{MAX_LABEL_LEN, label_problem};
 pub use matrix::MAX_MATRIX_JOBS;

@@ -54,6 +54,28 @@ pub fn json_schema() -> Value {
         },
         "oneOf": [ { "required": ["dockerfile"] }, { "required": ["image"] } ]
     });
+    let image_build = json!({
+        "type": "object",
+        "description": "An image built from the workspace after the steps (never by the job itself), scanned, and pushed under the project's name when `push` is set.",
+        "additionalProperties": false,
+        "required": ["dockerfile", "tags"],
+        "properties": {
+            "dockerfile": { "type": "string", "description": "The Dockerfile, relative to the repository root." },
+            "context": env["properties"]["context"],
+            "args": env["properties"]["args"],
+            "target": env["properties"]["target"],
+            "tags": {
+                "description": "`PATH[:TAG]` under the project (no registry host); `{commit}`, `{short_commit}`, `{run}` and `{ref}` are replaced in the tag.",
+                "oneOf": [
+                    { "type": "string" },
+                    { "type": "array", "minItems": 1, "items": { "type": "string" } }
+                ],
+                "examples": ["app:{commit}", "app:{ref}"]
+            },
+            "push": { "type": "boolean", "description": "Push the tags to the server's registry once the scan passes (default `false`)." },
+            "scan": env["properties"]["scan"]
+        }
+    });
     let service = json!({
         "oneOf": [
             { "type": "string", "description": "The image (short form)." },
@@ -170,6 +192,7 @@ pub fn json_schema() -> Value {
                 "description": "Shards of the job, each in its own container with its own services (default 1)."
             },
             "tests": tests,
+            "image_build": image_build,
             "retry_failed": {
                 "type": "integer",
                 "minimum": 0,
@@ -215,6 +238,7 @@ mod tests {
     use super::json_schema;
     use crate::decode::{ENV_KEYS, TOP_KEYS};
     use crate::handover::{ARTIFACTS_KEYS, NEED_KEYS};
+    use crate::image::IMAGE_BUILD_KEYS;
     use crate::job::{JOB_KEYS, SERVICE_KEYS};
     use crate::shards::TESTS_KEYS;
     use serde_json::Value;
@@ -260,5 +284,8 @@ mod tests {
         let mut need_keys = keys(&job["properties"]["needs"]["oneOf"][0]);
         need_keys.sort();
         assert_eq!(need_keys, sorted(NEED_KEYS));
+        let mut image_keys = keys(&job["properties"]["image_build"]);
+        image_keys.sort();
+        assert_eq!(image_keys, sorted(IMAGE_BUILD_KEYS));
     }
 }

@@ -700,3 +700,222 @@ fn needs_maps_are_checked_and_unknown_jobs_named_at_their_job() {
         "test",
     );
 }
+
+#[test]
+fn image_build_needs_a_dockerfile_and_tags() {
+    let job = |extra: &str| with_env(&format!("jobs:\n  a:\n    script: [x]\n    {extra}\n"));
+    let p = check(
+        &job("image_build: { tags: [app] }"),
+        ".railyard.yml:5:5: `dockerfile` is missing in `image_build` of job `a`",
+        "image_build",
+    );
+    assert!(p.help.unwrap().contains("`dockerfile: Dockerfile`"));
+    let p = check(
+        &job("image_build: { dockerfile: Dockerfile }"),
+        ".railyard.yml:5:5: `tags` is missing in `image_build` of job `a`",
+        "image_build",
+    );
+    assert_eq!(
+        p.help.as_deref(),
+        Some("name the image: `tags: [\"app:{commit}\"]`")
+    );
+    check(
+        &job("image_build: { dockerfile: Dockerfile, tags: [] }"),
+        ".railyard.yml:5:50: invalid `tags` in `image_build` of job `a`: the list of tags is empty",
+        "[",
+    );
+    let p = check(
+        &job("image_build: { dockerfile: Dockerfile, tag: [app] }"),
+        ".railyard.yml:5:44: unknown key `tag` in `image_build` of job `a`",
+        "tag",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `tags`?"));
+    check(
+        &job("image_build: { dockerfile: ../Dockerfile, tags: [app] }"),
+        ".railyard.yml:5:32: invalid `dockerfile` in `image_build` of job `a`: the path leaves the repository (too many `..`)",
+        "../Dockerfile",
+    );
+    check(
+        &job("image_build: { dockerfile: Dockerfile, context: /, tags: [app] }"),
+        ".railyard.yml:5:53: invalid `context` in `image_build` of job `a`: the path must be relative to the repository root",
+        "/",
+    );
+    check(
+        &job("image_build: { dockerfile: Dockerfile, tags: [app], push: yes }"),
+        ".railyard.yml:5:63: `push` in `image_build` of job `a` must be `true` or `false`, found a string",
+        "yes",
+    );
+    let p = check(
+        &job("image_build: { dockerfile: Dockerfile, tags: [app], scan: { fail_on: severe } }"),
+        ".railyard.yml:5:74: invalid `fail_on` in `scan` of `image_build` of job `a`: `severe` is not a severity",
+        "severe",
+    );
+    assert!(p.help.unwrap().starts_with("use one of `low`"));
+    check(
+        &job("image_build: Dockerfile"),
+        ".railyard.yml:5:18: `image_build` in job `a` must be a map (with `dockerfile`, `context`, `args`, `target`, `tags`, `push`, `scan`), found a string",
+        "Dockerfile",
+    );
+}
+
+#[test]
+fn image_build_in_a_job_that_runs_as_several() {
+    let p = check(
+        &with_env(
+            "jobs:\n  a:\n    script: [x]\n    parallel: 3\n    image_build: { dockerfile: Dockerfile, tags: [app] }\n",
+        ),
+        ".railyard.yml:6:5: `parallel` and `image_build` are both set in job `a`",
+        "image_build",
+    );
+    assert!(
+        p.help
+            .unwrap()
+            .starts_with("build the image in a job of its own that `needs` this one (each shard")
+    );
+    let p = check(
+        &with_env(
+            "jobs:\n  a:\n    image_build: { dockerfile: Dockerfile, tags: [app] }\n    matrix: { A: [x, y] }\n    script: [x]\n",
+        ),
+        ".railyard.yml:5:5: `image_build` and `matrix` are both set in job `a`",
+        "matrix",
+    );
+    assert!(
+        p.help
+            .unwrap()
+            .contains("each matrix job runs the same steps")
+    );
+}
+
+#[test]
+fn image_build_tags_are_checked_where_they_are_written() {
+    let tags = |tags: &str| {
+        with_env(&format!(
+            "jobs:\n  a:\n    script: [x]\n    image_build:\n      dockerfile: Dockerfile\n      tags: {tags}\n"
+        ))
+    };
+    let p = check(
+        &tags("[\"app:{comit}\"]"),
+        ".railyard.yml:7:14: invalid `tags` in `image_build` of job `a`: `{comit}` in `app:{comit}` is not a placeholder",
+        "\"app:{comit}\"",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `{commit}`?"));
+    let p = check(
+        &tags("[app, \"registry.example.com/app:1\"]"),
+        ".railyard.yml:7:19: invalid `tags` in `image_build` of job `a`: `registry.example.com/app:1` names a registry (`registry.example.com`)",
+        "\"registry.example.com/app:1\"",
+    );
+    assert!(p.help.unwrap().starts_with(
+        "name only the repository under the project, `app:1`: the registry is the server's setting"
+    ));
+    let p = check(
+        &tags("[\"App:1\"]"),
+        ".railyard.yml:7:14: invalid `tags` in `image_build` of job `a`: the repository path of `App:1` has upper-case letters",
+        "\"App:1\"",
+    );
+    assert_eq!(
+        p.help.as_deref(),
+        Some("repository paths are lower case: `app`")
+    );
+}
+
+/// Every rule of a tag, and the forms that pass: a table of tag → the reason, or `None`.
+#[test]
+fn tag_rules_table() {
+    let table: &[(&str, Option<&str>)] = &[
+        ("app", None),
+        ("app:1.0", None),
+        ("app:{commit}", None),
+        ("app:{short_commit}-{run}", None),
+        ("app:v1-{ref}", None),
+        ("tools/app-x/web_1:_latest", None),
+        ("a__b.c--d:V1.0_rc-1", None),
+        ("app:{commit}{commit}", None),
+        (
+            "{commit}",
+            Some("`{commit}` is in the repository path of `{commit}`"),
+        ),
+        (
+            "app-{ref}:1",
+            Some("`{ref}` is in the repository path of `app-{ref}:1`"),
+        ),
+        (
+            "app:{tag}",
+            Some("`{tag}` in `app:{tag}` is not a placeholder"),
+        ),
+        (
+            "app:{commit",
+            Some("`app:{commit` has a `{` without its `}`"),
+        ),
+        ("app:v1}", Some("`app:v1}` has a `}` that closes nothing")),
+        ("app:{{x}}", Some("the tag `{x}` of `app:{{x}}` holds `{`")),
+        (
+            "localhost/app",
+            Some("`localhost/app` names a registry (`localhost`)"),
+        ),
+        (
+            "localhost:5000/app:1",
+            Some("`localhost:5000/app:1` names a registry (`localhost:5000`)"),
+        ),
+        (
+            "ghcr.io/me/app",
+            Some("`ghcr.io/me/app` names a registry (`ghcr.io`)"),
+        ),
+        ("app@sha256:abc", Some("`app@sha256:abc` names a digest")),
+        (
+            "App",
+            Some("the repository path of `App` has upper-case letters"),
+        ),
+        (
+            "my app",
+            Some("`my app` holds ` `, which an image name cannot"),
+        ),
+        ("app:", Some("`app:` has nothing after `:`")),
+        ("app:-x", Some("the tag `-x` of `app:-x` starts with `-`")),
+        ("app:.x", Some("the tag `.x` of `app:.x` starts with `.`")),
+        // A `:` before a `/` is a host's port, not a tag.
+        ("app:a/b", Some("`app:a/b` names a registry (`app:a`)")),
+        ("app:a+b", Some("the tag `a+b` of `app:a+b` holds `+`")),
+        (
+            "/app",
+            Some("`/app` has an empty part in its repository path"),
+        ),
+        (
+            "a//b",
+            Some("`a//b` has an empty part in its repository path"),
+        ),
+        (
+            "app/",
+            Some("`app/` has an empty part in its repository path"),
+        ),
+        ("-app", Some("`-app` in `-app` is not a repository name")),
+        ("app.", Some("`app.` in `app.` is not a repository name")),
+        ("a..b", Some("`a..b` in `a..b` is not a repository name")),
+        ("a___b", Some("`a___b` in `a___b` is not a repository name")),
+        ("a.-b", Some("`a.-b` in `a.-b` is not a repository name")),
+    ];
+    for (tag, expected) in table {
+        let got = railyard_pipeline::tag_problem(tag);
+        match (expected, &got) {
+            (None, None) => {}
+            (Some(reason), Some(p)) => assert_eq!(&p.reason, reason, "{tag}"),
+            _ => panic!("{tag}: expected {expected:?}, got {got:?}"),
+        }
+    }
+    let long = format!("app:{}", "x".repeat(128));
+    assert_eq!(railyard_pipeline::tag_problem(&long), None);
+    let p = railyard_pipeline::tag_problem(&format!("app:{}", "x".repeat(129))).unwrap();
+    assert!(
+        p.reason
+            .ends_with("can be 129 characters long, more than 128"),
+        "{}",
+        p.reason
+    );
+    let p = railyard_pipeline::tag_problem("app:{commit}-{commit}").unwrap();
+    assert!(
+        p.reason
+            .ends_with("can be 129 characters long, more than 128"),
+        "{}",
+        p.reason
+    );
+    assert!(p.help.contains("`{commit}` 64"), "{}", p.help);
+}

@@ -314,9 +314,12 @@ const GOOD: &[(&str, &str)] = &[
     ("command", "\"sleep 1\""),
     ("runs_on", "linux"),
     ("fail_on", "high"),
+    ("tags", "\"app:{commit}\""),
+    ("when", "always"),
 ];
 /// Keys a tame document always has, and keys it never has (they need others, or exclude
-/// them: `dockerfile` with `image`, `files` with `list`, `retry_failed` without `tests`).
+/// them: `dockerfile` with `image`, `files` with `list`, `retry_failed` without `tests`,
+/// `image_build` without `dockerfile`).
 const TAME_ALWAYS: &[&str] = &["jobs", "script", "image", "run", "junit", "list"];
 const TAME_NEVER: &[&str] = &[
     "dockerfile",
@@ -327,6 +330,7 @@ const TAME_NEVER: &[&str] = &[
     "retry_failed",
     "needs",
     "secrets",
+    "image_build",
 ];
 
 impl Gen<'_> {
@@ -722,4 +726,61 @@ fn a_large_file_of_one_long_value_is_read() {
     let p = parse(Path::new(".railyard.yml"), &source).unwrap();
     assert!(started.elapsed() < QUICK, "took {:?}", started.elapsed());
     assert_eq!(p.jobs["b"].script[0].len(), 8 << 20);
+}
+
+/// Pieces of `image_build` tags: placeholders, the characters of paths and tags, and a few
+/// that are never allowed.
+const TAG_PIECES: &[&str] = &[
+    "{commit}",
+    "{short_commit}",
+    "{run}",
+    "{ref}",
+    "{x}",
+    "{",
+    "}",
+    "app",
+    "a",
+    "Z",
+    "9",
+    "/",
+    ":",
+    ".",
+    "_",
+    "__",
+    "-",
+    "@",
+    " ",
+    "é",
+    "localhost",
+    "x.io",
+];
+
+proptest! {
+    #![proptest_config(railyard_test_support::fuzz_config())]
+
+    /// A tag the pipeline accepts gives, with any commit, run and ref, a reference the
+    /// engine takes: no placeholder left, a tag part within its length, and nothing the
+    /// static check would refuse.
+    #[test]
+    fn an_accepted_tag_expands_to_a_valid_reference(
+        pieces in prop::collection::vec(prop::sample::select(TAG_PIECES), 1..10),
+        commit in "[0-9a-f]{40}|[0-9a-f]{64}",
+        run in "[0-9A-Z]{26}",
+        git_ref in proptest::option::of("(refs/heads/|refs/tags/)?\\PC{0,90}"),
+    ) {
+        let tag = format!("app:{}", pieces.concat());
+        for tag in [tag, pieces.concat()] {
+            if railyard_pipeline::tag_problem(&tag).is_some() {
+                continue;
+            }
+            let values = railyard_pipeline::TagValues {
+                commit: &commit,
+                run: &run,
+                git_ref: git_ref.as_deref(),
+            };
+            let expanded = railyard_pipeline::expand_tag(&tag, &values);
+            prop_assert!(!expanded.contains(['{', '}']), "{} -> {}", tag, expanded);
+            prop_assert_eq!(railyard_pipeline::tag_problem(&expanded), None, "{} -> {}", tag, expanded);
+        }
+    }
 }

@@ -386,3 +386,103 @@ jobs:
     );
     assert_eq!(p.jobs["same"].needs_without_artifacts, ["lint"]);
 }
+
+#[test]
+fn image_build_reads_like_an_env_build_with_tags_push_and_scan() {
+    let p = ok(r#"
+env: { image: busybox }
+jobs:
+  package:
+    script: [make dist]
+    image_build:
+      dockerfile: deploy/Dockerfile
+      context: .
+      target: prod
+      args: { VERSION: 1.10 }
+      tags: ["app:{commit}", "app:{ref}", "tools/app", "app:{commit}"]
+      push: true
+      scan: { fail_on: high }
+  minimal:
+    script: [x]
+    image_build: { dockerfile: deploy/app/Dockerfile, tags: "web:latest" }
+"#);
+    assert_eq!(
+        p.jobs["package"].image_build,
+        Some(ImageBuild {
+            build: BuildSpec {
+                dockerfile: "deploy/Dockerfile".into(),
+                context: ".".into(),
+                args: BTreeMap::from([("VERSION".into(), "1.10".into())]),
+                target: Some("prod".into()),
+            },
+            tags: vec![
+                "app:{commit}".into(),
+                "app:{ref}".into(),
+                "tools/app".into()
+            ],
+            push: true,
+            scan: Some(ScanPolicy {
+                fail_on: Some("high".into())
+            }),
+        })
+    );
+    // The context defaults to the Dockerfile's folder, as an env's does; nothing is pushed
+    // unless asked.
+    assert_eq!(
+        p.jobs["minimal"].image_build,
+        Some(ImageBuild {
+            build: BuildSpec {
+                dockerfile: "deploy/app/Dockerfile".into(),
+                context: "deploy/app".into(),
+                args: BTreeMap::new(),
+                target: None,
+            },
+            tags: vec!["web:latest".into()],
+            push: false,
+            scan: None,
+        })
+    );
+    assert_eq!(p.jobs["package"].parallel, 1);
+}
+
+#[test]
+fn image_build_with_parallel_1_is_one_builder() {
+    let p = ok(
+        "env: { image: busybox }\njobs:\n  a:\n    script: [x]\n    parallel: 1\n    image_build: { dockerfile: Dockerfile, tags: [app] }\n",
+    );
+    assert_eq!(
+        p.jobs["a"].image_build.as_ref().unwrap().build.context,
+        PathBuf::from(".")
+    );
+}
+
+#[test]
+fn tags_expand_commit_run_and_the_slug_of_the_ref() {
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let values = |git_ref| TagValues {
+        commit,
+        run: "01J0000000000000000000000A",
+        git_ref,
+    };
+    assert_eq!(
+        expand_tag(
+            "app:{short_commit}-{ref}",
+            &values(Some("refs/heads/feature/Login_v2"))
+        ),
+        "app:0123456789ab-feature-login-v2"
+    );
+    assert_eq!(
+        expand_tag("tools/app:{commit}", &values(None)),
+        format!("tools/app:{commit}")
+    );
+    assert_eq!(
+        expand_tag("app:{run}", &values(None)),
+        "app:01J0000000000000000000000A"
+    );
+    // Without a ref (a run for a commit), `{ref}` is the short commit.
+    assert_eq!(expand_tag("app:{ref}", &values(None)), "app:0123456789ab");
+    assert_eq!(
+        expand_tag("app:{ref}", &values(Some("refs/tags/v1.2"))),
+        "app:v1-2"
+    );
+}
