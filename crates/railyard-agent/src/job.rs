@@ -238,8 +238,31 @@ async fn execute(
             job.parallel, claim.commit, s.shards
         )));
     }
-    // The server already ran what this job needs, maybe on other agents.
-    job.needs.clear();
+    // The server already ran what this job needs, maybe on other agents: the runner waits
+    // only for needs among the jobs it runs, and keeps `needs` to hand their artifacts over
+    // from the artifacts folder, where they are fetched first.
+    let takes: Vec<String> = job
+        .needs
+        .iter()
+        .filter(|n| job.takes_artifacts_from(n))
+        .cloned()
+        .collect();
+    let artifacts_dir = dir.join("artifacts");
+    let fetched = tokio::select! {
+        r = crate::inputs::fetch(client, &me.agent_id, claim, &takes, &artifacts_dir) => r?,
+        _ = cancel.cancelled() => {
+            let why = "cancelled while fetching the artifacts of its needs";
+            log.line(&format!("[railyard] {why}"));
+            return Ok((JobStatus::Cancelled, Some(why.into())));
+        }
+    };
+    for (need, got) in fetched {
+        log.line(&format!(
+            "[railyard] artifacts of {need}: {} file(s), {:.1} MB fetched",
+            got.files,
+            got.bytes as f64 / 1e6
+        ));
+    }
     let options = RunOptions {
         run_id: claim.run_id.to_string(),
         owner: railyard_runner::names::owner(),
@@ -247,7 +270,7 @@ async fn execute(
         repo_root: checkout.clone(),
         jobs: vec![name.clone()],
         max_parallel: 1,
-        artifacts_dir: dir.join("artifacts"),
+        artifacts_dir,
         timings: Arc::new(railyard_split::Timings::new()),
         env_check: None,
         secrets: Vec::new(),

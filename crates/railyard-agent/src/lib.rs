@@ -12,6 +12,7 @@
 mod artifacts;
 pub mod client;
 mod errors;
+mod inputs;
 mod job;
 mod report;
 mod retry;

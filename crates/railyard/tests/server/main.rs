@@ -15,6 +15,7 @@ mod failures;
 mod fleet;
 mod fleet_scale;
 mod forgotten;
+mod handover;
 mod limits;
 mod lists;
 mod logs;

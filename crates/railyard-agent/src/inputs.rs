@@ -1,0 +1,242 @@
+//! Before a job runs: the artifacts of the jobs it `needs`, fetched from the server (they ran
+//! earlier in the run, usually on other agents) into the job's artifacts folder, laid out as a
+//! local run leaves them: `<artifacts_dir>/<artifacts_folder(need)>/PATH`, and
+//! `…/shard-N/PATH` for a need with `parallel > 1`. The runner hands them over from there into
+//! the job's workspace. The job's own artifacts go to its own folder, which is all the agent
+//! uploads afterwards: what it fetched is never sent back as the job's own.
+//!
+//! Each file is streamed to disk (never whole in memory) and checked against the size and
+//! SHA-256 the server listed; a file that comes short, long or different is fetched again a
+//! few times, then fails the job naming the need, the path and what differed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt;
+use railyard_types::AgentId;
+use railyard_types::api::{DownloadInput, ListInputs};
+use railyard_types::path::plain_relative;
+use railyard_types::protocol::{Claim, InputArtifact, UploadQuery};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::client::CALL_TIMEOUT;
+use crate::retry::until_answered;
+use crate::{AgentError, Client};
+
+/// How many times one file is fetched before a difference (or a cut stream) fails the job.
+const TRIES: u32 = 3;
+
+/// What was fetched for one need.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Fetched {
+    /// Files written.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// Fetches the artifacts of `needs` (the needs the job takes artifacts from) into
+/// `artifacts_dir`; what was fetched for each need, in `needs`' order. No need, no call.
+pub(crate) async fn fetch(
+    client: &Client,
+    agent_id: &AgentId,
+    claim: &Claim,
+    needs: &[String],
+    artifacts_dir: &Path,
+) -> Result<Vec<(String, Fetched)>, AgentError> {
+    if needs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lease = UploadQuery {
+        agent_id: agent_id.clone(),
+        attempt: claim.attempt,
+    };
+    let listed = until_answered("listing the artifacts of the job's needs", || {
+        client.call_query::<ListInputs>(&claim.job_id, &lease, &())
+    })
+    .await?;
+    let mut fetched: BTreeMap<&str, Fetched> = BTreeMap::new();
+    for input in &listed {
+        let Some(need) = needs.iter().find(|n| **n == input.pipeline_job) else {
+            continue;
+        };
+        let to = destination(artifacts_dir, input)?;
+        fetch_one(client, claim, &lease, input, &to).await?;
+        let done = fetched.entry(need).or_default();
+        done.files += 1;
+        done.bytes += input.size;
+    }
+    Ok(needs
+        .iter()
+        .map(|n| {
+            (
+                n.clone(),
+                fetched.get(n.as_str()).copied().unwrap_or_default(),
+            )
+        })
+        .collect())
+}
+
+/// Where `input` goes: its need's folder as a local run names it, its shard's folder for a
+/// sharded need, then its path, which must be plain names (nothing climbs out).
+fn destination(artifacts_dir: &Path, input: &InputArtifact) -> Result<PathBuf, AgentError> {
+    let relative = plain_relative(&input.path).map_err(|why| {
+        AgentError::Workspace(format!(
+            "artifact `{}` of `{}` has a path the agent will not write: {why}",
+            input.path, input.job
+        ))
+    })?;
+    let mut to = artifacts_dir.join(railyard_runner::names::artifacts_folder(
+        &input.pipeline_job,
+    ));
+    if let (Some(shard), true) = (input.shard, input.shards > 1) {
+        to = to.join(format!("shard-{shard}"));
+    }
+    Ok(to.join(relative))
+}
+
+/// Fetches `input` to `to`, up to [`TRIES`] times until its bytes are the ones listed.
+async fn fetch_one(
+    client: &Client,
+    claim: &Claim,
+    lease: &UploadQuery,
+    input: &InputArtifact,
+    to: &Path,
+) -> Result<(), AgentError> {
+    if let Some(parent) = to.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| AgentError::Workspace(format!("creating {}: {e}", parent.display())))?;
+    }
+    let path = (claim.job_id.clone(), input.job.clone(), input.path.clone());
+    let mut why = String::new();
+    for _ in 0..TRIES {
+        let what = format!("fetching `{}` of `{}`", input.path, input.job);
+        let response =
+            until_answered(&what, || client.open::<DownloadInput>(&path, lease, &())).await?;
+        match write(response, to).await {
+            Ok(got) => match differs(input, &got) {
+                None => return Ok(()),
+                Some(d) => why = d,
+            },
+            Err(e) => why = e,
+        }
+        tracing::warn!(job = %claim.job, "{what}: {why}; fetching it again");
+    }
+    Err(AgentError::Workspace(format!(
+        "artifact `{}` of need `{}` (job `{}`) did not arrive whole after {TRIES} tries: {why}",
+        input.path, input.pipeline_job, input.job
+    )))
+}
+
+/// What a fetch wrote: its byte count and SHA-256.
+#[derive(Debug)]
+struct Got {
+    size: u64,
+    sha256: String,
+}
+
+/// How what arrived differs from what was listed, if it does.
+fn differs(input: &InputArtifact, got: &Got) -> Option<String> {
+    if got.size != input.size {
+        return Some(format!(
+            "received {} bytes, the server listed {}",
+            got.size, input.size
+        ));
+    }
+    match &input.sha256 {
+        Some(listed) if !listed.eq_ignore_ascii_case(&got.sha256) => Some(format!(
+            "received bytes with SHA-256 {}, the server listed {listed}",
+            got.sha256
+        )),
+        _ => None,
+    }
+}
+
+/// Streams the answer's body into `to` (replacing it), hashing as it goes; a stream that
+/// stops sending for [`CALL_TIMEOUT`] counts as cut.
+async fn write(response: reqwest::Response, to: &Path) -> Result<Got, String> {
+    let mut file = tokio::fs::File::create(to)
+        .await
+        .map_err(|e| format!("creating {}: {e}", to.display()))?;
+    let mut stream = response.bytes_stream();
+    let mut digest = Sha256::new();
+    let mut size = 0u64;
+    loop {
+        let next = tokio::time::timeout(CALL_TIMEOUT, stream.next())
+            .await
+            .map_err(|_| format!("the server sent nothing for {} s", CALL_TIMEOUT.as_secs()))?;
+        let Some(chunk) = next else { break };
+        let chunk = chunk.map_err(|e| format!("the download was cut after {size} bytes: {e}"))?;
+        digest.update(&chunk);
+        size += chunk.len() as u64;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| format!("writing {}: {e}", to.display()))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| format!("writing {}: {e}", to.display()))?;
+    Ok(Got {
+        size,
+        sha256: hex::encode(digest.finalize()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(path: &str, shard: Option<u32>, shards: u32) -> InputArtifact {
+        InputArtifact {
+            job: "test [2/4]".into(),
+            pipeline_job: "test".into(),
+            shard,
+            shards,
+            path: path.into(),
+            size: 3,
+            sha256: Some(hex::encode(Sha256::digest(b"abc"))),
+        }
+    }
+
+    #[test]
+    fn inputs_go_where_a_local_run_leaves_them() {
+        let dir = Path::new("/w/artifacts");
+        assert_eq!(
+            destination(dir, &input("r/j.xml", Some(2), 4)).unwrap(),
+            dir.join("test/shard-2/r/j.xml")
+        );
+        assert_eq!(
+            destination(dir, &input("a.txt", None, 1)).unwrap(),
+            dir.join("test/a.txt")
+        );
+        for bad in ["../x", "/etc/passwd", "a/../../x", "", "a//b"] {
+            let e = destination(dir, &input(bad, None, 1))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("will not write"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_short_or_different_file_is_named() {
+        let want = input("a.txt", None, 1);
+        let right = hex::encode(Sha256::digest(b"abc"));
+        let ok = Got {
+            size: 3,
+            sha256: right,
+        };
+        assert_eq!(differs(&want, &ok), None);
+        let short = Got {
+            size: 2,
+            sha256: ok.sha256.clone(),
+        };
+        assert!(differs(&want, &short).unwrap().contains("received 2 bytes"));
+        let other = Got {
+            size: 3,
+            sha256: hex::encode(Sha256::digest(b"abd")),
+        };
+        assert!(differs(&want, &other).unwrap().contains("SHA-256"));
+    }
+}
