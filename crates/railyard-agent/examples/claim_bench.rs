@@ -266,6 +266,7 @@ async fn agent(
             steps: Vec::new(),
             timings: Vec::new(),
             env_image: None,
+            image: None,
         };
         let t = Instant::now();
         let done = client.call::<api::Complete>(&job.job_id, &body).await;

@@ -137,6 +137,7 @@ pub(crate) async fn run(
         steps: gathered.steps,
         timings: gathered.timings,
         env_image: gathered.env_image,
+        image: gathered.image,
     };
     let what = format!("reporting job {}", claim.job);
     let mut reported =
@@ -284,6 +285,7 @@ async fn execute(
             )
             .collect(),
         allowance: setup.allowance,
+        registry: None,
     };
     // An earlier attempt of this job on this engine whose agent died (kill -9) left its
     // network and containers (named apart from this attempt's, each owner has its own): free

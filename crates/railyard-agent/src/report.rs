@@ -15,6 +15,8 @@ pub(crate) struct Gathered {
     pub(crate) steps: Vec<StepReport>,
     pub(crate) timings: Vec<(String, f64)>,
     pub(crate) env_image: Option<EnvImageReport>,
+    /// The image the job built (`image_build`).
+    pub(crate) image: Option<railyard_types::records::BuiltImageReport>,
 }
 
 impl Gathered {
@@ -60,6 +62,20 @@ impl Gathered {
                 }
             }
             Event::TestResults { timings, .. } => self.timings.extend(timings.iter().cloned()),
+            Event::ImageBuilt {
+                job, tags, pushed, ..
+            } if *job == self.job => {
+                self.image = Some(match pushed.first() {
+                    Some((reference, digest)) => railyard_types::records::BuiltImageReport {
+                        reference: reference.clone(),
+                        digest: Some(digest.clone()),
+                    },
+                    None => railyard_types::records::BuiltImageReport {
+                        reference: tags.first().cloned().unwrap_or_default(),
+                        digest: None,
+                    },
+                });
+            }
             Event::EnvReady {
                 jobs,
                 image_id,

@@ -131,6 +131,9 @@ pub enum RunnerError {
         /// What went wrong, with the command's output when it ran.
         reason: String,
     },
+    /// A job's `image_build` was refused or failed.
+    #[error(transparent)]
+    ImageBuild(#[from] Box<crate::image_build::ImageBuildError>),
     /// Reading or writing local files failed.
     #[error("{doing}")]
     Io {

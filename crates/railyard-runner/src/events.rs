@@ -80,6 +80,17 @@ pub enum Event {
         /// Where the runner put it on this machine.
         saved_to: std::path::PathBuf,
     },
+    /// A job built its image (`image_build`), scanned it and pushed it when asked.
+    ImageBuilt {
+        /// The job.
+        job: String,
+        /// The image ID (`sha256:…`).
+        image_id: String,
+        /// Its local references (under the registry when one is configured).
+        tags: Vec<String>,
+        /// Each reference pushed, with the manifest digest the registry stored.
+        pushed: Vec<(String, String)>,
+    },
     /// A line of output.
     Output {
         /// The job.

@@ -52,6 +52,8 @@ pub struct JobContext {
     pub networks: crate::NetworkPool,
     /// The memory and CPUs the operator allows.
     pub allowance: crate::Allowance,
+    /// What the job's `image_build` needs: project, registry, scan.
+    pub image_build: crate::image_build::Setup,
 }
 
 /// The step running now, so a cancel or timeout can close it in the event stream.

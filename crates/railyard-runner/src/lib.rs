@@ -14,6 +14,7 @@ pub mod env_image;
 mod errors;
 mod events;
 pub mod handover;
+pub mod image_build;
 pub mod job;
 pub mod lines;
 pub mod mask;
@@ -29,6 +30,7 @@ pub mod workspace;
 pub use allowance::Allowance;
 pub use errors::{EnvCheckError, RunnerError};
 pub use events::{Event, ShardForecast, Stream};
+pub use image_build::{BuiltImage, BuiltImageCheck, ImageBuildError, PushedImage, Registry};
 pub use networks::NetworkPool;
 pub use run::{
     DEFAULT_TIMEOUT, EnvCheck, JobResult, RunOptions, RunOutcome, humanize, run_one_shard,

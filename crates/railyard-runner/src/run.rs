@@ -60,6 +60,9 @@ pub struct RunOptions {
     pub run_variables: Vec<(String, String)>,
     /// The memory and CPUs each job may have, and its env builds' memory.
     pub allowance: crate::Allowance,
+    /// Where images built by jobs (`image_build` with `push: true`) are pushed; without one,
+    /// such a job fails before building.
+    pub registry: Option<crate::Registry>,
 }
 
 impl RunOptions {
@@ -89,6 +92,17 @@ pub trait EnvCheck: Send + Sync {
         image_id: &str,
         env: &railyard_pipeline::EnvSpec,
     ) -> Result<Vec<String>, crate::EnvCheckError>;
+
+    /// Checks an image a job built (`image_build`) before it is pushed: returns lines to
+    /// show, or why it may not be pushed (the job then fails). By default nothing is checked.
+    async fn check_built(
+        &self,
+        image_id: &str,
+        image: &crate::BuiltImageCheck<'_>,
+    ) -> Result<Vec<String>, crate::EnvCheckError> {
+        let _ = (image_id, image);
+        Ok(vec![])
+    }
 }
 
 impl std::fmt::Debug for dyn EnvCheck {
@@ -106,6 +120,8 @@ pub struct JobResult {
     pub image_id: Option<String>,
     /// Why it failed outside its steps.
     pub error: Option<String>,
+    /// The image it built (`image_build`), and where it was pushed.
+    pub image: Option<crate::BuiltImage>,
 }
 
 /// How the run ended.
@@ -235,11 +251,14 @@ async fn run_pipeline_with(
         carry_out(&model, &decided, &mut ready, &mut results, &emit);
         while running.len() < opts.max_parallel.max(1) {
             // A job whose env image or workspace is missing never starts (its needs never
-            // finish, as the end says).
-            let startable = ready
-                .iter()
-                .copied()
-                .find(|&i| images.contains_key(&model.job(i).name) && workspace.is_some());
+            // finish, as the end says); one whose `concurrency` group a running job holds
+            // waits for it.
+            let startable = ready.iter().copied().find(|&i| {
+                let name = &model.job(i).name;
+                images.contains_key(name)
+                    && workspace.is_some()
+                    && !group_held(&pipeline, &results, name)
+            });
             let (Some(i), Some(workspace)) = (startable, workspace.clone()) else {
                 break;
             };
@@ -254,6 +273,7 @@ async fn run_pipeline_with(
                     status: JobStatus::Running,
                     image_id: Some(image_id.clone()),
                     error: None,
+                    image: None,
                 },
             );
             let ctx = job_context(
@@ -394,6 +414,11 @@ pub(crate) fn job_context(
         events: events.clone(),
         networks: opts.networks,
         allowance: opts.allowance,
+        image_build: crate::image_build::Setup {
+            project: opts.project.clone(),
+            registry: opts.registry.clone(),
+            check: opts.env_check.clone(),
+        },
     }
 }
 
@@ -411,6 +436,7 @@ pub(crate) async fn run_job(
     let started = Instant::now();
     let _ = ctx.events.send(Event::JobStarted { job: name.clone() });
     let current: CurrentStep = Default::default();
+    let built = std::sync::OnceLock::new();
 
     enum End {
         Done(Result<StepsOutcome, RunnerError>),
@@ -457,6 +483,11 @@ pub(crate) async fn run_job(
                 }
                 other => other?,
             }
+        }
+        if outcome == StepsOutcome::Passed
+            && let Some(image) = crate::image_build::after_steps(&ctx, &container).await?
+        {
+            let _ = built.set(image);
         }
         Ok(outcome)
     };
@@ -539,6 +570,7 @@ pub(crate) async fn run_job(
             status,
             image_id: Some(ctx.image_id.clone()),
             error,
+            image: built.into_inner(),
         },
     )
 }
@@ -667,8 +699,22 @@ fn finish_unstarted(
             status,
             image_id: None,
             error,
+            image: None,
         },
     );
+}
+
+/// Whether job `name` has a `concurrency` group that a running job of the run holds: jobs
+/// of one group run one at a time, as the server's claim does across runs.
+fn group_held(pipeline: &Pipeline, results: &IndexMap<String, JobResult>, name: &str) -> bool {
+    let group = |job: &str| {
+        let concurrency = pipeline.jobs.get(job)?.concurrency.as_ref();
+        concurrency.map(|c| c.group.as_str())
+    };
+    let Some(mine) = group(name) else {
+        return false;
+    };
+    (results.iter()).any(|(job, r)| r.status == JobStatus::Running && group(job) == Some(mine))
 }
 
 /// The run model of the selected jobs, those that already ended (their env image failed)

@@ -89,6 +89,7 @@ pub(crate) async fn run_sharded_job(
                 status: JobStatus::Failed,
                 image_id: Some(ctx.image_id.clone()),
                 error: Some(why),
+                image: None,
             },
         );
     }
@@ -108,6 +109,7 @@ pub(crate) async fn run_sharded_job(
             status,
             image_id: Some(ctx.image_id.clone()),
             error,
+            image: None,
         };
         (job.name.clone(), result)
     };

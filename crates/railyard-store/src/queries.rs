@@ -224,7 +224,8 @@ impl Store {
     async fn run_detail(&self, run: RunRecord) -> Result<RunDetail, StoreError> {
         let err = self.query_error("reading a run's jobs");
         let job_rows = sqlx::query(
-            "SELECT name, status, started_at, finished_at, env_key, env_image_id, error \
+            "SELECT name, status, started_at, finished_at, env_key, env_image_id, error, \
+             built_image_ref, built_image_digest \
              FROM jobs WHERE run_id = $1 ORDER BY position, name",
         )
         .bind(run.id.as_str())

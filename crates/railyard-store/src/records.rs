@@ -65,6 +65,15 @@ impl Store {
             error: self.get(row, "error")?,
             steps: Vec::new(),
             waiting: None,
+            image: self
+                .get::<Option<String>>(row, "built_image_ref")?
+                .map(|reference| {
+                    Ok::<_, StoreError>(railyard_types::records::BuiltImageReport {
+                        reference,
+                        digest: self.get(row, "built_image_digest")?,
+                    })
+                })
+                .transpose()?,
         })
     }
 

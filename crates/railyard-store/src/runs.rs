@@ -103,6 +103,31 @@ impl Store {
         Ok(())
     }
 
+    /// Records the image a job built: its reference and, when pushed, the registry's digest.
+    pub async fn set_job_built_image(
+        &self,
+        run_id: &RunId,
+        job: &str,
+        reference: &str,
+        digest: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET built_image_ref = $3, built_image_digest = $4 \
+             WHERE run_id = $1 AND name = $2",
+        )
+        .bind(run_id.as_str())
+        .bind(job)
+        .bind(reference)
+        .bind(digest)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("recording the image a job built"))?;
+        if done.rows_affected() == 0 {
+            return Err(self.not_found(format!("job `{job}` of run {run_id}")));
+        }
+        Ok(())
+    }
+
     /// Records how a job ended (adding it if the run did not list it, e.g. skipped). Its
     /// steps still running become `cancelled`.
     pub async fn job_finished(

@@ -362,6 +362,9 @@ pub struct Completion {
     /// The env image the job ran in, as on a local run's job record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_image: Option<EnvImageReport>,
+    /// The image the job built (`image_build`), pushed or not. Absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::records::BuiltImageReport>,
 }
 
 /// The env image a job ran in.

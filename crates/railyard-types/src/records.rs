@@ -67,6 +67,21 @@ pub struct JobRecord {
     /// (filled in by the server's run detail, not stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// The image the job built (`image_build`), when it built one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<BuiltImageReport>,
+}
+
+/// An image a job built (`image_build`): the reference it is known by and, when it was
+/// pushed, the manifest digest the registry stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BuiltImageReport {
+    /// `host:port/prefix/project/app:tag` when pushed; the local tag otherwise.
+    pub reference: String,
+    /// `sha256:…`, when pushed.
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 /// One step (one `script` line) of a job.

@@ -66,6 +66,7 @@ impl Cli {
             Command::Validate(p) | Command::Graph(p) => (p, None, None),
             Command::Shell(a) => (&a.pipeline, Some(&a.data), Some(&a.networks)),
             Command::Runs(a) => (&a.pipeline, Some(&a.data), None),
+            Command::Deployments(a) => (&a.pipeline, Some(&a.data), None),
             Command::Logs(a) => (&a.pipeline, Some(&a.data), None),
             Command::Split(a) => (&a.pipeline, Some(&a.data), Some(&a.networks)),
             Command::Tests(a) => (&a.pipeline, Some(&a.data), None),
@@ -104,6 +105,8 @@ pub enum Command {
     Clean(CleanArgs),
     /// List this project's recent runs, or show one with its jobs.
     Runs(RunsArgs),
+    /// List what was deployed to an environment: when, by which run, with which image.
+    Deployments(crate::cmd::deployments::DeploymentsArgs),
     /// Print the logs of a run (all jobs, or one).
     Logs(LogsArgs),
     /// List an image's packages, with the layer and Dockerfile line that added each.
@@ -177,6 +180,10 @@ pub struct RunArgs {
     /// Print events as JSON lines on stdout instead of the live display.
     #[arg(long)]
     pub json: bool,
+    /// The registry images built by jobs (`image_build` with `push: true`) are pushed to,
+    /// under PREFIX/<project>/: `http://127.0.0.1:5000/ci`.
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<railyard_runner::Registry>,
     #[command(flatten)]
     pub pipeline: PipelineFile,
     #[command(flatten)]

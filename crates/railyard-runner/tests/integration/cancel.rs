@@ -138,6 +138,7 @@ async fn two_calls_for_one_run_leave_each_other_alone() {
             networks: Default::default(),
             run_variables: vec![],
             allowance: Default::default(),
+            registry: None,
         };
         let docker = docker.clone();
         let pipeline = pipeline.clone();

@@ -142,6 +142,7 @@ pub async fn run_edited(
         networks: Default::default(),
         run_variables: vec![],
         allowance: Default::default(),
+        registry: None,
     };
     configure(&mut opts);
     let (tx, mut rx) = mpsc::unbounded_channel();

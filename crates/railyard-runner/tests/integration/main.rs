@@ -6,6 +6,7 @@ mod cancel;
 mod common;
 mod env;
 mod handover;
+mod image_build;
 mod isolation;
 mod jobs;
 mod networks;

@@ -67,6 +67,7 @@ async fn run_keeping_artifacts(
         networks: Default::default(),
         run_variables: vec![],
         allowance: Default::default(),
+        registry: None,
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(async move {
@@ -389,6 +390,7 @@ async fn two_shards_of_one_job_in_one_process_leave_each_other_alone() {
         networks: Default::default(),
         run_variables: vec![],
         allowance: Default::default(),
+        registry: None,
     };
     let tests = Arc::new(Shared(railyard_split::LocalQueue::new(
         &[],

@@ -147,6 +147,17 @@ pub(super) async fn complete(
             .set_job_env_image(&claim.run_id, &claim.job, image.key.as_deref(), &image.id)
             .await?;
     }
+    if let Some(built) = &body.image {
+        state
+            .store()
+            .set_job_built_image(
+                &claim.run_id,
+                &claim.job,
+                &built.reference,
+                built.digest.as_deref(),
+            )
+            .await?;
+    }
     let now = Millis::now();
     // The lease's end and the job's record in one transaction.
     if !state

@@ -6,6 +6,7 @@ pub mod agents;
 pub mod cancel;
 mod clean;
 pub mod config;
+pub mod deployments;
 mod envscan;
 mod follow;
 mod graph;
@@ -56,6 +57,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Shell(args) => shell::run(g, args).await,
         Command::Clean(args) => clean::run(args).await,
         Command::Runs(args) => runs::run(g, args).await,
+        Command::Deployments(args) => deployments::run(g, args).await,
         Command::Logs(args) => logs::run(g, args).await,
         Command::Scan(args) => scan::run(g, args).await,
         Command::Inventory(args) => inventory::run(g, args).await,

@@ -99,14 +99,20 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         // A person's own machine: what the pipeline's `resources` ask, no default or maximum;
         // artifacts bounded as on an agent (DEFAULT_MAX_ARTIFACT_BYTES and _FILES).
         allowance: Default::default(),
+        registry: args.registry.clone(),
     };
+    // Jobs with an `environment`: the recorder records their deployments.
+    let environments = (pipeline.jobs.values())
+        .filter_map(|j| Some((j.name.clone(), j.environment.clone()?)))
+        .collect();
     let runner = tokio::spawn({
         let docker = docker.clone();
         let cancel = cancel.clone();
         async move { railyard_runner::run_pipeline(&docker, pipeline, options, tx, cancel).await }
     });
 
-    let mut recorder = Recorder::new(store.clone(), record.id.clone(), project.key(), measured);
+    let mut recorder = Recorder::new(store.clone(), record.id.clone(), project.key(), measured)
+        .with_environments(environments);
     let mut signals = super::Signals::new()?;
     let mut interrupts = 0;
     loop {

@@ -61,6 +61,7 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
         networks: g.network_pool,
         run_variables: project.run_variables(),
         allowance: Default::default(),
+        registry: None,
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

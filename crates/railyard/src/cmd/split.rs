@@ -51,6 +51,7 @@ pub async fn run(g: &Global, args: SplitArgs) -> anyhow::Result<i32> {
         networks: g.network_pool,
         run_variables: vec![],
         allowance: Default::default(),
+        registry: None,
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

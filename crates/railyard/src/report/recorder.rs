@@ -23,6 +23,8 @@ pub struct Recorder {
     full: std::collections::HashSet<String>,
     /// Whether the project had measured test timings (see [`super::terminal::Terminal::new`]).
     timings: bool,
+    /// The `environment` of each job that has one: its start and end are deployments.
+    environments: HashMap<String, String>,
 }
 
 impl Recorder {
@@ -36,7 +38,14 @@ impl Recorder {
             commands: HashMap::new(),
             full: Default::default(),
             timings,
+            environments: HashMap::new(),
         }
+    }
+
+    /// Records the jobs named here, by their `environment`, as deployments of it.
+    pub fn with_environments(mut self, environments: HashMap<String, String>) -> Self {
+        self.environments = environments;
+        self
     }
 
     /// Records one event. Store failures are reported once per event and do not stop the run.
@@ -86,7 +95,15 @@ impl Recorder {
                         .await?;
                 }
             }
-            Event::JobStarted { job } => self.store.job_started(&run, job, Millis::now()).await?,
+            Event::JobStarted { job } => {
+                let now = Millis::now();
+                self.store.job_started(&run, job, now).await?;
+                if let Some(environment) = self.environments.get(job) {
+                    self.store
+                        .deployment_started(&run, job, environment, now)
+                        .await?;
+                }
+            }
             Event::StepStarted {
                 job,
                 index,
@@ -104,6 +121,22 @@ impl Recorder {
                 let line = match stream {
                     Stream::Railyard => format!("railyard: {line}"),
                     _ => line.clone(),
+                };
+                self.log(job, &line).await?
+            }
+            Event::ImageBuilt {
+                job, tags, pushed, ..
+            } => {
+                let (reference, digest) = match pushed.first() {
+                    Some((reference, digest)) => (reference.clone(), Some(digest.as_str())),
+                    None => (tags.first().cloned().unwrap_or_default(), None),
+                };
+                self.store
+                    .set_job_built_image(&run, job, &reference, digest)
+                    .await?;
+                let line = match digest {
+                    Some(digest) => format!("railyard: image pushed: {reference}@{digest}"),
+                    None => format!("railyard: image built: {reference}"),
                 };
                 self.log(job, &line).await?
             }
@@ -139,9 +172,13 @@ impl Recorder {
             Event::JobFinished {
                 job, status, error, ..
             } => {
+                let now = Millis::now();
                 self.store
-                    .job_finished(&run, job, *status, Millis::now(), error.as_deref())
+                    .job_finished(&run, job, *status, now, error.as_deref())
                     .await?;
+                if self.environments.contains_key(job) {
+                    self.store.deployment_ended(&run, job, *status, now).await?;
+                }
                 let mut line = format!("railyard: job {}", super::status(*status));
                 if let Some(e) = error {
                     line.push_str(&format!(": {e}"));

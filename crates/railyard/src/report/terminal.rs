@@ -221,6 +221,17 @@ impl Terminal {
                 };
                 self.job_line(job, text);
             }
+            Event::ImageBuilt {
+                job, tags, pushed, ..
+            } => {
+                let line = match pushed.first() {
+                    Some((reference, digest)) => {
+                        format!("railyard: image pushed: {reference}@{digest}")
+                    }
+                    None => format!("railyard: image built: {}", tags.join(", ")),
+                };
+                self.job_line(job, self.paint(green, &line));
+            }
             Event::ArtifactSaved {
                 job,
                 path,
