@@ -108,22 +108,8 @@ pub async fn run_configured(
     cancel_when: Option<fn(&Event) -> bool>,
     configure: impl FnOnce(&mut RunOptions),
 ) -> Ran {
-    run_edited(repo, jobs, cancel_when, |_| {}, configure).await
-}
-
-/// [`run_configured`], with the parsed pipeline changed by `edit` first (fields the file's
-/// syntax cannot set yet).
-pub async fn run_edited(
-    repo: &Repo,
-    jobs: &[&str],
-    cancel_when: Option<fn(&Event) -> bool>,
-    edit: impl FnOnce(&mut railyard_pipeline::Pipeline),
-    configure: impl FnOnce(&mut RunOptions),
-) -> Ran {
     let docker = docker().await;
-    let mut pipeline = repo.pipeline();
-    edit(&mut pipeline);
-    let pipeline = Arc::new(pipeline);
+    let pipeline = Arc::new(repo.pipeline());
     let names: Vec<String> = jobs.iter().map(|s| s.to_string()).collect();
     let selected = pipeline.select(&names).unwrap();
     let run_id = run_id();

@@ -1,8 +1,7 @@
 //! Artifacts of `needs` handed to the jobs that need them: at the same paths of their
 //! workspace before their first step, shards merged, opt-outs, `when`, and the bounds.
 
-use crate::common::{Ran, Repo, run, run_configured, run_edited};
-use railyard_pipeline::ArtifactsWhen;
+use crate::common::{Ran, Repo, run, run_configured};
 use railyard_types::JobStatus;
 
 fn error(ran: &Ran, job: &str) -> String {
@@ -40,7 +39,7 @@ jobs:
 }
 
 /// `needs: [{ job: build, artifacts: false }]`: the dependent still waits for `build`, but
-/// gets none of its files.
+/// gets none of its files; another need in the same list still hands over.
 #[tokio::test]
 async fn a_need_without_artifacts_hands_over_nothing() {
     let repo = Repo::new(
@@ -50,22 +49,15 @@ jobs:
   build:
     script: ["mkdir -p dist && echo built > dist/app.txt"]
     artifacts: [dist]
+  docs:
+    script: ["echo docs > docs.txt"]
+    artifacts: docs.txt
   test:
-    needs: [build]
-    script: ["test ! -e dist/app.txt"]
+    needs: [{ job: build, artifacts: false }, docs]
+    script: ["test ! -e dist/app.txt", "cat docs.txt"]
 "#,
     );
-    let ran = run_edited(
-        &repo,
-        &[],
-        None,
-        |p| {
-            let test = p.jobs.get_mut("test").unwrap();
-            test.needs_without_artifacts = vec!["build".into()];
-        },
-        |_| {},
-    )
-    .await;
+    let ran = run(&repo).await;
     assert_eq!(ran.status("build"), JobStatus::Success);
     assert_eq!(
         ran.status("test"),
@@ -73,6 +65,7 @@ jobs:
         "{:?}",
         ran.output("test")
     );
+    assert!(ran.output("test").contains(&"docs".to_string()));
     assert!(ran.artifacts.join("build/dist/app.txt").exists());
 }
 
@@ -187,32 +180,22 @@ jobs:
   test:
     allow_failure: true
     script: ["echo failed > report.txt", "exit 3"]
-    artifacts: [report.txt]
+    artifacts: { paths: [report.txt], when: on_failure }
   fine:
     script: ["echo fine > report.txt"]
-    artifacts: [report.txt]
+    artifacts: { paths: report.txt, when: on_failure }
   summary:
     needs: [test]
     script: [cat report.txt]
 "#,
     );
-    let ran = run_edited(
-        &repo,
-        &[],
-        None,
-        |p| {
-            for job in ["test", "fine"] {
-                p.jobs.get_mut(job).unwrap().artifacts_when = ArtifactsWhen::OnFailure;
-            }
-        },
-        |_| {},
-    )
-    .await;
+    let ran = run(&repo).await;
     assert_eq!(ran.status("test"), JobStatus::FailedAllowed);
     assert_eq!(
         std::fs::read_to_string(ran.artifacts.join("test/report.txt")).unwrap(),
         "failed\n"
     );
+    assert_eq!(ran.status("fine"), JobStatus::Success);
     assert!(!ran.artifacts.join("fine/report.txt").exists());
     assert_eq!(ran.status("summary"), JobStatus::Success);
     assert!(ran.output("summary").contains(&"failed".to_string()));

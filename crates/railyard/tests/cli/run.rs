@@ -148,6 +148,8 @@ fn the_webapp_example_builds_its_env_tests_against_its_service_and_keeps_its_art
         stdout.contains("test_fetch_from_service") && stdout.contains("OK"),
         "{stdout}"
     );
+    // `test` ran the tests of the package `build` handed over.
+    assert!(stdout.contains("artifacts of build: 1 file(s)"), "{stdout}");
     let artifacts: Vec<_> = walk(home.path())
         .into_iter()
         .filter(|p| p.ends_with("artifacts/build/dist/greeter.tar.gz"))
