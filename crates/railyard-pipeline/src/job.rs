@@ -25,6 +25,8 @@ pub(crate) const JOB_KEYS: &[&str] = &[
     "matrix",
     "runs_on",
     "image_build",
+    "concurrency",
+    "environment",
 ];
 pub(crate) const SERVICE_KEYS: &[&str] =
     &["image", "variables", "command", "ready", "ready_timeout"];
@@ -161,6 +163,12 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
         spans.matrix = axes;
         matrix_over_variables(r, &job, e, &context);
     }
+    job.concurrency = fields
+        .get("concurrency")
+        .and_then(|e| crate::deploy::concurrency(r, e, &context));
+    job.environment = fields
+        .get("environment")
+        .and_then(|e| crate::deploy::environment(r, e, &context));
     if let Some(e) = fields.get("image_build") {
         job.image_build = crate::image::image_build(r, e, &context);
         crate::image::one_builder(r, &fields, e, job.parallel, &context);

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod decode;
+mod deploy;
 mod errors;
 mod graph;
 mod handover;
@@ -30,6 +31,7 @@ mod units;
 mod validate;
 mod yaml;
 
+pub use deploy::{MAX_DEPLOY_NAME_LEN, deploy_name_problem};
 pub use errors::{PipelineError, Problem, ProblemKind, Problems};
 pub use image::{
     MAX_REPOSITORY_LEN, MAX_TAG_LEN, TAG_PLACEHOLDERS, TagProblem, TagValues, expand_tag,

@@ -121,6 +121,13 @@ pub fn json_schema() -> Value {
             }
         }
     });
+    let deploy_name = json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": crate::deploy::MAX_DEPLOY_NAME_LEN,
+        "pattern": "^[^\\s\\p{Cc}]([^\\p{Cc}]*[^\\s\\p{Cc}])?$",
+        "examples": ["production", "staging"]
+    });
     let need = json!({
         "type": "object",
         "additionalProperties": false,
@@ -193,6 +200,33 @@ pub fn json_schema() -> Value {
             },
             "tests": tests,
             "image_build": image_build,
+            "concurrency": {
+                "description": "A named lock across the server's runs and projects: jobs of the same group never run at once.",
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["group"],
+                        "properties": {
+                            "group": deploy_name,
+                            "cancel_pending": { "type": "boolean", "description": "A newer waiting job drops an older one still waiting (default `false`)." }
+                        }
+                    },
+                    deploy_name
+                ]
+            },
+            "environment": {
+                "description": "The environment the job deploys to: its runs are recorded as deployments of it.",
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["name"],
+                        "properties": { "name": deploy_name }
+                    },
+                    deploy_name
+                ]
+            },
             "retry_failed": {
                 "type": "integer",
                 "minimum": 0,
@@ -237,6 +271,7 @@ pub fn json_schema() -> Value {
 mod tests {
     use super::json_schema;
     use crate::decode::{ENV_KEYS, TOP_KEYS};
+    use crate::deploy::{CONCURRENCY_KEYS, ENVIRONMENT_KEYS};
     use crate::handover::{ARTIFACTS_KEYS, NEED_KEYS};
     use crate::image::IMAGE_BUILD_KEYS;
     use crate::job::{JOB_KEYS, SERVICE_KEYS};
@@ -287,5 +322,10 @@ mod tests {
         let mut image_keys = keys(&job["properties"]["image_build"]);
         image_keys.sort();
         assert_eq!(image_keys, sorted(IMAGE_BUILD_KEYS));
+        let mut concurrency_keys = keys(&job["properties"]["concurrency"]["oneOf"][0]);
+        concurrency_keys.sort();
+        assert_eq!(concurrency_keys, sorted(CONCURRENCY_KEYS));
+        let environment_keys = keys(&job["properties"]["environment"]["oneOf"][0]);
+        assert_eq!(environment_keys, sorted(ENVIRONMENT_KEYS));
     }
 }

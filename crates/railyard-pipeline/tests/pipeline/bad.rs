@@ -919,3 +919,80 @@ fn tag_rules_table() {
     );
     assert!(p.help.contains("`{commit}` 64"), "{}", p.help);
 }
+
+#[test]
+fn concurrency_and_environment_names_and_keys_are_checked() {
+    let job = |extra: &str| with_env(&format!("jobs:\n  a:\n    script: [x]\n    {extra}\n"));
+    let p = check(
+        &job("concurrency: { group: \"\" }"),
+        ".railyard.yml:5:27: invalid `group` in `concurrency` of job `a`: the name is empty",
+        "\"\"",
+    );
+    assert!(
+        p.help
+            .unwrap()
+            .starts_with("use a name such as `production`")
+    );
+    check(
+        &job(&format!("concurrency: {}", "x".repeat(129))),
+        ".railyard.yml:5:18: invalid `concurrency` in job `a`: the name is longer than 128 characters",
+        &"x".repeat(129),
+    );
+    check(
+        &job("environment: \"prod\\tuction\""),
+        ".railyard.yml:5:18: invalid `environment` in job `a`: the name holds a control character (a tab, a line break…)",
+        "\"prod\\tuction\"",
+    );
+    check(
+        &job("environment: { name: \" production\" }"),
+        ".railyard.yml:5:26: invalid `name` in `environment` of job `a`: the name starts or ends with spaces",
+        "\" production\"",
+    );
+    let p = check(
+        &job("concurrency: { groop: production }"),
+        ".railyard.yml:5:20: unknown key `groop` in `concurrency` of job `a`",
+        "groop",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `group`?"));
+    let p = check(
+        &job("concurrency: { cancel_pending: true }"),
+        ".railyard.yml:5:5: `group` is missing in `concurrency` of job `a`",
+        "concurrency",
+    );
+    assert_eq!(p.help.as_deref(), Some("add `group: production`"));
+    check(
+        &job("concurrency: { group: production, cancel_pending: 1 }"),
+        ".railyard.yml:5:55: `cancel_pending` in `concurrency` of job `a` must be `true` or `false`, found a number",
+        "1",
+    );
+    check(
+        &job("concurrency: [production]"),
+        ".railyard.yml:5:18: `concurrency` in job `a` must be a group name, or a map with `group` and `cancel_pending`, found a list",
+        "[",
+    );
+    let p = check(
+        &job("environment: { nmae: production }"),
+        ".railyard.yml:5:20: unknown key `nmae` in `environment` of job `a`",
+        "nmae",
+    );
+    assert_eq!(p.help.as_deref(), Some("did you mean `name`?"));
+    // A key that is no typo of `name` leaves it missing too.
+    let e = err(&job("environment: { env: production }"));
+    let lines: Vec<String> = e.problems().iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            ".railyard.yml:5:5: `name` is missing in `environment` of job `a`",
+            ".railyard.yml:5:20: unknown key `env` in `environment` of job `a`",
+        ]
+    );
+    assert_eq!(
+        e.problems()[1].help.as_deref(),
+        Some("the keys allowed here: `name`")
+    );
+    check(
+        &job("environment: {}"),
+        ".railyard.yml:5:5: `name` is missing in `environment` of job `a`",
+        "environment",
+    );
+}

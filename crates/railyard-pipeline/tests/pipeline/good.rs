@@ -486,3 +486,57 @@ fn tags_expand_commit_run_and_the_slug_of_the_ref() {
         "app:v1-2"
     );
 }
+
+#[test]
+fn concurrency_and_environment_take_a_name_or_a_map() {
+    let p = ok(r#"
+env: { image: busybox }
+jobs:
+  short: { script: [x], concurrency: production, environment: production }
+  long:
+    script: [x]
+    concurrency: { group: "deploy eu/1", cancel_pending: true }
+    environment: { name: Staging }
+  waits: { script: [x], concurrency: { group: production } }
+  sharded: { script: [x], parallel: 2, concurrency: db, environment: review }
+  none: { script: [x] }
+"#);
+    let short = &p.jobs["short"];
+    assert_eq!(
+        short.concurrency,
+        Some(Concurrency {
+            group: "production".into(),
+            cancel_pending: false
+        })
+    );
+    assert_eq!(short.environment.as_deref(), Some("production"));
+    let long = &p.jobs["long"];
+    assert_eq!(
+        long.concurrency,
+        Some(Concurrency {
+            group: "deploy eu/1".into(),
+            cancel_pending: true
+        })
+    );
+    assert_eq!(long.environment.as_deref(), Some("Staging"));
+    assert_eq!(
+        p.jobs["waits"]
+            .concurrency
+            .as_ref()
+            .map(|c| c.cancel_pending),
+        Some(false)
+    );
+    assert_eq!(p.jobs["sharded"].environment.as_deref(), Some("review"));
+    assert_eq!(
+        (
+            p.jobs["none"].concurrency.as_ref(),
+            p.jobs["none"].environment.as_ref()
+        ),
+        (None, None)
+    );
+    let longest = "x".repeat(MAX_DEPLOY_NAME_LEN);
+    let p = ok(&format!(
+        "env: {{ image: busybox }}\njobs: {{ a: {{ script: [x], concurrency: {longest} }} }}\n"
+    ));
+    assert_eq!(p.jobs["a"].concurrency.as_ref().unwrap().group, longest);
+}
