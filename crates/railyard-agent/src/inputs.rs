@@ -219,6 +219,85 @@ mod tests {
         }
     }
 
+    /// A server that lists one file of `build` and answers every download of it with
+    /// `answer` (status line, headers and body as sent); counts the downloads.
+    async fn lying_server(
+        answer: &'static str,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let downloads = std::sync::Arc::new(AtomicUsize::new(0));
+        let counted = downloads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).await.unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let reply = if head.starts_with("GET /api/v1/jobs/7/inputs?") {
+                    let listed = serde_json::to_string(&[input("dist/app.txt", None, 1)]).unwrap();
+                    let listed = listed
+                        .replace("test [2/4]", "build")
+                        .replace("\"test\"", "\"build\"");
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{listed}",
+                        listed.len()
+                    )
+                } else {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    answer.to_string()
+                };
+                let _ = conn.write_all(reply.as_bytes()).await;
+                let _ = conn.shutdown().await;
+            }
+        });
+        (base, downloads)
+    }
+
+    fn claim() -> Claim {
+        Claim {
+            job_id: "7".into(),
+            run_id: "r".into(),
+            job: "test".into(),
+            project: "p".into(),
+            repo_url: String::new(),
+            commit: String::new(),
+            git_ref: None,
+            attempt: 1,
+            lease_until: railyard_types::Millis(0),
+            shard: None,
+        }
+    }
+
+    /// Bytes that differ from the listing, or a stream cut short, are fetched again, then
+    /// fail the job naming the need, the path and what differed.
+    #[tokio::test]
+    async fn a_file_that_never_arrives_whole_fails_naming_it() {
+        use std::sync::atomic::Ordering;
+        let other = "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nabd";
+        let cut = "HTTP/1.1 200 OK\r\ncontent-length: 30\r\nconnection: close\r\n\r\nab";
+        for (answer, says) in [(other, "SHA-256"), (cut, "cut")] {
+            let (base, downloads) = lying_server(answer).await;
+            let dir = tempfile::tempdir().unwrap();
+            let client = Client::new(&base, "t");
+            let needs = ["build".to_string()];
+            let e = fetch(&client, &"a".into(), &claim(), &needs, dir.path())
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("artifact `dist/app.txt` of need `build`") && e.contains("3 tries"),
+                "{e}"
+            );
+            assert!(e.contains(says), "{e}");
+            assert_eq!(downloads.load(Ordering::SeqCst), TRIES as usize);
+        }
+    }
+
     #[test]
     fn a_short_or_different_file_is_named() {
         let want = input("a.txt", None, 1);
