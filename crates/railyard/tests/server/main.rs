@@ -9,6 +9,7 @@ mod auth;
 mod checkout;
 mod config;
 mod console;
+mod deploys;
 mod durability;
 mod env_reuse;
 mod failures;

@@ -1,0 +1,78 @@
+//! Deploy jobs on a fleet (issue 13): two runs' deploy jobs in one `concurrency` group, on an
+//! agent with slots enough to run them together, never overlap (checked from the start and
+//! end times the server recorded), across two projects; `railyard deployments production`
+//! lists each with its run and how it ended.
+
+use crate::fleet::*;
+
+const PIPELINE: &str = "env: { image: busybox }
+jobs:
+  deploy:
+    concurrency: production
+    environment: production
+    script:
+      - echo deploying
+      - sleep 2
+";
+
+/// Triggers a run of `project` (added with the fleet's repository if new); its run ID.
+fn trigger_project(fleet: &Fleet, project: &str) -> String {
+    let list = fleet.cli_ok(&["project", "list", "--json"]);
+    if !list.contains(&format!("\"{project}\"")) {
+        fleet.cli_ok(&["project", "add", project, "--repo", &fleet.repo_url()]);
+    }
+    let out = fleet.cli_ok(&["trigger", project, "--ref", "main", "--json"]);
+    let triggered: serde_json::Value = serde_json::from_str(&out).unwrap();
+    triggered["run"]["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn deploys_of_one_group_never_overlap_and_are_listed() {
+    let mut fleet = Fleet::start(PIPELINE);
+    let runs = [
+        trigger_project(&fleet, "shop"),
+        trigger_project(&fleet, "shop"),
+        trigger_project(&fleet, "blog"),
+    ];
+    // Slots for all three at once: only the lock keeps them apart.
+    fleet.agent_with_slots("deployer", 3);
+    let mut spans = Vec::new();
+    for run in &runs {
+        let detail = fleet.wait_success(run, 240);
+        let job = &detail["jobs"][0];
+        assert_eq!(job["name"], "deploy", "{detail}");
+        let (start, end) = (job["started_at"].as_i64(), job["finished_at"].as_i64());
+        spans.push((start.unwrap(), end.unwrap(), run.clone()));
+    }
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].0,
+            "deploys overlapped: {pair:?}\n{}",
+            fleet.diagnostics()
+        );
+    }
+
+    let listed = fleet.cli_ok(&["deployments", "production", "--json"]);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    for run in &runs {
+        let d = listed
+            .iter()
+            .find(|d| d["run_id"] == run.as_str())
+            .unwrap_or_else(|| panic!("run {run} not listed: {listed:?}"));
+        assert_eq!(d["job"], "deploy");
+        assert_eq!(d["status"], "success");
+        assert!(d["ended_at"].as_i64() >= d["started_at"].as_i64(), "{d}");
+    }
+    let table = fleet.cli_ok(&["deployments", "production"]);
+    for run in &runs {
+        assert!(table.contains(run.as_str()), "{table}");
+    }
+    assert!(table.contains("shop") && table.contains("blog"), "{table}");
+    let none = fleet.cli_ok(&["deployments", "staging"]);
+    assert!(none.contains("nothing deployed to `staging` yet"), "{none}");
+    for run in &runs {
+        assert_nothing_left(run);
+    }
+}
