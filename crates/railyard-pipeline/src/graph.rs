@@ -178,6 +178,21 @@ impl Pipeline {
             }
             notes.push(note);
         }
+        if let Some(image) = &job.image_build {
+            let pushes = if image.push { " and pushes" } else { "" };
+            notes.push(format!("builds{pushes} {}", image.tags.join(", ")));
+        }
+        if let Some(lock) = &job.concurrency {
+            let newest = if lock.cancel_pending {
+                " (newest waiting wins)"
+            } else {
+                ""
+            };
+            notes.push(format!("one at a time in {}{newest}", lock.group));
+        }
+        if let Some(environment) = &job.environment {
+            notes.push(format!("deploys to {environment}"));
+        }
         if job.allow_failure {
             notes.push("may fail".to_owned());
         }

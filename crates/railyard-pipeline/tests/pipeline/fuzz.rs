@@ -28,6 +28,21 @@ fn check(source: &str) -> Option<Pipeline> {
                 job.name
             );
         }
+        for left in &job.needs_without_artifacts {
+            assert!(
+                job.needs.contains(left),
+                "`{}` leaves the artifacts of `{left}`, which it does not need, in {source}",
+                job.name
+            );
+        }
+        if let Some(image) = &job.image_build {
+            assert_eq!(job.parallel, 1, "{source}");
+            assert!(job.matrix.is_empty(), "{source}");
+            assert!(!image.tags.is_empty(), "{source}");
+            for tag in &image.tags {
+                assert_eq!(railyard_pipeline::tag_problem(tag), None, "{source}");
+            }
+        }
     }
     // What a server hands an agent comes back the same.
     let json = serde_json::to_string(&pipeline).unwrap();

@@ -117,3 +117,32 @@ fn render_graph_of_one_job() {
         ".railyard.yml: 1 job in 1 stage\n\nstage 1\n  └─ hello\n"
     );
 }
+
+#[test]
+fn render_graph_shows_images_locks_and_environments() {
+    let p = ok(r#"
+env: { image: busybox }
+jobs:
+  build: { script: [make], artifacts: { paths: [dist/], when: always } }
+  package:
+    needs: [{ job: build, artifacts: true }]
+    script: [make dist]
+    image_build: { dockerfile: Dockerfile, tags: ["app:{commit}", "app:{ref}"], push: true }
+  deploy:
+    needs: [{ job: package, artifacts: false }]
+    script: [make deploy]
+    concurrency: { group: production, cancel_pending: true }
+    environment: production
+"#);
+    let graph = p.render_graph();
+    assert!(
+        graph.contains("package   needs build · builds and pushes app:{commit}, app:{ref}"),
+        "{graph}"
+    );
+    assert!(
+        graph.contains(
+            "deploy    needs package · one at a time in production (newest waiting wins) · deploys to production"
+        ),
+        "{graph}"
+    );
+}
