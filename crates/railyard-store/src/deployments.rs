@@ -10,29 +10,66 @@ use crate::{Store, StoreError};
 
 impl Store {
     /// Records that job `job` of run `run_id` started deploying to `environment`: `running`
-    /// since `at`. A job started again (a lapsed lease handed on) starts its record again.
+    /// since `at`, shipping the image its `needs` built (see [`Store::shipped_image`]). A job
+    /// started again (a lapsed lease handed on) starts its record again.
     pub async fn deployment_started(
         &self,
         run_id: &RunId,
         job: &str,
         environment: &str,
+        needs: &[String],
         at: Millis,
     ) -> Result<(), StoreError> {
+        let (image, digest) = self.shipped_image(run_id, needs).await?.unzip();
         sqlx::query(
-            "INSERT INTO deployments (run_id, job_name, environment, project, status, started_at) \
-             SELECT id, $2, $3, project, $4, $5 FROM runs WHERE id = $1 \
+            "INSERT INTO deployments (run_id, job_name, environment, project, status, \
+             started_at, image, image_digest) \
+             SELECT id, $2, $3, project, $4, $5, $6, $7 FROM runs WHERE id = $1 \
              ON CONFLICT (run_id, job_name) DO UPDATE SET status = excluded.status, \
-             started_at = excluded.started_at, ended_at = NULL",
+             started_at = excluded.started_at, ended_at = NULL, image = excluded.image, \
+             image_digest = excluded.image_digest",
         )
         .bind(run_id.as_str())
         .bind(job)
         .bind(environment)
         .bind(JobStatus::Running.as_str())
         .bind(at.as_i64())
+        .bind(image)
+        .bind(digest.flatten())
         .execute(self.pool())
         .await
         .map_err(self.query_error("recording a deployment's start"))?;
         Ok(())
+    }
+
+    /// The image a deploy job ships: the one built (`image_build`) by the last of its `needs`
+    /// to end that built one, else the last image built in its run (a need of a need built
+    /// it); `None` when the run built none. Its reference and, when pushed, its digest.
+    async fn shipped_image(
+        &self,
+        run_id: &RunId,
+        needs: &[String],
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        let err = self.query_error("finding the image a deployment ships");
+        let rows = sqlx::query(
+            "SELECT name, built_image_ref, built_image_digest FROM jobs \
+             WHERE run_id = $1 AND built_image_ref IS NOT NULL \
+             ORDER BY COALESCE(finished_at, 0) DESC, name",
+        )
+        .bind(run_id.as_str())
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        let mut built = Vec::new();
+        for r in &rows {
+            let name: String = r.try_get("name").map_err(&err)?;
+            let image: String = r.try_get("built_image_ref").map_err(&err)?;
+            let digest: Option<String> = r.try_get("built_image_digest").map_err(&err)?;
+            built.push((needs.contains(&name), (image, digest)));
+        }
+        let needed = built.iter().position(|(needed, _)| *needed);
+        let pick = needed.or((!built.is_empty()).then_some(0));
+        Ok(pick.map(|k| built.swap_remove(k).1))
     }
 
     /// Records how a deployment ended; nothing when the job recorded none (it never started).
@@ -53,28 +90,6 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(self.query_error("recording a deployment's end"))?;
-        Ok(())
-    }
-
-    /// Records the image a deployment shipped.
-    pub async fn set_deployment_image(
-        &self,
-        run_id: &RunId,
-        job: &str,
-        image: &str,
-        digest: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE deployments SET image = $3, image_digest = $4 \
-             WHERE run_id = $1 AND job_name = $2",
-        )
-        .bind(run_id.as_str())
-        .bind(job)
-        .bind(image)
-        .bind(digest)
-        .execute(self.pool())
-        .await
-        .map_err(self.query_error("recording a deployment's image"))?;
         Ok(())
     }
 

@@ -120,10 +120,23 @@ impl Store {
             return Ok(None);
         };
         if let Some(environment) = environment {
-            self.deployment_started(&claim.run_id, &claim.job, &environment, now)
+            let needs = self.queued_needs(&claim.job_id).await?;
+            self.deployment_started(&claim.run_id, &claim.job, &environment, &needs, now)
                 .await?;
         }
         Ok(Some(claim))
+    }
+
+    /// The `needs` of a queue row (shards named as queued).
+    async fn queued_needs(&self, job_id: &JobId) -> Result<Vec<String>, StoreError> {
+        let err = self.query_error("reading a job's needs");
+        let needs: String = sqlx::query("SELECT needs FROM queue WHERE id = $1")
+            .bind(job_id.as_str())
+            .fetch_one(self.pool())
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(&err)?;
+        Ok(serde_json::from_str(&needs).unwrap_or_default())
     }
 
     /// The claim's statement on either backend: the claim and its job's `environment`.

@@ -340,24 +340,38 @@ async fn deployments_are_recorded(store: &Store) {
     let before = store.deployments("staging", 100).await.unwrap().len();
     let job = QueuedJob {
         environment: Some("staging".into()),
-        ..plain("deploy")
+        ..plain_needing("deploy", "package")
     };
-    let run = run_of(store, "shop", &[job, plain("lint")], 3).await;
+    let run = run_of(store, "shop", &[plain("package"), job, plain("lint")], 3).await;
     let mut claims = [
         claim(store, &agent).await.unwrap(),
         claim(store, &agent).await.unwrap(),
     ];
     claims.sort_by(|a, b| a.job.cmp(&b.job));
+    assert_eq!(claims[1].job, "package");
+    // What `package` built (`image_build`) is what `deploy` ships.
+    let (image, digest) = ("127.0.0.1:5000/shop/app:1", "sha256:0123");
+    store
+        .set_job_built_image(&run, "package", image, Some(digest))
+        .await
+        .unwrap();
+    finish(store, &agent, &claims[1], JobStatus::Success).await;
+    let deploy = claim(store, &agent).await.unwrap();
+    assert_eq!(deploy.job, "deploy");
     let listed = store.deployments("staging", 100).await.unwrap();
     assert_eq!(listed.len(), before + 1);
     let d = &listed[0];
     assert_eq!((&d.run_id, d.job.as_str()), (&run, "deploy"));
     assert_eq!((d.status, d.ended_at), (JobStatus::Running, None));
     assert_eq!(d.project, ProjectName::from("shop"));
+    assert_eq!(
+        (d.image.as_deref(), d.image_digest.as_deref()),
+        (Some(image), Some(digest))
+    );
     finish(store, &agent, &claims[0], JobStatus::Success).await;
-    finish(store, &agent, &claims[1], JobStatus::Success).await;
+    finish(store, &agent, &deploy, JobStatus::Failed).await;
     let d = &store.deployments("staging", 100).await.unwrap()[0];
-    assert_eq!(d.status, JobStatus::Success);
+    assert_eq!(d.status, JobStatus::Failed);
     assert!(d.ended_at.is_some_and(|e| e >= d.started_at));
     assert!(store.deployments("nowhere", 100).await.unwrap().is_empty());
 }

@@ -103,7 +103,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     };
     // Jobs with an `environment`: the recorder records their deployments.
     let environments = (pipeline.jobs.values())
-        .filter_map(|j| Some((j.name.clone(), j.environment.clone()?)))
+        .filter_map(|j| Some((j.name.clone(), (j.environment.clone()?, j.needs.clone()))))
         .collect();
     let runner = tokio::spawn({
         let docker = docker.clone();

@@ -23,8 +23,9 @@ pub struct Recorder {
     full: std::collections::HashSet<String>,
     /// Whether the project had measured test timings (see [`super::terminal::Terminal::new`]).
     timings: bool,
-    /// The `environment` of each job that has one: its start and end are deployments.
-    environments: HashMap<String, String>,
+    /// The `environment` and `needs` of each job that has an environment: its start and end
+    /// are deployments, shipping what its needs built.
+    environments: HashMap<String, (String, Vec<String>)>,
 }
 
 impl Recorder {
@@ -43,7 +44,10 @@ impl Recorder {
     }
 
     /// Records the jobs named here, by their `environment`, as deployments of it.
-    pub fn with_environments(mut self, environments: HashMap<String, String>) -> Self {
+    pub fn with_environments(
+        mut self,
+        environments: HashMap<String, (String, Vec<String>)>,
+    ) -> Self {
         self.environments = environments;
         self
     }
@@ -98,9 +102,9 @@ impl Recorder {
             Event::JobStarted { job } => {
                 let now = Millis::now();
                 self.store.job_started(&run, job, now).await?;
-                if let Some(environment) = self.environments.get(job) {
+                if let Some((environment, needs)) = self.environments.get(job) {
                     self.store
-                        .deployment_started(&run, job, environment, now)
+                        .deployment_started(&run, job, environment, needs, now)
                         .await?;
                 }
             }
