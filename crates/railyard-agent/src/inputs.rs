@@ -36,13 +36,23 @@ pub(crate) struct Fetched {
     pub bytes: u64,
 }
 
+/// The most a job may be handed from its needs (the agent's allowance): checked on the
+/// listing, before a byte is fetched, so that a need's artifacts never fill the agent's disk.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Bounds {
+    /// Bytes in all.
+    pub bytes: Option<u64>,
+    /// Files in all.
+    pub files: Option<u64>,
+}
+
 /// Fetches the artifacts of `needs` (the needs the job takes artifacts from) into
 /// `artifacts_dir`; what was fetched for each need, in `needs`' order. No need, no call.
 pub(crate) async fn fetch(
     client: &Client,
     agent_id: &AgentId,
     claim: &Claim,
-    needs: &[String],
+    (needs, bounds): (&[String], Bounds),
     artifacts_dir: &Path,
 ) -> Result<Vec<(String, Fetched)>, AgentError> {
     if needs.is_empty() {
@@ -56,8 +66,13 @@ pub(crate) async fn fetch(
         client.call_query::<ListInputs>(&claim.job_id, &lease, &())
     })
     .await?;
+    let wanted: Vec<&InputArtifact> = listed
+        .iter()
+        .filter(|i| needs.contains(&i.pipeline_job))
+        .collect();
+    check_bounds(&wanted, needs, bounds)?;
     let mut fetched: BTreeMap<&str, Fetched> = BTreeMap::new();
-    for input in &listed {
+    for input in wanted {
         let Some(need) = needs.iter().find(|n| **n == input.pipeline_job) else {
             continue;
         };
@@ -76,6 +91,29 @@ pub(crate) async fn fetch(
             )
         })
         .collect())
+}
+
+/// An error when `wanted` holds more than `bounds` allow, naming the needs and the bound.
+fn check_bounds(
+    wanted: &[&InputArtifact],
+    needs: &[String],
+    bounds: Bounds,
+) -> Result<(), AgentError> {
+    let bytes: u64 = wanted.iter().map(|i| i.size).sum();
+    let files = wanted.len() as u64;
+    let over = match (bounds.bytes, bounds.files) {
+        (Some(max), _) if bytes > max => Some(format!("{bytes} bytes, over the agent's {max}")),
+        (_, Some(max)) if files > max => Some(format!("{files} files, over the agent's {max}")),
+        _ => None,
+    };
+    match over {
+        None => Ok(()),
+        Some(over) => Err(AgentError::Workspace(format!(
+            "the artifacts of {} hold {over} a job may be handed: keep fewer or smaller \
+             artifacts, or raise the agent's artifact limits",
+            needs.join(", ")
+        ))),
+    }
 }
 
 /// Where `input` goes: its need's folder as a local run names it, its shard's folder for a
@@ -285,7 +323,8 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let client = Client::new(&base, "t");
             let needs = ["build".to_string()];
-            let e = fetch(&client, &"a".into(), &claim(), &needs, dir.path())
+            let needs = (&needs[..], Bounds::default());
+            let e = fetch(&client, &"a".into(), &claim(), needs, dir.path())
                 .await
                 .unwrap_err()
                 .to_string();
@@ -296,6 +335,26 @@ mod tests {
             assert!(e.contains(says), "{e}");
             assert_eq!(downloads.load(Ordering::SeqCst), TRIES as usize);
         }
+    }
+
+    #[test]
+    fn needs_over_the_agents_bounds_are_refused_before_fetching() {
+        let (a, b) = (input("a", None, 1), input("b", None, 1));
+        let needs = ["test".to_string()];
+        let bounds = |bytes, files| Bounds { bytes, files };
+        assert!(check_bounds(&[&a, &b], &needs, bounds(Some(6), Some(2))).is_ok());
+        let e = check_bounds(&[&a, &b], &needs, bounds(Some(5), None));
+        let e = e.unwrap_err().to_string();
+        assert!(
+            e.contains("the artifacts of test hold 6 bytes, over the agent's 5"),
+            "{e}"
+        );
+        let e = check_bounds(&[&a, &b], &needs, bounds(None, Some(1)));
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("2 files, over the agent's 1")
+        );
     }
 
     #[test]

@@ -225,6 +225,11 @@ async fn execute(
         AgentError::Workspace(format!("the pipeline at {} is invalid: {e}", claim.commit))
     })?;
     let name = claim.shard.as_ref().map_or(&claim.job, |s| &s.job).clone();
+    // Jobs with `artifacts` to hand over: a need without any has nothing to fetch.
+    let keeping: Vec<String> = (pipeline.jobs.iter())
+        .filter(|(_, j)| !j.artifacts.is_empty())
+        .map(|(n, _)| n.clone())
+        .collect();
     let Some(job) = pipeline.jobs.get_mut(&name) else {
         return Err(AgentError::Workspace(format!(
             "no job `{name}` in the pipeline at {}",
@@ -241,16 +246,26 @@ async fn execute(
     }
     // The server already ran what this job needs, maybe on other agents: the runner waits
     // only for needs among the jobs it runs, and keeps `needs` to hand their artifacts over
-    // from the artifacts folder, where they are fetched first.
-    let takes: Vec<String> = job
-        .needs
-        .iter()
+    // from the artifacts folder, where they are fetched first (those that keep any).
+    let takes: Vec<String> = (job.needs.iter())
         .filter(|n| job.takes_artifacts_from(n))
+        .filter(|n| keeping.contains(n))
         .cloned()
         .collect();
     let artifacts_dir = dir.join("artifacts");
+    let bounds = crate::inputs::Bounds {
+        bytes: setup.allowance.max_artifact_bytes,
+        files: setup.allowance.max_artifact_files,
+    };
+    let fetching = crate::inputs::fetch(
+        client,
+        &me.agent_id,
+        claim,
+        (&takes, bounds),
+        &artifacts_dir,
+    );
     let fetched = tokio::select! {
-        r = crate::inputs::fetch(client, &me.agent_id, claim, &takes, &artifacts_dir) => r?,
+        r = fetching => r?,
         _ = cancel.cancelled() => {
             let why = "cancelled while fetching the artifacts of its needs";
             log.line(&format!("[railyard] {why}"));
