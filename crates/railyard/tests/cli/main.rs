@@ -3,6 +3,7 @@
 
 mod advisories;
 mod common;
+mod deploys;
 mod envscan;
 mod errors;
 mod escapes;
