@@ -78,6 +78,9 @@ pub struct Handed {
     pub size: u64,
     /// Its permission bits.
     pub mode: u32,
+    /// Its modification time, seconds since the epoch: kept, so that `make` and the like
+    /// see an artifact as newer than the sources it was built from.
+    pub mtime: u64,
     /// A folder (else a regular file).
     pub dir: bool,
     /// The folder's name it comes from (`build`, `test [1/2]`).
@@ -208,6 +211,9 @@ fn walk(
                 source: entry.path().to_path_buf(),
                 size: if kind.is_file() { meta.len() } else { 0 },
                 mode: meta.permissions().mode() & 0o777,
+                mtime: (meta.modified().ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs()),
                 dir: kind.is_dir(),
                 from: from.to_string(),
             },
@@ -218,14 +224,15 @@ fn walk(
 
 /// Writes the tar of `entries` into `out`: folders first as they come (parents before
 /// children, the map's order), every file read as it is written, owned by root as the
-/// workspace's files are. A file whose size changed since it was read is an error.
+/// workspace's files are, with its mode and modification time. A file whose size changed
+/// since it was read is an error.
 pub fn write_tar(entries: &BTreeMap<String, Handed>, out: impl Write) -> std::io::Result<()> {
     let mut tar = tar::Builder::new(out);
     for (rel, handed) in entries {
         let mut header = tar::Header::new_gnu();
         header.set_uid(0);
         header.set_gid(0);
-        header.set_mtime(0);
+        header.set_mtime(handed.mtime);
         header.set_mode(handed.mode);
         if handed.dir {
             header.set_entry_type(tar::EntryType::Directory);
@@ -347,6 +354,7 @@ mod tests {
             let mut entry = entry.unwrap();
             let mut body = String::new();
             entry.read_to_string(&mut body).unwrap();
+            assert!(entry.header().mtime().unwrap() > 0, "the time is kept");
             found.push((entry.path().unwrap().display().to_string(), body));
         }
         assert!(
