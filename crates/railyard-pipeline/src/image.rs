@@ -255,6 +255,19 @@ pub fn tag_problem(tag: &str) -> Option<TagProblem> {
             );
         }
     }
+    if path
+        .iter()
+        .any(|p| matches!(p, Part::Char(c) if c.is_ascii_uppercase()))
+    {
+        let mut fixed = text(path).to_ascii_lowercase();
+        if let Some(t) = tag_part {
+            fixed = format!("{fixed}:{}", text(t));
+        }
+        return problem(
+            format!("the repository path of `{tag}` has upper-case letters"),
+            format!("repository paths are lower case: `{fixed}`"),
+        );
+    }
     for component in &components {
         if let Some(p) = component_problem(tag, component) {
             return Some(p);
@@ -317,15 +330,6 @@ fn component_problem(tag: &str, component: &[Part<'_>]) -> Option<TagProblem> {
             Part::Field(_) => None,
         })
         .collect();
-    if chars.iter().any(char::is_ascii_uppercase) {
-        return problem(
-            format!("the repository path of `{tag}` has upper-case letters"),
-            format!(
-                "repository paths are lower case: `{}`",
-                written.to_ascii_lowercase()
-            ),
-        );
-    }
     if let Some(c) = chars.iter().find(|c| !is_path_char(**c)) {
         return problem(
             format!("`{tag}` holds `{c}`, which an image name cannot"),

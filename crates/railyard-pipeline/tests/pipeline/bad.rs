@@ -814,7 +814,7 @@ fn image_build_tags_are_checked_where_they_are_written() {
     );
     assert_eq!(
         p.help.as_deref(),
-        Some("repository paths are lower case: `app`")
+        Some("repository paths are lower case: `app:1`")
     );
 }
 
