@@ -195,9 +195,11 @@ fn differs(input: &InputArtifact, got: &Got) -> Option<String> {
 /// Streams the answer's body into `to` (replacing it), hashing as it goes; a stream that
 /// stops sending for [`CALL_TIMEOUT`] counts as cut.
 async fn write(response: reqwest::Response, to: &Path) -> Result<Got, String> {
-    let mut file = tokio::fs::File::create(to)
+    let file = tokio::fs::File::create(to)
         .await
         .map_err(|e| format!("creating {}: {e}", to.display()))?;
+    // The network hands over small pieces: written to disk by the MiB, not each on its own.
+    let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
     let mut stream = response.bytes_stream();
     let mut digest = Sha256::new();
     let mut size = 0u64;
@@ -335,6 +337,29 @@ mod tests {
             assert!(e.contains(says), "{e}");
             assert_eq!(downloads.load(Ordering::SeqCst), TRIES as usize);
         }
+    }
+
+    /// The listed bytes land in the need's folder, once.
+    #[tokio::test]
+    async fn a_file_that_arrives_whole_lands_in_its_needs_folder() {
+        use std::sync::atomic::Ordering;
+        let right = "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nabc";
+        let (base, downloads) = lying_server(right).await;
+        let dir = tempfile::tempdir().unwrap();
+        let client = Client::new(&base, "t");
+        let needs = ["build".to_string(), "lint".to_string()];
+        let needs = (&needs[..], Bounds::default());
+        let got = fetch(&client, &"a".into(), &claim(), needs, dir.path())
+            .await
+            .unwrap();
+        let one = Fetched { files: 1, bytes: 3 };
+        assert_eq!(
+            got,
+            [("build".into(), one), ("lint".into(), Fetched::default())]
+        );
+        let file = dir.path().join("build/dist/app.txt");
+        assert_eq!(std::fs::read(file).unwrap(), b"abc");
+        assert_eq!(downloads.load(Ordering::SeqCst), 1);
     }
 
     #[test]
