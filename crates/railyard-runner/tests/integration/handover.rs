@@ -278,3 +278,62 @@ fn walk(root: &std::path::Path) -> Vec<String> {
     found.sort();
     found
 }
+
+/// A test job whose tests fail keeps its reports with `when: always`, and a dependent that
+/// runs anyway (`allow_failure`) reads every shard's.
+#[tokio::test]
+async fn failing_tests_still_hand_over_their_reports() {
+    let repo = Repo::new(
+        r#"
+env: { image: busybox }
+jobs:
+  test:
+    parallel: 2
+    allow_failure: true
+    tests:
+      list: printf 'ok\nfails\n'
+      run: sh ci/tests.sh {tests}
+      junit: report.xml
+      format: "{name}"
+    artifacts: { paths: [reports], when: always }
+  report:
+    needs: [test]
+    script: ["cat reports/*/junit.xml"]
+"#,
+    );
+    repo.write(
+        "ci/tests.sh",
+        r#"status=0
+{ echo "<testsuites><testsuite name='s'>"
+  for t in "$@"; do
+    if [ "$t" = fails ]; then
+      echo "<testcase classname='c' name='$t' time='0.01'><failure message='boom'/></testcase>"
+      status=1
+    else
+      echo "<testcase classname='c' name='$t' time='0.01'/>"
+    fi
+  done
+  echo "</testsuite></testsuites>"; } > report.xml
+mkdir -p reports/$RAILYARD_SHARD && cp report.xml reports/$RAILYARD_SHARD/junit.xml
+exit $status
+"#,
+    );
+    let ran = run(&repo).await;
+    assert_eq!(
+        ran.status("test"),
+        JobStatus::FailedAllowed,
+        "{}",
+        error(&ran, "test")
+    );
+    assert_eq!(
+        ran.status("report"),
+        JobStatus::Success,
+        "{:?}",
+        ran.output("report")
+    );
+    let out = ran.output("report").join("\n");
+    assert!(
+        out.contains("name='ok'") && out.contains("<failure"),
+        "{out}"
+    );
+}
