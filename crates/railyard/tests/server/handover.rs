@@ -98,3 +98,37 @@ fn a_sharded_jobs_reports_reach_its_dependent() {
     );
     assert_nothing_left(&run);
 }
+
+const TOO_BIG: &str = r#"env: { image: busybox }
+jobs:
+  build:
+    script: ["dd if=/dev/zero of=big.bin bs=1048576 count=2 2>/dev/null"]
+    artifacts: [big.bin]
+  test:
+    needs: [build]
+    script: [ls -l big.bin]
+"#;
+
+/// The artifact limit is the server's setting (`--max-artifact-mb`): a file over it fails the
+/// job that kept it, saying which file and which limit, and its dependent never runs.
+#[test]
+fn an_artifact_over_the_servers_limit_fails_its_job() {
+    let mut fleet = Fleet::start(TOO_BIG);
+    fleet.restart_server_with(None, &["--max-artifact-mb", "1"]);
+    fleet.agent("one");
+    let run = trigger(&fleet);
+    let detail = fleet.wait_ended_as(&run, 180, "failed");
+    let jobs = detail["jobs"].as_array().unwrap();
+    let build = jobs.iter().find(|j| j["name"] == "build").unwrap();
+    assert_eq!(build["status"], "failed", "{detail}");
+    let error = build["error"].as_str().unwrap();
+    assert!(
+        error.contains("artifact `big.bin` is over the server's limit of 1048576 bytes (1 MiB)"),
+        "{error}"
+    );
+    let test = jobs.iter().find(|j| j["name"] == "test").unwrap();
+    assert_eq!(test["status"], "skipped", "{detail}");
+    let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/artifacts/build"));
+    assert_eq!((status, body.as_str()), (200, "[]"));
+    assert_nothing_left(&run);
+}
