@@ -43,7 +43,7 @@ pub use inventory::{PackageHolder, StoredScan};
 pub use job_logs::{ChunkOutcome, LogChunkRow};
 pub use logs::{LogWriter, log_file_name};
 pub use queue::{
-    Claim, Lapsed, OpenedQueue, Project, ProjectRemoval, QueueStats, QueuedJob, ShardOf,
+    Claim, GroupWait, Lapsed, OpenedQueue, Project, ProjectRemoval, QueueStats, QueuedJob, ShardOf,
 };
 pub use railyard_types::records::Deployment;
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};

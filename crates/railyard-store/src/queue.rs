@@ -29,6 +29,7 @@ mod projects;
 mod stats;
 mod tests_queue;
 
+pub use claim::GroupWait;
 pub use projects::ProjectRemoval;
 pub use stats::QueueStats;
 pub use tests_queue::OpenedQueue;

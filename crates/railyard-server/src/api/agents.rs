@@ -209,6 +209,18 @@ pub(super) async fn explain_waiting(state: &AppState, detail: &mut RunDetail) ->
             ));
         }
     }
+    for wait in state
+        .store()
+        .jobs_waiting_for_groups(&detail.run.id)
+        .await?
+    {
+        if let Some(record) = detail.jobs.iter_mut().find(|j| j.name == wait.job) {
+            record.waiting = Some(format!(
+                "concurrency group `{}` is held by `{}` of run {}: it starts when that ends",
+                wait.group, wait.holder_job, wait.holder_run
+            ));
+        }
+    }
     Ok(())
 }
 

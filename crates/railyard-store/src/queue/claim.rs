@@ -55,6 +55,20 @@ fn queued_projects() -> String {
     )
 }
 
+/// A queued job waiting for its `concurrency` group (see
+/// [`Store::jobs_waiting_for_groups`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupWait {
+    /// The waiting job.
+    pub job: String,
+    /// Its group.
+    pub group: String,
+    /// The run of the job that holds the group.
+    pub holder_run: RunId,
+    /// That job.
+    pub holder_job: String,
+}
+
 /// A claimed row and its job's `environment`.
 fn with_environment(r: &sqlx::any::AnyRow) -> Result<(Claim, Option<String>), sqlx::Error> {
     Ok((claim_from_row(r)?, r.try_get("environment")?))
@@ -312,6 +326,37 @@ impl Store {
             ));
         }
         Ok(out)
+    }
+
+    /// The queued jobs of a run that wait for their `concurrency` group, each with the
+    /// group and the job holding it (its run and name): why a claim passes them over.
+    pub async fn jobs_waiting_for_groups(
+        &self,
+        run_id: &RunId,
+    ) -> Result<Vec<GroupWait>, StoreError> {
+        let err = self.query_error("finding jobs that wait for a concurrency group");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT q.job_name, q.concurrency_group, h.run_id AS holder_run, \
+             h.job_name AS holder_job FROM queue q JOIN queue h \
+             ON h.concurrency_group = q.concurrency_group AND h.state = '{LEASED}' \
+             WHERE q.run_id = $1 AND q.state = '{QUEUED}' AND q.concurrency_group IS NOT NULL \
+             ORDER BY q.job_name"
+        )))
+        .bind(run_id.as_str())
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(GroupWait {
+                    job: r.try_get("job_name")?,
+                    group: r.try_get("concurrency_group")?,
+                    holder_run: RunId::from(r.try_get::<String, _>("holder_run")?),
+                    holder_job: r.try_get("holder_job")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(&err)
     }
 
     /// The `runs_on` labels of a queued job, sorted; empty when it has none.

@@ -167,6 +167,23 @@ async fn lock_is_held_until_the_job_ends(store: &Store) {
         None,
         "the second deploy waits while the first is leased"
     );
+    let waits = store.jobs_waiting_for_groups(&second).await.unwrap();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert_eq!(
+        (waits[0].job.as_str(), waits[0].group.as_str()),
+        ("ship", GROUP)
+    );
+    assert_eq!(
+        (&waits[0].holder_run, waits[0].holder_job.as_str()),
+        (&first, "deploy")
+    );
+    assert!(
+        store
+            .jobs_waiting_for_groups(&first)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     finish(store, &agent, &a, JobStatus::Success).await;
     let b = claim(store, &agent)
         .await

@@ -36,6 +36,12 @@ fn deploys_of_one_group_never_overlap_and_are_listed() {
     ];
     // Slots for all three at once: only the lock keeps them apart.
     fleet.agent_with_slots("deployer", 3);
+    // While one deploys, a waiting one says why.
+    let waiting = wait_for_a_waiting_deploy(&fleet, &runs);
+    assert!(
+        waiting.starts_with("concurrency group `production` is held by `deploy` of run "),
+        "{waiting}"
+    );
     let mut spans = Vec::new();
     for run in &runs {
         let detail = fleet.wait_success(run, 240);
@@ -74,5 +80,26 @@ fn deploys_of_one_group_never_overlap_and_are_listed() {
     assert!(none.contains("nothing deployed to `staging` yet"), "{none}");
     for run in &runs {
         assert_nothing_left(run);
+    }
+}
+
+/// Polls the runs until one's deploy job says why it waits; its note.
+fn wait_for_a_waiting_deploy(fleet: &Fleet, runs: &[String]) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        for run in runs {
+            let (status, body) = fleet.get(&format!("/api/v1/runs/{run}"));
+            assert_eq!(status, 200, "{body}");
+            let detail: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if let Some(note) = detail["jobs"][0]["waiting"].as_str() {
+                return note.to_string();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no deploy said why it waits\n{}",
+            fleet.diagnostics()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
