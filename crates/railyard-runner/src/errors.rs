@@ -184,6 +184,19 @@ pub enum RunnerError {
         /// The path both hold.
         path: String,
     },
+    /// Two needs hold the same path, one as a folder and the other as a file: the later
+    /// cannot take the earlier's place.
+    #[error(
+        "artifacts of `{first}` and `{second}` both hold {path}, one as a folder and the other as a file: rename one, or take only one with `needs: [{{ job: …, artifacts: false }}]`"
+    )]
+    ArtifactKinds {
+        /// The need found first.
+        first: String,
+        /// The other need.
+        second: String,
+        /// The path both hold.
+        path: String,
+    },
     /// A need's artifacts folder holds a path that is not plain and relative.
     #[error("the artifacts of `{need}` hold `{path}`, which cannot be handed over: {why}")]
     UnsafeHandOver {

@@ -141,6 +141,23 @@ pub fn read_needs(
         let files = mine.values().filter(|h| !h.dir).count();
         let bytes: u64 = mine.values().map(|h| h.size).sum();
         for (rel, handed) in mine {
+            // A file under a path another need holds as a file (or the other way round)
+            // would fail the upload with the engine's words: named here instead.
+            let clash = |a: &str, b: &str| RunnerError::ArtifactKinds {
+                first: a.to_string(),
+                second: b.to_string(),
+                path: rel.clone(),
+            };
+            if let Some(earlier) = out.entries.get(&rel)
+                && earlier.dir != handed.dir
+            {
+                return Err(clash(&earlier.from, &handed.from));
+            }
+            if let Some(earlier) =
+                ancestors(&rel).find_map(|p| out.entries.get(p).filter(|e| !e.dir))
+            {
+                return Err(clash(&earlier.from, &handed.from));
+            }
             if let Some(earlier) = out.entries.get(&rel)
                 && !(earlier.dir && handed.dir)
             {
@@ -160,6 +177,11 @@ pub fn read_needs(
         ));
     }
     Ok(out)
+}
+
+/// The folders above `rel`: `a/b/c` gives `a/b`, `a`.
+fn ancestors(rel: &str) -> impl Iterator<Item = &str> {
+    rel.match_indices('/').map(|(i, _)| &rel[..i]).rev()
 }
 
 /// Calls `found` with every folder and regular file under `folder` (not following links:
@@ -376,6 +398,28 @@ mod tests {
             err,
             "artifacts of `test [1/2]` and `test [2/2]` both hold reports/junit.xml: write each shard's files under a name of its own, e.g. reports/$RAILYARD_SHARD/"
         );
+    }
+
+    #[test]
+    fn a_path_one_need_holds_as_a_file_and_another_as_a_folder_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a/out", "a file");
+        write(dir.path(), "b/out/inner.txt", "in a folder");
+        let (a, b) = (job("a", 1), job("b", 1));
+        for needs in [[&a, &b], [&b, &a]] {
+            let err = read_needs("c", dir.path(), &needs, None, None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("`a`") && err.contains("`b`") && err.contains("both hold out"),
+                "{err}"
+            );
+        }
+        write(dir.path(), "a/same.txt", "a");
+        write(dir.path(), "b/same.txt", "b");
+        std::fs::remove_file(dir.path().join("a/out")).unwrap();
+        let read = read_needs("c", dir.path(), &[&a, &b], None, None).unwrap();
+        assert_eq!(read.entries["same.txt"].from, "b");
     }
 
     #[test]
