@@ -29,7 +29,7 @@ const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(600);
 const EVENTS_AT_ONCE: usize = 512;
 
 /// How this agent sets up each job.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Setup {
     /// Where job networks take their addresses.
     pub networks: railyard_runner::NetworkPool,
@@ -37,6 +37,8 @@ pub(crate) struct Setup {
     pub clone_depth: u32,
     /// The memory and CPUs each job may have.
     pub allowance: railyard_runner::Allowance,
+    /// Where images built by jobs are pushed (`--registry`).
+    pub registry: Option<railyard_runner::Registry>,
 }
 
 pub(crate) async fn run(
@@ -300,7 +302,7 @@ async fn execute(
             )
             .collect(),
         allowance: setup.allowance,
-        registry: None,
+        registry: setup.registry.clone(),
     };
     // An earlier attempt of this job on this engine whose agent died (kill -9) left its
     // network and containers (named apart from this attempt's, each owner has its own): free

@@ -54,6 +54,8 @@ pub struct AgentConfig {
     pub clone_depth: u32,
     /// The memory and CPUs each job may have, and its env builds' memory.
     pub allowance: railyard_runner::Allowance,
+    /// Where images built by jobs (`image_build` with `push: true`) are pushed.
+    pub registry: Option<railyard_runner::Registry>,
 }
 
 /// Commits of history a job's checkout fetches unless the agent is told otherwise.
@@ -89,6 +91,7 @@ pub async fn run(
                 networks: config.networks,
                 clone_depth: config.clone_depth,
                 allowance: config.allowance,
+                registry: config.registry.clone(),
             },
         ));
     }
@@ -161,7 +164,7 @@ async fn slot(
             _ = shutdown.cancelled() => break,
         };
         match claimed {
-            Ok(Some(claim)) => job::run(&client, &docker, (&me, setup), claim).await,
+            Ok(Some(claim)) => job::run(&client, &docker, (&me, setup.clone()), claim).await,
             Ok(None) => {}
             Err(e) if e.is_unauthorized() => return Err(e),
             Err(AgentError::Api { status: 404, .. }) => {

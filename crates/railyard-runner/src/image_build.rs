@@ -578,35 +578,19 @@ fn io_failure(job: &str, doing: &str, e: std::io::Error) -> ImageBuildError {
     }
 }
 
-/// `tag` with `{commit}`, `{short_commit}`, `{ref}` (the branch or tag name) and `{run}`
-/// taken from the job's variables, each value made fit for a tag (`/` and other characters a
-/// tag cannot hold become `-`).
+/// `tag` with `{commit}`, `{short_commit}`, `{ref}` and `{run}` taken from the job's
+/// variables, expanded as the pipeline's check of the tag assumes
+/// ([`railyard_pipeline::expand_tag`]).
 pub fn expand_tag(tag: &str, env: &[(String, String)]) -> String {
-    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let fit = |v: String| -> String {
-        v.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect()
-    };
-    railyard_types::template::expand(tag, |field| match field {
-        "commit" => var("RAILYARD_COMMIT").map(fit),
-        "short_commit" => var("RAILYARD_COMMIT").map(|c| fit(c.chars().take(8).collect())),
-        "run" => var("RAILYARD_RUN_ID").map(fit),
-        "ref" => var("RAILYARD_REF").map(|r| {
-            let short = r
-                .strip_prefix("refs/heads/")
-                .or_else(|| r.strip_prefix("refs/tags/"))
-                .unwrap_or(&r);
-            fit(short.to_string())
-        }),
-        _ => None,
-    })
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    railyard_pipeline::expand_tag(
+        tag,
+        &railyard_pipeline::TagValues {
+            commit: var("RAILYARD_COMMIT").unwrap_or_default(),
+            run: var("RAILYARD_RUN_ID").unwrap_or_default(),
+            git_ref: var("RAILYARD_REF"),
+        },
+    )
 }
 
 /// True for `name[/name…][:tag]`: lower-case path components, a tag of at most 128 of
@@ -706,7 +690,7 @@ mod tests {
             ("RAILYARD_RUN_ID".to_string(), "01run".to_string()),
         ];
         assert_eq!(expand_tag("app:{commit}", &env), "app:0123456789abcdef");
-        assert_eq!(expand_tag("app:{short_commit}", &env), "app:01234567");
+        assert_eq!(expand_tag("app:{short_commit}", &env), "app:0123456789ab");
         assert_eq!(expand_tag("app:{ref}-{run}", &env), "app:feature-x-01run");
         assert!(valid_tag("app:feature-x-01run"));
         for bad in [

@@ -82,6 +82,21 @@ impl Registry {
             .unwrap_or_default()
     }
 
+    /// Every repository the registry holds (`GET /v2/_catalog`).
+    pub fn repositories(&self) -> Vec<String> {
+        let (status, _, body) = self.get("GET", "/v2/_catalog", "");
+        assert_eq!(status, 200, "the catalog: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON catalog");
+        body["repositories"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The digest (`sha256:…`) of the manifest `repository:tag`, as the registry names it
     /// (`Docker-Content-Digest`), or `None` when there is no such tag.
     pub fn manifest_digest(&self, repository: &str, tag: &str) -> Option<String> {

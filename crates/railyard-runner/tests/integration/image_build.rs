@@ -205,7 +205,7 @@ async fn a_tag_expands_the_commit_and_without_push_stays_local() {
     let result = &ran.outcome.jobs["package"];
     assert_eq!(result.status, JobStatus::Success, "{:?}", result.error);
     let image = result.image.clone().unwrap();
-    assert_eq!(image.tags, vec!["shop-app/app:01234567".to_string()]);
+    assert_eq!(image.tags, vec!["shop-app/app:0123456789ab".to_string()]);
     assert!(image.pushed.is_empty());
     let _ = Command::new("docker")
         .args(["rmi", "-f", &image.image_id])

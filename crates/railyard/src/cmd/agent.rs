@@ -29,6 +29,11 @@ pub struct AgentArgs {
     /// job's workspace); 0 fetches every branch and tag whole [default: 50].
     #[arg(long, env = "RAILYARD__AGENT__CLONE_DEPTH")]
     pub clone_depth: Option<u32>,
+    /// The registry images built by jobs (`image_build` with `push: true`) are pushed to,
+    /// under PREFIX/<project>/ (`http://127.0.0.1:5000/ci`); this machine's Docker engine
+    /// must reach it.
+    #[arg(long, env = "RAILYARD__AGENT__REGISTRY", value_name = "URL")]
+    pub registry: Option<railyard_runner::Registry>,
     #[command(flatten)]
     pub limits: JobLimits,
     #[command(flatten)]
@@ -183,6 +188,7 @@ pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> any
         networks,
         clone_depth,
         allowance,
+        registry: args.registry.clone(),
     };
     match railyard_agent::run(config, docker, shutdown).await {
         Err(e) if e.is_unauthorized() => Err(super::Expected::Input(format!(

@@ -39,33 +39,39 @@ impl EnvScan {
     }
 }
 
-#[async_trait::async_trait]
-impl railyard_runner::EnvCheck for EnvScan {
-    async fn check(&self, image_id: &str, env: &EnvSpec) -> Result<Vec<String>, EnvCheckError> {
-        let fail_on = match env.scan.as_ref().and_then(|s| s.fail_on.as_deref()) {
+/// What one scan is for: the name the inventory files it under, the `fail_on` it is held to
+/// and the setting that asked for it, and what a refusal stops.
+struct Gate<'a> {
+    reference: String,
+    fail_on: Option<&'a str>,
+    setting: &'static str,
+    stops: &'static str,
+}
+
+impl EnvScan {
+    /// Scans `image_id` layer by layer into the inventory (as `gate.reference`), matches the
+    /// stored advisories, and holds the findings to `gate.fail_on`.
+    async fn scan(&self, image_id: &str, gate: Gate<'_>) -> Result<Vec<String>, EnvCheckError> {
+        let fail_on = match gate.fail_on {
             Some(level) => Some(
                 level
                     .parse::<Severity>()
                     .map_err(|e| EnvCheckError::Invalid {
-                        setting: format!("`env.scan.fail_on: {level}`"),
+                        setting: format!("`{}: {level}`", gate.setting),
                         source: e.into(),
                     })?,
             ),
             None => None,
         };
-        // Ready images are someone else's to inventory unless the pipeline asks for a gate.
-        if matches!(env.source, EnvSource::Image(_)) && fail_on.is_none() {
-            return Ok(vec![]);
-        }
         let mut inv = railyard_scan::scan_image(self.docker.client(), image_id, &self.store)
             .await
-            .map_err(|e| failed("scanning the env image", e))?;
-        inv.reference = self.image_name(image_id, env).await;
+            .map_err(|e| failed("scanning the image", e))?;
+        inv.reference = gate.reference;
         let scan_id = self
             .store
             .save_scan(&self.project, Some(&self.run_id), &inv, Millis::now())
             .await
-            .map_err(|e| failed("storing the env image's scan", e))?;
+            .map_err(|e| failed("storing the image's scan", e))?;
         let findings = self
             .store
             .record_findings(&scan_id, &self.project, &inv)
@@ -112,17 +118,54 @@ impl railyard_runner::EnvCheck for EnvScan {
             })
             .collect();
         Err(EnvCheckError::Refused(format!(
-            "{} known vulnerabilit{} at or above `{level}` (env.scan.fail_on): {}{}; no job was started. \
+            "{} known vulnerabilit{} at or above `{level}` ({}): {}{}; {}. \
              Update the image, or accept them in .railyard-ignore.yml with a reason and an expiry",
             outcome.failing,
             if outcome.failing == 1 { "y" } else { "ies" },
+            gate.setting,
             worst.join(", "),
             if outcome.failing > worst.len() {
                 ", …"
             } else {
                 ""
-            }
+            },
+            gate.stops,
         )))
+    }
+}
+
+#[async_trait::async_trait]
+impl railyard_runner::EnvCheck for EnvScan {
+    async fn check(&self, image_id: &str, env: &EnvSpec) -> Result<Vec<String>, EnvCheckError> {
+        let fail_on = env.scan.as_ref().and_then(|s| s.fail_on.as_deref());
+        // Ready images are someone else's to inventory unless the pipeline asks for a gate.
+        if matches!(env.source, EnvSource::Image(_)) && fail_on.is_none() {
+            return Ok(vec![]);
+        }
+        let gate = Gate {
+            reference: self.image_name(image_id, env).await,
+            fail_on,
+            setting: "env.scan.fail_on",
+            stops: "no job was started",
+        };
+        self.scan(image_id, gate).await
+    }
+
+    /// An application image a job built: always inventoried (it is what runs in
+    /// production), filed under its reference, which names the project and the tag
+    /// (`registry/prefix/<project>/app:tag`, or `<project>/app:tag` unpushed).
+    async fn check_built(
+        &self,
+        image_id: &str,
+        image: &railyard_runner::BuiltImageCheck<'_>,
+    ) -> Result<Vec<String>, EnvCheckError> {
+        let gate = Gate {
+            reference: image.reference.to_string(),
+            fail_on: image.policy.and_then(|p| p.fail_on.as_deref()),
+            setting: "image_build.scan.fail_on",
+            stops: "the image was not pushed",
+        };
+        self.scan(image_id, gate).await
     }
 }
 

@@ -97,6 +97,15 @@ pub(crate) fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
     }
     let cut = crate::report::add_rows_fitted(&mut table, rows);
     println!("{table}");
+    // Built images whole, under the table: a digest is what a deploy copies.
+    for j in &detail.jobs {
+        if let Some(image) = &j.image {
+            match &image.digest {
+                Some(digest) => println!("image of {}: {}@{digest}", j.name, image.reference),
+                None => println!("image of {}: {} (not pushed)", j.name, image.reference),
+            }
+        }
+    }
     if cut {
         println!(
             "notes cut to fit: whole in `railyard runs {} --json`, a job's output in \

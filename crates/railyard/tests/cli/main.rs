@@ -8,6 +8,7 @@ mod envscan;
 mod errors;
 mod escapes;
 mod history;
+mod image_build;
 mod output;
 mod run;
 mod sharding;

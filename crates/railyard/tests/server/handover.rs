@@ -40,11 +40,7 @@ fn agents_of(fleet: &Fleet, run: &str) -> Vec<(String, String)> {
 
 #[test]
 fn a_needs_artifacts_reach_it_from_another_agent() {
-    let mut fleet = Fleet::start(BUILD_THEN_TEST);
-    fleet.agent_with("one", &["--labels", "builder"]);
-    fleet.agent_with("two", &["--labels", "tester"]);
-    let run = trigger(&fleet);
-    fleet.wait_success(&run, 180);
+    let (fleet, run) = build_then_test(Fleet::start(BUILD_THEN_TEST));
     assert_eq!(
         agents_of(&fleet, &run),
         [
@@ -53,6 +49,24 @@ fn a_needs_artifacts_reach_it_from_another_agent() {
         ],
         "build and test ran on different agents"
     );
+}
+
+/// The same on PostgreSQL, where every server reads the artifacts any server stored.
+#[test]
+fn a_needs_artifacts_reach_it_from_another_agent_on_postgres() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    build_then_test(Fleet::start_on(BUILD_THEN_TEST, Some(&db.url)));
+}
+
+/// Runs [`BUILD_THEN_TEST`] with `build` on agent `one` and `test` on agent `two` (their
+/// `runs_on` labels), and checks that `test` read what `build` made.
+fn build_then_test(mut fleet: Fleet) -> (Fleet, String) {
+    fleet.agent_with("one", &["--labels", "builder"]);
+    fleet.agent_with("two", &["--labels", "tester"]);
+    let run = trigger(&fleet);
+    fleet.wait_success(&run, 180);
     let log = fleet.log(&run, "test");
     assert!(
         log.contains("[railyard] artifacts of build: 1 file(s), 0.0 MB fetched"),
@@ -63,6 +77,7 @@ fn a_needs_artifacts_reach_it_from_another_agent() {
     let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/artifacts/test"));
     assert_eq!((status, body.as_str()), (200, "[]"));
     assert_nothing_left(&run);
+    (fleet, run)
 }
 
 const SHARDED_REPORTS: &str = r#"env: { image: busybox }
