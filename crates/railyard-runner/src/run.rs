@@ -723,9 +723,10 @@ fn group_held(pipeline: &Pipeline, results: &IndexMap<String, JobResult>, name: 
 /// elsewhere (it keeps `needs`, so that their artifacts are handed over).
 fn run_model(pipeline: &Pipeline, jobs: &[String], results: &IndexMap<String, JobResult>) -> Run {
     let mut run = RunBuilder::new();
+    let selected: std::collections::HashSet<&String> = jobs.iter().collect();
     for name in jobs {
         let needs = (pipeline.jobs[name].needs.iter())
-            .filter(|need| jobs.contains(need))
+            .filter(|need| selected.contains(need))
             .cloned()
             .collect();
         let needs = run.needs(needs);
