@@ -60,6 +60,10 @@ pub struct JobLimits {
     /// Memory of each `RUN` step of an env image build, below 2g [default: unlimited].
     #[arg(long, env = "RAILYARD__AGENT__BUILD_MEMORY", value_parser = size)]
     pub build_memory: Option<u64>,
+    /// The most a job's artifacts may hold in all, and what its needs may hand it (`2g`);
+    /// past it the job fails naming the path [default: 1g].
+    #[arg(long, env = "RAILYARD__AGENT__MAX_ARTIFACTS", value_parser = size)]
+    pub max_artifacts: Option<u64>,
 }
 
 /// A size as a pipeline writes it (`512m`, `4g`).
@@ -110,7 +114,10 @@ async fn allowance(
         build_memory: args.build_memory,
         // A job's artifacts cross the agent's disk and the server's: bounded like the
         // pipeline that makes them is untrusted.
-        max_artifact_bytes: Some(railyard_runner::allowance::DEFAULT_MAX_ARTIFACT_BYTES),
+        max_artifact_bytes: Some(
+            args.max_artifacts
+                .unwrap_or(railyard_runner::allowance::DEFAULT_MAX_ARTIFACT_BYTES),
+        ),
         max_artifact_files: Some(railyard_runner::allowance::DEFAULT_MAX_ARTIFACT_FILES),
     })
 }
