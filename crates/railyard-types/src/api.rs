@@ -377,7 +377,7 @@ endpoints! {
     ListArtifacts = Get "/api/v1/runs/{id}/artifacts/{job}", Admin, "List a job's artifacts",
         path: (RunId, String), query: (),
         takes: None (),
-        answers: 200 Json Vec<ArtifactEntry>, "`[{path, size}]`";
+        answers: 200 Json Vec<ArtifactEntry>, "`[{path, size, sha256?}]`";
     DownloadArtifact = Get "/api/v1/runs/{id}/artifacts/{job}/{*path}", Admin,
         "Download one artifact file",
         path: (RunId, String, String), query: (),

@@ -405,6 +405,10 @@ pub struct ArtifactEntry {
     pub path: String,
     /// Its size in bytes.
     pub size: u64,
+    /// SHA-256 of its bytes, lowercase hex (to check a download against); none for a file
+    /// stored before the server kept digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// One artifact file of the run of a leased job (`GET /api/v1/jobs/{id}/inputs`): what the

@@ -135,6 +135,7 @@ pub(super) async fn list(
             .map(|a| ArtifactEntry {
                 path: a.path,
                 size: a.size as u64,
+                sha256: a.sha256,
             })
             .collect(),
     ))

@@ -62,6 +62,11 @@ fn steps_timings_and_artifacts_reach_the_server() {
         .collect();
     assert_eq!(paths, ["b.txt", "out/sub/a.txt"], "{body}");
     assert_eq!(listed[1]["size"], 6);
+    // sha256 of "hello\n", computed by the server as it stored the upload.
+    assert_eq!(
+        listed[1]["sha256"],
+        "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+    );
     let (status, body) = fleet.get(&format!("/api/v1/runs/{run}/artifacts/build/out/sub/a.txt"));
     assert_eq!((status, body.as_str()), (200, "hello\n"));
     let (status, _) = fleet.get(&format!("/api/v1/runs/{run}/artifacts/build/nope.txt"));
