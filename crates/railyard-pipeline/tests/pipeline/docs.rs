@@ -125,3 +125,27 @@ fn the_sharded_example_gives_the_model_it_describes() {
     assert_eq!(tests.mode, railyard_pipeline::SplitMode::Static);
     assert_eq!(tests.id_format.as_deref(), Some("nextest"));
 }
+
+#[test]
+fn the_build_to_deploy_pipeline_parses_with_its_hand_overs_image_and_lock() {
+    let doc = std::fs::read_to_string(repo().join("docs/build-to-deploy.md")).unwrap();
+    let source = blocks(&doc, "yaml")[0];
+    let pipeline = parse(Path::new(".railyard.yml"), source).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<_> = pipeline.jobs.keys().map(String::as_str).collect();
+    assert_eq!(names, ["build", "test", "report", "package", "deploy"]);
+    let test = &pipeline.jobs["test"];
+    assert_eq!(test.parallel, 4);
+    assert_eq!(
+        test.artifacts_when,
+        railyard_pipeline::ArtifactsWhen::Always
+    );
+    let package = &pipeline.jobs["package"];
+    assert!(package.takes_artifacts_from("build"));
+    assert!(!package.takes_artifacts_from("test"));
+    let image = package.image_build.as_ref().unwrap();
+    assert!(image.push);
+    assert_eq!(image.tags, ["app:{commit}", "app:latest"]);
+    let deploy = &pipeline.jobs["deploy"];
+    assert_eq!(deploy.environment.as_deref(), Some("production"));
+    assert_eq!(deploy.concurrency.as_ref().unwrap().group, "production");
+}
