@@ -17,6 +17,7 @@ mod fleet;
 mod fleet_scale;
 mod forgotten;
 mod handover;
+mod image_build;
 mod limits;
 mod lists;
 mod logs;
