@@ -566,4 +566,21 @@ mod tests {
         assert_eq!(path_segment("build-1.x_y~"), "build-1.x_y~");
         assert_eq!(path_segment("tëst?a=1#b"), "t%C3%ABst%3Fa%3D1%23b");
     }
+
+    /// An agent from before `image_build` sends no `image`; a new one sends it only when
+    /// its job built one: both read as before.
+    #[test]
+    fn a_completion_without_an_image_reads_as_before_and_one_with_it_keeps_it() {
+        let old = r#"{"agent_id":"a1","attempt":1,"status":"success"}"#;
+        let read: super::Completion = serde_json::from_str(old).unwrap();
+        assert_eq!(read.image, None);
+        let written = serde_json::to_value(&read).unwrap();
+        assert!(written.get("image").is_none(), "{written}");
+        let new = r#"{"agent_id":"a1","attempt":1,"status":"success",
+            "image":{"reference":"127.0.0.1:5000/ci/p/app:v1","digest":"sha256:ab"}}"#;
+        let read: super::Completion = serde_json::from_str(new).unwrap();
+        let image = read.image.unwrap();
+        assert_eq!(image.reference, "127.0.0.1:5000/ci/p/app:v1");
+        assert_eq!(image.digest.as_deref(), Some("sha256:ab"));
+    }
 }
