@@ -141,6 +141,15 @@ pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> any
         .or(file.clone_depth)
         .unwrap_or(railyard_agent::DEFAULT_CLONE_DEPTH);
     let name = args.name.or(file.name);
+    let registry = match (args.registry, file.registry) {
+        (Some(flag), _) => Some(flag),
+        (None, Some(text)) => Some(text.parse::<railyard_runner::Registry>().map_err(|e| {
+            super::Expected::Input(format!(
+                "`registry` under [agent] in the --config file: {e}"
+            ))
+        })?),
+        (None, None) => None,
+    };
     let labels = if args.labels.is_empty() {
         file.labels.unwrap_or_default()
     } else {
@@ -195,7 +204,7 @@ pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> any
         networks,
         clone_depth,
         allowance,
-        registry: args.registry.clone(),
+        registry,
     };
     match railyard_agent::run(config, docker, shutdown).await {
         Err(e) if e.is_unauthorized() => Err(super::Expected::Input(format!(

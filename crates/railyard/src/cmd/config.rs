@@ -48,6 +48,7 @@ pub struct AgentFile {
     pub name: Option<String>,
     pub labels: Option<Vec<String>>,
     pub clone_depth: Option<u32>,
+    pub registry: Option<String>,
 }
 
 /// Reads the file named by `--config`, or an empty configuration without one.
