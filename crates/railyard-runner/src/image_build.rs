@@ -208,6 +208,16 @@ pub enum ImageBuildError {
         /// The bound, in words.
         limit: String,
     },
+    /// A tag names the commit, and the run has none.
+    #[error(
+        "tag `{written}` of job `{job}` names the commit, but this run has none (the repository has no commit yet, or is not a git repository): commit first, or tag with `{{run}}`"
+    )]
+    NoCommit {
+        /// The job.
+        job: String,
+        /// The tag as written.
+        written: String,
+    },
     /// `push: true` without a registry to push to.
     #[error(
         "job `{job}` has `image_build.push: true` but no registry is configured: pass `--registry http://HOST:PORT/PREFIX` (to `railyard run`, or to the agent), or set `push: false`. Nothing was built"
@@ -292,6 +302,16 @@ async fn build(
         .tags
         .iter()
         .map(|written| {
+            let known = |name: &str| ctx.env.iter().any(|(k, v)| k == name && !v.is_empty());
+            let names_commit = written.contains("{commit}")
+                || written.contains("{short_commit}")
+                || (written.contains("{ref}") && !known("RAILYARD_REF"));
+            if names_commit && !known("RAILYARD_COMMIT") {
+                return Err(ImageBuildError::NoCommit {
+                    job: job.clone(),
+                    written: written.clone(),
+                });
+            }
             let tag = expand_tag(written, &ctx.env);
             match valid_tag(&tag) {
                 true => Ok((written.clone(), tag)),

@@ -66,6 +66,7 @@ async fn run(
     check: Option<Arc<dyn EnvCheck>>,
 ) -> Ran {
     let docker = docker().await;
+    let build_tag_without_commit = build.tags.iter().any(|t| t.starts_with("nocommit:"));
     let mut pipeline: Pipeline = repo.pipeline();
     pipeline.jobs["package"].image_build = Some(build);
     let pipeline = Arc::new(pipeline);
@@ -83,7 +84,11 @@ async fn run(
         env_check: check,
         secrets: vec![],
         networks: Default::default(),
-        run_variables: vec![("RAILYARD_COMMIT".into(), COMMIT.into())],
+        // A tag `nocommit:…` stands for a run outside git: no commit to name.
+        run_variables: match build_tag_without_commit {
+            true => vec![],
+            false => vec![("RAILYARD_COMMIT".into(), COMMIT.into())],
+        },
         allowance: Default::default(),
         registry: registry.map(|r| format!("http://{}/ci", r.host).parse().unwrap()),
     };
@@ -314,4 +319,23 @@ async fn push_without_a_registry_is_refused_before_building() {
         "{error}"
     );
     assert_eq!(remove_images_of(&tag), 0);
+}
+
+#[tokio::test]
+async fn a_tag_naming_the_commit_of_a_run_without_one_says_so() {
+    let repo = Repo::new(PIPELINE);
+    repo.write("Dockerfile", DOCKERFILE);
+    let ran = run(
+        &repo,
+        image_build("nocommit:{short_commit}", false),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(ran.outcome.jobs["package"].status, JobStatus::Failed);
+    let error = ran.error();
+    assert!(
+        error.contains("names the commit, but this run has none") && error.contains("{run}"),
+        "{error}"
+    );
 }
