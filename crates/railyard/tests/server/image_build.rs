@@ -17,10 +17,23 @@ jobs:
 
 #[test]
 fn an_agent_pushes_the_image_and_the_server_records_its_digest() {
+    pushes_and_records(None);
+}
+
+/// The same on PostgreSQL (migration 0020's columns there).
+#[test]
+fn an_agent_pushes_the_image_and_the_server_records_its_digest_on_postgres() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    pushes_and_records(Some(&db.url));
+}
+
+fn pushes_and_records(database: Option<&str>) {
     let Some(registry) = Registry::start() else {
         return;
     };
-    let mut fleet = Fleet::start(PIPELINE);
+    let mut fleet = Fleet::start_on(PIPELINE, database);
     fleet.push_file("Dockerfile", "FROM busybox\nCOPY out/app.txt /app.txt\n");
     let url = format!("http://{}/fleet", registry.host);
     fleet.agent_with("one", &["--registry", &url]);
