@@ -67,6 +67,73 @@ async fn concurrent_claims_never_lease_two_rows_of_a_group_on_sqlite() {
     claim_race(store, 12, 6).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_refuses_a_second_leased_row_of_a_group_on_sqlite() {
+    let (store, dir) = sqlite().await;
+    let file = format!("sqlite://{}", dir.path().join("railyard.db").display());
+    second_lease_refused(&store, &file).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_refuses_a_second_leased_row_of_a_group_on_postgres() {
+    let Some(db) = PgDb::create("second_leased_row_of_a_group_on_postgres").await else {
+        return;
+    };
+    let logs = data_dir();
+    let store = open_pg(&db.url, logs.path()).await;
+    second_lease_refused(&store, &db.url).await;
+    store.close().await;
+    db.drop_db().await;
+}
+
+/// What makes the lock race-free is the database, not the claim's check: a write that leases
+/// a second row of a group, whatever its query, is refused (a claim that loses the race gets
+/// this refusal and tries again). Ending, handing back or cancelling the first frees it.
+async fn second_lease_refused(store: &Store, url: &str) {
+    let agent = agent(store, 2).await;
+    let first = run_of(store, "shop", &[deploy("deploy", &[], false)], 3).await;
+    let second = run_of(store, "blog", &[deploy("deploy", &[], false)], 3).await;
+    let a = claim(store, &agent).await.unwrap();
+    assert_eq!(a.run_id, first);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    // `claimed_at` for SQLite's claim trigger (migration 0015).
+    let lease = "UPDATE queue SET state = 'leased', claimed_at = queued_at WHERE run_id = $1";
+    let refused = sqlx::query(lease)
+        .bind(second.as_str())
+        .execute(&pool)
+        .await
+        .expect_err("a second leased row of the group");
+    assert!(
+        matches!(&refused, sqlx::Error::Database(e) if e.is_unique_violation()),
+        "{refused}"
+    );
+    // Once the first is back in the queue (as a lapsed lease puts it), the second may lease.
+    sqlx::query("UPDATE queue SET state = 'queued' WHERE run_id = $1")
+        .bind(first.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(lease)
+        .bind(second.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Rows without a group are not in the index.
+    let plain_runs = [
+        run_of(store, "docs", &[plain("a")], 3).await,
+        run_of(store, "docs", &[plain("b")], 3).await,
+    ];
+    for run in &plain_runs {
+        sqlx::query(lease)
+            .bind(run.as_str())
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+}
+
 /// A deploy job: in [`GROUP`], maybe `cancel_pending`, deploying to `production`.
 fn deploy(name: &str, needs: &[&str], cancel_pending: bool) -> QueuedJob {
     QueuedJob {
