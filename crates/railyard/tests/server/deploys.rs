@@ -103,3 +103,51 @@ fn wait_for_a_waiting_deploy(fleet: &Fleet, runs: &[String]) -> String {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// A deploy after an `image_build` job it needs, on an agent pushing to a real registry: the
+/// deployment records the image that job pushed, reference and digest as the registry has it.
+#[test]
+fn a_deployment_records_the_image_its_needs_pushed() {
+    let Some(registry) = railyard_test_support::registry::Registry::start() else {
+        return;
+    };
+    let pipeline = r#"env: { image: busybox }
+jobs:
+  package:
+    script: ["mkdir -p out && echo app > out/app.txt"]
+    image_build: { dockerfile: Dockerfile, tags: ["app:{run}"], push: true }
+  deploy:
+    needs: [package]
+    concurrency: production
+    environment: production
+    script: [echo deploying]
+"#;
+    let mut fleet = Fleet::start(pipeline);
+    fleet.push_file("Dockerfile", "FROM busybox\nCOPY out/app.txt /app.txt\n");
+    let url = format!("http://{}/ship", registry.host);
+    fleet.agent_with("shipper", &["--registry", &url]);
+    let run = trigger(&fleet);
+    let detail = fleet.wait_success(&run, 180);
+    assert_nothing_left(&run);
+    let package = (detail["jobs"].as_array().unwrap().iter())
+        .find(|j| j["name"] == "package")
+        .unwrap();
+    let reference = package["image"]["reference"].as_str().expect("an image");
+    let digest = package["image"]["digest"].as_str().expect("a digest");
+    assert_eq!(
+        registry.manifest_digest("ship/demo/app", &run).as_deref(),
+        Some(digest)
+    );
+
+    let listed = fleet.cli_ok(&["deployments", "production", "--json"]);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["run_id"], run.as_str());
+    assert_eq!(listed[0]["image"], reference);
+    assert_eq!(listed[0]["image_digest"], digest);
+    let table = fleet.cli_ok(&["deployments", "production"]);
+    assert!(table.contains(&format!("{reference}@{digest}")), "{table}");
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", reference])
+        .output();
+}
