@@ -28,7 +28,21 @@ fn trigger_project(fleet: &Fleet, project: &str) -> String {
 
 #[test]
 fn deploys_of_one_group_never_overlap_and_are_listed() {
-    let mut fleet = Fleet::start(PIPELINE);
+    deploys_never_overlap(None);
+}
+
+/// The same on PostgreSQL, where the claim is `FOR UPDATE SKIP LOCKED` and the lock the
+/// database's unique index.
+#[test]
+fn deploys_of_one_group_never_overlap_and_are_listed_on_postgres() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    deploys_never_overlap(Some(&db.url));
+}
+
+fn deploys_never_overlap(database: Option<&str>) {
+    let mut fleet = Fleet::start_on(PIPELINE, database);
     let runs = [
         trigger_project(&fleet, "shop"),
         trigger_project(&fleet, "shop"),
