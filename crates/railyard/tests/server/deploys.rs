@@ -165,3 +165,64 @@ jobs:
         .args(["rmi", "-f", reference])
         .output();
 }
+
+/// `cancel_pending` on a server: while one deploy runs, a second waits for the lock; a third
+/// run's deploy drops the second (cancelled, `superseded by run …`, its run cancelled) and
+/// goes out after the first.
+#[test]
+fn a_newer_deploy_drops_the_older_waiting_one() {
+    let pipeline = "env: { image: busybox }
+jobs:
+  deploy:
+    concurrency: { group: production, cancel_pending: true }
+    environment: production
+    script: [sleep 5]
+";
+    let mut fleet = Fleet::start(pipeline);
+    // The first deploy holds the lock for 5 s: time enough to trigger the next two.
+    fleet.agent_with_slots("deployer", 2);
+    let first = trigger_project(&fleet, "shop");
+    wait_for_job_status(&fleet, &first, "running");
+    let second = trigger_project(&fleet, "shop");
+    let third = trigger_project(&fleet, "shop");
+    let dropped = fleet.wait_ended_as(&second, 120, "cancelled");
+    let job = &dropped["jobs"][0];
+    assert_eq!(job["status"], "cancelled", "{dropped}");
+    assert_eq!(
+        job["error"],
+        format!("superseded by run {third}"),
+        "{dropped}"
+    );
+    fleet.wait_success(&first, 120);
+    fleet.wait_success(&third, 120);
+    let listed = fleet.cli_ok(&["deployments", "production", "--json"]);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    let runs: Vec<&str> = listed.iter().filter_map(|d| d["run_id"].as_str()).collect();
+    assert_eq!(
+        runs,
+        [third.as_str(), first.as_str()],
+        "newest first: {listed:?}"
+    );
+    for run in [&first, &second, &third] {
+        assert_nothing_left(run);
+    }
+}
+
+/// Polls the run until its first job has `status`.
+fn wait_for_job_status(fleet: &Fleet, run: &str, status: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (code, body) = fleet.get(&format!("/api/v1/runs/{run}"));
+        assert_eq!(code, 200, "{body}");
+        let detail: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if detail["jobs"][0]["status"] == status {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "run {run}'s job never {status}: {body}\n{}",
+            fleet.diagnostics()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
