@@ -399,16 +399,25 @@ async fn cancel_pending_drops_the_older_waiting_job(store: &Store) {
     assert_eq!(h.run_id, holder);
     let waiting = run_of(store, "shop", &[deploy("deploy", &[], false)], 3).await;
     let patient = run_of(store, "shop", &[deploy("deploy", &[], false)], 3).await;
+    // Another project's waiting deploy of the group is not this pipeline's to cancel.
+    let foreign = run_of(store, "blog", &[deploy("deploy", &[], false)], 3).await;
     let newest = run_of(store, "shop", &[deploy("deploy", &[], true)], 3).await;
     for dropped in [&waiting, &patient] {
         assert_eq!(run_status(store, dropped).await, RunStatus::Cancelled);
         let (_, error) = job_error(store, dropped, "deploy").await;
         assert_eq!(error, Some(format!("superseded by run {newest}")));
     }
+    assert_eq!(
+        job_error(store, &foreign, "deploy").await,
+        (JobStatus::Pending, None)
+    );
     finish(store, &agent, &h, JobStatus::Success).await;
-    let n = claim(store, &agent).await.unwrap();
-    assert_eq!(n.run_id, newest);
-    finish(store, &agent, &n, JobStatus::Success).await;
+    // The foreign one was queued first: it goes first, then the newest.
+    for next in [&foreign, &newest] {
+        let n = claim(store, &agent).await.unwrap();
+        assert_eq!(&n.run_id, next);
+        finish(store, &agent, &n, JobStatus::Success).await;
+    }
     assert_eq!(claim(store, &agent).await, None);
 }
 

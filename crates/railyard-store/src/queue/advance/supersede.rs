@@ -1,5 +1,7 @@
 //! `cancel_pending`: a job of a `concurrency` group that becomes queued drops the rows of the
-//! group, in other runs, that were queued before it and still wait (not leased). Each is
+//! group, in other runs of its project, that were queued before it and still wait (not
+//! leased). Only its own project's: the lock is shared across projects, but a pipeline (not
+//! trusted) must never cancel another project's jobs. Each is
 //! cancelled through the run model ([`Event::JobCancelled`]), so its dependents are skipped
 //! and its run ends as a cancel does; a row claimed meanwhile is left running.
 
@@ -12,7 +14,7 @@ use crate::{Backend, Store, StoreError};
 
 impl Store {
     /// Cancels the rows superseded by run `run_id`'s queued `cancel_pending` rows: those of
-    /// the same group in other runs queued before them and still queued. Called after the
+    /// the same group in other runs of the same project queued before them and still queued. Called after the
     /// rows were queued (committed). Returns the (run, job) cancelled.
     pub async fn supersede_waiting(
         &self,
@@ -23,7 +25,7 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT o.run_id, o.job_name FROM queue q JOIN queue o \
              ON o.concurrency_group = q.concurrency_group AND o.state = '{QUEUED}' \
-             AND o.run_id <> q.run_id \
+             AND o.run_id <> q.run_id AND o.project = q.project \
              AND (o.queued_at < q.queued_at OR (o.queued_at = q.queued_at AND o.id < q.id)) \
              WHERE q.run_id = $1 AND q.state = '{QUEUED}' AND q.cancel_pending = 1 \
              AND q.concurrency_group IS NOT NULL ORDER BY o.queued_at, o.id"
