@@ -227,9 +227,10 @@ async fn execute(
         AgentError::Workspace(format!("the pipeline at {} is invalid: {e}", claim.commit))
     })?;
     let name = claim.shard.as_ref().map_or(&claim.job, |s| &s.job).clone();
-    // Jobs with `artifacts` to hand over: a need without any has nothing to fetch.
+    // Jobs with `artifacts` (or a test job's merged report) to hand over: a need without
+    // any has nothing to fetch.
     let keeping: Vec<String> = (pipeline.jobs.iter())
-        .filter(|(_, j)| !j.artifacts.is_empty())
+        .filter(|(_, j)| j.hands_over())
         .map(|(n, _)| n.clone())
         .collect();
     let Some(job) = pipeline.jobs.get_mut(&name) else {

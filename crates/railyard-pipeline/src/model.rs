@@ -187,6 +187,12 @@ pub struct Concurrency {
 }
 
 impl Job {
+    /// Whether the job keeps anything for the jobs that need it: its `artifacts`, or (a job
+    /// with `tests`) the merged JUnit report of its tests.
+    pub fn hands_over(&self) -> bool {
+        !self.artifacts.is_empty() || self.tests.is_some()
+    }
+
     /// Whether this job takes the artifacts of `need` (one of its [`Job::needs`]).
     pub fn takes_artifacts_from(&self, need: &str) -> bool {
         self.needs.iter().any(|n| n == need)

@@ -8,7 +8,8 @@
 //! `parallel: N > 1` under its `shard-1` … `shard-N` subfolders, merged ([`need_folders`],
 //! [`shard_folder`]). A local run's jobs write there as they collect their artifacts; an
 //! agent downloads a need's files into the same layout before it calls the runner. The
-//! merged report Railyard writes at a folder's root ([`MERGED_JUNIT`]) is not handed over.
+//! merged report Railyard writes at a folder's root ([`MERGED_JUNIT`]) is handed over under
+//! [`MERGED_JUNIT_FOLDER`], one file per job or shard ([`merged_report_path`]).
 //!
 //! The folders hold what a committer's job produced (or, on the fleet, what was downloaded):
 //! every path is checked to be a plain relative path ([`check_path`]), links and special
@@ -22,8 +23,18 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The report Railyard writes at the root of a test job's (or shard's) artifacts folder:
-/// every batch and retry merged. Railyard's own: it is not handed to dependents.
+/// every batch and retry merged. Handed to dependents as [`merged_report_path`].
 pub const MERGED_JUNIT: &str = "railyard-junit.xml";
+
+/// The folder of a dependent's workspace that holds its needs' merged JUnit reports.
+pub const MERGED_JUNIT_FOLDER: &str = "railyard-junit";
+
+/// Where a dependent finds the merged JUnit report of the job or shard shown as `from`:
+/// `railyard-junit/test.xml`, `railyard-junit/test-2-4.xml` for shard 2 of 4 (a test job's
+/// own reports are removed batch by batch as they are read, so this is what is left of them).
+pub fn merged_report_path(from: &str) -> String {
+    format!("{MERGED_JUNIT_FOLDER}/{}.xml", crate::names::slug(from))
+}
 
 /// The folder under a run's `artifacts_dir` that holds the artifacts of `job`, or of its
 /// shard `shard` (1-based) when the job has `parallel > 1`.
@@ -179,14 +190,21 @@ pub fn read_needs(
     Ok(out)
 }
 
+/// A file's modification time in seconds since the epoch (0 when unknown).
+fn mtime(meta: &std::fs::Metadata) -> u64 {
+    (meta.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The folders above `rel`: `a/b/c` gives `a/b`, `a`.
 fn ancestors(rel: &str) -> impl Iterator<Item = &str> {
     rel.match_indices('/').map(|(i, _)| &rel[..i]).rev()
 }
 
 /// Calls `found` with every folder and regular file under `folder` (not following links:
-/// they and special files are left out, as the fleet's upload leaves them out), except
-/// [`MERGED_JUNIT`] at its root, parents before children.
+/// they and special files are left out, as the fleet's upload leaves them out), parents
+/// before children; [`MERGED_JUNIT`] at its root is given as [`merged_report_path`].
 fn walk(
     need: &str,
     from: &str,
@@ -215,17 +233,33 @@ fn walk(
         let rel = parts.join("/");
         check_path(need, &rel)?;
         let kind = entry.file_type();
-        if entry.depth() == 1 && rel == MERGED_JUNIT && kind.is_file() {
-            continue;
-        }
-        if !(kind.is_file() || kind.is_dir()) {
-            // Never handed over: the fleet's upload sends regular files only.
-            continue;
-        }
         let meta = entry.metadata().map_err(|e| RunnerError::Io {
             doing: format!("reading {}", entry.path().display()),
             source: e.into(),
         })?;
+        let merged = entry.depth() == 1 && rel == MERGED_JUNIT && kind.is_file();
+        let rel = if merged {
+            // The batches' own reports are removed as they are read: this merged one is
+            // what is left of a test job's JUnit. Each shard's under its own name.
+            found(
+                MERGED_JUNIT_FOLDER.to_string(),
+                Handed {
+                    source: folder.to_path_buf(),
+                    size: 0,
+                    mode: 0o755,
+                    mtime: mtime(&meta),
+                    dir: true,
+                    from: from.to_string(),
+                },
+            )?;
+            merged_report_path(from)
+        } else {
+            rel
+        };
+        if !(kind.is_file() || kind.is_dir()) {
+            // Never handed over: the fleet's upload sends regular files only.
+            continue;
+        }
         use std::os::unix::fs::PermissionsExt;
         found(
             rel,
@@ -233,9 +267,7 @@ fn walk(
                 source: entry.path().to_path_buf(),
                 size: if kind.is_file() { meta.len() } else { 0 },
                 mode: meta.permissions().mode() & 0o777,
-                mtime: (meta.modified().ok())
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_secs()),
+                mtime: mtime(&meta),
                 dir: kind.is_dir(),
                 from: from.to_string(),
             },
@@ -336,7 +368,7 @@ mod tests {
     }
 
     #[test]
-    fn shards_are_merged_and_railyards_own_report_left_out() {
+    fn shards_are_merged_and_each_merged_report_named_by_its_shard() {
         let dir = tempfile::tempdir().unwrap();
         let test = job("test", 2);
         let build = job("build", 1);
@@ -353,6 +385,9 @@ mod tests {
             [
                 "dist",
                 "dist/app.txt",
+                "railyard-junit",
+                "railyard-junit/build.xml",
+                "railyard-junit/test-1-2.xml",
                 "reports",
                 "reports/1",
                 "reports/1/junit.xml",
@@ -362,10 +397,14 @@ mod tests {
         );
         assert_eq!(read.entries["reports/2/junit.xml"].from, "test [2/2]");
         assert_eq!(
+            read.entries["railyard-junit/test-1-2.xml"].from,
+            "test [1/2]"
+        );
+        assert_eq!(
             read.lines,
             [
-                "artifacts of build: 1 file(s), 6 B",
-                "artifacts of test: 2 file(s), 8 B"
+                "artifacts of build: 2 file(s), 10 B",
+                "artifacts of test: 3 file(s), 17 B"
             ]
         );
         let mut tar = Vec::new();
@@ -383,7 +422,7 @@ mod tests {
             found.contains(&("dist/app.txt".into(), "built\n".into())),
             "{found:?}"
         );
-        assert_eq!(found.len(), 7);
+        assert_eq!(found.len(), 10);
     }
 
     #[test]

@@ -366,7 +366,7 @@ pub(crate) fn job_context(
     let handed_from = (job.needs.iter())
         .filter(|need| job.takes_artifacts_from(need))
         .filter_map(|need| pipeline.jobs.get(need))
-        .filter(|need| !need.artifacts.is_empty())
+        .filter(|need| need.hands_over())
         .cloned()
         .collect();
     let mut env: IndexMap<String, String> = IndexMap::new();

@@ -135,10 +135,7 @@ fn the_build_to_deploy_pipeline_parses_with_its_hand_overs_image_and_lock() {
     assert_eq!(names, ["build", "test", "report", "package", "deploy"]);
     let test = &pipeline.jobs["test"];
     assert_eq!(test.parallel, 4);
-    assert_eq!(
-        test.artifacts_when,
-        railyard_pipeline::ArtifactsWhen::Always
-    );
+    assert!(test.hands_over(), "its merged JUnit reports");
     let package = &pipeline.jobs["package"];
     assert!(package.takes_artifacts_from("build"));
     assert!(!package.takes_artifacts_from("test"));

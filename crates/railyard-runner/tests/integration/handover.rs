@@ -89,6 +89,7 @@ jobs:
     script:
       - cat {READ}
       - test ! -e railyard-junit.xml
+      - ls railyard-junit && cat railyard-junit/test-1-2.xml railyard-junit/test-2-2.xml
 "#
         .replace("{DIR}", dir)
         .replace("{READ}", read),
@@ -106,7 +107,7 @@ mkdir -p "$dir" && cp report.xml "$dir/junit.xml"
 }
 
 /// Each shard writes its report under `reports/$RAILYARD_SHARD/`: the dependent reads both,
-/// and not Railyard's own merged report of each shard.
+/// and Railyard's merged report of each shard under `railyard-junit/`, named by the shard.
 #[tokio::test]
 async fn every_shards_report_reaches_a_dependent() {
     let repo = sharded(
@@ -120,7 +121,7 @@ async fn every_shards_report_reaches_a_dependent() {
         "{}",
         error(&ran, "test")
     );
-    // Railyard's merged report is in each shard's folder, not handed over.
+    // Railyard's merged report is in each shard's folder, handed over by the shard's name.
     assert!(
         ran.artifacts
             .join("test/shard-1")
@@ -138,7 +139,9 @@ async fn every_shards_report_reaches_a_dependent() {
         out.contains("name='a'") && out.contains("name='b'"),
         "{out}"
     );
-    assert!(out.contains("artifacts of test: 2 file(s)"), "{out}");
+    // Each shard's report and its merged one.
+    assert!(out.contains("artifacts of test: 4 file(s)"), "{out}");
+    assert!(out.contains(r#"<testsuites name="test [2/2]""#), "{out}");
 }
 
 /// Two shards writing the same path: the dependent fails before its first step, naming

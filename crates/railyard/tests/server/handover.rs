@@ -114,6 +114,42 @@ fn a_sharded_jobs_reports_reach_its_dependent() {
     assert_nothing_left(&run);
 }
 
+const SHARDED_TESTS: &str = r#"env: { image: busybox }
+jobs:
+  unit:
+    parallel: 2
+    tests:
+      list: printf 'a\nb\n'
+      run: "for t in {tests}; do echo \"<testcase classname='c' name='$t'/>\"; done | sed '1i <testsuite name=\"s\">' | sed '$a </testsuite>' > report.xml"
+      junit: report.xml
+      format: "{name}"
+  report:
+    needs: [unit]
+    script: [cat railyard-junit/unit-1-2.xml railyard-junit/unit-2-2.xml]
+"#;
+
+/// A `tests:` job's own reports are read and removed batch by batch: its shards' merged
+/// reports reach the dependent, on another agent, each under its shard's name.
+#[test]
+fn a_test_jobs_merged_reports_reach_its_dependent() {
+    let mut fleet = Fleet::start(SHARDED_TESTS);
+    fleet.agent("one");
+    fleet.agent("two");
+    let run = trigger(&fleet);
+    fleet.wait_success(&run, 180);
+    let log = fleet.log(&run, "report");
+    for shard in [1, 2] {
+        assert!(
+            log.contains(&format!("<testsuites name=\"unit [{shard}/2]\"")),
+            "shard {shard}'s merged report: {log}"
+        );
+    }
+    for test in ["a", "b"] {
+        assert!(log.contains(&format!("name=\"{test}\"")), "{log}");
+    }
+    assert_nothing_left(&run);
+}
+
 const TOO_BIG: &str = r#"env: { image: busybox }
 jobs:
   build:
