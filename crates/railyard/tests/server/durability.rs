@@ -80,7 +80,11 @@ fn server_away(mut fleet: Fleet, database: Option<&str>) {
     let expected: String = (1..=NUMBERS).map(|i| format!("{i}\n")).collect();
     assert_eq!(
         listed,
-        serde_json::json!([{"path": "out/numbers.txt", "size": expected.len()}])
+        serde_json::json!([{
+            "path": "out/numbers.txt",
+            "size": expected.len(),
+            "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(expected.as_bytes())),
+        }])
     );
     let (status, body) = fleet.get(&format!(
         "/api/v1/runs/{run}/artifacts/chatty/out/numbers.txt"

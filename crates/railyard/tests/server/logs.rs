@@ -55,7 +55,11 @@ fn a_log_and_an_artifact_sent_to_one_server_are_read_whole_from_another_on_postg
     assert_eq!(list_status, 200, "{listed}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&listed).unwrap(),
-        serde_json::json!([{"path": "numbers.txt", "size": expected.len()}])
+        serde_json::json!([{
+            "path": "numbers.txt",
+            "size": expected.len(),
+            "sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(expected.as_bytes())),
+        }])
     );
     assert_eq!(file_status, 200);
     assert!(numbers == expected, "B served {} bytes", numbers.len());
