@@ -39,6 +39,8 @@ pub(crate) struct Setup {
     pub allowance: railyard_runner::Allowance,
     /// Where images built by jobs are pushed (`--registry`).
     pub registry: Option<railyard_runner::Registry>,
+    /// Each job's image check.
+    pub scanner: Option<Arc<dyn crate::Scanner>>,
 }
 
 pub(crate) async fn run(
@@ -291,7 +293,7 @@ async fn execute(
         max_parallel: 1,
         artifacts_dir,
         timings: Arc::new(railyard_split::Timings::new()),
-        env_check: None,
+        env_check: (setup.scanner.as_ref()).map(|scanner| scanner.for_job(claim, &checkout)),
         secrets: Vec::new(),
         networks: setup.networks,
         run_variables: std::iter::once(("RAILYARD_COMMIT".to_string(), claim.commit.clone()))

@@ -56,6 +56,26 @@ pub struct AgentConfig {
     pub allowance: railyard_runner::Allowance,
     /// Where images built by jobs (`image_build` with `push: true`) are pushed.
     pub registry: Option<railyard_runner::Registry>,
+    /// Scans the images each job runs in and builds, and holds them to the pipeline's
+    /// `scan.fail_on`; `None` scans nothing (the job's log says so).
+    pub scanner: Option<std::sync::Arc<dyn Scanner>>,
+}
+
+/// Gives each claimed job its image check: `railyard agent` wires it to the agent host's
+/// own inventory and advisories, as `railyard run` does for a local run.
+pub trait Scanner: Send + Sync {
+    /// The check of the images of one job of `claim`, whose checkout is at `checkout`.
+    fn for_job(
+        &self,
+        claim: &railyard_types::protocol::Claim,
+        checkout: &std::path::Path,
+    ) -> std::sync::Arc<dyn railyard_runner::EnvCheck>;
+}
+
+impl std::fmt::Debug for dyn Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scanner")
+    }
 }
 
 /// Commits of history a job's checkout fetches unless the agent is told otherwise.
@@ -92,6 +112,7 @@ pub async fn run(
                 clone_depth: config.clone_depth,
                 allowance: config.allowance,
                 registry: config.registry.clone(),
+                scanner: config.scanner.clone(),
             },
         ));
     }

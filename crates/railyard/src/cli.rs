@@ -74,7 +74,7 @@ impl Cli {
             Command::Inventory(a) => (&none, Some(&a.data), None),
             Command::Advisories(a) => (&none, Some(&a.data), None),
             Command::Server(a) => (&none, Some(&a.data), None),
-            Command::Agent(a) => (&none, None, Some(&a.networks)),
+            Command::Agent(a) => (&none, Some(&a.data), Some(&a.networks)),
             Command::Clean(_)
             | Command::Project(_)
             | Command::Trigger(_)

@@ -38,6 +38,10 @@ pub struct AgentArgs {
     pub limits: JobLimits,
     #[command(flatten)]
     pub networks: crate::cli::Networks,
+    /// Where the agent keeps the inventory of the images its jobs run in and build, and the
+    /// advisories they are matched with (`railyard advisories import --data-dir …`).
+    #[command(flatten)]
+    pub data: crate::cli::DataDir,
 }
 
 /// What each job may have on this machine (defaults for what a pipeline leaves unset, and
@@ -122,7 +126,8 @@ async fn allowance(
     })
 }
 
-pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> anyhow::Result<i32> {
+pub async fn run(args: AgentArgs, g: &crate::cli::Global) -> anyhow::Result<i32> {
+    let networks = g.network_pool;
     let file = super::config::load(args.config.as_deref())?.agent;
     let required = |value: Option<String>, key: &str| {
         value.filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -205,6 +210,7 @@ pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> any
         clone_depth,
         allowance,
         registry,
+        scanner: scanner(g, &docker).await,
     };
     match railyard_agent::run(config, docker, shutdown).await {
         Err(e) if e.is_unauthorized() => Err(super::Expected::Input(format!(
@@ -214,5 +220,85 @@ pub async fn run(args: AgentArgs, networks: railyard_runner::NetworkPool) -> any
         .into()),
         Err(e) => Err(e.into()),
         Ok(()) => Ok(0),
+    }
+}
+
+/// The agent's image check: every image a job runs in or builds is scanned into the
+/// inventory of this machine's data folder and held to the pipeline's `scan.fail_on` with
+/// the advisories imported there (`railyard advisories import`), as a local run is. A data
+/// folder that cannot be opened leaves the agent without one: its jobs' logs say the scan was
+/// not applied.
+async fn scanner(
+    g: &crate::cli::Global,
+    docker: &railyard_docker::Docker,
+) -> Option<std::sync::Arc<dyn railyard_agent::Scanner>> {
+    match super::store(g).await {
+        Ok(store) => Some(std::sync::Arc::new(AgentScanner {
+            docker: docker.clone(),
+            store,
+            one_at_a_time: Default::default(),
+        })),
+        Err(e) => {
+            tracing::warn!(
+                "images will not be scanned: {}",
+                railyard_types::error::Chain(e.as_ref())
+            );
+            None
+        }
+    }
+}
+
+/// Scans with the agent's data folder, one [`super::envscan::EnvScan`] per job.
+struct AgentScanner {
+    docker: railyard_docker::Docker,
+    store: railyard_store::Store,
+    /// The slots' scans write one SQLite file: taken in turn, as a local run takes them (a
+    /// scan of an image already scanned is a lookup of its layers).
+    one_at_a_time: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A job's scan, waiting for the agent's other scans to finish first.
+struct InTurn {
+    scan: super::envscan::EnvScan,
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+#[async_trait::async_trait]
+impl railyard_runner::EnvCheck for InTurn {
+    async fn check(
+        &self,
+        image_id: &str,
+        env: &railyard_pipeline::EnvSpec,
+    ) -> Result<Vec<String>, railyard_runner::EnvCheckError> {
+        let _turn = self.turn.lock().await;
+        self.scan.check(image_id, env).await
+    }
+
+    async fn check_built(
+        &self,
+        image_id: &str,
+        image: &railyard_runner::BuiltImageCheck<'_>,
+    ) -> Result<Vec<String>, railyard_runner::EnvCheckError> {
+        let _turn = self.turn.lock().await;
+        self.scan.check_built(image_id, image).await
+    }
+}
+
+impl railyard_agent::Scanner for AgentScanner {
+    fn for_job(
+        &self,
+        claim: &railyard_types::protocol::Claim,
+        checkout: &std::path::Path,
+    ) -> std::sync::Arc<dyn railyard_runner::EnvCheck> {
+        std::sync::Arc::new(InTurn {
+            scan: super::envscan::EnvScan {
+                docker: self.docker.clone(),
+                store: self.store.clone(),
+                project: claim.project.to_string(),
+                run_id: claim.run_id.clone(),
+                ignore_file: checkout.join(".railyard-ignore.yml"),
+            },
+            turn: self.one_at_a_time.clone(),
+        })
     }
 }

@@ -65,7 +65,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Split(args) => split::run(g, args).await,
         Command::Tests(args) => tests::run(g, args).await,
         Command::Server(args) => server::run(g, args).await,
-        Command::Agent(args) => agent::run(args, g.network_pool).await,
+        Command::Agent(args) => agent::run(args, g).await,
         Command::Project(args) => project::run(args).await,
         Command::Trigger(args) => trigger::run(args).await,
         Command::Cancel(args) => cancel::run(args).await,

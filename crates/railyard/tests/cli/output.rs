@@ -176,8 +176,8 @@ jobs:
 }
 
 /// Each command's help lists the options it takes: `server`, `agent`, `trigger` and
-/// `project` listed the pipeline's `-f/--file` and `--data-dir` (only the server keeps a
-/// data folder), and `trigger`'s usage showed `--server` and `--token` as required when
+/// `project` listed the pipeline's `-f/--file` and `--data-dir` (only the server and the
+/// agent, for its image inventory, keep a data folder), and `trigger`'s usage showed `--server` and `--token` as required when
 /// RAILYARD_SERVER and RAILYARD_TOKEN set them.
 #[test]
 fn help_lists_only_the_options_a_command_takes() {
@@ -190,7 +190,7 @@ fn help_lists_only_the_options_a_command_takes() {
             "{command}: {help}"
         );
         assert!(
-            !help.contains("--data-dir") || command == "server",
+            !help.contains("--data-dir") || command == "server" || command == "agent",
             "{command}: {help}"
         );
     }

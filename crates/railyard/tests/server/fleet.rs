@@ -2,7 +2,7 @@
 //! git repository in a temp folder), HTTP over loopback, and leftover checks.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,8 +32,12 @@ impl Drop for Fleet {
 
 pub fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_railyard"));
+    // A home of this test process's own: a data folder nobody names (an agent's inventory)
+    // lands there, never in the user's home or the crate's folder.
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("home-{}", std::process::id()));
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
         .env("NO_COLOR", "1")
         .env("RAILYARD_LOG", "info");
     if let Some(host) = std::env::var_os("DOCKER_HOST") {
@@ -147,9 +151,15 @@ impl Fleet {
         self.agent_with(name, &["--slots", &slots.to_string()])
     }
 
+    /// The data folder of agent `name` (its inventory and advisories).
+    pub fn agent_home(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}-home"))
+    }
+
     /// An agent started with these flags besides its server, token and name.
     pub fn agent_with(&mut self, name: &str, flags: &[&str]) -> usize {
         let child = bin()
+            .env("RAILYARD_HOME", self.agent_home(name))
             .args([
                 "agent", "--server", &self.url, "--token", AGENT, "--name", name,
             ])

@@ -70,3 +70,68 @@ fn pushes_and_records(database: Option<&str>) {
         .args(["rmi", "-f", &reference])
         .output();
 }
+
+const SCANNED: &str = r#"env: { image: busybox }
+jobs:
+  package:
+    script: ["mkdir -p out && echo fleet > out/app.txt"]
+    image_build:
+      dockerfile: Dockerfile
+      tags: ["app:{run}"]
+      push: true
+      scan: { fail_on: high }
+"#;
+
+/// An advisory against bash, of high severity: every Debian image holds bash.
+const ADVISORY: &str = r#"{
+  "id": "RY-TEST-0113",
+  "modified": "2026-01-01T00:00:00Z",
+  "summary": "a test advisory against bash",
+  "affected": [{
+    "package": { "ecosystem": "Debian:12", "name": "bash" },
+    "ranges": [{ "type": "ECOSYSTEM", "events": [{ "introduced": "0" }] }]
+  }],
+  "database_specific": { "severity": "HIGH" }
+}"#;
+
+/// On an agent, as in a local run, the image is scanned into the agent's inventory with the
+/// advisories imported there, and `scan.fail_on` stops the job before its push.
+#[test]
+fn an_agent_stops_a_vulnerable_image_before_its_push() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let mut fleet = Fleet::start(SCANNED);
+    fleet.push_file(
+        "Dockerfile",
+        "FROM debian:bookworm-slim\nCOPY out/app.txt /app.txt\n",
+    );
+    let home = fleet.agent_home("scanner");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("advisory.json"), ADVISORY).unwrap();
+    let import = bin()
+        .env("RAILYARD_HOME", &home)
+        .args(["advisories", "import"])
+        .arg(home.join("advisory.json"))
+        .output()
+        .unwrap();
+    assert!(import.status.success(), "{}", text(&import.stderr));
+    let url = format!("http://{}/fleet", registry.host);
+    fleet.agent_with("scanner", &["--registry", &url]);
+    let run = trigger(&fleet);
+    let detail = fleet.wait_run(&run, 180);
+    let log = fleet.log(&run, "package");
+    assert_eq!(detail["run"]["status"], "failed", "{detail}\n{log}");
+    assert!(
+        log.contains("RY-TEST-0113")
+            && log.contains("image_build.scan.fail_on")
+            && log.contains("the image was not pushed"),
+        "{log}"
+    );
+    assert_eq!(registry.repositories(), Vec::<String>::new());
+    assert_nothing_left(&run);
+    // Scanned, not pushed: the image stays on the engine under its project's tag.
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &format!("demo/app:{run}")])
+        .output();
+}
