@@ -74,28 +74,25 @@ impl Store {
             .as_ref()
             .map(|d| format!("{}:{}", d.id, d.version_id));
         let mut tx = self.pool().begin().await.map_err(&err)?;
-        let old: Vec<String> =
-            sqlx::query("SELECT id FROM image_scans WHERE project = $1 AND image_id = $2")
-                .bind(project)
-                .bind(&inv.image_id)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(&err)?
-                .iter()
-                .filter_map(|r| r.try_get::<String, _>(0).ok())
-                .collect();
-        for o in &old {
-            sqlx::query("DELETE FROM image_packages WHERE scan_id = $1")
-                .bind(o)
-                .execute(&mut *tx)
-                .await
-                .map_err(&err)?;
-            sqlx::query("DELETE FROM image_scans WHERE id = $1")
-                .bind(o)
-                .execute(&mut *tx)
-                .await
-                .map_err(&err)?;
-        }
+        // The image's earlier scan goes first, by two writes: a transaction that opened on a
+        // read would have to upgrade SQLite's lock to write, and fails at once ("database is
+        // locked") when another writer got there in between, where a first write waits its
+        // turn (several agent slots scan into one file).
+        sqlx::query(
+            "DELETE FROM image_packages WHERE scan_id IN \
+             (SELECT id FROM image_scans WHERE project = $1 AND image_id = $2)",
+        )
+        .bind(project)
+        .bind(&inv.image_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(&err)?;
+        sqlx::query("DELETE FROM image_scans WHERE project = $1 AND image_id = $2")
+            .bind(project)
+            .bind(&inv.image_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(&err)?;
         sqlx::query(
             "INSERT INTO image_scans (id, project, run_id, reference, image_id, distro, scanned_at, inventory) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

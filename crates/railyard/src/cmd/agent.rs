@@ -236,7 +236,6 @@ async fn scanner(
         Ok(store) => Some(std::sync::Arc::new(AgentScanner {
             docker: docker.clone(),
             store,
-            one_at_a_time: Default::default(),
         })),
         Err(e) => {
             tracing::warn!(
@@ -252,36 +251,6 @@ async fn scanner(
 struct AgentScanner {
     docker: railyard_docker::Docker,
     store: railyard_store::Store,
-    /// The slots' scans write one SQLite file: taken in turn, as a local run takes them (a
-    /// scan of an image already scanned is a lookup of its layers).
-    one_at_a_time: std::sync::Arc<tokio::sync::Mutex<()>>,
-}
-
-/// A job's scan, waiting for the agent's other scans to finish first.
-struct InTurn {
-    scan: super::envscan::EnvScan,
-    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
-}
-
-#[async_trait::async_trait]
-impl railyard_runner::EnvCheck for InTurn {
-    async fn check(
-        &self,
-        image_id: &str,
-        env: &railyard_pipeline::EnvSpec,
-    ) -> Result<Vec<String>, railyard_runner::EnvCheckError> {
-        let _turn = self.turn.lock().await;
-        self.scan.check(image_id, env).await
-    }
-
-    async fn check_built(
-        &self,
-        image_id: &str,
-        image: &railyard_runner::BuiltImageCheck<'_>,
-    ) -> Result<Vec<String>, railyard_runner::EnvCheckError> {
-        let _turn = self.turn.lock().await;
-        self.scan.check_built(image_id, image).await
-    }
 }
 
 impl railyard_agent::Scanner for AgentScanner {
@@ -290,15 +259,12 @@ impl railyard_agent::Scanner for AgentScanner {
         claim: &railyard_types::protocol::Claim,
         checkout: &std::path::Path,
     ) -> std::sync::Arc<dyn railyard_runner::EnvCheck> {
-        std::sync::Arc::new(InTurn {
-            scan: super::envscan::EnvScan {
-                docker: self.docker.clone(),
-                store: self.store.clone(),
-                project: claim.project.to_string(),
-                run_id: claim.run_id.clone(),
-                ignore_file: checkout.join(".railyard-ignore.yml"),
-            },
-            turn: self.one_at_a_time.clone(),
+        std::sync::Arc::new(super::envscan::EnvScan {
+            docker: self.docker.clone(),
+            store: self.store.clone(),
+            project: claim.project.to_string(),
+            run_id: claim.run_id.clone(),
+            ignore_file: checkout.join(".railyard-ignore.yml"),
         })
     }
 }
