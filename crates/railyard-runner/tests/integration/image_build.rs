@@ -290,6 +290,28 @@ async fn a_context_link_leading_out_is_refused_by_name_and_nothing_is_built() {
     assert_eq!(remove_images_of(&tag), 0);
 }
 
+/// A context of 2 GB (a sparse file a step made) is refused at the entry that passes the
+/// bound, as an artifact would be: nothing is built.
+#[tokio::test]
+async fn a_context_of_2_gb_is_refused_and_nothing_is_built() {
+    let repo = Repo::new(
+        "env: { image: busybox }\njobs:\n  package:\n    script:\n      - mkdir -p ctx && dd if=/dev/zero of=ctx/big.bin bs=1M count=0 seek=2048\n",
+    );
+    repo.write("ctx/Dockerfile", "FROM busybox\nCOPY . /ctx\n");
+    let tag = format!("app:{}", run_id());
+    let mut build = image_build(&tag, false);
+    build.build.context = "ctx".into();
+    build.build.dockerfile = "ctx/Dockerfile".into();
+    let ran = run(&repo, build, None, None).await;
+    assert_eq!(ran.outcome.jobs["package"].status, JobStatus::Failed);
+    let error = ran.error();
+    assert!(
+        error.contains("big.bin") && error.contains("1.0 GiB"),
+        "{error}"
+    );
+    assert_eq!(remove_images_of(&tag), 0);
+}
+
 #[tokio::test]
 async fn a_dockerfile_climbing_out_of_the_workspace_is_refused() {
     let repo = Repo::new(PIPELINE);
