@@ -45,6 +45,7 @@ pub use logs::{LogWriter, log_file_name};
 pub use queue::{
     Claim, GroupWait, Lapsed, OpenedQueue, Project, ProjectRemoval, QueueStats, QueuedJob, ShardOf,
 };
+pub use queue::{AgentCaller, AgentFit, DEFAULT_POOL};
 pub use railyard_types::records::Deployment;
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};

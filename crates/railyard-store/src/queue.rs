@@ -25,11 +25,13 @@ pub use railyard_types::protocol::{Claim, Project, ShardOf};
 
 mod advance;
 mod claim;
+mod pools;
 mod projects;
 mod stats;
 mod tests_queue;
 
 pub use claim::GroupWait;
+pub use pools::{AgentCaller, AgentFit, DEFAULT_POOL};
 pub use projects::ProjectRemoval;
 pub use stats::QueueStats;
 pub use tests_queue::OpenedQueue;

@@ -1,7 +1,9 @@
 //! The claim: which queued job a free slot gets, and a project's share of the fleet.
 //!
-//! Three rules, all in the one statement that leases the job (so two claims, or two servers
+//! Four rules, all in the one statement that leases the job (so two claims, or two servers
 //! on one PostgreSQL, never get the same row; on PostgreSQL a cap is checked again after):
+//! - **Pools**: only jobs of projects that allow the claiming agent's pool (its registering
+//!   token's, see `pools`) are seen at all; labels choose among those.
 //! - **Labels**: a job with `runs_on` labels goes only to an agent that has them all; a job
 //!   no agent can take stays queued.
 //! - **Caps**: a project with `max_running` > 0 holding that many leases gets no more slots.
@@ -12,6 +14,7 @@ use railyard_run_model::{LEASED, QUEUED};
 use railyard_types::{AgentId, JobId, JobStatus, Millis, ProjectName, RunId};
 use sqlx::{AnyConnection, Row};
 
+use super::pools::allows;
 use super::stats::{WAIT_CONFLICT, WAIT_INSERT, record_wait, wait_bucket, wait_stripe};
 use super::{COLUMNS, Claim, claim_from_row};
 use crate::runs::{JOB_START, JOB_START_CONFLICT, record_job_start, record_run_start};
@@ -94,6 +97,11 @@ impl Store {
         let lock = if pg { " FOR UPDATE SKIP LOCKED" } else { "" };
         let (fits_q, fits_p) = (fits("q"), fits("p"));
         let (queued_projects, leased) = (queued_projects(), leased_of_project());
+        // The agent's pool from its row (its registering token's), never from the request.
+        let pool_allowed = allows(
+            "ps.project",
+            "(SELECT ag.pool FROM agents ag WHERE ag.id = $1)",
+        );
         let update = format!(
             "UPDATE queue SET state = '{LEASED}', agent_id = $1, lease_until = $2, \
              attempt = attempt + 1, log_seq = 0, claimed_at = $3 \
@@ -105,7 +113,7 @@ impl Store {
              {leased} AS leased, COALESCE(pr.weight, 1) AS weight, \
              COALESCE(pr.max_running, 0) AS cap \
              FROM ps LEFT JOIN projects pr ON pr.name = ps.project \
-             WHERE ps.project IS NOT NULL) \
+             WHERE ps.project IS NOT NULL AND {pool_allowed}) \
              SELECT project FROM ready WHERE oldest IS NOT NULL AND (cap = 0 OR leased < cap) \
              ORDER BY leased * 1.0 / weight, oldest LIMIT 1) \
              ORDER BY q.queued_at, q.id LIMIT 1{lock}) RETURNING {COLUMNS}, queued_at, environment"

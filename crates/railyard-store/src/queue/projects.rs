@@ -146,6 +146,8 @@ impl Store {
             "DELETE FROM test_timings WHERE project = $1",
             "DELETE FROM run_counters WHERE project = $1",
             "DELETE FROM queue_waits WHERE project = $1",
+            // Its pools: a project added again under this name allows `default` alone.
+            "DELETE FROM project_pools WHERE project = $1",
         ] {
             sqlx::query(sql)
                 .bind(name.as_str())
@@ -210,7 +212,8 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Records an agent and its labels (a job's `runs_on` must be among them); returns its id.
+    /// Records an agent of the default pool and its labels (see
+    /// [`Store::register_agent_in_pool`]); returns its id.
     pub async fn register_agent(
         &self,
         name: &str,
@@ -218,16 +221,32 @@ impl Store {
         labels: &[String],
         at: Millis,
     ) -> Result<AgentId, StoreError> {
+        self.register_agent_in_pool(name, slots, labels, super::pools::DEFAULT_POOL, at)
+            .await
+    }
+
+    /// Records an agent, its pool (the registering token's: the server never takes it from
+    /// the agent) and its labels (a job's `runs_on` must be among them); returns its id.
+    pub async fn register_agent_in_pool(
+        &self,
+        name: &str,
+        slots: i64,
+        labels: &[String],
+        pool: &str,
+        at: Millis,
+    ) -> Result<AgentId, StoreError> {
         let id = ulid::Ulid::new().to_string();
         let err = self.query_error("registering an agent");
         let mut tx = self.pool().begin().await.map_err(&err)?;
         sqlx::query(
-            "INSERT INTO agents (id, name, slots, registered_at, last_seen) VALUES ($1, $2, $3, $4, $4)",
+            "INSERT INTO agents (id, name, slots, registered_at, last_seen, pool) \
+             VALUES ($1, $2, $3, $4, $4, $5)",
         )
         .bind(&id)
         .bind(name)
         .bind(slots)
         .bind(at.as_i64())
+        .bind(pool)
         .execute(&mut *tx)
         .await
         .map_err(&err)?;

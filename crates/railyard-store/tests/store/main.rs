@@ -9,6 +9,7 @@ mod concurrency;
 mod deploys;
 mod job_logs;
 mod logs;
+mod pools;
 mod projects;
 mod queue;
 mod queued_runs;
