@@ -16,6 +16,37 @@ use crate::AgentError;
 /// never fail it.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Which certificates an HTTPS server may show: any that the system's roots vouch for (the
+/// default), or only those issued by the CA the operator gives (`--ca-cert`), for a server
+/// whose certificate comes from a private CA.
+#[derive(Clone, Debug, Default)]
+pub struct Trust {
+    ca: Vec<reqwest::Certificate>,
+}
+
+impl Trust {
+    /// Trust only the CA certificates in the PEM file at `path`. The error names the file and
+    /// says what it should hold.
+    pub fn ca_file(path: &std::path::Path) -> Result<Trust, String> {
+        let pem = std::fs::read(path).map_err(|e| {
+            format!(
+                "cannot read the CA certificate {}: {e}; pass a readable PEM file as --ca-cert                  (or RAILYARD_CA_CERT)",
+                path.display()
+            )
+        })?;
+        let ca = reqwest::Certificate::from_pem_bundle(&pem)
+            .ok()
+            .filter(|ca| !ca.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "the CA certificate {} holds no PEM certificate (`-----BEGIN                      CERTIFICATE-----`); pass the CA that issued the server's certificate",
+                    path.display()
+                )
+            })?;
+        Ok(Trust { ca })
+    }
+}
+
 /// The server's address and the token to show it.
 #[derive(Clone)]
 pub struct Client {
@@ -42,11 +73,17 @@ impl Client {
 
     /// A client whose calls give up after `timeout` (a long-poll adds its own wait).
     pub fn with_timeout(base: &str, token: &str, timeout: Duration) -> Client {
+        Client::with_trust(base, token, timeout, &Trust::default())
+    }
+
+    /// A client that checks an HTTPS server's certificate against `trust`.
+    pub fn with_trust(base: &str, token: &str, timeout: Duration, trust: &Trust) -> Client {
+        let mut http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if !trust.ca.is_empty() {
+            http = http.tls_certs_only(trust.ca.iter().cloned());
+        }
         Client {
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .build()
-                .expect("an HTTP client without TLS builds"),
+            http: http.build().expect("the HTTP client builds"),
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
             timeout,
@@ -203,10 +240,17 @@ impl Client {
     }
 
     fn http_error(&self, path: &str, source: reqwest::Error) -> AgentError {
-        AgentError::Http {
-            url: self.url(path),
-            source,
+        let url = self.url(path);
+        // rustls says `invalid peer certificate: …` somewhere down the chain (the levels
+        // between are hyper's and io's, whose types are not ours to match on).
+        let mut cause: Option<&dyn std::error::Error> = Some(&source);
+        while let Some(e) = cause {
+            if e.to_string().contains("invalid peer certificate") {
+                return AgentError::Certificate { url, source };
+            }
+            cause = e.source();
         }
+        AgentError::Http { url, source }
     }
 }
 

@@ -12,6 +12,19 @@ pub enum AgentError {
         #[source]
         source: reqwest::Error,
     },
+    /// The server's TLS certificate is not one this client trusts.
+    #[error(
+        "the server at {url} showed a TLS certificate this client does not trust: pass the CA \
+         that issued it with --ca-cert FILE (or RAILYARD_CA_CERT), or give the server a \
+         certificate for this host name from a CA in the system's roots"
+    )]
+    Certificate {
+        /// The URL called.
+        url: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
     /// The server answered with an error.
     #[error("the server refused {path} ({status} {code}): {message}")]
     Api {

@@ -32,7 +32,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use client::Client;
+pub use client::{Client, Trust};
 pub use errors::AgentError;
 
 /// How an agent runs.
@@ -42,6 +42,8 @@ pub struct AgentConfig {
     pub server: String,
     /// The agents' token.
     pub token: String,
+    /// Which certificates an HTTPS server may show.
+    pub trust: client::Trust,
     /// How many jobs at once.
     pub slots: u32,
     /// A name for people.
@@ -89,7 +91,12 @@ pub async fn run(
     docker: Docker,
     shutdown: CancellationToken,
 ) -> Result<(), AgentError> {
-    let client = Client::new(&config.server, &config.token);
+    let client = Client::with_trust(
+        &config.server,
+        &config.token,
+        client::CALL_TIMEOUT,
+        &config.trust,
+    );
     let request = RegisterRequest {
         name: config.name.clone(),
         slots: config.slots,

@@ -22,7 +22,11 @@ const LONGEST_500S: Duration = Duration::from_secs(600);
 pub(crate) fn is_transient(e: &AgentError) -> bool {
     matches!(
         e,
-        AgentError::Http { .. } | AgentError::Api { status: 500.., .. }
+        // A certificate refused is retried too: the server's may be changing (SIGHUP), and
+        // each miss logs what to do.
+        AgentError::Http { .. }
+            | AgentError::Certificate { .. }
+            | AgentError::Api { status: 500.., .. }
     )
 }
 

@@ -17,6 +17,7 @@ mod git;
 mod housekeeping;
 mod openapi;
 pub mod protocol;
+mod tls;
 mod webhook;
 
 use railyard_types::{AgentId, Millis};
@@ -33,6 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use error::ApiError;
+pub use tls::{Tls, TlsError, install_crypto_provider};
 
 /// A token as the server keeps it: only its SHA-256, so a dump of memory or config files
 /// written from it never shows the token.
@@ -177,6 +179,16 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// [`serve`], over HTTPS with `tls`'s certificate when given (plain HTTP without).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<Tls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // A server that stopped between recording a job's end and releasing its dependents left
     // them waiting: move every unfinished run on once before serving.
     match state.store().unfinished_queued_runs().await {
@@ -212,9 +224,14 @@ pub async fn serve(
     let sweep = tokio::spawn(api::sweep_leases(state.clone()));
     let housekeeping = tokio::spawn(housekeeping::run(state.clone()));
     let app = api::router(state);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = match tls {
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(tls) => tls::serve(listener, app, tls, shutdown).await,
+    };
     sweep.abort();
     housekeeping.abort();
     result

@@ -10,6 +10,9 @@ use clap::Parser;
 use railyard_types::exit_codes;
 
 fn main() {
+    // One rustls crypto provider for the whole process (server, agent, clients, PostgreSQL):
+    // aws-lc-rs, before anything opens a TLS connection.
+    railyard_server::install_crypto_provider();
     let cli = cli::Cli::parse();
     // The server and agents run unattended: they say what they do (a line per agent
     // registered, job leased, job ended) unless told otherwise; the other commands speak

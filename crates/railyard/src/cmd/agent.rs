@@ -15,6 +15,12 @@ pub struct AgentArgs {
     /// An agent token.
     #[arg(long, env = "RAILYARD__AGENT__TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// A file holding the agent token (trailing newline dropped), so it shows in no `ps`.
+    #[arg(long, env = "RAILYARD__AGENT__TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Trust only this CA (PEM) for an `https://` server [default: the system's roots].
+    #[arg(long, env = "RAILYARD_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// How many jobs to run at once [default: 1].
     #[arg(long, env = "RAILYARD__AGENT__SLOTS")]
     pub slots: Option<u32>,
@@ -139,7 +145,14 @@ pub async fn run(args: AgentArgs, g: &crate::cli::Global) -> anyhow::Result<i32>
         })
     };
     let server = required(args.server.or(file.server), "server")?;
-    let token = required(args.token.or(file.token), "token")?;
+    let token_file = args.token_file.or(file.token_file);
+    let token = super::credentials::token_from(
+        args.token.or(file.token),
+        token_file.as_deref(),
+        "--token-file",
+    )?;
+    let token = required(token, "token")?;
+    let trust = super::credentials::trust(args.ca_cert.or(file.ca_cert).as_deref())?;
     let slots = args.slots.or(file.slots).unwrap_or(1);
     let clone_depth = args
         .clone_depth
@@ -197,6 +210,7 @@ pub async fn run(args: AgentArgs, g: &crate::cli::Global) -> anyhow::Result<i32>
     let config = railyard_agent::AgentConfig {
         server,
         token,
+        trust,
         slots,
         name: name.unwrap_or_else(|| {
             format!(

@@ -34,6 +34,10 @@ pub struct ServerFile {
     pub max_attempts: Option<i64>,
     pub max_jobs: Option<usize>,
     pub max_artifact_mb: Option<u64>,
+    pub admin_token_file: Option<PathBuf>,
+    pub agent_token_file: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// The data folder (logs, mirrors, SQLite); `--data-dir` and `RAILYARD_HOME` win.
     pub data_dir: Option<PathBuf>,
 }
@@ -49,6 +53,8 @@ pub struct AgentFile {
     pub labels: Option<Vec<String>>,
     pub clone_depth: Option<u32>,
     pub registry: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// Reads the file named by `--config`, or an empty configuration without one.

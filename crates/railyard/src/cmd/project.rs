@@ -12,9 +12,38 @@ pub struct Remote {
     /// The server, `http://host:port` (needed: here or from the environment).
     #[arg(long, env = "RAILYARD_SERVER")]
     pub server: Option<String>,
-    /// The admin token (needed: here or from the environment).
+    /// The admin token (needed: here, from the environment or from --token-file).
     #[arg(long, env = "RAILYARD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    #[command(flatten)]
+    pub files: RemoteFiles,
+}
+
+/// Where a client of the server reads its token and the CA it trusts from.
+#[derive(Debug, Args)]
+pub struct RemoteFiles {
+    /// A file holding the token (trailing newline dropped), so it shows in no `ps`.
+    #[arg(long, env = "RAILYARD_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Trust only this CA (PEM) for an `https://` server [default: the system's roots].
+    #[arg(long, env = "RAILYARD_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
+impl RemoteFiles {
+    /// The token from `token` or the token file; `None` when neither is given.
+    fn token(&self, token: &Option<String>) -> anyhow::Result<Option<String>> {
+        let file = self.token_file.as_deref();
+        let token = super::credentials::token_from(token.clone(), file, "--token-file")?;
+        Ok(token)
+    }
+
+    /// A client of `server` with `token`, trusting the CA file when given.
+    fn client(&self, server: &str, token: &str) -> anyhow::Result<Client> {
+        let trust = super::credentials::trust(self.ca_cert.as_deref())?;
+        let timeout = railyard_agent::client::CALL_TIMEOUT;
+        Ok(Client::with_trust(server, token, timeout, &trust))
+    }
 }
 
 impl Remote {
@@ -26,12 +55,13 @@ impl Remote {
                 "no server given: pass --server http://host:port or set RAILYARD_SERVER".into(),
             )
         })?;
-        let token = given(&self.token).ok_or_else(|| {
+        let token = self.files.token(&self.token)?.ok_or_else(|| {
             super::Expected::Input(format!(
-                "no token given for {server}: pass --token or set RAILYARD_TOKEN"
+                "no token given for {server}: pass --token or --token-file, or set \
+                 RAILYARD_TOKEN or RAILYARD_TOKEN_FILE"
             ))
         })?;
-        Ok(Client::new(&server, &token))
+        self.files.client(&server, &token)
     }
 }
 
@@ -66,17 +96,22 @@ pub struct MaybeRemote {
     /// The server's admin token.
     #[arg(long, env = "RAILYARD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    #[command(flatten)]
+    pub files: RemoteFiles,
 }
 
 impl MaybeRemote {
     /// The server's client, `None` to stay local; an error when a server is named without a
     /// token.
     pub fn client(&self) -> anyhow::Result<Option<Client>> {
-        match (&self.server, &self.token) {
-            (None, _) => Ok(None),
-            (Some(server), Some(token)) => Ok(Some(Client::new(server, token))),
-            (Some(server), None) => Err(super::Expected::Input(format!(
-                "server {server} named but no token: pass --token or set RAILYARD_TOKEN"
+        let Some(server) = &self.server else {
+            return Ok(None);
+        };
+        match self.files.token(&self.token)? {
+            Some(token) => Ok(Some(self.files.client(server, &token)?)),
+            None => Err(super::Expected::Input(format!(
+                "server {server} named but no token: pass --token or --token-file, or set \
+                 RAILYARD_TOKEN or RAILYARD_TOKEN_FILE"
             ))
             .into()),
         }

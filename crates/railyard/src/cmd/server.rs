@@ -43,29 +43,70 @@ pub struct ServerArgs {
     /// and fails its job [default: 1024].
     #[arg(long, env = "RAILYARD__SERVER__MAX_ARTIFACT_MB", value_name = "MIB")]
     pub max_artifact_mb: Option<u64>,
+    /// A file holding the bootstrap admin token (trailing newline dropped): unlike the flag
+    /// or the variable, it shows in no `ps` or process environment.
+    #[arg(long, env = "RAILYARD__SERVER__ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// A file holding the bootstrap agents' token (trailing newline dropped).
+    #[arg(long, env = "RAILYARD__SERVER__AGENT_TOKEN_FILE", value_name = "FILE")]
+    pub agent_token_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM; with --tls-key). Read again on SIGHUP.
+    #[arg(
+        long,
+        env = "RAILYARD__SERVER__TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert. Read again on SIGHUP.
+    #[arg(
+        long,
+        env = "RAILYARD__SERVER__TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub data: crate::cli::DataDir,
 }
 
 pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32> {
     let file = super::config::load(args.config.as_deref())?.server;
-    let admin_token = args
-        .admin_token
-        .or(file.admin_token)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            super::Expected::Input(
-                "the admin token is missing or empty: pass --admin-token, set \
-                 RAILYARD__SERVER__ADMIN_TOKEN, or write `admin_token = \"…\"` under [server] \
-                 in the --config file"
-                    .into(),
-            )
-        })?;
+    let admin_token_file = args.admin_token_file.or(file.admin_token_file);
+    let admin_token = super::credentials::token_from(
+        args.admin_token.or(file.admin_token),
+        admin_token_file.as_deref(),
+        "--admin-token-file",
+    )?
+    .ok_or_else(|| {
+        super::Expected::Input(
+            "the admin token is missing or empty: pass --admin-token or --admin-token-file, set \
+             RAILYARD__SERVER__ADMIN_TOKEN, or write `admin_token = \"…\"` under [server] in \
+             the --config file"
+                .into(),
+        )
+    })?;
     // Without a bootstrap agent token, agents use stored tokens (`railyard token create`).
-    let agent_token = args
-        .agent_token
-        .or(file.agent_token)
-        .filter(|t| !t.is_empty());
+    let agent_token_file = args.agent_token_file.or(file.agent_token_file);
+    let agent_token = super::credentials::token_from(
+        args.agent_token.or(file.agent_token),
+        agent_token_file.as_deref(),
+        "--agent-token-file",
+    )?;
+    let tls = match (
+        args.tls_cert.or(file.tls_cert),
+        args.tls_key.or(file.tls_key),
+    ) {
+        (Some(cert), Some(key)) => Some(
+            railyard_server::Tls::load(&cert, &key)
+                .map_err(|e| super::Expected::Input(e.to_string()))?,
+        ),
+        (None, None) => None,
+        _ => {
+            let e = "--tls-cert and --tls-key go together: give both (or neither, for plain HTTP)";
+            return Err(super::Expected::Input(e.into()).into());
+        }
+    };
     let listen = args
         .listen
         .or(file.listen)
@@ -95,11 +136,14 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
                 logs_dir: Some(data_dir.join(railyard_store::LOGS_DIR_NAME)),
                 ..Default::default()
             };
-            railyard_store::Store::open_with(url, &options).await
+            railyard_store::Store::open_with(url, &options)
+                .await
+                .map_err(super::tls::database_error)?
         }
-        None => railyard_store::Store::open_in(&data_dir).await,
-    }
-    .context("opening the server's database")?;
+        None => railyard_store::Store::open_in(&data_dir)
+            .await
+            .context("opening the server's database")?,
+    };
     let config = ServerConfig {
         admin_token: TokenHash::of(&admin_token),
         agent_token: agent_token.as_deref().map(TokenHash::of),
@@ -114,7 +158,17 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
-    println!("railyard server listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(tls) = &tls {
+        super::tls::reload_on_sighup(tls.clone());
+    } else if !addr.ip().is_loopback() {
+        tracing::warn!(
+            "serving plain HTTP on {addr}, beyond this machine: tokens, logs and secrets cross \
+             the network readable by anyone on the path; serve HTTPS with --tls-cert and \
+             --tls-key (docs/server.md)"
+        );
+    }
+    println!("railyard server listening on {scheme}://{addr}");
     std::io::stdout().flush()?;
     let shutdown = async {
         use tokio::signal::unix::{SignalKind, signal};
@@ -124,7 +178,8 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
             _ = term.recv() => {}
         }
     };
-    railyard_server::serve(listener, AppState::new(store.clone(), config), shutdown).await?;
+    let state = AppState::new(store.clone(), config);
+    railyard_server::serve_with(listener, state, tls, shutdown).await?;
     store.close().await;
     Ok(0)
 }

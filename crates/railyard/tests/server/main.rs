@@ -30,4 +30,5 @@ mod server_away;
 mod shards;
 mod slots;
 mod story;
+mod tls;
 mod uploads;
