@@ -84,10 +84,18 @@ pub fn json(
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
+        install_crypto_provider();
         reqwest::Client::builder()
             .pool_max_idle_per_host(0)
             .read_timeout(Duration::from_secs(30))
             .build()
             .expect("an HTTP client")
     })
+}
+
+/// Installs aws-lc-rs as the test process's rustls crypto provider, as `railyard`'s `main`
+/// does: the one provider compiled in (see CRATES.md's TLS rule). Calling it again does
+/// nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }

@@ -86,7 +86,7 @@ fn tls_fleet(pki: &Pki) -> Fleet {
         .args(["--tls-cert", s(&cert), "--tls-key", s(&key)])
         .env("RAILYARD_HOME", dir.path().join("data"))
         .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap());
-    let (server, url) = start_https(&mut cmd);
+    let (server, url) = start_reading_url(&mut cmd, "https://127.0.0.1:");
     Fleet {
         dir,
         server,
@@ -95,8 +95,8 @@ fn tls_fleet(pki: &Pki) -> Fleet {
     }
 }
 
-/// Spawns a server and reads the `https://` address it prints.
-fn start_https(cmd: &mut Command) -> (Child, String) {
+/// Spawns a server and reads the address it prints, which must start with `prefix`.
+fn start_reading_url(cmd: &mut Command, prefix: &str) -> (Child, String) {
     use std::io::{BufRead, BufReader};
     let mut server = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let stdout = server.stdout.take().unwrap();
@@ -113,7 +113,7 @@ fn start_https(cmd: &mut Command) -> (Child, String) {
         .next()
         .unwrap_or_default()
         .to_string();
-    assert!(url.starts_with("https://127.0.0.1:"), "printed [{line}]");
+    assert!(url.starts_with(prefix), "printed [{line}]");
     (server, url)
 }
 
@@ -444,4 +444,34 @@ fn postgres_sslmode_require_connects_and_verify_full_refuses_an_untrusted_certif
     assert!(url.starts_with("http://"));
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Plain HTTP stays for loopback and tests; beyond it the server says at start what crosses
+/// the network in the clear and how to serve HTTPS.
+#[test]
+fn plain_http_beyond_loopback_warns_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.err");
+    let mut cmd = bin();
+    cmd.args(["server", "--listen", "0.0.0.0:0", "--admin-token", ADMIN])
+        .env("RAILYARD_HOME", dir.path().join("data"))
+        .stderr(std::fs::File::create(&log).unwrap());
+    let (mut server, _) = start_reading_url(&mut cmd, "http://0.0.0.0:");
+    // The warning is written before the address is printed.
+    let warned = std::fs::read_to_string(&log).unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        warned.contains("serving plain HTTP") && warned.contains("--tls-cert"),
+        "{warned}"
+    );
+    let mut cmd = bin();
+    cmd.args(["server", "--listen", "127.0.0.1:0", "--admin-token", ADMIN])
+        .env("RAILYARD_HOME", dir.path().join("data"))
+        .stderr(std::fs::File::create(&log).unwrap());
+    let (mut server, _) = start_reading_url(&mut cmd, "http://127.0.0.1:");
+    let quiet = std::fs::read_to_string(&log).unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(!quiet.contains("serving plain HTTP"), "{quiet}");
 }
