@@ -143,7 +143,18 @@ struct Registration {
 
 impl Registration {
     async fn new(client: Client, request: RegisterRequest) -> Result<Registration, AgentError> {
-        let current = Mutex::new(register(&client, &request).await?);
+        // A certificate refused at the very first call is this agent's setup (no --ca-cert
+        // for a private CA), not a server away: stop and say so rather than wait for ever.
+        // Later, a refused certificate is waited out like an absent server (a rotation).
+        let first = match client.call::<api::Register>(&(), &request).await {
+            Err(e @ AgentError::Certificate { .. }) => return Err(e),
+            Ok(registered) => {
+                tracing::info!(agent = %registered.agent_id, "registered");
+                registered
+            }
+            Err(_) => register(&client, &request).await?,
+        };
+        let current = Mutex::new(first);
         Ok(Registration {
             client,
             request,

@@ -214,6 +214,17 @@ fn https_end_to_end_between_server_agent_and_cli_with_a_test_ca() {
         err.contains("TLS certificate this client does not trust") && err.contains("--ca-cert"),
         "{err}"
     );
+    // An agent without the CA stops at once saying what to pass (a server away is waited for).
+    let mut cmd = bin();
+    cmd.env("RAILYARD_HOME", fleet.agent_home("a2"))
+        .args(["agent", "--server", &fleet.url, "--token", AGENT]);
+    let out = output_within(cmd, 60);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("TLS certificate this client does not trust") && err.contains("--ca-cert"),
+        "{err}"
+    );
     // Plain HTTP to the HTTPS port gets no HTTP answer (a TLS alert, or nothing).
     {
         use std::io::{Read, Write};
