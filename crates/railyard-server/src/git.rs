@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use crate::error::ApiError;
 
+mod mirror_lock;
+
 /// How long the check of a new project's repository may take: `git ls-remote` of a host that
 /// drops packets would otherwise hold the request for minutes.
 const CHECK_WITHIN: Duration = Duration::from_secs(60);
@@ -89,35 +91,7 @@ pub async fn resolve(
     git_ref: &str,
 ) -> Result<(PathBuf, String), ApiError> {
     let mirror = mirrors.join(format!("{project}.git"));
-    let out = if mirror.join("HEAD").exists() {
-        // From the project's URL rather than the mirror's `origin`: a project removed and
-        // added again under its name with another repository must not fetch the old one
-        // (another server's mirror outlives the removal).
-        command()
-            .arg("--git-dir")
-            .arg(&mirror)
-            .args(["fetch", "--quiet", "--prune", "--force", "--", url])
-            .arg("+refs/*:refs/*")
-            .output()
-            .await
-    } else {
-        tokio::fs::create_dir_all(mirrors)
-            .await
-            .map_err(|e| ApiError::Git(format!("creating {}: {e}", mirrors.display())))?;
-        command()
-            .args(["clone", "--quiet", "--mirror", "--", url])
-            .arg(&mirror)
-            .output()
-            .await
-    }
-    .map_err(|e| ApiError::Git(format!("running git: {e} (is git installed?)")))?;
-    if !out.status.success() {
-        return Err(ApiError::Git(format!(
-            "cannot fetch {}: {}",
-            mask_url(url),
-            mask_in(url, String::from_utf8_lossy(&out.stderr).trim())
-        )));
-    }
+    mirror_lock::fetch(&mirror, || fetch_retrying(mirrors, &mirror, url)).await?;
     let spec = format!("{git_ref}^{{commit}}");
     let commit = git(&mirror, &["rev-parse", "--verify", "--quiet", &spec])
         .await
@@ -128,6 +102,77 @@ pub async fn resolve(
             ))
         })?;
     Ok((mirror, String::from_utf8_lossy(&commit).trim().to_string()))
+}
+
+/// One fetch (or first clone) of the mirror, again while git says another process holds one
+/// of its lock files: another server on this host (sharing the data folder) fetching the
+/// same mirror. The fetches of this process take turns already ([`mirror_lock`]).
+async fn fetch_retrying(mirrors: &Path, mirror: &Path, url: &str) -> Result<(), ApiError> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let cloning = !mirror.join("HEAD").exists();
+        let out = fetch_once(mirrors, mirror, url, cloning).await?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let said = String::from_utf8_lossy(&out.stderr);
+        // A clone that lost the race to another process's finds the mirror there: fetch.
+        let raced = cloning && mirror.join("HEAD").exists();
+        if tries < FETCH_TRIES && (raced || lock_held(&said)) {
+            tracing::info!(mirror = %mirror.display(), tries, "the mirror is being fetched by another process: trying again");
+            tokio::time::sleep(Duration::from_millis(100 << tries)).await;
+            continue;
+        }
+        return Err(ApiError::Git(format!(
+            "cannot fetch {}: {}",
+            mask_url(url),
+            mask_in(url, said.trim())
+        )));
+    }
+}
+
+/// How many times a fetch is tried while another process holds the mirror's locks (the
+/// waits between add up to about 3 s).
+const FETCH_TRIES: u32 = 5;
+
+/// Whether git failed on a lock file another git holds (`cannot lock ref`, `index.lock`,
+/// `Unable to create '….lock': File exists`), so that trying again may succeed.
+fn lock_held(said: &str) -> bool {
+    said.contains("cannot lock ref")
+        || said.contains(".lock': File exists")
+        || said.contains("index.lock")
+        || said.contains("shallow.lock")
+}
+
+async fn fetch_once(
+    mirrors: &Path,
+    mirror: &Path,
+    url: &str,
+    cloning: bool,
+) -> Result<std::process::Output, ApiError> {
+    if cloning {
+        tokio::fs::create_dir_all(mirrors)
+            .await
+            .map_err(|e| ApiError::Git(format!("creating {}: {e}", mirrors.display())))?;
+        command()
+            .args(["clone", "--quiet", "--mirror", "--", url])
+            .arg(mirror)
+            .output()
+            .await
+    } else {
+        // From the project's URL rather than the mirror's `origin`: a project removed and
+        // added again under its name with another repository must not fetch the old one
+        // (another server's mirror outlives the removal).
+        command()
+            .arg("--git-dir")
+            .arg(mirror)
+            .args(["fetch", "--quiet", "--prune", "--force", "--", url])
+            .arg("+refs/*:refs/*")
+            .output()
+            .await
+    }
+    .map_err(|e| ApiError::Git(format!("running git: {e} (is git installed?)")))
 }
 
 /// The full name of the branch or tag `git_ref` names in the mirror (`main` →

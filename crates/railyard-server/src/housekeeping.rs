@@ -15,6 +15,11 @@ const EVERY_MS: i64 = 10 * 60 * 1000;
 /// ever ran. One that comes back registers again.
 pub(crate) const FORGET_AGENTS_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// How long a webhook's delivery id is kept, so that a replay of it starts no run: a day. A
+/// forge redelivers within hours; a replay after this starts a run again (of a commit built
+/// already).
+pub(crate) const DELIVERY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
 pub(crate) async fn run(state: AppState) {
     // Everything old enough once at start, then only what came of age since (with overlap),
     // so that a sweep does not read every chunk ever stored.
@@ -39,6 +44,17 @@ pub(crate) async fn run(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!("forgot {n} agent(s) not seen for a day"),
             Err(e) => tracing::error!("forgetting agents: {}", railyard_types::error::Chain(&e)),
+        }
+        match (state.store())
+            .forget_deliveries(Millis(now - DELIVERY_WINDOW_MS))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!("forgot {n} webhook deliveries older than a day"),
+            Err(e) => tracing::error!(
+                "forgetting webhook deliveries: {}",
+                railyard_types::error::Chain(&e)
+            ),
         }
         tokio::time::sleep(Duration::from_millis(EVERY_MS as u64)).await;
     }

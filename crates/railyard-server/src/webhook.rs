@@ -1,11 +1,29 @@
 //! Push webhooks: `POST /api/v1/projects/{name}/webhook`, from GitHub (`X-Hub-Signature-256`,
 //! HMAC-SHA256 of the body), Gitea (`X-Gitea-Signature`, the same HMAC in bare hex) or GitLab
-//! (`X-Gitlab-Token`, the secret itself). The signature is checked in constant time before
-//! the body is read: a bad or missing one gets 401, a malformed payload 400, and neither
-//! queues anything. A push starts a run for its `after` commit.
+//! (`X-Gitlab-Token`, the secret itself). A push starts a run for its `after` commit.
+//!
+//! What a caller without the secret can reach, in order:
+//! - one indexed read of the project's secret (`projects.webhook_secret`: the key lives in
+//!   the database, so this read cannot come after the check). Nothing else of the database
+//!   is read or written before the signature is checked;
+//! - GitLab's token and a missing or malformed signature are checked from the headers alone,
+//!   before a byte of the body is read;
+//! - an HMAC needs the body: it is read as it comes into the MAC, capped at
+//!   [`WEBHOOK_BODY_LIMIT`] (413 past it, the rest never read), then checked.
+//!
+//! An unknown project, a project without a secret and a bad signature get one and the same
+//! 401 (status and body), so the answer tells no one which projects exist; an HMAC delivery
+//! to an unknown project reads its body under a throwaway key, as one to a real project
+//! does, so that the 413 of a large body tells nothing either.
+//!
+//! Replays: a verified push naming its delivery id (`X-GitHub-Delivery`, `X-Gitea-Delivery`,
+//! `X-Gitlab-Event-UUID`) is recorded with its run (see the store's `deliveries`), and the
+//! same id again within a day answers 200 `{ignored}` and starts nothing. A delivery without
+//! an id cannot be told from a replay and starts a run each time.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use futures_util::StreamExt;
 use hmac::{Hmac, KeyInit, Mac};
 use railyard_types::api::Webhook;
 use sha2::Sha256;
@@ -15,55 +33,137 @@ use crate::error::ApiError;
 use crate::protocol::WebhookAnswer;
 use crate::{AppState, TokenHash};
 
-/// Checks the delivery's signature against the project's secret.
-fn verify(headers: &HeaderMap, secret: &str, body: &[u8]) -> Result<(), ApiError> {
+/// The most a webhook body may hold: GitHub caps its payloads at 25 MB, but a push of a
+/// branch is a few kB and a push of hundreds of commits well under this.
+pub(crate) const WEBHOOK_BODY_LIMIT: usize = 1 << 20;
+
+/// The headers that carry a delivery's id, by forge.
+const DELIVERY_HEADERS: [&str; 3] = [
+    "x-github-delivery",
+    "x-gitea-delivery",
+    "x-gitlab-event-uuid",
+];
+
+/// The one answer to a delivery that is not proven to come from the project's forge.
+fn refused() -> ApiError {
+    ApiError::BadSignature(
+        "unknown project, project without a webhook secret, or no X-Hub-Signature-256, \
+         X-Gitea-Signature or X-Gitlab-Token matching its secret: check the project's name in \
+         the URL and the secret given to `railyard project add --webhook-secret`"
+            .into(),
+    )
+}
+
+/// What a delivery offers as proof, from its headers.
+enum Proof {
+    /// An HMAC-SHA256 of the body (GitHub, Gitea).
+    Hmac(Vec<u8>),
+    /// The secret itself (GitLab).
+    Token(String),
+}
+
+/// The delivery's proof; `None` for none, or a signature that is not hex.
+fn proof(headers: &HeaderMap) -> Option<Proof> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let hmac_ok = |hex_sig: &str| {
-        let Ok(sig) = hex::decode(hex_sig.trim()) else {
-            return false;
-        };
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-            return false;
-        };
-        mac.update(body);
-        mac.verify_slice(&sig).is_ok()
-    };
-    let ok = if let Some(sig) = header("x-hub-signature-256") {
-        sig.strip_prefix("sha256=").is_some_and(hmac_ok)
+    if let Some(sig) = header("x-hub-signature-256") {
+        let hex_sig = sig.strip_prefix("sha256=")?;
+        hex::decode(hex_sig.trim()).ok().map(Proof::Hmac)
     } else if let Some(sig) = header("x-gitea-signature") {
-        hmac_ok(sig)
-    } else if let Some(token) = header("x-gitlab-token") {
-        TokenHash::of(secret).matches(token)
+        hex::decode(sig.trim()).ok().map(Proof::Hmac)
     } else {
-        false
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::BadSignature(
-            "no X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token matching the project's secret".into(),
-        ))
+        header("x-gitlab-token").map(|t| Proof::Token(t.to_owned()))
     }
+}
+
+/// The MAC of a project's secret, or of a throwaway key when there is none.
+fn mac_of(secret: Option<&str>) -> Hmac<Sha256> {
+    let key = secret.map_or(&b"no secret: nothing matches"[..], str::as_bytes);
+    Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length")
+}
+
+/// Reads `body` whole, at most [`WEBHOOK_BODY_LIMIT`] bytes, feeding `mac` as it comes: a
+/// body declared or found larger is refused (413) without reading the rest.
+async fn read_capped(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    mut mac: Option<&mut Hmac<Sha256>>,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::TooLarge(format!(
+            "the webhook body is over the server's limit of {} MiB: a push payload is far \
+             smaller; check what the forge sends",
+            WEBHOOK_BODY_LIMIT >> 20
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > WEBHOOK_BODY_LIMIT as u64) {
+        return Err(too_large());
+    }
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("reading the webhook body: {e}")))?;
+        if bytes.len() + chunk.len() > WEBHOOK_BODY_LIMIT {
+            return Err(too_large());
+        }
+        if let Some(mac) = mac.as_deref_mut() {
+            mac.update(&chunk);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// The delivery's id, if its forge sent one; a value that is not a short printable id is
+/// refused (it is stored).
+fn delivery_id(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some((name, value)) = DELIVERY_HEADERS
+        .iter()
+        .find_map(|name| headers.get(*name).map(|v| (*name, v)))
+    else {
+        return Ok(None);
+    };
+    let id = value.to_str().map(str::trim).unwrap_or("\u{1}");
+    if id.is_empty() {
+        return Ok(None);
+    }
+    if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::BadRequest(format!(
+            "`{name}` is not a delivery id: send at most 128 printable ASCII characters, or \
+             leave the header out"
+        )));
+    }
+    Ok(Some(id.to_owned()))
 }
 
 pub(crate) async fn push(
     State(state): State<AppState>,
     Params(name): Params<Webhook>,
-    Payload {
-        headers,
-        bytes: body,
-        ..
-    }: Payload<Webhook>,
+    Payload { headers, body, .. }: Payload<Webhook>,
 ) -> Result<Reply<Webhook>, ApiError> {
-    // Unknown project and project without a secret look the same as a bad signature, so a
-    // caller without the secret learns nothing.
+    // The one database read before the check: the key.
     let secret = state.store().webhook_secret(&name).await?;
-    let Some(secret) = secret else {
-        return Err(ApiError::BadSignature(format!(
-            "project `{name}` does not exist or has no webhook secret (`railyard project add --webhook-secret`)"
-        )));
+    let secret = secret.as_deref().filter(|s| !s.is_empty());
+    let body = match proof(&headers).ok_or_else(refused)? {
+        Proof::Token(token) => {
+            if !secret.is_some_and(|s| TokenHash::of(s).matches(&token)) {
+                return Err(refused());
+            }
+            read_capped(&headers, body, None).await?
+        }
+        Proof::Hmac(sig) => {
+            let mut mac = mac_of(secret);
+            let body = read_capped(&headers, body, Some(&mut mac)).await?;
+            if secret.is_none() || mac.verify_slice(&sig).is_err() {
+                return Err(refused());
+            }
+            body
+        }
     };
-    verify(&headers, &secret, &body)?;
     let event = headers
         .get("x-github-event")
         .or_else(|| headers.get("x-gitea-event"))
@@ -79,11 +179,35 @@ pub(crate) async fn push(
     let Some(Pushed { after, pushed_ref }) = read_push(&body)? else {
         return Ok(ignored("a deleted branch"));
     };
-    let triggered = crate::api::start_run(&state, &name, &after, pushed_ref.as_deref()).await?;
-    Ok(Reply::new(WebhookAnswer {
-        run: Some(triggered.run),
-        ignored: None,
-    }))
+    let delivery = delivery_id(&headers)?;
+    if let Some(id) = &delivery
+        && state.store().delivery_handled(&name, id).await?
+    {
+        return Ok(replayed(id));
+    }
+    let started = crate::api::start_run(
+        &state,
+        &name,
+        &after,
+        pushed_ref.as_deref(),
+        delivery.as_deref(),
+    )
+    .await?;
+    match (started, delivery) {
+        (Some(triggered), _) => Ok(Reply::new(WebhookAnswer {
+            run: Some(triggered.run),
+            ignored: None,
+        })),
+        // Two copies at once: the other one queued the run.
+        (None, id) => Ok(replayed(id.as_deref().unwrap_or_default())),
+    }
+}
+
+/// The answer to a delivery handled before.
+fn replayed(id: &str) -> Reply<Webhook> {
+    ignored(&format!(
+        "delivery `{id}` already handled: a forge's redelivery or a replay starts no second run"
+    ))
 }
 
 /// What a push webhook's body asks for.
@@ -148,6 +272,20 @@ fn ignored(why: &str) -> Reply<Webhook> {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    /// The handler's check, on a body in hand.
+    fn verify(headers: &HeaderMap, secret: &str, body: &[u8]) -> Result<(), ()> {
+        let ok = match proof(headers) {
+            None => false,
+            Some(Proof::Token(token)) => TokenHash::of(secret).matches(&token),
+            Some(Proof::Hmac(sig)) => {
+                let mut mac = mac_of(Some(secret));
+                mac.update(body);
+                mac.verify_slice(&sig).is_ok()
+            }
+        };
+        if ok { Ok(()) } else { Err(()) }
+    }
 
     fn headers(name: &'static str, value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

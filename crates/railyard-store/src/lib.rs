@@ -42,6 +42,7 @@ pub use fleet::{AgentInfo, WAIT_BOUNDS_MS, WaitHistogram};
 pub use inventory::{PackageHolder, StoredScan};
 pub use job_logs::{ChunkOutcome, LogChunkRow};
 pub use logs::{LogWriter, log_file_name};
+pub use queue::Delivered;
 pub use queue::{
     Claim, GroupWait, Lapsed, OpenedQueue, Project, ProjectRemoval, QueueStats, QueuedJob, ShardOf,
 };

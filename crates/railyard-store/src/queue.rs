@@ -25,12 +25,14 @@ pub use railyard_types::protocol::{Claim, Project, ShardOf};
 
 mod advance;
 mod claim;
+mod deliveries;
 mod pools;
 mod projects;
 mod stats;
 mod tests_queue;
 
 pub use claim::GroupWait;
+pub use deliveries::Delivered;
 pub use pools::{AgentCaller, AgentFit, DEFAULT_POOL};
 pub use projects::ProjectRemoval;
 pub use stats::QueueStats;
@@ -268,6 +270,26 @@ impl Store {
         jobs: &[QueuedJob],
         max_attempts: i64,
     ) -> Result<Option<RunRecord>, StoreError> {
+        let queued = self
+            .queue_run_once(new, git_ref, repo_url, jobs, max_attempts, None)
+            .await?;
+        Ok(match queued {
+            Delivered::Queued(run) => Some(run),
+            Delivered::ProjectGone | Delivered::AlreadyHandled => None,
+        })
+    }
+
+    /// [`Store::queue_run`], and with a webhook's `delivery` id, the delivery recorded in
+    /// the same transaction (see `deliveries`): a delivery recorded already queues nothing.
+    async fn queue_run_once(
+        &self,
+        new: &NewRun,
+        git_ref: Option<&str>,
+        repo_url: &str,
+        jobs: &[QueuedJob],
+        max_attempts: i64,
+        delivery: Option<&str>,
+    ) -> Result<Delivered, StoreError> {
         let err = self.query_error("queueing a run");
         let mut tx = self.pool().begin().await.map_err(&err)?;
         // First, and a lock: a removal of the project either went before (no row: nothing
@@ -283,7 +305,14 @@ impl Store {
             .await
             .map_err(&err)?;
         if project.is_none() {
-            return Ok(None);
+            return Ok(Delivered::ProjectGone);
+        }
+        if let Some(delivery) = delivery
+            && !deliveries::record(&mut tx, &new.project, delivery, new.started_at)
+                .await
+                .map_err(&err)?
+        {
+            return Ok(Delivered::AlreadyHandled);
         }
         let run = insert_run(&mut tx, self.backend(), new, RunStatus::Queued, git_ref)
             .await
@@ -303,7 +332,7 @@ impl Store {
         tx.commit().await.map_err(&err)?;
         self.supersede_if_pending(&run.id, jobs, new.started_at)
             .await?;
-        Ok(Some(run))
+        Ok(Delivered::Queued(run))
     }
 
     /// Renews a lease: `None` when the agent no longer holds it (lapsed and handed on),

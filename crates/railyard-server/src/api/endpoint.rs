@@ -12,8 +12,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request, State};
 use axum::handler::Handler;
 use axum::http::request::Parts;
@@ -84,24 +83,24 @@ impl<E: Endpoint, S: Send + Sync> OptionalFromRequest<S> for Body<E> {
     }
 }
 
-/// The body of `E` as bytes with the request's headers, for a payload that is read as it
-/// comes and checked against a signature over its bytes (a forge's webhook): not typed,
-/// since its shape is the forge's.
+/// The body of `E` as a stream with the request's headers, for a payload that is checked
+/// against a signature over its bytes (a forge's webhook): not typed, since its shape is the
+/// forge's, and not read here, so that the handler checks what it can before reading it and
+/// counts it against its own cap as it comes.
 pub(crate) struct Payload<E> {
     pub headers: HeaderMap,
-    pub bytes: Bytes,
+    pub body: axum::body::Body,
     endpoint: PhantomData<fn() -> E>,
 }
 
 impl<E: Endpoint, S: Send + Sync> FromRequest<S> for Payload<E> {
-    type Rejection = BytesRejection;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, BytesRejection> {
-        let headers = req.headers().clone();
-        let bytes = Bytes::from_request(req, state).await?;
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
         Ok(Payload {
-            headers,
-            bytes,
+            headers: parts.headers,
+            body,
             endpoint: PhantomData,
         })
     }

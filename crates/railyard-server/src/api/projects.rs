@@ -1,7 +1,7 @@
 //! Projects and triggers: add, list, start a run for a ref.
 
 use axum::extract::State;
-use railyard_store::{NewRun, ProjectRemoval};
+use railyard_store::{Delivered, NewRun, ProjectRemoval};
 use railyard_types::api::{AddProject, ListProjects, RemoveProject, Trigger};
 use railyard_types::{Millis, ProjectName};
 
@@ -78,7 +78,9 @@ pub(super) async fn trigger(
 ) -> ApiResult<Reply<Trigger>> {
     let request = body.map(|Body(b)| b).unwrap_or_default();
     let git_ref = request.git_ref.as_deref().unwrap_or("HEAD");
-    let triggered = start_run(&state, &name, git_ref, None).await?;
+    let triggered = start_run(&state, &name, git_ref, None, None)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a trigger was taken for a webhook delivery".into()))?;
     Ok(Reply::new(triggered))
 }
 
@@ -131,13 +133,16 @@ pub(super) async fn remove_project(
 
 /// Resolves `git_ref` in the project's mirror, reads the pipeline there, and records the run
 /// with its queue in one transaction. Used by triggers and webhooks; a webhook names the ref
-/// it pushed (`pushed_ref`), a trigger's is found from `git_ref` (none for a commit).
+/// it pushed (`pushed_ref`), a trigger's is found from `git_ref` (none for a commit). With a
+/// webhook's `delivery` id, the delivery is recorded in the run's transaction; `None` when it
+/// was handled before (a replay), with nothing queued.
 pub(crate) async fn start_run(
     state: &AppState,
     name: &ProjectName,
     git_ref: &str,
     pushed_ref: Option<&str>,
-) -> ApiResult<Triggered> {
+    delivery: Option<&str>,
+) -> ApiResult<Option<Triggered>> {
     let project = state
         .store()
         .project(name)
@@ -195,23 +200,45 @@ pub(crate) async fn start_run(
         jobs: names.clone(),
         started_at: Millis::now(),
     };
-    let run = state
-        .store()
-        .queue_run(
-            &new,
-            full_ref.as_deref(),
-            &project.repo_url,
-            &jobs,
-            state.config().max_attempts,
-        )
-        .await?
-        // Removed while its repository was fetched: nothing was queued.
-        .ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "project `{name}` (removed while the run was being queued)"
-            ))
-        })?;
+    let (store, max_attempts) = (state.store(), state.config().max_attempts);
+    let queued = match delivery {
+        None => {
+            store
+                .queue_run(
+                    &new,
+                    full_ref.as_deref(),
+                    &project.repo_url,
+                    &jobs,
+                    max_attempts,
+                )
+                .await?
+        }
+        Some(delivery) => {
+            let url = &project.repo_url;
+            match store
+                .queue_delivered_run(
+                    &new,
+                    full_ref.as_deref(),
+                    url,
+                    &jobs,
+                    max_attempts,
+                    delivery,
+                )
+                .await?
+            {
+                Delivered::Queued(run) => Some(run),
+                Delivered::AlreadyHandled => return Ok(None),
+                Delivered::ProjectGone => None,
+            }
+        }
+    };
+    // Removed while its repository was fetched: nothing was queued.
+    let run = queued.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "project `{name}` (removed while the run was being queued)"
+        ))
+    })?;
     state.work().notify_waiters();
     tracing::info!(run = %run.id, project = %project.name, %commit, jobs = names.len(), "run queued");
-    Ok(Triggered { run, jobs: names })
+    Ok(Some(Triggered { run, jobs: names }))
 }

@@ -7,3 +7,4 @@ mod envelope;
 mod inputs;
 mod openapi;
 mod server;
+mod webhooks;
