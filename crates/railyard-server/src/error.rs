@@ -106,6 +106,11 @@ impl ApiError {
             ApiError::Pipeline { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "pipeline"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            // The client's mistake, though the store finds it: a run reference (`1`, an id
+            // prefix) that matches several runs.
+            ApiError::Store(railyard_store::StoreError::AmbiguousRun { .. }) => {
+                (StatusCode::CONFLICT, "conflict")
+            }
             ApiError::Internal(_) | ApiError::Store(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -153,7 +158,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_code();
         let message = match &self {
-            ApiError::Store(_) | ApiError::Internal(_) => self.logged(),
+            ApiError::Store(_) | ApiError::Internal(_) if status.is_server_error() => self.logged(),
             _ => {
                 if status.is_server_error() {
                     tracing::error!("{}", Chain(&self));

@@ -6,5 +6,6 @@
 mod envelope;
 mod inputs;
 mod openapi;
+mod run_refs;
 mod server;
 mod webhooks;
