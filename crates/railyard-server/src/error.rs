@@ -65,6 +65,9 @@ pub enum ApiError {
     /// An upload over the server's limit.
     #[error("{0}")]
     TooLarge(String),
+    /// Logs or artifacts deleted by their project's retention: the run is known, they are not.
+    #[error("{0}")]
+    Pruned(String),
     /// The server cannot serve now (its database does not answer, say).
     #[error("{0}")]
     Unavailable(String),
@@ -105,6 +108,7 @@ impl ApiError {
             ApiError::Git(_) => (StatusCode::UNPROCESSABLE_ENTITY, "git"),
             ApiError::Pipeline { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "pipeline"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Pruned(_) => (StatusCode::GONE, "pruned"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             // The client's mistake, though the store finds it: a run reference (`1`, an id
             // prefix) that matches several runs.

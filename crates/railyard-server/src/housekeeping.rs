@@ -1,10 +1,10 @@
-//! What a server tidies every ten minutes: chunks of artifact uploads a crash cut, and agents
-//! gone for a day.
+//! What a server tidies every ten minutes: chunks of artifact uploads a crash cut, agents
+//! gone for a day, and the logs and artifacts of runs past their project's retention.
 
 use railyard_types::Millis;
 use std::time::Duration;
 
-use railyard_store::ORPHAN_CHUNK_AGE_MS;
+use railyard_store::{ORPHAN_CHUNK_AGE_MS, PRUNE_BATCH};
 
 use crate::AppState;
 
@@ -56,6 +56,47 @@ pub(crate) async fn run(state: AppState) {
                 railyard_types::error::Chain(&e)
             ),
         }
+        if let Err(e) = prune(&state, Millis(now)).await {
+            tracing::error!(
+                "pruning logs and artifacts past their retention: {}",
+                railyard_types::error::Chain(&e)
+            );
+        }
         tokio::time::sleep(Duration::from_millis(EVERY_MS as u64)).await;
     }
+}
+
+/// Marks the runs past their project's retention at `now`, then deletes what they hold, each
+/// step a transaction of at most [`PRUNE_BATCH`] rows, yielding between them so that other
+/// writers (claims, log chunks) take SQLite's write lock in between. Several servers on one
+/// database may prune at once: each batch deletes what is still there.
+pub(crate) async fn prune(
+    state: &AppState,
+    now: Millis,
+) -> Result<(u64, u64), railyard_store::StoreError> {
+    let store = state.store();
+    let mut runs = 0;
+    loop {
+        let marked = store.mark_expired_runs(now, PRUNE_BATCH).await?;
+        runs += marked;
+        if marked < PRUNE_BATCH as u64 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let mut rows = 0;
+    loop {
+        let deleted = store.purge_pruned(PRUNE_BATCH).await?;
+        rows += deleted;
+        if deleted == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    if runs > 0 || rows > 0 {
+        tracing::info!(
+            "retention: pruned the logs and artifacts of {runs} run(s), {rows} row(s) deleted"
+        );
+    }
+    Ok((runs, rows))
 }

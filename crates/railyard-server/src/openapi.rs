@@ -138,7 +138,7 @@ fn build() -> Value {
             "type": "object",
             "required": ["error"],
             "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                "code": {"type": "string", "enum": ["unauthorized", "bad_request", "not_found", "method_not_allowed", "conflict", "lease_lost", "too_large", "unsupported_media_type", "git", "pipeline", "internal", "unavailable"]},
+                "code": {"type": "string", "enum": ["unauthorized", "bad_request", "not_found", "method_not_allowed", "conflict", "lease_lost", "pruned", "too_large", "unsupported_media_type", "git", "pipeline", "internal", "unavailable"]},
                 "message": {"type": "string"},
             }}},
         }),

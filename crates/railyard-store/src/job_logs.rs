@@ -50,6 +50,10 @@ enum Writer {
 /// The most chunks one [`Store::log_chunks_after`] call returns.
 const CHUNKS_PER_READ: i64 = 256;
 
+/// About the most bytes one [`Store::log_page`] reads (a single larger chunk comes alone):
+/// what bounds a log reader's memory, whatever the log's size.
+const LOG_PAGE_BYTES: i64 = 1 << 20;
+
 impl Store {
     /// Stores chunk `seq` (1, 2, … per attempt) of an agent's log; see the module's doc. A
     /// chunk after a gap (chunks the database lost) is stored after a line naming the gap.
@@ -203,6 +207,64 @@ impl Store {
             log.extend_from_slice(&bytes);
         }
         Ok(log)
+    }
+
+    /// The next page of a job's log after chunk id `after` (0: from the start): chunks in
+    /// order, about [`LOG_PAGE_BYTES`] of them (at least one), empty at the end. A reader
+    /// streams a log of any size page by page, holding one page at a time: the sizes are read
+    /// first (without the bytes), so a page never loads more than its share.
+    pub async fn log_page(
+        &self,
+        run_id: &RunId,
+        job: &str,
+        after: i64,
+    ) -> Result<Vec<LogChunkRow>, StoreError> {
+        let err = self.query_error("reading a job's log");
+        let sizes = sqlx::query(
+            "SELECT id, LENGTH(bytes) AS n FROM job_log_chunks WHERE run_id = $1 \
+             AND job_name = $2 AND id > $3 ORDER BY id LIMIT $4",
+        )
+        .bind(run_id.as_str())
+        .bind(job)
+        .bind(after)
+        .bind(CHUNKS_PER_READ)
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        let mut last = None;
+        let mut total = 0i64;
+        for row in &sizes {
+            let id: i64 = row.try_get("id").map_err(&err)?;
+            let n: i64 = row.try_get("n").map_err(&err)?;
+            if last.is_some() && total + n > LOG_PAGE_BYTES {
+                break;
+            }
+            total += n;
+            last = Some(id);
+        }
+        let Some(last) = last else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(
+            "SELECT id, bytes FROM job_log_chunks WHERE run_id = $1 AND job_name = $2 \
+             AND id > $3 AND id <= $4 ORDER BY id",
+        )
+        .bind(run_id.as_str())
+        .bind(job)
+        .bind(after)
+        .bind(last)
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LogChunkRow {
+                    id: r.try_get("id")?,
+                    bytes: r.try_get("bytes")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(&err)
     }
 
     /// The chunks of a job's log stored after chunk id `after` (0: from the start), in

@@ -23,6 +23,7 @@ mod logs;
 mod queries;
 mod queue;
 mod records;
+mod retention;
 mod runs;
 #[cfg(test)]
 use railyard_test_support::pg as test_pg;
@@ -50,6 +51,7 @@ pub use queue::{AgentCaller, AgentFit, DEFAULT_POOL};
 pub use railyard_types::records::Deployment;
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
+pub use retention::{DEFAULT_KEEP_DAYS, DEFAULT_KEEP_RUNS, PRUNE_BATCH};
 pub use tokens::TokenInfo;
 
 /// The file name of the SQLite database inside a data folder.

@@ -262,7 +262,7 @@ endpoints! {
         takes: None (),
         answers: 200 Json Vec<Project>, "`[project]`";
     UpdateProject = Patch "/api/v1/projects/{name}", Admin,
-        "Set a project's share (weight, max running)",
+        "Set a project's share (weight, max running), retention (keep days, keep runs) and artifact quota",
         path: ProjectName, query: (),
         takes: Json ProjectShare,
         answers: 200 Json Project, "the project";

@@ -25,10 +25,28 @@ pub struct Project {
     /// The most jobs it may run at once; 0 for no cap.
     #[serde(default)]
     pub max_running: i64,
+    /// Its runs' logs and artifacts are pruned once a run finished this many days ago and is
+    /// not among the newest `keep_runs`; 0 keeps them for ever.
+    #[serde(default = "ninety")]
+    pub keep_days: i64,
+    /// The newest runs whose logs and artifacts are kept however old.
+    #[serde(default = "twenty")]
+    pub keep_runs: i64,
+    /// The most bytes of artifacts its runs may hold; 0 for no quota.
+    #[serde(default)]
+    pub quota_bytes: i64,
 }
 
 fn one() -> i64 {
     1
+}
+
+fn ninety() -> i64 {
+    90
+}
+
+fn twenty() -> i64 {
+    20
 }
 
 /// What an agent gets when it claims a job.
@@ -227,6 +245,15 @@ pub struct ProjectShare {
     /// The most jobs it may run at once; 0 for no cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_running: Option<i64>,
+    /// Days a finished run's logs and artifacts are kept (0: for ever; default 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_days: Option<i64>,
+    /// The newest runs whose logs and artifacts are kept however old (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_runs: Option<i64>,
+    /// The most bytes of artifacts its runs may hold (0, the default: no quota).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<i64>,
 }
 
 /// The answer to a webhook delivery.

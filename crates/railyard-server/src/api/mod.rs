@@ -11,6 +11,7 @@ mod inputs;
 mod logs;
 mod metrics;
 mod projects;
+mod retention;
 mod runs;
 mod shares;
 mod tests_queue;

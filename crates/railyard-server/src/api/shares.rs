@@ -1,5 +1,6 @@
-//! A project's share of the fleet: its weight and its cap on running jobs, set when the
-//! project is added or later with `PATCH /api/v1/projects/{name}`.
+//! A project's share of the fleet (its weight and its cap on running jobs) and its retention
+//! and storage quota, set when the project is added or later with
+//! `PATCH /api/v1/projects/{name}`.
 
 use axum::extract::State;
 use railyard_types::ProjectName;
@@ -29,6 +30,19 @@ pub(super) fn check(share: &ProjectShare) -> ApiResult<()> {
             "`max_running` is {n}: give 0 for no cap, or the most jobs the project may run at once"
         )));
     }
+    for (field, value, zero) in [
+        ("keep_days", share.keep_days, "0: kept for ever"),
+        ("keep_runs", share.keep_runs, "0: none past `keep_days`"),
+        ("quota_bytes", share.quota_bytes, "0 for no quota"),
+    ] {
+        if let Some(n) = value
+            && n < 0
+        {
+            return Err(ApiError::BadRequest(format!(
+                "`{field}` is {n}: give a whole number, 0 or more ({zero})"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -38,13 +52,20 @@ pub(super) async fn apply(
     name: &ProjectName,
     share: &ProjectShare,
 ) -> ApiResult<bool> {
-    if share.weight.is_none() && share.max_running.is_none() {
-        return Ok(state.store().project(name).await?.is_some());
+    let mut found = state.store().project(name).await?.is_some();
+    if share.weight.is_some() || share.max_running.is_some() {
+        found = state
+            .store()
+            .set_project_share(name, share.weight, share.max_running)
+            .await?;
     }
-    Ok(state
-        .store()
-        .set_project_share(name, share.weight, share.max_running)
-        .await?)
+    if share.keep_days.is_some() || share.keep_runs.is_some() || share.quota_bytes.is_some() {
+        found = state
+            .store()
+            .set_project_retention(name, share.keep_days, share.keep_runs, share.quota_bytes)
+            .await?;
+    }
+    Ok(found)
 }
 
 pub(super) async fn update_project(
@@ -61,6 +82,14 @@ pub(super) async fn update_project(
         .project(&name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("project `{name}`")))?;
-    tracing::info!(project = %name, weight = project.weight, max_running = project.max_running, "project share set");
+    tracing::info!(
+        project = %name,
+        weight = project.weight,
+        max_running = project.max_running,
+        keep_days = project.keep_days,
+        keep_runs = project.keep_runs,
+        quota_bytes = project.quota_bytes,
+        "project settings set"
+    );
     Ok(Reply::new(project))
 }

@@ -19,6 +19,7 @@ use axum::http::header;
 use futures_util::StreamExt;
 use railyard_types::api::{DownloadArtifact, ListArtifacts, UploadArtifact};
 
+use super::retention::{Quota, not_pruned};
 use super::{ApiResult, Params, Query, Raw, Reply, Upload};
 use crate::AppState;
 use crate::error::ApiError;
@@ -46,12 +47,13 @@ fn over_limit(name: &str, limit: u64) -> ApiError {
 }
 
 /// Streams `body` into `upload` in chunks of [`ARTIFACT_CHUNK_BYTES`], refusing more than
-/// `limit` bytes.
+/// `limit` bytes, or more than the project's `quota` has room for.
 async fn write_body(
     upload: &mut ArtifactUpload,
     name: &str,
     body: RawBody,
     limit: u64,
+    quota: Option<&Quota>,
 ) -> ApiResult<()> {
     let mut stream = body.into_data_stream();
     let mut pending: Vec<u8> = Vec::with_capacity(ARTIFACT_CHUNK_BYTES);
@@ -61,6 +63,11 @@ async fn write_body(
         total += chunk.len() as u64;
         if total > limit {
             return Err(over_limit(name, limit));
+        }
+        if let Some(quota) = quota
+            && total > quota.room()
+        {
+            return Err(quota.refuse(total));
         }
         pending.extend_from_slice(&chunk);
         if pending.len() >= ARTIFACT_CHUNK_BYTES {
@@ -92,8 +99,22 @@ pub(super) async fn upload(
         .leased_job(&id, &lease.agent_id, lease.attempt)
         .await?
         .ok_or_else(|| ApiError::LeaseLost(id.to_string()))?;
+    // The project's quota, before a byte is stored: a declared length over it is refused at
+    // once, a body without one when it gets there. Concurrent uploads of one project each
+    // see the usage at their start, so together they may pass the quota by their sizes.
+    let replacing = state
+        .store()
+        .artifact(&claim.run_id, &claim.job, &path)
+        .await?
+        .map_or(0, |a| a.size.max(0) as u64);
+    let quota = Quota::of(&state, &claim.project, replacing).await?;
+    if let (Some(quota), Some(n)) = (&quota, length)
+        && n > quota.room()
+    {
+        return Err(quota.refuse(n));
+    }
     let mut upload = state.store().begin_artifact();
-    if let Err(e) = write_body(&mut upload, &name, body, limit).await {
+    if let Err(e) = write_body(&mut upload, &name, body, limit, quota.as_ref()).await {
         if let Err(gone) = upload.abandon().await {
             tracing::warn!(
                 "deleting a refused upload of `{path}`: {}",
@@ -112,15 +133,16 @@ pub(super) async fn upload(
     Ok(Reply::new(()))
 }
 
-/// The run's id from an id, id prefix or number.
+/// The run's id from an id, id prefix or number; 410 when its artifacts were pruned.
 async fn run_id(state: &AppState, id: &str) -> ApiResult<RunId> {
-    Ok(state
+    let run = state
         .store()
         .find_run(None, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?
-        .run
-        .id)
+        .run;
+    not_pruned(state, &run, "artifacts").await?;
+    Ok(run.id)
 }
 
 pub(super) async fn list(

@@ -48,7 +48,8 @@ impl Store {
     /// One project by name.
     pub async fn project(&self, name: &ProjectName) -> Result<Option<Project>, StoreError> {
         let row = sqlx::query(
-            "SELECT name, repo_url, created_at, weight, max_running FROM projects WHERE name = $1",
+            "SELECT name, repo_url, created_at, weight, max_running, keep_days, keep_runs, \
+             quota_bytes FROM projects WHERE name = $1",
         )
         .bind(name.as_str())
         .fetch_optional(self.pool())
@@ -165,7 +166,8 @@ impl Store {
     /// Every project, by name.
     pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let rows = sqlx::query(
-            "SELECT name, repo_url, created_at, weight, max_running FROM projects ORDER BY name",
+            "SELECT name, repo_url, created_at, weight, max_running, keep_days, keep_runs, \
+             quota_bytes FROM projects ORDER BY name",
         )
         .fetch_all(self.pool())
         .await
@@ -311,5 +313,8 @@ fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project, sqlx::Error> {
         created_at: Millis(r.try_get("created_at")?),
         weight: r.try_get("weight")?,
         max_running: r.try_get("max_running")?,
+        keep_days: r.try_get("keep_days")?,
+        keep_runs: r.try_get("keep_runs")?,
+        quota_bytes: r.try_get("quota_bytes")?,
     })
 }

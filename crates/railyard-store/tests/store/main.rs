@@ -13,6 +13,7 @@ mod pools;
 mod projects;
 mod queue;
 mod queued_runs;
+mod retention;
 mod schemas;
 mod shares;
 mod story;

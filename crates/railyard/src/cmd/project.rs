@@ -75,6 +75,17 @@ pub struct ShareArgs {
     /// The most jobs it may run at once (0, the default: no cap).
     #[arg(long)]
     pub max_running: Option<i64>,
+    /// Days a finished run's logs and artifacts are kept (default 90; 0: for ever). The
+    /// server deletes them in the background; the run's record stays.
+    #[arg(long)]
+    pub keep_days: Option<i64>,
+    /// The newest runs whose logs and artifacts are kept however old (default 20).
+    #[arg(long)]
+    pub keep_runs: Option<i64>,
+    /// The most bytes of artifacts its runs may hold (0, the default: no quota); an upload
+    /// that would go over it is refused and its job fails.
+    #[arg(long)]
+    pub quota_bytes: Option<i64>,
 }
 
 impl ShareArgs {
@@ -82,6 +93,9 @@ impl ShareArgs {
         ProjectShare {
             weight: self.weight,
             max_running: self.max_running,
+            keep_days: self.keep_days,
+            keep_runs: self.keep_runs,
+            quota_bytes: self.quota_bytes,
         }
     }
 }
@@ -141,7 +155,7 @@ pub enum ProjectCommand {
         #[command(flatten)]
         remote: Remote,
     },
-    /// Change a project's share of the fleet.
+    /// Change a project's share of the fleet, retention or storage quota.
     Set {
         /// Its name.
         name: String,
@@ -195,11 +209,20 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
             share,
             remote,
         } => {
+            let kept = [share.keep_days, share.keep_runs, share.quota_bytes];
             let p = remote
                 .client()?
                 .call::<api::UpdateProject>(&name.into(), &share.share())
                 .await?;
             println!("{}: weight {}, {}", p.name, p.weight, cap(p.max_running));
+            if kept.iter().any(Option::is_some) {
+                println!(
+                    "{}: logs and artifacts kept {}; {}",
+                    p.name,
+                    retention(&p),
+                    quota(p.quota_bytes)
+                );
+            }
         }
         ProjectCommand::Remove {
             name,
@@ -232,12 +255,13 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
                 // URL, the longest, last so that it is what a narrow terminal cuts.
                 let mut table = comfy_table::Table::new();
                 table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
-                table.set_header(["name", "share", "repository"]);
+                table.set_header(["name", "retention", "quota", "share", "repository"]);
                 let rows = projects
                     .into_iter()
                     .map(|p| {
                         let share = format!("weight {}, {}", p.weight, cap(p.max_running));
-                        vec![p.name.into_string(), share, p.repo_url]
+                        let (kept, quota) = (retention(&p), quota(p.quota_bytes));
+                        vec![p.name.into_string(), kept, quota, share, p.repo_url]
                     })
                     .collect();
                 if crate::report::add_rows_fitted(&mut table, rows) {
@@ -256,5 +280,22 @@ fn cap(max_running: i64) -> String {
         "no cap".into()
     } else {
         format!("at most {max_running} running")
+    }
+}
+
+/// How long a project keeps its runs' logs and artifacts, in words.
+fn retention(p: &Project) -> String {
+    if p.keep_days == 0 {
+        "for ever".into()
+    } else {
+        format!("{} days, last {} runs", p.keep_days, p.keep_runs)
+    }
+}
+
+fn quota(bytes: i64) -> String {
+    if bytes == 0 {
+        "no quota".into()
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
     }
 }
