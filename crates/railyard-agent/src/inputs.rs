@@ -310,6 +310,8 @@ mod tests {
             attempt: 1,
             lease_until: railyard_types::Millis(0),
             shard: None,
+            secrets: Vec::new(),
+            repo_credential: None,
         }
     }
 

@@ -208,7 +208,12 @@ async fn execute(
     let checked_out = tokio::select! {
         r = tokio::time::timeout(
             CHECKOUT_TIMEOUT,
-            checkout_commit(&claim.repo_url, &claim.commit, setup.clone_depth, &checkout),
+            checkout_commit(
+                &claim.repo_url,
+                (&claim.commit, setup.clone_depth),
+                claim.repo_credential.as_ref(),
+                &checkout,
+            ),
         ) => r,
         _ = cancel.cancelled() => {
             log.line("[railyard] cancelled during the checkout");
@@ -294,7 +299,10 @@ async fn execute(
         artifacts_dir,
         timings: Arc::new(railyard_split::Timings::new()),
         env_check: (setup.scanner.as_ref()).map(|scanner| scanner.for_job(claim, &checkout)),
-        secrets: Vec::new(),
+        // Held in memory only, from the claim: set in the job's containers, masked in its log.
+        secrets: (claim.secrets.iter())
+            .map(|(name, value)| (name.clone(), value.expose().to_owned()))
+            .collect(),
         networks: setup.networks,
         run_variables: std::iter::once(("RAILYARD_COMMIT".to_string(), claim.commit.clone()))
             .chain(
@@ -376,14 +384,18 @@ async fn execute(
 /// Fetches `commit` of `url` into a new repository at `into` (`depth` commits of history,
 /// or every branch and tag when 0) and checks it out detached: the job's workspace is a git
 /// work tree at the run's commit.
+/// A repository credential from the claim goes to git as a header in its environment
+/// ([`railyard_types::secrets::git_auth_env`]): never in the URL, an argument or a file.
 async fn checkout_commit(
     url: &str,
-    commit: &str,
-    depth: u32,
+    (commit, depth): (&str, u32),
+    credential: Option<&railyard_types::secrets::SecretValue>,
     into: &Path,
 ) -> Result<(), AgentError> {
+    let auth = credential.map(railyard_types::secrets::git_auth_env);
     let git = |args: &[&std::ffi::OsStr]| {
         let mut cmd = tokio::process::Command::new("git");
+        cmd.envs(auth.iter().flatten().map(|(k, v)| (k, v)));
         cmd.arg("-C")
             .arg(into)
             .args(args)
@@ -507,7 +519,8 @@ mod tests {
         let url = format!("git://{}/repo", listener.local_addr().unwrap());
         let dir = tempfile::tempdir().unwrap();
         let into = dir.path().join("src");
-        let checkout = checkout_commit(&url, "0123456789abcdef0123456789abcdef01234567", 1, &into);
+        let commit = ("0123456789abcdef0123456789abcdef01234567", 1);
+        let checkout = checkout_commit(&url, commit, None, &into);
         let stopped = tokio::time::timeout(Duration::from_millis(1500), checkout).await;
         assert!(
             stopped.is_err(),

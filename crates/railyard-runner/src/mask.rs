@@ -1,5 +1,8 @@
 //! Secret masking. Output reaches reporters as whole lines (see `lines`), so a value split
-//! across chunks is masked like any other; a multi-line value is masked line by line.
+//! across chunks is masked like any other; a multi-line value is masked line by line. Each
+//! value is also masked in the forms a job most often prints it in by accident: base64
+//! (`echo $TOKEN | base64`, an `Authorization: Basic` header) and URL-encoded (a token in a
+//! query string or a URL's userinfo).
 
 /// What replaces a secret in a log line.
 pub const MASK: &str = "***";
@@ -20,7 +23,10 @@ impl Masker {
     pub fn new<'a>(values: impl IntoIterator<Item = &'a str>) -> Masker {
         let mut needles: Vec<String> = values
             .into_iter()
-            .flat_map(|v| v.lines().map(|l| l.trim_end_matches('\r').to_string()))
+            .flat_map(|v| {
+                let lines = v.lines().map(|l| l.trim_end_matches('\r').to_string());
+                lines.chain(encoded_forms(v))
+            })
             .filter(|l| l.trim().len() >= MIN_LEN)
             .collect();
         needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
@@ -68,9 +74,72 @@ impl Masker {
     }
 }
 
+/// The value's base64 (with and without its trailing newline, as `echo` adds one; the
+/// part of it that does not depend on what comes before or after, so a value inside a longer
+/// encoded text is masked too) and its URL encoding, when they differ from the value.
+fn encoded_forms(value: &str) -> Vec<String> {
+    if value.trim().len() < MIN_LEN {
+        return Vec::new();
+    }
+    let mut forms = Vec::new();
+    for text in [value.to_string(), format!("{value}\n")] {
+        let b64 = railyard_types::secrets::base64(text.as_bytes());
+        forms.push(b64.trim_end_matches('=').to_string());
+        forms.push(b64);
+        // The same bytes at any offset of a longer text: the characters that encode only
+        // the value's own bytes (its whole groups of three).
+        for shift in 0..=2usize {
+            let mut padded = vec![0u8; shift];
+            padded.extend_from_slice(text.as_bytes());
+            let enc = railyard_types::secrets::base64(&padded);
+            let whole = (padded.len() / 3) * 4;
+            let inner = enc.get(if shift == 0 { 0 } else { 4 }..whole).unwrap_or_default();
+            if inner.len() >= 8 {
+                forms.push(inner.to_string());
+            }
+        }
+    }
+    let url = url_encode(value);
+    if url != value {
+        forms.push(url.clone());
+        forms.push(url.replace("%20", "+"));
+    }
+    forms
+}
+
+/// Percent-encoding of everything but unreserved characters (RFC 3986), as
+/// `encodeURIComponent`, `urllib.parse.quote(safe='')` and `jq @uri` print a value.
+fn url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_and_url_encoded_forms_are_masked() {
+        let secret = "s3cr3t/value+with spaces&more";
+        let m = Masker::new([secret]);
+        let b64 = railyard_types::secrets::base64(secret.as_bytes());
+        assert_eq!(m.mask(&format!("got {b64} here")), "got *** here");
+        let echoed = railyard_types::secrets::base64(format!("{secret}\n").as_bytes());
+        assert_eq!(m.mask(&echoed), "***", "`echo $S | base64`");
+        let basic = railyard_types::secrets::base64(format!("user:{secret}").as_bytes());
+        assert!(!m.mask(&basic).contains(&basic[8..20]), "inside a longer text: {}", m.mask(&basic));
+        let url = "s3cr3t%2Fvalue%2Bwith%20spaces%26more";
+        assert_eq!(m.mask(&format!("https://h/?t={url}")), "https://h/?t=***");
+        let form = url.replace("%20", "+");
+        assert_eq!(m.mask(&format!("t={form}")), "t=***");
+    }
 
     #[test]
     fn values_are_masked_wherever_they_appear() {

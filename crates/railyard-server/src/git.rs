@@ -212,6 +212,7 @@ fn command() -> tokio::process::Command {
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
+    crate::git_auth::apply_current(&mut command);
     command
 }
 

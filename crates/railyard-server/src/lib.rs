@@ -15,8 +15,10 @@ mod error;
 mod follow;
 mod git;
 mod housekeeping;
+mod git_auth;
 mod openapi;
 pub mod protocol;
+mod secrets;
 mod tls;
 mod webhook;
 
@@ -34,6 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use error::ApiError;
+pub use secrets::{KeyError, SecretKeys, prepare as prepare_secrets};
 pub use tls::{Tls, TlsError, install_crypto_provider};
 
 /// A token as the server keeps it: only its SHA-256, so a dump of memory or config files
@@ -112,6 +115,9 @@ struct Shared {
     work: Notify,
     /// When this server last noted each agent as seen (see [`AppState::note_agent`]).
     noted: Mutex<HashMap<AgentId, i64>>,
+    /// The key secrets are sealed under (`--secrets-key-file`); none: secrets cannot be set
+    /// and jobs naming any fail.
+    secret_keys: std::sync::OnceLock<SecretKeys>,
 }
 
 impl AppState {
@@ -123,6 +129,7 @@ impl AppState {
                 config,
                 work: Notify::new(),
                 noted: Default::default(),
+                secret_keys: Default::default(),
             }),
         }
     }
@@ -133,6 +140,17 @@ impl AppState {
 
     pub(crate) fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// Gives the server its secrets keys (before it serves; see [`prepare_secrets`]).
+    pub fn with_secret_keys(self, keys: SecretKeys) -> AppState {
+        // A new state's lock is empty: this cannot fail.
+        let _ = self.inner.secret_keys.set(keys);
+        self
+    }
+
+    pub(crate) fn secret_keys(&self) -> Option<&SecretKeys> {
+        self.inner.secret_keys.get()
     }
 
     pub(crate) fn work(&self) -> &Notify {

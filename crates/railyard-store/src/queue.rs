@@ -488,5 +488,8 @@ pub(crate) fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error
             }),
             _ => None,
         },
+        // Filled by the server's claim handler, from the secrets table.
+        secrets: Vec::new(),
+        repo_credential: None,
     })
 }

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod path;
 pub mod protocol;
 pub mod records;
+pub mod secrets;
 pub mod template;
 pub mod terminal;
 

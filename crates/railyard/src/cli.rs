@@ -80,7 +80,8 @@ impl Cli {
             | Command::Trigger(_)
             | Command::Cancel(_)
             | Command::Agents(_)
-            | Command::Token(_) => (&none, None, None),
+            | Command::Token(_)
+            | Command::Secret(_) => (&none, None, None),
         };
         Global {
             directory: self.directory.clone(),
@@ -133,6 +134,8 @@ pub enum Command {
     Agents(crate::cmd::agents::AgentsArgs),
     /// Create, list or revoke the server's stored tokens.
     Token(crate::cmd::token::TokenArgs),
+    /// Set, list or remove a project's secrets on the server (values never read back).
+    Secret(crate::cmd::secret::SecretArgs),
 }
 
 #[derive(Debug, Args)]

@@ -41,10 +41,13 @@ pub(super) async fn add_project(
             body.name
         )));
     }
-    git::check_remote(&body.repo).await?;
+    // A credential in the URL goes into the project's `@repo` secret, never into the row.
+    let (repo, credential) = super::secrets::split_repo(&state, &body.repo)?;
+    let auth = (credential.as_ref()).map_or_else(Default::default, crate::git_auth::RepoAuth::of);
+    crate::git_auth::with(auth, git::check_remote(&repo)).await?;
     if !state
         .store()
-        .add_project(&body.name, &body.repo, Millis::now())
+        .add_project(&body.name, &repo, Millis::now())
         .await?
     {
         return Err(ApiError::Conflict(format!(
@@ -57,6 +60,9 @@ pub(super) async fn add_project(
             .store()
             .set_webhook_secret(&body.name, Some(secret))
             .await?;
+    }
+    if let Some(credential) = &credential {
+        super::secrets::store_repo_credential(&state, &body.name, credential).await?;
     }
     super::shares::apply(&state, &body.name, &body.share).await?;
     let project = state
@@ -148,11 +154,15 @@ pub(crate) async fn start_run(
         .project(name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("project `{name}`")))?;
-    let (mirror, commit) = git::resolve(
-        &state.config().mirrors_dir,
-        &project.name,
-        &project.repo_url,
-        git_ref,
+    let auth = crate::git_auth::RepoAuth::for_project(state, &project.name).await?;
+    let (mirror, commit) = crate::git_auth::with(
+        auth,
+        git::resolve(
+            &state.config().mirrors_dir,
+            &project.name,
+            &project.repo_url,
+            git_ref,
+        ),
     )
     .await?;
     let text = git::pipeline_at(&mirror, &commit).await?;
@@ -175,6 +185,12 @@ pub(crate) async fn start_run(
         commit: commit.clone(),
         message,
     })?;
+    // Before the run is queued, so that no claim of its jobs comes before them.
+    if !pipeline.secrets.is_empty() {
+        (state.store())
+            .set_commit_secrets(&project.name, &commit, &pipeline.secrets)
+            .await?;
+    }
     let jobs: Vec<railyard_store::QueuedJob> = pipeline
         .jobs
         .values()

@@ -17,6 +17,7 @@ pub mod project;
 mod run;
 pub mod runs;
 pub mod scan;
+pub mod secret;
 pub mod server;
 mod shell;
 mod split;
@@ -73,6 +74,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Cancel(args) => cancel::run(args).await,
         Command::Agents(args) => agents::run(args).await,
         Command::Token(args) => token::run(args).await,
+        Command::Secret(args) => secret::run(args).await,
     };
     match result {
         Ok(code) => code,

@@ -66,6 +66,20 @@ pub struct ServerArgs {
         requires = "tls_cert"
     )]
     pub tls_key: Option<PathBuf>,
+    /// The key project secrets are sealed under: 32 random bytes in hex or base64 (make one
+    /// with `openssl rand -hex 32 > FILE`). Without it, secrets cannot be set and jobs naming
+    /// any fail before they start.
+    #[arg(long, env = "RAILYARD__SERVER__SECRETS_KEY_FILE", value_name = "FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+    /// A rotation: the key the stored secrets were sealed under until now. They are sealed
+    /// again under --secrets-key-file at start; then this file is no longer needed.
+    #[arg(
+        long,
+        env = "RAILYARD__SERVER__SECRETS_OLD_KEY_FILE",
+        value_name = "FILE",
+        requires = "secrets_key_file"
+    )]
+    pub secrets_old_key_file: Option<PathBuf>,
     #[command(flatten)]
     pub data: crate::cli::DataDir,
 }
@@ -154,6 +168,17 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
         max_wait: Duration::from_secs(30),
         max_artifact_bytes,
     };
+    // Before listening: a wrong key file stops the start, naming the file.
+    let secret_keys = match &args.secrets_key_file {
+        Some(file) => Some(
+            railyard_server::SecretKeys::load(file, args.secrets_old_key_file.as_deref())
+                .map_err(|e| super::Expected::Input(e.to_string()))?,
+        ),
+        None => None,
+    };
+    railyard_server::prepare_secrets(&store, secret_keys.as_ref())
+        .await
+        .map_err(|e| super::Expected::Input(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -179,6 +204,10 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
         }
     };
     let state = AppState::new(store.clone(), config);
+    let state = match secret_keys {
+        Some(keys) => state.with_secret_keys(keys),
+        None => state,
+    };
     railyard_server::serve_with(listener, state, tls, shutdown).await?;
     store.close().await;
     Ok(0)

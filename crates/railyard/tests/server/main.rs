@@ -26,6 +26,7 @@ mod proxy;
 mod queue;
 mod refs;
 mod results;
+mod secrets;
 mod server_away;
 mod shards;
 mod slots;
