@@ -239,9 +239,8 @@ impl SecretKeys {
 pub async fn prepare(store: &Store, keys: Option<&SecretKeys>) -> Result<(), KeyError> {
     let sealed = store.all_sealed_secrets().await?;
     if let Some(keys) = keys {
-        let known = |id: &str| {
-            id == keys.current.id || keys.old.as_ref().is_some_and(|o| o.id == id)
-        };
+        let known =
+            |id: &str| id == keys.current.id || keys.old.as_ref().is_some_and(|o| o.id == id);
         let foreign: Vec<&SealedSecret> = sealed.iter().filter(|s| !known(&s.key_id)).collect();
         if let Some(first) = foreign.first() {
             return Err(KeyError::Foreign {
@@ -304,7 +303,9 @@ async fn move_url_credentials(store: &Store, keys: Option<&SecretKeys>) -> Resul
             .is_none()
         {
             let sealed = keys.seal(&project.name, REPO_CREDENTIAL, &credential, Vec::new());
-            store.set_secret(&sealed, railyard_types::Millis::now()).await?;
+            store
+                .set_secret(&sealed, railyard_types::Millis::now())
+                .await?;
         }
         store
             .replace_repo_url(&project.name, &project.repo_url, &url)
@@ -368,7 +369,11 @@ mod tests {
     fn key_files_take_hex_or_base64_and_name_the_file_else() {
         let dir = tempfile::tempdir().unwrap();
         let b64 = dir.path().join("b64");
-        std::fs::write(&b64, format!("{}\n", railyard_types::secrets::base64(&[9; 32]))).unwrap();
+        std::fs::write(
+            &b64,
+            format!("{}\n", railyard_types::secrets::base64(&[9; 32])),
+        )
+        .unwrap();
         let hexed = dir.path().join("hex");
         std::fs::write(&hexed, hex::encode([9; 32])).unwrap();
         let a = SecretKeys::load(&b64, None).unwrap();

@@ -25,6 +25,7 @@ mod queue;
 mod records;
 mod retention;
 mod runs;
+mod secrets;
 #[cfg(test)]
 use railyard_test_support::pg as test_pg;
 pub mod timings;
@@ -52,6 +53,7 @@ pub use railyard_types::records::Deployment;
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
 pub use retention::{DEFAULT_KEEP_DAYS, DEFAULT_KEEP_RUNS, PRUNE_BATCH};
+pub use secrets::SealedSecret;
 pub use tokens::TokenInfo;
 
 /// The file name of the SQLite database inside a data folder.

@@ -89,7 +89,11 @@ impl Store {
     }
 
     /// Removes a secret; false when there was none.
-    pub async fn remove_secret(&self, project: &ProjectName, name: &str) -> Result<bool, StoreError> {
+    pub async fn remove_secret(
+        &self,
+        project: &ProjectName,
+        name: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM project_secrets WHERE project = $1 AND name = $2")
             .bind(project.as_str())
             .bind(name)
@@ -176,14 +180,13 @@ impl Store {
         project: &ProjectName,
         commit: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let row = sqlx::query(
-            "SELECT names FROM commit_secrets WHERE project = $1 AND git_commit = $2",
-        )
-        .bind(project.as_str())
-        .bind(commit)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(self.query_error("reading a pipeline's secret names"))?;
+        let row =
+            sqlx::query("SELECT names FROM commit_secrets WHERE project = $1 AND git_commit = $2")
+                .bind(project.as_str())
+                .bind(commit)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(self.query_error("reading a pipeline's secret names"))?;
         let names: Option<String> = row
             .map(|r| r.try_get(0))
             .transpose()

@@ -395,6 +395,25 @@ endpoints! {
         path: TokenName, query: (),
         takes: None (),
         answers: 204 None (), "revoked; 404 if no live token has that name";
+    SetSecret = Put "/api/v1/projects/{name}/secrets/{secret}", Admin,
+        "Set a project secret (sealed at rest; never read back); `@repo` is the repository credential",
+        path: (ProjectName, String), query: (),
+        takes: Json crate::secrets::SetSecret,
+        answers: 200 Json crate::secrets::SecretInfo, "`{name, created_at, updated_at, protected_refs}`",
+        errors: [
+            (400, "a bad name or protected-ref pattern, or the server has no --secrets-key-file"),
+            (404, "no such project"),
+        ];
+    ListSecrets = Get "/api/v1/projects/{name}/secrets", Admin,
+        "A project's secrets by name (never their values)",
+        path: ProjectName, query: (),
+        takes: None (),
+        answers: 200 Json Vec<crate::secrets::SecretInfo>, "`[{name, created_at, updated_at, protected_refs}]`";
+    RemoveSecret = Post "/api/v1/projects/{name}/secrets/{secret}/remove", Admin,
+        "Remove a project secret",
+        path: (ProjectName, String), query: (),
+        takes: None (),
+        answers: 204 None (), "removed; 404 if the project has no such secret";
     OpenApi = Get "/api/v1/openapi.json", Open, "This document",
         path: (), query: (),
         takes: None (),

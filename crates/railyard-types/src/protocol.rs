@@ -77,6 +77,15 @@ pub struct Claim {
     /// (`test [2/4]`), and the agent runs only that shard of the pipeline's job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardOf>,
+    /// The project's secrets the job's pipeline names in `secrets` (name, value), decrypted
+    /// by the server for this claim alone: the agent keeps them in memory, sets them in the
+    /// job's containers and masks them in its log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<(String, crate::secrets::SecretValue)>,
+    /// The project's repository credential (`user:password`), for the checkout's `git` only
+    /// (see [`crate::secrets::git_auth_env`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_credential: Option<crate::secrets::SecretValue>,
 }
 
 /// Which shard of which pipeline job a claimed job is.

@@ -82,8 +82,7 @@ fn glob(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
-    {
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -159,7 +158,11 @@ pub fn base64(bytes: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -189,7 +192,10 @@ pub fn split_url_credential(url: &str) -> Option<(String, SecretValue)> {
         format!("{userinfo}:")
     };
     let value = percent_decode(&value);
-    Some((format!("{scheme}://{}", &rest[at + 1..]), SecretValue(value)))
+    Some((
+        format!("{scheme}://{}", &rest[at + 1..]),
+        SecretValue(value),
+    ))
 }
 
 /// `%XX` decoded (URL userinfo is percent-encoded); anything else kept.
@@ -230,8 +236,14 @@ mod tests {
         assert!(ref_allowed(&p(&["main"]), Some("refs/heads/main")));
         assert!(!ref_allowed(&p(&["main"]), Some("refs/heads/feature")));
         assert!(!ref_allowed(&p(&["main"]), None), "a commit run");
-        assert!(ref_allowed(&p(&["release/*"]), Some("refs/heads/release/1.2")));
-        assert!(!ref_allowed(&p(&["release/*"]), Some("refs/heads/releases")));
+        assert!(ref_allowed(
+            &p(&["release/*"]),
+            Some("refs/heads/release/1.2")
+        ));
+        assert!(!ref_allowed(
+            &p(&["release/*"]),
+            Some("refs/heads/releases")
+        ));
         assert!(ref_allowed(&p(&["v*"]), Some("refs/tags/v1.0")));
         assert!(ref_allowed(&p(&["refs/tags/*"]), Some("refs/tags/x")));
         assert!(!ref_allowed(&p(&["refs/tags/*"]), Some("refs/heads/x")));
@@ -265,11 +277,17 @@ mod tests {
         assert_eq!(url, "https://git.example/a.git");
         assert_eq!(cred.expose(), "bob:s@cret");
         let (url, cred) = split_url_credential("http://ghp_tok@h:8080/r").unwrap();
-        assert_eq!((url.as_str(), cred.expose()), ("http://h:8080/r", "ghp_tok:"));
+        assert_eq!(
+            (url.as_str(), cred.expose()),
+            ("http://h:8080/r", "ghp_tok:")
+        );
         assert!(split_url_credential("https://host/p@th.git").is_none());
         assert!(split_url_credential("ssh://git@host/r.git").is_none());
         assert!(split_url_credential("/srv/r.git").is_none());
         let env = git_auth_env(&SecretValue::new("tok"));
-        assert_eq!(env[2].1, format!("Authorization: Basic {}", base64(b"x-access-token:tok")));
+        assert_eq!(
+            env[2].1,
+            format!("Authorization: Basic {}", base64(b"x-access-token:tok"))
+        );
     }
 }

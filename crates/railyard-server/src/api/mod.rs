@@ -13,6 +13,7 @@ mod metrics;
 mod projects;
 mod retention;
 mod runs;
+mod secrets;
 mod shares;
 mod tests_queue;
 mod tokens;
@@ -156,6 +157,9 @@ pub(crate) fn routes() -> Routes {
         .at(api::CreateToken, tokens::create)
         .at(api::ListTokens, tokens::list)
         .at(api::RevokeToken, tokens::revoke)
+        .at(api::SetSecret, secrets::set)
+        .at(api::ListSecrets, secrets::list)
+        .at(api::RemoveSecret, secrets::remove)
         .at(api::OpenApi, crate::openapi::document)
         .at(api::Healthz, health::healthz)
         .at(api::Readyz, health::readyz)

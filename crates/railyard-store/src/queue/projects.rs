@@ -147,6 +147,9 @@ impl Store {
             "DELETE FROM test_timings WHERE project = $1",
             "DELETE FROM run_counters WHERE project = $1",
             "DELETE FROM queue_waits WHERE project = $1",
+            // Its secrets: a project added again under this name gets none of them.
+            "DELETE FROM project_secrets WHERE project = $1",
+            "DELETE FROM commit_secrets WHERE project = $1",
             // Its pools: a project added again under this name allows `default` alone.
             "DELETE FROM project_pools WHERE project = $1",
         ] {
