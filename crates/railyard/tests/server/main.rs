@@ -20,6 +20,7 @@ mod handover;
 mod image_build;
 mod limits;
 mod lists;
+mod log_memory;
 mod logs;
 mod projects;
 mod proxy;
