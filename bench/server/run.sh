@@ -9,6 +9,8 @@
 #   bench/server/run.sh                 (about 2 minutes after the build)
 #   JOBS=40000 SECS=20 AGENTS=200 RATE=1000 BACKENDS="sqlite postgres" bench/server/run.sh
 #   RAILYARD=/tmp/railyard-before bench/server/run.sh      (another build of the server)
+#   SCHEMES="http https" bench/server/run.sh   (also over HTTPS, a test CA made by openssl:
+#                                              the cost of TLS on the claim path)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 jobs=${JOBS:-30000}
@@ -16,6 +18,7 @@ secs=${SECS:-15}
 agents=${AGENTS:-200}
 rate=${RATE:-1000}
 backends=${BACKENDS:-sqlite postgres}
+schemes=${SCHEMES:-http}
 
 work=$(mktemp -d /tmp/railyard-bench-server.XXXXXX)
 pg_db=
@@ -37,10 +40,29 @@ else
 fi
 export NO_COLOR=1
 
+# A CA and a server certificate for 127.0.0.1 it issued (ECDSA P-256, as a typical ACME one).
+tls_flags=()
+if [[ " $schemes " == *" https "* ]]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench-ca \
+    -keyout "$work/ca-key.pem" -out "$work/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$work/key.pem" -out "$work/req.pem" 2>/dev/null
+  openssl x509 -req -in "$work/req.pem" -CA "$work/ca.pem" -CAkey "$work/ca-key.pem" -days 1 \
+    -extfile <(printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n') \
+    -out "$work/cert.pem" 2>/dev/null
+fi
+
 bench() { # label, then claim_bench flags
-  echo "$(date -u +%T) $1" >&2
-  "$work/claim_bench" --railyard "$work/railyard" --agents "$agents" --jobs "$jobs" --secs "$secs" "${@:2}"
+  echo "$(date -u +%T) $1 $scheme" >&2
+  "$work/claim_bench" --railyard "$work/railyard" --agents "$agents" --jobs "$jobs" --secs "$secs" "${@:2}" ${tls_flags[@]+"${tls_flags[@]}"}
 }
+
+for scheme in $schemes; do
+case $scheme in
+  http) tls_flags=() ;;
+  https) tls_flags=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem" --ca-cert "$work/ca.pem") ;;
+  *) echo "unknown scheme $scheme (http, https)" >&2; exit 2 ;;
+esac
 
 for backend in $backends; do
   for r in 0 "$rate"; do
@@ -58,6 +80,7 @@ for backend in $backends; do
       *) echo "unknown backend $backend (sqlite, postgres)" >&2; exit 2 ;;
     esac
   done
+done
 done
 echo
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); the agents run on the same cores as the server"

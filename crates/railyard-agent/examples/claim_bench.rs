@@ -40,6 +40,17 @@ struct Args {
     projects: usize,
     secs: f64,
     rate: f64,
+    /// `--tls-cert`, `--tls-key` and `--ca-cert`: the server serves HTTPS, the agents trust
+    /// the CA (the cost of TLS on the claim path).
+    tls: Option<[PathBuf; 3]>,
+}
+
+/// What every client trusts (set once in `main`).
+static TRUST: std::sync::OnceLock<railyard_agent::Trust> = std::sync::OnceLock::new();
+
+fn client(url: &str, token: &str) -> Client {
+    let trust = TRUST.get_or_init(Default::default);
+    Client::with_trust(url, token, railyard_agent::client::CALL_TIMEOUT, trust)
 }
 
 fn args() -> Args {
@@ -52,7 +63,9 @@ fn args() -> Args {
         projects: 4,
         secs: 15.0,
         rate: 0.0,
+        tls: None,
     };
+    let mut tls: [Option<PathBuf>; 3] = Default::default();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -66,11 +79,18 @@ fn args() -> Args {
             "--projects" => a.projects = num(value()) as usize,
             "--secs" => a.secs = num(value()),
             "--rate" => a.rate = num(value()),
+            "--tls-cert" => tls[0] = Some(value().into()),
+            "--tls-key" => tls[1] = Some(value().into()),
+            "--ca-cert" => tls[2] = Some(value().into()),
             _ => panic!(
                 "unknown flag {flag}; flags: --railyard PATH --database URL --agents N --jobs N \
-                 --run-size N --projects N --secs S --rate CLAIMS_PER_SEC (0: closed loop)"
+                 --run-size N --projects N --secs S --rate CLAIMS_PER_SEC (0: closed loop) \
+                 [--tls-cert PEM --tls-key PEM --ca-cert PEM]"
             ),
         }
+    }
+    if let [Some(cert), Some(key), Some(ca)] = tls {
+        a.tls = Some([cert, key, ca]);
     }
     a
 }
@@ -130,6 +150,9 @@ fn server(a: &Args, dir: &Path) -> (Child, String) {
     if let Some(url) = &a.database {
         cmd.args(["--database", url]);
     }
+    if let Some([cert, key, _]) = &a.tls {
+        cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+    }
     let mut child = cmd.spawn().expect("the railyard binary starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
@@ -142,7 +165,7 @@ fn server(a: &Args, dir: &Path) -> (Child, String) {
         .unwrap_or_default()
         .to_string();
     assert!(
-        url.starts_with("http://"),
+        url.starts_with("http"),
         "the server did not start: {line}{}",
         std::fs::read_to_string(dir.join("server.err")).unwrap_or_default()
     );
@@ -151,7 +174,7 @@ fn server(a: &Args, dir: &Path) -> (Child, String) {
 
 /// Adds the projects and triggers runs until `jobs` jobs are queued, four triggers at a time.
 async fn fill(url: &str, repo: &str, a: &Args) -> usize {
-    let admin = Client::new(url, ADMIN);
+    let admin = client(url, ADMIN);
     for p in 0..a.projects {
         let project = NewProject {
             name: format!("p{p}").into(),
@@ -165,7 +188,21 @@ async fn fill(url: &str, repo: &str, a: &Args) -> usize {
             .expect("adding a project");
     }
     let runs = a.jobs.div_ceil(a.run_size);
-    let next = Arc::new(AtomicU64::new(0));
+    // Each project's first trigger alone: the first fetches of one mirror, made at once,
+    // collide in git (`initial ref transaction called with existing refs`, issue 14).
+    let warm = a.projects.min(runs);
+    let mut queued = 0;
+    for p in 0..warm {
+        let main = TriggerRequest {
+            git_ref: Some("main".into()),
+        };
+        let t = admin
+            .call::<api::Trigger>(&format!("p{p}").into(), &main)
+            .await
+            .expect("triggering a run");
+        queued += t.jobs.len();
+    }
+    let next = Arc::new(AtomicU64::new(warm as u64));
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let (admin, next, projects) = (admin.clone(), next.clone(), a.projects as u64);
@@ -188,7 +225,6 @@ async fn fill(url: &str, repo: &str, a: &Args) -> usize {
             }
         }));
     }
-    let mut queued = 0;
     for t in tasks {
         queued += t.await.unwrap();
     }
@@ -214,7 +250,7 @@ async fn agent(
     period: Option<Duration>,
     stop: Arc<AtomicBool>,
 ) -> Seen {
-    let client = Client::new(&url, AGENT);
+    let client = client(&url, AGENT);
     let mut seen = Seen::default();
     let me = RegisterRequest {
         name: format!("a{n}"),
@@ -290,6 +326,10 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let a = args();
+    if let Some([_, _, ca]) = &a.tls {
+        let trust = railyard_agent::Trust::ca_file(ca).expect("the CA file");
+        TRUST.set(trust).expect("set once");
+    }
     let dir = tempfile::tempdir().unwrap();
     let repo = repository(dir.path(), a.run_size);
     let (mut child, url) = server(&a, dir.path());
@@ -354,9 +394,12 @@ async fn main() {
         Some(_) => format!("offered {:.0} claims/s in all", a.rate),
     };
     println!(
-        "\n{backend}: {} agents over HTTP, {mode}; {queued} jobs queued in {fill_secs:.1} s \
+        "\n{backend}: {} agents over {}, {mode}; {queued} jobs queued in {fill_secs:.1} s \
          ({} projects, runs of {})",
-        a.agents, a.projects, a.run_size
+        a.agents,
+        if a.tls.is_some() { "HTTPS" } else { "HTTP" },
+        a.projects,
+        a.run_size
     );
     println!("  claims          {claims} in {elapsed:.1} s = {rate:.0} claims/s");
     println!(
