@@ -25,6 +25,7 @@ mod logs;
 mod projects;
 mod proxy;
 mod queue;
+mod quota;
 mod refs;
 mod results;
 mod secrets;
