@@ -196,6 +196,17 @@ impl IntoResponse for ApiError {
 pub(crate) async fn envelope(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    // No name, id, ref or query value holds a NUL, and PostgreSQL refuses one in any text (a
+    // 500 of the database for the client's mistake): refused here for every route.
+    let query = request.uri().query().unwrap_or_default();
+    if path.contains("%00") || query.contains("%00") {
+        return ApiError::BadRequest(format!(
+            "{method} {}: the path or query holds a NUL character (%00), which no name, id, \
+             ref or value of this API holds",
+            path.chars().take(200).collect::<String>()
+        ))
+        .into_response();
+    }
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response

@@ -57,3 +57,91 @@ fn an_ambiguous_run_reference_is_a_409_naming_the_candidates() {
         assert_eq!(status, 404, "{body}");
     });
 }
+
+/// Requests a client gets wrong (references of any shape, refs git refuses, names of no
+/// project): each a 4xx in the envelope with a message, never a 500.
+#[test]
+fn a_clients_mistakes_are_never_a_500() {
+    on_both(|server| {
+        let (url, _) = repo(server, "r");
+        add_project(server, "demo", &url, Some("s3cret"));
+        let (status, body) = http(
+            &server.url,
+            "POST",
+            "/api/v1/projects/demo/trigger",
+            Some(ADMIN),
+            "",
+        );
+        assert_eq!(status, 201, "{body}");
+        let long = "7".repeat(5000);
+        let huge_number = "99999999999999999999999";
+        let mut requests: Vec<(&str, String, String)> = Vec::new();
+        for reference in [
+            "%00",
+            "%23",
+            "%23x",
+            "-1",
+            "'%20OR%201=1",
+            "%25",
+            "Z",
+            huge_number,
+            &long,
+            "%F0%9F%92%A5",
+        ] {
+            for path in ["", "/logs/a", "/artifacts/a", "/logs/a/follow"] {
+                let path = format!("/api/v1/runs/{reference}{path}");
+                requests.push(("GET", path, String::new()));
+            }
+            let cancel = format!("/api/v1/runs/{reference}/cancel");
+            requests.push(("POST", cancel, String::new()));
+        }
+        for path in [
+            "/api/v1/runs/1/logs/%00",
+            "/api/v1/runs/1/logs/..%2F..%2Fetc",
+        ] {
+            requests.push(("GET", path.to_owned(), String::new()));
+        }
+        for git_ref in [
+            "-x",
+            "--upload-pack=touch /tmp/x",
+            "main\u{0}",
+            "a..b",
+            "refs/heads/ nope",
+            &long,
+        ] {
+            let body = serde_json::json!({ "ref": git_ref }).to_string();
+            requests.push(("POST", "/api/v1/projects/demo/trigger".into(), body));
+        }
+        for project in ["nope", "..", "a%00b", &long] {
+            let path = format!("/api/v1/projects/{project}/trigger");
+            requests.push(("POST", path, String::new()));
+            let path = format!("/api/v1/runs?project={project}");
+            requests.push(("GET", path, String::new()));
+        }
+        requests.push(("GET", "/api/v1/runs?limit=-1".into(), String::new()));
+        requests.push((
+            "GET",
+            format!("/api/v1/runs?limit={huge_number}"),
+            String::new(),
+        ));
+        requests.push((
+            "GET",
+            "/api/v1/deployments/%00?limit=-3".into(),
+            String::new(),
+        ));
+        for (method, path, body) in &requests {
+            let (status, answer) = http(&server.url, method, path, Some(ADMIN), body);
+            let shown: String = path.chars().take(120).collect();
+            assert!(
+                status < 500,
+                "{method} {shown} {body:.80}: {status} {answer}"
+            );
+            if status >= 400 {
+                let error: serde_json::Value = serde_json::from_str(&answer)
+                    .unwrap_or_else(|_| panic!("{method} {shown}: {answer}"));
+                let message = error["error"]["message"].as_str().unwrap_or_default();
+                assert!(!message.is_empty(), "{method} {shown}: {answer}");
+            }
+        }
+    });
+}
