@@ -47,7 +47,7 @@ enum Writer {
     Server,
 }
 
-/// The most chunks one [`Store::log_chunks_after`] call returns.
+/// The most chunks one [`Store::log_page`] (and so [`Store::log_chunks_after`]) call returns.
 const CHUNKS_PER_READ: i64 = 256;
 
 /// About the most bytes one [`Store::log_page`] reads (a single larger chunk comes alone):
@@ -268,34 +268,15 @@ impl Store {
     }
 
     /// The chunks of a job's log stored after chunk id `after` (0: from the start), in
-    /// order, at most 256 at a time: a follower asks again from the last id it got.
+    /// order, a page of about 1 MiB at a time ([`Store::log_page`]): a follower asks again
+    /// from the last id it got, and holds one page whatever the agent's chunk sizes.
     pub async fn log_chunks_after(
         &self,
         run_id: &RunId,
         job: &str,
         after: i64,
     ) -> Result<Vec<LogChunkRow>, StoreError> {
-        let err = self.query_error("reading a job's log");
-        let rows = sqlx::query(
-            "SELECT id, bytes FROM job_log_chunks WHERE run_id = $1 AND job_name = $2 \
-             AND id > $3 ORDER BY id LIMIT $4",
-        )
-        .bind(run_id.as_str())
-        .bind(job)
-        .bind(after)
-        .bind(CHUNKS_PER_READ)
-        .fetch_all(self.pool())
-        .await
-        .map_err(&err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(LogChunkRow {
-                    id: r.try_get("id")?,
-                    bytes: r.try_get("bytes")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(&err)
+        self.log_page(run_id, job, after).await
     }
 }
 
