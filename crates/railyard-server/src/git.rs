@@ -237,7 +237,27 @@ async fn git(dir: &Path, args: &[&str]) -> Result<Vec<u8>, ApiError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{mask_in, mask_url};
+    use super::{lock_held, mask_in, mask_url};
+
+    /// Git's words when another process holds a lock of the mirror are tried again; a
+    /// failure of the repository itself is not.
+    #[test]
+    fn another_gits_lock_is_tried_again() {
+        for said in [
+            "error: cannot lock ref 'refs/heads/main': Unable to create \
+             '/srv/mirrors/demo.git/refs/heads/main.lock': File exists.",
+            "fatal: Unable to create '/srv/mirrors/demo.git/packed-refs.lock': File exists.",
+            "fatal: Unable to create '/srv/mirrors/demo.git/shallow.lock': File exists.",
+        ] {
+            assert!(lock_held(said), "{said}");
+        }
+        for said in [
+            "fatal: repository '/srv/r.git' does not exist",
+            "fatal: couldn't find remote ref main",
+        ] {
+            assert!(!lock_held(said), "{said}");
+        }
+    }
 
     #[test]
     fn credentials_in_a_url_are_masked() {
