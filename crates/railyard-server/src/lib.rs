@@ -227,9 +227,11 @@ pub async fn serve_with(
     }
     // While no server answered, agents could not renew their leases: give each held lease a
     // whole lease from now, so a restart does not hand running jobs on.
+    // By the database's clock, like every lease (see the store's `clock`).
+    let now = state.store().now().await.unwrap_or_else(|_| Millis::now());
     match state
         .store()
-        .extend_leases(Millis::now().plus(state.config().lease))
+        .extend_leases(now.plus(state.config().lease))
         .await
     {
         Ok(0) => {}

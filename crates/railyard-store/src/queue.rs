@@ -25,6 +25,7 @@ pub use railyard_types::protocol::{Claim, Project, ShardOf};
 
 mod advance;
 mod claim;
+mod clock;
 mod deliveries;
 mod pools;
 mod projects;

@@ -35,10 +35,18 @@ pub struct Project {
     /// The most bytes of artifacts its runs may hold; 0 for no quota.
     #[serde(default)]
     pub quota_bytes: i64,
+    /// The agent pools that may run its jobs: a claim by an agent of another pool never sees
+    /// them, whatever labels it declares.
+    #[serde(default = "default_pools")]
+    pub pools: Vec<String>,
 }
 
 fn one() -> i64 {
     1
+}
+
+fn default_pools() -> Vec<String> {
+    vec!["default".into()]
 }
 
 fn ninety() -> i64 {
@@ -263,6 +271,10 @@ pub struct ProjectShare {
     /// The most bytes of artifacts its runs may hold (0, the default: no quota).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_bytes: Option<i64>,
+    /// The agent pools that may run its jobs, replacing its list (default `["default"]`;
+    /// never empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pools: Option<Vec<String>>,
 }
 
 /// The answer to a webhook delivery.
@@ -480,6 +492,10 @@ pub struct NewToken {
     pub name: TokenName,
     /// `admin` or `agent`.
     pub role: crate::Role,
+    /// An agent token's pool (default `default`): agents registered with it run only the
+    /// jobs of projects that allow it. Refused for other roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
 }
 
 /// The answer to `POST /api/v1/tokens`: the only time the token is shown.

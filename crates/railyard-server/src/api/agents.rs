@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::extract::State;
 use railyard_types::api::{ClaimJob, Complete, Heartbeat, Register};
 
+use super::pools::AgentToken;
 use super::{ApiResult, Body, Params, Reply};
 use crate::AppState;
 use crate::error::ApiError;
@@ -14,6 +15,7 @@ use crate::protocol::*;
 
 pub(super) async fn register(
     State(state): State<AppState>,
+    token: AgentToken,
     Body(body): Body<Register>,
 ) -> ApiResult<Reply<Register>> {
     if body.slots == 0 {
@@ -28,16 +30,14 @@ pub(super) async fn register(
     {
         return Err(ApiError::BadRequest(format!("agent labels: {problem}")));
     }
+    // The token's pool, never one the agent names.
+    let pool = token.pool(&state).await?;
+    let now = state.store().now().await?;
     let id = state
         .store()
-        .register_agent(
-            &body.name,
-            i64::from(body.slots),
-            &body.labels,
-            Millis::now(),
-        )
+        .register_agent_in_pool(&body.name, i64::from(body.slots), &body.labels, &pool, now)
         .await?;
-    tracing::info!(agent = %id, name = %body.name, slots = body.slots, labels = ?body.labels, "agent registered");
+    tracing::info!(agent = %id, name = %body.name, slots = body.slots, labels = ?body.labels, pool = %pool, "agent registered");
     Ok(Reply::new(Registered {
         agent_id: id,
         lease_ms: state.config().lease.as_millis() as u64,
@@ -46,8 +46,12 @@ pub(super) async fn register(
 
 pub(super) async fn claim(
     State(state): State<AppState>,
+    token: AgentToken,
     Body(body): Body<ClaimJob>,
 ) -> ApiResult<Reply<ClaimJob>> {
+    token
+        .check(&state, &body.agent_id, ApiError::NotFound)
+        .await?;
     let wait = Duration::from_millis(body.wait_ms.unwrap_or(20_000)).min(state.config().max_wait);
     let deadline = tokio::time::Instant::now() + wait;
     let lease_ms = state.config().lease.as_millis() as i64;
@@ -56,7 +60,8 @@ pub(super) async fn claim(
         let notified = state.work().notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let now = Millis::now();
+        // The database's clock: the one every server's leases are compared by.
+        let now = state.store().now().await?;
         if !state.note_agent(&body.agent_id, now, touch_every).await? {
             return Err(ApiError::NotFound(format!(
                 "agent `{}`: register first",
@@ -104,10 +109,16 @@ fn touch_every(lease_ms: i64) -> i64 {
 
 pub(super) async fn heartbeat(
     State(state): State<AppState>,
+    token: AgentToken,
     Params(id): Params<Heartbeat>,
     Body(body): Body<Heartbeat>,
 ) -> ApiResult<Reply<Heartbeat>> {
-    let now = Millis::now();
+    token
+        .check(&state, &body.agent_id, |_| {
+            ApiError::LeaseLost(id.to_string())
+        })
+        .await?;
+    let now = state.store().now().await?;
     let lease_ms = state.config().lease.as_millis() as i64;
     match state
         .store()
@@ -130,9 +141,15 @@ pub(super) async fn heartbeat(
 
 pub(super) async fn complete(
     State(state): State<AppState>,
+    token: AgentToken,
     Params(id): Params<Complete>,
     Body(body): Body<Complete>,
 ) -> ApiResult<Reply<Complete>> {
+    token
+        .check(&state, &body.agent_id, |_| {
+            ApiError::LeaseLost(id.to_string())
+        })
+        .await?;
     let (claim, _) = state
         .store()
         .leased_job(&id, &body.agent_id, body.attempt)
@@ -200,7 +217,7 @@ pub(super) async fn explain_waiting(state: &AppState, detail: &mut RunDetail) ->
     if detail.run.finished_at.is_some() {
         return Ok(());
     }
-    let live_since = Millis::now().minus(state.config().lease);
+    let live_since = state.store().now().await?.minus(state.config().lease);
     let stuck = state
         .store()
         .unplaceable_jobs(&detail.run.id, live_since)
@@ -264,7 +281,15 @@ pub(crate) async fn sweep_leases(state: AppState) {
         (state.config().lease / 3).clamp(Duration::from_millis(200), Duration::from_secs(5));
     loop {
         tokio::time::sleep(every).await;
-        let now = Millis::now();
+        // The database's clock, not this host's: a server whose clock runs ahead must not
+        // take leases another just renewed.
+        let now = match state.store().now().await {
+            Ok(now) => now,
+            Err(e) => {
+                tracing::error!("sweeping leases: {}", railyard_types::error::Chain(&e));
+                continue;
+            }
+        };
         match state.store().expire_leases(now).await {
             Ok(lapsed) => {
                 for l in lapsed {

@@ -306,6 +306,7 @@ serves!(A1);
 serves!(A1, A2);
 serves!(A1, A2, A3);
 serves!(A1, A2, A3, A4);
+serves!(A1, A2, A3, A4, A5);
 
 /// Checks that a handler of `E` reads the parts `E` declares and answers in its media;
 /// panics (when the router is built, so at every start and in the route test) if not.

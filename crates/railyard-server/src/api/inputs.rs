@@ -14,13 +14,25 @@ use railyard_types::JobId;
 use railyard_types::api::{DownloadInput, ListInputs};
 use railyard_types::protocol::UploadQuery;
 
+use super::pools::AgentToken;
 use super::uploads::{safe_relative, stream};
 use super::{ApiResult, Params, Query, Raw, Reply};
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The job `id` as leased by the query's agent and attempt; a lost lease is refused.
-async fn leased(state: &AppState, id: &JobId, lease: &UploadQuery) -> ApiResult<Claim> {
+/// The job `id` as leased by the query's agent and attempt, asked with a token of that
+/// agent's pool; a lost lease is refused.
+async fn leased(
+    state: &AppState,
+    token: &AgentToken,
+    id: &JobId,
+    lease: &UploadQuery,
+) -> ApiResult<Claim> {
+    token
+        .check(state, &lease.agent_id, |_| {
+            ApiError::LeaseLost(id.to_string())
+        })
+        .await?;
     Ok(state
         .store()
         .leased_job(id, &lease.agent_id, lease.attempt)
@@ -31,10 +43,11 @@ async fn leased(state: &AppState, id: &JobId, lease: &UploadQuery) -> ApiResult<
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    token: AgentToken,
     Params(id): Params<ListInputs>,
     Query(lease): Query<ListInputs>,
 ) -> ApiResult<Reply<ListInputs>> {
-    let claim = leased(&state, &id, &lease).await?;
+    let claim = leased(&state, &token, &id, &lease).await?;
     Ok(Reply::new(
         state.store().run_artifacts(&claim.run_id).await?,
     ))
@@ -42,11 +55,12 @@ pub(super) async fn list(
 
 pub(super) async fn download(
     State(state): State<AppState>,
+    token: AgentToken,
     Params((id, job, path)): Params<DownloadInput>,
     Query(lease): Query<DownloadInput>,
 ) -> ApiResult<Raw<DownloadInput>> {
     safe_relative(&path).map_err(ApiError::BadRequest)?;
-    let claim = leased(&state, &id, &lease).await?;
+    let claim = leased(&state, &token, &id, &lease).await?;
     let Some(stored) = state.store().artifact(&claim.run_id, &job, &path).await? else {
         return Err(ApiError::NotFound(format!(
             "artifact `{path}` of job `{job}` in the run of job {id} (run {})",

@@ -8,6 +8,7 @@ use axum::http::header;
 use railyard_store::ChunkOutcome;
 use railyard_types::api::{JobLog, SendLog};
 
+use super::pools::AgentToken;
 use super::{ApiResult, Body, Params, Raw, Reply};
 use crate::AppState;
 use crate::error::ApiError;
@@ -18,9 +19,15 @@ use crate::protocol::*;
 /// an agent that lost the lease (410).
 pub(super) async fn log_chunk(
     State(state): State<AppState>,
+    token: AgentToken,
     Params(id): Params<SendLog>,
     Body(chunk): Body<SendLog>,
 ) -> ApiResult<Reply<SendLog>> {
+    token
+        .check(&state, &chunk.agent_id, |_| {
+            ApiError::LeaseLost(id.to_string())
+        })
+        .await?;
     let stored = state
         .store()
         .append_log_chunk(

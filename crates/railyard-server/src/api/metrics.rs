@@ -1,7 +1,6 @@
 //! Prometheus text for scrapers (exposition format 0.0.4).
 
 use axum::extract::State;
-use railyard_types::Millis;
 use railyard_types::api::Metrics;
 
 use super::{ApiResult, Reply};
@@ -14,7 +13,7 @@ use railyard_store::WAIT_BOUNDS_MS;
 pub(super) async fn metrics(State(state): State<AppState>) -> ApiResult<Reply<Metrics>> {
     let stats = state
         .store()
-        .queue_stats(Millis::now().minus(state.config().lease))
+        .queue_stats(state.store().now().await?.minus(state.config().lease))
         .await?;
     let waits = state.store().wait_histograms().await?;
     let mut out = Text::default();

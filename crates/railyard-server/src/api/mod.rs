@@ -10,6 +10,7 @@ mod health;
 mod inputs;
 mod logs;
 mod metrics;
+mod pools;
 mod projects;
 mod retention;
 mod runs;

@@ -43,6 +43,9 @@ pub(super) fn check(share: &ProjectShare) -> ApiResult<()> {
             )));
         }
     }
+    if let Some(pools) = &share.pools {
+        super::pools::check_pools(pools)?;
+    }
     Ok(())
 }
 
@@ -52,6 +55,11 @@ pub(super) async fn apply(
     name: &ProjectName,
     share: &ProjectShare,
 ) -> ApiResult<bool> {
+    if let Some(pools) = &share.pools
+        && !state.store().set_project_pools(name, pools).await?
+    {
+        return Ok(false);
+    }
     let mut found = state.store().project(name).await?.is_some();
     if share.weight.is_some() || share.max_running.is_some() {
         found = state

@@ -13,6 +13,7 @@ use railyard_types::api::{GiveBackTests, NextTests, OpenTests};
 use railyard_types::{AgentId, JobId, Millis};
 use sha2::Digest;
 
+use super::pools::AgentToken;
 use super::{ApiResult, Body, Params, Reply};
 use crate::AppState;
 use crate::error::ApiError;
@@ -23,10 +24,11 @@ const WAIT_MS: u64 = 250;
 
 pub(super) async fn open(
     State(state): State<AppState>,
+    token: AgentToken,
     Params(id): Params<OpenTests>,
     Body(body): Body<OpenTests>,
 ) -> ApiResult<Reply<OpenTests>> {
-    let (claim, of) = shard_lease(&state, &id, &body.agent_id, body.attempt).await?;
+    let (claim, of) = shard_lease(&state, &token, &id, &body.agent_id, body.attempt).await?;
     if body.tests.is_empty() {
         return Err(ApiError::BadRequest(
             "`tests` is empty: a shard posts the ids it listed".into(),
@@ -83,10 +85,11 @@ pub(super) async fn open(
 
 pub(super) async fn next(
     State(state): State<AppState>,
+    token: AgentToken,
     Params(id): Params<NextTests>,
     Body(body): Body<NextTests>,
 ) -> ApiResult<Reply<NextTests>> {
-    let (claim, of) = shard_lease(&state, &id, &body.agent_id, body.attempt).await?;
+    let (claim, of) = shard_lease(&state, &token, &id, &body.agent_id, body.attempt).await?;
     check_shard(body.shard, &of)?;
     let shard = body.shard;
     let next = state
@@ -122,10 +125,11 @@ pub(super) async fn next(
 
 pub(super) async fn give_back(
     State(state): State<AppState>,
+    token: AgentToken,
     Params(id): Params<GiveBackTests>,
     Body(body): Body<GiveBackTests>,
 ) -> ApiResult<Reply<GiveBackTests>> {
-    let (claim, of) = shard_lease(&state, &id, &body.agent_id, body.attempt).await?;
+    let (claim, of) = shard_lease(&state, &token, &id, &body.agent_id, body.attempt).await?;
     check_shard(body.shard, &of)?;
     let given = state
         .store()
@@ -142,10 +146,14 @@ pub(super) async fn give_back(
 /// lost lease, 400 for a job that is not a shard.
 async fn shard_lease(
     state: &AppState,
+    token: &AgentToken,
     id: &JobId,
     agent_id: &AgentId,
     attempt: i64,
 ) -> ApiResult<(Claim, ShardOf)> {
+    token
+        .check(state, agent_id, |_| ApiError::LeaseLost(id.to_string()))
+        .await?;
     let Some((claim, _)) = state.store().leased_job(id, agent_id, attempt).await? else {
         if state.store().queued_job_exists(id).await? {
             return Err(ApiError::LeaseLost(id.to_string()));

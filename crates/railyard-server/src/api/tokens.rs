@@ -6,9 +6,11 @@ use railyard_types::Millis;
 use railyard_types::api::{CreateToken, ListTokens, RevokeToken};
 use railyard_types::protocol::CreatedToken;
 
+use super::pools::pool_problem;
 use super::{ApiResult, Body, Params, Reply};
 use crate::error::ApiError;
 use crate::{AppState, TokenHash};
+use railyard_types::Role;
 
 pub(super) async fn create(
     State(state): State<AppState>,
@@ -30,15 +32,36 @@ pub(super) async fn create(
     getrandom::fill(&mut secret)
         .map_err(|e| ApiError::BadRequest(format!("no randomness for a token: {e}")))?;
     let token = format!("ry_{}", hex::encode(secret));
-    let stored = state
-        .store()
-        .add_token(
-            &body.name,
-            body.role,
-            &TokenHash::of(&token).hex(),
-            Millis::now(),
-        )
-        .await?;
+    let stored = match (body.role, &body.pool) {
+        (Role::Agent, pool) => {
+            // Agent tokens carry their pool (see `pools`); `default` unless named.
+            let pool = pool.as_deref().unwrap_or(railyard_store::DEFAULT_POOL);
+            if let Some(problem) = pool_problem(pool) {
+                return Err(ApiError::BadRequest(problem));
+            }
+            let hash = TokenHash::of(&token).hex();
+            state
+                .store()
+                .add_agent_token(&body.name, pool, &hash, Millis::now())
+                .await?
+        }
+        (role, Some(_)) => {
+            return Err(ApiError::BadRequest(format!(
+                "`pool` is for agent tokens: a `{role}` token has none (leave it out)"
+            )));
+        }
+        (role, None) => {
+            state
+                .store()
+                .add_token(
+                    &body.name,
+                    role,
+                    &TokenHash::of(&token).hex(),
+                    Millis::now(),
+                )
+                .await?
+        }
+    };
     if !stored {
         return Err(ApiError::Conflict(format!(
             "a token named `{}` exists: pick another name, or revoke it (names stay taken)",

@@ -19,6 +19,7 @@ use axum::http::header;
 use futures_util::StreamExt;
 use railyard_types::api::{DownloadArtifact, ListArtifacts, UploadArtifact};
 
+use super::pools::AgentToken;
 use super::retention::{Quota, not_pruned};
 use super::{ApiResult, Params, Query, Raw, Reply, Upload};
 use crate::AppState;
@@ -83,6 +84,7 @@ async fn write_body(
 
 pub(super) async fn upload(
     State(state): State<AppState>,
+    token: AgentToken,
     Params((id, path)): Params<UploadArtifact>,
     Query(lease): Query<UploadArtifact>,
     Upload { body, length, .. }: Upload<UploadArtifact>,
@@ -94,6 +96,11 @@ pub(super) async fn upload(
     if length.is_some_and(|n| n > limit) {
         return Err(over_limit(&name, limit));
     }
+    token
+        .check(&state, &lease.agent_id, |_| {
+            ApiError::LeaseLost(id.to_string())
+        })
+        .await?;
     let (claim, _) = state
         .store()
         .leased_job(&id, &lease.agent_id, lease.attempt)

@@ -55,9 +55,17 @@ impl Store {
         .fetch_optional(self.pool())
         .await
         .map_err(self.query_error("reading a project"))?;
-        row.map(|r| project_from_row(&r))
+        let project = row
+            .map(|r| project_from_row(&r))
             .transpose()
-            .map_err(self.query_error("reading a project"))
+            .map_err(self.query_error("reading a project"))?;
+        match project {
+            Some(mut p) => {
+                p.pools = self.pools_of(name).await?;
+                Ok(Some(p))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Sets (or with `None` removes) a project's webhook secret; false when no such project.
@@ -175,10 +183,18 @@ impl Store {
         .fetch_all(self.pool())
         .await
         .map_err(self.query_error("listing projects"))?;
-        rows.iter()
+        let mut projects: Vec<Project> = rows
+            .iter()
             .map(project_from_row)
             .collect::<Result<_, _>>()
-            .map_err(self.query_error("listing projects"))
+            .map_err(self.query_error("listing projects"))?;
+        let mut pools = self.project_pools().await?;
+        for p in &mut projects {
+            p.pools = pools
+                .remove(&p.name)
+                .unwrap_or_else(|| vec![super::pools::DEFAULT_POOL.to_owned()]);
+        }
+        Ok(projects)
     }
 
     /// Forgets agents not seen since `seen_before` that hold no lease (each start of an agent
@@ -316,6 +332,8 @@ fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project, sqlx::Error> {
         created_at: Millis(r.try_get("created_at")?),
         weight: r.try_get("weight")?,
         max_running: r.try_get("max_running")?,
+        // Filled from `project_pools` by the callers (see `pools`).
+        pools: Vec::new(),
         keep_days: r.try_get("keep_days")?,
         keep_runs: r.try_get("keep_runs")?,
         quota_bytes: r.try_get("quota_bytes")?,

@@ -86,6 +86,10 @@ pub struct ShareArgs {
     /// that would go over it is refused and its job fails.
     #[arg(long)]
     pub quota_bytes: Option<i64>,
+    /// The agent pools that may run its jobs, comma-separated (default: `default`); replaces
+    /// its list. Agents are in the pool of the token they registered with.
+    #[arg(long, value_delimiter = ',')]
+    pub pools: Option<Vec<String>>,
 }
 
 impl ShareArgs {
@@ -96,6 +100,7 @@ impl ShareArgs {
             keep_days: self.keep_days,
             keep_runs: self.keep_runs,
             quota_bytes: self.quota_bytes,
+            pools: self.pools,
         }
     }
 }
@@ -214,7 +219,13 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
                 .client()?
                 .call::<api::UpdateProject>(&name.into(), &share.share())
                 .await?;
-            println!("{}: weight {}, {}", p.name, p.weight, cap(p.max_running));
+            let pools = pools(&p.pools);
+            println!(
+                "{}: weight {}, {}{pools}",
+                p.name,
+                p.weight,
+                cap(p.max_running)
+            );
             if kept.iter().any(Option::is_some) {
                 println!(
                     "{}: logs and artifacts kept {}; {}",
@@ -259,7 +270,12 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
                 let rows = projects
                     .into_iter()
                     .map(|p| {
-                        let share = format!("weight {}, {}", p.weight, cap(p.max_running));
+                        let share = format!(
+                            "weight {}, {}{}",
+                            p.weight,
+                            cap(p.max_running),
+                            pools(&p.pools)
+                        );
                         let (kept, quota) = (retention(&p), quota(p.quota_bytes));
                         vec![p.name.into_string(), kept, quota, share, p.repo_url]
                     })
@@ -273,6 +289,15 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `, pools a, b` for a project that does not run on the default pool alone; nothing else.
+fn pools(pools: &[String]) -> String {
+    if pools == [railyard_store::DEFAULT_POOL] {
+        String::new()
+    } else {
+        format!(", pools {}", pools.join(", "))
+    }
 }
 
 fn cap(max_running: i64) -> String {

@@ -25,6 +25,10 @@ pub enum TokenCommand {
         #[arg(long, value_parser = PossibleValuesParser::new(["agent", "admin"])
             .try_map(|r| r.parse::<Role>()))]
         role: Role,
+        /// An agent token's pool (default `default`): agents registered with it run only
+        /// the jobs of projects that allow it (`railyard project set NAME --pools …`).
+        #[arg(long)]
+        pool: Option<String>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -47,7 +51,12 @@ pub enum TokenCommand {
 
 pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
     match args.command {
-        TokenCommand::Create { name, role, remote } => {
+        TokenCommand::Create {
+            name,
+            role,
+            pool,
+            remote,
+        } => {
             let created: CreatedToken = remote
                 .client()?
                 .call::<api::CreateToken>(
@@ -55,11 +64,19 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<i32> {
                     &NewToken {
                         name: name.into(),
                         role,
+                        pool: pool.clone(),
                     },
                 )
                 .await?;
+            let pool = match (role, pool) {
+                (Role::Agent, pool) => format!(
+                    ", pool {}",
+                    pool.as_deref().unwrap_or(railyard_store::DEFAULT_POOL)
+                ),
+                _ => String::new(),
+            };
             eprintln!(
-                "token `{}` ({}) created; it is shown only now:",
+                "token `{}` ({}{pool}) created; it is shown only now:",
                 created.name, created.role
             );
             println!("{}", created.token);

@@ -22,6 +22,8 @@ mod limits;
 mod lists;
 mod log_memory;
 mod logs;
+mod one_clock;
+mod pools;
 mod projects;
 mod proxy;
 mod queue;
