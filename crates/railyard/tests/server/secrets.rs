@@ -121,7 +121,10 @@ fn fleet_job_gets_its_secret(mut fleet: Fleet, db: Option<&str>) {
     // Listed by name, never by value; no endpoint reads it back.
     let (status, list) = fleet.get("/api/v1/projects/demo/secrets");
     assert_eq!(status, 200, "{list}");
-    assert!(list.contains("DEPLOY_KEY") && !list.contains(VALUE), "{list}");
+    assert!(
+        list.contains("DEPLOY_KEY") && !list.contains(VALUE),
+        "{list}"
+    );
     let listed = fleet.cli_ok(&["secret", "list", "demo"]);
     assert!(listed.contains("DEPLOY_KEY"), "{listed}");
     // Neither the database, the logs of server and agent, nor the agent's folders hold it.
@@ -146,7 +149,10 @@ fn a_job_naming_a_missing_secret_fails_before_it_starts_naming_it() {
         "{detail}"
     );
     let log = fleet.log(&run, "deploy");
-    assert!(log.contains("not started") && !log.contains("\nran"), "{log}");
+    assert!(
+        log.contains("not started") && !log.contains("\nran"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -206,7 +212,10 @@ fn a_wrong_key_file_stops_the_start_naming_it_and_a_rotation_reseals() {
     std::fs::write(&bad, "not a key").unwrap();
     let out = output_within(start(&["--secrets-key-file", bad.to_str().unwrap()]), 60);
     let said = text(&out.stderr);
-    assert!(!out.status.success() && said.contains(bad.to_str().unwrap()), "{said}");
+    assert!(
+        !out.status.success() && said.contains(bad.to_str().unwrap()),
+        "{said}"
+    );
     // The rotation: new key with the old one seals every secret again; then the new alone
     // opens them.
     let addr = fleet.url.trim_start_matches("http://").to_string();
@@ -222,4 +231,55 @@ fn a_wrong_key_file_stops_the_start_naming_it_and_a_rotation_reseals() {
     fleet.agent("keeper");
     let run = trigger_ref(&fleet, "main");
     fleet.wait_success(&run, 240);
+}
+
+/// A project added with `user:token@` in its URL: the server's `git` reaches the repository
+/// with the token as an `Authorization` header (seen by a listener standing in for the
+/// forge), the URL it asks for carries none, and the token is in no answer, log or file.
+#[test]
+fn a_repository_credential_goes_to_git_as_a_header_and_nowhere_else() {
+    use std::io::{Read, Write};
+    const TOKEN: &str = "tok-C0FFEE-sentinel-42";
+    let mut fleet = Fleet::start(DEPLOY);
+    let key = key_file(&fleet, "secrets.key", 7);
+    with_key(&mut fleet, None, &key);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let forge = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap() == 1 {
+            request.push(byte[0]);
+        }
+        // Refused for good (a 401 would have git look for other credentials).
+        let _ = conn
+            .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let url = format!("http://ci-bot:{TOKEN}@127.0.0.1:{port}/private.git");
+    let out = output_within(
+        fleet.cli(&["project", "add", "private", "--repo", &url]),
+        60,
+    );
+    let said = text(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("cannot read the repository") && !said.contains(TOKEN),
+        "{said}"
+    );
+    let request = forge.join().unwrap();
+    assert!(
+        request.starts_with("GET /private.git/info/refs") && !request.contains(TOKEN),
+        "{request}"
+    );
+    let basic = railyard_types::secrets::base64(format!("ci-bot:{TOKEN}").as_bytes());
+    assert!(
+        request.contains(&format!("Authorization: Basic {basic}")),
+        "{request}"
+    );
+    let found = files_holding(fleet.dir.path(), TOKEN);
+    assert!(found.is_empty(), "the token is in {found:?}");
+    let (_, projects) = fleet.get("/api/v1/projects");
+    assert!(!projects.contains(TOKEN), "{projects}");
 }
