@@ -283,3 +283,45 @@ fn a_repository_credential_goes_to_git_as_a_header_and_nowhere_else() {
     let (_, projects) = fleet.get("/api/v1/projects");
     assert!(!projects.contains(TOKEN), "{projects}");
 }
+
+/// A project stored before credentials moved out of URLs (`user:token@` in its row): the
+/// server's start with a key moves the credential into the project's `@repo` secret and
+/// strips the URL, which the API then shows without it.
+#[test]
+fn credentials_in_stored_repository_urls_move_into_a_secret_at_start() {
+    const TOKEN: &str = "tok-moved-at-start-77";
+    let mut fleet = Fleet::start(DEPLOY);
+    add_project(&fleet);
+    fleet.server.kill().unwrap();
+    fleet.server.wait().unwrap();
+    let db = walk(&fleet.dir.path().join("data"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "db"))
+        .expect("the server's SQLite file");
+    let url = format!("https://ci-bot:{TOKEN}@git.example.invalid/demo.git");
+    let out = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(format!(
+            "UPDATE projects SET repo_url = '{url}' WHERE name = 'demo'"
+        ))
+        .output()
+        .expect("sqlite3 (Debian package sqlite3)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let key = key_file(&fleet, "secrets.key", 7);
+    let addr = fleet.url.trim_start_matches("http://").to_string();
+    let flags = ["--secrets-key-file", key.to_str().unwrap()];
+    let (server, _) = spawn_server_with(fleet.dir.path(), &addr, None, &flags);
+    fleet.server = server;
+    let (_, projects) = fleet.get("/api/v1/projects");
+    assert!(
+        projects.contains("https://git.example.invalid/demo.git") && !projects.contains(TOKEN),
+        "{projects}"
+    );
+    let listed = fleet.cli_ok(&["secret", "list", "demo"]);
+    assert!(listed.contains("@repo"), "{listed}");
+    let log = std::fs::read_to_string(fleet.dir.path().join("server.err")).unwrap();
+    assert!(
+        log.contains("moved into their `@repo` secret") && !log.contains(TOKEN),
+        "{log}"
+    );
+}
