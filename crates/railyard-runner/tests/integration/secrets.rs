@@ -59,3 +59,34 @@ jobs:
             .any(|e| matches!(e, Event::JobFinished { .. }))
     );
 }
+
+/// A job printing its secret base64-encoded (as `echo`, without the newline, and inside a
+/// `Basic` header's text) or URL-encoded shows `***` in each place.
+#[tokio::test]
+async fn encoded_forms_of_a_secret_are_masked() {
+    let repo = Repo::new(
+        r#"
+env: { image: busybox }
+secrets: [API_TOKEN]
+jobs:
+  encode:
+    script:
+      - echo "$API_TOKEN" | base64
+      - printf '%s' "$API_TOKEN" | base64
+      - printf 'bot:%s' "$API_TOKEN" | base64
+      - echo "q=s3cr3t%2Fvalue%2B42"
+"#,
+    );
+    let secrets = vec![("API_TOKEN".to_string(), "s3cr3t/value+42".to_string())];
+    let ran = run_with_secrets(&repo, &[], None, secrets).await;
+    let mut out = ran.output("encode");
+    out.retain(|l| !l.starts_with("step "));
+    assert_eq!(out.len(), 4, "{out:?}");
+    assert_eq!(out[0], "***");
+    assert_eq!(out[1], "***");
+    assert!(
+        out[2].contains("***") && !out[2].contains("MzY3JldC"),
+        "{out:?}"
+    );
+    assert_eq!(out[3], "q=***");
+}
