@@ -93,7 +93,9 @@ fn encoded_forms(value: &str) -> Vec<String> {
             padded.extend_from_slice(text.as_bytes());
             let enc = railyard_types::secrets::base64(&padded);
             let whole = (padded.len() / 3) * 4;
-            let inner = enc.get(if shift == 0 { 0 } else { 4 }..whole).unwrap_or_default();
+            let inner = enc
+                .get(if shift == 0 { 0 } else { 4 }..whole)
+                .unwrap_or_default();
             if inner.len() >= 8 {
                 forms.push(inner.to_string());
             }
@@ -134,7 +136,11 @@ mod tests {
         let echoed = railyard_types::secrets::base64(format!("{secret}\n").as_bytes());
         assert_eq!(m.mask(&echoed), "***", "`echo $S | base64`");
         let basic = railyard_types::secrets::base64(format!("user:{secret}").as_bytes());
-        assert!(!m.mask(&basic).contains(&basic[8..20]), "inside a longer text: {}", m.mask(&basic));
+        assert!(
+            !m.mask(&basic).contains(&basic[8..20]),
+            "inside a longer text: {}",
+            m.mask(&basic)
+        );
         let url = "s3cr3t%2Fvalue%2Bwith%20spaces%26more";
         assert_eq!(m.mask(&format!("https://h/?t={url}")), "https://h/?t=***");
         let form = url.replace("%20", "+");
