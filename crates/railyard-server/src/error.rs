@@ -15,6 +15,12 @@ pub enum ApiError {
     /// No token, or not the right one.
     #[error("missing or invalid token: send `Authorization: Bearer <{0} token>`")]
     Unauthorized(&'static str),
+    /// A sign-in with a wrong name or password (one answer for both).
+    #[error("the user name or the password is wrong (or the user was removed)")]
+    SignInRefused,
+    /// A known caller without the right: what they are and what it needs.
+    #[error("{0}")]
+    Forbidden(String),
     /// A webhook delivery whose signature or token does not match the project's secret.
     #[error("webhook refused: {0}")]
     BadSignature(String),
@@ -93,6 +99,8 @@ impl ApiError {
         match self {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::BadSignature(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::SignInRefused => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::NotFound(_) | ApiError::NoRoute { .. } => {
                 (StatusCode::NOT_FOUND, "not_found")
             }

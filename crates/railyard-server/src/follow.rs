@@ -31,13 +31,10 @@ struct Follow {
 
 pub(crate) async fn follow(
     State(state): State<AppState>,
+    caller: crate::api::Caller<FollowLog>,
     Params((id, job)): Params<FollowLog>,
 ) -> ApiResult<Raw<FollowLog>> {
-    let run = state
-        .store()
-        .find_run(None, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    let run = caller.run(&state, &id).await?;
     if !run.jobs.iter().any(|j| j.name == job) {
         return Err(ApiError::NotFound(format!(
             "job `{job}` of run {}",

@@ -65,6 +65,17 @@ impl Visit for Builder {
         match E::AUTH {
             Auth::Admin => operation["security"] = json!([{"admin": []}]),
             Auth::Agent => operation["security"] = json!([{"agent": []}]),
+            Auth::Signed | Auth::Viewer | Auth::Developer | Auth::Maintainer => {
+                operation["security"] = json!([{"admin": []}, {"person": []}]);
+                let need = match E::AUTH {
+                    Auth::Viewer => "at least the `viewer` role in the project",
+                    Auth::Developer => "at least the `developer` role in the project",
+                    Auth::Maintainer => "the `maintainer` role in the project",
+                    _ => "any signed-in person; each sees only the projects they have a role in",
+                };
+                operation["description"] =
+                    json!(format!("An admin token or a person's token with {need}."));
+            }
             Auth::Open => operation["security"] = json!([]),
             Auth::Webhook => {
                 operation["security"] = json!([]);
@@ -154,6 +165,7 @@ fn build() -> Value {
         "components": {
             "securitySchemes": {
                 "admin": {"type": "http", "scheme": "bearer", "description": "an admin token"},
+                "person": {"type": "http", "scheme": "bearer", "description": "a person's token (`POST /api/v1/login`), with their roles"},
                 "agent": {"type": "http", "scheme": "bearer", "description": "an agent token"},
             },
             "schemas": schemas,

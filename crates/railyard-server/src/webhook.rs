@@ -194,10 +194,34 @@ pub(crate) async fn push(
     )
     .await?;
     match (started, delivery) {
-        (Some(triggered), _) => Ok(Reply::new(WebhookAnswer {
-            run: Some(triggered.run),
-            ignored: None,
-        })),
+        (Some(triggered), delivery) => {
+            let forge = if headers.contains_key("x-gitlab-event") {
+                "gitlab"
+            } else if headers.contains_key("x-gitea-event") {
+                "gitea"
+            } else {
+                "github"
+            };
+            crate::api::audit(
+                &state,
+                format!("webhook:{forge}"),
+                "run.trigger",
+                Some(&name),
+                Some(format!("#{} {}", triggered.run.number, triggered.run.id)),
+                Some(match &delivery {
+                    Some(id) => format!(
+                        "{} (delivery {id})",
+                        pushed_ref.as_deref().unwrap_or(&after)
+                    ),
+                    None => pushed_ref.clone().unwrap_or_else(|| after.clone()),
+                }),
+            )
+            .await?;
+            Ok(Reply::new(WebhookAnswer {
+                run: Some(triggered.run),
+                ignored: None,
+            }))
+        }
         // Two copies at once: the other one queued the run.
         (None, id) => Ok(replayed(id.as_deref().unwrap_or_default())),
     }

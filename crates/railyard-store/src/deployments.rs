@@ -99,19 +99,34 @@ impl Store {
         environment: &str,
         limit: u32,
     ) -> Result<Vec<Deployment>, StoreError> {
+        self.deployments_seen(environment, crate::Seen::All, limit)
+            .await
+    }
+
+    /// [`Store::deployments`] of the projects in `seen` only.
+    pub async fn deployments_seen(
+        &self,
+        environment: &str,
+        seen: crate::Seen<'_>,
+        limit: u32,
+    ) -> Result<Vec<Deployment>, StoreError> {
         let doing = "listing deployments";
         let err = self.query_error(doing);
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT d.environment, d.project, d.run_id, r.number, d.job_name, d.status, \
              d.started_at, d.ended_at, d.image, d.image_digest \
              FROM deployments d JOIN runs r ON r.id = d.run_id \
-             WHERE d.environment = $1 ORDER BY d.started_at DESC, d.run_id DESC LIMIT $2",
-        )
-        .bind(environment)
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await
-        .map_err(&err)?;
+             WHERE {} AND d.environment = $2 ORDER BY d.started_at DESC, d.run_id DESC LIMIT $3",
+            seen.condition("d.project")
+        );
+        // Safe: the text is ours; the values are bound.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seen.value())
+            .bind(environment)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await
+            .map_err(&err)?;
         rows.iter()
             .map(|r| {
                 let status: String = r.try_get("status").map_err(&err)?;

@@ -13,6 +13,7 @@
 
 mod advisories;
 mod artifacts;
+mod audit;
 mod connect;
 mod deployments;
 mod errors;
@@ -20,6 +21,7 @@ mod fleet;
 mod inventory;
 mod job_logs;
 mod logs;
+mod people;
 mod queries;
 mod queue;
 mod records;
@@ -44,17 +46,19 @@ pub use fleet::{AgentInfo, WAIT_BOUNDS_MS, WaitHistogram};
 pub use inventory::{PackageHolder, StoredScan};
 pub use job_logs::{ChunkOutcome, LogChunkRow};
 pub use logs::{LogWriter, log_file_name};
+pub use people::Credentials;
+pub use queries::Seen;
 pub use queue::Delivered;
+pub use queue::{AgentCaller, AgentFit, DEFAULT_POOL};
 pub use queue::{
     Claim, GroupWait, Lapsed, OpenedQueue, Project, ProjectRemoval, QueueStats, QueuedJob, ShardOf,
 };
-pub use queue::{AgentCaller, AgentFit, DEFAULT_POOL};
 pub use railyard_types::records::Deployment;
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
 pub use retention::{DEFAULT_KEEP_DAYS, DEFAULT_KEEP_RUNS, PRUNE_BATCH};
 pub use secrets::SealedSecret;
-pub use tokens::TokenInfo;
+pub use tokens::{TokenHolder, TokenInfo};
 
 /// The file name of the SQLite database inside a data folder.
 pub const DB_FILE_NAME: &str = "railyard.db";

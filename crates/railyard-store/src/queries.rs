@@ -1,7 +1,7 @@
 //! Reading the history back (`railyard runs`, `railyard logs RUN`) and tidying runs whose
 //! process died.
 
-use railyard_types::{Millis, ProjectName};
+use railyard_types::{Millis, ProjectName, UserName};
 use std::collections::HashMap;
 
 use railyard_types::RunStatus;
@@ -21,35 +21,33 @@ impl Store {
         project: Option<&ProjectName>,
         limit: u32,
     ) -> Result<Vec<RunRecord>, StoreError> {
+        let seen = project.map_or(Seen::All, Seen::Project);
+        self.list_runs_seen(seen, limit).await
+    }
+
+    /// The newest runs first of the projects in `seen`; `limit` 0 means no limit.
+    pub async fn list_runs_seen(
+        &self,
+        seen: Seen<'_>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, StoreError> {
         let limit = if limit == 0 {
             i64::MAX
         } else {
             i64::from(limit)
         };
-        let rows = match project {
-            Some(project) => {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    run_columns!(),
-                    " FROM runs WHERE project = $1 ORDER BY started_at DESC, number DESC, id DESC LIMIT $2"
-                ))
-                .bind(project.as_str())
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await
-            }
-            None => {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    run_columns!(),
-                    " FROM runs ORDER BY started_at DESC, number DESC, id DESC LIMIT $1"
-                ))
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await
-            }
-        }
-        .map_err(self.query_error("listing runs"))?;
+        let sql = format!(
+            "SELECT {} FROM runs WHERE {} ORDER BY started_at DESC, number DESC, id DESC LIMIT $2",
+            run_columns!(),
+            seen.condition("project")
+        );
+        // Safe: the text is ours; the values are bound.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seen.value())
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await
+            .map_err(self.query_error("listing runs"))?;
         self.runs_from_rows(&rows)
     }
 
@@ -280,5 +278,40 @@ mod tests {
         assert!(!super::is_ulid_prefix("01KB-"));
         assert!(!super::is_ulid_prefix("hello"));
         assert!(!super::is_ulid_prefix(""));
+    }
+}
+
+/// Whose projects a listing shows: every project, one, or those a person has a role in.
+/// Filtered in the query, so a `LIMIT` counts only what the reader may see.
+#[derive(Debug, Clone, Copy)]
+pub enum Seen<'a> {
+    /// Every project's.
+    All,
+    /// One project's.
+    Project(&'a ProjectName),
+    /// The projects this person has a role in.
+    Member(&'a UserName),
+}
+
+impl Seen<'_> {
+    /// The condition on `column` (a project name), with the value as `$1`.
+    pub(crate) fn condition(&self, column: &str) -> String {
+        match self {
+            // `$1` is NULL here: still named, as every backend wants each bound value used.
+            Seen::All => "$1 IS NULL".into(),
+            Seen::Project(_) => format!("{column} = $1"),
+            Seen::Member(_) => format!(
+                "{column} IN (SELECT pr.project FROM project_roles pr WHERE pr.user_name = $1)"
+            ),
+        }
+    }
+
+    /// What `$1` is.
+    pub(crate) fn value(&self) -> Option<&str> {
+        match self {
+            Seen::All => None,
+            Seen::Project(p) => Some(p.as_str()),
+            Seen::Member(u) => Some(u.as_str()),
+        }
     }
 }

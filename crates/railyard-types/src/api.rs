@@ -8,9 +8,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::people::*;
 use crate::protocol::*;
 use crate::records::{Deployment, RunDetail, RunRecord};
-use crate::{AgentId, JobId, ProjectName, RunId, TokenName};
+use crate::{AgentId, JobId, ProjectName, RunId, TokenName, UserName};
 
 /// An HTTP method of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,8 +41,19 @@ impl Method {
 /// Who may call an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
-    /// An admin token.
+    /// A server-wide admin: the bootstrap or a stored admin token, or an admin's personal
+    /// token that is narrowed to nothing.
     Admin,
+    /// Anyone signed in (an admin or a person's token): the handler shows each caller only
+    /// the projects they may see.
+    Signed,
+    /// A person with at least the `viewer` role in the project the request is about (an
+    /// admin always); the handler finds the project and checks.
+    Viewer,
+    /// At least `developer` in the project.
+    Developer,
+    /// At least `maintainer` in the project.
+    Maintainer,
     /// An agent token.
     Agent,
     /// Nobody needs a token (scrapers, probes, the document).
@@ -187,7 +199,15 @@ macro_rules! one_arg {
         }
     )*};
 }
-one_arg!(String, RunId, JobId, AgentId, ProjectName, TokenName);
+one_arg!(
+    String,
+    RunId,
+    JobId,
+    AgentId,
+    ProjectName,
+    TokenName,
+    UserName
+);
 
 impl<A: Segment, B: Segment> PathArgs for (A, B) {
     fn args(&self) -> Vec<&str> {
@@ -257,16 +277,16 @@ endpoints! {
             (409, "a project of that name exists"),
             (422, "`git`: the server cannot read the repository (what git said, credentials masked)"),
         ];
-    ListProjects = Get "/api/v1/projects", Admin, "List the projects",
+    ListProjects = Get "/api/v1/projects", Signed, "List the projects the caller may see",
         path: (), query: (),
         takes: None (),
         answers: 200 Json Vec<Project>, "`[project]`";
-    UpdateProject = Patch "/api/v1/projects/{name}", Admin,
+    UpdateProject = Patch "/api/v1/projects/{name}", Maintainer,
         "Set a project's share (weight, max running), retention (keep days, keep runs) and artifact quota",
         path: ProjectName, query: (),
         takes: Json ProjectShare,
         answers: 200 Json Project, "the project";
-    Trigger = Post "/api/v1/projects/{name}/trigger", Admin, "Start a run of a ref",
+    Trigger = Post "/api/v1/projects/{name}/trigger", Developer, "Start a run of a ref",
         path: ProjectName, query: (),
         takes: OptionalJson TriggerRequest,
         answers: 201 Json Triggered,
@@ -287,28 +307,29 @@ endpoints! {
         path: ProjectName, query: (),
         takes: Payload (),
         answers: 201 Json WebhookAnswer, "`{run}`; 200 `{ignored}` for pings and deleted branches";
-    ListRuns = Get "/api/v1/runs", Admin, "List runs, newest first (`?project=&limit=`)",
+    ListRuns = Get "/api/v1/runs", Signed,
+        "List the runs of the projects the caller may see, newest first (`?project=&limit=`)",
         path: (), query: RunsQuery,
         takes: None (),
         answers: 200 Json Vec<RunRecord>, "`[run]`";
-    ListDeployments = Get "/api/v1/deployments/{env}", Admin,
+    ListDeployments = Get "/api/v1/deployments/{env}", Signed,
         "What was deployed to an environment, newest first (`?limit=`)",
         path: String, query: DeploymentsQuery,
         takes: None (),
         answers: 200 Json Vec<Deployment>, "`[deployment]`";
-    GetRun = Get "/api/v1/runs/{id}", Admin, "A run with its jobs (id, id prefix or number)",
+    GetRun = Get "/api/v1/runs/{id}", Viewer, "A run with its jobs (id, id prefix or number)",
         path: RunId, query: (),
         takes: None (),
         answers: 200 Json RunDetail, "`{run, jobs}`";
-    CancelRun = Post "/api/v1/runs/{id}/cancel", Admin, "Cancel a run",
+    CancelRun = Post "/api/v1/runs/{id}/cancel", Developer, "Cancel a run",
         path: RunId, query: (),
         takes: None (),
         answers: 202 Json RunDetail, "`{run, jobs}`; 409 if it ended";
-    JobLog = Get "/api/v1/runs/{id}/logs/{job}", Admin, "A job's log",
+    JobLog = Get "/api/v1/runs/{id}/logs/{job}", Viewer, "A job's log",
         path: (RunId, String), query: (),
         takes: None (),
         answers: 200 Text String, "the log, text/plain";
-    FollowLog = Get "/api/v1/runs/{id}/logs/{job}/follow", Admin,
+    FollowLog = Get "/api/v1/runs/{id}/logs/{job}/follow", Viewer,
         "Follow a job's log (server-sent events)",
         path: (RunId, String), query: (),
         takes: None (),
@@ -374,11 +395,11 @@ endpoints! {
         path: (JobId, String, String), query: UploadQuery,
         takes: None (),
         answers: 200 Bytes (), "the file's bytes; 410 if the lease was lost";
-    ListArtifacts = Get "/api/v1/runs/{id}/artifacts/{job}", Admin, "List a job's artifacts",
+    ListArtifacts = Get "/api/v1/runs/{id}/artifacts/{job}", Viewer, "List a job's artifacts",
         path: (RunId, String), query: (),
         takes: None (),
         answers: 200 Json Vec<ArtifactEntry>, "`[{path, size, sha256?}]`";
-    DownloadArtifact = Get "/api/v1/runs/{id}/artifacts/{job}/{*path}", Admin,
+    DownloadArtifact = Get "/api/v1/runs/{id}/artifacts/{job}/{*path}", Viewer,
         "Download one artifact file",
         path: (RunId, String, String), query: (),
         takes: None (),
@@ -395,7 +416,64 @@ endpoints! {
         path: TokenName, query: (),
         takes: None (),
         answers: 204 None (), "revoked; 404 if no live token has that name";
-    SetSecret = Put "/api/v1/projects/{name}/secrets/{secret}", Admin,
+    AddUser = Post "/api/v1/users", Admin, "Add a person (a server-wide admin, or roles per project later)",
+        path: (), query: (),
+        takes: Json NewUser,
+        answers: 201 Json UserInfo, "the user",
+        errors: [(409, "a user of that name exists")];
+    ListUsers = Get "/api/v1/users", Admin, "List the people with their roles (never a password)",
+        path: (), query: (),
+        takes: None (),
+        answers: 200 Json Vec<UserInfo>, "`[user]`";
+    RemoveUser = Post "/api/v1/users/{name}/remove", Admin,
+        "Remove a person: their roles go and their tokens stop working at once",
+        path: UserName, query: (),
+        takes: None (),
+        answers: 204 None (), "removed; 404 if no such user";
+    ListMembers = Get "/api/v1/projects/{name}/members", Viewer, "The people of a project with their roles",
+        path: ProjectName, query: (),
+        takes: None (),
+        answers: 200 Json Vec<ProjectMembership>, "`[{project, user, role, granted_at}]`";
+    SetMember = Put "/api/v1/projects/{name}/members/{user}", Maintainer,
+        "Give a person a role in the project (a maintainer gives at most `maintainer`)",
+        path: (ProjectName, UserName), query: (),
+        takes: Json RoleGrant,
+        answers: 200 Json ProjectMembership, "the membership";
+    RemoveMember = Post "/api/v1/projects/{name}/members/{user}/remove", Maintainer,
+        "Take a person's role in the project away",
+        path: (ProjectName, UserName), query: (),
+        takes: None (),
+        answers: 204 None (), "removed; 404 if they had none";
+    Login = Post "/api/v1/login", Open,
+        "Sign in with a name and password for a personal token (valid 30 days)",
+        path: (), query: (),
+        takes: Json LoginRequest,
+        answers: 201 Json PersonalToken, "the token, shown once",
+        errors: [(401, "the name or the password is wrong (one answer for both)")];
+    WhoAmI = Get "/api/v1/me", Signed, "Who the token speaks for and what it may do",
+        path: (), query: (),
+        takes: None (),
+        answers: 200 Json Me, "`{actor, user?, admin, project?, read_only, roles}`";
+    CreatePersonalToken = Post "/api/v1/me/tokens", Signed,
+        "Make a personal token of the caller's own, narrowed to a project or to reading",
+        path: (), query: (),
+        takes: Json NewPersonalToken,
+        answers: 201 Json PersonalToken, "the token, shown once";
+    ListPersonalTokens = Get "/api/v1/me/tokens", Signed, "The caller's personal tokens",
+        path: (), query: (),
+        takes: None (),
+        answers: 200 Json Vec<TokenInfo>, "`[{name, role, created_at, revoked_at}]`";
+    RevokePersonalToken = Post "/api/v1/me/tokens/{name}/revoke", Signed,
+        "Revoke one of the caller's personal tokens",
+        path: TokenName, query: (),
+        takes: None (),
+        answers: 204 None (), "revoked; 404 if the caller has no live token of that name";
+    ListAudit = Get "/api/v1/audit", Signed,
+        "Who changed what, newest first (`?project=&limit=`): an admin sees all, a maintainer their project's",
+        path: (), query: AuditQuery,
+        takes: None (),
+        answers: 200 Json Vec<AuditEntry>, "`[{at, actor, action, project?, target?, detail?}]`";
+    SetSecret = Put "/api/v1/projects/{name}/secrets/{secret}", Maintainer,
         "Set a project secret (sealed at rest; never read back); `@repo` is the repository credential",
         path: (ProjectName, String), query: (),
         takes: Json crate::secrets::SetSecret,
@@ -404,12 +482,12 @@ endpoints! {
             (400, "a bad name or protected-ref pattern, or the server has no --secrets-key-file"),
             (404, "no such project"),
         ];
-    ListSecrets = Get "/api/v1/projects/{name}/secrets", Admin,
+    ListSecrets = Get "/api/v1/projects/{name}/secrets", Maintainer,
         "A project's secrets by name (never their values)",
         path: ProjectName, query: (),
         takes: None (),
         answers: 200 Json Vec<crate::secrets::SecretInfo>, "`[{name, created_at, updated_at, protected_refs}]`";
-    RemoveSecret = Post "/api/v1/projects/{name}/secrets/{secret}/remove", Admin,
+    RemoveSecret = Post "/api/v1/projects/{name}/secrets/{secret}/remove", Maintainer,
         "Remove a project secret",
         path: (ProjectName, String), query: (),
         takes: None (),

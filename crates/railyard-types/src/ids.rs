@@ -121,6 +121,8 @@ string_id! {
     ProjectName;
     /// A stored API token's unique name (`ci-runner-3`).
     TokenName;
+    /// A person's unique name (`alice`).
+    UserName;
 }
 
 /// A moment: milliseconds since the Unix epoch, as the store, the API and `--json` keep it.
@@ -186,8 +188,9 @@ impl fmt::Display for Millis {
     }
 }
 
-/// What an API token may do: `admin` (projects, triggers, runs, tokens) or `agent`
-/// (register, claim, report). Stored and sent as those words.
+/// What an API token may do: `admin` (the whole server), `agent` (register, claim, report)
+/// or `user` (a person's own token: its owner's rights per project, see
+/// [`crate::people::ProjectRole`]). Stored and sent as those words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "&'static str", rename_all = "lowercase")]
@@ -196,14 +199,17 @@ pub enum Role {
     Admin,
     /// Agents running jobs.
     Agent,
+    /// A person's token, with its owner's rights.
+    User,
 }
 
 impl Role {
-    /// `admin` or `agent`.
+    /// `admin`, `agent` or `user`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Agent => "agent",
+            Role::User => "user",
         }
     }
 }
@@ -220,7 +226,10 @@ impl FromStr for Role {
         match s {
             "admin" => Ok(Role::Admin),
             "agent" => Ok(Role::Agent),
-            _ => Err(format!("role `{s}`: a token's role is `admin` or `agent`")),
+            "user" => Ok(Role::User),
+            _ => Err(format!(
+                "role `{s}`: a token's role is `admin`, `agent` or `user`"
+            )),
         }
     }
 }

@@ -7,12 +7,13 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub use ids::{AgentId, JobId, Millis, ProjectName, Role, RunId, TokenName};
+pub use ids::{AgentId, JobId, Millis, ProjectName, Role, RunId, TokenName, UserName};
 
 pub mod api;
 pub mod error;
 pub mod ids;
 pub mod path;
+pub mod people;
 pub mod protocol;
 pub mod records;
 pub mod secrets;

@@ -81,6 +81,11 @@ impl Cli {
             | Command::Cancel(_)
             | Command::Agents(_)
             | Command::Token(_)
+            | Command::User(_)
+            | Command::Member(_)
+            | Command::Login(_)
+            | Command::Me(_)
+            | Command::Audit(_)
             | Command::Secret(_) => (&none, None, None),
         };
         Global {
@@ -134,6 +139,16 @@ pub enum Command {
     Agents(crate::cmd::agents::AgentsArgs),
     /// Create, list or revoke the server's stored tokens.
     Token(crate::cmd::token::TokenArgs),
+    /// Add, list or remove the server's people (an admin's).
+    User(crate::cmd::people::UserArgs),
+    /// Give or take a person's role in a project (a maintainer's).
+    Member(crate::cmd::people::MemberArgs),
+    /// Sign in with your name and password: prints a personal token (valid 30 days).
+    Login(crate::cmd::me::LoginArgs),
+    /// Who your token speaks for; your own tokens.
+    Me(crate::cmd::me::MeArgs),
+    /// Who changed what on the server: triggers, cancels, roles, tokens, secrets.
+    Audit(crate::cmd::me::AuditArgs),
     /// Set, list or remove a project's secrets on the server (values never read back).
     Secret(crate::cmd::secret::SecretArgs),
 }

@@ -22,6 +22,7 @@ use railyard_types::Role;
 use railyard_types::api::{Auth, Endpoint, Media};
 use serde::de::DeserializeOwned;
 
+use super::caller::{Caller, authenticate};
 use super::{ApiResult, authorize, read_json};
 use crate::AppState;
 use crate::error::ApiError;
@@ -221,6 +222,8 @@ pub(crate) enum Part {
     Query,
     /// The body, as this media.
     Body(Media),
+    /// Who called (a person's or an admin's token).
+    Caller,
 }
 
 /// What a handler of `E` may take.
@@ -231,6 +234,9 @@ pub(crate) trait Takes<E> {
 
 impl<E> Takes<E> for State<AppState> {
     const PART: Part = Part::State;
+}
+impl<E: Endpoint> Takes<E> for Caller<E> {
+    const PART: Part = Part::Caller;
 }
 impl<E: Endpoint> Takes<E> for Params<E> {
     const PART: Part = Part::Path;
@@ -327,6 +333,21 @@ pub(crate) fn check<E: Endpoint, A, H: Serves<E, A>>() {
         E::PATH.contains('{'),
         "{route}: its handler and its path disagree on path parameters"
     );
+    let people = matches!(
+        E::AUTH,
+        Auth::Signed | Auth::Viewer | Auth::Developer | Auth::Maintainer
+    );
+    if people {
+        assert!(
+            parts.contains(&Part::Caller),
+            "{route}: a person may call it, so its handler must take the `Caller` and check the project"
+        );
+    } else if E::AUTH != Auth::Admin {
+        assert!(
+            !parts.contains(&Part::Caller),
+            "{route}: no person calls it, so its handler has no `Caller`"
+        );
+    }
     assert!(
         H::carries(E::RESPONSE),
         "{route}: its handler's answer cannot carry {:?}",
@@ -360,15 +381,30 @@ where
 
     fn call(self, req: Request, state: AppState) -> Self::Future {
         Box::pin(async move {
-            let role = match E::AUTH {
-                Auth::Admin => Some(Role::Admin),
-                Auth::Agent => Some(Role::Agent),
-                Auth::Open | Auth::Webhook => None,
-            };
-            if let Some(role) = role
-                && let Err(e) = authorize(req.headers(), &state, role).await
-            {
-                return e.into_response();
+            let mut req = req;
+            match E::AUTH {
+                Auth::Open | Auth::Webhook => {}
+                Auth::Agent => {
+                    if let Err(e) = authorize(req.headers(), &state, Role::Agent).await {
+                        return e.into_response();
+                    }
+                }
+                Auth::Admin | Auth::Signed | Auth::Viewer | Auth::Developer | Auth::Maintainer => {
+                    let who = match authenticate(req.headers(), &state).await {
+                        Ok(who) => who,
+                        Err(e) => return e.into_response(),
+                    };
+                    if E::AUTH == Auth::Admin && !who.is_admin() {
+                        return ApiError::Forbidden(format!(
+                            "{} is not a server admin: {} {} needs an admin's token",
+                            who.actor(),
+                            E::METHOD.as_str(),
+                            E::PATH
+                        ))
+                        .into_response();
+                    }
+                    req.extensions_mut().insert(who);
+                }
             }
             self.0.call(req, state).await
         })

@@ -52,13 +52,10 @@ pub(super) async fn log_chunk(
 /// project's retention deleted answers 410 saying so.
 pub(super) async fn job_log(
     State(state): State<AppState>,
+    caller: super::caller::Caller<JobLog>,
     Params((id, job)): Params<JobLog>,
 ) -> ApiResult<Raw<JobLog>> {
-    let run = state
-        .store()
-        .find_run(None, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    let run = caller.run(&state, &id).await?;
     let run = run.run;
     super::retention::not_pruned(&state, &run, "logs").await?;
     let first = state.store().log_page(&run.id, &job, 0).await?;

@@ -3,13 +3,18 @@
 //! per area.
 
 mod agents;
+mod audit;
+mod caller;
 mod deployments;
 mod endpoint;
 mod fleet;
 mod health;
 mod inputs;
 mod logs;
+mod me;
 mod metrics;
+mod passwords;
+mod people;
 mod pools;
 mod projects;
 mod retention;
@@ -34,6 +39,8 @@ use railyard_types::Role;
 use railyard_types::api::{self, Endpoint};
 
 pub(crate) use agents::sweep_leases;
+pub(crate) use audit::record as audit;
+pub(crate) use caller::Caller;
 use endpoint::{Authorized, Serves};
 pub(crate) use endpoint::{Body, Params, Payload, Query, Raw, Reply, Upload};
 pub(crate) use projects::start_run;
@@ -161,6 +168,18 @@ pub(crate) fn routes() -> Routes {
         .at(api::SetSecret, secrets::set)
         .at(api::ListSecrets, secrets::list)
         .at(api::RemoveSecret, secrets::remove)
+        .at(api::AddUser, people::add_user)
+        .at(api::ListUsers, people::list_users)
+        .at(api::RemoveUser, people::remove_user)
+        .at(api::ListMembers, people::list_members)
+        .at(api::SetMember, people::set_member)
+        .at(api::RemoveMember, people::remove_member)
+        .at(api::Login, me::login)
+        .at(api::WhoAmI, me::who_am_i)
+        .at(api::CreatePersonalToken, me::create_token)
+        .at(api::ListPersonalTokens, me::list_tokens)
+        .at(api::RevokePersonalToken, me::revoke_token)
+        .at(api::ListAudit, audit::list)
         .at(api::OpenApi, crate::openapi::document)
         .at(api::Healthz, health::healthz)
         .at(api::Readyz, health::readyz)
@@ -191,6 +210,7 @@ async fn authorize(headers: &HeaderMap, state: &AppState, role: Role) -> ApiResu
     let bootstrap = match role {
         Role::Admin => Some(&state.config().admin_token),
         Role::Agent => state.config().agent_token.as_ref(),
+        Role::User => None,
     };
     if bootstrap.is_some_and(|t| t.matches(given)) {
         return Ok(());

@@ -5,6 +5,7 @@ use railyard_store::{Delivered, NewRun, ProjectRemoval};
 use railyard_types::api::{AddProject, ListProjects, RemoveProject, Trigger};
 use railyard_types::{Millis, ProjectName};
 
+use super::caller::{Caller, Visible};
 use super::{ApiResult, Body, Params, Reply};
 use crate::error::ApiError;
 use crate::protocol::*;
@@ -73,20 +74,48 @@ pub(super) async fn add_project(
     Ok(Reply::new(project))
 }
 
-pub(super) async fn list_projects(State(state): State<AppState>) -> ApiResult<Reply<ListProjects>> {
-    Ok(Reply::new(state.store().projects().await?))
+pub(super) async fn list_projects(
+    State(state): State<AppState>,
+    caller: Caller<ListProjects>,
+) -> ApiResult<Reply<ListProjects>> {
+    let mut projects = state.store().projects().await?;
+    match caller.who.visible(&state, None).await? {
+        Visible::All => {}
+        Visible::Nothing => projects.clear(),
+        Visible::Project(only) => projects.retain(|p| p.name == only),
+        Visible::Member(user) => {
+            let mine = state.store().memberships(None, Some(&user)).await?;
+            projects.retain(|p| mine.iter().any(|m| m.project == p.name));
+        }
+    }
+    Ok(Reply::new(projects))
 }
 
 pub(super) async fn trigger(
     State(state): State<AppState>,
+    caller: Caller<Trigger>,
     Params(name): Params<Trigger>,
     body: Option<Body<Trigger>>,
 ) -> ApiResult<Reply<Trigger>> {
+    caller
+        .require(&state, &name, || {
+            ApiError::NotFound(format!("project `{name}`"))
+        })
+        .await?;
     let request = body.map(|Body(b)| b).unwrap_or_default();
     let git_ref = request.git_ref.as_deref().unwrap_or("HEAD");
     let triggered = start_run(&state, &name, git_ref, None, None)
         .await?
         .ok_or_else(|| ApiError::Internal("a trigger was taken for a webhook delivery".into()))?;
+    super::audit::record(
+        &state,
+        caller.who.actor(),
+        "run.trigger",
+        Some(&name),
+        Some(format!("#{} {}", triggered.run.number, triggered.run.id)),
+        Some(git_ref.to_owned()),
+    )
+    .await?;
     Ok(Reply::new(triggered))
 }
 

@@ -4,43 +4,43 @@ use axum::extract::State;
 use railyard_types::api::{CancelRun, GetRun, ListRuns};
 use railyard_types::{Millis, RunId};
 
+use super::caller::Caller;
 use super::{ApiResult, Params, Query, Reply};
 use crate::AppState;
 use crate::error::ApiError;
 
 pub(super) async fn list_runs(
     State(state): State<AppState>,
+    caller: Caller<ListRuns>,
     Query(q): Query<ListRuns>,
 ) -> ApiResult<Reply<ListRuns>> {
+    let visible = caller.who.visible(&state, q.project.as_ref()).await?;
+    let Some(seen) = visible.seen() else {
+        return Ok(Reply::new(Vec::new()));
+    };
     let runs = state
         .store()
-        .list_runs(q.project.as_ref(), q.limit.unwrap_or(20))
+        .list_runs_seen(seen, q.limit.unwrap_or(20))
         .await?;
     Ok(Reply::new(runs))
 }
 
 pub(super) async fn run_detail(
     State(state): State<AppState>,
+    caller: Caller<GetRun>,
     Params(id): Params<GetRun>,
 ) -> ApiResult<Reply<GetRun>> {
-    let mut detail = state
-        .store()
-        .find_run(None, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    let mut detail = caller.run(&state, &id).await?;
     super::agents::explain_waiting(&state, &mut detail).await?;
     Ok(Reply::new(detail))
 }
 
 pub(super) async fn cancel_run(
     State(state): State<AppState>,
+    caller: Caller<CancelRun>,
     Params(id): Params<CancelRun>,
 ) -> ApiResult<Reply<CancelRun>> {
-    let found = state
-        .store()
-        .find_run(None, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
+    let found = caller.run(&state, &id).await?;
     let (run_id, now) = (RunId::from(found.run.id.as_str()), Millis::now());
     if !state.store().cancel_run(&run_id, now).await? {
         return Err(ApiError::Conflict(format!(
@@ -56,5 +56,14 @@ pub(super) async fn cancel_run(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
     tracing::info!(run = %found.run.id, "run cancelled");
+    super::audit::record(
+        &state,
+        caller.who.actor(),
+        "run.cancel",
+        Some(&found.run.project),
+        Some(format!("#{} {}", found.run.number, found.run.id)),
+        None,
+    )
+    .await?;
     Ok(Reply::new(detail))
 }

@@ -8,6 +8,7 @@ use railyard_types::protocol::Claim;
 use railyard_types::secrets::{REPO_CREDENTIAL, pattern_problem, ref_allowed, valid_name};
 use railyard_types::{AgentId, JobStatus, Millis, ProjectName};
 
+use super::caller::Caller;
 use super::{ApiResult, Body, Params, Reply};
 use crate::AppState;
 use crate::error::ApiError;
@@ -24,9 +25,13 @@ async fn known_project(state: &AppState, project: &ProjectName) -> ApiResult<()>
 
 pub(super) async fn set(
     State(state): State<AppState>,
+    caller: Caller<SetSecret>,
     Params((project, name)): Params<SetSecret>,
     Body(body): Body<SetSecret>,
 ) -> ApiResult<Reply<SetSecret>> {
+    caller
+        .require(&state, &project, || hidden(&project))
+        .await?;
     if !valid_name(&name) {
         return Err(ApiError::BadRequest(format!(
             "invalid secret name `{name}`: a secret is an environment variable (letters, digits \
@@ -50,9 +55,20 @@ pub(super) async fn set(
         )
     })?;
     known_project(&state, &project).await?;
+    let body_refs = body.protected_refs.clone();
     let sealed = keys.seal(&project, &name, &body.value, body.protected_refs);
     state.store().set_secret(&sealed, Millis::now()).await?;
     tracing::info!(project = %project, secret = %name, "secret set");
+    let refs = (!body_refs.is_empty()).then(|| format!("protected refs: {}", body_refs.join(", ")));
+    super::audit::record(
+        &state,
+        caller.who.actor(),
+        "secret.set",
+        Some(&project),
+        Some(name.clone()),
+        refs,
+    )
+    .await?;
     let info = (state.store().secret_infos(&project).await?)
         .into_iter()
         .find(|s| s.name == name)
@@ -62,24 +78,46 @@ pub(super) async fn set(
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    caller: Caller<ListSecrets>,
     Params(project): Params<ListSecrets>,
 ) -> ApiResult<Reply<ListSecrets>> {
+    caller
+        .require(&state, &project, || hidden(&project))
+        .await?;
     known_project(&state, &project).await?;
     Ok(Reply::new(state.store().secret_infos(&project).await?))
 }
 
 pub(super) async fn remove(
     State(state): State<AppState>,
+    caller: Caller<RemoveSecret>,
     Params((project, name)): Params<RemoveSecret>,
 ) -> ApiResult<Reply<RemoveSecret>> {
+    caller
+        .require(&state, &project, || hidden(&project))
+        .await?;
     if state.store().remove_secret(&project, &name).await? {
         tracing::info!(project = %project, secret = %name, "secret removed");
+        super::audit::record(
+            &state,
+            caller.who.actor(),
+            "secret.remove",
+            Some(&project),
+            Some(name),
+            None,
+        )
+        .await?;
         Ok(Reply::new(()))
     } else {
         Err(ApiError::NotFound(format!(
             "secret `{name}` of project `{project}` (see `railyard secret list {project}`)"
         )))
     }
+}
+
+/// The 404 of a project the caller may not see, as of one that does not exist.
+fn hidden(project: &ProjectName) -> ApiError {
+    ApiError::NotFound(format!("project `{project}`"))
 }
 
 /// Fills the claim with the secrets its pipeline names and the repository credential.

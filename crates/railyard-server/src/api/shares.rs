@@ -78,9 +78,15 @@ pub(super) async fn apply(
 
 pub(super) async fn update_project(
     State(state): State<AppState>,
+    caller: super::caller::Caller<UpdateProject>,
     Params(name): Params<UpdateProject>,
     Body(share): Body<UpdateProject>,
 ) -> ApiResult<Reply<UpdateProject>> {
+    caller
+        .require(&state, &name, || {
+            ApiError::NotFound(format!("project `{name}`"))
+        })
+        .await?;
     check(&share)?;
     if !apply(&state, &name, &share).await? {
         return Err(ApiError::NotFound(format!("project `{name}`")));
@@ -99,5 +105,14 @@ pub(super) async fn update_project(
         quota_bytes = project.quota_bytes,
         "project settings set"
     );
+    super::audit::record(
+        &state,
+        caller.who.actor(),
+        "project.update",
+        Some(&name),
+        None,
+        serde_json::to_string(&share).ok(),
+    )
+    .await?;
     Ok(Reply::new(project))
 }

@@ -6,32 +6,50 @@ use railyard_types::Millis;
 use railyard_types::api::{CreateToken, ListTokens, RevokeToken};
 use railyard_types::protocol::CreatedToken;
 
+use super::caller::Caller;
 use super::pools::pool_problem;
 use super::{ApiResult, Body, Params, Reply};
 use crate::error::ApiError;
 use crate::{AppState, TokenHash};
 use railyard_types::Role;
 
-pub(super) async fn create(
-    State(state): State<AppState>,
-    Body(body): Body<CreateToken>,
-) -> ApiResult<Reply<CreateToken>> {
-    let name_ok = !body.name.is_empty()
-        && body.name.len() <= 64
-        && body
-            .name
+/// A token's or a person's name (`what`): 1 to 64 letters, digits, `.`, `_`, `-` (it
+/// appears in audit lines as `user:NAME`, so no `:` or spaces).
+pub(super) fn check_name(what: &str, name: &str) -> ApiResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if !name_ok {
-        return Err(ApiError::BadRequest(format!(
-            "token name `{}`: use 1 to 64 letters, digits, `.`, `_` or `-`",
-            body.name
-        )));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{what} `{name}`: use 1 to 64 letters, digits, `.`, `_` or `-`"
+        )))
     }
+}
+
+/// A new token: 256 random bits, `ry_` and hex.
+pub(super) fn new_token() -> ApiResult<String> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret)
-        .map_err(|e| ApiError::BadRequest(format!("no randomness for a token: {e}")))?;
-    let token = format!("ry_{}", hex::encode(secret));
+        .map_err(|e| ApiError::Internal(format!("no randomness for a token: {e}")))?;
+    Ok(format!("ry_{}", hex::encode(secret)))
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    caller: Caller<CreateToken>,
+    Body(body): Body<CreateToken>,
+) -> ApiResult<Reply<CreateToken>> {
+    check_name("token name", &body.name)?;
+    if body.role == Role::User {
+        return Err(ApiError::BadRequest(
+            "a `user` token belongs to a person: they make it themselves (`railyard login`, then `railyard me token-create`)".into(),
+        ));
+    }
+    let token = new_token()?;
     let stored = match (body.role, &body.pool) {
         (Role::Agent, pool) => {
             // Agent tokens carry their pool (see `pools`); `default` unless named.
@@ -68,6 +86,16 @@ pub(super) async fn create(
             body.name
         )));
     }
+    let detail = body.pool.as_ref().map(|p| format!("pool {p}"));
+    super::audit::record(
+        &state,
+        caller.who.actor(),
+        "token.create",
+        None,
+        Some(format!("{} ({})", body.name, body.role)),
+        detail,
+    )
+    .await?;
     let created = CreatedToken {
         name: body.name,
         role: body.role,
@@ -82,9 +110,19 @@ pub(super) async fn list(State(state): State<AppState>) -> ApiResult<Reply<ListT
 
 pub(super) async fn revoke(
     State(state): State<AppState>,
+    caller: Caller<RevokeToken>,
     Params(name): Params<RevokeToken>,
 ) -> ApiResult<Reply<RevokeToken>> {
     if state.store().revoke_token(&name, Millis::now()).await? {
+        super::audit::record(
+            &state,
+            caller.who.actor(),
+            "token.revoke",
+            None,
+            Some(name.to_string()),
+            None,
+        )
+        .await?;
         Ok(Reply::new(()))
     } else {
         Err(ApiError::NotFound(format!(

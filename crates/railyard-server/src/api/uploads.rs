@@ -19,6 +19,7 @@ use axum::http::header;
 use futures_util::StreamExt;
 use railyard_types::api::{DownloadArtifact, ListArtifacts, UploadArtifact};
 
+use super::caller::Caller;
 use super::pools::AgentToken;
 use super::retention::{Quota, not_pruned};
 use super::{ApiResult, Params, Query, Raw, Reply, Upload};
@@ -26,6 +27,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::protocol::ArtifactEntry;
 use railyard_store::{ARTIFACT_CHUNK_BYTES, ArtifactUpload, StoredArtifact};
+use railyard_types::api::Endpoint;
 
 /// `path` as a relative path of plain names, or why not: nothing may climb out of the job's
 /// folder (`..`, an absolute path, a drive) or hide in an empty or `.` component.
@@ -141,22 +143,18 @@ pub(super) async fn upload(
 }
 
 /// The run's id from an id, id prefix or number; 410 when its artifacts were pruned.
-async fn run_id(state: &AppState, id: &str) -> ApiResult<RunId> {
-    let run = state
-        .store()
-        .find_run(None, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?
-        .run;
+async fn run_id<E: Endpoint>(state: &AppState, caller: &Caller<E>, id: &str) -> ApiResult<RunId> {
+    let run = caller.run(state, id).await?.run;
     not_pruned(state, &run, "artifacts").await?;
     Ok(run.id)
 }
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    caller: Caller<ListArtifacts>,
     Params((id, job)): Params<ListArtifacts>,
 ) -> ApiResult<Reply<ListArtifacts>> {
-    let run_id = run_id(&state, &id).await?;
+    let run_id = run_id(&state, &caller, &id).await?;
     let stored = state.store().artifacts(&run_id, &job).await?;
     Ok(Reply::new(
         stored
@@ -172,10 +170,11 @@ pub(super) async fn list(
 
 pub(super) async fn download(
     State(state): State<AppState>,
+    caller: Caller<DownloadArtifact>,
     Params((id, job, path)): Params<DownloadArtifact>,
 ) -> ApiResult<Raw<DownloadArtifact>> {
     safe_relative(&path).map_err(ApiError::BadRequest)?;
-    let run_id = run_id(&state, &id).await?;
+    let run_id = run_id(&state, &caller, &id).await?;
     let Some(stored) = state.store().artifact(&run_id, &job, &path).await? else {
         return Err(ApiError::NotFound(format!(
             "artifact `{path}` of job `{job}` of run {id}"

@@ -6,6 +6,7 @@
 mod envelope;
 mod inputs;
 mod openapi;
+mod people;
 mod retention;
 mod run_refs;
 mod server;

@@ -160,6 +160,8 @@ impl Store {
             "DELETE FROM commit_secrets WHERE project = $1",
             // Its pools: a project added again under this name allows `default` alone.
             "DELETE FROM project_pools WHERE project = $1",
+            // A project added again later under this name starts with no one's roles.
+            "DELETE FROM project_roles WHERE project = $1",
         ] {
             sqlx::query(sql)
                 .bind(name.as_str())

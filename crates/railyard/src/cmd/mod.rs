@@ -13,6 +13,8 @@ mod follow;
 mod graph;
 pub mod inventory;
 mod logs;
+pub mod me;
+pub mod people;
 pub mod project;
 mod run;
 pub mod runs;
@@ -74,6 +76,11 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Cancel(args) => cancel::run(args).await,
         Command::Agents(args) => agents::run(args).await,
         Command::Token(args) => token::run(args).await,
+        Command::User(args) => people::run_user(args).await,
+        Command::Member(args) => people::run_member(args).await,
+        Command::Login(args) => me::login(args).await,
+        Command::Me(args) => me::me(args).await,
+        Command::Audit(args) => me::audit(args).await,
         Command::Secret(args) => secret::run(args).await,
     };
     match result {

@@ -39,7 +39,7 @@ impl RemoteFiles {
     }
 
     /// A client of `server` with `token`, trusting the CA file when given.
-    fn client(&self, server: &str, token: &str) -> anyhow::Result<Client> {
+    pub(super) fn client(&self, server: &str, token: &str) -> anyhow::Result<Client> {
         let trust = super::credentials::trust(self.ca_cert.as_deref())?;
         let timeout = railyard_agent::client::CALL_TIMEOUT;
         Ok(Client::with_trust(server, token, timeout, &trust))

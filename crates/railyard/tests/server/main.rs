@@ -23,6 +23,7 @@ mod lists;
 mod log_memory;
 mod logs;
 mod one_clock;
+mod people;
 mod pools;
 mod projects;
 mod proxy;
