@@ -217,7 +217,7 @@ impl<E: Send + Sync, S: Send + Sync> FromRequestParts<S> for Caller<E> {
 }
 
 /// The bearer token of a request, if it sent one.
-pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

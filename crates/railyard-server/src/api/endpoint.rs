@@ -18,12 +18,11 @@ use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use railyard_types::Role;
 use railyard_types::api::{Auth, Endpoint, Media};
 use serde::de::DeserializeOwned;
 
 use super::caller::{Caller, authenticate};
-use super::{ApiResult, authorize, read_json};
+use super::{ApiResult, authorize_agent, read_json};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -385,7 +384,7 @@ where
             match E::AUTH {
                 Auth::Open | Auth::Webhook => {}
                 Auth::Agent => {
-                    if let Err(e) = authorize(req.headers(), &state, Role::Agent).await {
+                    if let Err(e) = authorize_agent(req.headers(), &state).await {
                         return e.into_response();
                     }
                 }
@@ -414,6 +413,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use railyard_types::Role;
     use railyard_types::api;
     use railyard_types::protocol::{CreatedToken, Health, WebhookAnswer};
 

@@ -196,22 +196,14 @@ pub(crate) fn routes() -> Routes {
     routes
 }
 
-/// The bootstrap token of the flags (in memory, constant time), else a stored live token of
-/// that role: one lookup by its SHA-256 on a unique index, so a revoked token fails on the
-/// next request, on every server of the database. A store failure answers 500, never lets
-/// the request through.
-async fn authorize(headers: &HeaderMap, state: &AppState, role: Role) -> ApiResult<()> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Unauthorized(role.as_str()))?;
-    let bootstrap = match role {
-        Role::Admin => Some(&state.config().admin_token),
-        Role::Agent => state.config().agent_token.as_ref(),
-        Role::User => None,
-    };
+/// An agent's token: the bootstrap `--agent-token` (in memory, constant time), else a stored
+/// live agent token: one lookup by its SHA-256 on a unique index, so a revoked token fails
+/// on the next request, on every server of the database. A store failure answers 500, never
+/// lets the request through. (People and admins: [`caller::authenticate`].)
+async fn authorize_agent(headers: &HeaderMap, state: &AppState) -> ApiResult<()> {
+    let refused = || ApiError::Unauthorized(Role::Agent.as_str());
+    let given = caller::bearer(headers).ok_or_else(refused)?;
+    let bootstrap = state.config().agent_token.as_ref();
     if bootstrap.is_some_and(|t| t.matches(given)) {
         return Ok(());
     }
@@ -220,8 +212,8 @@ async fn authorize(headers: &HeaderMap, state: &AppState, role: Role) -> ApiResu
         .token_role(&TokenHash::of(given).hex())
         .await?
     {
-        Some(r) if r == role => Ok(()),
-        _ => Err(ApiError::Unauthorized(role.as_str())),
+        Some(Role::Agent) => Ok(()),
+        _ => Err(refused()),
     }
 }
 

@@ -6,11 +6,10 @@
 //! token of the same pool, so a machine of one pool that learns another's agent id cannot
 //! take, renew or read that agent's jobs.
 //!
-//! Kept apart from `authorize` (which says whether the token is an agent's at all): the
+//! Kept apart from `authorize_agent` (which says whether the token is an agent's at all): the
 //! handlers that need the pool take [`AgentToken`] as an argument.
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
 use railyard_store::{AgentCaller, AgentFit};
 use railyard_types::AgentId;
@@ -23,7 +22,7 @@ use crate::{AppState, TokenHash};
 /// The longest a pool's name may be.
 const MAX_POOL_LEN: usize = 64;
 
-/// The agent token of a request, as far as pools go (`authorize` has already checked that it
+/// The agent token of a request, as far as pools go (`authorize_agent` has already checked that it
 /// is a live agent token).
 pub(crate) struct AgentToken(AgentCaller);
 
@@ -31,12 +30,7 @@ impl FromRequestParts<AppState> for AgentToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized("agent"))?;
+        let given = super::caller::bearer(&parts.headers).ok_or(ApiError::Unauthorized("agent"))?;
         let bootstrap = state.config().agent_token.as_ref();
         Ok(AgentToken(if bootstrap.is_some_and(|t| t.matches(given)) {
             AgentCaller::Bootstrap
