@@ -22,7 +22,7 @@ mod secrets;
 mod tls;
 mod webhook;
 
-use railyard_types::{AgentId, Millis};
+use railyard_types::{AgentId, Millis, RunId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
@@ -95,6 +95,22 @@ pub struct ServerConfig {
     /// The largest artifact file an agent may upload (413 over it), in bytes:
     /// [`DEFAULT_MAX_ARTIFACT_BYTES`] unless the operator says otherwise.
     pub max_artifact_bytes: u64,
+    /// The address people and forges reach this server at (`https://ci.example.com`, no
+    /// trailing slash): the base of `RAILYARD_RUN_URL` and of commit statuses' `target_url`.
+    pub public_url: String,
+}
+
+impl ServerConfig {
+    /// Where a run is shown: its API address until the web UI exists.
+    pub fn run_url(&self, run: &RunId) -> String {
+        format!("{}/api/v1/runs/{run}", self.public_url)
+    }
+
+    /// Where a job of a run is shown: its API address until the web UI exists.
+    pub fn job_url(&self, run: &RunId, job: &str) -> String {
+        let job = percent_encoding::utf8_percent_encode(job, percent_encoding::NON_ALPHANUMERIC);
+        format!("{}/api/v1/runs/{run}/jobs/{job}", self.public_url)
+    }
 }
 
 /// The largest artifact file the server takes by default: 1 GiB (a build's output; larger

@@ -185,23 +185,24 @@ pub(crate) async fn push(
     {
         return Ok(replayed(id));
     }
-    let started = crate::api::start_run(
-        &state,
-        &name,
-        &after,
-        pushed_ref.as_deref(),
-        delivery.as_deref(),
-    )
-    .await?;
+    let forge = if headers.contains_key("x-gitlab-event") {
+        "gitlab"
+    } else if headers.contains_key("x-gitea-event") {
+        "gitea"
+    } else {
+        "github"
+    };
+    let asked = crate::api::RunRequest {
+        git_ref: &after,
+        pushed_ref: pushed_ref.as_deref(),
+        event: None,
+        pull_request: None,
+        started_by: format!("webhook:{forge}"),
+        delivery: delivery.as_deref(),
+    };
+    let started = crate::api::start_run(&state, &name, asked).await?;
     match (started, delivery) {
         (Some(triggered), delivery) => {
-            let forge = if headers.contains_key("x-gitlab-event") {
-                "gitlab"
-            } else if headers.contains_key("x-gitea-event") {
-                "gitea"
-            } else {
-                "github"
-            };
             crate::api::audit(
                 &state,
                 format!("webhook:{forge}"),

@@ -10,6 +10,7 @@ use std::fmt;
 pub use ids::{AgentId, JobId, Millis, ProjectName, Role, RunId, TokenName, UserName};
 
 pub mod api;
+pub mod context;
 pub mod error;
 pub mod ids;
 pub mod path;

@@ -21,6 +21,7 @@ mod retention;
 mod runs;
 mod secrets;
 mod shares;
+mod start_run;
 mod tests_queue;
 mod tokens;
 mod uploads;
@@ -43,7 +44,7 @@ pub(crate) use audit::record as audit;
 pub(crate) use caller::Caller;
 use endpoint::{Authorized, Serves};
 pub(crate) use endpoint::{Body, Params, Payload, Query, Raw, Reply, Upload};
-pub(crate) use projects::start_run;
+pub(crate) use start_run::{RunRequest, start_run};
 
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 

@@ -1,11 +1,12 @@
 //! Projects and triggers: add, list, start a run for a ref.
 
 use axum::extract::State;
-use railyard_store::{Delivered, NewRun, ProjectRemoval};
+use railyard_store::ProjectRemoval;
+use railyard_types::Millis;
 use railyard_types::api::{AddProject, ListProjects, RemoveProject, Trigger};
-use railyard_types::{Millis, ProjectName};
 
 use super::caller::{Caller, Visible};
+use super::start_run::{RunRequest, start_run};
 use super::{ApiResult, Body, Params, Reply};
 use crate::error::ApiError;
 use crate::protocol::*;
@@ -104,7 +105,8 @@ pub(super) async fn trigger(
         .await?;
     let request = body.map(|Body(b)| b).unwrap_or_default();
     let git_ref = request.git_ref.as_deref().unwrap_or("HEAD");
-    let triggered = start_run(&state, &name, git_ref, None, None)
+    let asked = RunRequest::triggered(git_ref, caller.who.actor());
+    let triggered = start_run(&state, &name, asked)
         .await?
         .ok_or_else(|| ApiError::Internal("a trigger was taken for a webhook delivery".into()))?;
     super::audit::record(
@@ -164,126 +166,4 @@ pub(super) async fn remove_project(
         runs: runs.len() as u64,
         unfinished: unfinished as u64,
     }))
-}
-
-/// Resolves `git_ref` in the project's mirror, reads the pipeline there, and records the run
-/// with its queue in one transaction. Used by triggers and webhooks; a webhook names the ref
-/// it pushed (`pushed_ref`), a trigger's is found from `git_ref` (none for a commit). With a
-/// webhook's `delivery` id, the delivery is recorded in the run's transaction; `None` when it
-/// was handled before (a replay), with nothing queued.
-pub(crate) async fn start_run(
-    state: &AppState,
-    name: &ProjectName,
-    git_ref: &str,
-    pushed_ref: Option<&str>,
-    delivery: Option<&str>,
-) -> ApiResult<Option<Triggered>> {
-    let project = state
-        .store()
-        .project(name)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("project `{name}`")))?;
-    let auth = crate::git_auth::RepoAuth::for_project(state, &project.name).await?;
-    let (mirror, commit) = crate::git_auth::with(
-        auth,
-        git::resolve(
-            &state.config().mirrors_dir,
-            &project.name,
-            &project.repo_url,
-            git_ref,
-        ),
-    )
-    .await?;
-    let text = git::pipeline_at(&mirror, &commit).await?;
-    let full_ref = match pushed_ref {
-        Some(pushed) => Some(pushed.to_owned()),
-        None => git::full_ref(&mirror, git_ref).await,
-    };
-    let limits = railyard_pipeline::Limits {
-        max_jobs: state.config().max_jobs,
-    };
-    // Off the async workers, which serve every agent's heartbeats: a large file takes a
-    // while (0.25 s for 480 KB).
-    let parsed = tokio::task::spawn_blocking(move || {
-        let file = std::path::Path::new(railyard_pipeline::FILE_NAME);
-        railyard_pipeline::parse_with(file, &text, &limits).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("reading the pipeline at {commit}: {e}")))?;
-    let pipeline = parsed.map_err(|message| ApiError::Pipeline {
-        commit: commit.clone(),
-        message,
-    })?;
-    // Before the run is queued, so that no claim of its jobs comes before them.
-    if !pipeline.secrets.is_empty() {
-        (state.store())
-            .set_commit_secrets(&project.name, &commit, &pipeline.secrets)
-            .await?;
-    }
-    let jobs: Vec<railyard_store::QueuedJob> = pipeline
-        .jobs
-        .values()
-        .map(|j| railyard_store::QueuedJob {
-            name: j.name.clone(),
-            needs: j.needs.clone(),
-            runs_on: j.runs_on.clone(),
-            shards: j.parallel,
-            concurrency_group: j.concurrency.as_ref().map(|c| c.group.clone()),
-            cancel_pending: j.concurrency.as_ref().is_some_and(|c| c.cancel_pending),
-            environment: j.environment.clone(),
-        })
-        .collect();
-    // A sharded job is recorded as its shards, each claimed (and shown) on its own.
-    let names: Vec<String> = jobs.iter().flat_map(|j| j.queued_names()).collect();
-    let new = NewRun {
-        project: project.name.clone(),
-        pipeline_path: railyard_pipeline::FILE_NAME.into(),
-        commit: Some(commit.clone()),
-        // Not a `host:pid`: the run belongs to the queue, not to a process, so no local
-        // `abandon_dead_runs` may take it for a crashed one.
-        owner: "railyard-server:queue".into(),
-        jobs: names.clone(),
-        started_at: Millis::now(),
-    };
-    let (store, max_attempts) = (state.store(), state.config().max_attempts);
-    let queued = match delivery {
-        None => {
-            store
-                .queue_run(
-                    &new,
-                    full_ref.as_deref(),
-                    &project.repo_url,
-                    &jobs,
-                    max_attempts,
-                )
-                .await?
-        }
-        Some(delivery) => {
-            let url = &project.repo_url;
-            match store
-                .queue_delivered_run(
-                    &new,
-                    full_ref.as_deref(),
-                    url,
-                    &jobs,
-                    max_attempts,
-                    delivery,
-                )
-                .await?
-            {
-                Delivered::Queued(run) => Some(run),
-                Delivered::AlreadyHandled => return Ok(None),
-                Delivered::ProjectGone => None,
-            }
-        }
-    };
-    // Removed while its repository was fetched: nothing was queued.
-    let run = queued.ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "project `{name}` (removed while the run was being queued)"
-        ))
-    })?;
-    state.work().notify_waiters();
-    tracing::info!(run = %run.id, project = %project.name, %commit, jobs = names.len(), "run queued");
-    Ok(Some(Triggered { run, jobs: names }))
 }

@@ -56,9 +56,14 @@ impl Server {
                 mirrors_dir: data.join("mirrors"),
                 max_wait: Duration::from_secs(30),
                 max_artifact_bytes: ARTIFACT_LIMIT,
+                public_url: String::new(),
             };
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
+            let config = ServerConfig {
+                public_url: url.clone(),
+                ..config
+            };
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let state = AppState::new(store, config);
             tokio::spawn(async move {

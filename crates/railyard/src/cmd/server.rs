@@ -43,6 +43,10 @@ pub struct ServerArgs {
     /// and fails its job [default: 1024].
     #[arg(long, env = "RAILYARD__SERVER__MAX_ARTIFACT_MB", value_name = "MIB")]
     pub max_artifact_mb: Option<u64>,
+    /// The address people and forges reach this server at (`https://ci.example.com`): the
+    /// base of RAILYARD_RUN_URL and of the links in commit statuses [default: http(s)://LISTEN].
+    #[arg(long, env = "RAILYARD__SERVER__PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
     /// A file holding the bootstrap admin token (trailing newline dropped): unlike the flag
     /// or the variable, it shows in no `ps` or process environment.
     #[arg(long, env = "RAILYARD__SERVER__ADMIN_TOKEN_FILE", value_name = "FILE")]
@@ -167,6 +171,8 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
         mirrors_dir: data_dir.join("mirrors"),
         max_wait: Duration::from_secs(30),
         max_artifact_bytes,
+        // Set once the listener's address is known.
+        public_url: String::new(),
     };
     // Before listening: a wrong key file stops the start, naming the file.
     let secret_keys = match &args.secrets_key_file {
@@ -202,6 +208,12 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
+    };
+    let public_url = args.public_url.or(file.public_url);
+    let public_url = public_url.unwrap_or_else(|| format!("{scheme}://{addr}"));
+    let config = ServerConfig {
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        ..config
     };
     let state = AppState::new(store.clone(), config);
     let state = match secret_keys {
