@@ -24,6 +24,7 @@ pub(crate) const JOB_KEYS: &[&str] = &[
     "retry_failed",
     "matrix",
     "runs_on",
+    "when",
     "image_build",
     "concurrency",
     "environment",
@@ -55,6 +56,7 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
         services: IndexMap::new(),
         timeout: None,
         allow_failure: false,
+        when: None,
         artifacts: Vec::new(),
         artifacts_when: Default::default(),
         needs_without_artifacts: Vec::new(),
@@ -128,6 +130,10 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
     if let Some(e) = fields.get("runs_on") {
         job.runs_on = crate::labels::runs_on(r, e, &context);
     }
+    // `when`: the runs the job runs on (see `when.rs`).
+    job.when = fields
+        .get("when")
+        .and_then(|e| crate::when::when(r, e, &context));
     if let Some(e) = fields.get("resources") {
         job.resources = resources(r, e, &name);
     }

@@ -29,6 +29,7 @@ mod schema;
 mod shards;
 mod units;
 mod validate;
+mod when;
 mod yaml;
 
 pub use deploy::{MAX_DEPLOY_NAME_LEN, deploy_name_problem};
@@ -45,6 +46,7 @@ pub use schema::json_schema;
 pub use shards::{MAX_PARALLEL, MAX_RETRY_FAILED, RESERVED_VARIABLES, TEST_TOOLS};
 pub use units::{format_memory, parse_memory};
 pub use validate::DEFAULT_MAX_JOBS;
+pub use when::{When, matches as ref_matches};
 
 use errors::Issue;
 use std::path::Path;

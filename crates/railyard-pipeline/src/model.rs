@@ -88,6 +88,11 @@ pub struct Job {
     pub timeout: Option<Duration>,
     /// A failure of this job does not fail the run, and its dependents still run.
     pub allow_failure: bool,
+    /// The runs the job runs on (`when:`); `None` runs it on every run. A job whose rule
+    /// does not match ends skipped, with [`crate::When::check`]'s reason, and so do the jobs
+    /// that need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<crate::When>,
     /// Paths (relative to the workspace) copied out after the steps, and handed to the
     /// jobs that need this one at the same paths of their workspace.
     pub artifacts: Vec<String>,

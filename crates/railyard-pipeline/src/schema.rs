@@ -181,6 +181,7 @@ pub fn json_schema() -> Value {
                 ]
             },
             "runs_on": strings("Labels an agent must all have to take the job."),
+            "when": crate::when::schema(),
             "resources": {
                 "type": "object",
                 "additionalProperties": false,
@@ -327,5 +328,8 @@ mod tests {
         assert_eq!(concurrency_keys, sorted(CONCURRENCY_KEYS));
         let environment_keys = keys(&job["properties"]["environment"]["oneOf"][0]);
         assert_eq!(environment_keys, sorted(ENVIRONMENT_KEYS));
+        let mut when_keys = keys(&job["properties"]["when"]);
+        when_keys.sort();
+        assert_eq!(when_keys, sorted(crate::when::WHEN_KEYS));
     }
 }

@@ -28,6 +28,7 @@ fn minimal_pipeline() {
             services: IndexMap::new(),
             timeout: None,
             allow_failure: false,
+            when: None,
             artifacts: vec![],
             artifacts_when: ArtifactsWhen::OnSuccess,
             needs_without_artifacts: vec![],

@@ -10,6 +10,7 @@ mod matrix;
 mod robust;
 mod secrets;
 mod sharding;
+mod when;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 use railyard_pipeline::{Pipeline, PipelineError, Problem, parse};
