@@ -17,6 +17,7 @@ pub(crate) const JOB_KEYS: &[&str] = &[
     "services",
     "timeout",
     "allow_failure",
+    "manual",
     "artifacts",
     "resources",
     "parallel",
@@ -57,6 +58,7 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
         timeout: None,
         allow_failure: false,
         when: None,
+        manual: false,
         artifacts: Vec::new(),
         artifacts_when: Default::default(),
         needs_without_artifacts: Vec::new(),
@@ -123,6 +125,9 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
     job.timeout = fields.get("timeout").and_then(|e| r.duration(e, &context));
     if let Some(e) = fields.get("allow_failure") {
         job.allow_failure = r.bool(e, &context).unwrap_or(false);
+    }
+    if let Some(e) = fields.get("manual") {
+        job.manual = r.bool(e, &context).unwrap_or(false);
     }
     if let Some(e) = fields.get("artifacts") {
         crate::handover::artifacts(r, e, &context, &mut job);

@@ -93,6 +93,11 @@ pub struct Job {
     /// that need it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<crate::When>,
+    /// The job waits for a person's approval once its needs let it run (`manual: true`):
+    /// `railyard approve` on a server, `railyard run --approve JOB` locally. Jobs that need
+    /// it wait with it.
+    #[serde(default)]
+    pub manual: bool,
     /// Paths (relative to the workspace) copied out after the steps, and handed to the
     /// jobs that need this one at the same paths of their workspace.
     pub artifacts: Vec<String>,

@@ -161,6 +161,7 @@ pub fn json_schema() -> Value {
             },
             "timeout": duration,
             "allow_failure": { "type": "boolean", "description": "A failure does not fail the run." },
+            "manual": { "type": "boolean", "description": "The job waits for a person's approval (`railyard approve RUN JOB`; locally `railyard run --approve JOB`); jobs that need it wait with it." },
             "artifacts": {
                 "description": "Paths copied out after the steps and placed at the same paths in the jobs that need this one: a path, a list of paths, or `{ paths, when }`.",
                 "oneOf": [

@@ -317,6 +317,7 @@ const GOOD: &[(&str, &str)] = &[
     ("timeout", "5m"),
     ("ready_timeout", "1m"),
     ("allow_failure", "true"),
+    ("manual", "true"),
     ("artifacts", "out"),
     ("cpus", "1.5"),
     ("memory", "512m"),

@@ -29,6 +29,7 @@ fn minimal_pipeline() {
             timeout: None,
             allow_failure: false,
             when: None,
+            manual: false,
             artifacts: vec![],
             artifacts_when: ArtifactsWhen::OnSuccess,
             needs_without_artifacts: vec![],

@@ -6,6 +6,7 @@ mod fuzz;
 mod good;
 mod graph;
 mod limits;
+mod manual;
 mod matrix;
 mod robust;
 mod secrets;
