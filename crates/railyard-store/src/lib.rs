@@ -27,6 +27,7 @@ mod queue;
 mod records;
 mod retention;
 mod runs;
+mod schedules;
 mod secrets;
 #[cfg(test)]
 use railyard_test_support::pg as test_pg;
@@ -57,6 +58,7 @@ pub use railyard_types::records::Deployment;
 pub use railyard_types::{JobStatus, RunStatus, StepStatus};
 pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
 pub use retention::{DEFAULT_KEEP_DAYS, DEFAULT_KEEP_RUNS, PRUNE_BATCH};
+pub use schedules::{NewSchedule, ScheduleAdded};
 pub use secrets::SealedSecret;
 pub use tokens::{TokenHolder, TokenInfo};
 

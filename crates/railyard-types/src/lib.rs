@@ -17,6 +17,7 @@ pub mod path;
 pub mod people;
 pub mod protocol;
 pub mod records;
+pub mod schedules;
 pub mod secrets;
 pub mod template;
 pub mod terminal;

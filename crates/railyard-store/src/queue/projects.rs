@@ -162,6 +162,8 @@ impl Store {
             "DELETE FROM project_pools WHERE project = $1",
             // A project added again later under this name starts with no one's roles.
             "DELETE FROM project_roles WHERE project = $1",
+            // Its schedules: none fires for a project added again under this name.
+            "DELETE FROM schedules WHERE project = $1",
         ] {
             sqlx::query(sql)
                 .bind(name.as_str())

@@ -14,6 +14,7 @@ mod projects;
 mod queue;
 mod queued_runs;
 mod retention;
+mod schedules;
 mod schemas;
 mod shares;
 mod story;
