@@ -16,14 +16,17 @@ use std::collections::{BinaryHeap, HashMap};
 pub const NEEDS_NEVER_FINISHED: &str = "skipped: its needs never finished";
 
 /// The one rule of a run's status once every job has ended: cancelled when the run or any of
-/// its jobs was cancelled, success when every job lets its dependents run, else failed.
+/// its jobs was cancelled, success when every job lets its dependents run or was skipped,
+/// else failed. A skip fails nothing by itself: a job whose `when:` rule does not match is
+/// skipped on purpose (a run of only such jobs succeeds), and a job skipped because a need
+/// failed adds nothing to that need's own failure.
 pub fn run_status(cancelled: bool, jobs: impl IntoIterator<Item = JobStatus>) -> RunStatus {
     let mut all_ok = true;
     for status in jobs {
         if status == JobStatus::Cancelled {
             return RunStatus::Cancelled;
         }
-        all_ok &= status.lets_dependents_run();
+        all_ok &= status.lets_dependents_run() || status == JobStatus::Skipped;
     }
     if cancelled {
         RunStatus::Cancelled
@@ -247,6 +250,7 @@ impl RunBuilder {
             order,
             cancelled: self.cancelled,
             closed: self.closed,
+            stalled: false,
         }
     }
 }
@@ -282,6 +286,9 @@ pub struct Run {
     order: Vec<usize>,
     cancelled: bool,
     closed: Option<RunStatus>,
+    /// Whether [`Event::Stalled`] skipped jobs: a bug or a lost job, not a rule, so the
+    /// run fails even though skips alone do not fail one.
+    stalled: bool,
 }
 
 /// The jobs' positions with every job after those its list names, else in the order given
@@ -407,6 +414,7 @@ impl Run {
                     ) {
                         job.state = JobState::Ended(JobStatus::Skipped);
                         changes.push(Change::Skip(i, NEEDS_NEVER_FINISHED.to_string()));
+                        self.stalled = true;
                     }
                 }
             }
@@ -500,10 +508,13 @@ impl Run {
         if self.closed.is_some() || self.jobs.iter().any(|j| j.state.ended().is_none()) {
             return None;
         }
-        let status = run_status(
+        let status = match run_status(
             self.cancelled,
             self.jobs.iter().filter_map(|j| j.state.ended()),
-        );
+        ) {
+            RunStatus::Success if self.stalled => RunStatus::Failed,
+            status => status,
+        };
         self.closed = Some(status);
         Some(status)
     }

@@ -213,6 +213,7 @@ fn retrying_failed_jobs_opens_the_run_again() {
 
 #[test]
 fn a_stalled_run_skips_what_can_never_start() {
+    // Skips alone succeed, but a stall is no rule's: the run fails.
     let mut r = run(&[("a", &["elsewhere"]), ("b", &[]), ("c", &["a"])]);
     assert_eq!(r.apply(Event::Check).changes, [queue(1)]);
     r.apply(Event::JobStarted("b"));
@@ -247,10 +248,19 @@ fn the_status_rule() {
         run_status(false, [Success, FailedAllowed]),
         RunStatus::Success
     );
-    for bad in [Failed, TimedOut, Skipped] {
+    for bad in [Failed, TimedOut] {
         assert_eq!(run_status(false, [Success, bad]), RunStatus::Failed);
         assert_eq!(run_status(false, [bad, Cancelled]), RunStatus::Cancelled);
+        // A failure's dependents skipped: still the failure's.
+        assert_eq!(run_status(false, [bad, Skipped]), RunStatus::Failed);
     }
+    // Skips alone (a `when:` rule that did not match) fail nothing, all of them neither.
+    assert_eq!(run_status(false, [Success, Skipped]), RunStatus::Success);
+    assert_eq!(run_status(false, [Skipped, Skipped]), RunStatus::Success);
+    assert_eq!(
+        run_status(false, [Skipped, Cancelled]),
+        RunStatus::Cancelled
+    );
     assert_eq!(run_status(true, [Success]), RunStatus::Cancelled);
 }
 
@@ -305,4 +315,39 @@ fn the_worst_shard_speaks_for_its_job() {
         Some(Success)
     );
     assert_eq!(speaking_shard(Vec::<((), JobStatus)>::new()), None);
+}
+
+/// A job skipped by its `when:` rule comes in ended: its dependents skip with the reason
+/// that names it, the others run, and the run succeeds; so does one where all skipped.
+#[test]
+fn a_rule_skipped_job_skips_its_dependents_and_fails_nothing() {
+    let mut b = RunBuilder::new();
+    let none = b.needs(vec![]);
+    let on_deploy = b.needs(vec!["deploy".into()]);
+    b.job(Job::new(
+        "deploy",
+        none,
+        JobState::Ended(JobStatus::Skipped),
+    ));
+    b.job(Job::new("notify", on_deploy, JobState::Waiting));
+    b.job(Job::new("test", none, JobState::Waiting));
+    let mut r = b.build();
+    let t = r.apply(Event::Check);
+    assert_eq!(
+        t.changes,
+        [skip(1, "skipped: `deploy` did not succeed"), queue(2)]
+    );
+    r.apply(Event::JobStarted("test"));
+    let t = r.apply(Event::JobEnded("test", JobStatus::Success));
+    assert_eq!(t.closed, Some(RunStatus::Success));
+
+    let mut b = RunBuilder::new();
+    let none = b.needs(vec![]);
+    b.job(Job::new(
+        "deploy",
+        none,
+        JobState::Ended(JobStatus::Skipped),
+    ));
+    let mut r = b.build();
+    assert_eq!(r.apply(Event::Check).closed, Some(RunStatus::Success));
 }

@@ -360,10 +360,15 @@ impl Store {
         run_id: &RunId,
         now: Millis,
     ) -> Result<Option<RunStatus>, StoreError> {
-        // The statuses for which `JobStatus::lets_dependents_run` holds.
-        let ok = [JobStatus::Success, JobStatus::FailedAllowed]
-            .map(|s| format!("'{}'", s.as_str()))
-            .join(", ");
+        // The statuses for which `JobStatus::lets_dependents_run` holds, and skipped: a
+        // skip fails no run by itself (see `run_status`).
+        let ok = [
+            JobStatus::Success,
+            JobStatus::FailedAllowed,
+            JobStatus::Skipped,
+        ]
+        .map(|s| format!("'{}'", s.as_str()))
+        .join(", ");
         let sql = format!(
             "UPDATE runs SET finished_at = $2, status = CASE \
              WHEN EXISTS (SELECT 1 FROM queue WHERE run_id = $1 \
