@@ -44,6 +44,10 @@ pub use tests_queue::OpenedQueue;
 pub struct QueuedJob {
     /// Its name in the pipeline.
     pub name: String,
+    /// Why it is not run at all (its `when:` rule does not match the run): it is written
+    /// ended `skipped` with this reason (every shard of a sharded job), and the jobs that
+    /// need it are skipped by the run model. `None` for a job that runs.
+    pub skipped: Option<String>,
     /// The jobs it waits for.
     pub needs: Vec<String>,
     /// Labels an agent must all have to claim it (`runs_on`).
@@ -135,15 +139,21 @@ async fn enqueue(
             .collect();
         let listed = serde_json::to_string(&needs).expect("names serialize");
         let needs = model.needs(needs);
+        // A job skipped by its rule goes in ended: the model never queues it, and skips
+        // the jobs that need it (written by `advance_run` after the commit).
+        let (state, queue_state) = match job.skipped {
+            Some(_) => (JobState::Ended(JobStatus::Skipped), QueueState::Done),
+            None => (JobState::Waiting, QueueState::Waiting),
+        };
         for (k, name) in job.queued_names().into_iter().enumerate() {
-            let mut entry = Job::new(&name, needs, JobState::Waiting);
+            let mut entry = Job::new(&name, needs, state);
             entry.shard_of = (job.shards > 1).then(|| job.name.clone());
             model.job(entry);
             rows.push(Row {
                 id: ulid::Ulid::new().to_string(),
                 name,
                 needs: listed.clone(),
-                state: QueueState::Waiting,
+                state: queue_state,
                 job,
                 shard: (job.shards > 1).then_some(k as i64 + 1),
             });
@@ -158,8 +168,9 @@ async fn enqueue(
         let sql = format!(
             "INSERT INTO queue (id, run_id, job_name, project, repo_url, git_commit, git_ref, \
              needs, state, attempt, max_attempts, log_seq, queued_at, labelled, sharded_job, \
-             shard, shards, concurrency_group, cancel_pending, environment) VALUES {}",
-            values(backend, chunk.len(), 20)
+             shard, shards, concurrency_group, cancel_pending, environment, result, error, \
+             ended_at) VALUES {}",
+            values(backend, chunk.len(), 23)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
@@ -187,9 +198,15 @@ async fn enqueue(
                     row.job.cancel_pending && row.job.concurrency_group.is_some(),
                 ))
                 .bind(row.job.environment.as_deref());
+            let skipped = row.job.skipped.as_deref();
+            query = query
+                .bind(skipped.map(|_| JobStatus::Skipped.as_str()))
+                .bind(skipped)
+                .bind(skipped.map(|_| run.at));
         }
         query.execute(&mut *conn).await?;
     }
+    skip_records(conn, backend, run, jobs).await?;
     let labels: Vec<(&str, &str)> = rows
         .iter()
         .flat_map(|r| r.job.runs_on.iter().map(|l| (r.id.as_str(), l.as_str())))
@@ -204,6 +221,32 @@ async fn enqueue(
             query = query.bind(*id).bind(*label);
         }
         query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Records the jobs skipped by their rule as ended `skipped` with the reason (their job
+/// records exist already, written with the run as pending), grouped by reason: one
+/// statement per reason and batch.
+async fn skip_records(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    run: &RunQueue<'_>,
+    jobs: &[QueuedJob],
+) -> Result<(), sqlx::Error> {
+    let mut by_reason: Vec<(&str, Vec<String>)> = Vec::new();
+    for job in jobs {
+        let Some(why) = job.skipped.as_deref() else {
+            continue;
+        };
+        match by_reason.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, names)) => names.extend(job.queued_names()),
+            None => by_reason.push((why, job.queued_names())),
+        }
+    }
+    for (why, names) in &by_reason {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        advance::skip_job_records(conn, backend, run.run_id, &names, why, run.at).await?;
     }
     Ok(())
 }
@@ -239,7 +282,22 @@ impl Store {
             .await
             .map_err(&err)?;
         tx.commit().await.map_err(&err)?;
-        self.supersede_if_pending(run_id, jobs, at).await
+        self.supersede_if_pending(run_id, jobs, at).await?;
+        self.advance_if_skipped(run_id, jobs, at).await
+    }
+
+    /// With jobs skipped by their rule, [`Store::advance_run`] at once: it skips the jobs
+    /// that need them, and ends the run when nothing is left to run (all skipped).
+    async fn advance_if_skipped(
+        &self,
+        run_id: &RunId,
+        jobs: &[QueuedJob],
+        at: Millis,
+    ) -> Result<(), StoreError> {
+        if jobs.iter().any(|j| j.skipped.is_some()) {
+            self.advance_run(run_id, at).await?;
+        }
+        Ok(())
     }
 
     /// [`Store::supersede_waiting`] when some of `jobs` has `cancel_pending` (no query else).
@@ -332,6 +390,8 @@ impl Store {
             .map_err(&err)?;
         tx.commit().await.map_err(&err)?;
         self.supersede_if_pending(&run.id, jobs, new.started_at)
+            .await?;
+        self.advance_if_skipped(&run.id, jobs, new.started_at)
             .await?;
         Ok(Delivered::Queued(run))
     }

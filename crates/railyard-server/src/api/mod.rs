@@ -18,6 +18,7 @@ mod people;
 mod pools;
 mod projects;
 mod retention;
+mod rules;
 mod runs;
 mod secrets;
 mod shares;

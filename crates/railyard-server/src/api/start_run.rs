@@ -114,6 +114,7 @@ pub(crate) async fn start_run(
         .values()
         .map(|j| railyard_store::QueuedJob {
             name: j.name.clone(),
+            skipped: super::rules::skipped(j, &context),
             needs: j.needs.clone(),
             runs_on: j.runs_on.clone(),
             shards: j.parallel,

@@ -297,6 +297,25 @@ async fn write_changes(
     Ok(())
 }
 
+/// Ends the job records `names` of a run `skipped`, told `why`: jobs skipped by their
+/// `when:` rule as their run is queued.
+pub(crate) async fn skip_job_records(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    run_id: &str,
+    names: &[&str],
+    why: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    use Value::{Int, Text};
+    let set = [
+        ("status", Text(JobStatus::Skipped.as_str())),
+        ("finished_at", Int(at)),
+        ("error", Text(why)),
+    ];
+    update_named(conn, backend, JOB_RECORDS, &set, run_id, names).await
+}
+
 /// A value set on rows.
 #[derive(Clone, Copy)]
 enum Value<'a> {

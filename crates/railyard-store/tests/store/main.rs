@@ -15,6 +15,7 @@ mod queue;
 mod queued_runs;
 mod retention;
 mod schedules;
+mod rule_skips;
 mod schemas;
 mod shares;
 mod story;
