@@ -14,7 +14,7 @@
 mod queue;
 mod run;
 
-pub use queue::{DONE, LEASED, QUEUED, QueueState, WAITING};
+pub use queue::{APPROVAL, DONE, LEASED, QUEUED, QueueState, WAITING};
 pub use railyard_types::{JobStatus, RunStatus};
 pub use run::{
     Change, Event, Job, JobState, NEEDS_NEVER_FINISHED, Needs, Run, RunBuilder, Transitions,

@@ -7,6 +7,8 @@ use std::fmt;
 
 /// The name of [`QueueState::Waiting`] in the store.
 pub const WAITING: &str = "waiting";
+/// The name of [`QueueState::AwaitingApproval`] in the store.
+pub const APPROVAL: &str = "approval";
 /// The name of [`QueueState::Queued`] in the store.
 pub const QUEUED: &str = "queued";
 /// The name of [`QueueState::Leased`] in the store.
@@ -18,8 +20,11 @@ pub const DONE: &str = "done";
 /// writes (its migrations' triggers spell them too, checked by tests that run them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueueState {
-    /// Its needs have not all ended (or it waits for a person's approval).
+    /// Its needs have not all ended.
     Waiting,
+    /// A `manual` job whose needs let it run: it waits for a person's approval, and no
+    /// claim hands it out (claims take queued rows only).
+    AwaitingApproval,
     /// Free for an agent to claim.
     Queued,
     /// Claimed by an agent, whose lease runs.
@@ -30,12 +35,19 @@ pub enum QueueState {
 
 impl QueueState {
     /// Every state.
-    pub const ALL: [QueueState; 4] = [Self::Waiting, Self::Queued, Self::Leased, Self::Done];
+    pub const ALL: [QueueState; 5] = [
+        Self::Waiting,
+        Self::AwaitingApproval,
+        Self::Queued,
+        Self::Leased,
+        Self::Done,
+    ];
 
     /// The name stored.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Waiting => WAITING,
+            Self::AwaitingApproval => APPROVAL,
             Self::Queued => QUEUED,
             Self::Leased => LEASED,
             Self::Done => DONE,
@@ -52,6 +64,7 @@ impl QueueState {
     pub fn job_state(self, result: Option<JobStatus>) -> JobState {
         match self {
             Self::Waiting => JobState::Waiting,
+            Self::AwaitingApproval => JobState::AwaitingApproval,
             Self::Queued => JobState::Queued,
             Self::Leased => JobState::Running,
             Self::Done => JobState::Ended(result.unwrap_or(JobStatus::Failed)),
@@ -61,7 +74,8 @@ impl QueueState {
     /// The entry's state for the model's `state`.
     pub fn of(state: JobState) -> Self {
         match state {
-            JobState::Waiting | JobState::AwaitingApproval => Self::Waiting,
+            JobState::Waiting => Self::Waiting,
+            JobState::AwaitingApproval => Self::AwaitingApproval,
             JobState::Queued => Self::Queued,
             JobState::Running => Self::Leased,
             JobState::Ended(_) => Self::Done,
@@ -82,7 +96,7 @@ mod tests {
     #[test]
     fn names_read_back_and_are_the_stores() {
         let names: Vec<_> = QueueState::ALL.iter().map(|q| q.as_str()).collect();
-        assert_eq!(names, ["waiting", "queued", "leased", "done"]);
+        assert_eq!(names, ["waiting", "approval", "queued", "leased", "done"]);
         for q in QueueState::ALL {
             assert_eq!(QueueState::parse(q.as_str()), Some(q));
             assert_eq!(QueueState::of(q.job_state(Some(JobStatus::Success))), q);

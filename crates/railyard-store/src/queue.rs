@@ -32,6 +32,7 @@ mod projects;
 mod stats;
 mod tests_queue;
 
+pub use advance::Approval;
 pub use claim::GroupWait;
 pub use deliveries::Delivered;
 pub use pools::{AgentCaller, AgentFit, DEFAULT_POOL};
@@ -62,6 +63,8 @@ pub struct QueuedJob {
     pub cancel_pending: bool,
     /// Its `environment`: the job is recorded as a deployment of it.
     pub environment: Option<String>,
+    /// `manual: true`: once its needs let it run, it waits for [`Store::approve_job`].
+    pub manual: bool,
 }
 
 impl QueuedJob {
@@ -148,6 +151,7 @@ async fn enqueue(
         for (k, name) in job.queued_names().into_iter().enumerate() {
             let mut entry = Job::new(&name, needs, state);
             entry.shard_of = (job.shards > 1).then(|| job.name.clone());
+            entry.manual = job.manual;
             model.job(entry);
             rows.push(Row {
                 id: ulid::Ulid::new().to_string(),
@@ -160,8 +164,10 @@ async fn enqueue(
         }
     }
     for change in model.build().apply(Event::Check).changes {
-        if let Change::Queue(i) = change {
-            rows[i].state = QueueState::Queued;
+        match change {
+            Change::Queue(i) => rows[i].state = QueueState::Queued,
+            Change::AwaitApproval(i) => rows[i].state = QueueState::AwaitingApproval,
+            _ => {}
         }
     }
     for (_, chunk) in batches(&rows) {
@@ -169,8 +175,8 @@ async fn enqueue(
             "INSERT INTO queue (id, run_id, job_name, project, repo_url, git_commit, git_ref, \
              needs, state, attempt, max_attempts, log_seq, queued_at, labelled, sharded_job, \
              shard, shards, concurrency_group, cancel_pending, environment, result, error, \
-             ended_at) VALUES {}",
-            values(backend, chunk.len(), 23)
+             ended_at, manual) VALUES {}",
+            values(backend, chunk.len(), 24)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
@@ -202,7 +208,8 @@ async fn enqueue(
             query = query
                 .bind(skipped.map(|_| JobStatus::Skipped.as_str()))
                 .bind(skipped)
-                .bind(skipped.map(|_| run.at));
+                .bind(skipped.map(|_| run.at))
+                .bind(i64::from(row.job.manual));
         }
         query.execute(&mut *conn).await?;
     }

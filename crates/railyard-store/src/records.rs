@@ -65,6 +65,7 @@ impl Store {
             error: self.get(row, "error")?,
             steps: Vec::new(),
             waiting: None,
+            awaiting_approval: false,
             image: self
                 .get::<Option<String>>(row, "built_image_ref")?
                 .map(|reference| {

@@ -325,6 +325,15 @@ endpoints! {
         path: RunId, query: (),
         takes: None (),
         answers: 202 Json RunDetail, "`{run, jobs}`; 409 if it ended";
+    ApproveJob = Post "/api/v1/runs/{id}/jobs/{job}/approve", Developer,
+        "Approve a manual job awaiting approval (a sharded job's name approves all its shards)",
+        path: (RunId, String), query: (),
+        takes: None (),
+        answers: 200 Json RunDetail, "`{run, jobs}`",
+        errors: [
+            (404, "the run has no such job"),
+            (409, "the job is not manual, or not awaiting approval (its state named)"),
+        ];
     JobLog = Get "/api/v1/runs/{id}/logs/{job}", Viewer, "A job's log",
         path: (RunId, String), query: (),
         takes: None (),

@@ -70,6 +70,10 @@ pub struct JobRecord {
     /// The image the job built (`image_build`), when it built one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<BuiltImageReport>,
+    /// A `manual` job whose needs let it run: it waits for a person's approval (`railyard
+    /// approve`). Its status stays `pending` (filled in by the server's run detail).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_approval: bool,
 }
 
 /// An image a job built (`image_build`): the reference it is known by and, when it was

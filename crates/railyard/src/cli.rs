@@ -79,6 +79,7 @@ impl Cli {
             | Command::Project(_)
             | Command::Trigger(_)
             | Command::Cancel(_)
+            | Command::Approve(_)
             | Command::Agents(_)
             | Command::Token(_)
             | Command::User(_)
@@ -135,6 +136,8 @@ pub enum Command {
     Trigger(crate::cmd::trigger::TriggerArgs),
     /// Cancel a run on the server.
     Cancel(crate::cmd::cancel::CancelArgs),
+    /// Approve a manual job awaiting approval on the server.
+    Approve(crate::cmd::approve::ApproveArgs),
     /// List the server's agents.
     Agents(crate::cmd::agents::AgentsArgs),
     /// Create, list or revoke the server's stored tokens.

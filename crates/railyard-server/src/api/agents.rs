@@ -231,6 +231,15 @@ pub(super) async fn explain_waiting(state: &AppState, detail: &mut RunDetail) ->
             ));
         }
     }
+    for (job, base) in state.store().jobs_awaiting_approval(&detail.run.id).await? {
+        if let Some(record) = detail.jobs.iter_mut().find(|j| j.name == job) {
+            record.awaiting_approval = true;
+            record.waiting = Some(format!(
+                "a person's approval: `railyard approve {} {base}`",
+                detail.run.id
+            ));
+        }
+    }
     for wait in state
         .store()
         .jobs_waiting_for_groups(&detail.run.id)

@@ -3,6 +3,7 @@
 //! per area.
 
 mod agents;
+mod approve;
 mod audit;
 mod caller;
 mod deployments;
@@ -140,6 +141,7 @@ pub(crate) fn routes() -> Routes {
         .at(api::ListRuns, runs::list_runs)
         .at(api::GetRun, runs::run_detail)
         .at(api::CancelRun, runs::cancel_run)
+        .at(api::ApproveJob, approve::approve_job)
         .at(api::ListDeployments, deployments::list_deployments)
         .at(api::JobLog, logs::job_log)
         .at(api::FollowLog, crate::follow::follow)

@@ -121,6 +121,7 @@ pub(crate) async fn start_run(
             concurrency_group: j.concurrency.as_ref().map(|c| c.group.clone()),
             cancel_pending: j.concurrency.as_ref().is_some_and(|c| c.cancel_pending),
             environment: j.environment.clone(),
+            manual: j.manual,
         })
         .collect();
     // A sharded job is recorded as its shards, each claimed (and shown) on its own.

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use railyard_run_model::{
-    Change, DONE, Event, Job, JobStatus, LEASED, Needs, QUEUED, QueueState, Run, RunBuilder,
-    RunStatus, Transitions, WAITING,
+    APPROVAL, Change, DONE, Event, Job, JobStatus, LEASED, Needs, QUEUED, QueueState, Run,
+    RunBuilder, RunStatus, Transitions, WAITING,
 };
 use railyard_types::{AgentId, JobId, Millis, RunId, StepStatus};
 use sqlx::{AnyConnection, Row};
@@ -192,7 +192,7 @@ async fn read_run(
 ) -> Result<(Run, HashSet<String>), sqlx::Error> {
     let rows = sqlx::query(
         "SELECT job_name, needs, state, result, sharded_job, cancel_requested, \
-         cancel_pending FROM queue WHERE run_id = $1",
+         cancel_pending, manual FROM queue WHERE run_id = $1",
     )
     .bind(run_id.as_str())
     .fetch_all(conn)
@@ -222,6 +222,7 @@ async fn read_run(
             state.job_state(result),
         );
         job.shard_of = r.try_get("sharded_job")?;
+        job.manual = r.try_get::<i64, _>("manual")? != 0;
         cancelled |= r.try_get::<i64, _>("cancel_requested")? != 0;
         if r.try_get::<i64, _>("cancel_pending")? != 0 {
             pending.insert(job.name.clone());
@@ -245,6 +246,7 @@ async fn write_changes(
 ) -> Result<(), sqlx::Error> {
     let (run_id, now) = (run_id.as_str(), now.as_i64());
     let mut queued: Vec<&str> = Vec::new();
+    let mut awaiting: Vec<&str> = Vec::new();
     let mut stopped: Vec<&str> = Vec::new();
     // Jobs that end without starting, grouped by status and why.
     let mut ended: Vec<(JobStatus, &str, Vec<&str>)> = Vec::new();
@@ -258,10 +260,14 @@ async fn write_changes(
                 stopped.push(&run.job(*i).name);
                 continue;
             }
+            Change::AwaitApproval(i) => {
+                awaiting.push(&run.job(*i).name);
+                continue;
+            }
             Change::Skip(i, why) => (JobStatus::Skipped, why.as_str(), *i),
             Change::Cancel(i) => (JobStatus::Cancelled, cancel_why, *i),
-            // A waiting row stays waiting; the store sends no re-run yet (issue 15).
-            Change::AwaitApproval(_) | Change::Retry(_) => continue,
+            // Re-runs reset their rows themselves (`rerun`).
+            Change::Retry(_) => continue,
         };
         let name = run.job(i).name.as_str();
         match ended.iter_mut().find(|(s, w, _)| *s == status && *w == why) {
@@ -272,6 +278,8 @@ async fn write_changes(
     use Value::{Int, Text};
     let set = [("state", Text(QUEUED)), ("queued_at", Int(now))];
     update_named(conn, backend, QUEUE_ROWS, &set, run_id, &queued).await?;
+    let set = [("state", Text(APPROVAL))];
+    update_named(conn, backend, QUEUE_ROWS, &set, run_id, &awaiting).await?;
     let set = [("cancel_requested", Int(1))];
     update_named(conn, backend, QUEUE_ROWS, &set, run_id, &stopped).await?;
     for (status, why, names) in &ended {
@@ -431,6 +439,9 @@ impl Store {
     }
 }
 
+mod approve;
 mod supersede;
+
+pub use approve::Approval;
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 pub mod advisories;
 pub mod agent;
 pub mod agents;
+pub mod approve;
 pub mod cancel;
 mod clean;
 pub mod config;
@@ -74,6 +75,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Project(args) => project::run(args).await,
         Command::Trigger(args) => trigger::run(args).await,
         Command::Cancel(args) => cancel::run(args).await,
+        Command::Approve(args) => approve::run(args).await,
         Command::Agents(args) => agents::run(args).await,
         Command::Token(args) => token::run(args).await,
         Command::User(args) => people::run_user(args).await,

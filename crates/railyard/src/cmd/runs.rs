@@ -92,7 +92,11 @@ pub(crate) fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
             .map(|w| format!("waiting: {w}"))
             .or_else(|| j.error.clone())
             .unwrap_or_default();
-        let status = crate::report::status(j.status).to_string();
+        let status = if j.awaiting_approval {
+            "awaiting approval".to_string()
+        } else {
+            crate::report::status(j.status).to_string()
+        };
         rows.push(vec![j.name.clone(), status, time, note]);
     }
     let cut = crate::report::add_rows_fitted(&mut table, rows);

@@ -22,6 +22,7 @@ mod limits;
 mod lists;
 mod log_memory;
 mod logs;
+mod manual;
 mod one_clock;
 mod people;
 mod pools;

@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use crate::fleet::*;
 
 /// Runs `cmd` with `stdin` piped in; its output (120 s at most).
-fn with_stdin(mut cmd: Command, stdin: &str) -> Output {
+pub(crate) fn with_stdin(mut cmd: Command, stdin: &str) -> Output {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -24,7 +24,7 @@ fn with_stdin(mut cmd: Command, stdin: &str) -> Output {
 }
 
 /// The CLI as a person whose token is in `token_file` (no admin token anywhere).
-fn as_person(fleet: &Fleet, token_file: &Path, args: &[&str]) -> Output {
+pub(crate) fn as_person(fleet: &Fleet, token_file: &Path, args: &[&str]) -> Output {
     let mut cmd = bin();
     cmd.args(args)
         .env("RAILYARD_SERVER", &fleet.url)
@@ -34,10 +34,20 @@ fn as_person(fleet: &Fleet, token_file: &Path, args: &[&str]) -> Output {
 
 /// Adds `name` with a password, gives them `role` in `demo`, signs them in: their token file.
 fn member(fleet: &Fleet, name: &str, role: &str) -> std::path::PathBuf {
+    member_of(fleet, name, "demo", role)
+}
+
+/// [`member`] of `project`.
+pub(crate) fn member_of(
+    fleet: &Fleet,
+    name: &str,
+    project: &str,
+    role: &str,
+) -> std::path::PathBuf {
     let password = format!("{name} has a long passphrase");
     let out = with_stdin(fleet.cli(&["user", "add", name, "--password"]), &password);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    fleet.cli_ok(&["member", "set", "demo", name, role]);
+    fleet.cli_ok(&["member", "set", project, name, role]);
     let mut login = bin();
     login
         .args(["login", "--server", &fleet.url, "--user", name])

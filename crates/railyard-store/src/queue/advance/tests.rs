@@ -11,7 +11,7 @@ use sqlx::Row;
 use crate::{NewRun, QueuedJob, Store, WAIT_BOUNDS_MS};
 
 /// A store on SQLite, then on PostgreSQL when a test server is configured.
-async fn on_each_backend<F, Fut>(test: &str, story: F)
+pub(super) async fn on_each_backend<F, Fut>(test: &str, story: F)
 where
     F: Fn(Store) -> Fut,
     Fut: std::future::Future<Output = Store>,
