@@ -312,6 +312,8 @@ mod tests {
             shard: None,
             secrets: Vec::new(),
             repo_credential: None,
+            context: None,
+            run_url: None,
         }
     }
 

@@ -210,7 +210,7 @@ async fn execute(
             CHECKOUT_TIMEOUT,
             checkout_commit(
                 &claim.repo_url,
-                (&claim.commit, setup.clone_depth),
+                (&claim.commit, claim.git_ref.as_deref(), setup.clone_depth),
                 claim.repo_credential.as_ref(),
                 &checkout,
             ),
@@ -304,14 +304,7 @@ async fn execute(
             .map(|(name, value)| (name.clone(), value.expose().to_owned()))
             .collect(),
         networks: setup.networks,
-        run_variables: std::iter::once(("RAILYARD_COMMIT".to_string(), claim.commit.clone()))
-            .chain(
-                claim
-                    .git_ref
-                    .clone()
-                    .map(|r| ("RAILYARD_REF".to_string(), r)),
-            )
-            .collect(),
+        run_variables: run_variables(claim),
         allowance: setup.allowance,
         registry: setup.registry.clone(),
     };
@@ -388,7 +381,7 @@ async fn execute(
 /// ([`railyard_types::secrets::git_auth_env`]): never in the URL, an argument or a file.
 async fn checkout_commit(
     url: &str,
-    (commit, depth): (&str, u32),
+    (commit, git_ref, depth): (&str, Option<&str>, u32),
     credential: Option<&railyard_types::secrets::SecretValue>,
     into: &Path,
 ) -> Result<(), AgentError> {
@@ -441,18 +434,23 @@ async fn checkout_commit(
     };
     let target = match shallow {
         Ok(()) => "FETCH_HEAD",
-        // Depth 0, or a server that refuses a commit asked for by name: everything.
+        // Depth 0, or a server that refuses a commit asked for by name: everything, and
+        // the run's ref when it is neither a branch nor a tag (a pull request's
+        // `refs/pull/N/head`), whose commit may be reachable from it alone.
         Err(_) => {
-            git(&[
+            let forge_ref = forge_refspec(git_ref);
+            let mut args: Vec<&std::ffi::OsStr> = vec![
                 "fetch".as_ref(),
                 "--quiet".as_ref(),
                 "--".as_ref(),
                 url.as_ref(),
                 "+refs/heads/*:refs/remotes/origin/*".as_ref(),
                 "+refs/tags/*:refs/tags/*".as_ref(),
-            ])
-            .await?
-            .map_err(|e| AgentError::Workspace(format!("cannot fetch {url}: {e}")))?;
+            ];
+            args.extend(forge_ref.as_deref().map(std::ffi::OsStr::new));
+            git(&args)
+                .await?
+                .map_err(|e| AgentError::Workspace(format!("cannot fetch {url}: {e}")))?;
             commit
         }
     };
@@ -465,6 +463,33 @@ async fn checkout_commit(
     .await?
     .map_err(|e| AgentError::Workspace(format!("cannot check out {commit} of {url}: {e}")))?;
     Ok(())
+}
+
+/// The refspec fetching a run's ref that is neither a branch nor a tag (a pull request's
+/// `refs/pull/N/head`, GitLab's `refs/merge-requests/N/head`) into the same name: a pull
+/// request's head commit may be reachable from that ref alone (a fork's branch).
+fn forge_refspec(git_ref: Option<&str>) -> Option<String> {
+    let r = git_ref?;
+    let ordinary = r.starts_with("refs/heads/") || r.starts_with("refs/tags/");
+    let plain = r.starts_with("refs/") && !r.contains([':', '*', '^', '~', ' ', '\\']);
+    (plain && !ordinary).then(|| format!("+{r}:{r}"))
+}
+
+/// The `RAILYARD_*` variables of the claimed job: its run's context (event, ref, branch or
+/// tag, pull request, run and its address); from a server before contexts, the commit and
+/// the ref alone.
+fn run_variables(claim: &Claim) -> Vec<(String, String)> {
+    match &claim.context {
+        Some(context) => context.variables(claim.run_id.as_str(), claim.run_url.as_deref()),
+        None => std::iter::once(("RAILYARD_COMMIT".to_string(), claim.commit.clone()))
+            .chain(
+                claim
+                    .git_ref
+                    .clone()
+                    .map(|r| ("RAILYARD_REF".to_string(), r)),
+            )
+            .collect(),
+    }
 }
 
 /// Renews the lease every third of it (at least every second, so a cancel reaches the job
@@ -511,6 +536,78 @@ async fn heartbeat(
 mod tests {
     use super::*;
 
+    /// A pull request's head commit reachable from `refs/pull/7/head` alone (a fork's
+    /// branch, which the repository does not hold): the checkout finds it, shallow or whole.
+    #[tokio::test]
+    async fn a_pull_requests_commit_is_fetched_by_its_ref() {
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(repo.path())
+                .args([
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@e",
+                    "-c",
+                    "commit.gpgsign=false",
+                ])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "git {args:?}: {out:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        git(&["init", "--quiet", "-b", "main"]);
+        git(&["commit", "--quiet", "--allow-empty", "-m", "base"]);
+        git(&["checkout", "--quiet", "--detach"]);
+        git(&["commit", "--quiet", "--allow-empty", "-m", "from a fork"]);
+        let head = git(&["rev-parse", "HEAD"]);
+        git(&["update-ref", "refs/pull/7/head", &head]);
+        git(&["checkout", "--quiet", "main"]);
+        let url = format!("file://{}", repo.path().display());
+        for depth in [0, 1] {
+            let dir = tempfile::tempdir().unwrap();
+            let into = dir.path().join("src");
+            let at = (head.as_str(), Some("refs/pull/7/head"), depth);
+            checkout_commit(&url, at, None, &into).await.unwrap();
+            let out = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&into)
+                .args(["rev-parse", "HEAD"])
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                head,
+                "depth {depth}"
+            );
+        }
+        // Without the ref, a whole fetch (branches and tags) never finds it.
+        let dir = tempfile::tempdir().unwrap();
+        let missed = checkout_commit(&url, (&head, None, 0), None, &dir.path().join("src")).await;
+        assert!(missed.is_err(), "{missed:?}");
+    }
+
+    #[test]
+    fn only_forge_refs_are_fetched_by_name() {
+        assert_eq!(
+            forge_refspec(Some("refs/pull/7/head")).as_deref(),
+            Some("+refs/pull/7/head:refs/pull/7/head")
+        );
+        assert!(forge_refspec(Some("refs/merge-requests/3/head")).is_some());
+        for plain in [
+            None,
+            Some("refs/heads/main"),
+            Some("refs/tags/v1"),
+            Some("main"),
+        ] {
+            assert_eq!(forge_refspec(plain), None, "{plain:?}");
+        }
+        assert_eq!(forge_refspec(Some("refs/pull/*:refs/x")), None);
+    }
+
     /// A repository server that accepts and never answers: the checkout must end when it is
     /// dropped (a cancelled job), its git killed, not run on.
     #[tokio::test]
@@ -520,7 +617,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let into = dir.path().join("src");
         let commit = ("0123456789abcdef0123456789abcdef01234567", 1);
-        let checkout = checkout_commit(&url, commit, None, &into);
+        let checkout = checkout_commit(&url, (commit.0, None, commit.1), None, &into);
         let stopped = tokio::time::timeout(Duration::from_millis(1500), checkout).await;
         assert!(
             stopped.is_err(),

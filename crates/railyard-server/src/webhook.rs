@@ -1,6 +1,9 @@
-//! Push webhooks: `POST /api/v1/projects/{name}/webhook`, from GitHub (`X-Hub-Signature-256`,
+//! Webhooks: `POST /api/v1/projects/{name}/webhook`, from GitHub (`X-Hub-Signature-256`,
 //! HMAC-SHA256 of the body), Gitea (`X-Gitea-Signature`, the same HMAC in bare hex) or GitLab
-//! (`X-Gitlab-Token`, the secret itself). A push starts a run for its `after` commit.
+//! (`X-Gitlab-Token`, the secret itself). A push of a branch or a tag starts a run for its
+//! `after` commit; a pull (merge) request opened, pushed to or reopened starts a run of its
+//! head commit (each forge's body read in its own module: [`github`] for GitHub and Gitea,
+//! [`gitlab`]); any other event or action is answered 200 with why it starts nothing.
 //!
 //! What a caller without the secret can reach, in order:
 //! - one indexed read of the project's secret (`projects.webhook_secret`: the key lives in
@@ -28,10 +31,18 @@ use hmac::{Hmac, KeyInit, Mac};
 use railyard_types::api::Webhook;
 use sha2::Sha256;
 
+use railyard_types::context::{PullRequest, RunEvent};
+
 use crate::api::{Params, Payload, Reply};
 use crate::error::ApiError;
 use crate::protocol::WebhookAnswer;
 use crate::{AppState, TokenHash};
+
+mod fields;
+mod github;
+mod gitlab;
+#[cfg(test)]
+mod tests_events;
 
 /// The most a webhook body may hold: GitHub caps its payloads at 25 MB, but a push of a
 /// branch is a few kB and a push of hundreds of commits well under this.
@@ -164,20 +175,21 @@ pub(crate) async fn push(
             body
         }
     };
-    let event = headers
-        .get("x-github-event")
-        .or_else(|| headers.get("x-gitea-event"))
-        .or_else(|| headers.get("x-gitlab-event"))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("push");
-    if event == "ping" {
-        return Ok(ignored("ping"));
-    }
-    if !matches!(event, "push" | "Push Hook") {
-        return Ok(ignored(&format!("event `{event}` starts no run")));
-    }
-    let Some(Pushed { after, pushed_ref }) = read_push(&body)? else {
-        return Ok(ignored("a deleted branch"));
+    let forge = Forge::of(&headers);
+    let event = forge.event(&headers);
+    let (git_ref, pushed_ref, kind, pull_request) = match read_event(forge, event, &body)? {
+        Asked::Nothing(why) => return Ok(ignored(&why)),
+        Asked::Push(Pushed { after, pushed_ref }) => (after, pushed_ref, None, None),
+        Asked::PullRequest(Opened {
+            head,
+            pr_ref,
+            pull_request,
+        }) => (
+            head,
+            Some(pr_ref),
+            Some(RunEvent::PullRequest),
+            Some(pull_request),
+        ),
     };
     let delivery = delivery_id(&headers)?;
     if let Some(id) = &delivery
@@ -185,36 +197,28 @@ pub(crate) async fn push(
     {
         return Ok(replayed(id));
     }
-    let forge = if headers.contains_key("x-gitlab-event") {
-        "gitlab"
-    } else if headers.contains_key("x-gitea-event") {
-        "gitea"
-    } else {
-        "github"
-    };
+    let started_by = format!("webhook:{}", forge.name());
     let asked = crate::api::RunRequest {
-        git_ref: &after,
+        git_ref: &git_ref,
         pushed_ref: pushed_ref.as_deref(),
-        event: None,
-        pull_request: None,
-        started_by: format!("webhook:{forge}"),
+        event: kind,
+        pull_request,
+        started_by: started_by.clone(),
         delivery: delivery.as_deref(),
     };
     let started = crate::api::start_run(&state, &name, asked).await?;
     match (started, delivery) {
         (Some(triggered), delivery) => {
+            let what = pushed_ref.unwrap_or(git_ref);
             crate::api::audit(
                 &state,
-                format!("webhook:{forge}"),
+                started_by,
                 "run.trigger",
                 Some(&name),
                 Some(format!("#{} {}", triggered.run.number, triggered.run.id)),
                 Some(match &delivery {
-                    Some(id) => format!(
-                        "{} (delivery {id})",
-                        pushed_ref.as_deref().unwrap_or(&after)
-                    ),
-                    None => pushed_ref.clone().unwrap_or_else(|| after.clone()),
+                    Some(id) => format!("{what} (delivery {id})"),
+                    None => what,
                 }),
             )
             .await?;
@@ -225,6 +229,92 @@ pub(crate) async fn push(
         }
         // Two copies at once: the other one queued the run.
         (None, id) => Ok(replayed(id.as_deref().unwrap_or_default())),
+    }
+}
+
+/// The forge a delivery comes from, told by its event header (Gitea sends GitHub's too,
+/// so its own is looked at first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Forge {
+    GitHub,
+    GitLab,
+    Gitea,
+}
+
+impl Forge {
+    fn of(headers: &HeaderMap) -> Forge {
+        if headers.contains_key("x-gitlab-event") {
+            Forge::GitLab
+        } else if headers.contains_key("x-gitea-event") {
+            Forge::Gitea
+        } else {
+            Forge::GitHub
+        }
+    }
+
+    /// The name in `started_by` and the audit trail (`webhook:github`).
+    fn name(self) -> &'static str {
+        match self {
+            Forge::GitHub => "github",
+            Forge::GitLab => "gitlab",
+            Forge::Gitea => "gitea",
+        }
+    }
+
+    /// The event the delivery names; a delivery without one is taken for a push, as before
+    /// events other than pushes were read.
+    fn event(self, headers: &HeaderMap) -> &str {
+        let header = match self {
+            Forge::GitHub => "x-github-event",
+            Forge::GitLab => "x-gitlab-event",
+            Forge::Gitea => "x-gitea-event",
+        };
+        headers
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("push")
+    }
+}
+
+/// What a verified delivery asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Asked {
+    /// A run of a pushed branch or tag.
+    Push(Pushed),
+    /// A run of a pull request's head commit.
+    PullRequest(Opened),
+    /// Nothing, and why (a ping, a closed pull request, a deleted branch, another event).
+    Nothing(String),
+}
+
+/// A pull (merge) request opened, pushed to or reopened.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Opened {
+    /// Its head commit, which the run checks out.
+    pub head: String,
+    /// The forge's ref of its head (`refs/pull/7/head`, `refs/merge-requests/7/head`): its
+    /// commit may be reachable from this ref alone (a fork's branch), so the mirror and the
+    /// agents fetch it.
+    pub pr_ref: String,
+    /// Its number, branches and whether it comes from a fork.
+    pub pull_request: PullRequest,
+}
+
+/// Reads a verified delivery's body by its forge and event.
+pub(crate) fn read_event(forge: Forge, event: &str, body: &[u8]) -> Result<Asked, ApiError> {
+    match (forge, event) {
+        (_, "ping") => Ok(Asked::Nothing("ping".into())),
+        (_, "push" | "Push Hook" | "Tag Push Hook") => Ok(match read_push(body)? {
+            Some(pushed) => Asked::Push(pushed),
+            None => Asked::Nothing("a deleted branch or tag".into()),
+        }),
+        (Forge::GitHub, "pull_request") => github::pull_request(body, &github::GITHUB_ACTIONS),
+        (Forge::Gitea, "pull_request") => github::pull_request(body, &github::GITEA_ACTIONS),
+        (Forge::GitLab, "Merge Request Hook") => gitlab::merge_request(body),
+        (_, other) => Ok(Asked::Nothing(format!(
+            "event `{}` starts no run (push, tag push and pull request events do)",
+            other.chars().take(60).collect::<String>()
+        ))),
     }
 }
 

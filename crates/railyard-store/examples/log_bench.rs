@@ -67,6 +67,7 @@ async fn leased(store: &Store, project: &str) -> (RunId, JobId, AgentId) {
             owner: "bench".into(),
             jobs: vec!["job".into()],
             started_at: Millis::now(),
+            context: None,
         })
         .await
         .unwrap();

@@ -26,6 +26,7 @@ mod queries;
 mod queue;
 mod records;
 mod retention;
+mod run_events;
 mod runs;
 mod schedules;
 mod secrets;

@@ -340,7 +340,7 @@ impl Store {
             .queue_run_once(new, git_ref, repo_url, jobs, max_attempts, None)
             .await?;
         Ok(match queued {
-            Delivered::Queued(run) => Some(run),
+            Delivered::Queued(run) => Some(*run),
             Delivered::ProjectGone | Delivered::AlreadyHandled => None,
         })
     }
@@ -400,7 +400,7 @@ impl Store {
             .await?;
         self.advance_if_skipped(&run.id, jobs, new.started_at)
             .await?;
-        Ok(Delivered::Queued(run))
+        Ok(Delivered::Queued(Box::new(run)))
     }
 
     /// Renews a lease: `None` when the agent no longer holds it (lapsed and handed on),
@@ -559,5 +559,8 @@ pub(crate) fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error
         // Filled by the server's claim handler, from the secrets table.
         secrets: Vec::new(),
         repo_credential: None,
+        // Filled by the server's claim handler, from the run.
+        context: None,
+        run_url: None,
     })
 }

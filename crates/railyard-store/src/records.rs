@@ -1,5 +1,6 @@
 //! What the store hands in and out: plain data, serializable for `--json` and the API.
 
+use railyard_types::context::{PullRequest, RunContext, RunEvent};
 use railyard_types::{JobStatus, Millis, ProjectName, RunId, RunStatus, StepStatus};
 use serde::{Deserialize, Serialize};
 
@@ -25,13 +26,16 @@ pub struct NewRun {
     pub jobs: Vec<String>,
     /// When it started.
     pub started_at: Millis,
+    /// What started a server's run (its event, pull request and who started it are stored
+    /// with it); `None` for a local run.
+    pub context: Option<RunContext>,
 }
 
 /// The columns [`Store::run_from_row`] reads, for `concat!` into a `SELECT`.
 macro_rules! run_columns {
     () => {
         "id, number, project, pipeline_path, git_commit, git_ref, owner, status, started_at, \
-         finished_at"
+         finished_at, event, pr_number, pr_source, pr_target, pr_from_fork, started_by"
     };
 }
 pub(crate) use run_columns;
@@ -50,7 +54,31 @@ impl Store {
             status: RunStatus::parse(&status).ok_or_else(|| self.corrupt("run status", status))?,
             started_at: Millis(self.get(row, "started_at")?),
             finished_at: self.millis(row, "finished_at")?,
+            event: match self.get::<Option<String>>(row, "event")? {
+                Some(e) => Some(RunEvent::parse(&e).ok_or_else(|| self.corrupt("run event", e))?),
+                None => None,
+            },
+            pull_request: self.pull_request_from_row(row)?,
+            started_by: self.get(row, "started_by")?,
         })
+    }
+
+    /// The run's pull request, when it has a number.
+    fn pull_request_from_row(&self, row: &AnyRow) -> Result<Option<PullRequest>, StoreError> {
+        let Some(number) = self.get::<Option<i64>>(row, "pr_number")? else {
+            return Ok(None);
+        };
+        Ok(Some(PullRequest {
+            number: u64::try_from(number)
+                .map_err(|_| self.corrupt("pull request number", number.to_string()))?,
+            source_branch: self
+                .get::<Option<String>>(row, "pr_source")?
+                .unwrap_or_default(),
+            target_branch: self
+                .get::<Option<String>>(row, "pr_target")?
+                .unwrap_or_default(),
+            from_fork: self.get::<Option<i64>>(row, "pr_from_fork")? == Some(1),
+        }))
     }
 
     pub(crate) fn job_from_row(&self, row: &AnyRow) -> Result<JobRecord, StoreError> {

@@ -250,10 +250,15 @@ pub(crate) async fn insert_run(
         status,
         started_at: new.started_at,
         finished_at: None,
+        event: new.context.as_ref().map(|c| c.event),
+        pull_request: new.context.as_ref().and_then(|c| c.pull_request.clone()),
+        started_by: new.context.as_ref().and_then(|c| c.started_by.clone()),
     };
+    let pr = run.pull_request.as_ref();
     sqlx::query(
         "INSERT INTO runs (id, number, project, pipeline_path, git_commit, git_ref, owner, \
-         status, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         status, started_at, event, pr_number, pr_source, pr_target, pr_from_fork, \
+         started_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(run.id.as_str())
     .bind(run.number)
@@ -264,6 +269,13 @@ pub(crate) async fn insert_run(
     .bind(&run.owner)
     .bind(run.status.as_str())
     .bind(run.started_at.as_i64())
+    .bind(run.event.map(|e| e.as_str()))
+    // A number past i64 cannot come from a forge; the webhook refuses it before.
+    .bind(pr.map(|p| i64::try_from(p.number).unwrap_or(i64::MAX)))
+    .bind(pr.map(|p| p.source_branch.as_str()))
+    .bind(pr.map(|p| p.target_branch.as_str()))
+    .bind(pr.map(|p| i64::from(p.from_fork)))
+    .bind(run.started_by.as_deref())
     .execute(&mut *conn)
     .await?;
     let mut seen = std::collections::HashSet::new();

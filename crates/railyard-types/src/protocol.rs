@@ -39,6 +39,10 @@ pub struct Project {
     /// them, whatever labels it declares.
     #[serde(default = "default_pools")]
     pub pools: Vec<String>,
+    /// Whether a new run of a branch (push) or of a pull request cancels the older
+    /// unfinished runs of the same (off by default).
+    #[serde(default)]
+    pub cancel_superseded: bool,
 }
 
 fn one() -> i64 {
@@ -94,6 +98,14 @@ pub struct Claim {
     /// (see [`crate::secrets::git_auth_env`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_credential: Option<crate::secrets::SecretValue>,
+    /// What started the run and for what (event, ref, pull request), which the job sees as
+    /// the `RAILYARD_*` variables; none from servers before it (the agent then sets
+    /// `RAILYARD_COMMIT` and `RAILYARD_REF` alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<crate::context::RunContext>,
+    /// The run's address on the server (`RAILYARD_RUN_URL`), when it has a public URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
 }
 
 /// Which shard of which pipeline job a claimed job is.
@@ -275,6 +287,9 @@ pub struct ProjectShare {
     /// never empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pools: Option<Vec<String>>,
+    /// Whether a new run of a branch or pull request cancels its older unfinished runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_superseded: Option<bool>,
 }
 
 /// The answer to a webhook delivery.

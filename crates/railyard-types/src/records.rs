@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::context::{PullRequest, RunContext, RunEvent};
 use crate::{JobStatus, Millis, ProjectName, RunId, RunStatus, StepStatus};
 
 /// One run as stored.
@@ -31,6 +32,30 @@ pub struct RunRecord {
     pub started_at: Millis,
     /// When it finished, once finished.
     pub finished_at: Option<Millis>,
+    /// What started it (`push`, `tag`, `pull_request`, `schedule`, `trigger`); none for
+    /// local runs and server runs from before events were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<RunEvent>,
+    /// The pull request it tests, for a `pull_request` run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequest>,
+    /// Who started it: `user:ann`, `webhook:github`, an admin token's actor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+}
+
+impl RunRecord {
+    /// The run's context as its jobs see it, for a server run whose event was recorded
+    /// (`None` for a local run or one from before).
+    pub fn context(&self) -> Option<RunContext> {
+        Some(RunContext {
+            event: self.event?,
+            git_ref: self.git_ref.clone(),
+            commit: self.commit.clone()?,
+            pull_request: self.pull_request.clone(),
+            started_by: self.started_by.clone(),
+        })
+    }
 }
 
 /// A run with its jobs and their steps.

@@ -70,6 +70,7 @@ pub(super) async fn claim(
         }
         // The claim marks the job running in the same transaction.
         if let Some(mut claim) = state.store().claim(&body.agent_id, now, lease_ms).await? {
+            super::run_events::fill_claim(&state, &mut claim).await?;
             // The secrets its pipeline names, or the job ends failed before it starts.
             if let Some(why) = super::secrets::fill_claim(&state, &mut claim).await? {
                 super::secrets::fail_claim(&state, &claim, &body.agent_id, &why).await?;

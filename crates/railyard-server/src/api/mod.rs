@@ -20,6 +20,7 @@ mod pools;
 mod projects;
 mod retention;
 mod rules;
+mod run_events;
 mod runs;
 mod secrets;
 mod shares;

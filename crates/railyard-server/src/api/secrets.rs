@@ -146,6 +146,9 @@ pub(super) async fn fill_claim(state: &AppState, claim: &mut Claim) -> ApiResult
                  `railyard secret set {project} {name}`, then run again"
             )));
         };
+        if let Some(why) = super::run_events::kept_from_pull_request(claim, &sealed, name) {
+            return Ok(Some(why));
+        }
         if !ref_allowed(&sealed.protected_refs, claim.git_ref.as_deref()) {
             return Ok(Some(format!(
                 "secret `{name}` of project `{project}` is only for runs of {}, and this run \

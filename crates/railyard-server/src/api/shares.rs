@@ -73,6 +73,9 @@ pub(super) async fn apply(
             .set_project_retention(name, share.keep_days, share.keep_runs, share.quota_bytes)
             .await?;
     }
+    if let Some(on) = share.cancel_superseded {
+        found = state.store().set_cancel_superseded(name, on).await?;
+    }
     Ok(found)
 }
 
@@ -103,6 +106,7 @@ pub(super) async fn update_project(
         keep_days = project.keep_days,
         keep_runs = project.keep_runs,
         quota_bytes = project.quota_bytes,
+        cancel_superseded = project.cancel_superseded,
         "project settings set"
     );
     super::audit::record(

@@ -135,6 +135,7 @@ pub(crate) async fn start_run(
         owner: "railyard-server:queue".into(),
         jobs: names.clone(),
         started_at: Millis::now(),
+        context: Some(context.clone()),
     };
     let (store, max_attempts) = (state.store(), state.config().max_attempts);
     let queued = match delivery {
@@ -162,7 +163,7 @@ pub(crate) async fn start_run(
                 )
                 .await?
             {
-                Delivered::Queued(run) => Some(run),
+                Delivered::Queued(run) => Some(*run),
                 Delivered::AlreadyHandled => return Ok(None),
                 Delivered::ProjectGone => None,
             }
@@ -175,6 +176,7 @@ pub(crate) async fn start_run(
         ))
     })?;
     state.work().notify_waiters();
+    super::run_events::cancel_superseded(state, project.cancel_superseded, &run).await?;
     tracing::info!(
         run = %run.id, project = %project.name, %commit, event = %context.event,
         started_by = context.started_by.as_deref().unwrap_or_default(), jobs = names.len(),

@@ -39,6 +39,7 @@ fn setup(server: &Server) -> (AgentId, Vec<Leased>, RunId) {
                     owner: "railyard-server:test".into(),
                     jobs: jobs.iter().map(|(j, _)| j.to_string()).collect(),
                     started_at: now,
+                    context: None,
                 })
                 .await
                 .unwrap();

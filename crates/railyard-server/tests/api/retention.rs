@@ -44,6 +44,7 @@ fn leased(server: &Server, name: &str) -> (AgentId, String, RunId) {
                 owner: "railyard-server:test".into(),
                 jobs: vec!["build".into()],
                 started_at: now,
+                context: None,
             })
             .await
             .unwrap();

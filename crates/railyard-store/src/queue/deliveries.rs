@@ -15,7 +15,7 @@ use crate::{Store, StoreError};
 #[derive(Debug)]
 pub enum Delivered {
     /// The run, queued.
-    Queued(RunRecord),
+    Queued(Box<RunRecord>),
     /// The delivery was handled before: nothing was queued.
     AlreadyHandled,
     /// The project is gone (removed while its repository was fetched): nothing was queued.

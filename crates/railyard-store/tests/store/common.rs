@@ -24,6 +24,7 @@ pub fn new_run(project: &str, owner: &str, jobs: &[&str]) -> NewRun {
         owner: owner.into(),
         jobs: jobs.iter().map(|j| j.to_string()).collect(),
         started_at: Millis::now(),
+        context: None,
     }
 }
 

@@ -16,6 +16,7 @@ mod queued_runs;
 mod retention;
 mod schedules;
 mod rule_skips;
+mod run_events;
 mod schemas;
 mod shares;
 mod story;

@@ -18,6 +18,7 @@ pub mod me;
 pub mod people;
 pub mod project;
 mod run;
+mod run_context;
 pub mod runs;
 pub mod scan;
 pub mod secret;

@@ -90,6 +90,10 @@ pub struct ShareArgs {
     /// its list. Agents are in the pool of the token they registered with.
     #[arg(long, value_delimiter = ',')]
     pub pools: Option<Vec<String>>,
+    /// Whether a new run of a branch (a push) or of a pull request cancels the older
+    /// unfinished runs of the same branch or pull request (default false).
+    #[arg(long, value_name = "true|false")]
+    pub cancel_superseded: Option<bool>,
 }
 
 impl ShareArgs {
@@ -101,6 +105,7 @@ impl ShareArgs {
             keep_runs: self.keep_runs,
             quota_bytes: self.quota_bytes,
             pools: self.pools,
+            cancel_superseded: self.cancel_superseded,
         }
     }
 }
@@ -215,6 +220,7 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
             remote,
         } => {
             let kept = [share.keep_days, share.keep_runs, share.quota_bytes];
+            let superseding = share.cancel_superseded.is_some();
             let p = remote
                 .client()?
                 .call::<api::UpdateProject>(&name.into(), &share.share())
@@ -232,6 +238,17 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
                     p.name,
                     retention(&p),
                     quota(p.quota_bytes)
+                );
+            }
+            if superseding {
+                let does = if p.cancel_superseded {
+                    "cancels"
+                } else {
+                    "keeps"
+                };
+                println!(
+                    "{}: a new run of a branch or pull request {does} its older unfinished runs",
+                    p.name
                 );
             }
         }

@@ -41,6 +41,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
             owner: owner.clone(),
             jobs: jobs.clone(),
             started_at: Millis::now(),
+            context: None,
         })
         .await?;
     store

@@ -77,6 +77,9 @@ pub(crate) fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
         commit.map(|c| format!(" at {c}")).unwrap_or_default(),
         local_time(r.started_at)
     );
+    if let Some(line) = super::run_context::line(r) {
+        println!("{line}");
+    }
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::UTF8_BORDERS_ONLY);
     table.set_header(["job", "status", "time", "note"]);
@@ -127,9 +130,11 @@ fn table(runs: Vec<RunRecord>, with_project: bool) -> comfy_table::Table {
     let mut header = vec!["#", "status", "started", "time", "commit", "id"];
     if with_project {
         header.insert(0, "project");
+        header.extend(["event", "ref", "by"]);
     }
     table.set_header(header);
     for r in runs {
+        let context = super::run_context::cells(&r);
         let time = r
             .finished_at
             .map(|f| crate::report::duration(f.since(r.started_at).as_millis() as u64))
@@ -148,6 +153,7 @@ fn table(runs: Vec<RunRecord>, with_project: bool) -> comfy_table::Table {
         ];
         if with_project {
             row.insert(0, r.project.into_string());
+            row.extend(context);
         }
         table.add_row(row);
     }

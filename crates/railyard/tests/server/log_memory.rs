@@ -32,6 +32,7 @@ fn write_big_log(data: &std::path::Path) -> String {
                 owner: "railyard-server:test".into(),
                 jobs: vec!["big".into()],
                 started_at: now,
+                context: None,
             })
             .await
             .unwrap();

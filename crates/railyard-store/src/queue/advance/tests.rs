@@ -40,6 +40,7 @@ async fn queued_run(store: &Store, project: &str, jobs: &[&str], at: i64) -> Run
             owner: "railyard-server:queue".into(),
             jobs: jobs.iter().map(|j| j.to_string()).collect(),
             started_at: Millis(at),
+            context: None,
         })
         .await
         .unwrap();
@@ -283,6 +284,7 @@ async fn the_store_persists_what_the_model_decides() {
                     owner: "railyard-server:queue".into(),
                     jobs: rows.clone(),
                     started_at: Millis(1),
+                    context: None,
                 })
                 .await
                 .unwrap();
