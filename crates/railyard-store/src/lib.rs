@@ -30,6 +30,7 @@ mod run_events;
 mod runs;
 mod schedules;
 mod secrets;
+mod statuses;
 #[cfg(test)]
 use railyard_test_support::pg as test_pg;
 pub mod timings;
@@ -62,6 +63,7 @@ pub use records::{JobRecord, NewRun, RunDetail, RunRecord, StepRecord};
 pub use retention::{DEFAULT_KEEP_DAYS, DEFAULT_KEEP_RUNS, PRUNE_BATCH};
 pub use schedules::{NewSchedule, ScheduleAdded};
 pub use secrets::SealedSecret;
+pub use statuses::{GiveUp, OutboxStatus};
 pub use tokens::{TokenHolder, TokenInfo};
 
 /// The file name of the SQLite database inside a data folder.

@@ -19,6 +19,7 @@ pub mod protocol;
 pub mod records;
 pub mod schedules;
 pub mod secrets;
+pub mod statuses;
 pub mod template;
 pub mod terminal;
 

@@ -11,6 +11,10 @@ use crate::Millis;
 /// pipeline can name it in `secrets` and no job is ever given it.
 pub const REPO_CREDENTIAL: &str = "@repo";
 
+/// The reserved secret name of a project's forge token: what the server's commit statuses
+/// are sent with (see [`crate::statuses`]). Never given to a job.
+pub const FORGE_TOKEN: &str = "@forge";
+
 /// A secret's value. Its `Debug` and `Display` print `***`, so a claim or a request logged by
 /// mistake shows no value; only [`SecretValue::expose`] gives it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,9 +47,10 @@ impl std::fmt::Display for SecretValue {
 }
 
 /// Whether `name` can name a secret: an environment variable name (letters, digits and `_`,
-/// not starting with a digit, at most 100 bytes), or [`REPO_CREDENTIAL`].
+/// not starting with a digit, at most 100 bytes), or [`REPO_CREDENTIAL`] or [`FORGE_TOKEN`].
 pub fn valid_name(name: &str) -> bool {
     name == REPO_CREDENTIAL
+        || name == FORGE_TOKEN
         || (!name.is_empty()
             && name.len() <= 100
             && !name.starts_with(|c: char| c.is_ascii_digit())
@@ -254,7 +259,7 @@ mod tests {
 
     #[test]
     fn names_are_variables_or_the_repository_credential() {
-        for ok in ["DEPLOY_KEY", "_x", "a1", REPO_CREDENTIAL] {
+        for ok in ["DEPLOY_KEY", "_x", "a1", REPO_CREDENTIAL, FORGE_TOKEN] {
             assert!(valid_name(ok), "{ok}");
         }
         for bad in ["", "1A", "A-B", "A B", "@other", "../x"] {

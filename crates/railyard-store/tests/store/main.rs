@@ -19,6 +19,7 @@ mod rule_skips;
 mod run_events;
 mod schemas;
 mod shares;
+mod statuses;
 mod story;
 mod test_queues;
 mod tokens;
