@@ -27,6 +27,7 @@ async fn run_of(store: &Store, project: &str, jobs: &[QueuedJob]) -> RunId {
             owner: "railyard-server:queue".into(),
             jobs: jobs.iter().flat_map(|j| j.queued_names()).collect(),
             started_at: Millis(1),
+            context: None,
         })
         .await
         .unwrap();
