@@ -18,6 +18,7 @@ mod git_auth;
 mod housekeeping;
 mod openapi;
 pub mod protocol;
+mod schedules;
 mod secrets;
 mod tls;
 mod webhook;
@@ -36,6 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub use error::ApiError;
+pub use schedules::DEFAULT_MIN_INTERVAL as DEFAULT_MIN_SCHEDULE_INTERVAL;
 pub use secrets::{KeyError, SecretKeys, prepare as prepare_secrets};
 pub use tls::{Tls, TlsError, install_crypto_provider};
 
@@ -98,6 +100,10 @@ pub struct ServerConfig {
     /// The address people and forges reach this server at (`https://ci.example.com`, no
     /// trailing slash): the base of `RAILYARD_RUN_URL` and of commit statuses' `target_url`.
     pub public_url: String,
+    /// The shortest time a cron schedule may leave between two fires (a schedule firing more
+    /// often is refused): [`DEFAULT_MIN_SCHEDULE_INTERVAL`] unless the operator says
+    /// otherwise; under a minute, a seconds field is allowed.
+    pub min_schedule_interval: Duration,
 }
 
 impl ServerConfig {
@@ -129,6 +135,8 @@ struct Shared {
     config: ServerConfig,
     /// Woken whenever a job enters the queue, so waiting claims answer at once.
     work: Notify,
+    /// Woken when a schedule is added through this server, so the scheduler looks again.
+    schedules: Notify,
     /// When this server last noted each agent as seen (see [`AppState::note_agent`]).
     noted: Mutex<HashMap<AgentId, i64>>,
     /// The key secrets are sealed under (`--secrets-key-file`); none: secrets cannot be set
@@ -144,6 +152,7 @@ impl AppState {
                 store,
                 config,
                 work: Notify::new(),
+                schedules: Notify::new(),
                 noted: Default::default(),
                 secret_keys: Default::default(),
             }),
@@ -171,6 +180,11 @@ impl AppState {
 
     pub(crate) fn work(&self) -> &Notify {
         &self.inner.work
+    }
+
+    /// The scheduler waits on this; `notify_one` keeps a wake-up given while it was busy.
+    pub(crate) fn schedules_changed(&self) -> &Notify {
+        &self.inner.schedules
     }
 
     /// Notes an agent as seen at `now` ([`Store::touch_agent`]) unless this server did so less
@@ -259,6 +273,7 @@ pub async fn serve_with(
     }
     let sweep = tokio::spawn(api::sweep_leases(state.clone()));
     let housekeeping = tokio::spawn(housekeeping::run(state.clone()));
+    let scheduler = tokio::spawn(schedules::run(state.clone()));
     let app = api::router(state);
     let result = match tls {
         None => {
@@ -270,5 +285,6 @@ pub async fn serve_with(
     };
     sweep.abort();
     housekeeping.abort();
+    scheduler.abort();
     result
 }

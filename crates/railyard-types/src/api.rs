@@ -501,6 +501,26 @@ endpoints! {
         path: (ProjectName, String), query: (),
         takes: None (),
         answers: 204 None (), "removed; 404 if the project has no such secret";
+    AddSchedule = Post "/api/v1/projects/{name}/schedules", Maintainer,
+        "Add a cron schedule (UTC): the server starts a run of the ref at each time it names",
+        path: ProjectName, query: (),
+        takes: Json crate::schedules::NewSchedule,
+        answers: 201 Json crate::schedules::ScheduleInfo, "the schedule, with its next fire time",
+        errors: [
+            (400, "a bad `cron`, `ref` or `name`, or a cron firing more often than the server's minimum interval"),
+            (404, "no such project"),
+            (409, "the project has a schedule of that `name`"),
+        ];
+    ListSchedules = Get "/api/v1/schedules", Signed,
+        "The schedules of the projects the caller may see (`?project=`), with how each last fired",
+        path: (), query: crate::schedules::SchedulesQuery,
+        takes: None (),
+        answers: 200 Json Vec<crate::schedules::ScheduleInfo>, "`[schedule]`";
+    RemoveSchedule = Post "/api/v1/projects/{name}/schedules/{schedule}/remove", Maintainer,
+        "Remove a schedule: it fires no more",
+        path: (ProjectName, String), query: (),
+        takes: None (),
+        answers: 204 None (), "removed; 404 if the project has no such schedule";
     OpenApi = Get "/api/v1/openapi.json", Open, "This document",
         path: (), query: (),
         takes: None (),

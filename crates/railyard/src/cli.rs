@@ -87,7 +87,8 @@ impl Cli {
             | Command::Login(_)
             | Command::Me(_)
             | Command::Audit(_)
-            | Command::Secret(_) => (&none, None, None),
+            | Command::Secret(_)
+            | Command::Schedule(_) => (&none, None, None),
         };
         Global {
             directory: self.directory.clone(),
@@ -154,6 +155,8 @@ pub enum Command {
     Audit(crate::cmd::me::AuditArgs),
     /// Set, list or remove a project's secrets on the server (values never read back).
     Secret(crate::cmd::secret::SecretArgs),
+    /// Add, list or remove cron schedules: runs the server starts at set times (UTC).
+    Schedule(crate::cmd::schedule::ScheduleArgs),
 }
 
 #[derive(Debug, Args)]

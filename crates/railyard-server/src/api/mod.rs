@@ -22,6 +22,7 @@ mod retention;
 mod rules;
 mod run_events;
 mod runs;
+mod schedules;
 mod secrets;
 mod shares;
 mod start_run;
@@ -173,6 +174,9 @@ pub(crate) fn routes() -> Routes {
         .at(api::SetSecret, secrets::set)
         .at(api::ListSecrets, secrets::list)
         .at(api::RemoveSecret, secrets::remove)
+        .at(api::AddSchedule, schedules::add)
+        .at(api::ListSchedules, schedules::list)
+        .at(api::RemoveSchedule, schedules::remove)
         .at(api::AddUser, people::add_user)
         .at(api::ListUsers, people::list_users)
         .at(api::RemoveUser, people::remove_user)

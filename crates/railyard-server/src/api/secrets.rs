@@ -116,7 +116,7 @@ pub(super) async fn remove(
 }
 
 /// The 404 of a project the caller may not see, as of one that does not exist.
-fn hidden(project: &ProjectName) -> ApiError {
+pub(super) fn hidden(project: &ProjectName) -> ApiError {
     ApiError::NotFound(format!("project `{project}`"))
 }
 

@@ -34,6 +34,7 @@ pub struct ServerFile {
     pub max_attempts: Option<i64>,
     pub max_jobs: Option<usize>,
     pub max_artifact_mb: Option<u64>,
+    pub min_schedule_secs: Option<u64>,
     pub public_url: Option<String>,
     pub admin_token_file: Option<PathBuf>,
     pub agent_token_file: Option<PathBuf>,

@@ -21,6 +21,7 @@ mod run;
 mod run_context;
 pub mod runs;
 pub mod scan;
+pub mod schedule;
 pub mod secret;
 pub mod server;
 mod shell;
@@ -85,6 +86,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Me(args) => me::me(args).await,
         Command::Audit(args) => me::audit(args).await,
         Command::Secret(args) => secret::run(args).await,
+        Command::Schedule(args) => schedule::run(args).await,
     };
     match result {
         Ok(code) => code,

@@ -47,6 +47,10 @@ pub struct ServerArgs {
     /// base of RAILYARD_RUN_URL and of the links in commit statuses [default: http(s)://LISTEN].
     #[arg(long, env = "RAILYARD__SERVER__PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// The shortest time a cron schedule may leave between two fires, in seconds: a schedule
+    /// firing more often is refused; under 60, a seconds field is allowed [default: 60].
+    #[arg(long, env = "RAILYARD__SERVER__MIN_SCHEDULE_SECS", value_name = "SECS")]
+    pub min_schedule_secs: Option<u64>,
     /// A file holding the bootstrap admin token (trailing newline dropped): unlike the flag
     /// or the variable, it shows in no `ps` or process environment.
     #[arg(long, env = "RAILYARD__SERVER__ADMIN_TOKEN_FILE", value_name = "FILE")]
@@ -147,6 +151,14 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
         Some(mib) => mib.saturating_mul(1 << 20),
         None => railyard_server::DEFAULT_MAX_ARTIFACT_BYTES,
     };
+    let min_schedule_interval = match args.min_schedule_secs.or(file.min_schedule_secs) {
+        Some(0) => {
+            let e = "--min-schedule-secs must be at least 1";
+            return Err(super::Expected::Input(e.into()).into());
+        }
+        Some(secs) => Duration::from_secs(secs),
+        None => railyard_server::DEFAULT_MIN_SCHEDULE_INTERVAL,
+    };
     let data_dir = crate::project::data_dir(g.data_dir.as_deref().or(file.data_dir.as_deref()));
     let store = match &database {
         Some(url) => {
@@ -173,6 +185,7 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
         max_artifact_bytes,
         // Set once the listener's address is known.
         public_url: String::new(),
+        min_schedule_interval,
     };
     // Before listening: a wrong key file stops the start, naming the file.
     let secret_keys = match &args.secrets_key_file {

@@ -32,6 +32,7 @@ mod queue;
 mod quota;
 mod refs;
 mod results;
+mod schedules;
 mod secrets;
 mod server_away;
 mod shards;
