@@ -283,3 +283,62 @@ fn hostile_schedules_are_refused_naming_the_field_and_viewers_may_not_add() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("404"), "{}", text(&out.stderr));
 }
+
+/// Fire times missed while the server was down fire once when it is back, not once each; the
+/// schedule then goes on from the next time after the restart.
+#[test]
+fn fire_times_missed_while_down_fire_once() {
+    let mut fleet = Fleet::start(PIPELINE);
+    let flags = ["--min-schedule-secs", "1"];
+    fleet.restart_server_with(None, &flags);
+    let repo = fleet.repo_url();
+    fleet.cli_ok(&["project", "add", "demo", "--repo", &repo]);
+    fleet.cli_ok(&[
+        "schedule",
+        "add",
+        "demo",
+        "--cron",
+        "* * * * * *",
+        "--ref",
+        "main",
+        "--name",
+        "every",
+    ]);
+    let log = fleet.dir.path().join("server.err");
+    wait_for(60, "a first fire", || {
+        (!fires(&log, "every").is_empty()).then_some(())
+    });
+
+    fleet.server.kill().unwrap();
+    fleet.server.wait().unwrap();
+    let now = || railyard_types::Millis::now().as_i64();
+    let down_at = now();
+    // Down for five fire times (the condition is the clock itself).
+    wait_for(30, "five missed fire times", || {
+        (now() > down_at + 5_000).then_some(())
+    });
+    let addr = fleet.url.trim_start_matches("http://").to_string();
+    let up_at = now();
+    let (server, url) = spawn_server_with(fleet.dir.path(), &addr, None, &flags);
+    assert_eq!(url, fleet.url);
+    fleet.server = server;
+
+    wait_for(60, "a fire after the restart", || {
+        fires(&log, "every")
+            .iter()
+            .any(|(at, _)| *at > up_at)
+            .then_some(())
+    });
+    let missed: Vec<_> = fires(&log, "every")
+        .into_iter()
+        .filter(|(at, _)| *at > down_at && *at <= up_at)
+        .collect();
+    assert_eq!(
+        missed.len(),
+        1,
+        "the missed fire times fired {} times: {missed:?}",
+        missed.len()
+    );
+    assert!(missed[0].1.is_some(), "{missed:?}");
+    fleet.cli_ok(&["schedule", "rm", "demo", "every"]);
+}
