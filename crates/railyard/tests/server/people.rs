@@ -33,7 +33,7 @@ pub(crate) fn as_person(fleet: &Fleet, token_file: &Path, args: &[&str]) -> Outp
 }
 
 /// Adds `name` with a password, gives them `role` in `demo`, signs them in: their token file.
-fn member(fleet: &Fleet, name: &str, role: &str) -> std::path::PathBuf {
+pub(crate) fn member(fleet: &Fleet, name: &str, role: &str) -> std::path::PathBuf {
     member_of(fleet, name, "demo", role)
 }
 
