@@ -1,5 +1,6 @@
 //! What a server tidies every ten minutes: chunks of artifact uploads a crash cut, agents
-//! gone for a day, and the logs and artifacts of runs past their project's retention.
+//! gone for a day, commit statuses sent a week ago, and the logs and artifacts of runs past
+//! their project's retention.
 
 use railyard_types::Millis;
 use std::time::Duration;
@@ -53,6 +54,15 @@ pub(crate) async fn run(state: AppState) {
             Ok(n) => tracing::debug!("forgot {n} webhook deliveries older than a day"),
             Err(e) => tracing::error!(
                 "forgetting webhook deliveries: {}",
+                railyard_types::error::Chain(&e)
+            ),
+        }
+        let sent_before = Millis(now - crate::commit_statuses::KEEP_SENT_MS);
+        match state.store().forget_commit_statuses(sent_before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!("forgot {n} commit status(es) sent over a week ago"),
+            Err(e) => tracing::error!(
+                "forgetting sent commit statuses: {}",
                 railyard_types::error::Chain(&e)
             ),
         }

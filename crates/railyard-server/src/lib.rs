@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod commit_statuses;
 mod error;
 mod follow;
 mod git;
@@ -274,6 +275,7 @@ pub async fn serve_with(
     let sweep = tokio::spawn(api::sweep_leases(state.clone()));
     let housekeeping = tokio::spawn(housekeeping::run(state.clone()));
     let scheduler = tokio::spawn(schedules::run(state.clone()));
+    let statuses = tokio::spawn(commit_statuses::run(state.clone()));
     let app = api::router(state);
     let result = match tls {
         None => {
@@ -286,5 +288,6 @@ pub async fn serve_with(
     sweep.abort();
     housekeeping.abort();
     scheduler.abort();
+    statuses.abort();
     result
 }

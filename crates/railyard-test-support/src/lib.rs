@@ -1,6 +1,7 @@
 //! What Railyard's tests share, as a dev-dependency only: one way to skip work loudly
 //! ([`skip`]), one way to get a fresh PostgreSQL database ([`pg`]), one HTTP client
-//! ([`http`]), one check that a run left nothing on the engine ([`docker`]), a real image registry
+//! ([`http`]), one check that a run left nothing on the engine ([`docker`]), a fake forge that
+//! records commit statuses and fails on demand ([`forge`]), a real image registry
 //! ([`registry`]), and the fuzz
 //! tests' settings ([`fuzz_config`]).
 //!
@@ -11,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod docker;
+pub mod forge;
 mod fuzz;
 pub mod http;
 pub mod pg;

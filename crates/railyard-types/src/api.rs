@@ -496,6 +496,11 @@ endpoints! {
         path: ProjectName, query: (),
         takes: None (),
         answers: 200 Json Vec<crate::secrets::SecretInfo>, "`[{name, created_at, updated_at, protected_refs}]`";
+    ListCommitStatuses = Get "/api/v1/projects/{name}/statuses", Maintainer,
+        "A project's commit-status outbox, newest first (at most 500 rows): what was sent to its forge, what waits for a retry and why, what was refused or expired",
+        path: ProjectName, query: (),
+        takes: None (),
+        answers: 200 Json Vec<crate::statuses::CommitStatusRecord>, "`[{id, run_id, context, commit, status, attempts, outcome, last_error, ...}]`";
     RemoveSecret = Post "/api/v1/projects/{name}/secrets/{secret}/remove", Maintainer,
         "Remove a project secret",
         path: (ProjectName, String), query: (),

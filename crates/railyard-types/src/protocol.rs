@@ -290,6 +290,10 @@ pub struct ProjectShare {
     /// Whether a new run of a branch or pull request cancels its older unfinished runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_superseded: Option<bool>,
+    /// Where its commit statuses go (kind `none` stops them); the token is its `@forge`
+    /// secret. Maintainers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge: Option<crate::statuses::ForgeSettings>,
 }
 
 /// The answer to a webhook delivery.

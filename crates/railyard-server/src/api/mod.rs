@@ -6,6 +6,7 @@ mod agents;
 mod approve;
 mod audit;
 mod caller;
+mod commit_statuses;
 mod deployments;
 mod endpoint;
 mod fleet;
@@ -177,6 +178,7 @@ pub(crate) fn routes() -> Routes {
         .at(api::AddSchedule, schedules::add)
         .at(api::ListSchedules, schedules::list)
         .at(api::RemoveSchedule, schedules::remove)
+        .at(api::ListCommitStatuses, commit_statuses::list)
         .at(api::AddUser, people::add_user)
         .at(api::ListUsers, people::list_users)
         .at(api::RemoveUser, people::remove_user)

@@ -46,6 +46,11 @@ pub(super) fn check(share: &ProjectShare) -> ApiResult<()> {
     if let Some(pools) = &share.pools {
         super::pools::check_pools(pools)?;
     }
+    if let Some(forge) = &share.forge {
+        forge
+            .check()
+            .map_err(|p| ApiError::BadRequest(p.to_string()))?;
+    }
     Ok(())
 }
 
@@ -59,6 +64,19 @@ pub(super) async fn apply(
         && !state.store().set_project_pools(name, pools).await?
     {
         return Ok(false);
+    }
+    if let Some(forge) = &share.forge {
+        // Checked by `check` before: a problem here is a caller that skipped it.
+        let forge = forge
+            .check()
+            .map_err(|p| ApiError::BadRequest(p.to_string()))?;
+        if !state
+            .store()
+            .set_project_forge(name, forge.as_ref())
+            .await?
+        {
+            return Ok(false);
+        }
     }
     let mut found = state.store().project(name).await?.is_some();
     if share.weight.is_some() || share.max_running.is_some() {

@@ -94,6 +94,18 @@ pub struct ShareArgs {
     /// unfinished runs of the same branch or pull request (default false).
     #[arg(long, value_name = "true|false")]
     pub cancel_superseded: Option<bool>,
+    /// Where the server sends its runs' commit statuses: `github`, `gitlab` or `gitea`
+    /// (`none` stops them), with --forge-api and --forge-repo. The token is the project's
+    /// `@forge` secret (`railyard secret set PROJECT @forge`).
+    #[arg(long)]
+    pub forge: Option<String>,
+    /// The forge's API base: https://api.github.com, https://gitlab.example.com/api/v4,
+    /// https://gitea.example.com/api/v1.
+    #[arg(long, requires = "forge")]
+    pub forge_api: Option<String>,
+    /// The repository on the forge: `owner/name` (GitLab: numeric id or `group/name`).
+    #[arg(long, requires = "forge")]
+    pub forge_repo: Option<String>,
 }
 
 impl ShareArgs {
@@ -106,6 +118,13 @@ impl ShareArgs {
             quota_bytes: self.quota_bytes,
             pools: self.pools,
             cancel_superseded: self.cancel_superseded,
+            forge: self
+                .forge
+                .map(|kind| railyard_types::statuses::ForgeSettings {
+                    kind,
+                    api_url: self.forge_api.unwrap_or_default(),
+                    repo: self.forge_repo.unwrap_or_default(),
+                }),
         }
     }
 }

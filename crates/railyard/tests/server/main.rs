@@ -7,6 +7,7 @@ mod acceptance;
 mod api;
 mod auth;
 mod checkout;
+mod commit_statuses;
 mod config;
 mod console;
 mod deploys;

@@ -13,7 +13,7 @@ const VALUE: &str = "s3cr3t-deploy-value-0xC0FFEE";
 const DEPLOY: &str = "env: { image: busybox }\nsecrets: [DEPLOY_KEY]\njobs:\n  deploy:\n    script:\n      - test ${#DEPLOY_KEY} -eq 28\n      - case $DEPLOY_KEY in s3cr3t-deploy-*FEE) ;; *) exit 1;; esac\n      - echo \"key=$DEPLOY_KEY\"\n      - echo \"$DEPLOY_KEY\" | base64\n      - printf '%s' \"$DEPLOY_KEY\" | base64\n      - printf '%s' \"x$DEPLOY_KEY\" | base64\n";
 
 /// A key file of 32 bytes (`fill` each) in the fleet's folder.
-fn key_file(fleet: &Fleet, name: &str, fill: u8) -> PathBuf {
+pub(crate) fn key_file(fleet: &Fleet, name: &str, fill: u8) -> PathBuf {
     let file = fleet.dir.path().join(name);
     std::fs::write(&file, format!("{}\n", hex(&[fill; 32]))).unwrap();
     file
@@ -24,12 +24,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The fleet's server restarted with `key` as its secrets key file.
-fn with_key(fleet: &mut Fleet, db: Option<&str>, key: &Path) {
+pub(crate) fn with_key(fleet: &mut Fleet, db: Option<&str>, key: &Path) {
     fleet.restart_server_with(db, &["--secrets-key-file", key.to_str().unwrap()]);
 }
 
 /// `railyard secret set` with the value on standard input.
-fn set_secret(fleet: &Fleet, project: &str, name: &str, value: &str, flags: &[&str]) {
+pub(crate) fn set_secret(fleet: &Fleet, project: &str, name: &str, value: &str, flags: &[&str]) {
     use std::io::Write;
     let mut cmd = fleet.cli(&["secret", "set", project, name]);
     cmd.args(flags)
