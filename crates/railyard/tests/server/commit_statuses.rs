@@ -22,10 +22,16 @@ const CONTEXTS: [&str; 3] = ["railyard", "railyard/bad", "railyard/ok"];
 
 /// A fleet whose project `demo` sends its statuses to `forge` as `kind` (API base at
 /// `api_path` on the fake forge), with a key file, the token set and one agent.
-fn forge_fleet(forge: &FakeForge, kind: &str, api_path: &str, repo: &str) -> Fleet {
-    let mut fleet = Fleet::start(PIPELINE);
+fn forge_fleet(
+    forge: &FakeForge,
+    kind: &str,
+    api_path: &str,
+    repo: &str,
+    db: Option<&str>,
+) -> Fleet {
+    let mut fleet = Fleet::start_on(PIPELINE, db);
     let key = key_file(&fleet, "secrets.key", 7);
-    with_key(&mut fleet, None, &key);
+    with_key(&mut fleet, db, &key);
     fleet.cli_ok(&["project", "add", "demo", "--repo", &fleet.repo_url()]);
     let api = format!("{}{api_path}", forge.url());
     fleet.cli_ok(&[
@@ -111,9 +117,9 @@ fn states(calls: &[ForgeCall]) -> Vec<(String, String)> {
 
 /// The whole story for one forge: order, addresses, token header, target URLs, and no token
 /// in the server's log or API answers.
-fn statuses_reach(kind: &str, api_path: &str, repo: &str, path_repo: &str) {
+fn statuses_reach(kind: &str, api_path: &str, repo: &str, path_repo: &str, db: Option<&str>) {
     let forge = FakeForge::start();
-    let fleet = forge_fleet(&forge, kind, api_path, repo);
+    let fleet = forge_fleet(&forge, kind, api_path, repo, db);
     let (run, commit) = trigger_demo(&fleet);
     fleet.wait_ended_as(&run, 180, "failed");
     let by = wait_finals(&fleet, &forge, kind);
@@ -197,26 +203,26 @@ fn statuses_reach(kind: &str, api_path: &str, repo: &str, path_repo: &str) {
 
 #[test]
 fn github_gets_each_contexts_statuses_in_order() {
-    statuses_reach("github", "", "acme/app", "acme/app");
+    statuses_reach("github", "", "acme/app", "acme/app", None);
 }
 
 #[test]
 fn gitlab_gets_each_contexts_statuses_in_order() {
-    statuses_reach("gitlab", "/api/v4", "acme/app", "acme%2Fapp");
+    statuses_reach("gitlab", "/api/v4", "acme/app", "acme%2Fapp", None);
 }
 
 #[test]
 fn gitea_gets_each_contexts_statuses_in_order() {
-    statuses_reach("gitea", "/api/v1", "acme/app", "acme/app");
+    statuses_reach("gitea", "/api/v1", "acme/app", "acme/app", None);
 }
 
 /// The forge fails from the first `running` status it is sent until it has failed at least
 /// three sends, then recovers: every final status still arrives exactly once, and no state
 /// of a context is accepted twice or out of order.
-fn outage_in_the_middle(kind: &str, api_path: &str, failure: Failure) {
+fn outage_in_the_middle(kind: &str, api_path: &str, failure: Failure, db: Option<&str>) {
     let forge = FakeForge::start();
     forge.fail_from(|c| c.field("description") == "running", failure);
-    let fleet = forge_fleet(&forge, kind, api_path, "acme/app");
+    let fleet = forge_fleet(&forge, kind, api_path, "acme/app", db);
     let (run, _) = trigger_demo(&fleet);
     let deadline = Instant::now() + Duration::from_secs(120);
     while forge.failed() < 3 {
@@ -257,12 +263,30 @@ fn outage_in_the_middle(kind: &str, api_path: &str, failure: Failure) {
 
 #[test]
 fn github_outage_with_500s_loses_no_final_status_and_sends_none_twice() {
-    outage_in_the_middle("github", "", Failure::Status(500));
+    outage_in_the_middle("github", "", Failure::Status(500), None);
 }
 
 #[test]
 fn gitea_outage_with_dropped_connections_loses_no_final_status() {
-    outage_in_the_middle("gitea", "/api/v1", Failure::Drop);
+    outage_in_the_middle("gitea", "/api/v1", Failure::Drop, None);
+}
+
+/// The same on PostgreSQL (the triggers' functions, the deliverers' `SKIP LOCKED` claim),
+/// when `RAILYARD_TEST_POSTGRES_URL` is set.
+#[test]
+fn github_on_postgres_gets_each_contexts_statuses_in_order() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    statuses_reach("github", "", "acme/app", "acme/app", Some(&db.url));
+}
+
+#[test]
+fn gitlab_outage_on_postgres_loses_no_final_status() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    outage_in_the_middle("gitlab", "/api/v4", Failure::Status(503), Some(&db.url));
 }
 
 /// A project without a forge writes no outbox rows; hostile forge settings are refused with
