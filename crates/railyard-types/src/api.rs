@@ -483,7 +483,7 @@ endpoints! {
         takes: None (),
         answers: 200 Json Vec<AuditEntry>, "`[{at, actor, action, project?, target?, detail?}]`";
     SetSecret = Put "/api/v1/projects/{name}/secrets/{secret}", Maintainer,
-        "Set a project secret (sealed at rest; never read back); `@repo` is the repository credential",
+        "Set a project secret (sealed at rest; never read back); `@repo` is the repository credential, `@forge` the token commit statuses are sent with",
         path: (ProjectName, String), query: (),
         takes: Json crate::secrets::SetSecret,
         answers: 200 Json crate::secrets::SecretInfo, "`{name, created_at, updated_at, protected_refs}`",

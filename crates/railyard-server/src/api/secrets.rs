@@ -5,7 +5,9 @@
 use axum::extract::State;
 use railyard_types::api::{ListSecrets, RemoveSecret, SetSecret};
 use railyard_types::protocol::Claim;
-use railyard_types::secrets::{REPO_CREDENTIAL, pattern_problem, ref_allowed, valid_name};
+use railyard_types::secrets::{
+    FORGE_TOKEN, REPO_CREDENTIAL, pattern_problem, ref_allowed, valid_name,
+};
 use railyard_types::{AgentId, JobStatus, Millis, ProjectName};
 
 use super::caller::Caller;
@@ -35,8 +37,8 @@ pub(super) async fn set(
     if !valid_name(&name) {
         return Err(ApiError::BadRequest(format!(
             "invalid secret name `{name}`: a secret is an environment variable (letters, digits \
-             and `_`, not starting with a digit), or `{REPO_CREDENTIAL}` for the repository \
-             credential"
+             and `_`, not starting with a digit), `{REPO_CREDENTIAL}` for the repository \
+             credential, or `{FORGE_TOKEN}` for the token commit statuses are sent with"
         )));
     }
     if body.value.expose().is_empty() || body.value.expose().len() > MAX_VALUE_BYTES {
