@@ -295,6 +295,7 @@ async fn execute(
         project: claim.project.to_string(),
         repo_root: checkout.clone(),
         jobs: vec![name.clone()],
+        rule_skipped: Default::default(),
         max_parallel: 1,
         artifacts_dir,
         timings: Arc::new(railyard_split::Timings::new()),

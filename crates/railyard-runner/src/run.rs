@@ -41,6 +41,10 @@ pub struct RunOptions {
     pub repo_root: PathBuf,
     /// The jobs to run (with everything they need), in file order.
     pub jobs: Vec<String>,
+    /// Jobs of [`RunOptions::jobs`] whose `when:` rule does not match the run, with why:
+    /// they end skipped before anything starts (no env image is prepared for them), and
+    /// the run model skips the jobs that need them.
+    pub rule_skipped: IndexMap<String, String>,
     /// How many jobs may run at once.
     pub max_parallel: usize,
     /// The run's artifacts folder; each job gets a subfolder.
@@ -187,8 +191,14 @@ async fn run_pipeline_with(
         move || workspace::pack(&root)
     });
     let mut prepared: HashMap<String, JoinHandle<Result<(), RunnerError>>> = HashMap::new();
+    for name in &opts.jobs {
+        if let Some(why) = opts.rule_skipped.get(name) {
+            let why = Some(why.clone());
+            finish_unstarted(name, JobStatus::Skipped, why, &mut results, &emit);
+        }
+    }
     // The first jobs: those the run model queues at once (a sharded job makes its own).
-    let first = run_model(&pipeline, &opts.jobs, &IndexMap::new()).apply(RunEvent::Check);
+    let first = run_model(&pipeline, &opts.jobs, &results).apply(RunEvent::Check);
     for name in (first.changes.iter())
         .filter_map(|c| match c {
             Change::Queue(i) => Some(&opts.jobs[*i]),
@@ -589,7 +599,11 @@ async fn prepare_envs(
         let _ = events.send(e);
     };
     let mut groups: Vec<(EnvSource, railyard_pipeline::EnvSpec, Vec<String>)> = Vec::new();
+    // Jobs ended already (skipped by their rule) need no image.
     for name in &opts.jobs {
+        if results.contains_key(name) {
+            continue;
+        }
         let job = &pipeline.jobs[name];
         let Some(env) = pipeline.job_env(job) else {
             let error = RunnerError::NoEnv { job: name.clone() }.to_string();

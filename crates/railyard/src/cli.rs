@@ -209,11 +209,38 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub registry: Option<railyard_runner::Registry>,
     #[command(flatten)]
+    pub context: ContextArgs,
+    #[command(flatten)]
     pub pipeline: PipelineFile,
     #[command(flatten)]
     pub data: DataDir,
     #[command(flatten)]
     pub networks: Networks,
+}
+
+/// What a local run pretends started it: its `RAILYARD_*` variables and what `when:` rules
+/// are judged against. By default, the work tree's git state.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ContextArgs {
+    /// The event to pretend: push, tag, pull_request, schedule, trigger [default: push, or
+    /// tag when HEAD is a tag with no branch checked out].
+    #[arg(long, value_name = "NAME", value_parser = parse_event)]
+    pub event: Option<railyard_types::context::RunEvent>,
+    /// The branch the run is for, instead of the one checked out; with a pull request, the
+    /// branch it merges into [default for a pull request: main].
+    #[arg(long, value_name = "NAME")]
+    pub branch: Option<String>,
+    /// A pull request's number: pretends a pull_request event.
+    #[arg(long, value_name = "N")]
+    pub pr: Option<u64>,
+}
+
+fn parse_event(name: &str) -> Result<railyard_types::context::RunEvent, String> {
+    use railyard_types::context::RunEvent;
+    RunEvent::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = RunEvent::ALL.iter().map(|e| e.as_str()).collect();
+        format!("unknown event `{name}`; the events: {}", names.join(", "))
+    })
 }
 
 #[derive(Debug, Args)]

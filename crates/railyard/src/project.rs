@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use railyard_types::ProjectName;
+use railyard_types::context::{PullRequest, RunContext, RunEvent};
 use std::path::{Path, PathBuf};
 
 /// The pipeline file's name at a repository's root.
@@ -35,17 +36,49 @@ impl Project {
         (out.status.success() && !text.is_empty()).then_some(text)
     }
 
-    /// What a local run tells its jobs about the work tree: the commit checked out
-    /// (`RAILYARD_COMMIT`) and the branch (`RAILYARD_REF`, `refs/heads/…`), each when there is one.
-    pub fn run_variables(&self) -> Vec<(String, String)> {
-        let mut vars = Vec::new();
-        if let Some(commit) = self.git(&["rev-parse", "HEAD"]) {
-            vars.push(("RAILYARD_COMMIT".to_string(), commit));
+    /// What started a local run, from the work tree's git state and what `asked` pretends:
+    /// a `push` of the branch checked out, a `tag` when `HEAD` is a tag with no branch
+    /// checked out; `--event`, `--branch` and `--pr` override (a pull request merges the
+    /// branch checked out into `--branch`, `main` by default). Jobs see it as the
+    /// `RAILYARD_*` variables, and `when:` rules are judged against it, as on a fleet.
+    pub fn run_context(&self, asked: &crate::cli::ContextArgs) -> RunContext {
+        let commit = self.git(&["rev-parse", "HEAD"]).unwrap_or_default();
+        let branch_ref = self.git(&["symbolic-ref", "-q", "HEAD"]);
+        let tag_ref = match &branch_ref {
+            Some(_) => None,
+            None => (self.git(&["describe", "--exact-match", "--tags", "HEAD"]))
+                .map(|t| format!("refs/tags/{t}")),
+        };
+        let mut context = RunContext::for_ref(commit, branch_ref.clone().or(tag_ref));
+        let event = match (asked.event, asked.pr) {
+            (Some(e), _) => e,
+            (None, Some(_)) => RunEvent::PullRequest,
+            (None, None) => context.event,
+        };
+        context.event = event;
+        if event == RunEvent::PullRequest {
+            let source = (branch_ref.as_deref())
+                .and_then(|r| r.strip_prefix("refs/heads/"))
+                .unwrap_or("HEAD");
+            context.pull_request = Some(PullRequest {
+                number: asked.pr.unwrap_or(1),
+                source_branch: source.to_owned(),
+                target_branch: asked.branch.clone().unwrap_or_else(|| "main".into()),
+                from_fork: false,
+            });
+        } else if let Some(branch) = &asked.branch {
+            context.git_ref = Some(format!("refs/heads/{branch}"));
         }
-        if let Some(branch) = self.git(&["symbolic-ref", "-q", "HEAD"]) {
-            vars.push(("RAILYARD_REF".to_string(), branch));
-        }
-        vars
+        context.started_by = std::env::var("USER").ok().map(|u| format!("local:{u}"));
+        context
+    }
+
+    /// The `RAILYARD_*` variables of a local run `run` of `context`: no run URL (nothing
+    /// serves it), no `RAILYARD_COMMIT` outside a git work tree.
+    pub fn run_variables(context: &RunContext, run: &str) -> Vec<(String, String)> {
+        (context.variables(run, None).into_iter())
+            .filter(|(name, value)| !(name == "RAILYARD_COMMIT" && value.is_empty()))
+            .collect()
     }
 
     /// The pipeline file as users wrote it: relative to the root when inside.

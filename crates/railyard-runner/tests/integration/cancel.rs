@@ -130,6 +130,7 @@ async fn two_calls_for_one_run_leave_each_other_alone() {
             project: repo.root().display().to_string(),
             repo_root: repo.root().to_path_buf(),
             jobs: vec![job.to_string()],
+            rule_skipped: Default::default(),
             max_parallel: 1,
             artifacts_dir: repo.root().join(".artifacts"),
             timings: Default::default(),

@@ -120,6 +120,7 @@ pub async fn run_configured(
         project: repo.root().display().to_string(),
         repo_root: repo.root().to_path_buf(),
         jobs: selected,
+        rule_skipped: Default::default(),
         max_parallel: 4,
         artifacts_dir: artifacts_dir.path().to_path_buf(),
         timings: Default::default(),

@@ -78,6 +78,7 @@ async fn run(
         project: "Shop App".into(),
         repo_root: repo.root().to_path_buf(),
         jobs: pipeline.select(&[]).unwrap(),
+        rule_skipped: Default::default(),
         max_parallel: 2,
         artifacts_dir: artifacts.path().to_path_buf(),
         timings: Default::default(),

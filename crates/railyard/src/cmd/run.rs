@@ -23,6 +23,8 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     };
     let pipeline = Arc::new(project.load_pipeline_with(&limits)?);
     let jobs = pipeline.select(&args.jobs)?;
+    let context = project.run_context(&args.context);
+    let rule_skipped = rule_skipped(&pipeline, &jobs, &context);
     let secrets = super::secrets(&pipeline)?;
     let parallel = match args.parallel {
         Some(0) => return Err(Expected::Input("--jobs must be at least 1".into()).into()),
@@ -84,6 +86,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         project: project.key().into_string(),
         repo_root: project.root.clone(),
         jobs,
+        rule_skipped: rule_skipped.into_iter().collect(),
         max_parallel: parallel,
         artifacts_dir: artifacts_dir.clone(),
         timings: Arc::new(timings),
@@ -96,7 +99,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         })),
         secrets,
         networks: g.network_pool,
-        run_variables: project.run_variables(),
+        run_variables: project::Project::run_variables(&context, record.id.as_str()),
         // A person's own machine: what the pipeline's `resources` ask, no default or maximum;
         // artifacts bounded as on an agent (DEFAULT_MAX_ARTIFACT_BYTES and _FILES).
         allowance: Default::default(),
@@ -158,4 +161,19 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         RunStatus::Cancelled => exit_codes::CANCELLED,
         _ => exit_codes::JOBS_FAILED,
     })
+}
+
+/// The selected jobs whose `when:` rule does not match the local run's context, with why
+/// (the same judgement as a server's when it queues a run).
+fn rule_skipped(
+    pipeline: &railyard_pipeline::Pipeline,
+    jobs: &[String],
+    context: &railyard_types::context::RunContext,
+) -> Vec<(String, String)> {
+    (jobs.iter())
+        .filter_map(|name| {
+            let rule = pipeline.jobs.get(name)?.when.as_ref()?;
+            Some((name.clone(), rule.check(context).err()?))
+        })
+        .collect()
 }

@@ -47,19 +47,23 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
             .to_string()
             .to_ascii_lowercase()
     );
+    // A shell is a look at the work tree as it is: its own git state, nothing pretended.
+    let context = project.run_context(&Default::default());
+    let run_variables = project::Project::run_variables(&context, &run_id);
     let opts = RunOptions {
         run_id,
         owner: names::owner(),
         project: project.key().into_string(),
         repo_root: project.root.clone(),
         jobs: vec![job.clone()],
+        rule_skipped: Default::default(),
         max_parallel: 1,
         artifacts_dir: std::env::temp_dir(),
         timings: Default::default(),
         env_check: None,
         secrets: super::secrets(&pipeline)?,
         networks: g.network_pool,
-        run_variables: project.run_variables(),
+        run_variables,
         allowance: Default::default(),
         registry: None,
     };

@@ -43,6 +43,7 @@ pub async fn run(g: &Global, args: SplitArgs) -> anyhow::Result<i32> {
         project: project.key().into_string(),
         repo_root: project.root.clone(),
         jobs: vec![job.clone()],
+        rule_skipped: Default::default(),
         max_parallel: 1,
         artifacts_dir: std::env::temp_dir(),
         timings: Arc::new(timings),

@@ -10,6 +10,7 @@ mod escapes;
 mod history;
 mod image_build;
 mod output;
+mod rules;
 mod run;
 mod sharding;
 mod shell;
