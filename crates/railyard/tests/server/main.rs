@@ -34,6 +34,7 @@ mod quota;
 mod refs;
 mod results;
 mod schedules;
+mod rules;
 mod secrets;
 mod server_away;
 mod shards;
