@@ -233,6 +233,11 @@ async fn execute(
     let mut pipeline = railyard_pipeline::load_with(&file, &limits).map_err(|e| {
         AgentError::Workspace(format!("the pipeline at {} is invalid: {e}", claim.commit))
     })?;
+    // The server handed this job out, approved if it is manual: the runner holds manual
+    // jobs only for a local run.
+    for job in pipeline.jobs.values_mut() {
+        job.manual = false;
+    }
     let name = claim.shard.as_ref().map_or(&claim.job, |s| &s.job).clone();
     // Jobs with `artifacts` (or a test job's merged report) to hand over: a need without
     // any has nothing to fetch.

@@ -17,7 +17,7 @@ use railyard_run_model::{Change, Event as RunEvent, Job, JobState, Run, RunBuild
 use railyard_split::Timings;
 use railyard_types::error::{Chain, chain};
 use railyard_types::{JobStatus, RunStatus, StepStatus};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -247,6 +247,8 @@ async fn run_pipeline_with(
     let mut tasks: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut told_cancel = false;
     let mut ended: Option<(String, JobStatus)> = None;
+    // Manual jobs not approved on the command line, and the jobs skipped because of them.
+    let mut held: HashSet<String> = HashSet::new();
     loop {
         // A cancel first: the jobs it finds unstarted are cancelled, not skipped.
         if cancel.is_cancelled() && !told_cancel {
@@ -259,6 +261,8 @@ async fn run_pipeline_with(
             None => model.apply(RunEvent::Check),
         };
         carry_out(&model, &decided, &mut ready, &mut results, &emit);
+        let out = (&mut ready, &mut results, &mut held);
+        hold_manual(&mut model, &decided, out, &emit);
         while running.len() < opts.max_parallel.max(1) {
             // A job whose env image or workspace is missing never starts (its needs never
             // finish, as the end says); one whose `concurrency` group a running job holds
@@ -349,8 +353,18 @@ async fn run_pipeline_with(
         );
     }
 
-    // Every job has ended by now, so the model has closed the run.
-    let status = model.closed().unwrap_or(RunStatus::Failed);
+    // Every job has ended by now, so the model has closed the run. Jobs held for approval
+    // do not fail it: the person chose not to run them.
+    let status = match model.closed() {
+        Some(RunStatus::Failed)
+            if !held.is_empty()
+                && (results.iter())
+                    .all(|(n, r)| r.status.lets_dependents_run() || held.contains(n)) =>
+        {
+            RunStatus::Success
+        }
+        status => status.unwrap_or(RunStatus::Failed),
+    };
     emit(Event::RunFinished {
         status,
         duration_ms: started.elapsed().as_millis() as u64,
@@ -748,7 +762,9 @@ fn run_model(pipeline: &Pipeline, jobs: &[String], results: &IndexMap<String, Jo
             Some(r) => JobState::Ended(r.status),
             None => JobState::Waiting,
         };
-        run.job(Job::new(name, needs, state));
+        let mut job = Job::new(name, needs, state);
+        job.manual = pipeline.jobs[name].manual;
+        run.job(job);
     }
     run.build()
 }
@@ -782,9 +798,44 @@ fn carry_out(
                     emit,
                 );
             }
-            // No local job is manual, asked to stop one by one or run again.
+            // Held manual jobs are `hold_manual`'s; no local job is asked to stop one by one
+            // or run again.
             Change::Stop(_) | Change::AwaitApproval(_) | Change::Retry(_) => {}
         }
+    }
+}
+
+/// A `manual` job whose needs let it run does not run locally (a caller that approved it,
+/// `railyard run --approve JOB` or an agent given it by the server, cleared its `manual`):
+/// it ends skipped with how to run it, and the jobs skipped because of it say it too. All
+/// of them are added to `held`.
+fn hold_manual(
+    model: &mut Run,
+    decided: &Transitions,
+    (ready, results, held): (
+        &mut BTreeSet<usize>,
+        &mut IndexMap<String, JobResult>,
+        &mut HashSet<String>,
+    ),
+    emit: &impl Fn(Event),
+) {
+    for change in &decided.changes {
+        let Change::AwaitApproval(i) = change else {
+            continue;
+        };
+        let name = model.job(*i).name.clone();
+        let hint = format!("`{name}` is manual: run it with `railyard run --approve {name}`");
+        let why = Some(format!("skipped: {hint}"));
+        finish_unstarted(&name, JobStatus::Skipped, why, results, emit);
+        held.insert(name.clone());
+        let mut then = model.apply(RunEvent::JobEnded(&name, JobStatus::Skipped));
+        for change in &mut then.changes {
+            if let Change::Skip(j, why) = change {
+                why.push_str(&format!(" ({hint})"));
+                held.insert(model.job(*j).name.clone());
+            }
+        }
+        carry_out(model, &then, ready, results, emit);
     }
 }
 

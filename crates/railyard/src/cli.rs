@@ -208,6 +208,10 @@ pub struct RunArgs {
     /// under PREFIX/<project>/: `http://127.0.0.1:5000/ci`.
     #[arg(long, value_name = "URL")]
     pub registry: Option<railyard_runner::Registry>,
+    /// Run this `manual: true` job (repeatable); manual jobs not named are skipped, with
+    /// the jobs that need them.
+    #[arg(long = "approve", value_name = "JOB")]
+    pub approve: Vec<String>,
     #[command(flatten)]
     pub context: ContextArgs,
     #[command(flatten)]

@@ -21,7 +21,9 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
     let limits = railyard_pipeline::Limits {
         max_jobs: args.max_jobs,
     };
-    let pipeline = Arc::new(project.load_pipeline_with(&limits)?);
+    let mut pipeline = project.load_pipeline_with(&limits)?;
+    approve(&mut pipeline, &args.approve)?;
+    let pipeline = Arc::new(pipeline);
     let jobs = pipeline.select(&args.jobs)?;
     let context = project.run_context(&args.context);
     let rule_skipped = rule_skipped(&pipeline, &jobs, &context);
@@ -176,4 +178,31 @@ fn rule_skipped(
             Some((name.clone(), rule.check(context).err()?))
         })
         .collect()
+}
+
+/// `--approve JOB`: the named manual jobs (a matrix job's name approves its combinations)
+/// run like any other; a name that is no manual job is refused before anything runs.
+fn approve(pipeline: &mut railyard_pipeline::Pipeline, names: &[String]) -> Result<(), Expected> {
+    for name in names {
+        let mut found = false;
+        for job in pipeline.jobs.values_mut() {
+            if &job.name != name && &job.base_name != name {
+                continue;
+            }
+            if !job.manual {
+                return Err(Expected::Input(format!(
+                    "--approve {name}: job `{}` is not manual (`manual: true`): it runs without approval",
+                    job.name
+                )));
+            }
+            job.manual = false;
+            found = true;
+        }
+        if !found {
+            return Err(Expected::Input(format!(
+                "--approve {name}: the pipeline has no job `{name}`"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ mod errors;
 mod escapes;
 mod history;
 mod image_build;
+mod manual;
 mod output;
 mod rules;
 mod run;
