@@ -282,7 +282,7 @@ endpoints! {
         takes: None (),
         answers: 200 Json Vec<Project>, "`[project]`";
     UpdateProject = Patch "/api/v1/projects/{name}", Maintainer,
-        "Set a project's share (weight, max running), retention (keep days, keep runs) and artifact quota",
+        "Set a project's share (weight, max running), retention (keep days, keep runs), artifact quota and cancel_superseded",
         path: ProjectName, query: (),
         takes: Json ProjectShare,
         answers: 200 Json Project, "the project";

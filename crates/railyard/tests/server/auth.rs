@@ -198,7 +198,7 @@ fn push_webhooks_are_verified_and_start_runs() {
 type Delivery<'a> = (&'a str, Vec<(&'a str, String)>, &'a str, u16);
 
 /// HMAC-SHA256 of `body` under `secret`, in hex: what GitHub and Gitea sign a delivery with.
-fn hmac_hex(secret: &str, body: &str) -> String {
+pub(crate) fn hmac_hex(secret: &str, body: &str) -> String {
     use hmac::{KeyInit, Mac};
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body.as_bytes());

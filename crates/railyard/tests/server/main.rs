@@ -16,6 +16,7 @@ mod env_reuse;
 mod failures;
 mod fleet;
 mod fleet_scale;
+mod forge_events;
 mod forgotten;
 mod handover;
 mod image_build;

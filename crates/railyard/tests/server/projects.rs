@@ -93,7 +93,7 @@ fn story(mut fleet: Fleet) {
     let shown = fleet.cli_ok(&["runs", &run]);
     let commit = first["run"]["commit"].as_str().unwrap();
     let started = shown
-        .rsplit_once("started ")
+        .split_once(", started ")
         .unwrap()
         .1
         .lines()
