@@ -314,6 +314,7 @@ mod tests {
             repo_credential: None,
             context: None,
             run_url: None,
+            run_attempt: None,
         }
     }
 

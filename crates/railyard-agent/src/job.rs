@@ -485,7 +485,8 @@ fn forge_refspec(git_ref: Option<&str>) -> Option<String> {
 /// tag, pull request, run and its address); from a server before contexts, the commit and
 /// the ref alone.
 fn run_variables(claim: &Claim) -> Vec<(String, String)> {
-    match &claim.context {
+    let attempt = (claim.run_attempt).map(|n| ("RAILYARD_RUN_ATTEMPT".to_string(), n.to_string()));
+    let vars: Vec<(String, String)> = match &claim.context {
         Some(context) => context.variables(claim.run_id.as_str(), claim.run_url.as_deref()),
         None => std::iter::once(("RAILYARD_COMMIT".to_string(), claim.commit.clone()))
             .chain(
@@ -495,7 +496,8 @@ fn run_variables(claim: &Claim) -> Vec<(String, String)> {
                     .map(|r| ("RAILYARD_REF".to_string(), r)),
             )
             .collect(),
-    }
+    };
+    vars.into_iter().chain(attempt).collect()
 }
 
 /// Renews the lease every third of it (at least every second, so a cancel reaches the job

@@ -95,6 +95,8 @@ pub struct Job {
     pub shard_of: Option<String>,
     /// Whether it waits for a person's approval once its needs let it run.
     pub manual: bool,
+    /// Left out of the run by its `when:` rule: it stays skipped when the run is run again.
+    pub ruled_out: bool,
     /// Where it stands.
     pub state: JobState,
 }
@@ -107,6 +109,7 @@ impl Job {
             needs,
             shard_of: None,
             manual: false,
+            ruled_out: false,
             state,
         }
     }
@@ -132,6 +135,10 @@ pub enum Event<'a> {
     /// Run the failed jobs again: every job ended without letting its dependents run goes
     /// back to waiting (its needs are judged again), and a closed run opens again.
     RetryFailed,
+    /// Run every job again: every ended job goes back to waiting, and a closed run opens
+    /// again. Jobs left out by their rule ([`Job::ruled_out`]) stay as they are, here as in
+    /// [`Event::RetryFailed`].
+    RetryAll,
     /// The caller can start nothing more (the local runner, nothing running): every job not
     /// started is skipped with [`NEEDS_NEVER_FINISHED`].
     Stalled,
@@ -394,9 +401,11 @@ impl Run {
                     changes.push(Change::Queue(i));
                 }
             }
-            Event::RetryFailed => {
+            Event::RetryFailed | Event::RetryAll => {
+                let all = event == Event::RetryAll;
                 for (i, job) in self.jobs.iter_mut().enumerate() {
-                    if job.state.ended().is_some_and(|s| !s.lets_dependents_run()) {
+                    let ended = job.state.ended();
+                    if !job.ruled_out && ended.is_some_and(|s| all || !s.lets_dependents_run()) {
                         job.state = JobState::Waiting;
                         changes.push(Change::Retry(i));
                     }

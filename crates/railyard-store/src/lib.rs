@@ -51,9 +51,9 @@ pub use job_logs::{ChunkOutcome, LogChunkRow};
 pub use logs::{LogWriter, log_file_name};
 pub use people::Credentials;
 pub use queries::Seen;
-pub use queue::Approval;
 pub use queue::Delivered;
 pub use queue::{AgentCaller, AgentFit, DEFAULT_POOL};
+pub use queue::{Approval, Rerun};
 pub use queue::{
     Claim, GroupWait, Lapsed, OpenedQueue, Project, ProjectRemoval, QueueStats, QueuedJob, ShardOf,
 };

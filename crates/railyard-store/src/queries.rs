@@ -1,10 +1,12 @@
 //! Reading the history back (`railyard runs`, `railyard logs RUN`) and tidying runs whose
 //! process died.
 
-use railyard_types::{Millis, ProjectName, UserName};
+use railyard_types::records::JobAttempt;
+use railyard_types::{JobStatus, Millis, ProjectName, UserName};
 use std::collections::HashMap;
 
 use railyard_types::RunStatus;
+use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::records::{RunDetail, RunRecord, run_columns};
@@ -253,7 +255,33 @@ impl Store {
                 jobs[i].steps.push(step);
             }
         }
-        Ok(RunDetail { run, jobs })
+        let earlier = sqlx::query(
+            "SELECT run_attempt, job_name, status, started_at, finished_at, error \
+             FROM job_attempts WHERE run_id = $1 ORDER BY run_attempt, job_name",
+        )
+        .bind(run.id.as_str())
+        .fetch_all(self.pool())
+        .await
+        .map_err(&err)?;
+        let earlier_attempts = (earlier.iter())
+            .map(|r| {
+                let status: String = r.try_get(2).map_err(&err)?;
+                Ok(JobAttempt {
+                    attempt: r.try_get(0).map_err(&err)?,
+                    job: r.try_get(1).map_err(&err)?,
+                    status: JobStatus::parse(&status)
+                        .ok_or_else(|| self.corrupt("job status", status.clone()))?,
+                    started_at: r.try_get::<Option<i64>, _>(3).map_err(&err)?.map(Millis),
+                    finished_at: r.try_get::<Option<i64>, _>(4).map_err(&err)?.map(Millis),
+                    error: r.try_get(5).map_err(&err)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(RunDetail {
+            run,
+            jobs,
+            earlier_attempts,
+        })
     }
 
     fn runs_from_rows(&self, rows: &[AnyRow]) -> Result<Vec<RunRecord>, StoreError> {

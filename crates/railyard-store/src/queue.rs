@@ -32,7 +32,7 @@ mod projects;
 mod stats;
 mod tests_queue;
 
-pub use advance::Approval;
+pub use advance::{Approval, Rerun};
 pub use claim::GroupWait;
 pub use deliveries::Delivered;
 pub use pools::{AgentCaller, AgentFit, DEFAULT_POOL};
@@ -152,6 +152,7 @@ async fn enqueue(
             let mut entry = Job::new(&name, needs, state);
             entry.shard_of = (job.shards > 1).then(|| job.name.clone());
             entry.manual = job.manual;
+            entry.ruled_out = job.skipped.is_some();
             model.job(entry);
             rows.push(Row {
                 id: ulid::Ulid::new().to_string(),
@@ -175,8 +176,8 @@ async fn enqueue(
             "INSERT INTO queue (id, run_id, job_name, project, repo_url, git_commit, git_ref, \
              needs, state, attempt, max_attempts, log_seq, queued_at, labelled, sharded_job, \
              shard, shards, concurrency_group, cancel_pending, environment, result, error, \
-             ended_at, manual) VALUES {}",
-            values(backend, chunk.len(), 24)
+             ended_at, manual, ruled_out) VALUES {}",
+            values(backend, chunk.len(), 25)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in chunk {
@@ -209,7 +210,8 @@ async fn enqueue(
                 .bind(skipped.map(|_| JobStatus::Skipped.as_str()))
                 .bind(skipped)
                 .bind(skipped.map(|_| run.at))
-                .bind(i64::from(row.job.manual));
+                .bind(i64::from(row.job.manual))
+                .bind(i64::from(skipped.is_some()));
         }
         query.execute(&mut *conn).await?;
     }
@@ -562,5 +564,6 @@ pub(crate) fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error
         // Filled by the server's claim handler, from the run.
         context: None,
         run_url: None,
+        run_attempt: None,
     })
 }

@@ -35,7 +35,7 @@ pub struct NewRun {
 macro_rules! run_columns {
     () => {
         "id, number, project, pipeline_path, git_commit, git_ref, owner, status, started_at, \
-         finished_at, event, pr_number, pr_source, pr_target, pr_from_fork, started_by"
+         finished_at, event, pr_number, pr_source, pr_target, pr_from_fork, started_by, attempt"
     };
 }
 pub(crate) use run_columns;
@@ -60,6 +60,7 @@ impl Store {
             },
             pull_request: self.pull_request_from_row(row)?,
             started_by: self.get(row, "started_by")?,
+            attempt: self.get(row, "attempt")?,
         })
     }
 

@@ -253,6 +253,7 @@ pub(crate) async fn insert_run(
         event: new.context.as_ref().map(|c| c.event),
         pull_request: new.context.as_ref().and_then(|c| c.pull_request.clone()),
         started_by: new.context.as_ref().and_then(|c| c.started_by.clone()),
+        attempt: 1,
     };
     let pr = run.pull_request.as_ref();
     sqlx::query(

@@ -334,6 +334,15 @@ endpoints! {
             (404, "the run has no such job"),
             (409, "the job is not manual, or not awaiting approval (its state named)"),
         ];
+    RerunRun = Post "/api/v1/runs/{id}/rerun", Developer,
+        "Run a finished run again as its next attempt: every job, or only the failed ones",
+        path: RunId, query: (),
+        takes: OptionalJson RerunRequest,
+        answers: 200 Json RunDetail, "`{run, jobs, attempt, earlier_attempts}`",
+        errors: [
+            (404, "no such run"),
+            (409, "the run has not finished, or nothing failed (with failed_only)"),
+        ];
     JobLog = Get "/api/v1/runs/{id}/logs/{job}", Viewer, "A job's log",
         path: (RunId, String), query: (),
         takes: None (),

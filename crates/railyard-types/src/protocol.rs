@@ -106,6 +106,10 @@ pub struct Claim {
     /// The run's address on the server (`RAILYARD_RUN_URL`), when it has a public URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_url: Option<String>,
+    /// Which attempt of its run this is (1, then one more per re-run), which the job sees
+    /// as `RAILYARD_RUN_ATTEMPT`; none from servers before re-runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_attempt: Option<i64>,
 }
 
 /// Which shard of which pipeline job a claimed job is.
@@ -314,6 +318,16 @@ pub struct TriggerRequest {
     /// A branch, tag or commit [default: the repository's HEAD].
     #[serde(default, rename = "ref")]
     pub git_ref: Option<String>,
+}
+
+/// `POST /api/v1/runs/{id}/rerun`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RerunRequest {
+    /// Only the jobs that failed, timed out or were cancelled, and those they skipped (for a
+    /// sharded job, only its failed shards) [default: every job].
+    #[serde(default)]
+    pub failed_only: bool,
 }
 
 /// The answer to a trigger.

@@ -42,6 +42,14 @@ pub struct RunRecord {
     /// Who started it: `user:ann`, `webhook:github`, an admin token's actor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_by: Option<String>,
+    /// Which attempt of the run this is: 1, then one more per re-run (`railyard rerun`);
+    /// its jobs see it as `RAILYARD_RUN_ATTEMPT`.
+    #[serde(default = "first_attempt", skip_serializing_if = "is_first_attempt")]
+    pub attempt: i64,
+}
+
+fn is_first_attempt(attempt: &i64) -> bool {
+    *attempt == 1
 }
 
 impl RunRecord {
@@ -66,6 +74,31 @@ pub struct RunDetail {
     pub run: RunRecord,
     /// Its jobs in pipeline order (jobs first mentioned later, e.g. shards, after them).
     pub jobs: Vec<JobRecord>,
+    /// The job results of the earlier attempts, oldest first (empty until a re-run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_attempts: Vec<JobAttempt>,
+}
+
+fn first_attempt() -> i64 {
+    1
+}
+
+/// How a job ended in an earlier attempt of its run (see [`RunDetail::earlier_attempts`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobAttempt {
+    /// The run's attempt (1 for the first run).
+    pub attempt: i64,
+    /// The job's name (with a shard suffix for shards).
+    pub job: String,
+    /// How it ended then.
+    pub status: JobStatus,
+    /// When it started then.
+    pub started_at: Option<Millis>,
+    /// When it finished then.
+    pub finished_at: Option<Millis>,
+    /// Why it failed then, when not a step's exit code.
+    pub error: Option<String>,
 }
 
 /// One job of a run.

@@ -80,6 +80,7 @@ impl Cli {
             | Command::Trigger(_)
             | Command::Cancel(_)
             | Command::Approve(_)
+            | Command::Rerun(_)
             | Command::Agents(_)
             | Command::Token(_)
             | Command::User(_)
@@ -139,6 +140,8 @@ pub enum Command {
     Cancel(crate::cmd::cancel::CancelArgs),
     /// Approve a manual job awaiting approval on the server.
     Approve(crate::cmd::approve::ApproveArgs),
+    /// Run a finished run on the server again (every job, or `--failed` only).
+    Rerun(crate::cmd::rerun::RerunArgs),
     /// List the server's agents.
     Agents(crate::cmd::agents::AgentsArgs),
     /// Create, list or revoke the server's stored tokens.

@@ -212,6 +212,49 @@ fn retrying_failed_jobs_opens_the_run_again() {
 }
 
 #[test]
+fn running_everything_again_leaves_the_jobs_ruled_out_skipped() {
+    let mut b = RunBuilder::new();
+    let none = b.needs(vec![]);
+    let on_out = b.needs(vec!["out".into()]);
+    b.job(Job::new("a", none, JobState::Waiting));
+    let mut out = Job::new("out", none, JobState::Ended(JobStatus::Skipped));
+    out.ruled_out = true;
+    b.job(out);
+    b.job(Job::new("after", on_out, JobState::Waiting));
+    let mut r = b.build();
+    let t = r.apply(Event::Check);
+    assert_eq!(
+        t.changes,
+        [queue(0), skip(2, "skipped: `out` did not succeed")]
+    );
+    let t = r.apply(Event::JobEnded("a", JobStatus::Success));
+    assert_eq!(t.closed, Some(RunStatus::Success));
+    // Nothing failed: a failed-only retry starts nothing (the rule's skip stays, and its
+    // dependent is skipped again at once), and the run closes again as it was.
+    let t = r.apply(Event::RetryFailed);
+    assert_eq!(
+        t.changes,
+        [Change::Retry(2), skip(2, "skipped: `out` did not succeed")]
+    );
+    assert_eq!(t.closed, Some(RunStatus::Success));
+    // Everything again: `a` and `after` wait again; `out` stays out, so `after` is skipped.
+    let t = r.apply(Event::RetryAll);
+    assert_eq!(
+        t.changes,
+        [
+            Change::Retry(0),
+            Change::Retry(2),
+            queue(0),
+            skip(2, "skipped: `out` did not succeed")
+        ]
+    );
+    assert_eq!(r.job(1).state, JobState::Ended(JobStatus::Skipped));
+    assert_eq!(r.closed(), None);
+    let t = r.apply(Event::JobEnded("a", JobStatus::Success));
+    assert_eq!(t.closed, Some(RunStatus::Success));
+}
+
+#[test]
 fn a_stalled_run_skips_what_can_never_start() {
     // Skips alone succeed, but a stall is no rule's: the run fails.
     let mut r = run(&[("a", &["elsewhere"]), ("b", &[]), ("c", &["a"])]);

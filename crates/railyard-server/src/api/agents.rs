@@ -213,6 +213,14 @@ pub(super) async fn complete(
     Ok(Reply::new(()))
 }
 
+/// The run as it stands now, each waiting job saying why (what approve and re-run answer).
+pub(super) async fn fresh_detail(state: &AppState, run: &str) -> ApiResult<RunDetail> {
+    let mut detail = (state.store().find_run(None, run).await?)
+        .ok_or_else(|| ApiError::NotFound(format!("run `{run}`")))?;
+    explain_waiting(state, &mut detail).await?;
+    Ok(detail)
+}
+
 /// Says on each queued job that no live agent (seen within one lease) can take why it waits.
 pub(super) async fn explain_waiting(state: &AppState, detail: &mut RunDetail) -> ApiResult<()> {
     if detail.run.finished_at.is_some() {

@@ -40,11 +40,6 @@ pub(super) async fn approve_job(
         None,
     )
     .await?;
-    let mut detail = state
-        .store()
-        .find_run(None, &found.run.id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run `{id}`")))?;
-    super::agents::explain_waiting(&state, &mut detail).await?;
+    let detail = super::agents::fresh_detail(&state, &found.run.id).await?;
     Ok(Reply::new(detail))
 }

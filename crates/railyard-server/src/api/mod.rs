@@ -19,6 +19,7 @@ mod passwords;
 mod people;
 mod pools;
 mod projects;
+mod rerun;
 mod retention;
 mod rules;
 mod run_events;
@@ -145,6 +146,7 @@ pub(crate) fn routes() -> Routes {
         .at(api::GetRun, runs::run_detail)
         .at(api::CancelRun, runs::cancel_run)
         .at(api::ApproveJob, approve::approve_job)
+        .at(api::RerunRun, rerun::rerun)
         .at(api::ListDeployments, deployments::list_deployments)
         .at(api::JobLog, logs::job_log)
         .at(api::FollowLog, crate::follow::follow)

@@ -17,6 +17,7 @@ use crate::AppState;
 pub(super) async fn fill_claim(state: &AppState, claim: &mut Claim) -> ApiResult<()> {
     if let Some(run) = state.store().run_record(&claim.run_id).await? {
         claim.context = run.context();
+        claim.run_attempt = Some(run.attempt);
     }
     claim.run_url = Some(state.config().run_url(&claim.run_id));
     Ok(())

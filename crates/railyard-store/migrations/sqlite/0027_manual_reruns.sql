@@ -4,6 +4,10 @@
 -- 'queued'), which no claim takes, until a person approves it (Store::approve_job).
 ALTER TABLE queue ADD COLUMN manual BIGINT NOT NULL DEFAULT 0;
 
+-- A job left out of the run by its `when:` rule (queued already ended skipped): a re-run
+-- leaves it out again.
+ALTER TABLE queue ADD COLUMN ruled_out BIGINT NOT NULL DEFAULT 0;
+
 -- Which attempt of the run is the current one: 1, then +1 per re-run (Store::rerun). Not
 -- the queue's `attempt`, which counts leases of one row (a lapsed lease retried).
 ALTER TABLE runs ADD COLUMN attempt BIGINT NOT NULL DEFAULT 1;

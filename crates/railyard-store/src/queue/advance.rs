@@ -192,7 +192,7 @@ async fn read_run(
 ) -> Result<(Run, HashSet<String>), sqlx::Error> {
     let rows = sqlx::query(
         "SELECT job_name, needs, state, result, sharded_job, cancel_requested, \
-         cancel_pending, manual FROM queue WHERE run_id = $1",
+         cancel_pending, manual, ruled_out FROM queue WHERE run_id = $1",
     )
     .bind(run_id.as_str())
     .fetch_all(conn)
@@ -223,6 +223,7 @@ async fn read_run(
         );
         job.shard_of = r.try_get("sharded_job")?;
         job.manual = r.try_get::<i64, _>("manual")? != 0;
+        job.ruled_out = r.try_get::<i64, _>("ruled_out")? != 0;
         cancelled |= r.try_get::<i64, _>("cancel_requested")? != 0;
         if r.try_get::<i64, _>("cancel_pending")? != 0 {
             pending.insert(job.name.clone());
@@ -248,6 +249,7 @@ async fn write_changes(
     let mut queued: Vec<&str> = Vec::new();
     let mut awaiting: Vec<&str> = Vec::new();
     let mut stopped: Vec<&str> = Vec::new();
+    let mut retried: Vec<&str> = Vec::new();
     // Jobs that end without starting, grouped by status and why.
     let mut ended: Vec<(JobStatus, &str, Vec<&str>)> = Vec::new();
     for change in &decided.changes {
@@ -266,8 +268,10 @@ async fn write_changes(
             }
             Change::Skip(i, why) => (JobStatus::Skipped, why.as_str(), *i),
             Change::Cancel(i) => (JobStatus::Cancelled, cancel_why, *i),
-            // Re-runs reset their rows themselves (`rerun`).
-            Change::Retry(_) => continue,
+            Change::Retry(i) => {
+                retried.push(&run.job(*i).name);
+                continue;
+            }
         };
         let name = run.job(i).name.as_str();
         match ended.iter_mut().find(|(s, w, _)| *s == status && *w == why) {
@@ -275,6 +279,8 @@ async fn write_changes(
             None => ended.push((status, why, vec![name])),
         }
     }
+    // First: a job run again is then queued or skipped by the changes after its retry.
+    rerun::reset_rows(conn, backend, run_id, &retried).await?;
     use Value::{Int, Text};
     let set = [("state", Text(QUEUED)), ("queued_at", Int(now))];
     update_named(conn, backend, QUEUE_ROWS, &set, run_id, &queued).await?;
@@ -440,8 +446,10 @@ impl Store {
 }
 
 mod approve;
+mod rerun;
 mod supersede;
 
 pub use approve::Approval;
+pub use rerun::Rerun;
 #[cfg(test)]
 mod tests;

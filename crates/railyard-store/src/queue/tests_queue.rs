@@ -26,7 +26,8 @@ pub struct OpenedQueue {
 impl Store {
     /// Opens the test queue of `job` (its pipeline name) of a run unless a shard opened it
     /// already; returns the queue as it was first opened (compare the hash: shards that
-    /// listed other ids must not take part).
+    /// listed other ids must not take part). A queue emptied by a re-run (state `''`) takes
+    /// this shard's fresh state and keeps its first timings, so a static split is the same.
     #[allow(clippy::too_many_arguments)]
     pub async fn open_test_queue(
         &self,
@@ -41,7 +42,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO test_queues (run_id, job_name, shards, tests_hash, timings, state, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (run_id, job_name) DO NOTHING",
+             ON CONFLICT (run_id, job_name) DO UPDATE SET state = excluded.state, \
+             updated_at = excluded.updated_at WHERE test_queues.state = ''",
         )
         .bind(run_id.as_str())
         .bind(job)
@@ -102,6 +104,10 @@ impl Store {
             .await
             .map_err(&err)?;
         let text: String = row.try_get("state").map_err(&err)?;
+        if text.is_empty() {
+            // Emptied by a re-run: no shard of the new attempt opened it yet.
+            return Ok(None);
+        }
         let mut state: QueueState = serde_json::from_str(&text)
             .map_err(|_| self.corrupt("test queue", text.chars().take(80).collect()))?;
         let live = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -17,6 +17,7 @@ mod logs;
 pub mod me;
 pub mod people;
 pub mod project;
+pub mod rerun;
 mod run;
 mod run_context;
 pub mod runs;
@@ -78,6 +79,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Trigger(args) => trigger::run(args).await,
         Command::Cancel(args) => cancel::run(args).await,
         Command::Approve(args) => approve::run(args).await,
+        Command::Rerun(args) => rerun::run(args).await,
         Command::Agents(args) => agents::run(args).await,
         Command::Token(args) => token::run(args).await,
         Command::User(args) => people::run_user(args).await,

@@ -195,7 +195,9 @@ impl Fleet {
     /// The job's log as the server serves it (`GET /runs/{run}/logs/{job}`): it lives in the
     /// database, so any server of it answers alike. Asserts it exists.
     pub fn log(&self, run: &str, job: &str) -> String {
-        let (status, body) = self.get(&format!("/api/v1/runs/{run}/logs/{job}"));
+        // A shard's name (`test [2/3]`) holds a `/`: one path segment all the same.
+        let segment = job.replace('/', "%2F").replace(' ', "%20");
+        let (status, body) = self.get(&format!("/api/v1/runs/{run}/logs/{segment}"));
         assert_eq!(status, 200, "log of {job}: {body}\n{}", self.diagnostics());
         body
     }

@@ -33,6 +33,7 @@ mod proxy;
 mod queue;
 mod quota;
 mod refs;
+mod reruns;
 mod results;
 mod rules;
 mod schedules;
