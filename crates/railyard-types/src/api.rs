@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::people::*;
 use crate::protocol::*;
-use crate::records::{Deployment, RunDetail, RunRecord};
+use crate::records::{Deployment, JobRecord, RunDetail, RunRecord};
 use crate::{AgentId, JobId, ProjectName, RunId, TokenName, UserName};
 
 /// An HTTP method of the API.
@@ -321,6 +321,12 @@ endpoints! {
         path: RunId, query: (),
         takes: None (),
         answers: 200 Json RunDetail, "`{run, jobs}`";
+    GetJob = Get "/api/v1/runs/{id}/jobs/{job}", Viewer,
+        "One job of a run (a shard by its name, `test [2/4]`): where commit statuses link",
+        path: (RunId, String), query: (),
+        takes: None (),
+        answers: 200 Json JobRecord, "`{name, status, steps, ...}`",
+        errors: [(404, "the run has no such job")];
     CancelRun = Post "/api/v1/runs/{id}/cancel", Developer, "Cancel a run",
         path: RunId, query: (),
         takes: None (),

@@ -144,6 +144,7 @@ pub(crate) fn routes() -> Routes {
         .at(api::Webhook, crate::webhook::push)
         .at(api::ListRuns, runs::list_runs)
         .at(api::GetRun, runs::run_detail)
+        .at(api::GetJob, runs::job_detail)
         .at(api::CancelRun, runs::cancel_run)
         .at(api::ApproveJob, approve::approve_job)
         .at(api::RerunRun, rerun::rerun)

@@ -1,7 +1,7 @@
 //! Runs for people: list, detail, cancel (a job's log is in `logs`).
 
 use axum::extract::State;
-use railyard_types::api::{CancelRun, GetRun, ListRuns};
+use railyard_types::api::{CancelRun, GetJob, GetRun, ListRuns};
 use railyard_types::{Millis, RunId};
 
 use super::caller::Caller;
@@ -33,6 +33,19 @@ pub(super) async fn run_detail(
     let mut detail = caller.run(&state, &id).await?;
     super::agents::explain_waiting(&state, &mut detail).await?;
     Ok(Reply::new(detail))
+}
+
+pub(super) async fn job_detail(
+    State(state): State<AppState>,
+    caller: Caller<GetJob>,
+    Params((id, job)): Params<GetJob>,
+) -> ApiResult<Reply<GetJob>> {
+    let mut detail = caller.run(&state, &id).await?;
+    super::agents::explain_waiting(&state, &mut detail).await?;
+    let found = detail.jobs.into_iter().find(|j| j.name == job);
+    let record =
+        found.ok_or_else(|| ApiError::NotFound(format!("job `{job}` in run {}", detail.run.id)))?;
+    Ok(Reply::new(record))
 }
 
 pub(super) async fn cancel_run(

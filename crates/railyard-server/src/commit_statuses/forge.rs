@@ -22,7 +22,9 @@ pub(crate) struct ForgeStatus {
 /// error (GitHub, Gitea) or canceled (GitLab); an allowed failure a success (Gitea: warning).
 pub(crate) fn forge_status(kind: ForgeKind, status: &str, why: Option<&str>) -> ForgeStatus {
     use ForgeKind::{Gitea, Gitlab};
+    // The reasons the run model writes already begin with the word (`skipped: …`).
     let with_why = |text: &str| match why.filter(|w| !w.is_empty()) {
+        Some(w) if w.starts_with(text) => w.to_owned(),
         Some(w) => format!("{text}: {w}"),
         None => text.to_owned(),
     };
@@ -141,6 +143,8 @@ mod tests {
         let skipped = forge_status(Gitlab, "skipped", Some("needs `build`, which failed"));
         assert_eq!(skipped.state, "success");
         assert_eq!(skipped.description, "skipped: needs `build`, which failed");
+        let ruled_out = forge_status(Gitea, "skipped", Some("skipped: `when` wants event `push`"));
+        assert_eq!(ruled_out.description, "skipped: `when` wants event `push`");
     }
 
     #[test]

@@ -12,20 +12,20 @@ use serde_json::{Value, json};
 use crate::auth::hmac_hex;
 use crate::fleet::*;
 
-const SECRET: &str = "forge-secret";
+pub(crate) const SECRET: &str = "forge-secret";
 
 /// Prints the run's context on one line.
 const PIPELINE: &str = "env: { image: busybox }\njobs:\n  show:\n    script: ['echo \"ctx event=$RAILYARD_EVENT ref=${RAILYARD_REF-} branch=${RAILYARD_BRANCH-} tag=${RAILYARD_TAG-} pr=${RAILYARD_PR-} src=${RAILYARD_PR_SOURCE_BRANCH-} dst=${RAILYARD_PR_TARGET_BRANCH-} fork=${RAILYARD_PR_FROM_FORK-} commit=$RAILYARD_COMMIT run=$RAILYARD_RUN url=${RAILYARD_RUN_URL-}\"']\n";
 
 #[derive(Clone, Copy, Debug)]
-enum Forge {
+pub(crate) enum Forge {
     GitHub,
     GitLab,
     Gitea,
 }
 
 /// A delivery of `event` signed as the forge signs it; (status, body).
-fn deliver(fleet: &Fleet, forge: Forge, event: &str, body: &Value) -> (u16, Value) {
+pub(crate) fn deliver(fleet: &Fleet, forge: Forge, event: &str, body: &Value) -> (u16, Value) {
     let body = body.to_string();
     let sig = hmac_hex(SECRET, &body);
     let github_sig = format!("sha256={sig}");
@@ -68,7 +68,13 @@ fn ulid_like(body: &str) -> String {
 }
 
 /// GitHub's `pull_request` payload (Gitea's has the same fields).
-fn github_pr(action: &str, number: u64, head: &str, source: &str, head_repo: Value) -> Value {
+pub(crate) fn github_pr(
+    action: &str,
+    number: u64,
+    head: &str,
+    source: &str,
+    head_repo: Value,
+) -> Value {
     json!({
         "action": action,
         "number": number,
@@ -86,7 +92,7 @@ fn github_pr(action: &str, number: u64, head: &str, source: &str, head_repo: Val
 }
 
 /// GitLab's `Merge Request Hook` payload.
-fn gitlab_mr(action: &str, iid: u64, head: &str, oldrev: Option<&str>) -> Value {
+pub(crate) fn gitlab_mr(action: &str, iid: u64, head: &str, oldrev: Option<&str>) -> Value {
     let mut attrs = json!({
         "id": 99, "iid": iid, "action": action, "state": "opened", "title": "A change",
         "source_branch": "feature", "target_branch": "main",
@@ -106,7 +112,7 @@ fn gitlab_mr(action: &str, iid: u64, head: &str, oldrev: Option<&str>) -> Value 
 
 /// A commit on no branch of the repository, kept only under `refs` (a pull request's head
 /// from a fork): its id.
-fn forge_only_commit(fleet: &Fleet, refs: &[&str]) -> String {
+pub(crate) fn forge_only_commit(fleet: &Fleet, refs: &[&str]) -> String {
     let work = fleet.dir.path().join("work");
     git(&work, &["checkout", "-q", "--detach"]);
     git(
@@ -130,7 +136,7 @@ fn rev(fleet: &Fleet, what: &str) -> String {
     text(&out.stdout).trim().to_owned()
 }
 
-fn add_project(fleet: &Fleet) {
+pub(crate) fn add_project(fleet: &Fleet) {
     fleet.cli_ok(&[
         "project",
         "add",

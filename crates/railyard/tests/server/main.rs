@@ -17,6 +17,7 @@ mod failures;
 mod fleet;
 mod fleet_scale;
 mod forge_events;
+mod forge_loop;
 mod forgotten;
 mod handover;
 mod image_build;

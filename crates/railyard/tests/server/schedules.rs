@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use crate::fleet::*;
 use crate::people::{as_person, member};
 
-const PIPELINE: &str = "env: { image: busybox }\njobs:\n  tick:\n    script: ['echo tick']\n";
+const PIPELINE: &str =
+    "env: { image: busybox }\njobs:\n  tick:\n    script: ['echo tick on $RAILYARD_EVENT']\n";
 
 /// Waits up to `secs` for `check` to give a value, polling; panics with `what` after.
 fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
@@ -160,6 +161,9 @@ fn two_servers_on_one_postgres_start_each_fire_time_once() {
     for run in &recorded {
         let detail = fleet.wait_success(run, 180);
         assert_eq!(detail["run"]["status"], "success", "{detail}");
+        assert_eq!(detail["run"]["event"], "schedule", "{detail}");
+        assert_eq!(detail["run"]["started_by"], "schedule:tick", "{detail}");
+        assert!(fleet.log(run, "tick").contains("tick on schedule"));
         assert_nothing_left(run);
     }
     let _ = second.kill();
