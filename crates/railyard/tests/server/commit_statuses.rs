@@ -219,13 +219,25 @@ fn gitea_gets_each_contexts_statuses_in_order() {
 /// The forge fails from the first `running` status it is sent until it has failed at least
 /// three sends, then recovers: every final status still arrives exactly once, and no state
 /// of a context is accepted twice or out of order.
-fn outage_in_the_middle(kind: &str, api_path: &str, failure: Failure, db: Option<&str>) {
+/// The forge fails from the first "running" status until it refused at least 3 sends and
+/// `lasting` has passed since its first refusal (an outage of that long), then recovers.
+fn outage_in_the_middle(
+    kind: &str,
+    api_path: &str,
+    failure: Failure,
+    db: Option<&str>,
+    lasting: Duration,
+) {
     let forge = FakeForge::start();
     forge.fail_from(|c| c.field("description") == "running", failure);
     let fleet = forge_fleet(&forge, kind, api_path, "acme/app", db);
     let (run, _) = trigger_demo(&fleet);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while forge.failed() < 3 {
+    let deadline = Instant::now() + Duration::from_secs(120) + lasting;
+    let mut down_since = None;
+    while forge.failed() < 3 || down_since.is_none_or(|t: Instant| t.elapsed() < lasting) {
+        if down_since.is_none() && forge.failed() > 0 {
+            down_since = Some(Instant::now());
+        }
         assert!(
             Instant::now() < deadline,
             "the forge never failed three sends: {:#?}\n{}",
@@ -263,12 +275,14 @@ fn outage_in_the_middle(kind: &str, api_path: &str, failure: Failure, db: Option
 
 #[test]
 fn github_outage_with_500s_loses_no_final_status_and_sends_none_twice() {
-    outage_in_the_middle("github", "", Failure::Status(500), None);
+    // The outage: half a minute of 500s, the run ending meanwhile.
+    let half_a_minute = Duration::from_secs(30);
+    outage_in_the_middle("github", "", Failure::Status(500), None, half_a_minute);
 }
 
 #[test]
 fn gitea_outage_with_dropped_connections_loses_no_final_status() {
-    outage_in_the_middle("gitea", "/api/v1", Failure::Drop, None);
+    outage_in_the_middle("gitea", "/api/v1", Failure::Drop, None, Duration::ZERO);
 }
 
 /// The same on PostgreSQL (the triggers' functions, the deliverers' `SKIP LOCKED` claim),
@@ -286,7 +300,8 @@ fn gitlab_outage_on_postgres_loses_no_final_status() {
     let Some(db) = PgDb::create() else {
         return;
     };
-    outage_in_the_middle("gitlab", "/api/v4", Failure::Status(503), Some(&db.url));
+    let (api, failure) = ("/api/v4", Failure::Status(503));
+    outage_in_the_middle("gitlab", api, failure, Some(&db.url), Duration::ZERO);
 }
 
 /// A project without a forge writes no outbox rows; hostile forge settings are refused with
