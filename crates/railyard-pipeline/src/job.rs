@@ -29,6 +29,7 @@ pub(crate) const JOB_KEYS: &[&str] = &[
     "image_build",
     "concurrency",
     "environment",
+    "cache",
 ];
 pub(crate) const SERVICE_KEYS: &[&str] =
     &["image", "variables", "command", "ready", "ready_timeout"];
@@ -62,6 +63,7 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
         artifacts: Vec::new(),
         artifacts_when: Default::default(),
         needs_without_artifacts: Vec::new(),
+        caches: Vec::new(),
         image_build: None,
         concurrency: None,
         environment: None,
@@ -180,6 +182,9 @@ pub(crate) fn job(r: &mut Reader<'_>, entry: Entry<'_>) -> (Job, JobSpans) {
     job.environment = fields
         .get("environment")
         .and_then(|e| crate::deploy::environment(r, e, &context));
+    if let Some(e) = fields.get("cache") {
+        job.caches = crate::cache::caches(r, e, &context);
+    }
     if let Some(e) = fields.get("image_build") {
         job.image_build = crate::image::image_build(r, e, &context);
         crate::image::one_builder(r, &fields, e, job.parallel, &context);

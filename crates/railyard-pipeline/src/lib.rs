@@ -13,6 +13,7 @@
 //! The file format is documented for users in `docs/pipeline.md`.
 #![warn(missing_docs)]
 
+mod cache;
 mod decode;
 mod deploy;
 mod errors;
@@ -32,6 +33,7 @@ mod validate;
 mod when;
 mod yaml;
 
+pub use cache::{CacheWord, MAX_CACHE_KEY_LEN, MAX_CACHE_NAME_LEN, cache_word_problem};
 pub use deploy::{MAX_DEPLOY_NAME_LEN, deploy_name_problem};
 pub use errors::{PipelineError, Problem, ProblemKind, Problems};
 pub use image::{

@@ -108,6 +108,10 @@ pub struct Job {
     /// artifacts: false }]`); every other need hands over its artifacts.
     #[serde(default)]
     pub needs_without_artifacts: Vec<String>,
+    /// Named dependency caches mounted at paths of the workspace and kept between runs
+    /// (`cache`), in file order, names unique.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<Cache>,
     /// An image the job builds from its workspace after its steps (`image_build`).
     #[serde(default)]
     pub image_build: Option<ImageBuild>,
@@ -184,6 +188,35 @@ pub struct ImageBuild {
     pub push: bool,
     /// Checks on the image's inventory before it is pushed.
     pub scan: Option<ScanPolicy>,
+}
+
+/// One cache of a job's `cache` list: folders of the workspace kept between runs by key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cache {
+    /// Its name, unique in the job (`pip`): lower-case letters, digits, `.`, `_`, `-`.
+    pub name: String,
+    /// What the cache is kept by.
+    pub key: CacheKey,
+    /// The folders it holds, relative to the workspace, plain (no `.` or `..` parts), none
+    /// inside another: each is mounted on its own.
+    pub paths: Vec<String>,
+}
+
+/// What a cache is kept by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheKey {
+    /// `key: pip-v1`: the same cache on every run, until the text changes.
+    Literal(String),
+    /// `key: { files, prefix }`: the prefix, then a hash of these repository files'
+    /// contents, read when the job runs. A new key starts from the newest cache with the
+    /// same prefix.
+    Files {
+        /// Paths relative to the repository root.
+        files: Vec<String>,
+        /// Put before the hash; may be empty.
+        prefix: String,
+    },
 }
 
 /// `concurrency` of a job: the named lock it takes while it runs.

@@ -64,10 +64,7 @@ pub(crate) enum Extra {
 }
 
 /// Keys planned for later versions: rejected with "not supported yet" and this hint.
-const FUTURE_KEYS: &[(&str, &str)] = &[(
-    "cache",
-    "caches are planned; until then keep slow downloads in the env image",
-)];
+const FUTURE_KEYS: &[(&str, &str)] = &[];
 
 impl<'s> Reader<'s> {
     pub fn new(source: &'s str) -> Self {

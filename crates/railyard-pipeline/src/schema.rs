@@ -137,6 +137,35 @@ pub fn json_schema() -> Value {
             "artifacts": { "type": "boolean", "description": "Take its artifacts (default `true`)." }
         }
     });
+    let cache = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["name", "key", "paths"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": "^[a-z0-9][a-z0-9._-]*$",
+                "maxLength": crate::cache::MAX_CACHE_NAME_LEN,
+                "description": "Unique in the job, e.g. `pip`."
+            },
+            "key": {
+                "description": "A string (`pip-v1`), or `{ files, prefix }`: the prefix then a hash of the files' contents; a new key starts from the newest cache of the same prefix.",
+                "oneOf": [
+                    { "type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]*$", "maxLength": crate::cache::MAX_CACHE_KEY_LEN },
+                    {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["files"],
+                        "properties": {
+                            "files": strings("Repository files whose contents make the key."),
+                            "prefix": { "type": "string", "description": "Put before the hash (default empty)." }
+                        }
+                    }
+                ]
+            },
+            "paths": strings("Folders relative to the workspace, each mounted from the cache.")
+        }
+    });
     let job = json!({
         "type": "object",
         "additionalProperties": false,
@@ -179,6 +208,13 @@ pub fn json_schema() -> Value {
                     },
                     { "type": "string" },
                     { "type": "array", "items": { "type": ["string", "number", "boolean"] } }
+                ]
+            },
+            "cache": {
+                "description": "Named dependency caches: folders of the workspace kept between runs by key, each a volume on the engine.",
+                "oneOf": [
+                    { "type": "array", "items": cache },
+                    cache
                 ]
             },
             "runs_on": strings("Labels an agent must all have to take the job."),
@@ -329,6 +365,13 @@ mod tests {
         assert_eq!(concurrency_keys, sorted(CONCURRENCY_KEYS));
         let environment_keys = keys(&job["properties"]["environment"]["oneOf"][0]);
         assert_eq!(environment_keys, sorted(ENVIRONMENT_KEYS));
+        let cache = &job["properties"]["cache"]["oneOf"][1];
+        let mut cache_keys = keys(cache);
+        cache_keys.sort();
+        assert_eq!(cache_keys, sorted(crate::cache::CACHE_KEYS));
+        let mut cache_key_keys = keys(&cache["properties"]["key"]["oneOf"][1]);
+        cache_key_keys.sort();
+        assert_eq!(cache_key_keys, sorted(crate::cache::CACHE_KEY_KEYS));
         let mut when_keys = keys(&job["properties"]["when"]);
         when_keys.sort();
         assert_eq!(when_keys, sorted(crate::when::WHEN_KEYS));

@@ -88,17 +88,6 @@ fn unknown_service_key() {
 }
 
 #[test]
-fn future_keys_are_not_supported_yet() {
-    let src = with_env("jobs:\n  a:\n    script: [x]\n    cache: 4\n");
-    let p = check(
-        &src,
-        ".railyard.yml:5:5: `cache` is not supported yet",
-        "cache",
-    );
-    assert!(p.help.unwrap().starts_with("remove it for now"));
-}
-
-#[test]
 fn runs_on_labels_are_checked_and_misspellings_suggested() {
     let src = with_env("jobs:\n  a:\n    script: [x]\n    run_on: [gpu]\n");
     let p = check(

@@ -33,6 +33,7 @@ fn minimal_pipeline() {
             artifacts: vec![],
             artifacts_when: ArtifactsWhen::OnSuccess,
             needs_without_artifacts: vec![],
+            caches: vec![],
             image_build: None,
             concurrency: None,
             environment: None,

@@ -1,6 +1,7 @@
 //! Integration tests of the pipeline crate: one binary, a module per area.
 
 mod bad;
+mod cache;
 mod docs;
 mod fuzz;
 mod good;
