@@ -313,6 +313,14 @@ async fn execute(
         run_variables: run_variables(claim),
         allowance: setup.allowance,
         registry: setup.registry.clone(),
+        // The server hands out each env key's build lease, for this job's project only.
+        env_lease: setup.registry.as_ref().map(|_| {
+            Arc::new(crate::env_lease::ServerEnvLease::new(
+                client,
+                &me.agent_id,
+                claim,
+            )) as Arc<dyn railyard_runner::EnvLease>
+        }),
     };
     // An earlier attempt of this job on this engine whose agent died (kill -9) left its
     // network and containers (named apart from this attempt's, each owner has its own): free

@@ -11,6 +11,7 @@
 
 mod artifacts;
 pub mod client;
+mod env_lease;
 mod errors;
 mod inputs;
 mod job;
@@ -56,7 +57,8 @@ pub struct AgentConfig {
     pub clone_depth: u32,
     /// The memory and CPUs each job may have, and its env builds' memory.
     pub allowance: railyard_runner::Allowance,
-    /// Where images built by jobs (`image_build` with `push: true`) are pushed.
+    /// Where images built by jobs (`image_build` with `push: true`) are pushed, and env
+    /// images are shared through (pulled, or built under the server's build lease and pushed).
     pub registry: Option<railyard_runner::Registry>,
     /// Scans the images each job runs in and builds, and holds them to the pipeline's
     /// `scan.fail_on`; `None` scans nothing (the job's log says so).

@@ -81,12 +81,18 @@ impl Gathered {
                 image_id,
                 cache_key,
                 cached,
+                origin,
+                reference,
+                digest,
                 ..
             } if jobs.contains(&self.pipeline_job) => {
                 self.env_image = Some(EnvImageReport {
                     key: cache_key.clone(),
                     id: image_id.clone(),
                     cached: *cached,
+                    origin: Some(*origin),
+                    reference: reference.clone(),
+                    digest: digest.clone(),
                 });
             }
             _ => {}

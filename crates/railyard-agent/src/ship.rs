@@ -13,6 +13,7 @@ use railyard_types::api::{self, Endpoint};
 use railyard_types::{AgentId, JobId};
 
 use railyard_runner::{Event, Stream};
+use railyard_types::env_images::EnvOrigin;
 use railyard_types::error::Chain;
 use railyard_types::protocol::{Claim, LogChunk};
 use tokio::sync::Notify;
@@ -159,15 +160,13 @@ fn event_line(event: &Event) -> Option<Cow<'_, str>> {
         Event::EnvReady {
             env,
             image_id,
-            cached,
+            origin,
+            reference,
+            digest,
             ..
         } => format!(
-            "[railyard] env {env}: {} {image_id}",
-            if *cached {
-                "reused image"
-            } else {
-                "built image"
-            }
+            "[railyard] env {env}: {}",
+            env_ready(image_id, *origin, reference.as_deref(), digest.as_deref())
         ),
         Event::JobFinished { status, error, .. } => format!(
             "[railyard] job {}{}",
@@ -237,5 +236,28 @@ async fn ship(
         if closing {
             return refused.map_or(Ok(()), Err);
         }
+    }
+}
+
+/// What the log says of a ready env image: a reader tells a pull from a build from a reuse.
+fn env_ready(
+    image_id: &str,
+    origin: EnvOrigin,
+    reference: Option<&str>,
+    digest: Option<&str>,
+) -> String {
+    match (origin, reference, digest) {
+        (EnvOrigin::Pulled, Some(reference), Some(digest)) => {
+            format!("pulled {reference} ({digest})")
+        }
+        (EnvOrigin::Pulled, _, _) => format!("pulled image {image_id}"),
+        (EnvOrigin::Built, Some(reference), Some(digest)) => {
+            format!("built {reference}, pushed ({digest})")
+        }
+        (EnvOrigin::Built, _, _) => format!("built image {image_id}"),
+        (EnvOrigin::Local, Some(reference), Some(digest)) => {
+            format!("reused image {image_id}, present locally ({reference}@{digest})")
+        }
+        (EnvOrigin::Local, _, _) => format!("reused image {image_id}, present locally"),
     }
 }

@@ -24,6 +24,16 @@ pub enum DockerError {
         reason: String,
     },
 
+    /// A pull from a registry found no such manifest there (the registry answered; the
+    /// image was never pushed, or was deleted).
+    #[error("`{reference}` is not in its registry: {reason}")]
+    NotInRegistry {
+        /// The image reference as given.
+        reference: String,
+        /// What the registry said.
+        reason: String,
+    },
+
     /// A Dockerfile build stopped at an instruction (or before the first one).
     #[error("{}", build_failed(step.as_deref(), message, output_tail))]
     BuildFailed {

@@ -20,6 +20,8 @@ pub struct ImageInfo {
     pub labels: HashMap<String, String>,
     /// Size in bytes.
     pub size: i64,
+    /// `repository@sha256:…` for each registry it was pulled from or pushed to.
+    pub repo_digests: Vec<String>,
 }
 
 /// A Dockerfile build.
@@ -53,6 +55,7 @@ impl Docker {
                 id: img.id.unwrap_or_default(),
                 labels: img.config.and_then(|c| c.labels).unwrap_or_default(),
                 size: img.size.unwrap_or_default(),
+                repo_digests: img.repo_digests.unwrap_or_default(),
             })),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(self.err(format!("inspecting image `{reference}`"))(e)),
@@ -67,6 +70,24 @@ impl Docker {
         reference: &str,
         on_progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<ImageInfo, DockerError> {
+        match self.pull_with(reference, None, on_progress).await {
+            Err(DockerError::NotInRegistry { reference, reason }) => {
+                Err(DockerError::ImageUnavailable { reference, reason })
+            }
+            other => other,
+        }
+    }
+
+    /// [`Docker::pull`] with the credentials of `reference`'s registry (sent to the engine as
+    /// `X-Registry-Auth`, for that registry only). A manifest the registry does not hold is
+    /// [`DockerError::NotInRegistry`]; a registry that cannot be reached or refuses the
+    /// credentials is [`DockerError::ImageUnavailable`].
+    pub async fn pull_with(
+        &self,
+        reference: &str,
+        auth: Option<&crate::RegistryAuth>,
+        on_progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<ImageInfo, DockerError> {
         let unavailable = |reason: String| DockerError::ImageUnavailable {
             reference: reference.to_string(),
             reason,
@@ -76,7 +97,8 @@ impl Docker {
             .from_image(name)
             .tag(tag)
             .build();
-        let mut stream = self.client.create_image(Some(options), None, None);
+        let credentials = auth.map(|a| a.for_server(crate::push::registry_of(name).as_str()));
+        let mut stream = self.client.create_image(Some(options), None, credentials);
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
@@ -97,6 +119,18 @@ impl Docker {
                 Err(e) => {
                     let mapped = self.err(format!("pulling `{reference}`"))(e);
                     return Err(match mapped {
+                        // The engine's 404: the registry answered that it has no such
+                        // manifest (a registry away or refusing is a 500).
+                        DockerError::Api { source, .. }
+                            if server_error(&source).is_some_and(|(status, _)| status == 404) =>
+                        {
+                            DockerError::NotInRegistry {
+                                reference: reference.to_string(),
+                                reason: server_error(&source)
+                                    .map(|(_, m)| m.to_string())
+                                    .unwrap_or_default(),
+                            }
+                        }
                         DockerError::Api { source, .. } => {
                             unavailable(match server_error(&source) {
                                 Some((_, message)) => message.to_string(),

@@ -20,6 +20,7 @@ mod exec;
 mod images;
 mod labelled;
 mod push;
+mod registry_auth;
 mod resources;
 
 pub use client::{API_VERSION, DEFAULT_ENDPOINT, Docker};
@@ -31,4 +32,5 @@ pub use errors::{DockerError, OUTPUT_TAIL_LINES};
 pub use exec::{EXIT_NOT_FOUND, ExecSpec, Output};
 pub use images::{BuildRequest, ImageInfo, OUTSIDE_DOCKERFILE_NAME};
 pub use labelled::{Labelled, LabelledObject, RemovalReport};
+pub use registry_auth::RegistryAuth;
 pub use resources::NetworkSubnets;

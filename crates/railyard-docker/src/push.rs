@@ -30,6 +30,17 @@ impl Docker {
         reference: &str,
         on_progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<String, DockerError> {
+        self.push_with(reference, None, on_progress).await
+    }
+
+    /// [`Docker::push`] with the credentials of `reference`'s registry (sent to the engine as
+    /// `X-Registry-Auth`, for that registry only).
+    pub async fn push_with(
+        &self,
+        reference: &str,
+        auth: Option<&crate::RegistryAuth>,
+        on_progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<String, DockerError> {
         let (repo, tag) = split_reference(reference);
         let registry = registry_of(repo);
         let failed = |reason: String| DockerError::PushFailed {
@@ -38,7 +49,8 @@ impl Docker {
             reason,
         };
         let options = PushImageOptionsBuilder::default().tag(tag).build();
-        let mut stream = self.client.push_image(repo, Some(options), None);
+        let credentials = auth.map(|a| a.for_server(&registry));
+        let mut stream = self.client.push_image(repo, Some(options), credentials);
         let mut digest = None;
         while let Some(item) = stream.next().await {
             match item {
@@ -83,7 +95,7 @@ impl Docker {
 
 /// The registry part of a repository (`127.0.0.1:5000` of `127.0.0.1:5000/team/app`), or
 /// Docker Hub's name when the first part is not a host.
-fn registry_of(repo: &str) -> String {
+pub(crate) fn registry_of(repo: &str) -> String {
     match repo.split_once('/') {
         Some((first, _)) if first.contains([':', '.']) || first == "localhost" => first.into(),
         _ => "docker.io".into(),

@@ -5,6 +5,7 @@
 use crate::errors::RunnerError;
 use railyard_docker::{BuildRequest, Docker, context};
 use railyard_pipeline::{BuildSpec, EnvSource};
+use railyard_types::env_images::EnvOrigin;
 use railyard_types::labels;
 use std::collections::HashMap;
 use std::io::Read;
@@ -25,6 +26,92 @@ pub struct EnvImage {
     pub key: Option<String>,
     /// True when nothing was built or pulled.
     pub cached: bool,
+    /// How it came to the engine.
+    pub origin: EnvOrigin,
+    /// Its reference in the registry, when one is configured and holds it.
+    pub reference: Option<String>,
+    /// The registry's manifest digest of it, when it was pulled from or pushed to one.
+    pub digest: Option<String>,
+}
+
+/// Where env images are shared, and who may build a key missing there: see
+/// [`crate::env_registry`].
+#[derive(Debug, Clone, Copy)]
+pub struct Sharing<'a> {
+    /// The registry env images are pulled from and pushed to.
+    pub registry: &'a crate::Registry,
+    /// The fleet's build lease (an agent's); `None` for a local run.
+    pub lease: Option<&'a dyn crate::EnvLease>,
+}
+
+/// One env build: what [`ensure`] and the registry's path build, and how they find it.
+pub(crate) struct BuildJob<'a> {
+    pub(crate) repo_root: &'a Path,
+    pub(crate) project: &'a str,
+    pub(crate) spec: &'a BuildSpec,
+    pub(crate) key: String,
+    pub(crate) build_memory: Option<u64>,
+    /// Where the image goes in the registry, when there is one.
+    pub(crate) reference: Option<String>,
+}
+
+impl BuildJob<'_> {
+    /// The local tag.
+    pub(crate) fn tag(&self) -> String {
+        tag_for(&self.key)
+    }
+
+    /// The engine's image carrying the key, if any.
+    pub(crate) async fn present(&self, docker: &Docker) -> Result<Option<EnvImage>, RunnerError> {
+        let Some(info) = docker.image(&self.tag()).await? else {
+            return Ok(None);
+        };
+        if info.labels.get(labels::ENV_KEY) != Some(&self.key) {
+            return Ok(None);
+        }
+        let digest =
+            (self.reference.as_deref()).and_then(|r| crate::env_registry::digest_of(&info, r));
+        Ok(Some(EnvImage {
+            id: info.id,
+            key: Some(self.key.clone()),
+            cached: true,
+            origin: EnvOrigin::Local,
+            reference: digest.as_ref().and(self.reference.clone()),
+            digest,
+        }))
+    }
+
+    /// Builds the image, tagged with the local tag and `extra_tags`; returns its ID.
+    pub(crate) async fn build(
+        &self,
+        docker: &Docker,
+        extra_tags: &[String],
+        on_output: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<String, RunnerError> {
+        let (dockerfile, context_dir) = build_paths(self.repo_root, self.spec)?;
+        let request = BuildRequest {
+            context_dir,
+            dockerfile,
+            memory: self.build_memory.map(|m| m as i64),
+            args: self.spec.args.clone(),
+            target: self.spec.target.clone(),
+            tags: std::iter::once(self.tag())
+                .chain(extra_tags.iter().cloned())
+                .collect(),
+            labels: HashMap::from([
+                (labels::ENV_KEY.to_string(), self.key.clone()),
+                (labels::PROJECT.to_string(), self.project.to_string()),
+            ]),
+        };
+        docker
+            .build(&request, on_output)
+            .await
+            .map_err(|e| RunnerError::Build {
+                dockerfile: self.spec.dockerfile.clone(),
+                line: failing_line(&self.repo_root.join(&self.spec.dockerfile), &e),
+                source: e,
+            })
+    }
 }
 
 /// A short human name for an env: the Dockerfile path or the image reference.
@@ -127,7 +214,10 @@ pub fn tag_for(key: &str) -> String {
 /// Waits for this machine's turn to build `key`: an exclusive lock on a file named after it
 /// in the temporary folder, held until the returned file is dropped. Processes of one host
 /// (and slots of one process) take turns; when the lock cannot be had, nothing waits.
-async fn build_turn(key: &str, on_output: &mut (dyn FnMut(&str) + Send)) -> Option<std::fs::File> {
+pub(crate) async fn build_turn(
+    key: &str,
+    on_output: &mut (dyn FnMut(&str) + Send),
+) -> Option<std::fs::File> {
     let dir = std::env::temp_dir().join("railyard-env-builds");
     let path = dir.join(format!("{}.lock", &key[..24.min(key.len())]));
     let file = std::fs::create_dir_all(&dir)
@@ -153,14 +243,15 @@ async fn build_turn(key: &str, on_output: &mut (dyn FnMut(&str) + Send)) -> Opti
 }
 
 /// Makes the env image available: by cache key for a Dockerfile (building only when no image
-/// carries the key), or by reference for a ready image (pulling only when missing).
+/// carries the key; with a registry, pulling what another machine built, and pushing what is
+/// built here), or by reference for a ready image (pulling only when missing).
 /// `on_output` gets the build's or pull's output a whole line at a time, without its newline.
 pub async fn ensure(
     docker: &Docker,
-    repo_root: &Path,
-    project: &str,
+    (repo_root, project): (&Path, &str),
     source: &EnvSource,
     build_memory: Option<u64>,
+    sharing: Option<Sharing<'_>>,
     on_output: &mut (dyn FnMut(&str) + Send),
 ) -> Result<EnvImage, RunnerError> {
     match source {
@@ -170,6 +261,9 @@ pub async fn ensure(
                     id: info.id,
                     key: None,
                     cached: true,
+                    origin: EnvOrigin::Local,
+                    reference: None,
+                    digest: None,
                 });
             }
             let info = docker.pull(reference, on_output).await?;
@@ -177,58 +271,43 @@ pub async fn ensure(
                 id: info.id,
                 key: None,
                 cached: false,
+                origin: EnvOrigin::Pulled,
+                reference: None,
+                digest: None,
             })
         }
         EnvSource::Build(spec) => {
             let key = cache_key(repo_root, spec)?;
-            let tag = tag_for(&key);
-            let present = |info: &Option<railyard_docker::ImageInfo>| {
-                info.as_ref()
-                    .filter(|i| i.labels.get(labels::ENV_KEY) == Some(&key))
-                    .map(|i| i.id.clone())
+            let job = BuildJob {
+                repo_root,
+                project,
+                spec,
+                reference: sharing
+                    .map(|s| crate::env_registry::env_reference(s.registry, project, &key)),
+                key,
+                build_memory,
             };
-            if let Some(id) = present(&docker.image(&tag).await?) {
-                return Ok(EnvImage {
-                    id,
-                    key: Some(key),
-                    cached: true,
-                });
+            if let Some(image) = job.present(docker).await? {
+                return Ok(image);
+            }
+            if let Some(sharing) = sharing {
+                let through = (sharing.registry, sharing.lease);
+                return crate::env_registry::ensure(docker, through, &job, on_output).await;
             }
             // Jobs starting together on one machine (an agent's slots, shards of one job)
             // build a key once: the others wait for that build and take its image.
-            let _turn = build_turn(&key, on_output).await;
-            if let Some(id) = present(&docker.image(&tag).await?) {
-                return Ok(EnvImage {
-                    id,
-                    key: Some(key),
-                    cached: true,
-                });
+            let _turn = build_turn(&job.key, on_output).await;
+            if let Some(image) = job.present(docker).await? {
+                return Ok(image);
             }
-            let (dockerfile, context_dir) = build_paths(repo_root, spec)?;
-            let request = BuildRequest {
-                context_dir,
-                dockerfile,
-                memory: build_memory.map(|m| m as i64),
-                args: spec.args.clone(),
-                target: spec.target.clone(),
-                tags: vec![tag],
-                labels: HashMap::from([
-                    (labels::ENV_KEY.to_string(), key.clone()),
-                    (labels::PROJECT.to_string(), project.to_string()),
-                ]),
-            };
-            let id = docker
-                .build(&request, on_output)
-                .await
-                .map_err(|e| RunnerError::Build {
-                    dockerfile: spec.dockerfile.clone(),
-                    line: failing_line(&repo_root.join(&spec.dockerfile), &e),
-                    source: e,
-                })?;
+            let id = job.build(docker, &[], on_output).await?;
             Ok(EnvImage {
                 id,
-                key: Some(key),
+                key: Some(job.key),
                 cached: false,
+                origin: EnvOrigin::Built,
+                reference: None,
+                digest: None,
             })
         }
     }

@@ -46,6 +46,12 @@ pub enum Event {
         cache_key: Option<String>,
         /// True when nothing had to be built or pulled.
         cached: bool,
+        /// How it came to the engine: present locally, built (and pushed), or pulled.
+        origin: railyard_types::env_images::EnvOrigin,
+        /// Its reference in the registry (`--registry`), when the registry holds it.
+        reference: Option<String>,
+        /// The registry's manifest digest of it, when pulled from or pushed to the registry.
+        digest: Option<String>,
         /// Time spent, cache lookup included.
         duration_ms: u64,
     },

@@ -41,6 +41,10 @@ pub struct Registry {
     pub host: String,
     /// Path under which every project's images go, without slashes at its ends; may be empty.
     pub prefix: String,
+    /// The operator's credentials for it, sent to the engine with each pull and push of its
+    /// images; never shown.
+    #[serde(skip)]
+    pub auth: Option<railyard_docker::RegistryAuth>,
 }
 
 impl std::str::FromStr for Registry {
@@ -76,6 +80,7 @@ impl std::str::FromStr for Registry {
         Ok(Registry {
             host: host.to_string(),
             prefix: prefix.to_string(),
+            auth: None,
         })
     }
 }
@@ -459,7 +464,11 @@ async fn build(
             let mut progress = |_: &str| {};
             let digest = ctx
                 .docker
-                .push(reference, &mut progress)
+                .push_with(
+                    reference,
+                    setup.registry.as_ref().and_then(|r| r.auth.as_ref()),
+                    &mut progress,
+                )
                 .await
                 .map_err(|source| ImageBuildError::Push {
                     job: job.clone(),

@@ -11,6 +11,7 @@ pub mod allowance;
 pub mod batches;
 pub mod cleanup;
 pub mod env_image;
+pub mod env_registry;
 mod errors;
 mod events;
 pub mod handover;
@@ -28,6 +29,7 @@ mod unpack;
 pub mod workspace;
 
 pub use allowance::Allowance;
+pub use env_registry::EnvLease;
 pub use errors::{EnvCheckError, RunnerError};
 pub use events::{Event, ShardForecast, Stream};
 pub use image_build::{BuiltImage, BuiltImageCheck, ImageBuildError, PushedImage, Registry};

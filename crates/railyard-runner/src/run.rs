@@ -67,6 +67,9 @@ pub struct RunOptions {
     /// Where images built by jobs (`image_build` with `push: true`) are pushed; without one,
     /// such a job fails before building.
     pub registry: Option<crate::Registry>,
+    /// With a registry, the fleet's build lease of env keys (an agent's, asking its server);
+    /// `None` builds a key the registry lacks under this host's lock (a local run).
+    pub env_lease: Option<Arc<dyn crate::EnvLease>>,
 }
 
 impl RunOptions {
@@ -651,19 +654,41 @@ async fn prepare_envs(
             lines.push(s.as_bytes(), &mut emit_line);
             lines.push(b"\n", &mut emit_line);
         };
+        let sharing = opts.registry.as_ref().map(|registry| env_image::Sharing {
+            registry,
+            lease: opts.env_lease.as_deref(),
+        });
+        let ensuring = env_image::ensure(
+            docker,
+            (&opts.repo_root, &opts.project),
+            &source,
+            opts.allowance.build_memory,
+            sharing,
+            &mut on_output,
+        );
         let ensured = tokio::select! {
-            r = env_image::ensure(docker, &opts.repo_root, &opts.project, &source, opts.allowance.build_memory, &mut on_output) => Some(r),
+            r = ensuring => Some(r),
             _ = cancel.cancelled() => None,
         };
         lines.finish(&mut emit_line);
         match ensured {
-            Some(Ok(EnvImage { id, key, cached })) => {
+            Some(Ok(EnvImage {
+                id,
+                key,
+                cached,
+                origin,
+                reference,
+                digest,
+            })) => {
                 emit(Event::EnvReady {
                     env: env.clone(),
                     jobs: jobs.clone(),
                     image_id: id.clone(),
                     cache_key: key,
                     cached,
+                    origin,
+                    reference,
+                    digest,
                     duration_ms: started.elapsed().as_millis() as u64,
                 });
                 if let Some(check) = &opts.env_check {

@@ -75,10 +75,10 @@ pub(crate) async fn context_for(
     };
     let image = env_image::ensure(
         docker,
-        &opts.repo_root,
-        &opts.project,
+        (&opts.repo_root, &opts.project),
         &env.source,
         opts.allowance.build_memory,
+        None,
         &mut |s: &str| {
             lines.push(s.as_bytes(), &mut emit);
             lines.push(b"\n", &mut emit);

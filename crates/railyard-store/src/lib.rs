@@ -16,6 +16,7 @@ mod artifacts;
 mod audit;
 mod connect;
 mod deployments;
+mod env_images;
 mod errors;
 mod fleet;
 mod inventory;

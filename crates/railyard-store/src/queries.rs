@@ -225,7 +225,7 @@ impl Store {
         let err = self.query_error("reading a run's jobs");
         let job_rows = sqlx::query(
             "SELECT name, status, started_at, finished_at, env_key, env_image_id, error, \
-             built_image_ref, built_image_digest \
+             built_image_ref, built_image_digest, env_image_digest \
              FROM jobs WHERE run_id = $1 ORDER BY position, name",
         )
         .bind(run.id.as_str())

@@ -91,6 +91,7 @@ impl Store {
             finished_at: self.millis(row, "finished_at")?,
             env_key: self.get(row, "env_key")?,
             env_image_id: self.get(row, "env_image_id")?,
+            env_image_digest: self.get(row, "env_image_digest")?,
             error: self.get(row, "error")?,
             steps: Vec::new(),
             waiting: None,

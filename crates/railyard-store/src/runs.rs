@@ -79,21 +79,24 @@ impl Store {
             .map_err(|e| self.job_error(e, run_id, job, "recording a job start"))
     }
 
-    /// Records the env image a job runs in: its cache key (none for a ready `image`) and ID.
+    /// Records the env image a job runs in: its cache key (none for a ready `image`), ID and,
+    /// when it came from or went to a registry, the registry's manifest digest.
     pub async fn set_job_env_image(
         &self,
         run_id: &RunId,
         job: &str,
         env_key: Option<&str>,
-        image_id: &str,
+        (image_id, digest): (&str, Option<&str>),
     ) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE jobs SET env_key = $3, env_image_id = $4 WHERE run_id = $1 AND name = $2",
+            "UPDATE jobs SET env_key = $3, env_image_id = $4, env_image_digest = $5 \
+             WHERE run_id = $1 AND name = $2",
         )
         .bind(run_id.as_str())
         .bind(job)
         .bind(env_key)
         .bind(image_id)
+        .bind(digest)
         .execute(self.pool())
         .await
         .map_err(self.query_error("recording a job's env image"))?;

@@ -386,6 +386,19 @@ endpoints! {
         takes: Json Completion,
         answers: 204 None (), "recorded",
         errors: [(413, "over 16 MiB: report the job failed without its timings")];
+    EnvBuildLease = Post "/api/v1/jobs/{id}/env-lease", Agent,
+        "Ask for (or renew) the build lease of an env key of the leased job's project (never another's)",
+        path: JobId, query: (),
+        takes: Json crate::env_images::EnvLeaseRequest,
+        answers: 200 Json crate::env_images::EnvLeaseAnswer,
+            "`{answer: build, lease_ms}`, `{answer: wait, holder}` or `{answer: ready, digest}`; 410 if the job's lease was lost",
+        errors: [(400, "`key` is not an env cache key, or the body names fields it may not (`project`)")];
+    EnvImageBuilt = Post "/api/v1/jobs/{id}/env-lease/built", Agent,
+        "Report an env key pushed under its build lease: its reference and manifest digest",
+        path: JobId, query: (),
+        takes: Json crate::env_images::EnvBuiltRequest,
+        answers: 200 Json crate::env_images::EnvLeaseAnswer,
+            "where the key stands now (`ready` with the digest recorded); 410 if the job's lease was lost";
     OpenTests = Post "/api/v1/jobs/{id}/tests", Agent,
         "A shard posts the test ids it listed: the first opens the job's test queue, the others must agree (409)",
         path: JobId, query: (),
@@ -428,6 +441,12 @@ endpoints! {
         path: (RunId, String, String), query: (),
         takes: None (),
         answers: 200 Bytes (), "the file's bytes";
+    ListEnvImages = Get "/api/v1/env-images", Admin,
+        "The env keys built through the registry, with their digests and last use (`?unused_days=N`: only those no job used for N days, for garbage collection)",
+        path: (), query: crate::env_images::EnvImagesQuery,
+        takes: None (),
+        answers: 200 Json Vec<crate::env_images::EnvImageInfo>,
+            "`[{project, key, reference, digest, built_by, built_at, last_used_at, lease_holder, lease_until}]`";
     CreateToken = Post "/api/v1/tokens", Admin, "Create a stored token (shown once)",
         path: (), query: (),
         takes: Json NewToken,

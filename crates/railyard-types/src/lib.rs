@@ -11,6 +11,7 @@ pub use ids::{AgentId, JobId, Millis, ProjectName, Role, RunId, TokenName, UserN
 
 pub mod api;
 pub mod context;
+pub mod env_images;
 pub mod error;
 pub mod ids;
 pub mod path;

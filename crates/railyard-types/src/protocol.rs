@@ -458,6 +458,16 @@ pub struct EnvImageReport {
     pub id: String,
     /// True when the agent's engine had it already: nothing was built or pulled.
     pub cached: bool,
+    /// How it came to the engine (absent from older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::env_images::EnvOrigin>,
+    /// Its reference in the registry (`host:port/prefix/env/project:key`), with a registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The registry's manifest digest of it (`sha256:…`), when it was pulled from or pushed
+    /// to the registry: what the job records it ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// One step of a finished job, as the agent saw it run.

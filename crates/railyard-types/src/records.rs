@@ -117,6 +117,10 @@ pub struct JobRecord {
     pub env_key: Option<String>,
     /// The Docker image ID the job ran in.
     pub env_image_id: Option<String>,
+    /// The registry's manifest digest of that image (`sha256:…`), when it came from or went
+    /// to a registry (`--registry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_image_digest: Option<String>,
     /// Why it failed, when not a step's exit code (setup error, timeout, …).
     pub error: Option<String>,
     /// Its steps by index.

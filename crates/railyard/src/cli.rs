@@ -82,6 +82,7 @@ impl Cli {
             | Command::Approve(_)
             | Command::Rerun(_)
             | Command::Agents(_)
+            | Command::EnvImages(_)
             | Command::Token(_)
             | Command::User(_)
             | Command::Member(_)
@@ -144,6 +145,8 @@ pub enum Command {
     Rerun(crate::cmd::rerun::RerunArgs),
     /// List the server's agents.
     Agents(crate::cmd::agents::AgentsArgs),
+    /// List the env images built through the registry (`--unused-days N`: those to collect).
+    EnvImages(crate::cmd::env_images::EnvImagesArgs),
     /// Create, list or revoke the server's stored tokens.
     Token(crate::cmd::token::TokenArgs),
     /// Add, list or remove the server's people (an admin's).
@@ -208,9 +211,19 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
     /// The registry images built by jobs (`image_build` with `push: true`) are pushed to,
-    /// under PREFIX/<project>/: `http://127.0.0.1:5000/ci`.
+    /// under PREFIX/<project>/: `http://127.0.0.1:5000/ci`. Env images go through it too:
+    /// pulled when the fleet built them (PREFIX/env/<project>:<key>), else built and pushed.
     #[arg(long, value_name = "URL")]
     pub registry: Option<railyard_runner::Registry>,
+    /// A file holding the registry's `user:password` (one line), sent to the engine with each
+    /// pull and push of the registry's images, never shown.
+    #[arg(
+        long,
+        env = "RAILYARD_REGISTRY_AUTH_FILE",
+        value_name = "FILE",
+        requires = "registry"
+    )]
+    pub registry_auth_file: Option<PathBuf>,
     /// Run this `manual: true` job (repeatable); manual jobs not named are skipped, with
     /// the jobs that need them.
     #[arg(long = "approve", value_name = "JOB")]

@@ -140,6 +140,7 @@ async fn two_calls_for_one_run_leave_each_other_alone() {
             run_variables: vec![],
             allowance: Default::default(),
             registry: None,
+            env_lease: None,
         };
         let docker = docker.clone();
         let pipeline = pipeline.clone();

@@ -130,6 +130,7 @@ pub async fn run_configured(
         run_variables: vec![],
         allowance: Default::default(),
         registry: None,
+        env_lease: None,
     };
     configure(&mut opts);
     let (tx, mut rx) = mpsc::unbounded_channel();

@@ -69,6 +69,7 @@ async fn run_keeping_artifacts(
         run_variables: vec![],
         allowance: Default::default(),
         registry: None,
+        env_lease: None,
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(async move {
@@ -393,6 +394,7 @@ async fn two_shards_of_one_job_in_one_process_leave_each_other_alone() {
         run_variables: vec![],
         allowance: Default::default(),
         registry: None,
+        env_lease: None,
     };
     let tests = Arc::new(Shared(railyard_split::LocalQueue::new(
         &[],

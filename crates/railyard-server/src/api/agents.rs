@@ -167,8 +167,23 @@ pub(super) async fn complete(
     if let Some(image) = &body.env_image {
         state
             .store()
-            .set_job_env_image(&claim.run_id, &claim.job, image.key.as_deref(), &image.id)
+            .set_job_env_image(
+                &claim.run_id,
+                &claim.job,
+                image.key.as_deref(),
+                (&image.id, image.digest.as_deref()),
+            )
             .await?;
+        // The key's last use, for garbage collection of keys no run uses.
+        if let (Some(key), Some(digest)) = (&image.key, &image.digest)
+            && railyard_types::env_images::is_env_key(key)
+            && railyard_types::env_images::is_digest(digest)
+        {
+            let now = state.store().now().await?;
+            (state.store())
+                .env_image_used(&claim.project, key, digest, now)
+                .await?;
+        }
     }
     if let Some(built) = &body.image {
         state

@@ -9,6 +9,7 @@ mod caller;
 mod commit_statuses;
 mod deployments;
 mod endpoint;
+mod env_images;
 mod fleet;
 mod health;
 mod inputs;
@@ -159,6 +160,9 @@ pub(crate) fn routes() -> Routes {
         .at_with(api::Complete, agents::complete, |r| {
             limited(r, RESULT_LIMIT)
         })
+        .at(api::EnvBuildLease, env_images::lease)
+        .at(api::EnvImageBuilt, env_images::built)
+        .at(api::ListEnvImages, env_images::list)
         .at_with(api::OpenTests, tests_queue::open, |r| {
             limited(r, RESULT_LIMIT)
         })

@@ -7,6 +7,7 @@ mod bad_input;
 mod common;
 mod concurrency;
 mod deploys;
+mod env_images;
 mod job_logs;
 mod logs;
 mod pools;

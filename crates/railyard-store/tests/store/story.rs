@@ -83,7 +83,7 @@ where
         .await
         .unwrap();
     store
-        .set_job_env_image(&run1.id, "build", Some("blake3:abc"), "sha256:feed")
+        .set_job_env_image(&run1.id, "build", Some("blake3:abc"), ("sha256:feed", None))
         .await
         .unwrap();
     store
@@ -184,7 +184,7 @@ where
         .unwrap_err();
     assert!(missing.to_string().contains("nope"), "{missing}");
     let missing = store
-        .set_job_env_image(&run1.id, "nope", None, "sha256:1")
+        .set_job_env_image(&run1.id, "nope", None, ("sha256:1", None))
         .await
         .unwrap_err();
     assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");

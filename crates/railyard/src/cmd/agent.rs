@@ -40,6 +40,10 @@ pub struct AgentArgs {
     /// must reach it.
     #[arg(long, env = "RAILYARD__AGENT__REGISTRY", value_name = "URL")]
     pub registry: Option<railyard_runner::Registry>,
+    /// A file holding the registry's `user:password` (one line): sent to this machine's
+    /// engine with each pull and push of the registry's images, never logged.
+    #[arg(long, env = "RAILYARD__AGENT__REGISTRY_AUTH_FILE", value_name = "FILE")]
+    pub registry_auth_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub limits: JobLimits,
     #[command(flatten)]
@@ -168,6 +172,12 @@ pub async fn run(args: AgentArgs, g: &crate::cli::Global) -> anyhow::Result<i32>
         })?),
         (None, None) => None,
     };
+    let registry = super::credentials::registry_with_auth(
+        registry,
+        args.registry_auth_file
+            .or(file.registry_auth_file)
+            .as_deref(),
+    )?;
     let labels = if args.labels.is_empty() {
         file.labels.unwrap_or_default()
     } else {

@@ -55,6 +55,7 @@ pub struct AgentFile {
     pub labels: Option<Vec<String>>,
     pub clone_depth: Option<u32>,
     pub registry: Option<String>,
+    pub registry_auth_file: Option<PathBuf>,
     pub token_file: Option<PathBuf>,
     pub ca_cert: Option<PathBuf>,
 }

@@ -52,6 +52,34 @@ pub fn trust(ca_cert: Option<&Path>) -> Result<railyard_agent::Trust, Expected> 
     }
 }
 
+/// `registry` with the credentials in `auth_file` (`user:password`, one line): an operator's
+/// secret, read here and never shown. A file without a registry is an input error, as is one
+/// that cannot be read or does not hold `user:password`.
+pub fn registry_with_auth(
+    registry: Option<railyard_runner::Registry>,
+    auth_file: Option<&Path>,
+) -> Result<Option<railyard_runner::Registry>, Expected> {
+    let Some(path) = auth_file else {
+        return Ok(registry);
+    };
+    let Some(mut registry) = registry else {
+        return Err(Expected::Input(format!(
+            "registry credentials are given ({}) but no registry: pass --registry too",
+            path.display()
+        )));
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Expected::Input(format!(
+            "cannot read the registry credentials file {}: {e}; give a readable file holding `user:password`",
+            path.display()
+        ))
+    })?;
+    let auth = railyard_docker::RegistryAuth::parse(&text)
+        .map_err(|why| Expected::Input(format!("{}: {why}", path.display())))?;
+    registry.auth = Some(auth);
+    Ok(Some(registry))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ mod clean;
 pub mod config;
 mod credentials;
 pub mod deployments;
+pub mod env_images;
 mod envscan;
 mod follow;
 mod graph;
@@ -81,6 +82,7 @@ pub async fn dispatch(cli: Cli) -> i32 {
         Command::Approve(args) => approve::run(args).await,
         Command::Rerun(args) => rerun::run(args).await,
         Command::Agents(args) => agents::run(args).await,
+        Command::EnvImages(args) => env_images::run(args).await,
         Command::Token(args) => token::run(args).await,
         Command::User(args) => people::run_user(args).await,
         Command::Member(args) => people::run_member(args).await,

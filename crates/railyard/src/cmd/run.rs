@@ -105,7 +105,12 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         // A person's own machine: what the pipeline's `resources` ask, no default or maximum;
         // artifacts bounded as on an agent (DEFAULT_MAX_ARTIFACT_BYTES and _FILES).
         allowance: Default::default(),
-        registry: args.registry.clone(),
+        registry: super::credentials::registry_with_auth(
+            args.registry.clone(),
+            args.registry_auth_file.as_deref(),
+        )?,
+        // No server: a key the registry lacks is built under this host's lock, and pushed.
+        env_lease: None,
     };
     // Jobs with an `environment`: the recorder records their deployments.
     let environments = (pipeline.jobs.values())

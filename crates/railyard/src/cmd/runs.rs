@@ -104,6 +104,12 @@ pub(crate) fn show(detail: &RunDetail, json: bool) -> anyhow::Result<i32> {
     }
     let cut = crate::report::add_rows_fitted(&mut table, rows);
     println!("{table}");
+    // The env image each job ran on, by the registry's digest (`--registry`).
+    for j in &detail.jobs {
+        if let Some(digest) = &j.env_image_digest {
+            println!("env of {}: {digest}", j.name);
+        }
+    }
     // Built images whole, under the table: a digest is what a deploy copies.
     for j in &detail.jobs {
         if let Some(image) = &j.image {

@@ -53,6 +53,7 @@ pub async fn run(g: &Global, args: SplitArgs) -> anyhow::Result<i32> {
         run_variables: vec![],
         allowance: Default::default(),
         registry: None,
+        env_lease: None,
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {

@@ -91,11 +91,17 @@ impl Recorder {
                 jobs,
                 image_id,
                 cache_key,
+                digest,
                 ..
             } => {
                 for job in jobs {
                     self.store
-                        .set_job_env_image(&run, job, cache_key.as_deref(), image_id)
+                        .set_job_env_image(
+                            &run,
+                            job,
+                            cache_key.as_deref(),
+                            (image_id, digest.as_deref()),
+                        )
                         .await?;
                 }
             }

@@ -166,23 +166,32 @@ impl Terminal {
             Event::EnvReady {
                 env,
                 image_id,
-                cached,
                 cache_key,
+                origin,
+                reference,
+                digest,
                 duration_ms,
                 ..
             } => {
+                use railyard_types::env_images::EnvOrigin;
                 self.drop_bar(&format!("env {env}"));
                 let short = image_id.trim_start_matches("sha256:");
-                let how = match (cache_key.is_some(), *cached) {
-                    (true, true) => "cached",
-                    (true, false) => "built",
-                    (false, true) => "found locally",
-                    (false, false) => "pulled",
+                let short = &short[..short.len().min(12)];
+                let what = match (
+                    origin,
+                    cache_key.is_some(),
+                    reference.as_ref().zip(digest.as_ref()),
+                ) {
+                    (EnvOrigin::Pulled, _, Some((r, d))) => format!("pulled {r} ({d})"),
+                    (EnvOrigin::Built, _, Some((r, d))) => format!("built {r}, pushed ({d})"),
+                    (EnvOrigin::Local, true, _) => format!("cached: {short}"),
+                    (EnvOrigin::Local, false, _) => format!("found locally: {short}"),
+                    (EnvOrigin::Built, _, None) => format!("built: {short}"),
+                    (EnvOrigin::Pulled, _, None) => format!("pulled: {short}"),
                 };
                 self.print(format!(
-                    "{} env {env} {how}: {} ({})",
+                    "{} env {env} {what} ({})",
                     self.paint(green, "✓"),
-                    &short[..short.len().min(12)],
                     super::duration(*duration_ms)
                 ));
             }
