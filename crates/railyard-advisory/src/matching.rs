@@ -319,3 +319,46 @@ impl AdvisoryIndex {
         out
     }
 }
+
+/// As the server answers it to an agent.
+impl From<Finding> for railyard_types::inventory::FoundAdvisory {
+    fn from(f: Finding) -> Self {
+        railyard_types::inventory::FoundAdvisory {
+            advisory_id: f.advisory_id,
+            aliases: f.aliases,
+            summary: f.summary,
+            severity: f.severity.as_str().to_owned(),
+            package: f.package,
+            ecosystem: f.ecosystem,
+            version: f.version,
+            fixed: f.fixed,
+            location: f.location,
+            layer_index: f.layer_index,
+            layer_diff_id: f.layer_diff_id,
+            instruction: f.instruction,
+        }
+    }
+}
+
+/// As an agent reads the server's answer: a severity it does not know is an error (the
+/// policy could not be applied), never taken as `unknown`.
+impl TryFrom<railyard_types::inventory::FoundAdvisory> for Finding {
+    type Error = crate::SeverityParseError;
+
+    fn try_from(f: railyard_types::inventory::FoundAdvisory) -> Result<Self, Self::Error> {
+        Ok(Finding {
+            severity: f.severity.parse()?,
+            advisory_id: f.advisory_id,
+            aliases: f.aliases,
+            summary: f.summary,
+            package: f.package,
+            ecosystem: f.ecosystem,
+            version: f.version,
+            fixed: f.fixed,
+            location: f.location,
+            layer_index: f.layer_index,
+            layer_diff_id: f.layer_diff_id,
+            instruction: f.instruction,
+        })
+    }
+}

@@ -204,15 +204,16 @@ impl Client {
         Ok(response)
     }
 
-    /// PUTs the file at `file` to endpoint `E` (an artifact upload), streamed from disk. It
-    /// may take the call timeout plus a second per 64 KiB (a slow link), then counts as
-    /// unanswered: a frozen server would otherwise hold it for ever.
+    /// PUTs the file at `file` to endpoint `E` (an artifact upload, an advisory file),
+    /// streamed from disk; its answer as declared. It may take the call timeout plus a second
+    /// per 64 KiB (a slow link), then counts as unanswered: a frozen server would otherwise
+    /// hold it for ever.
     pub async fn put_file<E: Endpoint>(
         &self,
         path: &E::Path,
         query: &E::Query,
         file: &std::path::Path,
-    ) -> Result<(), AgentError> {
+    ) -> Result<E::Response, AgentError> {
         let path = E::url(path, query);
         let opened = tokio::fs::File::open(file)
             .await
@@ -232,7 +233,20 @@ impl Client {
         if !response.status().is_success() {
             return Err(api_error(&path, response).await);
         }
-        Ok(())
+        let status = response.status();
+        let answer = match E::RESPONSE {
+            _ if status == StatusCode::NO_CONTENT => serde_json::Value::Null,
+            Media::Json | Media::OptionalJson => {
+                (response.json().await).map_err(|source| self.http_error(&path, source))?
+            }
+            _ => serde_json::Value::Null,
+        };
+        serde_json::from_value(answer).map_err(|_| AgentError::Api {
+            path: path.clone(),
+            status: status.as_u16(),
+            code: "no_content".into(),
+            message: "the server sent nothing".into(),
+        })
     }
 
     fn url(&self, path: &str) -> String {

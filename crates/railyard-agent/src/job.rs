@@ -304,7 +304,13 @@ async fn execute(
         max_parallel: 1,
         artifacts_dir,
         timings: Arc::new(railyard_split::Timings::new()),
-        env_check: (setup.scanner.as_ref()).map(|scanner| scanner.for_job(claim, &checkout)),
+        env_check: (setup.scanner.as_ref()).map(|scanner| {
+            let lease = LeaseRef {
+                agent_id: me.agent_id.clone(),
+                attempt: claim.attempt,
+            };
+            scanner.for_job(claim, &lease, &checkout)
+        }),
         // Held in memory only, from the claim: set in the job's containers, masked in its log.
         secrets: (claim.secrets.iter())
             .map(|(name, value)| (name.clone(), value.expose().to_owned()))

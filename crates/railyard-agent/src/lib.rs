@@ -65,13 +65,16 @@ pub struct AgentConfig {
     pub scanner: Option<std::sync::Arc<dyn Scanner>>,
 }
 
-/// Gives each claimed job its image check: `railyard agent` wires it to the agent host's
-/// own inventory and advisories, as `railyard run` does for a local run.
+/// Gives each claimed job its image check: `railyard agent` wires it to the server's
+/// inventory and advisories (each image scanned once, by the first agent that meets it),
+/// held to the pipeline's `fail_on` as `railyard run` does for a local run.
 pub trait Scanner: Send + Sync {
-    /// The check of the images of one job of `claim`, whose checkout is at `checkout`.
+    /// The check of the images of one job of `claim`, held by this agent under `lease`,
+    /// whose checkout is at `checkout`.
     fn for_job(
         &self,
         claim: &railyard_types::protocol::Claim,
+        lease: &railyard_types::protocol::LeaseRef,
         checkout: &std::path::Path,
     ) -> std::sync::Arc<dyn railyard_runner::EnvCheck>;
 }

@@ -10,14 +10,16 @@
 //! the same archive at once do not fail each other.
 
 use railyard_types::Millis;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use railyard_advisory::matching::{PackageKey, affected_key, inventory_keys};
 use railyard_advisory::{Advisory, AdvisoryIndex, Finding};
 use railyard_scan::ImageInventory;
+use railyard_types::inventory::NewlyAffected;
 use serde::Serialize;
 use sqlx::Row;
 
+use crate::queries::Seen;
 use crate::{Store, StoreError};
 
 /// Rows per transaction when importing; large archives commit in steps.
@@ -36,51 +38,10 @@ pub struct ImportCounts {
     pub unchanged: usize,
 }
 
-/// What re-matching stored scans found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct RematchCounts {
-    /// Stored scans matched again.
-    pub scans: usize,
-    /// Findings over all of them now.
-    pub findings: usize,
-    /// Findings that were not there before.
-    pub new_findings: usize,
-    /// Findings that went away (fixed ranges, withdrawn advisories).
-    pub gone_findings: usize,
-}
+/// What re-matching stored scans found, with the projects newly hit.
+pub use railyard_types::inventory::Rematched as RematchCounts;
 
-/// One stored image hit by an advisory: `inventory affected` lists these.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AffectedImage {
-    /// The advisory's id.
-    pub advisory_id: String,
-    /// The project (`""` outside a project).
-    pub project: String,
-    /// The image reference scanned.
-    pub image: String,
-    /// The image ID.
-    pub image_id: String,
-    /// When the image was scanned (ms since the epoch).
-    pub scanned_at: Millis,
-    /// The package hit.
-    pub package: String,
-    /// Its ecosystem (`deb`, `pypi`, …).
-    pub ecosystem: String,
-    /// The version tested.
-    pub version: String,
-    /// Where it is recorded in the image.
-    pub location: String,
-    /// The layer that put it there (0 = base).
-    pub layer_index: i64,
-    /// That layer's diff ID.
-    pub layer_diff_id: String,
-    /// That layer's Dockerfile instruction.
-    pub instruction: Option<String>,
-    /// The finding's severity.
-    pub severity: String,
-    /// The version that fixes it (see [`railyard_advisory::matching::fixed_version`]).
-    pub fixed: Option<String>,
-}
+pub use railyard_types::inventory::AffectedImage;
 
 impl Store {
     /// Stores advisories, replacing only older copies (by `modified`).
@@ -304,21 +265,26 @@ impl Store {
     /// import.
     pub async fn rematch_all(&self) -> Result<RematchCounts, StoreError> {
         let err = self.query_error("matching stored scans again");
-        let before: HashSet<(String, String, String, String)> = self.finding_keys().await?;
+        let before = self.finding_keys().await?;
+        let hit_before: HashSet<(&str, &str)> = (before.iter())
+            .map(|k| (k.project.as_str(), k.advisory.as_str()))
+            .collect();
+        let before: HashSet<(&str, &str, &str, &str)> =
+            before.iter().map(FindingKey::key).collect();
         let scans = self.stored_scans().await?;
-        let mut after = HashSet::new();
+        let mut after = Vec::new();
         for scan in &scans {
             let findings = self.match_inventory(&scan.inventory).await?;
             self.replace_findings(&scan.id, &scan.project, &scan.inventory, &findings)
                 .await?;
-            for f in &findings {
-                after.insert((
-                    scan.id.clone(),
-                    f.advisory_id.clone(),
-                    f.package.clone(),
-                    f.location.clone(),
-                ));
-            }
+            after.extend(findings.iter().map(|f| FindingKey {
+                scan: scan.id.clone(),
+                project: scan.project.clone(),
+                image: scan.inventory.reference.clone(),
+                advisory: f.advisory_id.clone(),
+                package: f.package.clone(),
+                location: f.location.clone(),
+            }));
         }
         sqlx::query(
             "DELETE FROM advisory_findings WHERE scan_id NOT IN (SELECT id FROM image_scans)",
@@ -326,17 +292,43 @@ impl Store {
         .execute(self.pool())
         .await
         .map_err(&err)?;
+        // A project newly hit: by an advisory that hit none of its images before.
+        let mut newly: BTreeMap<&str, (BTreeSet<&str>, BTreeSet<&str>)> = BTreeMap::new();
+        for k in &after {
+            if !hit_before.contains(&(k.project.as_str(), k.advisory.as_str())) {
+                let (advisories, images) = newly.entry(&k.project).or_default();
+                advisories.insert(&k.advisory);
+                images.insert(&k.image);
+            }
+        }
+        let after: HashSet<(&str, &str, &str, &str)> = after.iter().map(FindingKey::key).collect();
         Ok(RematchCounts {
             scans: scans.len(),
             findings: after.len(),
             new_findings: after.difference(&before).count(),
             gone_findings: before.difference(&after).count(),
+            newly_affected: (newly.into_iter())
+                .map(|(project, (advisories, images))| NewlyAffected {
+                    project: project.to_owned(),
+                    advisories: advisories.into_iter().map(str::to_owned).collect(),
+                    images: images.into_iter().map(str::to_owned).collect(),
+                })
+                .collect(),
         })
     }
 
     /// Every stored image hit by the advisory `id_or_alias` (by id, or every advisory that has
     /// it as an alias), by project, image, layer.
     pub async fn affected_by(&self, id_or_alias: &str) -> Result<Vec<AffectedImage>, StoreError> {
+        self.affected_by_seen(Seen::All, id_or_alias).await
+    }
+
+    /// [`Store::affected_by`] among the projects `seen` shows.
+    pub async fn affected_by_seen(
+        &self,
+        seen: Seen<'_>,
+        id_or_alias: &str,
+    ) -> Result<Vec<AffectedImage>, StoreError> {
         let err = self.query_error("listing images hit by an advisory");
         let advisories = self.advisories_named(id_or_alias).await?;
         if advisories.is_empty() {
@@ -344,17 +336,20 @@ impl Store {
         }
         let mut out = Vec::new();
         for adv in &advisories {
-            let rows = sqlx::query(
+            let sql = format!(
                 "SELECT f.advisory_id, s.project, s.reference, s.image_id, s.scanned_at, f.package, \
                  f.ecosystem, f.version, f.location, f.layer_index, f.layer_diff_id, f.instruction, \
                  f.severity, f.fixed \
                  FROM advisory_findings f JOIN image_scans s ON s.id = f.scan_id \
-                 WHERE f.advisory_id = $1",
-            )
-            .bind(&adv.id)
-            .fetch_all(self.pool())
-            .await
-            .map_err(&err)?;
+                 WHERE {} AND f.advisory_id = $2",
+                seen.condition("s.project")
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(seen.value())
+                .bind(&adv.id)
+                .fetch_all(self.pool())
+                .await
+                .map_err(&err)?;
             for r in rows {
                 out.push(AffectedImage {
                     advisory_id: r.try_get(0).map_err(&err)?,
@@ -441,17 +436,26 @@ impl Store {
 
     /// The findings of each image's current scan. A rescan replaces the scan but leaves its
     /// findings until [`Store::rematch_all`] drops them: counted, they would all be "gone".
-    async fn finding_keys(&self) -> Result<HashSet<(String, String, String, String)>, StoreError> {
+    async fn finding_keys(&self) -> Result<Vec<FindingKey>, StoreError> {
         let err = self.query_error("reading advisory findings");
         let rows = sqlx::query(
-            "SELECT f.scan_id, f.advisory_id, f.package, f.location \
+            "SELECT f.scan_id, s.project, s.reference, f.advisory_id, f.package, f.location \
              FROM advisory_findings f JOIN image_scans s ON s.id = f.scan_id",
         )
         .fetch_all(self.pool())
         .await
         .map_err(&err)?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .map(|r| {
+                Ok(FindingKey {
+                    scan: r.try_get(0)?,
+                    project: r.try_get(1)?,
+                    image: r.try_get(2)?,
+                    advisory: r.try_get(3)?,
+                    package: r.try_get(4)?,
+                    location: r.try_get(5)?,
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(err)
     }
@@ -465,6 +469,23 @@ impl Store {
             what: "advisory",
             value: body.chars().take(80).collect(),
         })
+    }
+}
+
+/// One finding of a stored scan, as a re-match compares them.
+struct FindingKey {
+    scan: String,
+    project: String,
+    image: String,
+    advisory: String,
+    package: String,
+    location: String,
+}
+
+impl FindingKey {
+    /// What makes a finding the same before and after: its scan, advisory, package, place.
+    fn key(&self) -> (&str, &str, &str, &str) {
+        (&self.scan, &self.advisory, &self.package, &self.location)
     }
 }
 

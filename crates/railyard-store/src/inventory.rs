@@ -3,11 +3,11 @@
 //! (the latest per project and image ID), and `who-has` queries over them.
 
 use crate::advisories::placeholders;
+use crate::queries::Seen;
 use crate::{Store, StoreError};
 use railyard_advisory::matching::package_name_key;
 use railyard_scan::{CACHE_FORMAT, CacheError, Ecosystem, ImageInventory, LayerCache, LayerScan};
 use railyard_types::{Millis, RunId};
-use serde::Serialize;
 use sqlx::Row;
 
 /// One stored scan, as listed for re-matching advisories without reading any image.
@@ -25,36 +25,7 @@ pub struct StoredScan {
     pub inventory: ImageInventory,
 }
 
-/// A stored image that holds a package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PackageHolder {
-    /// The project (`""` outside a project).
-    pub project: String,
-    /// The image reference scanned.
-    pub reference: String,
-    /// The image ID.
-    pub image_id: String,
-    /// When it was scanned.
-    pub scanned_at: Millis,
-    /// Package name.
-    pub name: String,
-    /// Package version.
-    pub version: String,
-    /// Ecosystem (`deb`, `pypi`, …).
-    pub ecosystem: String,
-    /// Source package, for OS packages.
-    pub source_name: Option<String>,
-    /// Where in the image.
-    pub location: String,
-    /// The layer that put it there.
-    pub layer_index: i64,
-    /// That layer's diff ID.
-    pub diff_id: String,
-    /// That layer's Dockerfile instruction.
-    pub instruction: Option<String>,
-    /// A language package an OS package installed.
-    pub owned_by_os: bool,
-}
+pub use railyard_types::inventory::PackageHolder;
 
 impl Store {
     /// Stores a scan of `inv` for `project`, replacing the previous scan of the same image in
@@ -139,6 +110,15 @@ impl Store {
     /// ([`package_name_key`]: `pyyaml` finds `PyYAML`, PEP 503), source names as written.
     /// Version filtering is the caller's: it needs the ecosystem's ordering.
     pub async fn who_has(&self, name: &str) -> Result<Vec<PackageHolder>, StoreError> {
+        self.who_has_seen(Seen::All, name).await
+    }
+
+    /// [`Store::who_has`] among the projects `seen` shows.
+    pub async fn who_has_seen(
+        &self,
+        seen: Seen<'_>,
+        name: &str,
+    ) -> Result<Vec<PackageHolder>, StoreError> {
         let err = self.query_error("looking up who has a package");
         let name = name.trim();
         let same = |eco: Ecosystem, stored: &str| {
@@ -163,11 +143,14 @@ impl Store {
              p.ecosystem, p.source_name, p.location, p.layer_index, p.diff_id, p.instruction, \
              p.owned_by_os \
              FROM image_packages p JOIN image_scans s ON s.id = p.scan_id \
-             WHERE p.source_name = $1 OR p.name IN ({}) \
+             WHERE {} AND (p.source_name = $2 OR p.name IN ({})) \
              ORDER BY s.scanned_at DESC, s.project, s.reference, p.ecosystem, p.name, p.version",
-            placeholders(2, names.len())
+            seen.condition("s.project"),
+            placeholders(3, names.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seen.value())
+            .bind(name);
         for n in &names {
             q = q.bind(n);
         }

@@ -14,6 +14,7 @@ pub mod context;
 pub mod env_images;
 pub mod error;
 pub mod ids;
+pub mod inventory;
 pub mod path;
 pub mod people;
 pub mod protocol;

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 
 /// The job `id` as leased by the query's agent and attempt, asked with a token of that
 /// agent's pool; a lost lease is refused.
-async fn leased(
+pub(super) async fn leased(
     state: &AppState,
     token: &AgentToken,
     id: &JobId,

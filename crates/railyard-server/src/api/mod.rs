@@ -25,6 +25,7 @@ mod retention;
 mod rules;
 mod run_events;
 mod runs;
+mod scans;
 mod schedules;
 mod secrets;
 mod shares;
@@ -198,6 +199,19 @@ pub(crate) fn routes() -> Routes {
         .at(api::ListPersonalTokens, me::list_tokens)
         .at(api::RevokePersonalToken, me::revoke_token)
         .at(api::ListAudit, audit::list)
+        .at(api::LookupImageScan, scans::lookup)
+        .at_with(api::UploadImageScan, scans::upload, |r| {
+            limited(r, scans::SCAN_LIMIT)
+        })
+        .at(api::ListScans, scans::list)
+        .at(api::GetScan, scans::detail)
+        .at(api::WhoHas, scans::who_has)
+        .at(api::AdvisoryAffected, scans::affected)
+        .at_with(api::ImportAdvisories, scans::import, |r| {
+            // The body limit is the upload's own, counted while streaming.
+            r.layer(DefaultBodyLimit::disable())
+        })
+        .at(api::RematchAdvisories, scans::rematch)
         .at(api::OpenApi, crate::openapi::document)
         .at(api::Healthz, health::healthz)
         .at(api::Readyz, health::readyz)

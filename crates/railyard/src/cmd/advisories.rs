@@ -36,6 +36,10 @@ pub struct ImportArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// With a server: upload the files to it (an admin's token), where every project's
+    /// images are matched again.
+    #[command(flatten)]
+    pub remote: super::project::MaybeRemote,
 }
 
 #[derive(Debug, clap::Args)]
@@ -45,6 +49,9 @@ pub struct AffectedArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// With a server: the images of every project the token may see.
+    #[command(flatten)]
+    pub remote: super::project::MaybeRemote,
 }
 
 /// The policy options of a command that reports findings (`railyard scan`).
@@ -152,6 +159,9 @@ pub async fn run(g: &Global, args: AdvisoriesArgs) -> anyhow::Result<i32> {
 
 /// `railyard advisories import PATH…`
 pub async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<i32> {
+    if let Some(client) = args.remote.client()? {
+        return super::advisories_remote::import(&client, &args).await;
+    }
     let mut advisories = Vec::new();
     let mut warnings = 0usize;
     let mut documents = 0usize;
@@ -195,16 +205,37 @@ pub async fn import(g: &Global, args: ImportArgs) -> anyhow::Result<i32> {
             counts.updated,
             counts.unchanged
         );
-        println!(
-            "matched {} stored scans again: {} findings ({} new, {} gone)",
-            rematch.scans, rematch.findings, rematch.new_findings, rematch.gone_findings
-        );
+        print_rematched(&rematch);
     }
     Ok(0)
 }
 
+/// What matching every stored scan again found, and the projects it newly hit.
+pub(super) fn print_rematched(rematch: &railyard_types::inventory::Rematched) {
+    println!(
+        "matched {} stored scans again: {} findings ({} new, {} gone)",
+        rematch.scans, rematch.findings, rematch.new_findings, rematch.gone_findings
+    );
+    for hit in &rematch.newly_affected {
+        let project = if hit.project.is_empty() {
+            "images outside a project"
+        } else {
+            &hit.project
+        };
+        println!(
+            "newly affected: {project} by {} in {}",
+            hit.advisories.join(", "),
+            hit.images.join(", ")
+        );
+    }
+}
+
 /// `railyard advisories affected ADVISORY` / `railyard inventory affected ADVISORY`
 pub async fn affected(g: &Global, args: AffectedArgs) -> anyhow::Result<i32> {
+    if let Some(client) = args.remote.client()? {
+        let rows = super::advisories_remote::affected(&client, &args.advisory).await?;
+        return show_affected(&args, rows);
+    }
     let store = super::store(g).await?;
     let rows = match store.affected_by(&args.advisory).await {
         Ok(rows) => rows,
@@ -219,6 +250,14 @@ pub async fn affected(g: &Global, args: AffectedArgs) -> anyhow::Result<i32> {
         }
         Err(e) => return Err(e.into()),
     };
+    show_affected(&args, rows)
+}
+
+/// The images an advisory hits, as a table under a line, or JSON.
+fn show_affected(
+    args: &AffectedArgs,
+    rows: Vec<railyard_store::AffectedImage>,
+) -> anyhow::Result<i32> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);

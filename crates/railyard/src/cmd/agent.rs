@@ -48,8 +48,8 @@ pub struct AgentArgs {
     pub limits: JobLimits,
     #[command(flatten)]
     pub networks: crate::cli::Networks,
-    /// Where the agent keeps the inventory of the images its jobs run in and build, and the
-    /// advisories they are matched with (`railyard advisories import --data-dir …`).
+    /// Where the agent keeps the layer cache of its image scans (the inventory of the
+    /// images its jobs run in and build is the server's).
     #[command(flatten)]
     pub data: crate::cli::DataDir,
 }
@@ -217,6 +217,8 @@ pub async fn run(args: AgentArgs, g: &crate::cli::Global) -> anyhow::Result<i32>
             std::process::exit(railyard_types::exit_codes::CANCELLED);
         }
     });
+    let scan_client =
+        railyard_agent::Client::with_trust(&server, &token, super::fleetscan::CALL_TIMEOUT, &trust);
     let config = railyard_agent::AgentConfig {
         server,
         token,
@@ -234,7 +236,7 @@ pub async fn run(args: AgentArgs, g: &crate::cli::Global) -> anyhow::Result<i32>
         clone_depth,
         allowance,
         registry,
-        scanner: scanner(g, &docker).await,
+        scanner: Some(scanner(g, &docker, scan_client).await),
     };
     match railyard_agent::run(config, docker, shutdown).await {
         Err(e) if e.is_unauthorized() => Err(super::Expected::Input(format!(
@@ -247,45 +249,56 @@ pub async fn run(args: AgentArgs, g: &crate::cli::Global) -> anyhow::Result<i32>
     }
 }
 
-/// The agent's image check: every image a job runs in or builds is scanned into the
-/// inventory of this machine's data folder and held to the pipeline's `scan.fail_on` with
-/// the advisories imported there (`railyard advisories import`), as a local run is. A data
-/// folder that cannot be opened leaves the agent without one: its jobs' logs say the scan was
-/// not applied.
+/// The agent's image check: every image a job runs in or builds is inventoried on the
+/// server, scanned once for the whole fleet (by the first agent that meets it), matched with
+/// the server's advisories (`railyard advisories import --server …`) and held to the
+/// pipeline's `scan.fail_on`, as a local run is. This machine's data folder is only the
+/// layer cache of its scans; one that cannot be opened leaves every layer to be read.
 async fn scanner(
     g: &crate::cli::Global,
     docker: &railyard_docker::Docker,
-) -> Option<std::sync::Arc<dyn railyard_agent::Scanner>> {
-    match super::store(g).await {
-        Ok(store) => Some(std::sync::Arc::new(AgentScanner {
-            docker: docker.clone(),
-            store,
-        })),
+    client: railyard_agent::Client,
+) -> std::sync::Arc<dyn railyard_agent::Scanner> {
+    let cache = match super::store(g).await {
+        Ok(store) => Some(store),
         Err(e) => {
             tracing::warn!(
-                "images will not be scanned: {}",
+                "images will be scanned without a layer cache: {}",
                 railyard_types::error::Chain(e.as_ref())
             );
             None
         }
-    }
+    };
+    std::sync::Arc::new(AgentScanner {
+        docker: docker.clone(),
+        client,
+        cache,
+    })
 }
 
-/// Scans with the agent's data folder, one [`super::envscan::EnvScan`] per job.
+/// Scans through the server, one [`super::envscan::EnvScan`] per job.
 struct AgentScanner {
     docker: railyard_docker::Docker,
-    store: railyard_store::Store,
+    client: railyard_agent::Client,
+    cache: Option<railyard_store::Store>,
 }
 
 impl railyard_agent::Scanner for AgentScanner {
     fn for_job(
         &self,
         claim: &railyard_types::protocol::Claim,
+        lease: &railyard_types::protocol::LeaseRef,
         checkout: &std::path::Path,
     ) -> std::sync::Arc<dyn railyard_runner::EnvCheck> {
+        let fleet = super::fleetscan::FleetInventory {
+            client: self.client.clone(),
+            job_id: claim.job_id.clone(),
+            lease: lease.clone(),
+            cache: self.cache.clone(),
+        };
         std::sync::Arc::new(super::envscan::EnvScan {
             docker: self.docker.clone(),
-            store: self.store.clone(),
+            inventory: super::envscan::Inventory::Fleet(fleet),
             project: claim.project.to_string(),
             run_id: claim.run_id.clone(),
             ignore_file: checkout.join(".railyard-ignore.yml"),

@@ -1,6 +1,8 @@
-//! The env image check of `railyard run`: every env image a run builds is scanned (through
-//! the layer cache, so an unchanged image costs a lookup), stored with the run, matched
-//! against the stored advisories, and held to the pipeline's `env.scan.fail_on`.
+//! The env image check of `railyard run` and of agents: every env image a run builds is
+//! scanned (through the layer cache, so an unchanged image costs a lookup), stored with the
+//! run, matched against the stored advisories, and held to the pipeline's `env.scan.fail_on`.
+//! A local run keeps all of it in its data folder; an agent, on the server
+//! ([`super::fleetscan`]), where an image is scanned once for the fleet.
 
 use railyard_advisory::{IgnoreFile, Severity};
 use railyard_pipeline::{EnvSource, EnvSpec};
@@ -9,10 +11,18 @@ use railyard_store::Store;
 use railyard_types::{Millis, RunId};
 use std::path::PathBuf;
 
+/// Where inventories are kept and advisories matched.
+pub enum Inventory {
+    /// This machine's data folder (`railyard run`).
+    Local(Store),
+    /// The server's, under a job's lease (`railyard agent`).
+    Fleet(super::fleetscan::FleetInventory),
+}
+
 /// Scans env images for one run.
 pub struct EnvScan {
     pub docker: railyard_docker::Docker,
-    pub store: Store,
+    pub inventory: Inventory,
     pub project: String,
     pub run_id: RunId,
     /// `.railyard-ignore.yml` at the repository root, when present.
@@ -63,26 +73,14 @@ impl EnvScan {
             ),
             None => None,
         };
-        let mut inv = railyard_scan::scan_image(self.docker.client(), image_id, &self.store)
-            .await
-            .map_err(|e| failed("scanning the image", e))?;
-        inv.reference = gate.reference;
-        let scan_id = self
-            .store
-            .save_scan(&self.project, Some(&self.run_id), &inv, Millis::now())
-            .await
-            .map_err(|e| failed("storing the image's scan", e))?;
-        let findings = self
-            .store
-            .record_findings(&scan_id, &self.project, &inv)
-            .await
-            .map_err(|e| failed("matching advisories", e))?;
-        let summary = format!(
-            "scanned: {} packages, {} known vulnerabilit{}",
-            inv.packages.len(),
-            findings.len(),
-            if findings.len() == 1 { "y" } else { "ies" }
-        );
+        let (summary, findings) = match &self.inventory {
+            Inventory::Local(store) => self.scan_locally(store, image_id, gate.reference).await?,
+            Inventory::Fleet(fleet) => {
+                fleet
+                    .findings(&self.docker, image_id, &gate.reference)
+                    .await?
+            }
+        };
         let Some(level) = fail_on else {
             return Ok(vec![summary]);
         };
@@ -131,6 +129,37 @@ impl EnvScan {
             },
             gate.stops,
         )))
+    }
+}
+
+impl EnvScan {
+    /// Scans `image_id` into the data folder's inventory as `reference` and matches the
+    /// advisories stored there.
+    async fn scan_locally(
+        &self,
+        store: &Store,
+        image_id: &str,
+        reference: String,
+    ) -> Result<(String, Vec<railyard_advisory::Finding>), EnvCheckError> {
+        let mut inv = railyard_scan::scan_image(self.docker.client(), image_id, store)
+            .await
+            .map_err(|e| failed("scanning the image", e))?;
+        inv.reference = reference;
+        let scan_id = store
+            .save_scan(&self.project, Some(&self.run_id), &inv, Millis::now())
+            .await
+            .map_err(|e| failed("storing the image's scan", e))?;
+        let findings = store
+            .record_findings(&scan_id, &self.project, &inv)
+            .await
+            .map_err(|e| failed("matching advisories", e))?;
+        let summary = format!(
+            "scanned: {} packages, {} known vulnerabilit{}",
+            inv.packages.len(),
+            findings.len(),
+            if findings.len() == 1 { "y" } else { "ies" }
+        );
+        Ok((summary, findings))
     }
 }
 

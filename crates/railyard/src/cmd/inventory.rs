@@ -41,6 +41,9 @@ pub struct WhoHasArgs {
     /// Exit 1 when no image holds it (for scripts).
     #[arg(long)]
     pub fail_if_none: bool,
+    /// With a server: the images of every project the token may see.
+    #[command(flatten)]
+    pub remote: super::project::MaybeRemote,
 }
 
 /// Runs `railyard inventory …`; returns the exit code.
@@ -53,10 +56,16 @@ pub async fn run(g: &crate::cli::Global, args: InventoryArgs) -> Result<i32> {
 
 async fn who_has(g: &crate::cli::Global, args: WhoHasArgs) -> Result<i32> {
     let (name, constraints) = parse_query(&args.package).map_err(super::Expected::Input)?;
-    let store = super::store(g).await?;
-    let hits: Vec<PackageHolder> = store
-        .who_has(&name)
-        .await?
+    let stored: Vec<PackageHolder> = match args.remote.client()? {
+        Some(client) => {
+            let query = railyard_types::inventory::WhoHasQuery { name: name.clone() };
+            client
+                .call_query::<railyard_types::api::WhoHas>(&(), &query, &())
+                .await?
+        }
+        None => super::store(g).await?.who_has(&name).await?,
+    };
+    let hits: Vec<PackageHolder> = stored
         .into_iter()
         .filter(|h| constraints.iter().all(|c| c.holds(h)))
         .collect();

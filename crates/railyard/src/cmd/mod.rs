@@ -1,6 +1,7 @@
 //! One module per command; `dispatch` picks it and turns its result into an exit code.
 
 pub mod advisories;
+mod advisories_remote;
 pub mod agent;
 pub mod agents;
 pub mod approve;
@@ -11,6 +12,7 @@ mod credentials;
 pub mod deployments;
 pub mod env_images;
 mod envscan;
+mod fleetscan;
 mod follow;
 mod graph;
 pub mod inventory;
@@ -23,6 +25,7 @@ mod run;
 mod run_context;
 pub mod runs;
 pub mod scan;
+mod scan_remote;
 pub mod schedule;
 pub mod secret;
 pub mod server;

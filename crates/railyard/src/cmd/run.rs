@@ -94,7 +94,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         timings: Arc::new(timings),
         env_check: Some(Arc::new(super::envscan::EnvScan {
             docker: docker.clone(),
-            store: store.clone(),
+            inventory: super::envscan::Inventory::Local(store.clone()),
             project: project.key().into_string(),
             run_id: record.id.clone(),
             ignore_file: project.root.join(".railyard-ignore.yml"),

@@ -25,9 +25,13 @@ pub enum Format {
 /// `railyard scan`.
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// A local image: `name:tag` or ID.
-    #[arg(required_unless_present = "archive")]
+    /// A local image: `name:tag` or ID. With a server: a stored scan's image (its
+    /// reference, ID or ID prefix) or the scan's id.
+    #[arg(required_unless_present_any = ["archive", "list"])]
     pub image: Option<String>,
+    /// With a server: list its stored scans (of IMAGE when given) instead of showing one.
+    #[arg(long, conflicts_with = "archive")]
+    pub list: bool,
     /// Scan a `docker save` archive file instead of an image of the engine.
     #[arg(long, value_name = "FILE", conflicts_with = "image")]
     pub archive: Option<PathBuf>,
@@ -55,10 +59,24 @@ pub struct ScanArgs {
     pub policy: super::advisories::PolicyArgs,
     #[command(flatten)]
     pub data: crate::cli::DataDir,
+    /// With a server: show the inventory it keeps of an image its agents scanned (of every
+    /// project the token may see) instead of scanning one here.
+    #[command(flatten)]
+    pub remote: super::project::MaybeRemote,
 }
 
 /// Runs `railyard scan`; returns the exit code.
 pub async fn run(g: &crate::cli::Global, args: ScanArgs) -> Result<i32> {
+    if let Some(client) = args.remote.client()? {
+        return super::scan_remote::run(&client, &args).await;
+    }
+    if args.list {
+        return Err(super::Expected::Input(
+            "--list lists a server's scans: pass --server (or set RAILYARD_SERVER);              `railyard inventory who-has` asks this machine's"
+                .into(),
+        )
+        .into());
+    }
     // Without cache, storing or a policy, the store is only needed for the advisories it
     // knows: opened when it exists (a scan must not say "no known vulnerabilities" because
     // of `--no-store`), never created for nothing.
@@ -106,6 +124,16 @@ pub async fn run(g: &crate::cli::Global, args: ScanArgs) -> Result<i32> {
             .context("matching advisories")?,
         (None, _) => Vec::new(),
     };
+    show(&args, &inv, findings)
+}
+
+/// Prints or writes the inventory with its findings judged by the policy; the exit code.
+pub(super) fn show(
+    args: &ScanArgs,
+    inv: &ImageInventory,
+    findings: Vec<railyard_advisory::Finding>,
+) -> Result<i32> {
+    let inv = inv.clone();
     let outcome = args.policy.evaluate(findings)?;
     let fit = args.output.is_none();
     let text = render(&inv, args.format, args.all, fit, &outcome.findings)?;
