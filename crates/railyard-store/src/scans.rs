@@ -147,3 +147,96 @@ fn summary(r: &sqlx::any::AnyRow) -> Result<ScanSummary, sqlx::Error> {
         findings: r.try_get(8)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use railyard_types::ProjectName;
+
+    fn inventory() -> ImageInventory {
+        let layer = format!("sha256:{}", "b".repeat(64));
+        serde_json::from_value(serde_json::json!({
+            "image_id": format!("sha256:{}", "a".repeat(64)),
+            "reference": "railyard-env:k",
+            "distro": { "id": "debian", "version_id": "12", "pretty_name": null },
+            "layers": [{ "index": 0, "diff_id": layer, "instruction": null, "size": 1 }],
+            "packages": [{
+                "name": "libc6", "version": "2.36-9", "ecosystem": "deb", "purl": "p",
+                "source_name": "glibc", "source_version": null, "license": null, "arch": null,
+                "location": "var/lib/dpkg/status",
+                "layer": { "index": 0, "diff_id": layer, "instruction": null },
+                "owned_by_os": false
+            }],
+        }))
+        .unwrap()
+    }
+
+    async fn story(store: &Store) {
+        let inv = inventory();
+        assert!(store.scan_of_image(&inv.image_id).await.unwrap().is_none());
+        let run = RunId::from("r1");
+        store
+            .save_scan("a", Some(&run), &inv, Millis(1))
+            .await
+            .unwrap();
+        let known = store.scan_of_image(&inv.image_id).await.unwrap().unwrap();
+        // The same job's project and run again: the scan as it is.
+        let (same, _) =
+            (store.file_known_scan(known.clone(), "a", Some(&run), "railyard-env:k", Millis(2)))
+                .await
+                .unwrap();
+        assert_eq!(same, known.id);
+        // Another project: filed under it, under its own name.
+        let (b_id, b_inv) = (store.file_known_scan(known, "b", None, "env/b:k", Millis(3)))
+            .await
+            .unwrap();
+        assert_ne!(b_id, same);
+        assert_eq!(b_inv.reference, "env/b:k");
+        let all = store.list_scans(Seen::All, None).await.unwrap();
+        let projects: Vec<&str> = all.iter().map(|s| s.project.as_str()).collect();
+        assert_eq!(projects, ["b", "a"]);
+        assert_eq!((all[0].packages, all[0].findings), (1, 0));
+        let b = ProjectName::from("b");
+        let only_b = store.list_scans(Seen::Project(&b), None).await.unwrap();
+        assert_eq!(only_b.len(), 1);
+        for image in ["env/b:k", "sha256:aaaa", &inv.image_id] {
+            let found = store.list_scans(Seen::All, Some(image)).await.unwrap();
+            assert!(!found.is_empty(), "{image}");
+        }
+        assert!(
+            store
+                .list_scans(Seen::All, Some("sha256:ab"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .scan_detail(Seen::Project(&b), &same)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let (summary, detail) = store.scan_detail(Seen::All, &same).await.unwrap().unwrap();
+        assert_eq!((summary.project.as_str(), detail), ("a", inv));
+        let holders = store
+            .who_has_seen(Seen::Project(&b), "glibc")
+            .await
+            .unwrap();
+        assert_eq!(holders.len(), 1);
+        assert_eq!(holders[0].project, "b");
+    }
+
+    #[tokio::test]
+    async fn scans_found_by_image_and_listed_by_project_on_both_backends() {
+        let dir = tempfile::tempdir().unwrap();
+        story(&Store::open_in(dir.path()).await.unwrap()).await;
+        let name = "scans_found_by_image_and_listed_by_project_on_both_backends";
+        if let Some(db) = crate::test_pg::PgDb::create(name).await {
+            let store = Store::open(&db.url).await.unwrap();
+            story(&store).await;
+            store.close().await;
+            db.drop_db().await;
+        }
+    }
+}

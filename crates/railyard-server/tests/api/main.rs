@@ -9,5 +9,6 @@ mod openapi;
 mod people;
 mod retention;
 mod run_refs;
+mod scans;
 mod server;
 mod webhooks;
