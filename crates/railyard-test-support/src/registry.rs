@@ -1,5 +1,7 @@
 //! A real OCI registry for the tests: Debian's `docker-registry` (the CNCF Distribution
-//! registry) on a free loopback port, storing into a temporary folder, without auth. Docker
+//! registry) on a free loopback port, storing into a temporary folder, without auth or (with
+//! [`Registry::start_with_auth`]) with htpasswd basic auth, which Distribution serves over
+//! plain HTTP and the engine sends to loopback. Docker
 //! speaks plain HTTP to loopback addresses without any daemon setting, so the engine pushes to
 //! it as to any registry.
 
@@ -11,12 +13,24 @@ use std::time::{Duration, Instant};
 /// Where Debian installs the registry.
 pub const BINARY: &str = "/usr/bin/docker-registry";
 
+/// The user of [`Registry::start_with_auth`].
+pub const AUTH_USER: &str = "railyard";
+/// Its password.
+pub const AUTH_PASSWORD: &str = "railyard-test-pw";
+/// Its bcrypt hash (cost 4: a test's, made once with Python's `crypt`), the only kind
+/// Distribution's htpasswd takes.
+const AUTH_HASH: &str = "$2b$04$kpc4peHTthNrWNBvzBZ3XObtHg0Xch9/4RiM3a/gVmNbaDinzA.eW";
+/// `Basic` credentials of `railyard:railyard-test-pw`, for the test's own reads.
+const AUTH_BASIC: &str = "cmFpbHlhcmQ6cmFpbHlhcmQtdGVzdC1wdw==";
+
 /// A running registry, killed (and its storage removed) when dropped.
 #[derive(Debug)]
 pub struct Registry {
     child: Child,
     /// `127.0.0.1:PORT`: the registry part of an image reference.
     pub host: String,
+    /// True when it asks for [`AUTH_USER`] and [`AUTH_PASSWORD`].
+    pub auth: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -24,6 +38,16 @@ impl Registry {
     /// Starts a registry and waits until `GET /v2/` answers 200. `None` when the binary is
     /// missing (after a loud [`crate::skip`], which fails under `CI=true`).
     pub fn start() -> Option<Registry> {
+        Registry::start_as(false)
+    }
+
+    /// [`Registry::start`] with htpasswd auth: every request needs [`AUTH_USER`] and
+    /// [`AUTH_PASSWORD`].
+    pub fn start_with_auth() -> Option<Registry> {
+        Registry::start_as(true)
+    }
+
+    fn start_as(auth: bool) -> Option<Registry> {
         if !std::path::Path::new(BINARY).exists() {
             crate::skip("docker-registry is not installed (apt-get install docker-registry)");
             return None;
@@ -33,14 +57,20 @@ impl Registry {
         let host = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
         let storage: PathBuf = dir.path().join("storage");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
-                storage.display()
-            ),
-        )
-        .expect("writing the registry's config");
+        let mut text = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+            storage.display()
+        );
+        if auth {
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{AUTH_USER}:{AUTH_HASH}\n"))
+                .expect("writing the htpasswd file");
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: railyard-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        std::fs::write(&config, text).expect("writing the registry's config");
         let log = std::fs::File::create(dir.path().join("registry.log")).expect("a log file");
         let child = Command::new(BINARY)
             .arg("serve")
@@ -53,6 +83,7 @@ impl Registry {
         let mut registry = Registry {
             child,
             host,
+            auth,
             _dir: dir,
         };
         registry.wait_ready();
@@ -127,9 +158,14 @@ impl Registry {
         } else {
             format!("Accept: {accept}\r\n")
         };
+        let auth = if self.auth {
+            format!("Authorization: Basic {AUTH_BASIC}\r\n")
+        } else {
+            String::new()
+        };
         write!(
             stream,
-            "{method} {path} HTTP/1.0\r\nHost: {}\r\n{accept}\r\n",
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\n{accept}{auth}\r\n",
             self.host
         )
         .expect("sending to the registry");

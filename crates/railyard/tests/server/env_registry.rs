@@ -8,7 +8,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use railyard_test_support::registry::Registry;
+use railyard_test_support::registry::{AUTH_PASSWORD, AUTH_USER, Registry};
 use serde_json::{Value, json};
 
 use crate::fleet::*;
@@ -96,29 +96,35 @@ fn env_lines(log: &str) -> Vec<&str> {
         .collect()
 }
 
-#[test]
-fn a_key_built_by_one_agent_is_pulled_by_the_other_and_by_a_laptop() {
-    let Some(registry) = Registry::start() else {
-        return;
-    };
+/// Agent `one` builds the key and pushes it; the engine forgets it; agent `two` pulls it.
+/// Both take `flags` besides their registry. Returns the fleet, the run, the key's cleanup
+/// and the digest pushed.
+fn built_then_pulled(registry: &Registry, flags: &[&str]) -> (Fleet, String, Cleanup, String) {
     let nonce = nonce();
     let jobs = "  first: { runs_on: [one], script: [cat /built] }\n  second: { runs_on: [two], needs: [first], manual: true, script: [cat /built] }\n";
     let mut fleet = start(&pipeline(&nonce, jobs));
     let url = format!("http://{}/fleet", registry.host);
-    fleet.agent_with("one", &["--labels", "one", "--registry", &url]);
-    fleet.agent_with("two", &["--labels", "two", "--registry", &url]);
+    for name in ["one", "two"] {
+        let mut all = vec!["--labels", name, "--registry", &url];
+        all.extend_from_slice(flags);
+        fleet.agent_with(name, &all);
+    }
     let run = trigger(&fleet);
     let detail = wait_for(&fleet, &run, "the first job's end", |d| {
         job(d, "first")["status"] != "running" && job(d, "first")["status"] != "pending"
     });
     let cleanup = Cleanup(job(&detail, "first")["env_key"].as_str().map(str::to_owned));
-    assert_eq!(job(&detail, "first")["status"], "success", "{detail}");
+    let first = fleet.log(&run, "first");
+    assert_eq!(
+        job(&detail, "first")["status"],
+        "success",
+        "{detail}\n{first}"
+    );
     let key = cleanup.0.clone().expect("an env key");
     let reference = format!("{}/fleet/env/demo:{key}", registry.host);
     let pushed = registry
         .manifest_digest("fleet/env/demo", &key)
-        .expect("the key's image in the registry");
-    let first = fleet.log(&run, "first");
+        .unwrap_or_else(|| panic!("the key's image is not in the registry: {first}"));
     assert_eq!(
         env_lines(&first),
         vec![format!(
@@ -158,6 +164,41 @@ fn a_key_built_by_one_agent_is_pulled_by_the_other_and_by_a_laptop() {
         shown.contains(&format!("env of second: {pushed}")),
         "{shown}"
     );
+    (fleet, run, cleanup, pushed)
+}
+
+/// A registry asking for a user and password (htpasswd: Distribution takes it over plain HTTP
+/// on loopback): the agents' credentials file gets their engine through, for the push and the
+/// pull (without it the first job's push is refused: checked by hand), and the password shows
+/// in no log.
+#[test]
+fn registry_credentials_reach_the_engine_and_no_log() {
+    let Some(registry) = Registry::start_with_auth() else {
+        return;
+    };
+    let secrets = tempfile::tempdir().unwrap();
+    let file = secrets.path().join("registry-auth");
+    std::fs::write(&file, format!("{AUTH_USER}:{AUTH_PASSWORD}\n")).unwrap();
+    let flags = ["--registry-auth-file", file.to_str().unwrap()];
+    let (fleet, run, _cleanup, _) = built_then_pulled(&registry, &flags);
+    assert_nothing_left(&run);
+    let mut seen = fleet.log(&run, "first") + &fleet.log(&run, "second");
+    seen.push_str(&fleet.diagnostics());
+    assert!(
+        !seen.contains(AUTH_PASSWORD),
+        "the password was logged: {seen}"
+    );
+}
+
+#[test]
+fn a_key_built_by_one_agent_is_pulled_by_the_other_and_by_a_laptop() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let (fleet, run, cleanup, pushed) = built_then_pulled(&registry, &[]);
+    let key = cleanup.0.clone().unwrap();
+    let url = format!("http://{}/fleet", registry.host);
+    let reference = format!("{}/fleet/env/demo:{key}", registry.host);
 
     // The server knows the key, its digest and its use, for garbage collection.
     let listed: Value = serde_json::from_str(&fleet.cli_ok(&["env-images", "--json"])).unwrap();
