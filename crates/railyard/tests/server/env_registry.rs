@@ -428,3 +428,94 @@ fn an_agent_leases_only_its_own_jobs_project_keys() {
         vec![("demo".to_string(), false), ("other".to_string(), true)]
     );
 }
+
+/// The env key of the fleet's pipeline, as the runner computes it from the work tree.
+fn env_key_of(fleet: &Fleet) -> String {
+    let work = fleet.dir.path().join("work");
+    let pipeline = railyard_pipeline::load(&work.join(".railyard.yml")).unwrap();
+    let Some(railyard_pipeline::EnvSource::Build(spec)) = pipeline.env.map(|e| e.source) else {
+        panic!("the pipeline builds its env");
+    };
+    railyard_runner::env_image::cache_key(&work, &spec).unwrap()
+}
+
+/// An agent takes a key's build lease and dies (here: a client that stops calling): the
+/// agent waiting for its push takes the lease over once it lapses, builds and pushes.
+#[test]
+fn a_lapsed_build_lease_is_taken_over() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let nonce = nonce();
+    let jobs = "  held: { runs_on: [ghost], script: [\"true\"] }\n  only: { runs_on: [one], script: [cat /built] }\n";
+    let mut fleet = start(&pipeline(&nonce, jobs));
+    let key = env_key_of(&fleet);
+    let _cleanup = Cleanup(Some(key.clone()));
+    let run = trigger(&fleet);
+    // The dying agent: it claims `held`, takes the key's lease, and is heard of no more.
+    let post =
+        |path: &str, body: &Value| http(&fleet.url, "POST", path, Some(AGENT), &body.to_string());
+    let (status, body) = post(
+        "/api/v1/agents/register",
+        &json!({"name": "ghost", "slots": 1, "labels": ["ghost"]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let ghost = serde_json::from_str::<Value>(&body).unwrap()["agent_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = post(
+        "/api/v1/agents/claim",
+        &json!({"agent_id": ghost, "wait_ms": 5000}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let claim: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(claim["job"], "held", "{claim}");
+    let path = format!(
+        "/api/v1/jobs/{}/env-lease",
+        claim["job_id"].as_str().unwrap()
+    );
+    let (status, body) = post(
+        &path,
+        &json!({"agent_id": ghost, "attempt": claim["attempt"], "key": key}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["answer"],
+        "build"
+    );
+
+    let url = format!("http://{}/fleet", registry.host);
+    fleet.agent_with("one", &["--labels", "one", "--registry", &url]);
+    let detail = wait_for(&fleet, &run, "the job's end", |d| {
+        !matches!(
+            job(d, "only")["status"].as_str(),
+            Some("running" | "pending")
+        )
+    });
+    let log = fleet.log(&run, "only");
+    assert_eq!(job(&detail, "only")["status"], "success", "{detail}\n{log}");
+    assert!(
+        log.contains(&format!("another job builds this env image ({ghost}/")),
+        "{log}"
+    );
+    let reference = format!("{}/fleet/env/demo:{key}", registry.host);
+    let pushed = registry.manifest_digest("fleet/env/demo", &key).unwrap();
+    assert_eq!(
+        env_lines(&log),
+        vec![format!(
+            "[railyard] env ci/Dockerfile: built {reference}, pushed ({pushed})"
+        )],
+        "{log}"
+    );
+    let listed: Value = serde_json::from_str(&fleet.cli_ok(&["env-images", "--json"])).unwrap();
+    let row = &listed[0];
+    assert_eq!(row["digest"], pushed.as_str(), "{listed}");
+    assert!(
+        !row["built_by"].as_str().unwrap().starts_with(&ghost),
+        "{listed}"
+    );
+    fleet.cli_ok(&["cancel", &run]);
+    fleet.wait_run(&run, 120);
+    assert_nothing_left(&run);
+}
