@@ -3,7 +3,7 @@
 //! proved by removing the image between jobs: the second agent's log says `pulled`, never
 //! `built`. A key is built once, however many agents ask at once; a laptop's `railyard run
 //! --registry` pulls what the fleet pushed; a registry away costs the job nothing; an agent
-//! asks only for its own job's project's keys.
+//! asks only for its own job's project's keys (`env_leases`).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,11 +15,11 @@ use crate::fleet::*;
 
 /// A pipeline whose env is built from `ci/Dockerfile` with an argument of this test only (a
 /// key nobody built before), and `jobs` after it.
-fn pipeline(nonce: &str, jobs: &str) -> String {
+pub(crate) fn pipeline(nonce: &str, jobs: &str) -> String {
     format!("env: {{ dockerfile: ci/Dockerfile, args: {{ NONCE: \"{nonce}\" }} }}\njobs:\n{jobs}")
 }
 
-fn nonce() -> String {
+pub(crate) fn nonce() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -27,8 +27,13 @@ fn nonce() -> String {
     format!("{}-{nanos:x}", std::process::id())
 }
 
-fn start(pipeline: &str) -> Fleet {
-    let fleet = Fleet::start(pipeline);
+pub(crate) fn start(pipeline: &str) -> Fleet {
+    start_on(pipeline, None)
+}
+
+/// [`start`] on the given database.
+fn start_on(pipeline: &str, database: Option<&str>) -> Fleet {
+    let fleet = Fleet::start_on(pipeline, database);
     fleet.push_file(
         "ci/Dockerfile",
         "FROM busybox\nARG NONCE\nRUN echo \"built $NONCE\" > /built\n",
@@ -37,7 +42,7 @@ fn start(pipeline: &str) -> Fleet {
 }
 
 /// Removes every local image carrying env key `key` (all its tags).
-fn remove_env_images(key: &str) {
+pub(crate) fn remove_env_images(key: &str) {
     let filter = format!("label=io.railyard.env-key={key}");
     let out = Command::new("docker")
         .args(["images", "-q", "--filter", &filter])
@@ -54,7 +59,7 @@ fn remove_env_images(key: &str) {
 }
 
 /// Removes the images of `key` when dropped: whatever the test's end.
-struct Cleanup(Option<String>);
+pub(crate) struct Cleanup(pub(crate) Option<String>);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
@@ -65,7 +70,7 @@ impl Drop for Cleanup {
 }
 
 /// Polls the run until `ok` holds of its detail (a bound for a stuck run, not a timing).
-fn wait_for(fleet: &Fleet, run: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn wait_for(fleet: &Fleet, run: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let (status, body) = fleet.get(&format!("/api/v1/runs/{run}"));
@@ -83,14 +88,14 @@ fn wait_for(fleet: &Fleet, run: &str, what: &str, ok: impl Fn(&Value) -> bool) -
     }
 }
 
-fn job<'a>(detail: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn job<'a>(detail: &'a Value, name: &str) -> &'a Value {
     (detail["jobs"].as_array().unwrap().iter())
         .find(|j| j["name"] == name)
         .unwrap_or_else(|| panic!("no job {name}: {detail}"))
 }
 
 /// The lines of `log` saying how the env image came.
-fn env_lines(log: &str) -> Vec<&str> {
+pub(crate) fn env_lines(log: &str) -> Vec<&str> {
     log.lines()
         .filter(|l| l.starts_with("[railyard] env ci/Dockerfile: "))
         .collect()
@@ -242,12 +247,25 @@ fn a_key_built_by_one_agent_is_pulled_by_the_other_and_by_a_laptop() {
 
 #[test]
 fn two_agents_asking_for_one_new_key_at_once_build_it_once() {
+    built_once(None);
+}
+
+/// The same on PostgreSQL (migration 0031 there; the lease on the database's clock).
+#[test]
+fn two_agents_asking_for_one_new_key_at_once_build_it_once_on_postgres() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    built_once(Some(&db.url));
+}
+
+fn built_once(database: Option<&str>) {
     let Some(registry) = Registry::start() else {
         return;
     };
     let nonce = nonce();
     let jobs = "  a: { runs_on: [one], script: [cat /built] }\n  b: { runs_on: [two], script: [cat /built] }\n";
-    let mut fleet = start(&pipeline(&nonce, jobs));
+    let mut fleet = start_on(&pipeline(&nonce, jobs), database);
     let url = format!("http://{}/fleet", registry.host);
     fleet.agent_with("one", &["--labels", "one", "--registry", &url]);
     fleet.agent_with("two", &["--labels", "two", "--registry", &url]);
@@ -312,210 +330,5 @@ fn a_registry_that_is_down_costs_the_job_nothing() {
         job(&detail, "only")["env_image_digest"].is_null(),
         "{detail}"
     );
-    assert_nothing_left(&run);
-}
-
-/// An agent asks for leases under a job it holds, for that job's project: it cannot name
-/// another project, take a lease under a job it does not hold, or send a key that is not one.
-/// What it leases for its own project leaves another project's same key free.
-#[test]
-fn an_agent_leases_only_its_own_jobs_project_keys() {
-    let fleet = Fleet::start("env: { image: busybox }\njobs:\n  only: { script: [\"true\"] }\n");
-    let post =
-        |path: &str, body: &Value| http(&fleet.url, "POST", path, Some(AGENT), &body.to_string());
-    for (name, repo) in [("other", fleet.repo_url()), ("demo", fleet.repo_url())] {
-        let (status, body) = http(
-            &fleet.url,
-            "POST",
-            "/api/v1/projects",
-            Some(ADMIN),
-            &json!({"name": name, "repo": repo}).to_string(),
-        );
-        assert_eq!(status, 201, "{body}");
-    }
-    let register = |name: &str| {
-        let (status, body) = post(
-            "/api/v1/agents/register",
-            &json!({"name": name, "slots": 1}),
-        );
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str::<Value>(&body).unwrap()["agent_id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let claim = |agent: &str, project: &str| {
-        let (status, body) = http(
-            &fleet.url,
-            "POST",
-            &format!("/api/v1/projects/{project}/trigger"),
-            Some(ADMIN),
-            &json!({"ref": "main"}).to_string(),
-        );
-        assert_eq!(status, 201, "{body}");
-        let (status, body) = post(
-            "/api/v1/agents/claim",
-            &json!({"agent_id": agent, "wait_ms": 5000}),
-        );
-        assert_eq!(status, 200, "{body}");
-        let claim: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(claim["project"], project, "{claim}");
-        claim
-    };
-    let hostile = register("hostile");
-    let honest = register("honest");
-    let held = claim(&hostile, "other");
-    let theirs = claim(&honest, "demo");
-    let key = "ab".repeat(32);
-    let lease = |agent: &str, claim: &Value, body: Value| {
-        let mut body = body;
-        body["agent_id"] = json!(agent);
-        body["attempt"] = claim["attempt"].clone();
-        post(
-            &format!(
-                "/api/v1/jobs/{}/env-lease",
-                claim["job_id"].as_str().unwrap()
-            ),
-            &body,
-        )
-    };
-    // Naming the other project is refused outright.
-    let (status, body) = lease(&hostile, &held, json!({"key": key, "project": "demo"}));
-    assert_eq!(status, 400, "{body}");
-    // Under a job it does not hold: the lease is gone as far as it is concerned.
-    let (status, body) = lease(&hostile, &theirs, json!({"key": key}));
-    assert_eq!(status, 410, "{body}");
-    // Not a key: refused, naming the field.
-    let (status, body) = lease(&hostile, &held, json!({"key": "../../v2/_catalog"}));
-    assert_eq!(status, 400, "{body}");
-    assert!(body.contains("`key`"), "{body}");
-    // Its own job's project: granted, for `other` only.
-    let (status, body) = lease(&hostile, &held, json!({"key": key}));
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["answer"],
-        "build"
-    );
-    // The same key of `demo` is not held by it: the honest agent builds it.
-    let (status, body) = lease(&honest, &theirs, json!({"key": key}));
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["answer"],
-        "build",
-        "{body}"
-    );
-    // A report of a digest for the other's job is refused like the lease.
-    let built = json!({"agent_id": hostile, "attempt": theirs["attempt"], "key": key,
-        "reference": format!("127.0.0.1:1/env/demo:{key}"), "digest": format!("sha256:{key}")});
-    let path = format!(
-        "/api/v1/jobs/{}/env-lease/built",
-        theirs["job_id"].as_str().unwrap()
-    );
-    let (status, body) = post(&path, &built);
-    assert_eq!(status, 410, "{body}");
-    let listed: Value = serde_json::from_str(&fleet.cli_ok(&["env-images", "--json"])).unwrap();
-    let holders: Vec<(String, bool)> = (listed.as_array().unwrap().iter())
-        .map(|r| {
-            let holder = r["lease_holder"].as_str().unwrap_or_default();
-            (
-                r["project"].as_str().unwrap().to_string(),
-                holder.starts_with(&hostile),
-            )
-        })
-        .collect();
-    assert_eq!(
-        holders,
-        vec![("demo".to_string(), false), ("other".to_string(), true)]
-    );
-}
-
-/// The env key of the fleet's pipeline, as the runner computes it from the work tree.
-fn env_key_of(fleet: &Fleet) -> String {
-    let work = fleet.dir.path().join("work");
-    let pipeline = railyard_pipeline::load(&work.join(".railyard.yml")).unwrap();
-    let Some(railyard_pipeline::EnvSource::Build(spec)) = pipeline.env.map(|e| e.source) else {
-        panic!("the pipeline builds its env");
-    };
-    railyard_runner::env_image::cache_key(&work, &spec).unwrap()
-}
-
-/// An agent takes a key's build lease and dies (here: a client that stops calling): the
-/// agent waiting for its push takes the lease over once it lapses, builds and pushes.
-#[test]
-fn a_lapsed_build_lease_is_taken_over() {
-    let Some(registry) = Registry::start() else {
-        return;
-    };
-    let nonce = nonce();
-    let jobs = "  held: { runs_on: [ghost], script: [\"true\"] }\n  only: { runs_on: [one], script: [cat /built] }\n";
-    let mut fleet = start(&pipeline(&nonce, jobs));
-    let key = env_key_of(&fleet);
-    let _cleanup = Cleanup(Some(key.clone()));
-    let run = trigger(&fleet);
-    // The dying agent: it claims `held`, takes the key's lease, and is heard of no more.
-    let post =
-        |path: &str, body: &Value| http(&fleet.url, "POST", path, Some(AGENT), &body.to_string());
-    let (status, body) = post(
-        "/api/v1/agents/register",
-        &json!({"name": "ghost", "slots": 1, "labels": ["ghost"]}),
-    );
-    assert_eq!(status, 200, "{body}");
-    let ghost = serde_json::from_str::<Value>(&body).unwrap()["agent_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (status, body) = post(
-        "/api/v1/agents/claim",
-        &json!({"agent_id": ghost, "wait_ms": 5000}),
-    );
-    assert_eq!(status, 200, "{body}");
-    let claim: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(claim["job"], "held", "{claim}");
-    let path = format!(
-        "/api/v1/jobs/{}/env-lease",
-        claim["job_id"].as_str().unwrap()
-    );
-    let (status, body) = post(
-        &path,
-        &json!({"agent_id": ghost, "attempt": claim["attempt"], "key": key}),
-    );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["answer"],
-        "build"
-    );
-
-    let url = format!("http://{}/fleet", registry.host);
-    fleet.agent_with("one", &["--labels", "one", "--registry", &url]);
-    let detail = wait_for(&fleet, &run, "the job's end", |d| {
-        !matches!(
-            job(d, "only")["status"].as_str(),
-            Some("running" | "pending")
-        )
-    });
-    let log = fleet.log(&run, "only");
-    assert_eq!(job(&detail, "only")["status"], "success", "{detail}\n{log}");
-    assert!(
-        log.contains(&format!("another job builds this env image ({ghost}/")),
-        "{log}"
-    );
-    let reference = format!("{}/fleet/env/demo:{key}", registry.host);
-    let pushed = registry.manifest_digest("fleet/env/demo", &key).unwrap();
-    assert_eq!(
-        env_lines(&log),
-        vec![format!(
-            "[railyard] env ci/Dockerfile: built {reference}, pushed ({pushed})"
-        )],
-        "{log}"
-    );
-    let listed: Value = serde_json::from_str(&fleet.cli_ok(&["env-images", "--json"])).unwrap();
-    let row = &listed[0];
-    assert_eq!(row["digest"], pushed.as_str(), "{listed}");
-    assert!(
-        !row["built_by"].as_str().unwrap().starts_with(&ghost),
-        "{listed}"
-    );
-    fleet.cli_ok(&["cancel", &run]);
-    fleet.wait_run(&run, 120);
     assert_nothing_left(&run);
 }

@@ -12,6 +12,7 @@ mod config;
 mod console;
 mod deploys;
 mod durability;
+mod env_leases;
 mod env_registry;
 mod env_reuse;
 mod failures;
