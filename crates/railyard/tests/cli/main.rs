@@ -4,6 +4,7 @@
 mod advisories;
 mod common;
 mod deploys;
+mod env_registry;
 mod envscan;
 mod errors;
 mod escapes;

@@ -106,6 +106,25 @@ fn an_agent_leases_only_its_own_jobs_project_keys() {
     );
     let (status, body) = post(&path, &built);
     assert_eq!(status, 410, "{body}");
+    // Under its own job: a digest or reference that is not one is refused, naming the field;
+    // nothing is recorded for it.
+    let own = format!(
+        "/api/v1/jobs/{}/env-lease/built",
+        held["job_id"].as_str().unwrap()
+    );
+    let mut bad = built.clone();
+    bad["attempt"] = held["attempt"].clone();
+    for (field, value) in [
+        ("digest", json!("sha256:../../etc")),
+        ("digest", json!(key)),
+        ("reference", json!("127.0.0.1:1/env/other:latest")),
+    ] {
+        let mut bad = bad.clone();
+        bad[field] = value;
+        let (status, body) = post(&own, &bad);
+        assert_eq!(status, 400, "{field}: {body}");
+        assert!(body.contains(&format!("`{field}`")), "{body}");
+    }
     let listed: Value = serde_json::from_str(&fleet.cli_ok(&["env-images", "--json"])).unwrap();
     let holders: Vec<(String, bool)> = (listed.as_array().unwrap().iter())
         .map(|r| {
