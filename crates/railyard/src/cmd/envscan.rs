@@ -84,6 +84,11 @@ impl EnvScan {
         let Some(level) = fail_on else {
             return Ok(vec![summary]);
         };
+        // A job's log on the fleet says where the findings come from even when refused.
+        let origin = match &self.inventory {
+            Inventory::Local(_) => String::new(),
+            Inventory::Fleet(_) => format!("{summary}; "),
+        };
         let ignore = if self.ignore_file.exists() {
             Some(
                 IgnoreFile::load(&self.ignore_file)
@@ -116,7 +121,7 @@ impl EnvScan {
             })
             .collect();
         Err(EnvCheckError::Refused(format!(
-            "{} known vulnerabilit{} at or above `{level}` ({}): {}{}; {}. \
+            "{origin}{} known vulnerabilit{} at or above `{level}` ({}): {}{}; {}. \
              Update the image, or accept them in .railyard-ignore.yml with a reason and an expiry",
             outcome.failing,
             if outcome.failing == 1 { "y" } else { "ies" },

@@ -94,7 +94,7 @@ const ADVISORY: &str = r#"{
   "database_specific": { "severity": "HIGH" }
 }"#;
 
-/// On an agent, as in a local run, the image is scanned into the agent's inventory with the
+/// On an agent, as in a local run, the image is scanned into the server's inventory with the
 /// advisories imported there, and `scan.fail_on` stops the job before its push.
 #[test]
 fn an_agent_stops_a_vulnerable_image_before_its_push() {
@@ -106,16 +106,9 @@ fn an_agent_stops_a_vulnerable_image_before_its_push() {
         "Dockerfile",
         "FROM debian:bookworm-slim\nCOPY out/app.txt /app.txt\n",
     );
-    let home = fleet.agent_home("scanner");
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::write(home.join("advisory.json"), ADVISORY).unwrap();
-    let import = bin()
-        .env("RAILYARD_HOME", &home)
-        .args(["advisories", "import"])
-        .arg(home.join("advisory.json"))
-        .output()
-        .unwrap();
-    assert!(import.status.success(), "{}", text(&import.stderr));
+    let file = fleet.dir.path().join("advisory.json");
+    std::fs::write(&file, ADVISORY).unwrap();
+    fleet.cli_ok(&["advisories", "import", file.to_str().unwrap()]);
     let url = format!("http://{}/fleet", registry.host);
     fleet.agent_with("scanner", &["--registry", &url]);
     let run = trigger(&fleet);

@@ -18,6 +18,7 @@ mod env_reuse;
 mod failures;
 mod fleet;
 mod fleet_scale;
+mod fleet_scan;
 mod forge_events;
 mod forge_loop;
 mod forgotten;
