@@ -327,6 +327,7 @@ async fn execute(
                 claim,
             )) as Arc<dyn railyard_runner::EnvLease>
         }),
+        caches: Default::default(),
     };
     // An earlier attempt of this job on this engine whose agent died (kill -9) left its
     // network and containers (named apart from this attempt's, each owner has its own): free

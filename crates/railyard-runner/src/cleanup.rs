@@ -50,3 +50,22 @@ pub async fn remove_all(docker: &Docker) -> Result<RemovalReport, DockerError> {
     let found = docker.list_labelled(&[labels::RUN.to_string()]).await?;
     docker.remove_labelled(&found).await
 }
+
+/// Removes the cache volumes (`cache:`) no container holds: of one project, or all. Caches
+/// carry no run label, so nothing above removes them; a volume in use is a failure of the
+/// report, left for the next clean.
+pub async fn remove_caches(
+    docker: &Docker,
+    project: Option<&str>,
+) -> Result<RemovalReport, DockerError> {
+    let filters = match project {
+        Some(project) => crate::cache::filters(project, None),
+        None => vec![labels::CACHE.to_string()],
+    };
+    let found = docker.list_labelled(&filters).await?;
+    let volumes = Labelled {
+        volumes: found.volumes,
+        ..Labelled::default()
+    };
+    docker.remove_labelled(&volumes).await
+}

@@ -134,6 +134,20 @@ pub enum RunnerError {
     /// A job's `image_build` was refused or failed.
     #[error(transparent)]
     ImageBuild(#[from] Box<crate::image_build::ImageBuildError>),
+    /// A file that makes a cache's key cannot be read.
+    #[error(
+        "cache `{cache}` of job `{job}`: its key file `{file}` cannot be read ({reason}); commit it, or change `key: {{ files }}`"
+    )]
+    CacheKeyFile {
+        /// The job.
+        job: String,
+        /// The cache.
+        cache: String,
+        /// The file, relative to the repository root.
+        file: String,
+        /// Why.
+        reason: String,
+    },
     /// Reading or writing local files failed.
     #[error("{doing}")]
     Io {

@@ -54,6 +54,10 @@ pub struct JobContext {
     pub allowance: crate::Allowance,
     /// What the job's `image_build` needs: project, registry, scan.
     pub image_build: crate::image_build::Setup,
+    /// What the job's `cache` needs: project, scope, where keys' files are, the remote.
+    pub cache: crate::cache::Setup,
+    /// The job's caches as `setup` prepared them, for after its steps.
+    pub(crate) caches: crate::cache::PreparedCaches,
 }
 
 /// The step running now, so a cancel or timeout can close it in the event stream.
@@ -175,6 +179,11 @@ impl JobContext {
         }
 
         self.phase("starting job container");
+        let mut mounts = vec![VolumeMount {
+            volume,
+            target: WORKSPACE_DIR.into(),
+        }];
+        mounts.extend(self.prepare_caches().await?);
         let spec = ContainerSpec {
             name: names.job_container(),
             image: self.image_id.clone(),
@@ -184,10 +193,7 @@ impl JobContext {
             labels: names.labels("job"),
             network: Some(network),
             network_aliases: vec![],
-            mounts: vec![VolumeMount {
-                volume,
-                target: WORKSPACE_DIR.into(),
-            }],
+            mounts,
             working_dir: Some(WORKSPACE_DIR.into()),
             limits: self
                 .allowance
@@ -196,6 +202,10 @@ impl JobContext {
         };
         let container = docker.create_container(&spec).await?;
         docker.start_container(&container).await?;
+        if !self.job.caches.is_empty() {
+            self.phase("restoring caches");
+            self.restore_caches(&container).await?;
+        }
         self.phase("copying workspace");
         docker
             .put_archive_stream(&container, WORKSPACE_DIR, self.workspace.stream())

@@ -9,6 +9,8 @@
 
 pub mod allowance;
 pub mod batches;
+pub mod cache;
+mod cache_remote;
 pub mod cleanup;
 pub mod env_image;
 pub mod env_registry;

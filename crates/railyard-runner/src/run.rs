@@ -70,6 +70,8 @@ pub struct RunOptions {
     /// With a registry, the fleet's build lease of env keys (an agent's, asking its server);
     /// `None` builds a key the registry lacks under this host's lock (a local run).
     pub env_lease: Option<Arc<dyn crate::EnvLease>>,
+    /// How the jobs' `cache`s are kept: their scope and the remote beyond this engine.
+    pub caches: crate::cache::Options,
 }
 
 impl RunOptions {
@@ -446,6 +448,12 @@ pub(crate) fn job_context(
             registry: opts.registry.clone(),
             check: opts.env_check.clone(),
         },
+        cache: crate::cache::Setup {
+            project: opts.project.clone(),
+            repo_root: opts.repo_root.clone(),
+            options: opts.caches.clone(),
+        },
+        caches: Default::default(),
     }
 }
 
@@ -515,6 +523,9 @@ pub(crate) async fn run_job(
             && let Some(image) = crate::image_build::after_steps(&ctx, &container).await?
         {
             let _ = built.set(image);
+        }
+        if outcome == StepsOutcome::Passed {
+            ctx.save_caches(&container).await;
         }
         Ok(outcome)
     };

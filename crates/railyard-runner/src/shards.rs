@@ -49,6 +49,8 @@ impl JobContext {
     /// The context of one shard of this job.
     fn for_shard(&self, shard: u32, shards: u32) -> JobContext {
         let mut ctx = self.clone();
+        // Each shard prepares its own caches (the same volumes, mounted by each).
+        ctx.caches = Default::default();
         if shards > 1 {
             ctx.job.name = shard_name(&self.job.name, shard, shards);
             ctx.names = self.names.for_job(&ctx.job.name);

@@ -14,6 +14,7 @@
 mod advisories;
 mod artifacts;
 mod audit;
+mod caches;
 mod connect;
 mod deployments;
 mod env_images;
@@ -45,6 +46,7 @@ use sqlx::AnyPool;
 
 pub use advisories::{AffectedImage, ImportCounts, RematchCounts};
 pub use artifacts::{ARTIFACT_CHUNK_BYTES, ArtifactUpload, ORPHAN_CHUNK_AGE_MS, StoredArtifact};
+pub use caches::{CacheEntry, CacheUpload, StoredCache};
 pub use connect::Backend;
 pub use errors::StoreError;
 pub use fleet::{AgentInfo, WAIT_BOUNDS_MS, WaitHistogram};

@@ -10,6 +10,7 @@ use std::fmt;
 pub use ids::{AgentId, JobId, Millis, ProjectName, Role, RunId, TokenName, UserName};
 
 pub mod api;
+pub mod cache;
 pub mod context;
 pub mod env_images;
 pub mod error;
@@ -216,8 +217,21 @@ pub mod labels {
     pub const INVOCATION: &str = "io.railyard.invocation";
     /// On env images: the cache key the image was built for.
     pub const ENV_KEY: &str = "io.railyard.env-key";
-    /// On env images: the project (repository root) the image was built for.
+    /// On env images: the project (repository root) the image was built for; on cache
+    /// volumes, the project whose cache it is.
     pub const PROJECT: &str = "io.railyard.project";
+    /// On cache volumes (never on a run's objects, so no job's cleanup removes them): the
+    /// cache's name in the job.
+    pub const CACHE: &str = "io.railyard.cache";
+    /// On cache volumes: the key the volume holds.
+    pub const CACHE_KEY: &str = "io.railyard.cache.key";
+    /// On cache volumes: the key's prefix (what a new key falls back to), empty for none.
+    pub const CACHE_PREFIX: &str = "io.railyard.cache.prefix";
+    /// On cache volumes: the trust scope that writes it (`shared`, `branch:x`, `pr:7`).
+    pub const CACHE_SCOPE: &str = "io.railyard.cache.scope";
+    /// On cache volumes: when it was made, in milliseconds since the epoch (the newest of
+    /// a prefix is what a new key starts from).
+    pub const CACHE_CREATED: &str = "io.railyard.cache.created";
 }
 
 /// Exit codes of the `railyard` binary, documented in the README.

@@ -283,6 +283,15 @@ pub struct CleanArgs {
     /// Also remove objects of runs that are still going.
     #[arg(long)]
     pub all: bool,
+    /// Remove the dependency caches (`cache:` volumes) that no job holds instead: every
+    /// project's, or with `--project` one project's. The next runs start their caches
+    /// empty.
+    #[arg(long)]
+    pub caches: bool,
+    /// With `--caches`: only this project's (the name its runs were given; for a local run,
+    /// the repository's folder).
+    #[arg(long, requires = "caches")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Args)]

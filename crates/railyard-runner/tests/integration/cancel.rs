@@ -141,6 +141,7 @@ async fn two_calls_for_one_run_leave_each_other_alone() {
             allowance: Default::default(),
             registry: None,
             env_lease: None,
+            caches: Default::default(),
         };
         let docker = docker.clone();
         let pipeline = pipeline.clone();

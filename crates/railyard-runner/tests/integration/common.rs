@@ -131,6 +131,7 @@ pub async fn run_configured(
         allowance: Default::default(),
         registry: None,
         env_lease: None,
+        caches: Default::default(),
     };
     configure(&mut opts);
     let (tx, mut rx) = mpsc::unbounded_channel();

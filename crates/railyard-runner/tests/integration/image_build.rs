@@ -93,6 +93,7 @@ async fn run(
         allowance: Default::default(),
         registry: registry.map(|r| format!("http://{}/ci", r.host).parse().unwrap()),
         env_lease: None,
+        caches: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(async move {

@@ -2,6 +2,7 @@
 //! with its own run id, and checks that nothing labelled with that run id is left behind.
 
 mod artifacts;
+mod caches;
 mod cancel;
 mod common;
 mod env;

@@ -70,6 +70,7 @@ async fn run_keeping_artifacts(
         allowance: Default::default(),
         registry: None,
         env_lease: None,
+        caches: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = tokio::spawn(async move {
@@ -395,6 +396,7 @@ async fn two_shards_of_one_job_in_one_process_leave_each_other_alone() {
         allowance: Default::default(),
         registry: None,
         env_lease: None,
+        caches: Default::default(),
     };
     let tests = Arc::new(Shared(railyard_split::LocalQueue::new(
         &[],

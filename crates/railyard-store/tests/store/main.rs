@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod bad_input;
+mod caches;
 mod common;
 mod concurrency;
 mod deploys;

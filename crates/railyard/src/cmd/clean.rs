@@ -5,7 +5,9 @@ use railyard_runner::cleanup;
 
 pub async fn run(args: CleanArgs) -> anyhow::Result<i32> {
     let docker = super::docker().await?;
-    let report = if args.all {
+    let report = if args.caches {
+        cleanup::remove_caches(&docker, args.project.as_deref()).await?
+    } else if args.all {
         cleanup::remove_all(&docker).await?
     } else {
         cleanup::reap_dead_owners(&docker).await?

@@ -111,6 +111,7 @@ pub async fn run(g: &Global, args: RunArgs) -> anyhow::Result<i32> {
         )?,
         // No server: a key the registry lacks is built under this host's lock, and pushed.
         env_lease: None,
+        caches: Default::default(),
     };
     // Jobs with an `environment`: the recorder records their deployments.
     let environments = (pipeline.jobs.values())

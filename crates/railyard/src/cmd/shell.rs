@@ -67,6 +67,7 @@ pub async fn run(g: &Global, args: ShellArgs) -> anyhow::Result<i32> {
         allowance: Default::default(),
         registry: None,
         env_lease: None,
+        caches: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let printer = tokio::spawn(async move {
