@@ -32,6 +32,12 @@ impl RegistryAuth {
         &self.username
     }
 
+    /// The password, for a client of the registry's own API (deleting manifests); never to
+    /// be shown.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
     /// The header's credentials for the registry `server` (`host:port`).
     pub(crate) fn for_server(&self, server: &str) -> bollard::auth::DockerCredentials {
         bollard::auth::DockerCredentials {

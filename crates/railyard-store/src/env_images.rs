@@ -116,6 +116,26 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets `key` of `project` if its digest is still `digest` (its manifest was deleted
+    /// from the registry); false when unknown or built again since.
+    pub async fn remove_env_image(
+        &self,
+        project: &ProjectName,
+        key: &str,
+        digest: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM env_images WHERE project = $1 AND env_key = $2 AND digest = $3",
+        )
+        .bind(project.as_str())
+        .bind(key)
+        .bind(digest)
+        .execute(self.pool())
+        .await
+        .map_err(self.query_error("forgetting an env image"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// One key's row.
     pub async fn env_image(
         &self,

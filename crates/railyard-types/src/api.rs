@@ -447,6 +447,12 @@ endpoints! {
         takes: None (),
         answers: 200 Json Vec<crate::env_images::EnvImageInfo>,
             "`[{project, key, reference, digest, built_by, built_at, last_used_at, lease_holder, lease_until}]`";
+    RemoveEnvImage = Post "/api/v1/env-images/{project}/{key}/remove", Admin,
+        "Forget an env key whose manifest was deleted from the registry (garbage collection): only while its digest is the one given",
+        path: (ProjectName, String), query: (),
+        takes: Json crate::env_images::RemoveEnvImage,
+        answers: 204 None (), "forgotten; 404 if the key is unknown or was built again since (another digest)",
+        errors: [(400, "`key` or `digest` is not one")];
     CreateToken = Post "/api/v1/tokens", Admin, "Create a stored token (shown once)",
         path: (), query: (),
         takes: Json NewToken,

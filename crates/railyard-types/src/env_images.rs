@@ -110,6 +110,15 @@ pub struct EnvImagesQuery {
     pub unused_days: Option<u32>,
 }
 
+/// `POST /api/v1/env-images/{project}/{key}/remove`: the digest whose manifest was deleted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RemoveEnvImage {
+    /// The manifest digest deleted from the registry.
+    pub digest: String,
+}
+
 /// True for an env cache key: 64 lower-case hex digits (a blake3 hash).
 pub fn is_env_key(key: &str) -> bool {
     key.len() == 64

@@ -4,7 +4,7 @@
 //! project is that job's: an agent never names one.
 
 use axum::extract::State;
-use railyard_types::api::{EnvBuildLease, EnvImageBuilt, ListEnvImages};
+use railyard_types::api::{EnvBuildLease, EnvImageBuilt, ListEnvImages, RemoveEnvImage};
 use railyard_types::env_images::{EnvLeaseAnswer, is_digest, is_env_key};
 use railyard_types::{AgentId, JobId, Millis};
 
@@ -85,6 +85,31 @@ pub(super) async fn list(
         .unused_days
         .map(|days| Millis(Millis::now().as_i64() - i64::from(days) * 86_400_000));
     Ok(Reply::new(state.store().env_images(since).await?))
+}
+
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    Params((project, key)): Params<RemoveEnvImage>,
+    Body(body): Body<RemoveEnvImage>,
+) -> ApiResult<Reply<RemoveEnvImage>> {
+    check_key(&key)?;
+    if !is_digest(&body.digest) {
+        return Err(ApiError::BadRequest(
+            "`digest` is not a manifest digest (`sha256:` and 64 hex digits)".into(),
+        ));
+    }
+    if !state
+        .store()
+        .remove_env_image(&project, &key, &body.digest)
+        .await?
+    {
+        return Err(ApiError::NotFound(format!(
+            "env image {key} of `{project}` with digest {}",
+            body.digest
+        )));
+    }
+    tracing::info!(project = %project, key = %key, digest = %body.digest, "env image forgotten");
+    Ok(Reply::new(()))
 }
 
 /// The claimed job the call is made under; 410 when its lease is gone.

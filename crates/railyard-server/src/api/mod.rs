@@ -164,6 +164,7 @@ pub(crate) fn routes() -> Routes {
         .at(api::EnvBuildLease, env_images::lease)
         .at(api::EnvImageBuilt, env_images::built)
         .at(api::ListEnvImages, env_images::list)
+        .at(api::RemoveEnvImage, env_images::remove)
         .at_with(api::OpenTests, tests_queue::open, |r| {
             limited(r, RESULT_LIMIT)
         })

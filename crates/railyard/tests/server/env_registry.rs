@@ -243,6 +243,24 @@ fn a_key_built_by_one_agent_is_pulled_by_the_other_and_by_a_laptop() {
     assert_eq!(ready["origin"], "pulled", "{ready}");
     assert_eq!(ready["digest"], pushed.as_str(), "{ready}");
     assert_eq!(registry.tags("fleet/env/demo"), vec![key.clone()]);
+
+    // Garbage collection: keys unused for 0 days (all of them) are deleted from the registry
+    // and forgotten by the server.
+    let deleted = fleet.cli_ok(&[
+        "env-images",
+        "--unused-days",
+        "0",
+        "--delete",
+        "--registry",
+        &url,
+    ]);
+    assert!(
+        deleted.contains(&format!("deleted {reference}@{pushed}")),
+        "{deleted}"
+    );
+    assert_eq!(registry.manifest_digest("fleet/env/demo", &key), None);
+    let listed = fleet.cli_ok(&["env-images", "--json"]);
+    assert_eq!(serde_json::from_str::<Value>(&listed).unwrap(), json!([]));
 }
 
 #[test]
