@@ -564,9 +564,6 @@ impl ImageInventory {
             ] {
                 field(&at(name), v, FIELD)?;
             }
-            if p.name.trim().is_empty() {
-                return Err(format!("{} is empty", at("name")));
-            }
             let Some(layer) = self.layers.get(p.layer.index) else {
                 return Err(format!(
                     "{} is {}, but the image has {} layers",
@@ -589,5 +586,92 @@ impl ImageInventory {
             field(&format!("warnings[{i}]"), w, LONG_FIELD)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(c: char) -> String {
+        format!("sha256:{}", c.to_string().repeat(64))
+    }
+
+    fn inventory() -> ImageInventory {
+        let layer = LayerRef {
+            index: 1,
+            diff_id: digest('c'),
+            instruction: Some("RUN apt-get install -y curl".into()),
+        };
+        ImageInventory {
+            image_id: digest('a'),
+            reference: "railyard-env:k".into(),
+            distro: None,
+            layers: vec![
+                LayerInfo {
+                    index: 0,
+                    diff_id: digest('b'),
+                    instruction: None,
+                    size: 1,
+                },
+                LayerInfo {
+                    index: 1,
+                    diff_id: digest('c'),
+                    instruction: layer.instruction.clone(),
+                    size: 2,
+                },
+            ],
+            packages: vec![Package {
+                name: "curl".into(),
+                version: "7.88.1-10".into(),
+                ecosystem: Ecosystem::Deb,
+                purl: "pkg:deb/debian/curl@7.88.1-10".into(),
+                source_name: None,
+                source_version: None,
+                license: None,
+                arch: None,
+                location: "var/lib/dpkg/status".into(),
+                layer,
+                owned_by_os: false,
+            }],
+            warnings: vec![],
+            stats: ScanStats::default(),
+        }
+    }
+
+    #[test]
+    fn an_inventory_within_bounds_passes_and_each_way_out_names_its_field() {
+        assert_eq!(inventory().check_bounds(), Ok(()));
+        type Spoil = fn(&mut ImageInventory);
+        let cases: [(&str, Spoil); 6] = [
+            ("image_id", |i| i.image_id = "sha256:ABC".into()),
+            ("layers[1].diff_id", |i| i.layers[1].diff_id.push('0')),
+            ("packages[0].layer.index", |i| i.packages[0].layer.index = 2),
+            ("packages[0].layer.diff_id", |i| {
+                i.packages[0].layer.diff_id = digest('b')
+            }),
+            ("packages[0].purl", |i| {
+                i.packages[0].purl = "p".repeat(bounds::FIELD + 1)
+            }),
+            ("layers[0].instruction", |i| {
+                i.layers[0].instruction = Some("RUN \0".into())
+            }),
+        ];
+        for (field, spoil) in cases {
+            let mut bad = inventory();
+            spoil(&mut bad);
+            let why = bad.check_bounds().unwrap_err();
+            assert!(why.contains(field), "{field}: {why}");
+        }
+        let mut many = inventory();
+        many.layers = (0..=bounds::LAYERS)
+            .map(|index| LayerInfo {
+                index,
+                diff_id: digest('d'),
+                instruction: None,
+                size: 0,
+            })
+            .collect();
+        assert!(many.check_bounds().unwrap_err().contains("layers"));
     }
 }

@@ -330,7 +330,8 @@ fn an_uploaded_inventory_out_of_bounds_is_refused_naming_the_field() {
         )
     };
     let long = "x".repeat(5_000);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Spoil<'a> = Box<dyn Fn(&mut Value) + 'a>;
+    let cases: Vec<(&str, Spoil)> = vec![
         (
             "image_id",
             Box::new(|i| i["image_id"] = json!("../../etc/passwd")),
@@ -350,10 +351,6 @@ fn an_uploaded_inventory_out_of_bounds_is_refused_naming_the_field() {
         (
             "packages[0].name",
             Box::new(|i| i["packages"][0]["name"] = json!(long.clone())),
-        ),
-        (
-            "packages[0].name",
-            Box::new(|i| i["packages"][0]["name"] = json!(" ")),
         ),
         (
             "packages[0].version",
