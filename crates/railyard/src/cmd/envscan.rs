@@ -203,7 +203,10 @@ impl railyard_runner::EnvCheck for EnvScan {
     }
 }
 
-fn failed(doing: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> EnvCheckError {
+pub(super) fn failed(
+    doing: &'static str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> EnvCheckError {
     EnvCheckError::Failed {
         doing,
         source: Box::new(e),

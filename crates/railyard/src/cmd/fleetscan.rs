@@ -7,6 +7,7 @@
 //! the findings, which [`super::envscan::EnvScan`] holds to the pipeline's `fail_on` with
 //! the checkout's ignore file, as in a local run.
 
+use super::envscan::failed;
 use railyard_advisory::Finding;
 use railyard_agent::{AgentError, Client};
 use railyard_runner::EnvCheckError;
@@ -53,7 +54,7 @@ impl FleetInventory {
             .await
             .map_err(|e| failed("asking the server for the image's inventory", e))?;
         let (verdict, how) = match known {
-            Some(verdict) => (verdict, "inventory on the server (scanned once already)"),
+            Some(verdict) => (verdict, "once already: the server's inventory"),
             None => {
                 let cache: &dyn LayerCache = match &self.cache {
                     Some(store) => store,
@@ -72,7 +73,7 @@ impl FleetInventory {
                     answered(|| (self.client).call::<api::UploadImageScan>(&self.job_id, &upload))
                         .await
                         .map_err(|e| failed("sending the image's inventory to the server", e))?;
-                (verdict, "scanned, inventory sent to the server")
+                (verdict, "sent to the server")
             }
         };
         let ScanVerdict {
@@ -82,8 +83,9 @@ impl FleetInventory {
             .map(Finding::try_from)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| failed("reading the server's findings", e))?;
+        // Worded as a local run's scan, where the inventory came from in brackets.
         let summary = format!(
-            "{how}: {packages} packages, {} known vulnerabilit{}",
+            "scanned: {packages} packages, {} known vulnerabilit{} ({how})",
             findings.len(),
             if findings.len() == 1 { "y" } else { "ies" }
         );
@@ -111,12 +113,5 @@ where
             }
             other => return other,
         }
-    }
-}
-
-fn failed(doing: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> EnvCheckError {
-    EnvCheckError::Failed {
-        doing,
-        source: Box::new(e),
     }
 }

@@ -151,7 +151,7 @@ impl Fleet {
         self.agent_with(name, &["--slots", &slots.to_string()])
     }
 
-    /// The data folder of agent `name` (its inventory and advisories).
+    /// The data folder of agent `name` (its layer cache of image scans).
     pub fn agent_home(&self, name: &str) -> PathBuf {
         self.dir.path().join(format!("{name}-home"))
     }

@@ -33,7 +33,20 @@ fn advisory(id: &str, package: &str) -> String {
 
 #[test]
 fn fail_on_stops_a_fleet_run_with_a_vulnerable_env_image_scanned_once_on_the_server() {
-    let mut fleet = Fleet::start(PIPELINE);
+    stops_the_run(None);
+}
+
+/// The same on PostgreSQL.
+#[test]
+fn fail_on_stops_a_fleet_run_with_a_vulnerable_env_image_on_postgres() {
+    let Some(db) = PgDb::create() else {
+        return;
+    };
+    stops_the_run(Some(&db.url));
+}
+
+fn stops_the_run(database: Option<&str>) {
+    let mut fleet = Fleet::start_on(PIPELINE, database);
     // In a folder of its own: a context holding the checkout's `.git` hashes to another key
     // (another image ID) in each checkout.
     fleet.push_file(
@@ -58,10 +71,8 @@ fn fail_on_stops_a_fleet_run_with_a_vulnerable_env_image_scanned_once_on_the_ser
     }
     // The first job scanned the image; the second found it on the server.
     let logs = [&one, &two];
-    let scanned = logs
-        .iter()
-        .filter(|l| l.contains("inventory sent to the server"));
-    let reused = logs.iter().filter(|l| l.contains("scanned once already"));
+    let scanned = logs.iter().filter(|l| l.contains("(sent to the server)"));
+    let reused = (logs.iter()).filter(|l| l.contains("(once already: the server's inventory)"));
     assert_eq!((scanned.count(), reused.count()), (1, 1), "{one}\n{two}");
     for job in detail["jobs"].as_array().unwrap() {
         assert_eq!(job["status"], "failed", "{detail}");
