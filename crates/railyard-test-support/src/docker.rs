@@ -33,3 +33,26 @@ pub fn assert_nothing_left(run_id: &str) {
         );
     }
 }
+
+/// Removes images from the engine when dropped, so that a test which fails half-way (an
+/// assertion before its own `docker rmi`) still leaves the images it made behind it.
+#[derive(Debug, Default)]
+pub struct RemoveImages(Vec<String>);
+
+impl RemoveImages {
+    /// A guard for these references (`repo:tag` or an image ID).
+    pub fn new(references: impl IntoIterator<Item = impl Into<String>>) -> RemoveImages {
+        RemoveImages(references.into_iter().map(Into::into).collect())
+    }
+}
+
+impl Drop for RemoveImages {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rmi", "-f"])
+                .args(&self.0)
+                .output();
+        }
+    }
+}

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 /// Files that are always sent even when `.dockerignore` matches them, as the docker CLI does.
 pub const ALWAYS_SENT: [&str; 2] = [".dockerignore", "Dockerfile"];
 
+/// A context's root `.git`, never part of a build context (see [`collect`]).
+pub const GIT_DIR: &str = ".git";
+
 /// One entry of a build context or workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextFile {
@@ -43,7 +46,7 @@ pub enum FileKind {
 
 /// The files of a build context as `.dockerignore` filters it, sorted by `rel`, so the runner
 /// can hash them for the env cache key. `.dockerignore` and a root `Dockerfile` are always
-/// kept. Symlinks are listed, never followed.
+/// kept; the root's `.git` never is. Symlinks are listed, never followed.
 pub fn collect(context_dir: &Path) -> io::Result<Vec<ContextFile>> {
     collect_keeping(context_dir, &[])
 }
@@ -80,6 +83,14 @@ pub fn collect_keeping(context_dir: &Path, keep: &[&str]) -> io::Result<Vec<Cont
             ));
         };
         let file_type = entry.file_type();
+        // The repository's own `.git` differs in every clone (packs, index, hooks): sent, it
+        // would give one commit a new env key on every agent. As Docker's git-URL contexts.
+        if rel == GIT_DIR {
+            if file_type.is_dir() {
+                walk.skip_current_dir();
+            }
+            continue;
+        }
         if ignore.is_excluded(&rel) && !kept(&rel) {
             let dir_slash = format!("{rel}/");
             let enter = (ignore.has_exclusions() && ignore.may_reinclude_below(&rel))

@@ -126,3 +126,21 @@ fn tar_is_deterministic_and_holds_every_kind() {
     assert_eq!(find(&long).4, "long names use GNU extensions");
     assert_eq!(find("gen/Dockerfile").4, "FROM busybox\n");
 }
+
+#[test]
+fn the_roots_git_folder_is_never_part_of_a_context() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "Dockerfile", "FROM busybox\nCOPY . /src\n");
+    write(dir.path(), ".git/index", "differs in every clone\n");
+    write(dir.path(), "sub/.git", "gitdir: ../.git/modules/sub\n");
+    write(dir.path(), ".dockerignore", "!.git\n");
+    let files = collect(dir.path()).unwrap();
+    assert!(
+        !rels(&files)
+            .iter()
+            .any(|r| *r == ".git" || r.starts_with(".git/")),
+        "{files:?}"
+    );
+    // A submodule's `.git` file is the same in every clone: it stays.
+    assert!(rels(&files).contains(&"sub/.git"), "{files:?}");
+}

@@ -179,6 +179,55 @@ fn the_cache_key_ignores_mtimes_but_not_contents_or_modes() {
     );
 }
 
+/// Two clones of one commit (two agents' checkouts) give the env one key, though their
+/// `.git` folders differ: a Dockerfile at the repository root has the repository as its
+/// context, and with `.git` in it each agent built (and scanned) its own image.
+#[test]
+fn two_clones_of_one_commit_have_one_env_key() {
+    use railyard_pipeline::BuildSpec;
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    let origin = tempfile::tempdir().unwrap();
+    std::fs::write(
+        origin.path().join("Dockerfile"),
+        "FROM busybox
+COPY . /src
+",
+    )
+    .unwrap();
+    git(origin.path(), &["init", "-q", "--initial-branch=main"]);
+    git(origin.path(), &["add", "-A"]);
+    git(origin.path(), &["commit", "-qm", "one"]);
+    let spec = BuildSpec {
+        dockerfile: "Dockerfile".into(),
+        context: ".".into(),
+        args: Default::default(),
+        target: None,
+    };
+    let keys: Vec<String> = (0..2)
+        .map(|n| {
+            let clone = tempfile::tempdir().unwrap();
+            let url = format!("file://{}", origin.path().display());
+            git(clone.path(), &["clone", "-q", "--depth", "1", &url, "c"]);
+            let root = clone.path().join("c");
+            // One clone's git folder holds more than the other's.
+            if n == 1 {
+                git(&root, &["gc", "-q"]);
+                std::fs::write(root.join(".git/description"), "another clone\n").unwrap();
+            }
+            env_image::cache_key(&root, &spec).unwrap()
+        })
+        .collect();
+    assert_eq!(keys[0], keys[1]);
+}
+
 /// Two runs of one project starting together on one machine (an agent's slots taking the
 /// shards of a job) build its env image once: the second waits for the first's build.
 #[tokio::test]

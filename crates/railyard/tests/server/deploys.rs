@@ -141,6 +141,10 @@ jobs:
     let url = format!("http://{}/ship", registry.host);
     fleet.agent_with("shipper", &["--registry", &url]);
     let run = trigger(&fleet);
+    let _images = railyard_test_support::docker::RemoveImages::new([
+        format!("{}/ship/demo/app:{run}", registry.host),
+        format!("demo/app:{run}"),
+    ]);
     let detail = fleet.wait_success(&run, 180);
     assert_nothing_left(&run);
     let package = (detail["jobs"].as_array().unwrap().iter())
@@ -161,9 +165,6 @@ jobs:
     assert_eq!(listed[0]["image_digest"], digest);
     let table = fleet.cli_ok(&["deployments", "production"]);
     assert!(table.contains(&format!("{reference}@{digest}")), "{table}");
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", reference])
-        .output();
 }
 
 /// `cancel_pending` on a server: while one deploy runs, a second waits for the lock; a third

@@ -3,6 +3,7 @@
 //! digest with the job's result; the server stores them on the job and shows them.
 
 use crate::fleet::*;
+use railyard_test_support::docker::RemoveImages;
 use railyard_test_support::registry::Registry;
 
 const PIPELINE: &str = r#"env: { image: busybox }
@@ -38,6 +39,11 @@ fn pushes_and_records(database: Option<&str>) {
     let url = format!("http://{}/fleet", registry.host);
     fleet.agent_with("one", &["--registry", &url]);
     let run = trigger(&fleet);
+    // Removed however the test ends: the pushed reference and the local tag.
+    let _images = RemoveImages::new([
+        format!("{}/fleet/demo/app:{run}", registry.host),
+        format!("demo/app:{run}"),
+    ]);
     fleet.wait_success(&run, 180);
     assert_nothing_left(&run);
 
@@ -66,9 +72,6 @@ fn pushes_and_records(database: Option<&str>) {
         shown.contains(&format!("image of package: {reference}@{digest}")),
         "{shown}"
     );
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", &reference])
-        .output();
 }
 
 const SCANNED: &str = r#"env: { image: busybox }
@@ -112,6 +115,7 @@ fn an_agent_stops_a_vulnerable_image_before_its_push() {
     let url = format!("http://{}/fleet", registry.host);
     fleet.agent_with("scanner", &["--registry", &url]);
     let run = trigger(&fleet);
+    let _images = RemoveImages::new([format!("demo/app:{run}")]);
     let detail = fleet.wait_run(&run, 180);
     let log = fleet.log(&run, "package");
     assert_eq!(detail["run"]["status"], "failed", "{detail}\n{log}");
@@ -123,8 +127,4 @@ fn an_agent_stops_a_vulnerable_image_before_its_push() {
     );
     assert_eq!(registry.repositories(), Vec::<String>::new());
     assert_nothing_left(&run);
-    // Scanned, not pushed: the image stays on the engine under its project's tag.
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", &format!("demo/app:{run}")])
-        .output();
 }
