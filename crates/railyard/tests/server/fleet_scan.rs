@@ -48,10 +48,12 @@ fn fail_on_stops_a_fleet_run_with_a_vulnerable_env_image_on_postgres() {
 fn stops_the_run(database: Option<&str>) {
     let mut fleet = Fleet::start_on(PIPELINE, database);
     // In a folder of its own: a context holding the checkout's `.git` hashes to another key
-    // (another image ID) in each checkout.
+    // (another image ID) in each checkout. Of this test alone (its own image, removed at
+    // the end), since the tests on SQLite and PostgreSQL may run at once.
+    let nonce = format!("{}-{}", std::process::id(), database.is_some());
     fleet.push_file(
         "ci/Dockerfile",
-        "FROM debian:bookworm-slim\nLABEL test=fleet-scan\n",
+        &format!("FROM debian:bookworm-slim\nLABEL test=fleet-scan-{nonce}\n"),
     );
     let bash = fleet.dir.path().join("bash.json");
     std::fs::write(&bash, advisory("RY-TEST-0161", "bash")).unwrap();
@@ -60,6 +62,7 @@ fn stops_the_run(database: Option<&str>) {
     fleet.agent("scanner");
     let run = trigger(&fleet);
     let detail = fleet.wait_run(&run, 300);
+    let _image = EnvImage(detail["jobs"][0]["env_key"].as_str().map(str::to_owned));
     let (one, two) = (fleet.log(&run, "one"), fleet.log(&run, "two"));
     assert_eq!(detail["run"]["status"], "failed", "{detail}\n{one}\n{two}");
     for (job, log) in [("one", &one), ("two", &two)] {
@@ -111,4 +114,27 @@ fn stops_the_run(database: Option<&str>) {
     );
     let again = fleet.cli_ok(&["advisories", "import", dash.to_str().unwrap()]);
     assert!(!again.contains("newly affected"), "{again}");
+}
+
+/// Removes the env image of this key, whatever the test's end.
+struct EnvImage(Option<String>);
+
+impl Drop for EnvImage {
+    fn drop(&mut self) {
+        let Some(key) = &self.0 else { return };
+        let filter = format!("label=io.railyard.env-key={key}");
+        let listed = std::process::Command::new("docker")
+            .args(["images", "-q", "--filter", &filter])
+            .output();
+        for id in listed.iter().flat_map(|o| {
+            text(&o.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        }) {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "-f", &id])
+                .output();
+        }
+    }
 }
