@@ -608,7 +608,7 @@ endpoints! {
             "`[{advisory_id, project, image, package, version, layer_index, severity, fixed, ...}]`",
         errors: [(404, "no advisory with that id or alias on the server")];
     ImportAdvisories = Put "/api/v1/advisories/import", Admin,
-        "Import one OSV file (a JSON advisory, an array of them, or an OSV zip archive) as the body (`?name=` for warnings); then re-match",
+        "Import one OSV file (a JSON advisory, an array of them, or an OSV zip archive) as the body (`?name=` for warnings); `POST /api/v1/advisories/rematch` after the last file matches every stored scan again",
         path: (), query: crate::inventory::AdvisoryFileQuery,
         takes: Bytes (),
         answers: 200 Json crate::inventory::AdvisoriesImported,
