@@ -4,7 +4,7 @@
 
 use crate::advisories::placeholders;
 use crate::queries::Seen;
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 use railyard_advisory::matching::package_name_key;
 use railyard_scan::{CACHE_FORMAT, CacheError, Ecosystem, ImageInventory, LayerCache, LayerScan};
 use railyard_types::{Millis, RunId};
@@ -45,6 +45,16 @@ impl Store {
             .as_ref()
             .map(|d| format!("{}:{}", d.id, d.version_id));
         let mut tx = self.pool().begin().await.map_err(&err)?;
+        // Two agents meeting one new image at once both scan it: on PostgreSQL the second
+        // insert would clash with the first's on the unique index; in turn, the second
+        // replaces the first. (SQLite has one writer at a time already.)
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(format!("image-scan {project} {}", inv.image_id))
+                .execute(&mut *tx)
+                .await
+                .map_err(&err)?;
+        }
         // The image's earlier scan goes first, by two writes: a transaction that opened on a
         // read would have to upgrade SQLite's lock to write, and fails at once ("database is
         // locked") when another writer got there in between, where a first write waits its

@@ -218,13 +218,33 @@ mod tests {
                 .is_none()
         );
         let (summary, detail) = store.scan_detail(Seen::All, &same).await.unwrap().unwrap();
-        assert_eq!((summary.project.as_str(), detail), ("a", inv));
+        assert_eq!((summary.project.as_str(), detail), ("a", inv.clone()));
         let holders = store
             .who_has_seen(Seen::Project(&b), "glibc")
             .await
             .unwrap();
         assert_eq!(holders.len(), 1);
         assert_eq!(holders[0].project, "b");
+
+        // Agents meeting one new image at once each send its scan: every one is stored (the
+        // last replaces the others), none fails on the unique index.
+        let mut saves = tokio::task::JoinSet::new();
+        for n in 0..6 {
+            let (store, inv) = (store.clone(), inv.clone());
+            saves.spawn(async move { store.save_scan("c", None, &inv, Millis(10 + n)).await });
+        }
+        while let Some(saved) = saves.join_next().await {
+            saved.unwrap().unwrap();
+        }
+        let c = ProjectName::from("c");
+        assert_eq!(
+            store
+                .list_scans(Seen::Project(&c), None)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[tokio::test]
