@@ -170,9 +170,9 @@ async fn fetch_one(
 
 /// What a fetch wrote: its byte count and SHA-256.
 #[derive(Debug)]
-struct Got {
-    size: u64,
-    sha256: String,
+pub(crate) struct Got {
+    pub size: u64,
+    pub sha256: String,
 }
 
 /// How what arrived differs from what was listed, if it does.
@@ -194,7 +194,7 @@ fn differs(input: &InputArtifact, got: &Got) -> Option<String> {
 
 /// Streams the answer's body into `to` (replacing it), hashing as it goes; a stream that
 /// stops sending for [`CALL_TIMEOUT`] counts as cut.
-async fn write(response: reqwest::Response, to: &Path) -> Result<Got, String> {
+pub(crate) async fn write(response: reqwest::Response, to: &Path) -> Result<Got, String> {
     let file = tokio::fs::File::create(to)
         .await
         .map_err(|e| format!("creating {}: {e}", to.display()))?;
@@ -315,6 +315,7 @@ mod tests {
             context: None,
             run_url: None,
             run_attempt: None,
+            cache_scope: None,
         }
     }
 

@@ -41,6 +41,8 @@ pub(crate) struct Setup {
     pub registry: Option<railyard_runner::Registry>,
     /// Each job's image check.
     pub scanner: Option<Arc<dyn crate::Scanner>>,
+    /// How long a job may take to restore a cache from the server.
+    pub cache_restore_timeout: Duration,
 }
 
 pub(crate) async fn run(
@@ -327,7 +329,17 @@ async fn execute(
                 claim,
             )) as Arc<dyn railyard_runner::EnvLease>
         }),
-        caches: Default::default(),
+        // The scope is the server's word: without one (an older server) the job never
+        // writes the shared scope.
+        caches: railyard_runner::cache::Options {
+            scope: (claim.cache_scope.clone()).unwrap_or(railyard_types::cache::CacheScope::Commit),
+            remote: Some(Arc::new(crate::caches::ServerCache::new(
+                client,
+                &me.agent_id,
+                claim,
+            ))),
+            restore_timeout: setup.cache_restore_timeout,
+        },
     };
     // An earlier attempt of this job on this engine whose agent died (kill -9) left its
     // network and containers (named apart from this attempt's, each owner has its own): free

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod artifacts;
+mod caches;
 pub mod client;
 mod env_lease;
 mod errors;
@@ -63,6 +64,8 @@ pub struct AgentConfig {
     /// Scans the images each job runs in and builds, and holds them to the pipeline's
     /// `scan.fail_on`; `None` scans nothing (the job's log says so).
     pub scanner: Option<std::sync::Arc<dyn Scanner>>,
+    /// How long a job may take to restore a cache from the server before it is a miss.
+    pub cache_restore_timeout: std::time::Duration,
 }
 
 /// Gives each claimed job its image check: `railyard agent` wires it to the server's
@@ -125,6 +128,7 @@ pub async fn run(
                 allowance: config.allowance,
                 registry: config.registry.clone(),
                 scanner: config.scanner.clone(),
+                cache_restore_timeout: config.cache_restore_timeout,
             },
         ));
     }

@@ -105,6 +105,10 @@ pub struct ServerConfig {
     /// often is refused): [`DEFAULT_MIN_SCHEDULE_INTERVAL`] unless the operator says
     /// otherwise; under a minute, a seconds field is allowed.
     pub min_schedule_interval: Duration,
+    /// The most bytes of dependency caches (`cache:`) each project may keep on the server:
+    /// an upload past it drops the project's least recently used caches
+    /// ([`DEFAULT_CACHE_BUDGET_BYTES`] unless the operator says otherwise).
+    pub cache_budget_bytes: u64,
 }
 
 impl ServerConfig {
@@ -123,6 +127,9 @@ impl ServerConfig {
 /// The largest artifact file the server takes by default: 1 GiB (a build's output; larger
 /// things belong in an image or a package registry).
 pub const DEFAULT_MAX_ARTIFACT_BYTES: u64 = 1 << 30;
+
+/// The default of [`ServerConfig::cache_budget_bytes`]: 2 GiB a project.
+pub const DEFAULT_CACHE_BUDGET_BYTES: u64 = 2 << 30;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]

@@ -565,5 +565,6 @@ pub(crate) fn claim_from_row(r: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error
         context: None,
         run_url: None,
         run_attempt: None,
+        cache_scope: None,
     })
 }

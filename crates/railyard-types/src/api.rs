@@ -432,6 +432,22 @@ endpoints! {
         path: (JobId, String, String), query: UploadQuery,
         takes: None (),
         answers: 200 Bytes (), "the file's bytes; 410 if the lease was lost";
+    LookupCache = Get "/api/v1/jobs/{id}/caches/{name}", Agent,
+        "Which stored cache the leased job restores (`?agent_id=&attempt=&key=&prefix=`): the key in the run's scope, then in `shared`; then the newest of the prefix, same order",
+        path: (JobId, String), query: CacheLookup,
+        takes: None (),
+        answers: 200 Json CacheAnswer, "`{found?: {key, scope, size, sha256}}`; 410 if the lease was lost";
+    DownloadCache = Get "/api/v1/jobs/{id}/caches/{name}/{key}", Agent,
+        "Download a cache's archive for the leased job (`?agent_id=&attempt=`), from the run's scope or `shared`",
+        path: (JobId, String, String), query: UploadQuery,
+        takes: None (),
+        answers: 200 Bytes (), "the archive; 410 if the lease was lost";
+    UploadCache = Put "/api/v1/jobs/{id}/caches/{name}/{key}", Agent,
+        "Store a cache's archive under the leased job's scope, which the server decides (`?agent_id=&attempt=&prefix=`); the project's least recently used caches past its budget are dropped",
+        path: (JobId, String, String), query: CacheUploadQuery,
+        takes: Bytes (),
+        answers: 204 None (), "stored",
+        errors: [(413, "larger than the project's cache budget (`--cache-budget`)")];
     ListArtifacts = Get "/api/v1/runs/{id}/artifacts/{job}", Viewer, "List a job's artifacts",
         path: (RunId, String), query: (),
         takes: None (),
@@ -536,6 +552,11 @@ endpoints! {
         path: ProjectName, query: (),
         takes: None (),
         answers: 200 Json Vec<crate::secrets::SecretInfo>, "`[{name, created_at, updated_at, protected_refs}]`";
+    ListCaches = Get "/api/v1/projects/{name}/caches", Viewer,
+        "A project's dependency caches kept on the server, least recently used first: what an upload past the budget drops next",
+        path: ProjectName, query: (),
+        takes: None (),
+        answers: 200 Json Vec<CacheInfo>, "`[{scope, name, key, size, sha256, created_at, last_used_at}]`";
     ListCommitStatuses = Get "/api/v1/projects/{name}/statuses", Maintainer,
         "A project's commit-status outbox, newest first (at most 500 rows): what was sent to its forge, what waits for a retry and why, what was refused or expired",
         path: ProjectName, query: (),

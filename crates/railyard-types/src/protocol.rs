@@ -43,6 +43,10 @@ pub struct Project {
     /// unfinished runs of the same (off by default).
     #[serde(default)]
     pub cancel_superseded: bool,
+    /// The refs whose runs write its shared dependency caches (`refs/heads/main`, `main`,
+    /// `release/*`); empty: the default, its `main` branch. Pull requests never do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected_refs: Vec<String>,
 }
 
 fn one() -> i64 {
@@ -110,6 +114,11 @@ pub struct Claim {
     /// as `RAILYARD_RUN_ATTEMPT`; none from servers before re-runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_attempt: Option<i64>,
+    /// The trust scope the job's caches are written in, decided by the server from the
+    /// run's ref and event and the project's protected refs; none from servers before
+    /// caches (the agent then never writes the shared scope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_scope: Option<crate::cache::CacheScope>,
 }
 
 /// Which shard of which pipeline job a claimed job is.
@@ -294,6 +303,10 @@ pub struct ProjectShare {
     /// Whether a new run of a branch or pull request cancels its older unfinished runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_superseded: Option<bool>,
+    /// The refs whose runs write its shared caches, replacing its list (empty: its `main`
+    /// branch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_refs: Option<Vec<String>>,
     /// Where its commit statuses go (kind `none` stops them); the token is its `@forge`
     /// secret. Maintainers only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -613,6 +626,79 @@ pub struct UploadQuery {
     pub agent_id: AgentId,
     /// The attempt.
     pub attempt: i64,
+}
+
+/// `GET /api/v1/jobs/{id}/caches/{name}`: which stored cache a job restores for its key
+/// (or, with a prefix, the newest of the prefix), under its lease.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CacheLookup {
+    /// The agent holding the lease.
+    pub agent_id: AgentId,
+    /// The attempt.
+    pub attempt: i64,
+    /// The key the job computed.
+    pub key: String,
+    /// The prefix a new key falls back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+/// What [`CacheLookup`] found: download it by its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CacheFound {
+    /// The key it holds (the one asked, or the newest of the prefix).
+    pub key: String,
+    /// The scope it is filed under: the run's own, or `shared`.
+    pub scope: crate::cache::CacheScope,
+    /// Bytes of its archive.
+    pub size: u64,
+    /// SHA-256 of the archive, lowercase hex: the agent checks the bytes against it.
+    pub sha256: String,
+}
+
+/// The answer of [`CacheLookup`]: `found` is none on a miss.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CacheAnswer {
+    /// The cache to download, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found: Option<CacheFound>,
+}
+
+/// One stored cache of a project: `GET /api/v1/projects/{name}/caches`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CacheInfo {
+    /// The scope it is filed under.
+    pub scope: String,
+    /// The cache's name in the job.
+    pub name: String,
+    /// Its key.
+    pub key: String,
+    /// Bytes of its archive.
+    pub size: u64,
+    /// SHA-256 of the archive, lowercase hex.
+    pub sha256: String,
+    /// When it was stored.
+    pub created_at: Millis,
+    /// When a job last restored it (or it was stored).
+    pub last_used_at: Millis,
+}
+
+/// `PUT /api/v1/jobs/{id}/caches/{name}/{key}`: the lease, and the prefix a later key may
+/// fall back to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CacheUploadQuery {
+    /// The agent holding the lease.
+    pub agent_id: AgentId,
+    /// The attempt.
+    pub attempt: i64,
+    /// The key's prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// Every error body: `{"error": {"code": "...", "message": "..."}}`.

@@ -5,6 +5,7 @@
 mod agents;
 mod approve;
 mod audit;
+mod caches;
 mod caller;
 mod commit_statuses;
 mod deployments;
@@ -176,6 +177,13 @@ pub(crate) fn routes() -> Routes {
         })
         .at(api::ListInputs, inputs::list)
         .at(api::DownloadInput, inputs::download)
+        .at(api::ListCaches, caches::list)
+        .at(api::LookupCache, caches::lookup)
+        .at(api::DownloadCache, caches::download)
+        .at_with(api::UploadCache, caches::upload, |r| {
+            // The body limit is the project's cache budget, counted while streaming.
+            r.layer(DefaultBodyLimit::disable())
+        })
         .at(api::ListArtifacts, uploads::list)
         .at(api::DownloadArtifact, uploads::download)
         .at(api::CreateToken, tokens::create)

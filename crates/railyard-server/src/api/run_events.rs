@@ -19,6 +19,7 @@ pub(super) async fn fill_claim(state: &AppState, claim: &mut Claim) -> ApiResult
         claim.context = run.context();
         claim.run_attempt = Some(run.attempt);
     }
+    claim.cache_scope = Some(super::caches::scope_of(state, claim, claim.context.as_ref()).await?);
     claim.run_url = Some(state.config().run_url(&claim.run_id));
     Ok(())
 }

@@ -16,6 +16,18 @@ const MAX_WEIGHT: i64 = 1000;
 
 /// Refuses a weight under 1 (or absurdly large) and a negative cap, naming the field.
 pub(super) fn check(share: &ProjectShare) -> ApiResult<()> {
+    let refs = share.protected_refs.iter().flatten();
+    if let Some(problem) = refs
+        .clone()
+        .find_map(|p| railyard_types::secrets::pattern_problem(p))
+    {
+        return Err(ApiError::BadRequest(problem));
+    }
+    if let Some(bad) = refs.clone().find(|p| p.contains(',')) {
+        return Err(ApiError::BadRequest(format!(
+            "protected ref `{bad}` holds a comma: give each ref on its own"
+        )));
+    }
     if let Some(w) = share.weight
         && !(1..=MAX_WEIGHT).contains(&w)
     {
@@ -93,6 +105,9 @@ pub(super) async fn apply(
     }
     if let Some(on) = share.cancel_superseded {
         found = state.store().set_cancel_superseded(name, on).await?;
+    }
+    if let Some(refs) = &share.protected_refs {
+        found = state.store().set_protected_refs(name, refs).await?;
     }
     Ok(found)
 }

@@ -58,6 +58,7 @@ impl Server {
                 max_artifact_bytes: ARTIFACT_LIMIT,
                 public_url: String::new(),
                 min_schedule_interval: railyard_server::DEFAULT_MIN_SCHEDULE_INTERVAL,
+                cache_budget_bytes: railyard_server::DEFAULT_CACHE_BUDGET_BYTES,
             };
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());

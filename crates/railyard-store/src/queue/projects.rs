@@ -49,7 +49,7 @@ impl Store {
     pub async fn project(&self, name: &ProjectName) -> Result<Option<Project>, StoreError> {
         let row = sqlx::query(
             "SELECT name, repo_url, created_at, weight, max_running, keep_days, keep_runs, \
-             quota_bytes, cancel_superseded FROM projects WHERE name = $1",
+             quota_bytes, cancel_superseded, protected_refs FROM projects WHERE name = $1",
         )
         .bind(name.as_str())
         .fetch_optional(self.pool())
@@ -182,7 +182,7 @@ impl Store {
     pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let rows = sqlx::query(
             "SELECT name, repo_url, created_at, weight, max_running, keep_days, keep_runs, \
-             quota_bytes, cancel_superseded FROM projects ORDER BY name",
+             quota_bytes, cancel_superseded, protected_refs FROM projects ORDER BY name",
         )
         .fetch_all(self.pool())
         .await
@@ -342,5 +342,9 @@ fn project_from_row(r: &sqlx::any::AnyRow) -> Result<Project, sqlx::Error> {
         keep_runs: r.try_get("keep_runs")?,
         quota_bytes: r.try_get("quota_bytes")?,
         cancel_superseded: r.try_get::<i64, _>("cancel_superseded")? != 0,
+        protected_refs: (r.try_get::<String, _>("protected_refs")?.split(','))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
     })
 }

@@ -35,6 +35,15 @@ pub struct AgentArgs {
     /// job's workspace); 0 fetches every branch and tag whole [default: 50].
     #[arg(long, env = "RAILYARD__AGENT__CLONE_DEPTH")]
     pub clone_depth: Option<u32>,
+    /// How long a job may take to restore a dependency cache (`cache:`) from the server, in
+    /// seconds; past it the cache is a miss and the job goes on with an empty folder
+    /// [default: 60].
+    #[arg(
+        long,
+        env = "RAILYARD__AGENT__CACHE_RESTORE_SECS",
+        value_name = "SECONDS"
+    )]
+    pub cache_restore_secs: Option<u64>,
     /// The registry images built by jobs (`image_build` with `push: true`) are pushed to,
     /// under PREFIX/<project>/ (`http://127.0.0.1:5000/ci`); this machine's Docker engine
     /// must reach it.
@@ -237,6 +246,10 @@ pub async fn run(args: AgentArgs, g: &crate::cli::Global) -> anyhow::Result<i32>
         allowance,
         registry,
         scanner: Some(scanner(g, &docker, scan_client).await),
+        cache_restore_timeout: args.cache_restore_secs.map_or(
+            railyard_runner::cache::DEFAULT_RESTORE_TIMEOUT,
+            std::time::Duration::from_secs,
+        ),
     };
     match railyard_agent::run(config, docker, shutdown).await {
         Err(e) if e.is_unauthorized() => Err(super::Expected::Input(format!(

@@ -94,6 +94,11 @@ pub struct ShareArgs {
     /// unfinished runs of the same branch or pull request (default false).
     #[arg(long, value_name = "true|false")]
     pub cancel_superseded: Option<bool>,
+    /// The refs whose runs write the project's shared dependency caches (`cache:`),
+    /// comma-separated, `*` as a wildcard (`main,release/*` or `refs/heads/main`); other
+    /// branches and pull requests read them and write only their own. Default: `main`.
+    #[arg(long, value_delimiter = ',')]
+    pub protected_refs: Option<Vec<String>>,
     /// Where the server sends its runs' commit statuses: `github`, `gitlab` or `gitea`
     /// (`none` stops them), with --forge-api and --forge-repo. The token is the project's
     /// `@forge` secret (`railyard secret set PROJECT @forge`).
@@ -118,6 +123,7 @@ impl ShareArgs {
             quota_bytes: self.quota_bytes,
             pools: self.pools,
             cancel_superseded: self.cancel_superseded,
+            protected_refs: self.protected_refs,
             forge: self
                 .forge
                 .map(|kind| railyard_types::statuses::ForgeSettings {
@@ -240,6 +246,7 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
         } => {
             let kept = [share.keep_days, share.keep_runs, share.quota_bytes];
             let superseding = share.cancel_superseded.is_some();
+            let protecting = share.protected_refs.is_some();
             let p = remote
                 .client()?
                 .call::<api::UpdateProject>(&name.into(), &share.share())
@@ -269,6 +276,13 @@ pub async fn run(args: ProjectArgs) -> anyhow::Result<i32> {
                     "{}: a new run of a branch or pull request {does} its older unfinished runs",
                     p.name
                 );
+            }
+            if protecting {
+                let refs = match p.protected_refs.is_empty() {
+                    true => "main (the default)".to_owned(),
+                    false => p.protected_refs.join(", "),
+                };
+                println!("{}: runs of {refs} write the shared caches", p.name);
             }
         }
         ProjectCommand::Remove {

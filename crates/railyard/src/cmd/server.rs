@@ -43,6 +43,10 @@ pub struct ServerArgs {
     /// and fails its job [default: 1024].
     #[arg(long, env = "RAILYARD__SERVER__MAX_ARTIFACT_MB", value_name = "MIB")]
     pub max_artifact_mb: Option<u64>,
+    /// The most MiB of dependency caches (`cache:`) each project may keep on the server; an
+    /// upload past it drops the project's least recently used caches [default: 2048].
+    #[arg(long, env = "RAILYARD__SERVER__CACHE_BUDGET_MB", value_name = "MIB")]
+    pub cache_budget_mb: Option<u64>,
     /// The address people and forges reach this server at (`https://ci.example.com`): the
     /// base of RAILYARD_RUN_URL and of the links in commit statuses [default: http(s)://LISTEN].
     #[arg(long, env = "RAILYARD__SERVER__PUBLIC_URL", value_name = "URL")]
@@ -186,6 +190,11 @@ pub async fn run(g: &crate::cli::Global, args: ServerArgs) -> anyhow::Result<i32
         // Set once the listener's address is known.
         public_url: String::new(),
         min_schedule_interval,
+        cache_budget_bytes: args
+            .cache_budget_mb
+            .map_or(railyard_server::DEFAULT_CACHE_BUDGET_BYTES, |mib| {
+                mib.saturating_mul(1 << 20)
+            }),
     };
     // Before listening: a wrong key file stops the start, naming the file.
     let secret_keys = match &args.secrets_key_file {

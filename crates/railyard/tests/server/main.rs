@@ -6,6 +6,7 @@
 mod acceptance;
 mod api;
 mod auth;
+mod caches;
 mod checkout;
 mod commit_statuses;
 mod config;
