@@ -265,3 +265,27 @@ pub(super) async fn list(
             .collect(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_keys_that_read_as_paths_are_refused() {
+        for (text, what) in [
+            ("../x", CacheWord::Name),
+            ("a/b", CacheWord::Name),
+            ("", CacheWord::Name),
+            ("Pip", CacheWord::Name),
+            ("../../etc", CacheWord::Key),
+            ("k\0", CacheWord::Key),
+            ("..", CacheWord::Key),
+            ("a/", CacheWord::Prefix),
+        ] {
+            assert!(checked(text, what).is_err(), "{text:?} passed");
+        }
+        assert!(checked("pip", CacheWord::Name).is_ok());
+        assert!(checked("pip-3f2a", CacheWord::Key).is_ok());
+        assert!(checked("", CacheWord::Prefix).is_ok());
+    }
+}
