@@ -12,9 +12,8 @@
 use axum::body::Body as RawBody;
 use axum::extract::State;
 use axum::http::header;
-use futures_util::StreamExt;
 use railyard_pipeline::{CacheWord, cache_word_problem};
-use railyard_store::{ARTIFACT_CHUNK_BYTES, CacheEntry, Claim, StoredCache};
+use railyard_store::{CacheEntry, Claim, StoredCache};
 use railyard_types::api::{DownloadCache, ListCaches, LookupCache, UploadCache};
 use railyard_types::cache::CacheScope;
 use railyard_types::context::RunContext;
@@ -186,38 +185,23 @@ pub(super) async fn upload(
     };
     let (claim, scope) = leased(&state, &token, &id, &lease).await?;
     let mut upload = state.store().begin_cache();
-    let mut stream = body.into_data_stream();
-    let mut pending: Vec<u8> = Vec::with_capacity(ARTIFACT_CHUNK_BYTES);
-    let mut total: u64 = 0;
-    let written: ApiResult<()> = async {
-        while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| ApiError::BadRequest(format!("the upload was cut: {e}")))?;
-            total += chunk.len() as u64;
-            if total > budget {
-                return Err(too_large());
-            }
-            pending.extend_from_slice(&chunk);
-            if pending.len() >= ARTIFACT_CHUNK_BYTES {
-                upload.write(&pending, Millis::now()).await?;
-                pending.clear();
-            }
-        }
-        if !pending.is_empty() || upload.size() == 0 {
-            upload.write(&pending, Millis::now()).await?;
-        }
-        Ok(())
-    }
+    let written = super::uploads::write_chunks(&mut upload, body, |total| match total > budget {
+        true => Err(too_large()),
+        false => Ok(()),
+    })
     .await;
-    if let Err(e) = written {
-        if let Err(gone) = upload.abandon().await {
-            tracing::warn!(
-                "deleting a refused cache upload: {}",
-                railyard_types::error::Chain(&gone)
-            );
+    let total = match written {
+        Ok(total) => total,
+        Err(e) => {
+            if let Err(gone) = upload.abandon().await {
+                tracing::warn!(
+                    "deleting a refused cache upload: {}",
+                    railyard_types::error::Chain(&gone)
+                );
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     let scope_text = scope.to_string();
     let entry = CacheEntry {
         project: &claim.project,

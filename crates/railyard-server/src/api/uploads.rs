@@ -49,8 +49,60 @@ fn over_limit(name: &str, limit: u64) -> ApiError {
     ))
 }
 
-/// Streams `body` into `upload` in chunks of [`ARTIFACT_CHUNK_BYTES`], refusing more than
-/// `limit` bytes, or more than the project's `quota` has room for.
+/// Where an upload's chunks go: an artifact's or a cache's upload in the store.
+pub(super) trait Chunks {
+    /// Bytes stored so far.
+    fn stored(&self) -> i64;
+    /// Stores the next chunk.
+    async fn put(&mut self, bytes: &[u8]) -> ApiResult<()>;
+}
+
+impl Chunks for ArtifactUpload {
+    fn stored(&self) -> i64 {
+        self.size()
+    }
+    async fn put(&mut self, bytes: &[u8]) -> ApiResult<()> {
+        Ok(self.write(bytes, Millis::now()).await?)
+    }
+}
+
+impl Chunks for railyard_store::CacheUpload {
+    fn stored(&self) -> i64 {
+        self.size()
+    }
+    async fn put(&mut self, bytes: &[u8]) -> ApiResult<()> {
+        Ok(self.write(bytes, Millis::now()).await?)
+    }
+}
+
+/// Streams `body` into `upload` in chunks of [`ARTIFACT_CHUNK_BYTES`]; `check` sees the
+/// running total before each chunk is kept and refuses past a bound. Returns the total.
+pub(super) async fn write_chunks(
+    upload: &mut impl Chunks,
+    body: RawBody,
+    check: impl Fn(u64) -> ApiResult<()>,
+) -> ApiResult<u64> {
+    let mut stream = body.into_data_stream();
+    let mut pending: Vec<u8> = Vec::with_capacity(ARTIFACT_CHUNK_BYTES);
+    let mut total: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the upload was cut: {e}")))?;
+        total += chunk.len() as u64;
+        check(total)?;
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= ARTIFACT_CHUNK_BYTES {
+            upload.put(&pending).await?;
+            pending.clear();
+        }
+    }
+    if !pending.is_empty() || upload.stored() == 0 {
+        upload.put(&pending).await?;
+    }
+    Ok(total)
+}
+
+/// Streams `body` into `upload`, refusing more than `limit` bytes, or more than the
+/// project's `quota` has room for.
 async fn write_body(
     upload: &mut ArtifactUpload,
     name: &str,
@@ -58,29 +110,16 @@ async fn write_body(
     limit: u64,
     quota: Option<&Quota>,
 ) -> ApiResult<()> {
-    let mut stream = body.into_data_stream();
-    let mut pending: Vec<u8> = Vec::with_capacity(ARTIFACT_CHUNK_BYTES);
-    let mut total: u64 = 0;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the upload was cut: {e}")))?;
-        total += chunk.len() as u64;
+    write_chunks(upload, body, |total| {
         if total > limit {
             return Err(over_limit(name, limit));
         }
-        if let Some(quota) = quota
-            && total > quota.room()
-        {
-            return Err(quota.refuse(total));
+        match quota {
+            Some(quota) if total > quota.room() => Err(quota.refuse(total)),
+            _ => Ok(()),
         }
-        pending.extend_from_slice(&chunk);
-        if pending.len() >= ARTIFACT_CHUNK_BYTES {
-            upload.write(&pending, Millis::now()).await?;
-            pending.clear();
-        }
-    }
-    if !pending.is_empty() || upload.size() == 0 {
-        upload.write(&pending, Millis::now()).await?;
-    }
+    })
+    .await?;
     Ok(())
 }
 
