@@ -15,7 +15,12 @@ const PIPELINE: &str = "env: { image: busybox }\njobs:\n  deps:\n    cache:\n   
 
 /// The server's caches of the project: (scope, key, sha256).
 fn server_caches(fleet: &Fleet) -> Vec<(String, String, String)> {
-    let (status, body) = fleet.get("/api/v1/projects/demo/caches");
+    caches_of(fleet, "demo")
+}
+
+/// The server's caches of `project`: (scope, key, sha256).
+fn caches_of(fleet: &Fleet, project: &str) -> Vec<(String, String, String)> {
+    let (status, body) = fleet.get(&format!("/api/v1/projects/{project}/caches"));
     assert_eq!(status, 200, "{body}");
     let list: Vec<Value> = serde_json::from_str(&body).unwrap();
     let mut out: Vec<_> = list
@@ -104,15 +109,21 @@ fn pull_request(fleet: &Fleet, head: &str, action: &str) -> String {
     run
 }
 
-/// Removes the engine's cache volumes of project `demo` when dropped (a failing test too):
+/// Removes the engine's cache volumes of a project when dropped (a failing test too):
 /// caches outlive runs by design, and the next test must start without them.
-struct EngineCaches;
+struct EngineCaches(&'static str);
 
 impl Drop for EngineCaches {
     fn drop(&mut self) {
-        for (_, volume) in volumes() {
+        let project = format!("label=io.railyard.project={}", self.0);
+        let out = Command::new("docker")
+            .args(["volume", "ls", "-q", "--filter", &project])
+            .args(["--filter", "label=io.railyard.cache"])
+            .output()
+            .unwrap();
+        for volume in text(&out.stdout).lines() {
             let _ = Command::new("docker")
-                .args(["volume", "rm", &volume])
+                .args(["volume", "rm", volume])
                 .output();
         }
     }
@@ -125,8 +136,8 @@ fn clean_engine_caches(fleet: &Fleet) {
 
 #[test]
 fn a_pull_request_reads_mains_cache_and_writes_only_its_own() {
-    let _left_over = EngineCaches;
-    drop(EngineCaches);
+    let _left_over = EngineCaches("demo");
+    drop(EngineCaches("demo"));
     let mut fleet = Fleet::start(PIPELINE);
     fleet.push_file("lock.txt", "requests==2.32.3\n");
     add_project(&fleet);
@@ -177,4 +188,36 @@ fn a_pull_request_reads_mains_cache_and_writes_only_its_own() {
     assert_eq!(seen(&fleet, &pr_again), vec![main, pr, pr_again.clone()]);
     clean_engine_caches(&fleet);
     assert_nothing_left(&pr_again);
+}
+
+/// Two jobs, each with a cache of about 600 KiB, the second after the first.
+const TWO_CACHES: &str = "env: { image: busybox }\njobs:\n  first:\n    cache: [{ name: one, key: one-v1, paths: [.cache/one] }]\n    script: ['mkdir -p .cache/one && dd if=/dev/urandom of=.cache/one/blob bs=1024 count=600 2>/dev/null']\n  second:\n    needs: [first]\n    cache: [{ name: two, key: two-v1, paths: [.cache/two] }]\n    script: ['mkdir -p .cache/two && dd if=/dev/urandom of=.cache/two/blob bs=1024 count=600 2>/dev/null']\n";
+
+#[test]
+fn past_the_budget_the_least_recently_used_cache_is_dropped() {
+    // A project of its own: the other test's `demo` caches share this engine.
+    let _left_over = EngineCaches("lru");
+    let mut fleet = Fleet::start(TWO_CACHES);
+    fleet.restart_server_with(None, &["--cache-budget-mb", "1"]);
+    fleet.cli_ok(&["project", "add", "lru", "--repo", &fleet.repo_url()]);
+    fleet.agent("a");
+    let out = fleet.cli_ok(&["trigger", "lru", "--ref", "main", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let run = v["run"]["id"].as_str().unwrap().to_owned();
+    fleet.wait_success(&run, 180);
+    assert!(
+        fleet
+            .log(&run, "first")
+            .contains("cache one: saved to the server")
+    );
+    assert!(
+        fleet
+            .log(&run, "second")
+            .contains("cache two: saved to the server")
+    );
+    // 1 MiB holds one of them: the older, unused since, went when the second arrived.
+    let left: Vec<String> = caches_of(&fleet, "lru").into_iter().map(|c| c.1).collect();
+    assert_eq!(left, vec!["two-v1"]);
+    fleet.cli_ok(&["clean", "--caches", "--project", "lru"]);
+    assert_nothing_left(&run);
 }
