@@ -67,9 +67,17 @@ fn a_refused_env_image_is_said_once_and_the_inventory_names_it() {
     let p = Project::in_tmp(
         "env:\n  dockerfile: ci/Dockerfile\n  scan: { fail_on: high }\njobs:\n  unit:\n    script: [true]\n",
     );
+    // A key of its own (the comment), so that no image an earlier run left is `cached`.
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     p.write(
         "ci/Dockerfile",
-        "FROM busybox\nCOPY os-release /etc/os-release\nCOPY status /var/lib/dpkg/status\n",
+        &format!(
+            "FROM busybox\nCOPY os-release /etc/os-release\nCOPY status /var/lib/dpkg/status\n# {nonce} {}\n",
+            std::process::id()
+        ),
     );
     p.write("ci/os-release", OS_RELEASE);
     p.write("ci/status", DPKG_STATUS);
@@ -77,6 +85,8 @@ fn a_refused_env_image_is_said_once_and_the_inventory_names_it() {
     let out = p.run(&["advisories", "import", "osv"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
+    // The env image this run builds goes however the test ends.
+    let _image = RemoveProjectImages(p.dir.path().to_path_buf());
     let (out, err) = p.on_terminal_stdout(&["run"], COLUMNS);
     assert!(out.contains("run #1 failed"), "{out}\n{err}");
     let shown = from(&out, "✓ env ci/Dockerfile");
@@ -214,4 +224,25 @@ fn help_lists_only_the_options_a_command_takes() {
     let out = p.run(&["inventory", "who-has", "libc6", "--data-dir", "elsewhere"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(p.root().join("elsewhere").exists());
+}
+
+/// Removes the images labelled with a project's folder (its env image) when dropped.
+struct RemoveProjectImages(std::path::PathBuf);
+
+impl Drop for RemoveProjectImages {
+    fn drop(&mut self) {
+        let canonical = self.0.canonicalize().unwrap_or_else(|_| self.0.clone());
+        for root in [&self.0, &canonical] {
+            let filter = format!("label=io.railyard.project={}", root.display());
+            let Ok(out) = std::process::Command::new("docker")
+                .args(["images", "-q", "--filter", &filter])
+                .output()
+            else {
+                continue;
+            };
+            let ids = String::from_utf8_lossy(&out.stdout);
+            let ids: std::collections::BTreeSet<&str> = ids.split_whitespace().collect();
+            railyard_test_support::docker::RemoveImages::new(ids);
+        }
+    }
 }

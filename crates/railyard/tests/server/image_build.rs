@@ -115,7 +115,11 @@ fn an_agent_stops_a_vulnerable_image_before_its_push() {
     let url = format!("http://{}/fleet", registry.host);
     fleet.agent_with("scanner", &["--registry", &url]);
     let run = trigger(&fleet);
-    let _images = RemoveImages::new([format!("demo/app:{run}")]);
+    // Built and tagged for the registry, scanned, refused: never pushed, removed here.
+    let _images = RemoveImages::new([
+        format!("{}/fleet/demo/app:{run}", registry.host),
+        format!("demo/app:{run}"),
+    ]);
     let detail = fleet.wait_run(&run, 180);
     let log = fleet.log(&run, "package");
     assert_eq!(detail["run"]["status"], "failed", "{detail}\n{log}");
