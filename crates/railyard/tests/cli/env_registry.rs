@@ -96,3 +96,45 @@ fn a_local_run_builds_and_pushes_a_missing_key_then_pulls_it() {
     assert_eq!(here["origin"], "built", "{here}");
     assert!(here["digest"].is_null(), "{here}");
 }
+
+/// A job cannot reach the env images' registry as the tests (and server.md) run it, on the
+/// host's loopback: a job container's `127.0.0.1` is its own, and the host's address on the
+/// job's network (its gateway) has nothing listening on the registry's port. Otherwise a
+/// pull request's job could push its own image under `main`'s env key. The host reaches the
+/// registry (the check can fail).
+#[test]
+fn a_job_cannot_reach_the_registry_on_the_hosts_loopback() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    assert_eq!(registry.tags("nothing/here"), Vec::<String>::new());
+    let port = registry.host.rsplit(':').next().unwrap();
+    let probe = format!(
+        "for host in 127.0.0.1 $(ip route | awk '/^default/ {{print $3}}'); do \
+         if wget -q -T 3 -O /dev/null http://$host:{port}/v2/; then echo \"reached $host\"; exit 1; fi; \
+         echo \"unreachable: $host\"; done"
+    );
+    let p = Project::new(&format!(
+        "env: {{ image: busybox }}\njobs:\n  probe:\n    script:\n      - {}\n",
+        serde_json::to_string(&probe).unwrap()
+    ));
+    let out = p.run(&["run", "--json"]);
+    let events = text(&out.stdout);
+    assert!(out.status.success(), "{events}\n{}", text(&out.stderr));
+    // Said by the job (an output line), for loopback and for the gateway.
+    assert!(
+        events.contains(r#""line":"unreachable: 127.0.0.1""#),
+        "{events}"
+    );
+    assert_eq!(
+        events.matches(r#""line":"unreachable: "#).count(),
+        2,
+        "{events}"
+    );
+    let run = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|e| e["run_id"].as_str().map(str::to_string))
+        .expect("a run id");
+    assert_nothing_left(&run);
+}
