@@ -4,7 +4,8 @@
 # dependencies (`pip install '.[tests]'`: hypothesis, pytest, cloudpickle, pympler… from
 # PyPI) and runs its suite. The job keeps the virtualenv as a `cache:` keyed by the files
 # that decide it (pyproject.toml and the env's Dockerfile), as teams cache `node_modules` or
-# `.venv`: a restored one skips the install.
+# `.venv`: a restored one skips the install. `--copies`: a cache restored from the server
+# keeps plain files and folders only (links are dropped), and a venv's `bin/python` is a link.
 #
 #   bench/cache/run.sh [RUNS]        (default 3 of each)
 #   RAILYARD=path/to/railyard bench/cache/run.sh   (another build instead of this tree's)
@@ -64,7 +65,7 @@ jobs:
         key: { files: [pyproject.toml, ci/Dockerfile], prefix: venv- }
         paths: [.venv]
     script:
-      - s=$(date +%s%N); [ -x .venv/bin/python ] || { python3 -m venv .venv && .venv/bin/pip install -q '.[tests]'; }; echo "dependencies took $(( ($(date +%s%N) - s) / 1000000 )) ms"
+      - s=$(date +%s%N); [ -x .venv/bin/python ] || { python3 -m venv --copies .venv && .venv/bin/pip install -q '.[tests]'; }; echo "dependencies took $(( ($(date +%s%N) - s) / 1000000 )) ms"
       - PYTHONPATH=src .venv/bin/python -m pytest -q -p no:cacheprovider tests -k 'not mypy' | tail -1
 YML
 git -C "$src" init -q --initial-branch=main
@@ -150,6 +151,8 @@ cs, cj, ws, wj, rs, rj = map(float, sys.argv[2:])
 print(f"attrs: a virtualenv with '.[tests]' as a cache:, median of {runs} run(s) each")
 print(f"{'':18} {'dependencies':>12} {'whole job':>10}")
 print(f"{'local uncached':18} {cs / 1000:11.1f}s {cj / 1000:9.1f}s")
-print(f"{'local warm volume':18} {ws / 1000:11.1f}s {wj / 1000:9.1f}s   uncached / warm: {cs / ws:.0f}x step, {cj / wj:.2f}x job")
-print(f"{'fleet restored':18} {rs / 1000:11.1f}s {rj / 1000:9.1f}s   uncached / restored: {cs / rs:.0f}x step, {cj / rj:.2f}x job")
+def ratio(a, b):
+    return f"{a / b:.1f}x" if b >= 100 else f"{a / 1000:.1f} s -> {b:.0f} ms"
+print(f"{'local warm volume':18} {ws / 1000:11.1f}s {wj / 1000:9.1f}s   uncached / warm: step {ratio(cs, ws)}, job {cj / wj:.2f}x")
+print(f"{'fleet restored':18} {rs / 1000:11.1f}s {rj / 1000:9.1f}s   uncached / restored: step {ratio(cs, rs)}, job {cj / rj:.2f}x")
 PY
