@@ -5,13 +5,12 @@
 //! The upload hashes the bytes as it writes them (migration 0019): the SHA-256 stored with the
 //! row is of exactly the bytes stored, which an agent fetching a need's artifacts checks.
 
-use sha2::{Digest, Sha256};
-
 use railyard_run_model::LEASED;
 use railyard_types::protocol::InputArtifact;
 use railyard_types::{AgentId, JobId, Millis, RunId};
 use sqlx::Row;
 
+use crate::chunks::Chunks;
 use crate::{Backend, Store, StoreError};
 
 /// Bytes per stored chunk: large enough that a 256 MiB file is 256 rows, small enough that a
@@ -40,22 +39,18 @@ pub struct StoredArtifact {
 /// An upload in progress: chunks written so far under its own id.
 #[derive(Debug)]
 pub struct ArtifactUpload {
-    store: Store,
-    upload_id: String,
-    next_seq: i64,
-    size: i64,
-    digest: Sha256,
+    chunks: Chunks,
 }
 
 impl Store {
     /// Starts an upload; write its bytes with [`ArtifactUpload::write`].
     pub fn begin_artifact(&self) -> ArtifactUpload {
         ArtifactUpload {
-            store: self.clone(),
-            upload_id: ulid::Ulid::new().to_string(),
-            next_seq: 0,
-            size: 0,
-            digest: Sha256::new(),
+            chunks: Chunks::begin(
+                self,
+                "artifact_chunks",
+                ("storing an artifact", "deleting an artifact upload"),
+            ),
         }
     }
 
@@ -199,45 +194,23 @@ impl Store {
         .map_err(self.query_error("deleting cut artifact uploads"))?;
         Ok(done.rows_affected())
     }
-
-    async fn delete_upload(&self, upload_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM artifact_chunks WHERE upload_id = $1")
-            .bind(upload_id)
-            .execute(self.pool())
-            .await
-            .map_err(self.query_error("deleting an artifact upload"))?;
-        Ok(())
-    }
 }
 
 impl ArtifactUpload {
     /// Bytes written so far.
     pub fn size(&self) -> i64 {
-        self.size
+        self.chunks.size
     }
 
     /// SHA-256 of the bytes written so far, lowercase hex.
     pub fn sha256(&self) -> String {
-        hex::encode(self.digest.clone().finalize())
+        self.chunks.sha256()
     }
 
     /// Stores the next chunk of the file (the caller cuts the body into chunks of about
     /// [`ARTIFACT_CHUNK_BYTES`]).
     pub async fn write(&mut self, bytes: &[u8], now: Millis) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO artifact_chunks (upload_id, seq, bytes, stored_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&self.upload_id)
-        .bind(self.next_seq)
-        .bind(bytes)
-        .bind(now.as_i64())
-        .execute(self.store.pool())
-        .await
-        .map_err(self.store.query_error("storing an artifact"))?;
-        self.next_seq += 1;
-        self.size += bytes.len() as i64;
-        self.digest.update(bytes);
-        Ok(())
+        self.chunks.write(bytes, now).await
     }
 
     /// Makes the upload job `job_id`'s artifact at `path`, if `agent_id` still holds the job's
@@ -251,7 +224,7 @@ impl ArtifactUpload {
         path: &str,
         now: Millis,
     ) -> Result<bool, StoreError> {
-        let store = self.store.clone();
+        let store = self.chunks.store().clone();
         let err = store.query_error("storing an artifact");
         let mut tx = store.pool().begin().await.map_err(&err)?;
         // A write first: it takes SQLite's write lock (PostgreSQL's row lock) before the
@@ -279,7 +252,7 @@ impl ArtifactUpload {
         .map_err(&err)?;
         let Some(lease) = lease else {
             tx.rollback().await.map_err(&err)?;
-            store.delete_upload(&self.upload_id).await?;
+            self.chunks.delete().await?;
             return Ok(false);
         };
         let (run_id, job): (String, String) = (
@@ -291,7 +264,7 @@ impl ArtifactUpload {
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(bytes)), 0) FROM artifact_chunks \
              WHERE upload_id = $1",
         )
-        .bind(&self.upload_id)
+        .bind(&self.chunks.upload_id)
         .fetch_one(&mut *tx)
         .await
         .map_err(&err)?;
@@ -299,16 +272,16 @@ impl ArtifactUpload {
             held.try_get(0).map_err(&err)?,
             held.try_get(1).map_err(&err)?,
         );
-        if (chunks, bytes) != (self.next_seq, self.size) {
+        if (chunks, bytes) != (self.chunks.next_seq, self.chunks.size) {
             tx.rollback().await.map_err(&err)?;
-            store.delete_upload(&self.upload_id).await?;
+            self.chunks.delete().await?;
             return Err(StoreError::Query {
                 location: store.location().to_owned(),
                 doing: "storing an artifact",
                 source: sqlx::Error::Protocol(format!(
                     "upload {} holds {chunks} chunk(s) of {bytes} bytes, {} of {} were written: \
                      send the file again",
-                    self.upload_id, self.next_seq, self.size
+                    self.chunks.upload_id, self.chunks.next_seq, self.chunks.size
                 )),
             });
         }
@@ -331,8 +304,8 @@ impl ArtifactUpload {
         .bind(&run_id)
         .bind(&job)
         .bind(path)
-        .bind(self.size)
-        .bind(&self.upload_id)
+        .bind(self.chunks.size)
+        .bind(&self.chunks.upload_id)
         .bind(now.as_i64())
         .bind(self.sha256())
         .execute(&mut *tx)
@@ -344,6 +317,6 @@ impl ArtifactUpload {
 
     /// Deletes what was written (a refused or cut upload).
     pub async fn abandon(self) -> Result<(), StoreError> {
-        self.store.delete_upload(&self.upload_id).await
+        self.chunks.delete().await
     }
 }

@@ -5,11 +5,11 @@
 //! upload becomes a cache only in [`CacheUpload::finish`], which in the same transaction
 //! drops the project's least recently used caches past its budget.
 
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use railyard_types::{Millis, ProjectName};
 
+use crate::chunks::Chunks;
 use crate::{Backend, Store, StoreError};
 
 /// One stored cache.
@@ -53,11 +53,7 @@ pub struct CacheEntry<'a> {
 /// An upload in progress: chunks written so far under its own id.
 #[derive(Debug)]
 pub struct CacheUpload {
-    store: Store,
-    upload_id: String,
-    next_seq: i64,
-    size: i64,
-    digest: Sha256,
+    chunks: Chunks,
 }
 
 const COLUMNS: &str =
@@ -179,11 +175,11 @@ impl Store {
     /// Starts a cache upload; write its bytes with [`CacheUpload::write`].
     pub fn begin_cache(&self) -> CacheUpload {
         CacheUpload {
-            store: self.clone(),
-            upload_id: ulid::Ulid::new().to_string(),
-            next_seq: 0,
-            size: 0,
-            digest: Sha256::new(),
+            chunks: Chunks::begin(
+                self,
+                "cache_chunks",
+                ("storing a cache", "deleting a cache upload"),
+            ),
         }
     }
 
@@ -221,39 +217,17 @@ impl Store {
             .map_err(self.query_error("setting a project's protected refs"))?;
         Ok(done.rows_affected() == 1)
     }
-
-    async fn delete_cache_chunks(&self, upload_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM cache_chunks WHERE upload_id = $1")
-            .bind(upload_id)
-            .execute(self.pool())
-            .await
-            .map_err(self.query_error("deleting a cache upload"))?;
-        Ok(())
-    }
 }
 
 impl CacheUpload {
     /// Bytes written so far.
     pub fn size(&self) -> i64 {
-        self.size
+        self.chunks.size
     }
 
     /// Stores the next chunk.
     pub async fn write(&mut self, bytes: &[u8], now: Millis) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO cache_chunks (upload_id, seq, bytes, stored_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&self.upload_id)
-        .bind(self.next_seq)
-        .bind(bytes)
-        .bind(now.as_i64())
-        .execute(self.store.pool())
-        .await
-        .map_err(self.store.query_error("storing a cache"))?;
-        self.next_seq += 1;
-        self.size += bytes.len() as i64;
-        self.digest.update(bytes);
-        Ok(())
+        self.chunks.write(bytes, now).await
     }
 
     /// Files the upload as `entry`, replacing the cache of the same key and scope, then
@@ -266,11 +240,11 @@ impl CacheUpload {
         budget: i64,
         now: Millis,
     ) -> Result<Option<Vec<StoredCache>>, StoreError> {
-        if self.size > budget {
+        if self.chunks.size > budget {
             self.abandon().await?;
             return Ok(None);
         }
-        let store = self.store.clone();
+        let store = self.chunks.store().clone();
         let err = store.query_error("storing a cache");
         let mut tx = store.pool().begin().await.map_err(&err)?;
         // One upload of a project at a time decides what goes (PostgreSQL: the project's
@@ -317,9 +291,9 @@ impl CacheUpload {
         .bind(entry.name)
         .bind(entry.key)
         .bind(entry.prefix)
-        .bind(self.size)
-        .bind(hex::encode(self.digest.clone().finalize()))
-        .bind(&self.upload_id)
+        .bind(self.chunks.size)
+        .bind(self.chunks.sha256())
+        .bind(&self.chunks.upload_id)
         .bind(now.as_i64())
         .execute(&mut *tx)
         .await
@@ -339,7 +313,10 @@ impl CacheUpload {
             .map_err(&err)?;
         let mut total: i64 = all.iter().map(|c| c.size).sum();
         let mut dropped = Vec::new();
-        for cache in all.into_iter().filter(|c| c.upload_id != self.upload_id) {
+        for cache in all
+            .into_iter()
+            .filter(|c| c.upload_id != self.chunks.upload_id)
+        {
             if total <= budget {
                 break;
             }
@@ -368,6 +345,6 @@ impl CacheUpload {
 
     /// Deletes what was written (a refused or cut upload).
     pub async fn abandon(self) -> Result<(), StoreError> {
-        self.store.delete_cache_chunks(&self.upload_id).await
+        self.chunks.delete().await
     }
 }

@@ -15,6 +15,7 @@ mod advisories;
 mod artifacts;
 mod audit;
 mod caches;
+mod chunks;
 mod connect;
 mod deployments;
 mod env_images;
